@@ -1,0 +1,92 @@
+"""`flask seed ...`, `flask users ...`, `flask worker` and `flask up`."""
+import os
+import subprocess  # nosec B404 - runs honcho with a fixed argument list
+import sys
+import time
+import urllib.request
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+
+from casting.jobs import run_worker
+from casting.seeding import DEMO_PASSWORD, seed_demo
+from casting.users.models import Role
+from casting.users.services import UserError, create_user
+
+seed_cli = AppGroup("seed", help="Load demo data.")
+users_cli = AppGroup("users", help="Manage users.")
+
+
+@seed_cli.command("demo")
+@click.option("--force", is_flag=True, help="Seed even in production mode.")
+def seed_demo_command(force):
+    """Load realistic demo accounts (idempotent: running it again adds nothing)."""
+    if current_app.config["APP_ENV"] == "production" and not force:
+        raise click.ClickException("refusing to seed demo accounts in production (use --force)")
+    added, total = seed_demo()
+    click.echo(f"demo data: {added} accounts added, {total} in all; password {DEMO_PASSWORD!r}")
+
+
+@users_cli.command("create-admin")
+@click.option("--email", help="The admin's email.")
+@click.option("--phone", help="The admin's phone (E.164 or a 10-digit Indian number).")
+@click.option("--name", "full_name", required=True, help="The admin's full name.")
+@click.password_option(help="The admin's password (prompted when not given).")
+def create_admin_command(email, phone, full_name, password):
+    """Create an admin account: the only way, besides another admin, to grant `admin`."""
+    try:
+        user = create_user(full_name, Role.ADMIN, password=password, email=email, phone=phone)
+    except UserError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"admin created: id {user.id}")
+
+
+@click.command("worker")
+@click.option("--queues", default=None, help="Comma-separated queues, highest priority first.")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker_command(queues, burst):
+    """Run an RQ worker with the scheduler on the named queues (default: high, default, low)."""
+    names = queues.split(",") if queues else current_app.config["RQ_QUEUES"]
+    run_worker(names, burst=burst)
+
+
+def _wait_until_up(url, process, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # nosec B310 - loopback URL
+                return response.status == 200
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+@click.command("up")
+@click.option("--port", default=lambda: int(os.environ.get("PORT", 5000)), help="The web port.")
+def up_command(port):
+    """Migrate, seed the demo data, and run web and worker (the Procfile) until interrupted."""
+    upgrade()
+    added, total = seed_demo()
+    click.echo(f"demo data ready: {total} accounts (password {DEMO_PASSWORD!r})")
+    bin_dir = os.path.dirname(sys.executable)
+    env = {**os.environ, "DATABASE_URL": current_app.config["DATABASE_URL"],
+           "REDIS_URL": current_app.config["REDIS_URL"],
+           "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    root = os.path.dirname(current_app.root_path)
+    honcho = [sys.executable, "-m", "honcho", "start", "-d", root, "-f", os.path.join(root, "Procfile"),
+              "-p", str(port), "web", "worker"]
+    process = subprocess.Popen(honcho, env=env)  # nosec B603
+    try:
+        if _wait_until_up(f"http://127.0.0.1:{port}/api/health", process):
+            click.secho(f"\n  API docs: http://localhost:{port}/api/docs\n", fg="green", bold=True)
+        process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        process.wait()
+
+
+def register_cli(app):
+    for command in (seed_cli, users_cli, worker_command, up_command):
+        app.cli.add_command(command)

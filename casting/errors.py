@@ -1,0 +1,124 @@
+"""The error envelope (CONTRACT §1) and the one catalogue of error codes."""
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from flask import jsonify
+from werkzeug.exceptions import HTTPException
+
+from casting.requestid import request_id
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    code: str
+    status: int
+    message: str
+
+
+class Codes:
+    """Every code the API returns. A code never changes meaning once released."""
+
+    AUTH_INVALID_CREDENTIALS = ErrorCode("AUTH_001", 401, "Invalid email/phone or password.")
+    AUTH_MISSING = ErrorCode("AUTH_002", 401, "Sign-in required: send an access token as `Authorization: Bearer`.")
+    AUTH_INVALID_TOKEN = ErrorCode("AUTH_003", 401, "The token is invalid.")
+    AUTH_EXPIRED = ErrorCode("AUTH_004", 401, "The token has expired.")
+    AUTH_REVOKED = ErrorCode("AUTH_005", 401, "The token has been revoked.")
+    AUTH_NOT_FRESH = ErrorCode("AUTH_006", 401, "This action needs a fresh sign-in.")
+    AUTH_FORBIDDEN = ErrorCode("AUTH_007", 403, "You do not have permission for this action.")
+    VALIDATION = ErrorCode("VALIDATION_001", 422, "Some fields are not valid.")
+    BAD_REQUEST = ErrorCode("REQUEST_001", 400, "The request could not be read.")
+    NOT_FOUND = ErrorCode("REQUEST_002", 404, "Nothing was found at this address.")
+    METHOD_NOT_ALLOWED = ErrorCode("REQUEST_003", 405, "This method is not allowed here.")
+    TOO_LARGE = ErrorCode("REQUEST_004", 413, "The request body is too large.")
+    UNSUPPORTED_MEDIA_TYPE = ErrorCode("REQUEST_005", 415, "This content type is not accepted here.")
+    REQUEST_REFUSED = ErrorCode("REQUEST_099", 400, "The request was refused.")
+    RATE_LIMITED = ErrorCode("RATE_001", 429, "Too many requests: slow down and retry later.")
+    SERVER_ERROR = ErrorCode("SERVER_001", 500, "Something went wrong on our side.")
+    UNAVAILABLE = ErrorCode("SERVER_002", 503, "The service is not ready: a dependency is unreachable.")
+
+
+CATALOGUE = sorted((value for value in vars(Codes).values() if isinstance(value, ErrorCode)),
+                   key=lambda error: error.code)
+_BY_STATUS = {400: Codes.BAD_REQUEST, 401: Codes.AUTH_MISSING, 403: Codes.AUTH_FORBIDDEN,
+              404: Codes.NOT_FOUND, 405: Codes.METHOD_NOT_ALLOWED, 413: Codes.TOO_LARGE,
+              415: Codes.UNSUPPORTED_MEDIA_TYPE, 422: Codes.VALIDATION, 429: Codes.RATE_LIMITED,
+              500: Codes.SERVER_ERROR, 503: Codes.UNAVAILABLE}
+
+
+class ApiError(Exception):
+    """Raise from anywhere in a request to answer with the envelope for `error`."""
+
+    def __init__(self, error, message=None, details=None, status=None, headers=None):
+        super().__init__(message or error.message)
+        self.error = error
+        self.message = message or error.message
+        self.details = details
+        self.status = status or error.status
+        self.headers = headers or {}
+
+
+def error_response(error, message=None, details=None, status=None, headers=None):
+    """Build the envelope response; the request id also goes out as `X-Request-ID`."""
+    status = status or error.status
+    body = {"code": error.code, "message": message or error.message,
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "requestId": request_id()}
+    if details:
+        body["details"] = details
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.update(headers or {})
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def handle_api_error(exc):
+    return error_response(exc.error, exc.message, exc.details, exc.status, exc.headers)
+
+
+def flatten_messages(messages, prefix=""):
+    """Turn webargs' nested `{location: {field: {sub: [..]}}}` into `{"field.sub": [..]}`."""
+    flat = {}
+    for key, value in messages.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            flat.update(flatten_messages(value, name))
+        else:
+            flat[name] = value if isinstance(value, list) else [value]
+    return flat
+
+
+def handle_http_exception(exc: HTTPException):
+    """Render any werkzeug/webargs/limiter HTTP error as the envelope."""
+    status = exc.code or 500
+    error = _BY_STATUS.get(status) or (Codes.SERVER_ERROR if status >= 500 else Codes.REQUEST_REFUSED)
+    data = getattr(exc, "data", None) or {}
+    headers = dict(exc.get_headers())
+    headers.pop("Content-Type", None)
+    headers.update(data.get("headers") or {})
+    details = None
+    messages = data.get("messages")
+    if status == 422 and messages:
+        details = {"fields": flatten_messages({k: v for loc in messages.values() for k, v in loc.items()})}
+    elif status == 400 and messages:
+        details = {"reason": flatten_messages(messages)}
+    message = data.get("message") or (error.message if status in _BY_STATUS else exc.description)
+    return error_response(error, message, details, status, headers)
+
+
+def register_error_handlers(app):
+    """ApiError here; HTTPException through the Api (`CastingApi.handle_http_exception`)."""
+    app.register_error_handler(ApiError, handle_api_error)
+
+
+def register_jwt_errors(jwt):
+    """Every flask-jwt-extended failure answers with the envelope and its own AUTH code."""
+    jwt.unauthorized_loader(lambda reason: error_response(Codes.AUTH_MISSING))
+    jwt.invalid_token_loader(lambda reason: error_response(Codes.AUTH_INVALID_TOKEN))
+    jwt.expired_token_loader(lambda header, payload: error_response(Codes.AUTH_EXPIRED))
+    jwt.revoked_token_loader(lambda header, payload: error_response(Codes.AUTH_REVOKED))
+    jwt.needs_fresh_token_loader(lambda header, payload: error_response(Codes.AUTH_NOT_FRESH))
+    jwt.user_lookup_error_loader(lambda header, payload: error_response(Codes.AUTH_INVALID_TOKEN))
+    jwt.token_verification_failed_loader(
+        lambda header, payload: error_response(Codes.AUTH_INVALID_TOKEN))

@@ -1,0 +1,39 @@
+"""Extension singletons, created unbound and bound to the app in `create_app`."""
+from flask import current_app
+from flask_caching import Cache
+from flask_cors import CORS
+from flask_jwt_extended import JWTManager
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_migrate import Migrate
+from flask_socketio import SocketIO
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+from werkzeug.local import LocalProxy
+
+from casting.openapi import CastingApi
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+api = CastingApi()
+jwt = JWTManager()
+socketio = SocketIO()
+limiter = Limiter(get_remote_address,
+                  default_limits=[lambda: current_app.config["RATELIMIT_DEFAULT"]])
+cache = Cache()
+cors = CORS()
+redis = LocalProxy(lambda: current_app.extensions["redis"])

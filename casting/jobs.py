@@ -1,0 +1,47 @@
+"""RQ plumbing: named queues, trace-carrying jobs and the worker that `flask worker` runs."""
+from flask import current_app
+from opentelemetry import context, propagate, trace
+from rq import Queue, Worker
+from rq.job import Job
+
+from casting.extensions import redis
+
+tracer = trace.get_tracer("casting.jobs")
+
+
+class TracedJob(Job):
+    """A job that continues the trace of the request that enqueued it."""
+
+    def perform(self):
+        parent = propagate.extract(self.meta.get("trace", {}))
+        token = context.attach(parent)
+        try:
+            with tracer.start_as_current_span(f"rq {self.func_name}", attributes={
+                    "messaging.system": "rq", "messaging.message.id": self.id,
+                    "messaging.destination.name": self.origin}):
+                return super().perform()
+        finally:
+            context.detach(token)
+
+
+def get_queue(name="default"):
+    """One of the configured queues (`high`, `default`, `low`), bound to the app's Redis."""
+    if name not in current_app.config["RQ_QUEUES"]:
+        raise ValueError(f"unknown queue {name!r}")
+    return Queue(name, connection=redis._get_current_object(), job_class=TracedJob)
+
+
+def enqueue(queue_name, func, *args, **kwargs):
+    """Enqueue `func` (a callable or its dotted path) with the current trace context in its meta."""
+    carrier = {}
+    propagate.inject(carrier)
+    return get_queue(queue_name).enqueue(func, *args, meta={"trace": carrier}, **kwargs)
+
+
+def run_worker(queues, burst=False):
+    """Work the named queues, with the scheduler, inside the current app context."""
+    connection = redis._get_current_object()
+    worker = Worker([Queue(name, connection=connection, job_class=TracedJob) for name in queues],
+                    connection=connection, job_class=TracedJob)
+    return worker.work(burst=burst, with_scheduler=True,
+                       logging_level=current_app.config["LOG_LEVEL"])

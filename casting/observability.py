@@ -1,0 +1,123 @@
+"""Prometheus metrics, slow-query logging and OpenTelemetry tracing."""
+import hmac
+import logging
+import os
+import time
+
+from flask import Response, current_app, g, request
+from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter,
+                               Histogram, generate_latest, multiprocess)
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import event
+
+from casting.errors import ApiError, Codes
+
+log = logging.getLogger("casting.db")
+
+REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+                    buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+
+
+class PoolAndQueueCollector:
+    """Gauges read at scrape time: this process's SQLAlchemy pool and the RQ queue depths."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def collect(self):
+        from rq import Queue
+
+        from casting.extensions import db, redis
+
+        with self.app.app_context():
+            pool = db.engine.pool
+            for name, value in (("size", pool.size()), ("checked_out", pool.checkedout()),
+                                ("overflow", pool.overflow())):
+                gauge = GaugeMetricFamily(f"db_pool_{name}", f"SQLAlchemy pool {name}")
+                gauge.add_metric([], value)
+                yield gauge
+            depth = GaugeMetricFamily("rq_queue_depth", "Jobs waiting per RQ queue", labels=["queue"])
+            for queue in self.app.config["RQ_QUEUES"]:
+                depth.add_metric([queue], Queue(queue, connection=redis).count)
+            yield depth
+
+
+def _route_label():
+    return request.url_rule.rule if request.url_rule else "<unmatched>"
+
+
+def record_request(response):
+    started = g.get("started_at")
+    if started is not None:
+        LATENCY.labels(request.method, _route_label()).observe(time.perf_counter() - started)
+    REQUESTS.labels(request.method, _route_label(), response.status_code).inc()
+    return response
+
+
+def metrics_view():
+    """Serve the Prometheus metrics (all processes' when PROMETHEUS_MULTIPROC_DIR is set)."""
+    token = current_app.config["METRICS_TOKEN"]
+    if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
+        raise ApiError(Codes.AUTH_MISSING)
+    counters = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        counters = CollectorRegistry()
+        multiprocess.MultiProcessCollector(counters)
+    live = CollectorRegistry()
+    live.register(PoolAndQueueCollector(current_app._get_current_object()))
+    return Response(generate_latest(counters) + generate_latest(live), mimetype=CONTENT_TYPE_LATEST)
+
+
+def log_slow_queries(engine, threshold_ms):
+    """Log every statement slower than `threshold_ms` (its text, never its parameters)."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _start(conn, cursor, statement, parameters, context, executemany):
+        conn.info.setdefault("query_started", []).append(time.perf_counter())
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _finish(conn, cursor, statement, parameters, context, executemany):
+        elapsed_ms = (time.perf_counter() - conn.info["query_started"].pop()) * 1000
+        if elapsed_ms >= threshold_ms:
+            log.warning("slow query", extra={"duration_ms": round(elapsed_ms, 1),
+                                             "statement": statement[:2000]})
+
+
+def tracing_requested():
+    """True when an OTLP endpoint is configured and tracing is not switched off."""
+    if os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+        return False
+    if os.environ.get("OTEL_TRACES_EXPORTER", "otlp") == "none":
+        return False
+    return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+                or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+
+
+def configure_tracing(app, engine):
+    """Trace Flask, SQLAlchemy and Redis with OTLP/HTTP when the standard OTEL_* variables ask for it."""
+    if not tracing_requested():
+        return None
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.instrumentation.flask import FlaskInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": os.environ.get(
+        "OTEL_SERVICE_NAME", "casting-api")}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    FlaskInstrumentor().instrument_app(app, tracer_provider=provider,
+                                       excluded_urls="/api/health,/metrics")
+    SQLAlchemyInstrumentor().instrument(engine=engine, tracer_provider=provider)
+    RedisInstrumentor().instrument(tracer_provider=provider)
+    return provider
+
+
+def register_observability(app):
+    app.after_request(record_request)
+    app.add_url_rule("/metrics", "metrics", metrics_view)

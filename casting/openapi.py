@@ -1,0 +1,49 @@
+"""The flask-smorest Api: error envelope schema, catalogue and security in the OpenAPI document."""
+from flask_smorest import Api
+from marshmallow import Schema, fields
+
+from casting.errors import CATALOGUE, handle_http_exception
+
+
+class ErrorSchema(Schema):
+    """The error envelope of CONTRACT §1."""
+
+    code = fields.String(required=True, metadata={
+        "enum": [error.code for error in CATALOGUE], "example": "VALIDATION_001"})
+    message = fields.String(required=True, metadata={"example": "Some fields are not valid."})
+    details = fields.Dict(metadata={"example": {"fields": {"per_page": ["Must be at most 100."]}}})
+    timestamp = fields.String(required=True, metadata={
+        "format": "date-time", "example": "2026-11-24T10:00:00+00:00"})
+    requestId = fields.String(required=True, metadata={"example": "0b6f0c5e6a0d4c1f9f1b2a7d3e4c5b6a"})
+
+
+class CastingApi(Api):
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error):
+        return handle_http_exception(error)
+
+
+def _catalogue_markdown():
+    rows = "\n".join(f"| `{e.code}` | {e.status} | {e.message} |" for e in CATALOGUE)
+    return "| code | status | meaning |\n|---|---|---|\n" + rows
+
+
+def spec_options():
+    """API_SPEC_OPTIONS: description with the error catalogue, security schemes, default security."""
+    return {
+        "info": {
+            "description": (
+                "The API of the casting platform for India's film, TV, web and ad industry.\n\n"
+                "Every 4xx/5xx response carries the error envelope (`Error`), and the same "
+                "`requestId` in the `X-Request-ID` header. Lists are pages: "
+                "`{items, meta: {page, per_page, total, total_pages}}`.\n\n"
+                "## Error codes\n\n" + _catalogue_markdown()),
+        },
+        "x-error-codes": [{"code": e.code, "status": e.status, "message": e.message}
+                          for e in CATALOGUE],
+        "components": {"securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        }},
+        "security": [{"bearerAuth": []}],
+    }

@@ -1,0 +1,42 @@
+"""Demo data: realistic Indian casting-industry accounts from Faker's `en_IN` locale."""
+from faker import Faker
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+
+from casting.extensions import db
+from casting.users.models import Role, User
+from casting.users.services import hash_password
+
+DEMO_PASSWORD = "Demo@Casting2026"
+DEMO_SEED = 2026
+DEMO_ACCOUNTS = {Role.ADMIN: 1, Role.CASTING_DIRECTOR: 5, Role.PRODUCER: 3, Role.AGENT: 2,
+                 Role.TALENT: 40}
+
+
+def _demo_users(fake):
+    """The same list of users on every run, so seeding twice changes nothing."""
+    password_hash = hash_password(DEMO_PASSWORD)
+    rows = []
+    for role, count in DEMO_ACCOUNTS.items():
+        for number in range(1, count + 1):
+            name = fake.name()
+            rows.append({
+                "full_name": name, "role": role,
+                "email": f"{role.value.replace('_', '.')}{number}@demo.casting.in",
+                "phone": f"+91{fake.random_element('6789')}{fake.numerify('#########')}",
+                "password_hash": password_hash, "phone_verified": True, "email_verified": True,
+            })
+    return rows
+
+
+def seed_demo():
+    """Insert the demo accounts that are missing; returns (added, total demo accounts)."""
+    fake = Faker("en_IN")
+    fake.seed_instance(DEMO_SEED)
+    rows = _demo_users(fake)
+    result = db.session.execute(insert(User).values(rows).on_conflict_do_nothing().returning(User.id))
+    added = len(result.all())
+    db.session.commit()
+    total = db.session.scalar(select(func.count()).select_from(User).where(
+        User.email.like("%@demo.casting.in")))
+    return added, total

@@ -1,0 +1,34 @@
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, Enum, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from casting.extensions import db
+
+
+class Role(str, enum.Enum):
+    TALENT = "talent"
+    CASTING_DIRECTOR = "casting_director"
+    PRODUCER = "producer"
+    AGENT = "agent"
+    ADMIN = "admin"
+
+
+class User(db.Model):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("email IS NOT NULL OR phone IS NOT NULL", name="email_or_phone"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(16), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(Enum(Role, name="user_role",
+                                            values_callable=lambda roles: [r.value for r in roles]))
+    phone_verified: Mapped[bool] = mapped_column(default=False, server_default="false")
+    email_verified: Mapped[bool] = mapped_column(default=False, server_default="false")
+    is_active: Mapped[bool] = mapped_column(default=True, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                 onupdate=func.now())

@@ -1,0 +1,62 @@
+"""Users: normalised contact details, password hashing and creation."""
+import re
+
+from argon2 import PasswordHasher
+from sqlalchemy import or_, select
+
+from casting.extensions import db
+from casting.users.models import Role, User
+
+_hasher = PasswordHasher()
+_INDIAN_MOBILE = re.compile(r"^[6-9]\d{9}$")
+
+
+class UserError(ValueError):
+    """A user could not be created or changed; the message says why."""
+
+
+def normalise_phone(raw):
+    """E.164 for a phone number; a 10-digit Indian number gets +91 (`098765 43210` -> `+919876543210`)."""
+    digits = re.sub(r"[\s().-]", "", raw or "")
+    if digits.startswith("+"):
+        if not re.fullmatch(r"\+[1-9]\d{7,14}", digits):
+            raise UserError("Not a valid phone number.")
+        return digits
+    digits = digits.removeprefix("0")
+    if digits.startswith("91") and len(digits) == 12:
+        digits = digits[2:]
+    if not _INDIAN_MOBILE.match(digits):
+        raise UserError("Not a valid phone number.")
+    return "+91" + digits
+
+
+def normalise_email(raw):
+    email = (raw or "").strip().lower()
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        raise UserError("Not a valid email address.")
+    return email
+
+
+def hash_password(password):
+    return _hasher.hash(password)
+
+
+def find_by_contact(email=None, phone=None):
+    clauses = [User.email == email] if email else []
+    clauses += [User.phone == phone] if phone else []
+    return db.session.scalar(select(User).where(or_(*clauses))) if clauses else None
+
+
+def create_user(full_name, role, password=None, email=None, phone=None):
+    """Create and commit a user; contact details are normalised and must be unused."""
+    email = normalise_email(email) if email else None
+    phone = normalise_phone(phone) if phone else None
+    if not (email or phone):
+        raise UserError("An email or a phone number is required.")
+    if find_by_contact(email, phone):
+        raise UserError("A user with this email or phone already exists.")
+    user = User(full_name=full_name.strip(), role=Role(role), email=email, phone=phone,
+                password_hash=hash_password(password) if password else None)
+    db.session.add(user)
+    db.session.commit()
+    return user

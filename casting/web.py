@@ -1,0 +1,50 @@
+"""Request lifecycle: request ids, content-type checks and one access log line per request."""
+import logging
+import time
+
+from flask import current_app, g, request
+
+from casting.errors import ApiError, Codes
+from casting.requestid import request_id
+
+log = logging.getLogger("casting.access")
+_BODY_LOCATIONS = {"json": ("application/json",), "form": ("application/x-www-form-urlencoded",
+                                                            "multipart/form-data"),
+                   "files": ("multipart/form-data",)}
+
+
+def _accepted_content_types():
+    """The content types the matched view's documented arguments accept, or None if it takes no body."""
+    view = current_app.view_functions.get(request.endpoint)
+    arguments = getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", [])
+    accepted = [ctype for arg in arguments for ctype in _BODY_LOCATIONS.get(arg["location"], ())]
+    return accepted or None
+
+
+def check_content_type():
+    """Refuse a body whose content type the route does not take (415), before anything reads it."""
+    has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get("Transfer-Encoding", "")
+    if request.method not in ("POST", "PUT", "PATCH") or not has_body:
+        return
+    accepted = _accepted_content_types()
+    if accepted and request.mimetype not in accepted:
+        raise ApiError(Codes.UNSUPPORTED_MEDIA_TYPE, details={"accepted": accepted})
+
+
+def start_timer():
+    g.started_at = time.perf_counter()
+    request_id()
+
+
+def finish(response):
+    response.headers["X-Request-ID"] = request_id()
+    elapsed_ms = (time.perf_counter() - g.get("started_at", time.perf_counter())) * 1000
+    log.info("request", extra={"method": request.method, "path": request.path,
+                               "status": response.status_code, "duration_ms": round(elapsed_ms, 1)})
+    return response
+
+
+def register_request_hooks(app):
+    app.before_request(start_timer)
+    app.before_request(check_content_type)
+    app.after_request(finish)

@@ -1,0 +1,133 @@
+"""Configuration from the environment (and an optional `.env`), one class per mode."""
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+DEV_SECRET = "dev-secret-key-not-for-production"
+DEV_JWT_SECRET = "dev-jwt-secret-key-not-for-production"
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _str(name, default=None):
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def _int(name, default):
+    return int(_str(name, default))
+
+
+def _bool(name, default):
+    return str(_str(name, default)).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _list(name, default=""):
+    return [item.strip() for item in _str(name, default).split(",") if item.strip()]
+
+
+def database_url(url):
+    """Map `postgres://` and `postgresql://` URLs to the psycopg 3 driver."""
+    if url is None:
+        return None
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    """Settings shared by every mode; read when the object is made, not at import."""
+
+    APP_ENV = "development"
+    DEBUG = False
+    TESTING = False
+
+    def __init__(self):
+        load_dotenv(BASE_DIR / ".env")
+        self.SECRET_KEY = _str("SECRET_KEY", DEV_SECRET)
+        self.JWT_SECRET_KEY = _str("JWT_SECRET_KEY", DEV_JWT_SECRET)
+        self.INSTANCE_PATH = str(Path(_str("INSTANCE_PATH", BASE_DIR / "instance")).resolve())
+        self.DATABASE_URL = database_url(_str("DATABASE_URL"))
+        self.REDIS_URL = _str("REDIS_URL")
+        self.LOG_LEVEL = _str("LOG_LEVEL", "INFO").upper()
+
+        self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
+        self.DB_MAX_OVERFLOW = _int("DB_MAX_OVERFLOW", 10)
+        self.DB_POOL_TIMEOUT = _int("DB_POOL_TIMEOUT", 10)
+        self.DB_POOL_RECYCLE = _int("DB_POOL_RECYCLE", 1800)
+        self.DB_POOL_PRE_PING = _bool("DB_POOL_PRE_PING", True)
+        self.DB_PGBOUNCER = _bool("DB_PGBOUNCER", False)
+        self.SLOW_QUERY_MS = _int("SLOW_QUERY_MS", 100)
+        self.SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+        self.JWT_ALGORITHM = "HS256"
+        self.JWT_DECODE_ALGORITHMS = ["HS256"]
+        self.JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=_int("JWT_ACCESS_MINUTES", 15))
+        self.JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=_int("JWT_REFRESH_DAYS", 30))
+
+        self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_DEFAULT = _str("RATELIMIT_DEFAULT", "100/minute")
+        self.RATELIMIT_STRATEGY = "moving-window"
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.RATELIMIT_KEY_PREFIX = "casting:limits"
+        self.TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
+
+        self.CACHE_TYPE = "RedisCache"
+        self.CACHE_DEFAULT_TIMEOUT = _int("CACHE_DEFAULT_TIMEOUT", 300)
+        self.CACHE_KEY_PREFIX = "casting:cache:"
+
+        self.CORS_ORIGINS = _list("CORS_ORIGINS")
+        self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 12 * 1024 * 1024)
+        self.METRICS_TOKEN = _str("METRICS_TOKEN")
+        self.RQ_QUEUES = ["high", "default", "low"]
+
+        self.API_TITLE = "Casting Platform API"
+        self.API_VERSION = "v1"
+        self.OPENAPI_VERSION = "3.0.3"
+        self.OPENAPI_URL_PREFIX = "/api"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+        self.OPENAPI_SWAGGER_UI_PATH = "docs"
+        self.OPENAPI_SWAGGER_UI_URL = _str(
+            "OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/")
+
+    def validate(self):
+        """Raise if a setting this mode needs is missing; the message names the variable."""
+
+
+class DevelopmentConfig(Config):
+    APP_ENV = "development"
+    DEBUG = False
+
+
+class TestConfig(Config):
+    APP_ENV = "test"
+    TESTING = True
+
+    def __init__(self):
+        super().__init__()
+        self.RATELIMIT_DEFAULT = _str("TEST_RATELIMIT_DEFAULT", "100000/minute")
+
+
+class ProductionConfig(Config):
+    APP_ENV = "production"
+
+    def validate(self):
+        for name, default in (("SECRET_KEY", DEV_SECRET), ("JWT_SECRET_KEY", DEV_JWT_SECRET)):
+            if getattr(self, name) == default:
+                raise RuntimeError(
+                    f"{name} is not set: production mode refuses to start with the default "
+                    f"{name}. Set {name} in the environment to a long random value.")
+
+
+CONFIGS = {"development": DevelopmentConfig, "test": TestConfig, "production": ProductionConfig}
+
+
+def load_config(name=None):
+    """Build the config object for `name`, or for APP_ENV (default `development`)."""
+    load_dotenv(BASE_DIR / ".env")
+    name = name or _str("APP_ENV", "development")
+    if name not in CONFIGS:
+        raise RuntimeError(f"APP_ENV={name!r} is not one of {', '.join(CONFIGS)}.")
+    return CONFIGS[name]()

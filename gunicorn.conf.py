@@ -1,0 +1,38 @@
+"""gunicorn settings, read from the environment (PORT, WEB_CONCURRENCY, ...)."""
+import os
+import shutil
+from pathlib import Path
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gevent"
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = None  # the app writes one JSON line per request
+errorlog = "-"
+
+
+def on_starting(server):
+    """Attach the embedded servers once, in the master, so every worker shares them."""
+    from casting.embedded import resolve_urls
+    from config import load_config
+
+    config = load_config()
+    settings = {"DATABASE_URL": config.DATABASE_URL, "REDIS_URL": config.REDIS_URL,
+                "INSTANCE_PATH": config.INSTANCE_PATH}
+    resolve_urls(settings)
+    os.environ["DATABASE_URL"] = settings["DATABASE_URL"]
+    os.environ["REDIS_URL"] = settings["REDIS_URL"]
+    metrics_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR",
+                                             str(Path(config.INSTANCE_PATH) / "prometheus")))
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,124 @@
+"""Fixtures: real PostgreSQL and Redis (embedded by default), a fresh app per test, clean state."""
+import os
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from redis import Redis
+from sqlalchemy.engine import make_url
+
+from casting import create_app
+from casting.embedded import EmbeddedPostgres, EmbeddedRedis
+from casting.extensions import db
+from config import TestConfig, database_url
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_INSTANCE = Path(os.environ.get("TEST_INSTANCE_PATH", ROOT / "instance" / "test"))
+TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "15"))
+
+
+def _recreate_database(server_url, name):
+    """Drop and create database `name` on the server of `server_url` (psycopg URL form)."""
+    url = make_url(server_url).set(drivername="postgresql", database="postgres")
+    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # nosec B608 - test db name
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def server_urls():
+    """The servers the tests use: those DATABASE_URL/REDIS_URL name, or embedded ones."""
+    embedded = []
+    base_db = database_url(os.environ.get("DATABASE_URL"))
+    base_redis = os.environ.get("REDIS_URL")
+    if not base_db:
+        embedded.append(EmbeddedPostgres(TEST_INSTANCE))
+        base_db = database_url(embedded[-1].attach())
+    if not base_redis:
+        embedded.append(EmbeddedRedis(TEST_INSTANCE))
+        base_redis = embedded[-1].attach()
+    name = make_url(base_db).database + "_test"
+    redis_url = urlunsplit(urlsplit(base_redis)._replace(path=f"/{TEST_REDIS_DB}"))
+    yield {"database": _recreate_database(base_db, name), "redis": redis_url,
+           "server_database": base_db, "instance": str(TEST_INSTANCE)}
+    for server in embedded:
+        server.detach()
+
+
+def make_config(server_urls, **overrides):
+    config = TestConfig()
+    config.DATABASE_URL = server_urls["database"]
+    config.REDIS_URL = server_urls["redis"]
+    config.INSTANCE_PATH = str(TEST_INSTANCE)
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    return config
+
+
+@pytest.fixture(scope="session")
+def migrated(server_urls):
+    """Run the migrations once per session on the fresh test database."""
+    from flask_migrate import upgrade
+
+    app = create_app(make_config(server_urls))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return True
+
+
+@pytest.fixture(autouse=True)
+def clean_state(request):
+    """After each test that used the servers: empty every table and the test Redis database."""
+    yield
+    if "server_urls" not in request.fixturenames:
+        return
+    urls = request.getfixturevalue("server_urls")
+    tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+    url = make_url(urls["database"]).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")  # nosec B608 - model names
+    Redis.from_url(urls["redis"]).flushdb()
+
+
+@pytest.fixture
+def make_app(server_urls, migrated):
+    """Build an app on the test servers, with config overrides."""
+    apps = []
+
+    def factory(**overrides):
+        app = create_app(make_config(server_urls, **overrides))
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    """The app, as TestConfig builds it."""
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    """A test client for the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A runner for the app's CLI commands."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def redis_client(app):
+    """The app's Redis client."""
+    return app.extensions["redis"]
