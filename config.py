@@ -43,6 +43,7 @@ class Config:
     APP_ENV = "development"
     DEBUG = False
     TESTING = False
+    PROPAGATE_EXCEPTIONS = False  # unhandled errors become the 500 envelope in every mode
 
     def __init__(self):
         load_dotenv(BASE_DIR / ".env")
@@ -98,7 +99,6 @@ class Config:
 
 class DevelopmentConfig(Config):
     APP_ENV = "development"
-    DEBUG = False
 
 
 class TestConfig(Config):

@@ -16,8 +16,9 @@ _BODY_LOCATIONS = {"json": ("application/json",), "form": ("application/x-www-fo
 def _accepted_content_types():
     """The content types the matched view's documented arguments accept, or None if it takes no body."""
     view = current_app.view_functions.get(request.endpoint)
-    arguments = getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", [])
-    accepted = [ctype for arg in arguments for ctype in _BODY_LOCATIONS.get(arg["location"], ())]
+    handler = getattr(getattr(view, "view_class", None), request.method.lower(), view)
+    arguments = getattr(handler, "_apidoc", {}).get("arguments", {}).get("parameters", [])
+    accepted = [ctype for arg in arguments for ctype in _BODY_LOCATIONS.get(arg.get("in"), ())]
     return accepted or None
 
 

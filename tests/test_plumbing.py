@@ -1,0 +1,95 @@
+"""Shared plumbing: rate limits behind proxies, the Redis cache, CORS, configuration rules."""
+import pytest
+
+from casting.extensions import cache
+from config import ProductionConfig
+
+DOC = "/api/openapi.json"
+
+
+def test_rate_limit_answers_429_envelope_with_retry_after(make_app):
+    client = make_app(RATELIMIT_DEFAULT="3/minute").test_client()
+    statuses = [client.get(DOC).status_code for _ in range(3)]
+    response = client.get(DOC)
+    assert statuses == [200, 200, 200]
+    assert response.status_code == 429
+    assert response.json["code"] == "RATE_001"
+    assert 0 < int(response.headers["Retry-After"]) <= 60
+    assert response.headers["X-RateLimit-Limit"] == "3"
+
+
+def test_rate_limit_state_lives_in_redis(make_app, redis_client):
+    client = make_app(RATELIMIT_DEFAULT="5/minute").test_client()
+    client.get(DOC)
+    assert any(key.startswith(b"LIMITS:LIMITER/casting:limits/127.0.0.1/") for key in redis_client.keys("*"))
+
+
+def test_health_probes_are_not_rate_limited(make_app):
+    client = make_app(RATELIMIT_DEFAULT="1/minute").test_client()
+    assert {client.get("/api/health").status_code for _ in range(3)} == {200}
+
+
+def test_client_ip_comes_from_the_trusted_proxy_hop(make_app):
+    client = make_app(RATELIMIT_DEFAULT="2/minute", TRUSTED_PROXIES=1).test_client()
+    first = {"X-Forwarded-For": "203.0.113.7"}
+    assert [client.get(DOC, headers=first).status_code for _ in range(3)] == [200, 200, 429]
+    assert client.get(DOC, headers={"X-Forwarded-For": "198.51.100.9"}).status_code == 200
+
+
+def test_forwarded_for_is_ignored_without_trusted_proxies(make_app):
+    client = make_app(RATELIMIT_DEFAULT="2/minute", TRUSTED_PROXIES=0).test_client()
+    statuses = [client.get(DOC, headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code
+                for n in range(3)]
+    assert statuses == [200, 200, 429]
+
+
+def test_cache_stores_in_redis(app, redis_client):
+    with app.app_context():
+        cache.set("talent-list:page-1", {"items": [1, 2]}, timeout=30)
+        assert cache.get("talent-list:page-1") == {"items": [1, 2]}
+    assert redis_client.exists("casting:cache:talent-list:page-1")
+    assert 0 < redis_client.ttl("casting:cache:talent-list:page-1") <= 30
+
+
+def test_cors_allows_only_configured_origins(make_app):
+    client = make_app(CORS_ORIGINS=["https://app.casting.in"]).test_client()
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "Authorization"}
+    allowed = client.options("/api/health", headers={"Origin": "https://app.casting.in", **preflight})
+    refused = client.options("/api/health", headers={"Origin": "https://evil.example", **preflight})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://app.casting.in"
+    assert "Access-Control-Allow-Origin" not in refused.headers
+    simple = client.get("/api/health", headers={"Origin": "https://app.casting.in"})
+    assert "X-Request-ID" in simple.headers["Access-Control-Expose-Headers"]
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "JWT_SECRET_KEY"])
+def test_production_refuses_default_secrets(monkeypatch, missing):
+    monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("JWT_SECRET_KEY", "j" * 40)
+    monkeypatch.delenv(missing)
+    with pytest.raises(RuntimeError, match=f"^{missing} is not set"):
+        ProductionConfig().validate()
+
+
+def test_production_accepts_real_secrets(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("JWT_SECRET_KEY", "j" * 40)
+    ProductionConfig().validate()
+
+
+def test_postgres_urls_map_to_psycopg(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db.example:5432/casting")
+    assert ProductionConfig().DATABASE_URL == "postgresql+psycopg://u:p@db.example:5432/casting"
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/c")
+    assert ProductionConfig().DATABASE_URL == "postgresql+psycopg://u@h/c"
+
+
+def test_pool_is_sized_from_settings_and_pgbouncer_disables_prepares(make_app):
+    from casting.extensions import db
+
+    app = make_app(DB_POOL_SIZE=3, DB_MAX_OVERFLOW=1, DB_PGBOUNCER=True)
+    with app.app_context():
+        assert db.engine.pool.size() == 3
+        assert db.engine.pool._max_overflow == 1
+        with db.engine.connect() as conn:
+            assert conn.connection.dbapi_connection.prepare_threshold is None
