@@ -54,6 +54,7 @@ def _init_extensions(app):
 
 
 def _register_blueprints(app):
+    import casting.models  # noqa: F401 - the metadata must know every table
     from casting.health.routes import blp as health_blp
 
     for blueprint in (health_blp,):

@@ -7,7 +7,7 @@ import urllib.request
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
 from casting.jobs import run_worker
@@ -44,6 +44,7 @@ def create_admin_command(email, phone, full_name, password):
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--queues", default=None, help="Comma-separated queues, highest priority first.")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker_command(queues, burst):
@@ -64,6 +65,7 @@ def _wait_until_up(url, process, timeout=60):
 
 
 @click.command("up")
+@with_appcontext
 @click.option("--port", default=lambda: int(os.environ.get("PORT", 5000)), help="The web port.")
 def up_command(port):
     """Migrate, seed the demo data, and run web and worker (the Procfile) until interrupted."""

@@ -5,6 +5,7 @@ from rq import Queue, Worker
 from rq.job import Job
 
 from casting.extensions import redis
+from casting.logs import current_job_id
 
 tracer = trace.get_tracer("casting.jobs")
 
@@ -24,6 +25,17 @@ class TracedJob(Job):
             context.detach(token)
 
 
+class CastingWorker(Worker):
+    """An RQ worker whose log lines, and its work horse's, carry the job id."""
+
+    def execute_job(self, job, queue):
+        token = current_job_id.set(job.id)
+        try:
+            return super().execute_job(job, queue)
+        finally:
+            current_job_id.reset(token)
+
+
 def get_queue(name="default"):
     """One of the configured queues (`high`, `default`, `low`), bound to the app's Redis."""
     if name not in current_app.config["RQ_QUEUES"]:
@@ -41,7 +53,7 @@ def enqueue(queue_name, func, *args, **kwargs):
 def run_worker(queues, burst=False):
     """Work the named queues, with the scheduler, inside the current app context."""
     connection = redis._get_current_object()
-    worker = Worker([Queue(name, connection=connection, job_class=TracedJob) for name in queues],
+    worker = CastingWorker([Queue(name, connection=connection, job_class=TracedJob) for name in queues],
                     connection=connection, job_class=TracedJob)
     return worker.work(burst=burst, with_scheduler=True,
                        logging_level=current_app.config["LOG_LEVEL"])

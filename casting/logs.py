@@ -1,21 +1,21 @@
 """JSON-lines logging with the request id (or the RQ job id) on every line."""
 import logging
 import logging.config
+from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter
 
 from casting.requestid import request_id
+
+current_job_id = ContextVar("current_job_id", default=None)
 
 
 class ContextFilter(logging.Filter):
     """Stamp each record with the current request id and RQ job id."""
 
     def filter(self, record):
-        from rq import get_current_job
-
         record.request_id = getattr(record, "request_id", None) or request_id()
-        job = get_current_job()
-        record.job_id = job.id if job else None
+        record.job_id = current_job_id.get()
         return True
 
 

@@ -112,7 +112,7 @@ def configure_tracing(app, engine):
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     FlaskInstrumentor().instrument_app(app, tracer_provider=provider,
-                                       excluded_urls="/api/health,/metrics")
+                                       excluded_urls="/api/health$,/metrics")
     SQLAlchemyInstrumentor().instrument(engine=engine, tracer_provider=provider)
     RedisInstrumentor().instrument(tracer_provider=provider)
     return provider

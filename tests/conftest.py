@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from casting import create_app
 from casting.embedded import EmbeddedPostgres, EmbeddedRedis
 from casting.extensions import db
+from casting import models  # noqa: F401 - every table, for the clean-up between tests
 from config import TestConfig, database_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,8 +42,10 @@ def server_urls():
         base_redis = embedded[-1].attach()
     name = make_url(base_db).database + "_test"
     redis_url = urlunsplit(urlsplit(base_redis)._replace(path=f"/{TEST_REDIS_DB}"))
-    yield {"database": _recreate_database(base_db, name), "redis": redis_url,
-           "server_database": base_db, "instance": str(TEST_INSTANCE)}
+    urls = {"database": _recreate_database(base_db, name), "redis": redis_url,
+            "server_database": base_db}
+    _migrate(urls)
+    yield urls
     for server in embedded:
         server.detach()
 
@@ -57,16 +60,14 @@ def make_config(server_urls, **overrides):
     return config
 
 
-@pytest.fixture(scope="session")
-def migrated(server_urls):
+def _migrate(urls):
     """Run the migrations once per session on the fresh test database."""
     from flask_migrate import upgrade
 
-    app = create_app(make_config(server_urls))
+    app = create_app(make_config(urls))
     with app.app_context():
         upgrade()
         db.engine.dispose()
-    return True
 
 
 @pytest.fixture(autouse=True)
@@ -84,7 +85,7 @@ def clean_state(request):
 
 
 @pytest.fixture
-def make_app(server_urls, migrated):
+def make_app(server_urls):
     """Build an app on the test servers, with config overrides."""
     apps = []
 

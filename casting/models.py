@@ -1,0 +1,4 @@
+"""Every domain's models, imported in one place so the metadata (and Alembic) sees them all."""
+from casting.users.models import User
+
+__all__ = ["User"]
