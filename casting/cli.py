@@ -1,6 +1,6 @@
 """`flask seed ...`, `flask users ...`, `flask worker` and `flask up`."""
 import os
-import subprocess  # nosec B404 - runs honcho with a fixed argument list
+import subprocess  # nosec B404
 import sys
 import time
 import urllib.request
@@ -57,7 +57,7 @@ def _wait_until_up(url, process, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # nosec B310 - loopback URL
+            with urllib.request.urlopen(url, timeout=2) as response:  # nosec B310
                 return response.status == 200
         except OSError:
             time.sleep(0.5)

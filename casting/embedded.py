@@ -10,7 +10,8 @@ import json
 import logging
 import os
 import socket
-import subprocess  # nosec B404 - starts the bundled servers with fixed argument lists
+# The bundled servers are started with fixed argument lists.
+import subprocess  # nosec B404
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -113,17 +114,23 @@ class EmbeddedPostgres(EmbeddedServer):
 
     def start(self):
         import pgserver
+        import psycopg
+        from psycopg import sql
 
         log.info("starting embedded PostgreSQL in %s", self.pgdata)
         self.pgdata.mkdir(parents=True, exist_ok=True)
         server = pgserver.get_server(self.pgdata, cleanup_mode=None)
-        if server.psql("SHOW max_connections;").find(POSTGRES_SETTINGS["max_connections"]) < 0:
-            server.psql("".join(f"ALTER SYSTEM SET {key} = '{value}';"
-                                for key, value in POSTGRES_SETTINGS.items()))
+        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+            current = dict(conn.execute("SELECT name, setting FROM pg_settings WHERE name = ANY(%s)",
+                                        [list(POSTGRES_SETTINGS)]).fetchall())
+            tuned = current.get("max_connections") == POSTGRES_SETTINGS["max_connections"]
+            for name, value in POSTGRES_SETTINGS.items():
+                statement = sql.SQL("ALTER SYSTEM SET {} = {}")
+                conn.execute(statement.format(sql.Identifier(name), sql.Literal(value)))
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone():
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
+        if not tuned:
             self._pg_ctl(["-w", "restart"], server.system_user)
-        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
-        if "(1 row)" not in exists:
-            server.psql(f"CREATE DATABASE {DATABASE_NAME};")
         return self.running_url()
 
     def stop(self):
@@ -167,7 +174,7 @@ class EmbeddedRedis(EmbeddedServer):
             "dbfilename dump.rdb", "appendonly yes", "appendfsync everysec", "save 60 1",
         ])
         (self.root / "redis.conf").write_text(config + "\n")
-        subprocess.run([__redis_executable__, str(self.root / "redis.conf")], check=True)  # nosec B603
+        subprocess.run([__redis_executable__, str(self.root / "redis.conf")], check=True)
         pid = self._wait_for(pidfile, port)
         self.state_file.write_text(json.dumps({"pid": pid, "port": port}))
         return self.running_url()

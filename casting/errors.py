@@ -19,7 +19,8 @@ class Codes:
     """Every code the API returns. A code never changes meaning once released."""
 
     AUTH_INVALID_CREDENTIALS = ErrorCode("AUTH_001", 401, "Invalid email/phone or password.")
-    AUTH_MISSING = ErrorCode("AUTH_002", 401, "Sign-in required: send an access token as `Authorization: Bearer`.")
+    AUTH_MISSING = ErrorCode("AUTH_002", 401,
+                             "Sign-in required: send an access token as `Authorization: Bearer`.")
     AUTH_INVALID_TOKEN = ErrorCode("AUTH_003", 401, "The token is invalid.")
     AUTH_EXPIRED = ErrorCode("AUTH_004", 401, "The token has expired.")
     AUTH_REVOKED = ErrorCode("AUTH_005", 401, "The token has been revoked.")

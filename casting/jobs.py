@@ -54,6 +54,6 @@ def run_worker(queues, burst=False):
     """Work the named queues, with the scheduler, inside the current app context."""
     connection = redis._get_current_object()
     worker = CastingWorker([Queue(name, connection=connection, job_class=TracedJob) for name in queues],
-                    connection=connection, job_class=TracedJob)
+                           connection=connection, job_class=TracedJob)
     return worker.work(burst=burst, with_scheduler=True,
                        logging_level=current_app.config["LOG_LEVEL"])

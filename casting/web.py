@@ -8,9 +8,11 @@ from casting.errors import ApiError, Codes
 from casting.requestid import request_id
 
 log = logging.getLogger("casting.access")
-_BODY_LOCATIONS = {"json": ("application/json",), "form": ("application/x-www-form-urlencoded",
-                                                            "multipart/form-data"),
-                   "files": ("multipart/form-data",)}
+_BODY_LOCATIONS = {
+    "json": ("application/json",),
+    "form": ("application/x-www-form-urlencoded", "multipart/form-data"),
+    "files": ("multipart/form-data",),
+}
 
 
 def _accepted_content_types():

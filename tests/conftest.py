@@ -4,11 +4,13 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from psycopg import sql
 import pytest
 from redis import Redis
 from sqlalchemy.engine import make_url
 
 from casting import create_app
+from tests.support import recreate_database
 from casting.embedded import EmbeddedPostgres, EmbeddedRedis
 from casting.extensions import db
 from casting import models  # noqa: F401 - every table, for the clean-up between tests
@@ -17,15 +19,6 @@ from config import TestConfig, database_url
 ROOT = Path(__file__).resolve().parent.parent
 TEST_INSTANCE = Path(os.environ.get("TEST_INSTANCE_PATH", ROOT / "instance" / "test"))
 TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "15"))
-
-
-def _recreate_database(server_url, name):
-    """Drop and create database `name` on the server of `server_url` (psycopg URL form)."""
-    url = make_url(server_url).set(drivername="postgresql", database="postgres")
-    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # nosec B608 - test db name
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +35,7 @@ def server_urls():
         base_redis = embedded[-1].attach()
     name = make_url(base_db).database + "_test"
     redis_url = urlunsplit(urlsplit(base_redis)._replace(path=f"/{TEST_REDIS_DB}"))
-    urls = {"database": _recreate_database(base_db, name), "redis": redis_url,
+    urls = {"database": recreate_database(base_db, name), "redis": redis_url,
             "server_database": base_db}
     _migrate(urls)
     yield urls
@@ -77,10 +70,10 @@ def clean_state(request):
     if "server_urls" not in request.fixturenames:
         return
     urls = request.getfixturevalue("server_urls")
-    tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+    tables = sql.SQL(", ").join(sql.Identifier(table.name) for table in db.metadata.sorted_tables)
     url = make_url(urls["database"]).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")  # nosec B608 - model names
+        conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(tables))
     Redis.from_url(urls["redis"]).flushdb()
 
 
@@ -123,3 +116,11 @@ def runner(app):
 def redis_client(app):
     """The app's Redis client."""
     return app.extensions["redis"]
+
+
+@pytest.fixture
+def api_schema(app):
+    """The app's own OpenAPI document, loaded for in-process fuzzing."""
+    import schemathesis
+
+    return schemathesis.openapi.from_wsgi("/api/openapi.json", app)

@@ -82,7 +82,8 @@ def test_validation_is_422_with_flattened_fields(probe_client):
     response = probe_client.post("/api/_probe/items", json={"per_page": 500, "location": {}})
     body = assert_envelope(response, 422, "VALIDATION_001")
     assert set(body["details"]["fields"]) == {"name", "per_page", "location.city"}
-    assert body["details"]["fields"]["per_page"] == ["Must be greater than or equal to 1 and less than or equal to 100."]
+    assert body["details"]["fields"]["per_page"] == [
+        "Must be greater than or equal to 1 and less than or equal to 100."]
 
 
 def test_valid_body_passes(probe_client):

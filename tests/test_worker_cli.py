@@ -63,8 +63,9 @@ def test_seed_demo_refuses_production_without_force(make_app):
 
 
 def test_create_admin(app, runner):
-    result = runner.invoke(args=["users", "create-admin", "--name", "Meera Nair", "--email",
-                                 "Meera@Casting.in", "--phone", "098765 43210", "--password", "a-long-pass-phrase"])
+    result = runner.invoke(args=["users", "create-admin", "--name", "Meera Nair",
+                                 "--email", "Meera@Casting.in", "--phone", "098765 43210",
+                                 "--password", "a-long-pass-phrase"])
     assert result.exit_code == 0, result.output
     with app.app_context():
         admin = db.session.scalar(select(User))

@@ -1,0 +1,108 @@
+"""End to end with no URLs: the app starts embedded PostgreSQL and Redis, shares and stops them."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+from casting.seeding import DEMO_ACCOUNTS
+
+DEMO_TOTAL = sum(DEMO_ACCOUNTS.values())
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _env(instance):
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DATABASE_URL", "REDIS_URL") and not key.startswith("OTEL_")}
+    env.update(INSTANCE_PATH=str(instance), APP_ENV="development", FLASK_APP="casting:create_app")
+    return env
+
+
+def _flask(instance, *args):
+    run = subprocess.run([str(BIN / "flask"), *args], cwd=ROOT, env=_env(instance),
+                         capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run.stdout
+
+
+def _server_pids(instance):
+    from pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(instance / "postgres" / "data")
+    postgres = info.pid if info and info.is_running() else None
+    state = instance / "redis" / "server.json"
+    redis = json.loads(state.read_text())["pid"] if state.exists() else None
+    return postgres, redis if redis and psutil.pid_exists(redis) else None
+
+
+def _exits(pid, timeout=15):
+    try:
+        psutil.Process(pid).wait(timeout)
+    except psutil.NoSuchProcess:
+        pass
+    return not psutil.pid_exists(pid)
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _get(url, timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.status, json.loads(response.read())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+@pytest.mark.timeout(300)
+def test_no_urls_means_embedded_servers_shared_and_stopped(tmp_path):
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    _flask(instance, "db", "upgrade")
+    assert _server_pids(instance) == (None, None), "the last process to leave stops both servers"
+    assert f"{DEMO_TOTAL} accounts added" in _flask(instance, "seed", "demo")
+    port = _free_port()
+    env = {**_env(instance), "PORT": str(port), "WEB_CONCURRENCY": "1"}
+    web = subprocess.Popen([str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT,
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    worker = subprocess.Popen([str(BIN / "flask"), "worker"], cwd=ROOT, env=_env(instance),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert _get(f"http://127.0.0.1:{port}/api/health/ready") == (
+            200, {"status": "ok", "database": "ok", "redis": "ok"})
+        deadline = time.monotonic() + 60
+        while len(json.loads((instance / "postgres" / "users.json").read_text())) < 2:
+            assert time.monotonic() < deadline, "the worker never attached"
+            time.sleep(0.3)
+        postgres, redis = _server_pids(instance)
+        assert postgres and redis
+        users = json.loads((instance / "redis" / "users.json").read_text())
+        assert set(users) == {web.pid, worker.pid}, "web and worker share one Redis"
+    finally:
+        for process in (web, worker):
+            process.send_signal(signal.SIGTERM)
+        for process in (web, worker):
+            process.wait(timeout=60)
+    assert _server_pids(instance) == (None, None)
+    assert _exits(postgres) and _exits(redis)
+    count = ("from casting import create_app; from casting.extensions import db; "
+             "from sqlalchemy import text; app = create_app(); app.app_context().push(); "
+             "print(db.session.scalar(text('select count(*) from users')))")
+    counted = subprocess.run([sys.executable, "-c", count], cwd=ROOT, env=_env(instance),
+                             capture_output=True, text=True, timeout=120)
+    assert counted.stdout.strip() == str(DEMO_TOTAL), "data survives a restart"
