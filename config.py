@@ -90,11 +90,12 @@ class Config:
         self.OPENAPI_URL_PREFIX = "/api"
         self.OPENAPI_JSON_PATH = "openapi.json"
         self.OPENAPI_SWAGGER_UI_PATH = "docs"
-        self.OPENAPI_SWAGGER_UI_URL = _str(
-            "OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/")
+        self.OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
 
     def validate(self):
-        """Raise if a setting this mode needs is missing; the message names the variable."""
+        """Raise if a setting is missing or out of range; the message names the variable."""
+        if not timedelta(minutes=1) <= self.JWT_ACCESS_TOKEN_EXPIRES <= timedelta(minutes=15):
+            raise RuntimeError("JWT_ACCESS_MINUTES must be between 1 and 15 (CONTRACT §2).")
 
 
 class DevelopmentConfig(Config):
@@ -107,13 +108,14 @@ class TestConfig(Config):
 
     def __init__(self):
         super().__init__()
-        self.RATELIMIT_DEFAULT = _str("TEST_RATELIMIT_DEFAULT", "100000/minute")
+        self.RATELIMIT_DEFAULT = "100000/minute"  # tests that need a limit set their own
 
 
 class ProductionConfig(Config):
     APP_ENV = "production"
 
     def validate(self):
+        super().validate()
         for name, default in (("SECRET_KEY", DEV_SECRET), ("JWT_SECRET_KEY", DEV_JWT_SECRET)):
             if getattr(self, name) == default:
                 raise RuntimeError(

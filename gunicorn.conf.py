@@ -3,7 +3,7 @@ import os
 import shutil
 from pathlib import Path
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
+bind = "0.0.0.0:" + os.environ.get("PORT", "5000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gevent"
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))

@@ -10,7 +10,7 @@ from casting.errors import register_error_handlers, register_jwt_errors
 from casting.extensions import api, cache, cors, db, jwt, limiter, migrate, socketio
 from casting.logs import configure_logging
 from casting.observability import configure_tracing, log_slow_queries, register_observability
-from casting.openapi import spec_options
+from casting.openapi import SWAGGER_UI_ASSETS, docs_asset, spec_options
 from casting.web import register_request_hooks
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -49,6 +49,7 @@ def _init_extensions(app):
         cors.init_app(app, resources={r"/api/*": {"origins": origins}},
                       expose_headers=["X-Request-ID", "Retry-After"], max_age=600)
     api.init_app(app)
+    app.add_url_rule(f"{SWAGGER_UI_ASSETS}<path:filename>", "docs_assets", limiter.exempt(docs_asset))
     socketio.init_app(app, async_mode="gevent", message_queue=app.config["REDIS_URL"],
                       cors_allowed_origins=origins or [])
 

@@ -32,7 +32,7 @@ class Codes:
     METHOD_NOT_ALLOWED = ErrorCode("REQUEST_003", 405, "This method is not allowed here.")
     TOO_LARGE = ErrorCode("REQUEST_004", 413, "The request body is too large.")
     UNSUPPORTED_MEDIA_TYPE = ErrorCode("REQUEST_005", 415, "This content type is not accepted here.")
-    REQUEST_REFUSED = ErrorCode("REQUEST_099", 400, "The request was refused.")
+    REQUEST_REFUSED = ErrorCode("REQUEST_099", 400, "The request was refused; the HTTP status says why.")
     RATE_LIMITED = ErrorCode("RATE_001", 429, "Too many requests: slow down and retry later.")
     SERVER_ERROR = ErrorCode("SERVER_001", 500, "Something went wrong on our side.")
     UNAVAILABLE = ErrorCode("SERVER_002", 503, "The service is not ready: a dependency is unreachable.")

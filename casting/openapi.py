@@ -1,4 +1,8 @@
 """The flask-smorest Api: error envelope schema, catalogue and security in the OpenAPI document."""
+from pathlib import Path
+
+import flask_swagger_ui
+from flask import send_from_directory
 from flask_smorest import Api
 from marshmallow import Schema, fields
 
@@ -17,11 +21,20 @@ class ErrorSchema(Schema):
     requestId = fields.String(required=True, metadata={"example": "0b6f0c5e6a0d4c1f9f1b2a7d3e4c5b6a"})
 
 
+SWAGGER_UI_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
+SWAGGER_UI_ASSETS = "/api/docs/assets/"
+
+
 class CastingApi(Api):
     ERROR_SCHEMA = ErrorSchema
 
     def handle_http_exception(self, error):
         return handle_http_exception(error)
+
+
+def docs_asset(filename):
+    """Swagger UI's own files, served by the app: the docs work offline and load nothing third-party."""
+    return send_from_directory(SWAGGER_UI_DIST, filename, max_age=86400)
 
 
 def _catalogue_markdown():

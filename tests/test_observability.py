@@ -73,10 +73,16 @@ def test_otlp_traces_cover_flask_sqlalchemy_and_redis(server_urls):
     threading.Thread(target=collector.serve_forever, daemon=True).start()
     script = textwrap.dedent("""
         from opentelemetry import trace
+        from rq import SimpleWorker
         from casting import create_app
+        from casting.jobs import TracedJob, enqueue, get_queue
         app = create_app()
         client = app.test_client()
         assert client.get("/api/health/ready").status_code == 200
+        with app.test_request_context(), trace.get_tracer("test").start_as_current_span("enqueuing"):
+            enqueue("high", "math.factorial", 4)
+            queue = get_queue("high")
+            SimpleWorker([queue], connection=queue.connection, job_class=TracedJob).work(burst=True)
         trace.get_tracer_provider().force_flush()
     """)
     env = {**os.environ, "APP_ENV": "test", "DATABASE_URL": server_urls["database"],
@@ -90,12 +96,16 @@ def test_otlp_traces_cover_flask_sqlalchemy_and_redis(server_urls):
     assert run.returncode == 0, run.stderr
     assert {path for path, _, _ in _Collector.received} == {"/v1/traces"}
     assert _Collector.received[0][1] == "application/x-protobuf"
-    spans = {span.name: scope.scope.name for _, _, body in _Collector.received
-             for resource in ExportTraceServiceRequest.FromString(body).resource_spans
-             for scope in resource.scope_spans for span in scope.spans}
+    received = [(span, scope.scope.name) for _, _, body in _Collector.received
+                for resource in ExportTraceServiceRequest.FromString(body).resource_spans
+                for scope in resource.scope_spans for span in scope.spans]
+    spans = {span.name: scope for span, scope in received}
     assert spans.get("GET /api/health/ready") == "opentelemetry.instrumentation.flask"
     assert "opentelemetry.instrumentation.sqlalchemy" in spans.values(), spans
     assert spans.get("PING") == "opentelemetry.instrumentation.redis", spans
+    by_name = {span.name: span for span, _ in received}
+    job, parent = by_name["rq math.factorial"], by_name["enqueuing"]
+    assert job.trace_id == parent.trace_id and job.parent_span_id == parent.span_id
 
 
 def test_tracing_stays_off_without_an_endpoint(monkeypatch):

@@ -14,7 +14,7 @@ def test_document_is_openapi_3_with_every_route(app, client):
     assert spec["openapi"].startswith("3.")
     documented = {(path, method.upper()) for path, method, _ in _operations(spec)}
     served = {(rule.rule, method) for rule in app.url_map.iter_rules()
-              if rule.rule.startswith("/api/") and rule.endpoint.split(".")[0] != "api-docs"
+              if rule.rule.startswith("/api/") and rule.endpoint.split(".")[0] not in ("api-docs", "docs_assets")
               for method in rule.methods - {"HEAD", "OPTIONS"}}
     assert {(path.replace("{", "<").replace("}", ">"), m) for path, m in documented} >= served
 
@@ -45,8 +45,11 @@ def test_error_responses_use_the_envelope(client):
         "schema"] == {"$ref": "#/components/schemas/Error"}
 
 
-def test_interactive_docs_are_served(client):
-    page = client.get("/api/docs")
-    assert page.status_code == 200
-    assert "swagger-ui" in page.get_data(as_text=True)
-    assert "/api/openapi.json" in page.get_data(as_text=True)
+def test_interactive_docs_are_served_with_their_own_assets(client):
+    page = client.get("/api/docs").get_data(as_text=True)
+    assert "/api/openapi.json" in page
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert f"/api/docs/assets/{asset}" in page
+        response = client.get(f"/api/docs/assets/{asset}")
+        assert response.status_code == 200 and len(response.data) > 10_000
+    assert client.get("/api/docs/assets/../../config.py").status_code == 404
