@@ -33,7 +33,7 @@ class PoolAndQueueCollector:
         with self.app.app_context():
             pool = db.engine.pool
             for name, value in (("size", pool.size()), ("checked_out", pool.checkedout()),
-                                ("overflow", pool.overflow())):
+                                ("checked_in", pool.checkedin()), ("overflow", max(pool.overflow(), 0))):
                 gauge = GaugeMetricFamily(f"db_pool_{name}", f"SQLAlchemy pool {name}")
                 gauge.add_metric([], value)
                 yield gauge

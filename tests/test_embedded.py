@@ -85,6 +85,9 @@ def test_no_urls_means_embedded_servers_shared_and_stopped(tmp_path):
     try:
         assert _get(f"http://127.0.0.1:{port}/api/health/ready") == (
             200, {"status": "ok", "database": "ok", "redis": "ok"})
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            metrics = response.read().decode()
+        assert 'http_requests_total{method="GET",route="/api/health/ready",status="200"} 1.0' in metrics
         deadline = time.monotonic() + 60
         while len(json.loads((instance / "postgres" / "users.json").read_text())) < 2:
             assert time.monotonic() < deadline, "the worker never attached"

@@ -22,6 +22,16 @@ def test_socketio_runs_on_gevent_with_the_redis_message_queue(app):
     assert socketio.server.manager.redis_url == app.config["REDIS_URL"]
 
 
+def test_the_gunicorn_master_can_attach_servers_without_loading_the_app():
+    import subprocess
+    import sys
+
+    probe = ("import sys, casting.embedded; "
+             "print(sorted(m for m in ('flask', 'ssl', 'redis', 'prometheus_client') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
+
+
 def test_eventlet_is_not_installed():
     assert importlib.util.find_spec("eventlet") is None
 

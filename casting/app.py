@@ -1,0 +1,91 @@
+"""`create_app`: the Flask app from config, extensions, blueprints, CLI and error handlers."""
+from pathlib import Path
+
+from flask import Flask
+from redis import Redis
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from casting.embedded import resolve_urls
+from casting.errors import register_error_handlers, register_jwt_errors
+from casting.extensions import api, cache, cors, db, jwt, limiter, migrate, socketio
+from casting.logs import configure_logging
+from casting.observability import configure_tracing, log_slow_queries, register_observability
+from casting.openapi import SWAGGER_UI_ASSETS, docs_asset, spec_options
+from casting.web import register_request_hooks
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _engine_options(config):
+    """SQLAlchemy pool settings from the environment; PgBouncer mode turns off prepared statements."""
+    connect_args = {"application_name": "casting-api"}
+    if config["DB_PGBOUNCER"]:
+        connect_args["prepare_threshold"] = None
+    return {"pool_size": config["DB_POOL_SIZE"], "max_overflow": config["DB_MAX_OVERFLOW"],
+            "pool_timeout": config["DB_POOL_TIMEOUT"], "pool_recycle": config["DB_POOL_RECYCLE"],
+            "pool_pre_ping": config["DB_POOL_PRE_PING"], "connect_args": connect_args}
+
+
+def _bind_urls(app):
+    resolve_urls(app.config)
+    redis_url = app.config["REDIS_URL"]
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=app.config["DATABASE_URL"],
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(app.config),
+        CACHE_REDIS_URL=redis_url, RATELIMIT_STORAGE_URI=redis_url,
+        API_SPEC_OPTIONS=spec_options())
+    app.extensions["redis"] = Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=3,
+                                             health_check_interval=30)
+
+
+def _init_extensions(app):
+    origins = app.config["CORS_ORIGINS"]
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    jwt.init_app(app)
+    cache.init_app(app)
+    limiter.init_app(app)
+    if origins:
+        cors.init_app(app, resources={r"/api/*": {"origins": origins}},
+                      expose_headers=["X-Request-ID", "Retry-After"], max_age=600)
+    api.init_app(app)
+    app.add_url_rule(f"{SWAGGER_UI_ASSETS}<path:filename>", "docs_assets", limiter.exempt(docs_asset))
+    socketio.init_app(app, async_mode="gevent", message_queue=app.config["REDIS_URL"],
+                      cors_allowed_origins=origins or [])
+
+
+def _register_blueprints(app):
+    import casting.models  # noqa: F401 - the metadata must know every table
+    from casting.health.routes import blp as health_blp
+
+    for blueprint in (health_blp,):
+        api.register_blueprint(blueprint)
+
+
+def create_app(config=None):
+    """Build the app. `config` is a config object (default: from APP_ENV and the environment)."""
+    from config import load_config
+
+    config = config or load_config()
+    config.validate()
+    app = Flask(__name__, instance_path=config.INSTANCE_PATH)
+    app.config.from_object(config)
+    configure_logging(app.config["LOG_LEVEL"])
+    _bind_urls(app)
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    _init_extensions(app)
+    register_error_handlers(app)
+    register_jwt_errors(jwt)
+    register_request_hooks(app)
+    register_observability(app)
+    _register_blueprints(app)
+
+    from casting.cli import register_cli
+
+    register_cli(app)
+    with app.app_context():
+        log_slow_queries(db.engine, app.config["SLOW_QUERY_MS"])
+        configure_tracing(app, db.engine)
+    return app
