@@ -1,6 +1,5 @@
-"""JSON-lines logging with the request id (or the RQ job id) on every line."""
+"""JSON-lines logging with the request id (or the RQ job id) on every record."""
 import logging
-import logging.config
 from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter
@@ -8,30 +7,26 @@ from pythonjsonlogger.json import JsonFormatter
 from casting.requestid import request_id
 
 current_job_id = ContextVar("current_job_id", default=None)
+_base_factory = logging.getLogRecordFactory()
 
 
-class ContextFilter(logging.Filter):
-    """Stamp each record with the current request id and RQ job id."""
-
-    def filter(self, record):
-        record.request_id = getattr(record, "request_id", None) or request_id()
-        record.job_id = current_job_id.get()
-        return True
+def _record_with_context(*args, **kwargs):
+    """Every record, whoever logs it, carries the current request id and job id."""
+    record = _base_factory(*args, **kwargs)
+    record.request_id = request_id()
+    record.job_id = current_job_id.get()
+    return record
 
 
 def configure_logging(level):
-    logging.config.dictConfig({
-        "version": 1,
-        "disable_existing_loggers": False,
-        "filters": {"context": {"()": ContextFilter}},
-        "formatters": {"json": {
-            "()": JsonFormatter,
-            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s %(job_id)s",
-            "rename_fields": {"levelname": "level", "name": "logger"},
-            "timestamp": True,
-        }},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
-                                "filters": ["context"]}},
-        "root": {"level": level, "handlers": ["stderr"]},
-        "loggers": {"pgserver": {"level": "WARNING"}},
-    })
+    """Add one JSON handler to the root logger (once per process) and set the level."""
+    logging.setLogRecordFactory(_record_with_context)
+    root = logging.getLogger()
+    root.setLevel(level)
+    if not any(isinstance(handler.formatter, JsonFormatter) for handler in root.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter(
+            "%(levelname)s %(name)s %(message)s %(request_id)s %(job_id)s",
+            rename_fields={"levelname": "level", "name": "logger"}, timestamp=True))
+        root.addHandler(handler)
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
