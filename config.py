@@ -84,6 +84,37 @@ class Config:
         self.METRICS_TOKEN = _str("METRICS_TOKEN")
         self.RQ_QUEUES = ["high", "default", "low"]
 
+        self.WHATSAPP_PROVIDER = _str("WHATSAPP_PROVIDER", "console")
+        self.WHATSAPP_API_BASE = _str("WHATSAPP_API_BASE", "https://graph.facebook.com")
+        self.WHATSAPP_API_VERSION = _str("WHATSAPP_API_VERSION", "v21.0")
+        self.WHATSAPP_PHONE_NUMBER_ID = _str("WHATSAPP_PHONE_NUMBER_ID", "")
+        self.WHATSAPP_ACCESS_TOKEN = _str("WHATSAPP_ACCESS_TOKEN", "")
+        self.WHATSAPP_APP_SECRET = _str("WHATSAPP_APP_SECRET", "")
+        self.WHATSAPP_VERIFY_TOKEN = _str("WHATSAPP_VERIFY_TOKEN", "")
+        self.SMS_PROVIDER = _str("SMS_PROVIDER", "console")
+        self.MSG91_API_BASE = _str("MSG91_API_BASE", "https://control.msg91.com")
+        self.MSG91_AUTH_KEY = _str("MSG91_AUTH_KEY", "")
+        self.MSG91_SENDER_ID = _str("MSG91_SENDER_ID", "")
+        self.MSG91_ENTITY_ID = _str("MSG91_ENTITY_ID", "")
+        self.MSG91_WEBHOOK_TOKEN = _str("MSG91_WEBHOOK_TOKEN", "")
+        self.TWILIO_API_BASE = _str("TWILIO_API_BASE", "https://api.twilio.com")
+        self.TWILIO_ACCOUNT_SID = _str("TWILIO_ACCOUNT_SID", "")
+        self.TWILIO_AUTH_TOKEN = _str("TWILIO_AUTH_TOKEN", "")
+        self.TWILIO_FROM = _str("TWILIO_FROM", "")
+        self.TWILIO_STATUS_CALLBACK_URL = _str("TWILIO_STATUS_CALLBACK_URL", "")
+        self.EMAIL_PROVIDER = _str("EMAIL_PROVIDER", "console")
+        self.SMTP_HOST = _str("SMTP_HOST", "localhost")
+        self.SMTP_PORT = _int("SMTP_PORT", 587)
+        self.SMTP_USERNAME = _str("SMTP_USERNAME", "")
+        self.SMTP_PASSWORD = _str("SMTP_PASSWORD", "")
+        self.SMTP_STARTTLS = _bool("SMTP_STARTTLS", True)
+        self.SMTP_FROM = _str("SMTP_FROM", "Casting <no-reply@casting.in>")
+        self.NOTIFY_BACKOFF_SECONDS = [int(n) for n in _list("NOTIFY_BACKOFF_SECONDS", "10,60,300,900")]
+        self.NOTIFY_FLOOD_LIMIT = _str("NOTIFY_FLOOD_LIMIT", "20/hour")
+        self.NOTIFY_SECRET_TTL = _int("NOTIFY_SECRET_TTL", 900)
+        self.NOTIFY_STALE_MINUTES = _int("NOTIFY_STALE_MINUTES", 30)
+        self.NOTIFY_RECONCILE_MINUTES = _int("NOTIFY_RECONCILE_MINUTES", 5)
+
         self.API_TITLE = "Casting Platform API"
         self.API_VERSION = "v1"
         self.OPENAPI_VERSION = "3.0.3"

@@ -57,9 +57,13 @@ def _init_extensions(app):
 def _register_blueprints(app):
     import casting.models  # noqa: F401 - the metadata must know every table
     from casting.health.routes import blp as health_blp
+    from casting.notifications.routes import dev_blp
+    from casting.webhooks.routes import blp as webhooks_blp
 
-    for blueprint in (health_blp,):
+    for blueprint in (health_blp, webhooks_blp):
         api.register_blueprint(blueprint)
+    if app.config["APP_ENV"] == "development":
+        api.register_blueprint(dev_blp)
 
 
 def create_app(config=None):

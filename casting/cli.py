@@ -11,6 +11,7 @@ from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
 from casting.jobs import run_worker
+from casting.notifications.tasks import schedule_reconcile
 from casting.seeding import DEMO_PASSWORD, seed_demo
 from casting.users.models import Role
 from casting.users.services import UserError, create_user
@@ -50,6 +51,8 @@ def create_admin_command(email, phone, full_name, password):
 def worker_command(queues, burst):
     """Run an RQ worker with the scheduler on the named queues (default: high, default, low)."""
     names = queues.split(",") if queues else current_app.config["RQ_QUEUES"]
+    if not burst:
+        schedule_reconcile()
     run_worker(names, burst=burst)
 
 

@@ -34,6 +34,8 @@ class Codes:
     UNSUPPORTED_MEDIA_TYPE = ErrorCode("REQUEST_005", 415, "This content type is not accepted here.")
     REQUEST_REFUSED = ErrorCode("REQUEST_099", 400, "The request was refused; the HTTP status says why.")
     RATE_LIMITED = ErrorCode("RATE_001", 429, "Too many requests: slow down and retry later.")
+    WEBHOOK_VERIFY_FAILED = ErrorCode("WEBHOOK_001", 403, "The verification token does not match.")
+    WEBHOOK_BAD_SIGNATURE = ErrorCode("WEBHOOK_002", 401, "The webhook signature is missing or wrong.")
     SERVER_ERROR = ErrorCode("SERVER_001", 500, "Something went wrong on our side.")
     UNAVAILABLE = ErrorCode("SERVER_002", 503, "The service is not ready: a dependency is unreachable.")
 

@@ -4,7 +4,7 @@ from opentelemetry import context, propagate, trace
 from rq import Queue, Worker
 from rq.job import Job
 
-from casting.extensions import redis
+from casting.extensions import db, redis
 from casting.logs import current_job_id
 
 tracer = trace.get_tracer("casting.jobs")
@@ -27,6 +27,11 @@ class TracedJob(Job):
 
 class CastingWorker(Worker):
     """An RQ worker whose log lines, and its work horse's, carry the job id."""
+
+    def main_work_horse(self, job, queue):
+        """In the forked work horse: never reuse the parent's pooled database connections."""
+        db.engine.dispose(close=False)
+        return super().main_work_horse(job, queue)
 
     def execute_job(self, job, queue):
         token = current_job_id.set(job.id)

@@ -10,7 +10,7 @@ from redis import Redis
 from sqlalchemy.engine import make_url
 
 from casting import create_app
-from tests.support import recreate_database
+from tests.support import RecordingServer, recreate_database
 from casting.embedded import EmbeddedPostgres, EmbeddedRedis
 from casting.extensions import db
 from casting import models  # noqa: F401 - every table, for the clean-up between tests
@@ -124,3 +124,11 @@ def api_schema(app):
     import schemathesis
 
     return schemathesis.openapi.from_wsgi("/api/openapi.json", app)
+
+
+@pytest.fixture
+def provider_server():
+    """A local HTTP server that records what a provider client sent and answers as told."""
+    server = RecordingServer()
+    yield server
+    server.close()

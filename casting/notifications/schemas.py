@@ -1,0 +1,10 @@
+from marshmallow import Schema, fields
+
+
+class OutboxMessageSchema(Schema):
+    id = fields.Integer(required=True, metadata={"description": "The notification id."})
+    channel = fields.String(required=True, metadata={"enum": ["whatsapp", "sms", "email"]})
+    to = fields.String(required=True)
+    template = fields.String(required=True)
+    body = fields.String(required=True)
+    created_at = fields.String(required=True, metadata={"format": "date-time"})

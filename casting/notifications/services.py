@@ -1,0 +1,242 @@
+"""Notifications: one way to send, with idempotency, a flood guard, retries, fallback and tracking.
+
+`notify()` checks the template's parameters, writes a `notifications` row and enqueues a job; the
+job sends through the configured provider and records the outcome. Secret parameters (an OTP) are
+never stored in PostgreSQL: they wait in Redis, for a few minutes, until the message is settled.
+"""
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app
+from limits import parse
+from rq import Callback, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import JobStatus
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from casting.extensions import db, limiter, redis
+from casting.jobs import enqueue, get_queue
+from casting.notifications.models import Channel, Notification, NotificationStatus
+from casting.notifications.providers import (OUTBOX_KEY, Message, PermanentDeliveryError,
+                                             TransientDeliveryError, provider_for)
+from casting.notifications.templates import get_template
+
+log = logging.getLogger(__name__)
+FALLBACK = {Channel.WHATSAPP: Channel.SMS}
+PENDING_JOB = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+class NotificationError(ValueError):
+    """The notification was refused before anything was queued; the message says why."""
+
+
+class NotificationFlood(NotificationError):
+    """Too many notifications to one recipient in the configured window."""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    user_id: int | None = None
+    phone: str | None = None
+    email: str | None = None
+
+    @classmethod
+    def for_user(cls, user):
+        return cls(user.id, user.phone, user.email)
+
+    def address(self, channel):
+        return self.email if channel == Channel.EMAIL else self.phone
+
+
+def _now():
+    return datetime.now(timezone.utc)
+
+
+def _secret_key(notification_id):
+    return f"casting:notify:secret:{notification_id}"
+
+
+def _job_id(notification_id):
+    return f"notification-{notification_id}"
+
+
+def _guard_flood(address):
+    digest = hashlib.sha256(address.encode()).hexdigest()
+    if not limiter.limiter.hit(parse(current_app.config["NOTIFY_FLOOD_LIMIT"]), "notify", digest):
+        raise NotificationFlood("Too many messages to this recipient; try again later.")
+
+
+def notify(template_name, params, recipient, channel=Channel.WHATSAPP, language="en",
+           idempotency_key=None, fallback_from=None):
+    """Create a notification and queue its delivery; the same idempotency key never sends twice."""
+    template = get_template(template_name)
+    template.check(params, language)
+    channel = Channel(channel)
+    address = recipient.address(channel)
+    if not address:
+        raise NotificationError(f"The recipient has no {'email' if channel == Channel.EMAIL else 'phone'}.")
+    key = idempotency_key or uuid.uuid4().hex
+    existing = db.session.scalar(select(Notification).where(Notification.idempotency_key == key))
+    if existing:
+        return existing
+    if fallback_from is None:
+        _guard_flood(address)
+    notification = Notification(user_id=recipient.user_id, channel=channel, recipient=address,
+                                template=template.name, template_version=template.version,
+                                language=language, params=template.stored_params(params),
+                                idempotency_key=key, fallback_from_id=fallback_from)
+    db.session.add(notification)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return db.session.scalar(select(Notification).where(Notification.idempotency_key == key))
+    secrets = {name: params[name] for name in template.secret_params}
+    if secrets:
+        ttl = current_app.config["NOTIFY_SECRET_TTL"]
+        redis.setex(_secret_key(notification.id), ttl, json.dumps(secrets))
+    _enqueue_delivery(notification.id, "high" if template.urgent else "default")
+    return notification
+
+
+def _enqueue_delivery(notification_id, queue_name):
+    backoff = current_app.config["NOTIFY_BACKOFF_SECONDS"]
+    enqueue(queue_name, "casting.notifications.tasks.deliver_notification", notification_id,
+            job_id=_job_id(notification_id), retry=Retry(max=len(backoff), interval=backoff),
+            on_failure=Callback("casting.notifications.tasks.delivery_failed"),
+            result_ttl=3600, failure_ttl=7 * 86400)
+
+
+def _secrets(notification_id):
+    stored = redis.get(_secret_key(notification_id))
+    return json.loads(stored) if stored else {}
+
+
+def deliver(notification_id):
+    """Send one queued notification (the row stays locked while the provider is called).
+
+    Returns what happened. A notification that is no longer queued is skipped, so a re-enqueued or
+    duplicated job never sends twice. A transient error is re-raised for RQ to retry with backoff.
+    """
+    notification = db.session.scalar(select(Notification).where(Notification.id == notification_id)
+                                     .with_for_update())
+    if notification is None or notification.status != NotificationStatus.QUEUED:
+        db.session.rollback()
+        return "skipped"
+    template = get_template(notification.template)
+    secrets = _secrets(notification_id)
+    if set(template.secret_params) - set(secrets):
+        _fail(notification, "the secret expired before it could be sent")
+        return "failed"
+    notification.attempts += 1
+    provider = provider_for(notification.channel.value, current_app.config)
+    message = Message(notification.id, notification.channel.value, notification.recipient, template,
+                      notification.language, {**notification.params, **secrets})
+    try:
+        provider_id = provider.send(message)
+    except TransientDeliveryError as error:
+        notification.failure_reason = error.reason
+        db.session.commit()
+        raise
+    except PermanentDeliveryError as error:
+        _fail(notification, error.reason)
+        return "failed"
+    notification.provider, notification.provider_message_id = provider.name, provider_id
+    notification.status, notification.sent_at = NotificationStatus.SENT, _now()
+    notification.failure_reason = None
+    db.session.commit()
+    return "sent"
+
+
+def give_up(notification_id, reason):
+    """The last retry failed: mark the notification failed (and fall back) if it is still queued."""
+    notification = db.session.scalar(select(Notification).where(Notification.id == notification_id)
+                                     .with_for_update())
+    if notification is not None and notification.status == NotificationStatus.QUEUED:
+        _fail(notification, notification.failure_reason or reason)
+    else:
+        db.session.rollback()
+
+
+def _fail(notification, reason, at=None):
+    """Mark failed and commit; WhatsApp falls back to SMS with the same content."""
+    notification.status, notification.failed_at = NotificationStatus.FAILED, at or _now()
+    notification.failure_reason = reason[:255]
+    db.session.commit()
+    log.info("notification failed", extra={"notification_id": notification.id, "reason": reason})
+    fallback = FALLBACK.get(notification.channel)
+    if fallback is None:
+        redis.delete(_secret_key(notification.id))
+        return
+    params = {**notification.params, **_secrets(notification.id)}
+    try:
+        notify(notification.template, params, Recipient(notification.user_id, phone=notification.recipient),
+               channel=fallback, language=notification.language,
+               idempotency_key=f"{notification.idempotency_key}:{fallback.value}",
+               fallback_from=notification.id)
+    except NotificationError as error:
+        log.warning("no fallback for notification", extra={"notification_id": notification.id,
+                                                           "reason": str(error)})
+
+
+_TIMESTAMP = {NotificationStatus.SENT: "sent_at", NotificationStatus.DELIVERED: "delivered_at",
+              NotificationStatus.READ: "read_at"}
+
+
+def apply_status(provider_message_id, status, at=None, reason=None):
+    """Record a provider's delivery report; idempotent, and a late or repeated report changes nothing."""
+    notification = db.session.scalar(select(Notification).where(
+        Notification.provider_message_id == provider_message_id).with_for_update())
+    status = NotificationStatus(status)
+    if notification is None or status.rank <= notification.status.rank:
+        db.session.rollback()
+        return False
+    if status == NotificationStatus.FAILED:
+        _fail(notification, reason or "the provider reported a failure", at)
+        return True
+    notification.status = status
+    setattr(notification, _TIMESTAMP[status], at or _now())
+    if status == NotificationStatus.READ and notification.delivered_at is None:
+        notification.delivered_at = notification.read_at
+    db.session.commit()
+    if status in (NotificationStatus.DELIVERED, NotificationStatus.READ):
+        redis.delete(_secret_key(notification.id))
+    return True
+
+
+def reconcile_stale():
+    """Settle notifications stuck in `queued` with no job left to send them (a worker died)."""
+    cutoff = _now() - timedelta(minutes=current_app.config["NOTIFY_STALE_MINUTES"])
+    stale = db.session.scalars(select(Notification.id).where(
+        Notification.status == NotificationStatus.QUEUED, Notification.updated_at < cutoff)).all()
+    settled = 0
+    for notification_id in stale:
+        if _job_pending(notification_id):
+            continue
+        give_up(notification_id, "the delivery job was lost")
+        settled += 1
+    return settled
+
+
+def _job_pending(notification_id):
+    queue = get_queue()
+    try:
+        job = queue.job_class.fetch(_job_id(notification_id), connection=queue.connection)
+    except NoSuchJobError:
+        return False
+    return job.get_status(refresh=False) in PENDING_JOB
+
+
+def dev_outbox(page, per_page):
+    """The console provider's messages, newest first, as (items, total)."""
+    start = (page - 1) * per_page
+    with redis.pipeline() as pipe:
+        pipe.lrange(OUTBOX_KEY, start, start + per_page - 1)
+        pipe.llen(OUTBOX_KEY)
+        items, total = pipe.execute()
+    return [json.loads(item) for item in items], total

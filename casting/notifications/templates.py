@@ -1,0 +1,97 @@
+"""Every message the platform sends, in one place: named, versioned, per channel and language.
+
+A template lists its parameters, so a missing or unknown one fails when the notification is
+created, not inside a worker. Parameters named in `secret_params` (an OTP) are never stored in
+PostgreSQL and never logged: they travel only inside the queued job.
+"""
+from dataclasses import dataclass, field
+
+LANGUAGES = ("en", "hi")
+
+
+class TemplateError(ValueError):
+    """A template or its parameters are wrong; the message says which."""
+
+
+@dataclass(frozen=True)
+class Button:
+    """A WhatsApp quick-reply button; `payload` is formatted with the parameters."""
+
+    title: dict[str, str]
+    payload: str
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    version: int
+    params: tuple[str, ...]
+    text: dict[str, str]
+    subject: dict[str, str]
+    whatsapp_name: str
+    whatsapp_body: tuple[str, ...]
+    msg91_flow_id: str
+    dlt_template_id: dict[str, str]
+    secret_params: frozenset[str] = frozenset()
+    authentication: bool = False
+    buttons: tuple[Button, ...] = field(default_factory=tuple)
+    urgent: bool = False
+
+    def check(self, params, language):
+        """Raise TemplateError unless `params` are exactly this template's and `language` is known."""
+        if language not in LANGUAGES:
+            raise TemplateError(f"Unknown language {language!r}; use one of {', '.join(LANGUAGES)}.")
+        missing = [name for name in self.params if params.get(name) in (None, "")]
+        unknown = sorted(set(params) - set(self.params))
+        if missing or unknown:
+            raise TemplateError(f"Template {self.name!r} needs {', '.join(self.params)}"
+                                + (f"; missing {', '.join(missing)}" if missing else "")
+                                + (f"; unknown {', '.join(unknown)}" if unknown else "") + ".")
+
+    def render(self, params, language):
+        return self.text[language].format(**params)
+
+    def stored_params(self, params):
+        """The parameters that may be kept in the database: every one but the secret ones."""
+        return {key: value for key, value in params.items() if key not in self.secret_params}
+
+
+TEMPLATES = {template.name: template for template in (
+    Template(
+        name="otp", version=1, params=("code", "minutes"), secret_params=frozenset({"code"}),
+        authentication=True, urgent=True,
+        text={"en": "{code} is your Casting verification code. It expires in {minutes} minutes. "
+                    "Never share it: Casting staff will never ask for it.",
+              "hi": "{code} आपका Casting सत्यापन कोड है। यह {minutes} मिनट में समाप्त होगा। "
+                    "इसे किसी से साझा न करें।"},
+        subject={"en": "Your Casting verification code", "hi": "आपका Casting सत्यापन कोड"},
+        whatsapp_name="casting_otp", whatsapp_body=("code",),
+        msg91_flow_id="casting_otp_flow",
+        dlt_template_id={"en": "1107172000000000101", "hi": "1107172000000000102"},
+    ),
+    Template(
+        name="audition_invite", version=1,
+        params=("talent_name", "role", "production", "date", "venue", "invitation_id"),
+        text={"en": "Hi {talent_name}, you are invited to audition for {role} in {production} on "
+                    "{date} at {venue}. Reply in the Casting app or here: Accept, Decline or Reschedule.",
+              "hi": "नमस्ते {talent_name}, आपको {production} में {role} के ऑडिशन के लिए {date} को "
+                    "{venue} पर आमंत्रित किया गया है। Casting ऐप में या यहाँ जवाब दें: स्वीकार, अस्वीकार या "
+                    "दूसरा समय।"},
+        subject={"en": "Audition invitation: {role} in {production}",
+                 "hi": "ऑडिशन आमंत्रण: {production} में {role}"},
+        whatsapp_name="casting_audition_invite",
+        whatsapp_body=("talent_name", "role", "production", "date", "venue"),
+        msg91_flow_id="casting_audition_invite_flow",
+        dlt_template_id={"en": "1107172000000000201", "hi": "1107172000000000202"},
+        buttons=(Button({"en": "Accept", "hi": "स्वीकार"}, "rsvp:{invitation_id}:accept"),
+                 Button({"en": "Decline", "hi": "अस्वीकार"}, "rsvp:{invitation_id}:decline"),
+                 Button({"en": "Reschedule", "hi": "दूसरा समय"}, "rsvp:{invitation_id}:reschedule")),
+    ),
+)}
+
+
+def get_template(name):
+    try:
+        return TEMPLATES[name]
+    except KeyError:
+        raise TemplateError(f"Unknown template {name!r}.") from None

@@ -1,0 +1,38 @@
+"""Paging for every list route: `page`/`per_page` arguments and the `{items, meta}` envelope."""
+from math import ceil
+
+from marshmallow import Schema, fields, validate
+
+MAX_PER_PAGE = 100
+
+
+class PageArgsSchema(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1),
+                          metadata={"description": "1-based page number."})
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE),
+                              metadata={"description": f"Items per page, at most {MAX_PER_PAGE}."})
+
+
+class PageMetaSchema(Schema):
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+    total_pages = fields.Integer(required=True)
+
+
+_page_schemas = {}
+
+
+def page_of(item_schema):
+    """The page schema `{items: [item], meta}` for `item_schema`, made once per item schema."""
+    name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
+    if name not in _page_schemas:
+        _page_schemas[name] = type(name, (Schema,), {
+            "items": fields.List(fields.Nested(item_schema), required=True),
+            "meta": fields.Nested(PageMetaSchema, required=True)})
+    return _page_schemas[name]
+
+
+def page(items, total, page_number, per_page):
+    return {"items": items, "meta": {"page": page_number, "per_page": per_page, "total": total,
+                                     "total_pages": ceil(total / per_page) if total else 0}}

@@ -1,0 +1,12 @@
+from marshmallow import Schema, fields
+
+
+class VerificationArgsSchema(Schema):
+    mode = fields.String(required=True, data_key="hub.mode", metadata={"example": "subscribe"})
+    verify_token = fields.String(required=True, data_key="hub.verify_token")
+    challenge = fields.String(required=True, data_key="hub.challenge", metadata={"example": "1158201444"})
+
+
+class WebhookAckSchema(Schema):
+    statuses = fields.Integer(required=True, metadata={"description": "Delivery reports applied."})
+    messages = fields.Integer(required=True, metadata={"description": "Inbound messages handed over."})
