@@ -36,3 +36,10 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_request(worker, req, environ, resp):
+    """Yield to the other connections after each request, so one keep-alive client cannot starve them."""
+    import gevent
+
+    gevent.sleep(0)

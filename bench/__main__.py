@@ -1,0 +1,129 @@
+"""Run the service as production would, drive it with wrk, compare it with a bare Flask app.
+
+Settings: BENCH_DURATION (seconds per route), BENCH_CONNECTIONS, BENCH_THREADS, WEB_CONCURRENCY.
+The service runs on its own embedded servers under instance/bench (or DATABASE_URL/REDIS_URL).
+"""
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess  # nosec B404
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from bench.routes import APP_ROUTES, REFERENCE_HELLO, REFERENCE_SELECT
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+BIN = Path(sys.executable).parent
+DURATION = int(os.environ.get("BENCH_DURATION", "10"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "50"))
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+WORKERS = int(os.environ.get("WEB_CONCURRENCY", "2"))
+PREPARE = [["flask", "db", "upgrade"], ["flask", "seed", "demo", "--force"]]
+
+
+def service_urls():
+    """DATABASE_URL and REDIS_URL, or embedded servers of the benchmark's own under instance/bench."""
+    from casting.embedded import EmbeddedPostgres, EmbeddedRedis
+
+    instance = ROOT / "instance" / "bench"
+    return {"DATABASE_URL": os.environ.get("DATABASE_URL") or EmbeddedPostgres(instance).attach(),
+            "REDIS_URL": os.environ.get("REDIS_URL") or EmbeddedRedis(instance).attach()}
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start(name, app, env):
+    """Start gunicorn for `app` with the project's gunicorn.conf.py; its log goes to bench/results."""
+    port = free_port()
+    log = open(RESULTS / f"{name}.log", "w")
+    process = subprocess.Popen(  # nosec B603
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", app], cwd=ROOT, stdout=log, stderr=log,
+        env={**env, "PORT": str(port), "WEB_CONCURRENCY": str(WORKERS)}, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    probe = base + ("/api/health" if app == "wsgi:app" else "/hello")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        try:
+            urllib.request.urlopen(probe, timeout=2)  # nosec B310
+            return process, base
+        except OSError:
+            time.sleep(0.3)
+    stop(process)
+    raise SystemExit(f"{name} did not start; see {log.name}:\n" + Path(log.name).read_text()[-2000:])
+
+
+def stop(process):
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def drive(base, route, seconds):
+    """One wrk run against `route`; returns its JSON line (req/s, p50, p99, errors)."""
+    env = {**os.environ, "BENCH_METHOD": route.method, "BENCH_BODY": route.body,
+           "BENCH_EXPECT": str(route.expect),
+           "BENCH_AUTHORIZATION": route.authorization(base) if route.authorization else ""}
+    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s",
+               "-s", str(ROOT / "bench" / "report.lua"), base + route.path]
+    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout  # nosec B603
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def measure(base, route):
+    drive(base, route, 1)
+    return drive(base, route, DURATION)
+
+
+def table(rows, hello, select):
+    lines = ["| route | req/s | p50 ms | p99 ms | errors | vs hello | vs select 1 |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, result in rows:
+        rps = result["rps"]
+        lines.append(f"| {name} | {rps:.0f} | {result['p50_ms']:.1f} | {result['p99_ms']:.1f} | "
+                     f"{result['errors']} | {rps / hello['rps']:.2f} | {rps / select['rps']:.2f} |")
+    return "\n".join(lines)
+
+
+def main():
+    if not shutil.which("wrk"):
+        raise SystemExit("bench needs wrk: install Debian's `wrk` package (make bench does it).")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **service_urls(), "APP_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
+           "JWT_SECRET_KEY": secrets.token_hex(32), "RATELIMIT_DEFAULT": "10000000/minute",
+           "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    for command in PREPARE:
+        subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)  # nosec B603
+    processes = []
+    try:
+        reference, reference_base = start("reference", "bench.reference:app", env)
+        processes.append(reference)
+        hello, select = measure(reference_base, REFERENCE_HELLO), measure(reference_base, REFERENCE_SELECT)
+        stop(reference)
+        service, base = start("service", "wsgi:app", env)
+        processes.append(service)
+        rows = [(REFERENCE_HELLO.name, hello), (REFERENCE_SELECT.name, select)]
+        rows += [(route.name, measure(base, route)) for route in APP_ROUTES]
+    finally:
+        for process in processes:
+            stop(process)
+    header = (f"duration {DURATION}s per route, {CONNECTIONS} connections, {THREADS} wrk threads, "
+              f"WEB_CONCURRENCY={WORKERS}, {os.cpu_count()} CPUs")
+    report = header + "\n\n" + table(rows, hello, select) + "\n"
+    (RESULTS / "latest.md").write_text(report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+-- wrk script: one request shape from the environment, and one JSON line of results at the end.
+wrk.method = os.getenv("BENCH_METHOD") or "GET"
+local body = os.getenv("BENCH_BODY")
+if body and body ~= "" then
+  wrk.body = body
+  wrk.headers["Content-Type"] = "application/json"
+end
+local auth = os.getenv("BENCH_AUTHORIZATION")
+if auth and auth ~= "" then
+  wrk.headers["Authorization"] = auth
+end
+expected = tonumber(os.getenv("BENCH_EXPECT") or "200")
+unexpected = 0
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function response(status, headers, body)
+  if status ~= expected then
+    unexpected = unexpected + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local wrong = 0
+  for _, thread in ipairs(threads) do
+    wrong = wrong + thread:get("unexpected")
+  end
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
+  io.write(string.format(
+    '{"requests": %d, "rps": %.1f, "p50_ms": %.2f, "p99_ms": %.2f, "errors": %d}\n',
+    summary.requests, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, errors + wrong))
+end
