@@ -1,10 +1,11 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import DateTime, Enum, ForeignKey, Index, String, func
+from sqlalchemy import DateTime, ForeignKey, Index, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from casting.columns import pg_enum
 from casting.extensions import db
 
 
@@ -27,26 +28,20 @@ class NotificationStatus(str, enum.Enum):
         return {"queued": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 2}[self.value]
 
 
-def _values(enum_class):
-    return [member.value for member in enum_class]
-
-
 class Notification(db.Model):
     __tablename__ = "notifications"
     __table_args__ = (Index("ix_notifications_status_updated_at", "status", "updated_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    channel: Mapped[Channel] = mapped_column(Enum(Channel, name="notification_channel",
-                                                  values_callable=_values))
+    channel: Mapped[Channel] = mapped_column(pg_enum(Channel, "notification_channel"))
     recipient: Mapped[str] = mapped_column(String(254))
     template: Mapped[str] = mapped_column(String(64))
     template_version: Mapped[int]
     language: Mapped[str] = mapped_column(String(5))
     params: Mapped[dict] = mapped_column(JSONB, default=dict)
-    status: Mapped[NotificationStatus] = mapped_column(
-        Enum(NotificationStatus, name="notification_status", values_callable=_values),
-        default=NotificationStatus.QUEUED)
+    status: Mapped[NotificationStatus] = mapped_column(pg_enum(NotificationStatus, "notification_status"),
+                                                       default=NotificationStatus.QUEUED)
     provider: Mapped[str | None] = mapped_column(String(20))
     provider_message_id: Mapped[str | None] = mapped_column(String(128), unique=True)
     attempts: Mapped[int] = mapped_column(default=0)

@@ -1,9 +1,10 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Enum, String, func
+from sqlalchemy import CheckConstraint, DateTime, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from casting.columns import pg_enum
 from casting.extensions import db
 
 
@@ -24,8 +25,7 @@ class User(db.Model):
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     phone: Mapped[str | None] = mapped_column(String(16), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    role: Mapped[Role] = mapped_column(Enum(Role, name="user_role",
-                                            values_callable=lambda roles: [r.value for r in roles]))
+    role: Mapped[Role] = mapped_column(pg_enum(Role, "user_role"))
     phone_verified: Mapped[bool] = mapped_column(default=False, server_default="false")
     email_verified: Mapped[bool] = mapped_column(default=False, server_default="false")
     is_active: Mapped[bool] = mapped_column(default=True, server_default="true")
