@@ -1,4 +1,6 @@
 """Configuration from the environment (and an optional `.env`), one class per mode."""
+import base64
+import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +27,12 @@ def _bool(name, default):
 
 def _list(name, default=""):
     return [item.strip() for item in _str(name, default).split(",") if item.strip()]
+
+
+def pii_key(secret, purpose):
+    """A Fernet-shaped key derived from the secret key: the development default for PII keys."""
+    digest = hashlib.sha256(f"{purpose}:{secret}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()
 
 
 def database_url(url):
@@ -62,6 +70,9 @@ class Config:
         self.DB_PGBOUNCER = _bool("DB_PGBOUNCER", False)
         self.SLOW_QUERY_MS = _int("SLOW_QUERY_MS", 100)
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+        self.PII_KEYS = _list("PII_KEYS") or [pii_key(self.SECRET_KEY, "pii")]
+        self.PII_INDEX_KEY = _str("PII_INDEX_KEY", pii_key(self.SECRET_KEY, "pii-index"))
 
         self.JWT_ALGORITHM = "HS256"
         self.JWT_DECODE_ALGORITHMS = ["HS256"]
@@ -152,6 +163,10 @@ class ProductionConfig(Config):
                 raise RuntimeError(
                     f"{name} is not set: production mode refuses to start with the default "
                     f"{name}. Set {name} in the environment to a long random value.")
+        for name in ("PII_KEYS", "PII_INDEX_KEY"):
+            if not os.environ.get(name):
+                raise RuntimeError(f"{name} is not set: production mode needs its own PII keys "
+                                   f"(`flask keys generate` prints one).")
 
 
 CONFIGS = {"development": DevelopmentConfig, "test": TestConfig, "production": ProductionConfig}

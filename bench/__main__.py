@@ -24,7 +24,14 @@ DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "50"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 WORKERS = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# The benchmark's database lives on between runs, so its (fake) data keeps fixed PII keys.
 PREPARE = [["flask", "db", "upgrade"], ["flask", "seed", "demo", "--force"]]
+
+
+def pii_key(secret, purpose):
+    from config import pii_key as derive
+
+    return derive(secret, purpose)
 
 
 def service_urls():
@@ -101,7 +108,8 @@ def main():
         raise SystemExit("bench needs wrk: install Debian's `wrk` package (make bench does it).")
     RESULTS.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **service_urls(), "APP_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
-           "JWT_SECRET_KEY": secrets.token_hex(32), "RATELIMIT_DEFAULT": "10000000/minute",
+           "JWT_SECRET_KEY": secrets.token_hex(32), "PII_KEYS": pii_key("bench", "pii"),
+           "PII_INDEX_KEY": pii_key("bench", "pii-index"), "RATELIMIT_DEFAULT": "10000000/minute",
            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     for command in PREPARE:
         subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)  # nosec B603

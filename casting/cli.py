@@ -1,4 +1,4 @@
-"""`flask seed ...`, `flask users ...`, `flask worker` and `flask up`."""
+"""`flask seed ...`, `flask users ...`, `flask keys ...`, `flask worker` and `flask up`."""
 import os
 import subprocess  # nosec B404
 import sys
@@ -6,17 +6,20 @@ import time
 import urllib.request
 
 import click
+from cryptography.fernet import Fernet
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
 from casting.jobs import run_worker
 from casting.notifications.tasks import schedule_reconcile
+from casting.pii import rotate_all
 from casting.seeding import DEMO_PASSWORD, seed_demo
 from casting.users.models import Role
 from casting.users.services import UserError, create_user
 
 seed_cli = AppGroup("seed", help="Load demo data.")
+keys_cli = AppGroup("keys", help="Manage PII encryption keys and service API keys.")
 users_cli = AppGroup("users", help="Manage users.")
 
 
@@ -42,6 +45,19 @@ def create_admin_command(email, phone, full_name, password):
     except UserError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"admin created: id {user.id}")
+
+
+@keys_cli.command("generate")
+def generate_key_command():
+    """Print a new Fernet key (for PII_KEYS) or index key (for PII_INDEX_KEY)."""
+    click.echo(Fernet.generate_key().decode())
+
+
+@keys_cli.command("rotate-pii")
+@click.option("--batch-size", default=500, show_default=True)
+def rotate_pii_command(batch_size):
+    """Re-encrypt all PII under the first key of PII_KEYS; then the older keys can be dropped."""
+    click.echo(f"re-encrypted {rotate_all(batch_size)} values under the newest key")
 
 
 @click.command("worker")
@@ -93,5 +109,5 @@ def up_command(port):
 
 
 def register_cli(app):
-    for command in (seed_cli, users_cli, worker_command, up_command):
+    for command in (seed_cli, users_cli, keys_cli, worker_command, up_command):
         app.cli.add_command(command)

@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from casting.extensions import db
+from casting.pii import blind_index
 from casting.users.models import Role, User
 from casting.users.services import hash_password
 
@@ -19,12 +20,12 @@ def _demo_users(fake):
     rows = []
     for role, count in DEMO_ACCOUNTS.items():
         for number in range(1, count + 1):
-            name = fake.name()
+            email = f"{role.value.replace('_', '.')}{number}@demo.casting.in"
+            phone = f"+91{fake.random_element('6789')}{fake.numerify('#########')}"
             rows.append({
-                "full_name": name, "role": role,
-                "email": f"{role.value.replace('_', '.')}{number}@demo.casting.in",
-                "phone": f"+91{fake.random_element('6789')}{fake.numerify('#########')}",
-                "password_hash": password_hash, "phone_verified": True, "email_verified": True,
+                "full_name": fake.name(), "role": role, "email": email, "email_index": blind_index(email),
+                "phone": phone, "phone_index": blind_index(phone), "password_hash": password_hash,
+                "phone_verified": True, "email_verified": True,
             })
     return rows
 
@@ -37,6 +38,6 @@ def seed_demo():
     result = db.session.execute(insert(User).values(rows).on_conflict_do_nothing().returning(User.id))
     added = len(result.all())
     db.session.commit()
-    total = db.session.scalar(select(func.count()).select_from(User).where(
-        User.email.like("%@demo.casting.in")))
+    indexes = [row["email_index"] for row in rows]
+    total = db.session.scalar(select(func.count()).select_from(User).where(User.email_index.in_(indexes)))
     return added, total

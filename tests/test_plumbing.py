@@ -1,5 +1,6 @@
 """Shared plumbing: rate limits behind proxies, the Redis cache, CORS, configuration rules."""
 import pytest
+from cryptography.fernet import Fernet
 
 from casting.extensions import cache
 from config import ProductionConfig
@@ -62,18 +63,22 @@ def test_cors_allows_only_configured_origins(make_app):
     assert "X-Request-ID" in simple.headers["Access-Control-Expose-Headers"]
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "JWT_SECRET_KEY"])
+PRODUCTION_SECRETS = {"SECRET_KEY": "s" * 40, "JWT_SECRET_KEY": "j" * 40,
+                      "PII_KEYS": Fernet.generate_key().decode(), "PII_INDEX_KEY": "i" * 40}
+
+
+@pytest.mark.parametrize("missing", list(PRODUCTION_SECRETS))
 def test_production_refuses_default_secrets(monkeypatch, missing):
-    monkeypatch.setenv("SECRET_KEY", "s" * 40)
-    monkeypatch.setenv("JWT_SECRET_KEY", "j" * 40)
+    for name, value in PRODUCTION_SECRETS.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv(missing)
     with pytest.raises(RuntimeError, match=f"^{missing} is not set"):
         ProductionConfig().validate()
 
 
 def test_production_accepts_real_secrets(monkeypatch):
-    monkeypatch.setenv("SECRET_KEY", "s" * 40)
-    monkeypatch.setenv("JWT_SECRET_KEY", "j" * 40)
+    for name, value in PRODUCTION_SECRETS.items():
+        monkeypatch.setenv(name, value)
     ProductionConfig().validate()
 
 

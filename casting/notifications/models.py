@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from casting.columns import pg_enum
 from casting.extensions import db
+from casting.pii import EncryptedString
 
 
 class Channel(str, enum.Enum):
@@ -35,7 +36,7 @@ class Notification(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     channel: Mapped[Channel] = mapped_column(pg_enum(Channel, "notification_channel"))
-    recipient: Mapped[str] = mapped_column(String(254))
+    recipient: Mapped[str] = mapped_column(EncryptedString)
     template: Mapped[str] = mapped_column(String(64))
     template_version: Mapped[int]
     language: Mapped[str] = mapped_column(String(5))

@@ -2,10 +2,11 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, DateTime, String, func
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from casting.columns import pg_enum
 from casting.extensions import db
+from casting.pii import EncryptedString, blind_index
 
 
 class Role(str, enum.Enum):
@@ -17,13 +18,18 @@ class Role(str, enum.Enum):
 
 
 class User(db.Model):
+    """A person. Email and phone are stored encrypted, and found through their blind indexes."""
+
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("email IS NOT NULL OR phone IS NOT NULL", name="email_or_phone"),)
+    __table_args__ = (CheckConstraint("email_index IS NOT NULL OR phone_index IS NOT NULL",
+                                      name="email_or_phone"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     full_name: Mapped[str] = mapped_column(String(120))
-    email: Mapped[str | None] = mapped_column(String(254), unique=True)
-    phone: Mapped[str | None] = mapped_column(String(16), unique=True)
+    email: Mapped[str | None] = mapped_column("email_encrypted", EncryptedString)
+    email_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    phone: Mapped[str | None] = mapped_column("phone_encrypted", EncryptedString)
+    phone_index: Mapped[str | None] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(pg_enum(Role, "user_role"))
     phone_verified: Mapped[bool] = mapped_column(default=False, server_default="false")
@@ -32,3 +38,9 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                  onupdate=func.now())
+
+    @validates("email", "phone")
+    def _index_contact(self, key, value):
+        """Keep each blind index in step with its (already normalised) value."""
+        setattr(self, f"{key}_index", blind_index(value) if value else None)
+        return value

@@ -5,6 +5,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import or_, select
 
 from casting.extensions import db
+from casting.pii import blind_index
 from casting.users.models import Role, User
 
 _hasher = PasswordHasher()
@@ -42,8 +43,9 @@ def hash_password(password):
 
 
 def find_by_contact(email=None, phone=None):
-    clauses = [User.email == email] if email else []
-    clauses += [User.phone == phone] if phone else []
+    """The user with this normalised email or phone, found through the blind indexes."""
+    clauses = [User.email_index == blind_index(email)] if email else []
+    clauses += [User.phone_index == blind_index(phone)] if phone else []
     return db.session.scalar(select(User).where(or_(*clauses))) if clauses else None
 
 
