@@ -21,7 +21,8 @@ def _each(table, columns):
 
 def _set(table, row_id, values):
     assignments = ", ".join(f"{name} = :{name}" for name in values)
-    op.get_bind().execute(sa.text(f"UPDATE {table} SET {assignments} WHERE id = :id"), {"id": row_id, **values})
+    statement = sa.text(f"UPDATE {table} SET {assignments} WHERE id = :id")
+    op.get_bind().execute(statement, {"id": row_id, **values})
 
 
 def upgrade():
@@ -59,4 +60,5 @@ def downgrade():
         op.drop_column("users", f"{name}_index")
     op.create_unique_constraint(op.f("uq_users_email"), "users", ["email"])
     op.create_unique_constraint(op.f("uq_users_phone"), "users", ["phone"])
-    op.create_check_constraint(op.f("ck_users_email_or_phone"), "users", "email IS NOT NULL OR phone IS NOT NULL")
+    op.create_check_constraint(op.f("ck_users_email_or_phone"), "users",
+                               "email IS NOT NULL OR phone IS NOT NULL")
