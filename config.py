@@ -79,10 +79,25 @@ class Config:
         self.JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=_int("JWT_ACCESS_MINUTES", 15))
         self.JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=_int("JWT_REFRESH_DAYS", 30))
 
+        self.LOGIN_LIMIT_PER_IDENTIFIER = _str("LOGIN_LIMIT_PER_IDENTIFIER", "5/15minutes")
+        self.LOGIN_LIMIT_PER_IP = _str("LOGIN_LIMIT_PER_IP", "30/15minutes")
+        self.OTP_TTL_SECONDS = min(_int("OTP_TTL_SECONDS", 600), 600)
+        self.OTP_RESEND_SECONDS = _int("OTP_RESEND_SECONDS", 30)
+        self.OTP_MAX_TRIES = 5
+        self.OTP_LIMIT_PER_PHONE = _str("OTP_LIMIT_PER_PHONE", "5/hour")
+        self.OTP_LIMIT_PER_IP = _str("OTP_LIMIT_PER_IP", "30/hour")
+        self.GOOGLE_CLIENT_ID = _str("GOOGLE_CLIENT_ID", "")
+        self.GOOGLE_CLIENT_SECRET = _str("GOOGLE_CLIENT_SECRET", "")
+        self.GOOGLE_JWKS_URL = _str("GOOGLE_JWKS_URL", "https://www.googleapis.com/oauth2/v3/certs")
+        self.GOOGLE_TOKEN_URL = _str("GOOGLE_TOKEN_URL", "https://oauth2.googleapis.com/token")
+        self.FACEBOOK_APP_ID = _str("FACEBOOK_APP_ID", "")
+        self.FACEBOOK_APP_SECRET = _str("FACEBOOK_APP_SECRET", "")
+        self.FACEBOOK_GRAPH_URL = _str("FACEBOOK_GRAPH_URL", "https://graph.facebook.com/v21.0")
+
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_DEFAULT = _str("RATELIMIT_DEFAULT", "100/minute")
         self.RATELIMIT_STRATEGY = "moving-window"
-        self.RATELIMIT_HEADERS_ENABLED = True
+        self.RATELIMIT_HEADERS_ENABLED = False  # the 429 envelope sets its own Retry-After
         self.RATELIMIT_KEY_PREFIX = "casting:limits"
         self.TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
 

@@ -6,6 +6,7 @@ from redis import Redis
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from casting.embedded import resolve_urls
+from casting.auth.sessions import register_jwt_callbacks
 from casting.errors import register_error_handlers, register_jwt_errors
 from casting.extensions import api, cache, cors, db, jwt, limiter, migrate, socketio
 from casting.logs import configure_logging
@@ -56,11 +57,13 @@ def _init_extensions(app):
 
 def _register_blueprints(app):
     import casting.models  # noqa: F401 - the metadata must know every table
+    from casting.admin.routes import blp as admin_blp
+    from casting.auth.routes import blp as auth_blp
     from casting.health.routes import blp as health_blp
     from casting.notifications.routes import dev_blp
     from casting.webhooks.routes import blp as webhooks_blp
 
-    for blueprint in (health_blp, webhooks_blp):
+    for blueprint in (health_blp, auth_blp, admin_blp, webhooks_blp):
         api.register_blueprint(blueprint)
     if app.config["APP_ENV"] == "development":
         api.register_blueprint(dev_blp)
@@ -80,8 +83,9 @@ def create_app(config=None):
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     _init_extensions(app)
-    register_error_handlers(app)
+    register_error_handlers(app, limiter)
     register_jwt_errors(jwt)
+    register_jwt_callbacks(jwt)
     register_request_hooks(app)
     register_observability(app)
     _register_blueprints(app)

@@ -11,6 +11,8 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
+from casting.auth import api_keys
+from casting.extensions import db
 from casting.jobs import run_worker
 from casting.notifications.tasks import schedule_reconcile
 from casting.pii import rotate_all
@@ -45,6 +47,31 @@ def create_admin_command(email, phone, full_name, password):
     except UserError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"admin created: id {user.id}")
+
+
+@keys_cli.command("create-api-key")
+@click.option("--name", required=True, help="What the key is for, e.g. matching-service.")
+@click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(api_keys.SCOPES))
+def create_api_key_command(name, scopes):
+    """Create a service API key; it is printed this once and stored only as a hash."""
+    key, plaintext = api_keys.create(name, list(scopes))
+    click.echo(f"api key {key.id} ({', '.join(key.scopes)}): {plaintext}")
+
+
+@keys_cli.command("list-api-keys")
+def list_api_keys_command():
+    """List service API keys (never the keys themselves)."""
+    for key in db.session.scalars(api_keys.listing()):
+        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+        click.echo(f"{key.id}\t{key.prefix}\t{key.name}\t{','.join(key.scopes)}\t{state}")
+
+
+@keys_cli.command("revoke-api-key")
+@click.argument("key_id", type=int)
+def revoke_api_key_command(key_id):
+    """Revoke a service API key at once."""
+    api_keys.revoke(key_id)
+    click.echo(f"api key {key_id} revoked")
 
 
 @keys_cli.command("generate")

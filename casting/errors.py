@@ -1,8 +1,11 @@
 """The error envelope (CONTRACT §1) and the one catalogue of error codes."""
+import math
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from flask import jsonify
+from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
 from casting.requestid import request_id
@@ -26,6 +29,13 @@ class Codes:
     AUTH_REVOKED = ErrorCode("AUTH_005", 401, "The token has been revoked.")
     AUTH_NOT_FRESH = ErrorCode("AUTH_006", 401, "This action needs a fresh sign-in.")
     AUTH_FORBIDDEN = ErrorCode("AUTH_007", 403, "You do not have permission for this action.")
+    AUTH_TOO_MANY_ATTEMPTS = ErrorCode("AUTH_008", 429, "Too many sign-in attempts; try again later.")
+    AUTH_BAD_CODE = ErrorCode("AUTH_009", 401, "The code is wrong or has expired.")
+    AUTH_ACCOUNT_EXISTS = ErrorCode("AUTH_010", 409, "An account with this email or phone already exists.")
+    AUTH_CODE_THROTTLED = ErrorCode("AUTH_011", 429, "Please wait before asking for another code.")
+    AUTH_OAUTH_FAILED = ErrorCode("AUTH_012", 401, "The Google or Facebook sign-in could not be verified.")
+    AUTH_BAD_API_KEY = ErrorCode("AUTH_013", 401, "The API key is missing, unknown or revoked.")
+    AUTH_NOT_FOUND = ErrorCode("AUTH_014", 404, "No such session, user or key.")
     VALIDATION = ErrorCode("VALIDATION_001", 422, "Some fields are not valid.")
     BAD_REQUEST = ErrorCode("REQUEST_001", 400, "The request could not be read.")
     NOT_FOUND = ErrorCode("REQUEST_002", 404, "Nothing was found at this address.")
@@ -110,9 +120,16 @@ def handle_http_exception(exc: HTTPException):
     return error_response(error, message, details, status, headers)
 
 
-def register_error_handlers(app):
-    """ApiError here; HTTPException through the Api (`CastingApi.handle_http_exception`)."""
+def register_error_handlers(app, limiter):
+    """ApiError and the rate limiter's 429 here; other HTTPExceptions through `CastingApi`."""
     app.register_error_handler(ApiError, handle_api_error)
+
+    def rate_limited(exc):
+        limit = limiter.current_limit
+        wait = max(1, math.ceil(limit.reset_at - time.time())) if limit else 60
+        return error_response(Codes.RATE_LIMITED, headers={"Retry-After": str(wait)})
+
+    app.register_error_handler(RateLimitExceeded, rate_limited)
 
 
 def register_jwt_errors(jwt):

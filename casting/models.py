@@ -1,5 +1,7 @@
 """Every domain's models, imported in one place so the metadata (and Alembic) sees them all."""
+from casting.audit.models import AuditEvent
+from casting.auth.models import ApiKey, AuthSession, OAuthIdentity
 from casting.notifications.models import Notification
 from casting.users.models import User
 
-__all__ = ["Notification", "User"]
+__all__ = ["ApiKey", "AuditEvent", "AuthSession", "Notification", "OAuthIdentity", "User"]

@@ -1,4 +1,5 @@
 """The flask-smorest Api: error envelope schema, catalogue and security in the OpenAPI document."""
+from http import HTTPStatus
 from pathlib import Path
 
 import flask_swagger_ui
@@ -30,6 +31,15 @@ class CastingApi(Api):
 
     def handle_http_exception(self, error):
         return handle_http_exception(error)
+
+
+def error_responses(blp, *statuses):
+    """Document the envelope responses a view can give, by HTTP status."""
+    def decorate(view):
+        for status in statuses:
+            view = blp.alt_response(status, response=HTTPStatus(status).name)(view)
+        return view
+    return decorate
 
 
 def docs_asset(filename):

@@ -36,3 +36,12 @@ def page_of(item_schema):
 def page(items, total, page_number, per_page):
     return {"items": items, "meta": {"page": page_number, "per_page": per_page, "total": total,
                                      "total_pages": ceil(total / per_page) if total else 0}}
+
+
+def paginate(query, args):
+    """Run a select for one page and wrap it: `{items, meta}`."""
+    from casting.extensions import db
+
+    result = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False,
+                         max_per_page=MAX_PER_PAGE, count=True)
+    return page(result.items, result.total, args["page"], args["per_page"])

@@ -137,11 +137,19 @@ def test_missing_token_is_401_with_www_authenticate(probe_client):
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-def test_valid_token_passes(probe_app, probe_client):
+def test_valid_token_passes(probe_client):
+    token = probe_client.post("/api/auth/register", json={
+        "email": "asha@example.in", "password": "monsoon-kathak-audition", "full_name": "Asha",
+        "role": "talent"}).json["access_token"]
+    response = probe_client.get("/api/_probe/protected", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+
+
+def test_a_token_without_a_session_is_refused(probe_app, probe_client):
     with probe_app.app_context():
         token = create_access_token(identity="1")
     response = probe_client.get("/api/_probe/protected", headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 200
+    assert_envelope(response, 401, "AUTH_005")
 
 
 def _forged(app, **changes):

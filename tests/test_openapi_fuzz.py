@@ -3,13 +3,17 @@ import os
 
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 schema = schemathesis.pytest.from_fixture("api_schema")
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "30"))
+# Some bodies have rules JSON Schema cannot say (a real phone number, a strong password, one of two
+# fields), so schema-valid data may rightly get a 422; every other check applies to every route.
+EXCLUDED = [positive_data_acceptance]
 
 
 @schema.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 def test_every_route_keeps_its_contract(case):
-    case.call_and_validate()
+    case.call_and_validate(excluded_checks=EXCLUDED)

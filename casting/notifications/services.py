@@ -4,7 +4,6 @@
 job sends through the configured provider and records the outcome. Secret parameters (an OTP) are
 never stored in PostgreSQL: they wait in Redis, for a few minutes, until the message is settled.
 """
-import hashlib
 import json
 import logging
 import uuid
@@ -12,14 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
-from limits import parse
 from rq import Callback, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import JobStatus
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from casting.extensions import db, limiter, redis
+from casting import throttle
+from casting.extensions import db, redis
 from casting.jobs import enqueue, get_queue
 from casting.notifications.models import Channel, Notification, NotificationStatus
 from casting.notifications.providers import (OUTBOX_KEY, Message, PermanentDeliveryError,
@@ -66,8 +65,7 @@ def _job_id(notification_id):
 
 
 def _guard_flood(address):
-    digest = hashlib.sha256(address.encode()).hexdigest()
-    if not limiter.limiter.hit(parse(current_app.config["NOTIFY_FLOOD_LIMIT"]), "notify", digest):
+    if not throttle.hit("NOTIFY_FLOOD_LIMIT", "notify", address):
         raise NotificationFlood("Too many messages to this recipient; try again later.")
 
 

@@ -2,13 +2,18 @@
 import re
 
 from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import or_, select
+from zxcvbn import zxcvbn
 
 from casting.extensions import db
 from casting.pii import blind_index
 from casting.users.models import Role, User
 
-_hasher = PasswordHasher()
+# OWASP's argon2id profile: 19 MiB of memory, 2 iterations, 1 lane.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+_TIMING_DECOY = _hasher.hash("a password that no one has")
+MIN_PASSWORD_LENGTH = 10
 _INDIAN_MOBILE = re.compile(r"^[6-9]\d{9}$")
 
 
@@ -40,6 +45,37 @@ def normalise_email(raw):
 
 def hash_password(password):
     return _hasher.hash(password)
+
+
+def check_password(user, password):
+    """True when `password` is the user's; takes as long for a missing user, so timing tells nothing."""
+    stored = user.password_hash if user is not None and user.password_hash else None
+    try:
+        _hasher.verify(stored or _TIMING_DECOY, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return stored is not None
+
+
+def rehash_if_needed(user, password):
+    """Re-hash a just-verified password when the hashing parameters have changed."""
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+
+
+def password_problems(password, *personal):
+    """Why `password` is too weak (empty when it is fine): length, and zxcvbn's guessability score."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return [f"Use at least {MIN_PASSWORD_LENGTH} characters."]
+    if len(password) > 128:
+        return ["Use at most 128 characters."]
+    values = [value.lower() for value in personal if value]
+    words = values + [word for value in values for word in re.split(r"[^\w]+", value) if word]
+    verdict = zxcvbn(password, user_inputs=words)
+    if verdict["score"] < 3:
+        warning = verdict["feedback"]["warning"] or "This password is too easy to guess."
+        return [f"{warning} Add more words or mix in unusual ones."]
+    return []
 
 
 def find_by_contact(email=None, phone=None):

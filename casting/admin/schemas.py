@@ -1,0 +1,25 @@
+from marshmallow import Schema, fields, validate
+
+from casting.pagination import PageArgsSchema
+
+
+class AuditEventSchema(Schema):
+    id = fields.Integer(required=True)
+    actor_id = fields.Integer(allow_none=True)
+    actor_api_key_id = fields.Integer(allow_none=True)
+    action = fields.String(required=True, metadata={"example": "login"})
+    target_type = fields.String(allow_none=True, metadata={"example": "user"})
+    target_id = fields.String(allow_none=True, metadata={"example": "42"})
+    ip = fields.String(allow_none=True, metadata={"example": "203.0.113.7"})
+    request_id = fields.String(allow_none=True)
+    details = fields.Dict(required=True)
+    at = fields.DateTime(required=True)
+
+
+class AuditQuerySchema(PageArgsSchema):
+    action = fields.String(validate=validate.Length(max=64), metadata={"example": "token_reuse"})
+    actor_id = fields.Integer()
+    target_type = fields.String(validate=validate.Length(max=32))
+    target_id = fields.String(validate=validate.Length(max=64))
+    since = fields.AwareDateTime()
+    until = fields.AwareDateTime()

@@ -1,0 +1,29 @@
+"""Who may call what: one decorator for signed-in users and roles, one check for object ownership."""
+from functools import wraps
+
+from flask_jwt_extended import current_user, verify_jwt_in_request
+
+from casting.errors import ApiError, Codes
+from casting.users.models import Role
+
+
+def login_required(*roles, fresh=False):
+    """A valid access token (fresh if asked); with `roles`, the user must hold one of them (403)."""
+    allowed = {Role(role) for role in roles}
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            verify_jwt_in_request(fresh=fresh)
+            if allowed and current_user.role not in allowed:
+                raise ApiError(Codes.AUTH_FORBIDDEN)
+            return view(*args, **kwargs)
+        return wrapper
+    return decorate
+
+
+def ensure_allowed(owner_id, *roles):
+    """Object-level check: the owner, a user with one of `roles`, or an admin; 403 for anyone else."""
+    if current_user.id == owner_id or current_user.role in {Role.ADMIN, *map(Role, roles)}:
+        return
+    raise ApiError(Codes.AUTH_FORBIDDEN)

@@ -1,0 +1,164 @@
+from flask.views import MethodView
+from flask_jwt_extended import current_user, decode_token, get_jwt, jwt_required
+from flask_jwt_extended.exceptions import JWTExtendedException
+from flask_smorest import Blueprint
+from jwt.exceptions import PyJWTError
+
+from casting.auth import oauth, services, sessions
+from casting.auth.permissions import login_required
+from casting.auth.schemas import (SIGNED_IN_EXAMPLE, TOKENS_EXAMPLE, FacebookSignInSchema, GoogleSignInSchema,
+                                  LoginSchema, LogoutSchema, MeUpdateSchema, OtpSendSchema, OtpSentSchema,
+                                  OtpVerifySchema, RegisterSchema, SessionSchema, SignedInSchema, TokensSchema)
+from casting.openapi import error_responses
+from casting.pagination import PageArgsSchema, page_of, paginate
+from casting.users.schemas import USER_EXAMPLE, UserSchema
+
+blp = Blueprint("auth", __name__, url_prefix="/api/auth",
+                description="Sign-up and sign-in (password, phone OTP, Google, Facebook), tokens and sessions.")
+PUBLIC = []
+OTP_EXAMPLE = {"channel": "whatsapp", "expires_in": 600, "resend_after": 30}
+
+
+@blp.route("/register")
+class RegisterViews(MethodView):
+    @blp.doc(security=PUBLIC)
+    @blp.arguments(RegisterSchema, example={"email": "asha@example.in", "password": "monsoon-kathak-audition",
+                                            "full_name": "Asha Rao", "role": "talent"})
+    @blp.response(201, SignedInSchema, example=SIGNED_IN_EXAMPLE)
+    @error_responses(blp, 409)
+    def post(self, data):
+        """Create an account (talent, casting director, producer or agent) and sign in."""
+        return services.register(data)
+
+
+@blp.route("/login")
+class LoginViews(MethodView):
+    @blp.doc(security=PUBLIC)
+    @blp.arguments(LoginSchema, example={"identifier": "asha@example.in", "password": "monsoon-kathak-audition"})
+    @blp.response(200, SignedInSchema, example=SIGNED_IN_EXAMPLE)
+    @error_responses(blp, 401, 429)
+    def post(self, data):
+        """Sign in with email or phone and password (`AUTH_001` whatever was wrong)."""
+        return services.login(data["identifier"], data["password"])
+
+
+@blp.route("/otp/send")
+class OtpSendViews(MethodView):
+    @blp.doc(security=PUBLIC)
+    @blp.arguments(OtpSendSchema, example={"phone": "9876543210", "channel": "whatsapp"})
+    @blp.response(202, OtpSentSchema, example=OTP_EXAMPLE)
+    @error_responses(blp, 429)
+    def post(self, data):
+        """Send a 6-digit sign-in code by WhatsApp (default) or SMS."""
+        return services.send_otp(data["phone"], data["channel"], data["purpose"])
+
+
+@blp.route("/otp/verify")
+class OtpVerifyViews(MethodView):
+    @blp.doc(security=PUBLIC)
+    @blp.arguments(OtpVerifySchema, example={"phone": "9876543210", "code": "482913"})
+    @blp.response(200, SignedInSchema, example={**SIGNED_IN_EXAMPLE, "is_new_user": False})
+    @error_responses(blp, 401)
+    def post(self, data):
+        """Check the code: sign in, or create the account (`is_new_user`), and mark the phone verified."""
+        return services.verify_otp(data["phone"], data["code"])
+
+
+@blp.route("/refresh")
+class RefreshViews(MethodView):
+    @jwt_required(refresh=True)
+    @blp.response(200, TokensSchema, example=TOKENS_EXAMPLE)
+    @error_responses(blp, 401)
+    def post(self):
+        """Swap the refresh token (as Bearer) for new tokens; a spent one ends its session."""
+        return sessions.rotate(current_user, get_jwt())
+
+
+def _session_of(refresh_token):
+    try:
+        payload = decode_token(refresh_token)
+    except (JWTExtendedException, PyJWTError):
+        return None
+    return payload.get("sid") if payload.get("type") == "refresh" else None
+
+
+@blp.route("/logout")
+class LogoutViews(MethodView):
+    @login_required()
+    @blp.arguments(LogoutSchema, example={"refresh_token": TOKENS_EXAMPLE["refresh_token"]})
+    @blp.response(204)
+    @error_responses(blp, 401)
+    def post(self, data):
+        """End this session (and the one of `refresh_token`, if it is the caller's)."""
+        sessions.end(current_user, get_jwt()["sid"], "logout")
+        other = _session_of(data.get("refresh_token", ""))
+        if other and other != get_jwt()["sid"]:
+            sessions.end(current_user, other, "logout")
+
+
+@blp.route("/me")
+class MeViews(MethodView):
+    @login_required()
+    @blp.response(200, UserSchema, example=USER_EXAMPLE)
+    @error_responses(blp, 401)
+    def get(self):
+        """The signed-in user."""
+        return current_user
+
+    @login_required()
+    @blp.arguments(MeUpdateSchema, example={"full_name": "Asha R. Rao"})
+    @blp.response(200, UserSchema, example=USER_EXAMPLE)
+    @error_responses(blp, 401, 409)
+    def patch(self, changes):
+        """Change your name; email, phone and password need a fresh sign-in (`AUTH_006`)."""
+        return services.update_me(current_user, changes, fresh=get_jwt().get("fresh", False))
+
+
+@blp.route("/sessions")
+class SessionViews(MethodView):
+    @login_required()
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_of(SessionSchema), example={"items": [{
+        "id": "5f0c2a9e0d6b4c1f8e3a7b6d5c4e3f21", "device": "CastingApp/2.3 (Android 15)", "ip": "203.0.113.7",
+        "created_at": "2026-11-20T09:00:00+00:00", "last_used_at": "2026-11-24T10:00:00+00:00", "current": True}],
+        "meta": {"page": 1, "per_page": 20, "total": 1, "total_pages": 1}})
+    @error_responses(blp, 401)
+    def get(self, args):
+        """Your signed-in devices, most recently used first."""
+        result = paginate(sessions.active_sessions(current_user), args)
+        result["items"] = [sessions.describe(session, get_jwt()["sid"]) for session in result["items"]]
+        return result
+
+
+@blp.route("/sessions/<string:session_id>")
+class SessionByIdViews(MethodView):
+    @login_required()
+    @blp.response(204)
+    @error_responses(blp, 401, 404)
+    def delete(self, session_id):
+        """Sign one of your devices out."""
+        sessions.end(current_user, session_id, "session_revoked")
+
+
+@blp.route("/oauth/google")
+class GoogleViews(MethodView):
+    @blp.doc(security=PUBLIC)
+    @blp.arguments(GoogleSignInSchema, example={"id_token": "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.e30.sig"})
+    @blp.response(200, SignedInSchema, example={**SIGNED_IN_EXAMPLE, "is_new_user": True})
+    @error_responses(blp, 401)
+    def post(self, data):
+        """Sign in with Google (ID token, or an authorisation code with its redirect URI)."""
+        identity = oauth.google_identity(data.get("id_token"), data.get("code"), data.get("redirect_uri"))
+        return services.oauth_sign_in("google", identity)
+
+
+@blp.route("/oauth/facebook")
+class FacebookViews(MethodView):
+    @blp.doc(security=PUBLIC)
+    @blp.arguments(FacebookSignInSchema, example={"access_token": "EAAGm0PX4ZCpsBA..."})
+    @blp.response(200, SignedInSchema, example={**SIGNED_IN_EXAMPLE, "is_new_user": False})
+    @error_responses(blp, 401)
+    def post(self, data):
+        """Sign in with Facebook (user access token, or an authorisation code with its redirect URI)."""
+        identity = oauth.facebook_identity(data.get("access_token"), data.get("code"), data.get("redirect_uri"))
+        return services.oauth_sign_in("facebook", identity)

@@ -1,0 +1,177 @@
+"""Signing up and in: passwords, phone OTP, Google and Facebook, and changes to one's own account."""
+import hashlib
+import hmac
+import secrets
+
+from flask import current_app, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from casting import throttle
+from casting.audit.services import record
+from casting.auth import sessions
+from casting.auth.models import OAuthIdentity
+from casting.errors import ApiError, Codes
+from casting.extensions import db, redis
+from casting.notifications.services import NotificationFlood, Recipient, notify
+from casting.pii import blind_index
+from casting.users.models import Role, User
+from casting.users.services import (UserError, check_password, find_by_contact, hash_password,
+                                    normalise_email, normalise_phone, rehash_if_needed)
+
+
+def _signed_in(user, action, is_new=None, fresh=True):
+    """Open a session, audit `action`, commit, and answer like CONTRACT §2 does."""
+    tokens = sessions.start(user, fresh=fresh)
+    record(action, actor_id=user.id, target_type="user", target_id=user.id)
+    db.session.commit()
+    answer = {"user": user, **tokens}
+    if is_new is not None:
+        answer["is_new_user"] = is_new
+    return answer
+
+
+def register(data):
+    """Create an account with a password; its email or phone must be new (409 otherwise)."""
+    if find_by_contact(data.get("email"), data.get("phone")):
+        raise ApiError(Codes.AUTH_ACCOUNT_EXISTS)
+    user = User(full_name=data["full_name"], role=Role(data["role"]), email=data.get("email"),
+                phone=data.get("phone"), password_hash=hash_password(data["password"]))
+    db.session.add(user)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise ApiError(Codes.AUTH_ACCOUNT_EXISTS) from None
+    return _signed_in(user, "register")
+
+
+def _normalised_identifier(identifier):
+    try:
+        return normalise_email(identifier) if "@" in identifier else normalise_phone(identifier)
+    except UserError:
+        return identifier.strip().lower()
+
+
+def login(identifier, password):
+    """Password sign-in. Failures are throttled per identifier and per IP, and never say which part was wrong."""
+    identifier = _normalised_identifier(identifier)
+    wait = max(throttle.wait_seconds("LOGIN_LIMIT_PER_IDENTIFIER", "login-id", identifier),
+               throttle.wait_seconds("LOGIN_LIMIT_PER_IP", "login-ip", request.remote_addr))
+    if wait:
+        raise ApiError(Codes.AUTH_TOO_MANY_ATTEMPTS, headers={"Retry-After": str(wait)})
+    user = find_by_contact(email=identifier) if "@" in identifier else find_by_contact(phone=identifier)
+    if not check_password(user, password) or not user.is_active:
+        throttle.hit("LOGIN_LIMIT_PER_IDENTIFIER", "login-id", identifier)
+        throttle.hit("LOGIN_LIMIT_PER_IP", "login-ip", request.remote_addr)
+        record("login_failed", target_type="user", target_id=user.id if user else None, commit=True)
+        raise ApiError(Codes.AUTH_INVALID_CREDENTIALS)
+    rehash_if_needed(user, password)
+    return _signed_in(user, "login")
+
+
+def _otp_key(phone):
+    return f"casting:otp:{blind_index(phone)}"
+
+
+def _otp_mac(phone, code):
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def send_otp(phone, channel, purpose):
+    """Send a 6-digit code (WhatsApp by default, SMS on request or as fallback); only its HMAC is kept."""
+    config = current_app.config
+    resend_key = f"casting:otp:resend:{blind_index(phone)}"
+    wait = max(redis.ttl(resend_key), throttle.wait_seconds("OTP_LIMIT_PER_PHONE", "otp-phone", phone),
+               throttle.wait_seconds("OTP_LIMIT_PER_IP", "otp-ip", request.remote_addr))
+    if wait > 0:
+        raise ApiError(Codes.AUTH_CODE_THROTTLED, headers={"Retry-After": str(wait)})
+    if config["OTP_RESEND_SECONDS"] > 0:
+        redis.set(resend_key, 1, ex=config["OTP_RESEND_SECONDS"])
+    throttle.hit("OTP_LIMIT_PER_PHONE", "otp-phone", phone)
+    throttle.hit("OTP_LIMIT_PER_IP", "otp-ip", request.remote_addr)
+    code = f"{secrets.randbelow(10 ** 6):06d}"
+    ttl = config["OTP_TTL_SECONDS"]
+    with redis.pipeline() as pipe:
+        pipe.delete(_otp_key(phone))
+        pipe.hset(_otp_key(phone), mapping={"mac": _otp_mac(phone, code), "tries": 0, "purpose": purpose})
+        pipe.expire(_otp_key(phone), ttl)
+        pipe.execute()
+    user = find_by_contact(phone=phone)
+    try:
+        notify("otp", {"code": code, "minutes": ttl // 60}, Recipient(user.id if user else None, phone=phone),
+               channel=channel)
+    except NotificationFlood:
+        raise ApiError(Codes.AUTH_CODE_THROTTLED, headers={"Retry-After": "3600"}) from None
+    return {"channel": channel, "expires_in": ttl, "resend_after": config["OTP_RESEND_SECONDS"]}
+
+
+def verify_otp(phone, code):
+    """Check a code (constant time, 5 tries, single use); sign the phone's owner in, or create them."""
+    key = _otp_key(phone)
+    stored = redis.hget(key, "mac")
+    if stored is None or not hmac.compare_digest(stored.decode(), _otp_mac(phone, code)):
+        if stored is not None and redis.hincrby(key, "tries", 1) >= current_app.config["OTP_MAX_TRIES"]:
+            redis.delete(key)
+        record("otp_failed", details={"reason": "expired" if stored is None else "mismatch"}, commit=True)
+        raise ApiError(Codes.AUTH_BAD_CODE)
+    if not redis.delete(key):
+        raise ApiError(Codes.AUTH_BAD_CODE)
+    user = find_by_contact(phone=phone)
+    is_new = user is None
+    if is_new:
+        user = User(full_name="", role=Role.TALENT, phone=phone)
+        db.session.add(user)
+    user.phone_verified = True
+    db.session.flush()
+    return _signed_in(user, "otp_verified", is_new=is_new)
+
+
+def oauth_sign_in(provider, identity):
+    """Sign in with a verified Google/Facebook identity: linked account, same verified email, or new."""
+    link = db.session.scalar(select(OAuthIdentity).where(OAuthIdentity.provider == provider,
+                                                         OAuthIdentity.subject == identity["subject"]))
+    user = db.session.get(User, link.user_id) if link else None
+    is_new = False
+    if user is None:
+        email = identity.get("email") if identity.get("email_verified") else None
+        if not email:
+            raise ApiError(Codes.AUTH_OAUTH_FAILED, "This account has no verified email: sign in with your phone.")
+        email = normalise_email(email)
+        user = find_by_contact(email=email)
+        if user is None:
+            is_new = True
+            user = User(full_name=(identity.get("name") or "")[:120], role=Role.TALENT, email=email)
+            db.session.add(user)
+        user.email_verified = True
+        db.session.flush()
+        db.session.add(OAuthIdentity(user_id=user.id, provider=provider, subject=identity["subject"]))
+    if not user.is_active:
+        raise ApiError(Codes.AUTH_OAUTH_FAILED)
+    return _signed_in(user, f"oauth_{provider}", is_new=is_new)
+
+
+CREDENTIALS = ("email", "phone", "password")
+
+
+def update_me(user, changes, fresh):
+    """Change one's own name, or (with a fresh sign-in) email, phone or password."""
+    credentials = [name for name in CREDENTIALS if name in changes]
+    if credentials and not fresh:
+        raise ApiError(Codes.AUTH_NOT_FRESH)
+    for name in ("email", "phone"):
+        if name in changes and changes[name] != getattr(user, name):
+            if changes[name] and find_by_contact(**{name: changes[name]}):
+                raise ApiError(Codes.AUTH_ACCOUNT_EXISTS)
+            setattr(user, name, changes[name])
+            setattr(user, f"{name}_verified", False)
+    if "password" in changes:
+        user.password_hash = hash_password(changes["password"])
+    if "full_name" in changes:
+        user.full_name = changes["full_name"]
+    if credentials:
+        record("credential_change", actor_id=user.id, target_type="user", target_id=user.id,
+               details={"changed": credentials})
+    db.session.commit()
+    return user

@@ -1,0 +1,127 @@
+"""Sessions and tokens: one session per signed-in device, a rotating refresh token, durable revocation.
+
+PostgreSQL holds each session (so revocation survives restarts of the app and of Redis); Redis
+caches each session's state for the per-request check.
+"""
+import uuid
+from datetime import datetime, timezone
+
+from flask import current_app, request
+from flask_jwt_extended import create_access_token, create_refresh_token, get_jti
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from casting.audit.services import record
+from casting.auth.models import AuthSession
+from casting.errors import ApiError, Codes
+from casting.extensions import db, redis
+
+ACTIVE, REVOKED = b"active", b"revoked"
+
+
+def _now():
+    return datetime.now(timezone.utc)
+
+
+def _state_key(session_id):
+    return f"casting:session:{session_id}"
+
+
+def _cache_state(session_id, state):
+    try:
+        ttl = int(current_app.config["JWT_REFRESH_TOKEN_EXPIRES"].total_seconds())
+        redis.setex(_state_key(session_id), ttl, state)
+    except RedisError:
+        pass  # the database is the source of truth; the cache refills on the next check
+
+
+def _tokens(user, session, fresh):
+    refresh = create_refresh_token(identity=str(user.id), additional_claims={"sid": session.id})
+    session.refresh_jti = get_jti(refresh)
+    access = create_access_token(identity=str(user.id), fresh=fresh,
+                                 additional_claims={"sid": session.id, "role": user.role.value})
+    return {"access_token": access, "refresh_token": refresh}
+
+
+def start(user, fresh=True):
+    """Open a session for `user` on this device; returns its first tokens (caller commits)."""
+    session = AuthSession(id=uuid.uuid4().hex, user_id=user.id, refresh_jti="",
+                          device=(request.user_agent.string or "")[:200] or None, ip=request.remote_addr,
+                          expires_at=_now() + current_app.config["JWT_REFRESH_TOKEN_EXPIRES"])
+    db.session.add(session)
+    tokens = _tokens(user, session, fresh)
+    _cache_state(session.id, ACTIVE)
+    return tokens
+
+
+def is_revoked(payload):
+    """The per-request check: is this token's session ended? (Redis first, PostgreSQL behind it.)"""
+    session_id = payload.get("sid")
+    if not session_id:
+        return True
+    try:
+        state = redis.get(_state_key(session_id))
+    except RedisError:
+        state = None
+    if state is None:
+        session = db.session.get(AuthSession, session_id)
+        state = ACTIVE if session and session.revoked_at is None and session.expires_at > _now() else REVOKED
+        _cache_state(session_id, state)
+    return state != ACTIVE
+
+
+def revoke(session, reason):
+    session.revoked_at, session.revoked_reason = _now(), reason
+    _cache_state(session.id, REVOKED)
+
+
+def rotate(user, payload):
+    """Swap a refresh token for new tokens; a spent one revokes its whole session (theft)."""
+    session = db.session.scalar(select(AuthSession).where(AuthSession.id == payload["sid"]).with_for_update())
+    if session is None or session.revoked_at is not None:
+        db.session.rollback()
+        raise ApiError(Codes.AUTH_REVOKED)
+    if payload["jti"] != session.refresh_jti:
+        revoke(session, "refresh_reuse")
+        record("token_reuse", actor_id=user.id, target_type="session", target_id=session.id)
+        db.session.commit()
+        raise ApiError(Codes.AUTH_REVOKED)
+    session.last_used_at = _now()
+    tokens = _tokens(user, session, fresh=False)
+    db.session.commit()
+    return tokens
+
+
+def end(user, session_id, action):
+    """Revoke one of `user`'s sessions (404 when it is not theirs), with an audit event."""
+    session = db.session.get(AuthSession, session_id)
+    if session is None or session.user_id != user.id:
+        raise ApiError(Codes.AUTH_NOT_FOUND)
+    if session.revoked_at is None:
+        revoke(session, action)
+    record(action, actor_id=user.id, target_type="session", target_id=session.id)
+    db.session.commit()
+
+
+def describe(session, current_session_id):
+    """A session as the API shows it, marking the caller's own."""
+    return {"id": session.id, "device": session.device, "ip": session.ip, "created_at": session.created_at,
+            "last_used_at": session.last_used_at, "current": session.id == current_session_id}
+
+
+def active_sessions(user):
+    return (select(AuthSession).where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None),
+                                      AuthSession.expires_at > _now())
+            .order_by(AuthSession.last_used_at.desc()))
+
+
+def register_jwt_callbacks(jwt):
+    """Tokens name their user and session: load the user, and refuse tokens of ended sessions."""
+    from casting.users.models import User
+
+    @jwt.user_lookup_loader
+    def _load_user(header, payload):
+        user = db.session.get(User, int(payload["sub"]))
+        return user if user is not None and user.is_active else None
+
+    jwt.token_in_blocklist_loader(lambda header, payload: is_revoked(payload))

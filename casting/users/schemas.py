@@ -1,0 +1,55 @@
+from marshmallow import Schema, ValidationError, fields
+
+from casting.text import plain
+from casting.users.models import Role
+from casting.users.services import UserError, normalise_email, normalise_phone
+
+SELF_SERVICE_ROLES = [role.value for role in Role if role != Role.ADMIN]
+
+
+class PhoneField(fields.String):
+    """A phone number, normalised to E.164 (a 10-digit Indian number gets +91)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return normalise_phone(super()._deserialize(value, attr, data, **kwargs))
+        except UserError as error:
+            raise ValidationError(str(error)) from error
+
+
+class EmailField(fields.Email):
+    """An email address, trimmed and lower-cased."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return normalise_email(super()._deserialize(value.strip() if isinstance(value, str) else value,
+                                                        attr, data, **kwargs))
+        except UserError as error:
+            raise ValidationError(str(error)) from error
+
+
+class PlainTextField(fields.String):
+    """Free text with markup and scripts removed."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return plain(super()._deserialize(value, attr, data, **kwargs))
+
+
+class UserSchema(Schema):
+    id = fields.Integer(required=True, metadata={"example": 42})
+    full_name = fields.String(required=True, metadata={"example": "Asha Rao"})
+    email = fields.String(allow_none=True, metadata={"example": "asha@example.in"})
+    phone = fields.String(allow_none=True, metadata={"example": "+919876543210"})
+    role = fields.Enum(Role, by_value=True, required=True, metadata={"example": "talent"})
+    phone_verified = fields.Boolean(required=True)
+    email_verified = fields.Boolean(required=True)
+    created_at = fields.DateTime(required=True, metadata={"example": "2026-11-24T10:00:00+00:00"})
+
+
+USER_EXAMPLE = {"id": 42, "full_name": "Asha Rao", "email": "asha@example.in", "phone": "+919876543210",
+                "role": "talent", "phone_verified": True, "email_verified": False,
+                "created_at": "2026-11-24T10:00:00+00:00"}
+
+
+class RoleChangeSchema(Schema):
+    role = fields.Enum(Role, by_value=True, required=True, metadata={"example": "casting_director"})
