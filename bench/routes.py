@@ -1,6 +1,13 @@
 """The routes the benchmark drives; later features append theirs to APP_ROUTES."""
+import json
 from dataclasses import dataclass
 from typing import Callable
+
+import requests
+
+from casting.seeding import DEMO_PASSWORD
+
+DEMO_LOGIN = {"identifier": "talent1@demo.casting.in", "password": DEMO_PASSWORD}
 
 
 @dataclass(frozen=True)
@@ -13,11 +20,20 @@ class Route:
     authorization: Callable[[str], str] | None = None  # base URL -> Authorization header value
 
 
+def demo_bearer(base):
+    """Sign a seeded demo talent in once; the token outlives a run."""
+    response = requests.post(base + "/api/auth/login", json=DEMO_LOGIN, timeout=30)
+    response.raise_for_status()
+    return "Bearer " + response.json()["access_token"]
+
+
 APP_ROUTES = [
     Route("GET /api/health", "/api/health"),
     Route("GET /api/health/ready", "/api/health/ready"),
     Route("GET /api/openapi.json", "/api/openapi.json"),
     Route("GET /api/nope (404 envelope)", "/api/nope", expect=404),
+    Route("POST /api/auth/login (argon2id)", "/api/auth/login", method="POST", body=json.dumps(DEMO_LOGIN)),
+    Route("GET /api/auth/me", "/api/auth/me", authorization=demo_bearer),
 ]
 
 REFERENCE_HELLO = Route("reference: JSON hello", "/hello")
