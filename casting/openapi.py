@@ -1,9 +1,10 @@
 """The flask-smorest Api: error envelope schema, catalogue and security in the OpenAPI document."""
+import json
 from http import HTTPStatus
 from pathlib import Path
 
 import flask_swagger_ui
-from flask import send_from_directory
+from flask import current_app, send_from_directory
 from flask_smorest import Api
 from marshmallow import Schema, fields
 
@@ -28,9 +29,20 @@ SWAGGER_UI_ASSETS = "/api/docs/assets/"
 
 class CastingApi(Api):
     ERROR_SCHEMA = ErrorSchema
+    _document = None
 
     def handle_http_exception(self, error):
         return handle_http_exception(error)
+
+    def register_blueprint(self, blp, **options):
+        self._document = None
+        super().register_blueprint(blp, **options)
+
+    def _openapi_json(self):
+        """Serve the OpenAPI document, serialised once: it only changes when a blueprint is added."""
+        if self._document is None or self._document[0] is not self.spec:
+            self._document = (self.spec, json.dumps(self.spec.to_dict(), indent=2))
+        return current_app.response_class(self._document[1], mimetype="application/json")
 
 
 def error_responses(blp, *statuses):
