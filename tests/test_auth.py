@@ -304,3 +304,20 @@ def test_audit_events_carry_actor_ip_request_and_time(app, client):
         assert (event.request_id, event.ip, event.target_type) == ("reg-1", "127.0.0.1", "user")
         assert event.actor_id == int(event.target_id)
         assert event.at > datetime.now(event.at.tzinfo) - timedelta(minutes=1)
+
+
+def test_logout_also_ends_the_session_of_ones_own_refresh_token_only(client):
+    phone = register(client).json
+    laptop = client.post("/api/auth/login", json={"identifier": "asha@example.in", "password": PASSWORD}).json
+    ravi = register(client, email="ravi@example.in", full_name="Ravi Kumar").json
+    response = client.post("/api/auth/logout", headers=bearer(laptop["access_token"]),
+                           json={"refresh_token": phone["refresh_token"]})
+    assert response.status_code == 204
+    assert client.post("/api/auth/refresh", headers=bearer(phone["refresh_token"])).status_code == 401
+    other = client.post("/api/auth/logout", headers=bearer(phone["access_token"]),
+                        json={"refresh_token": ravi["refresh_token"]})
+    assert other.status_code == 401
+    fresh = client.post("/api/auth/login", json={"identifier": "asha@example.in", "password": PASSWORD}).json
+    client.post("/api/auth/logout", headers=bearer(fresh["access_token"]),
+                json={"refresh_token": ravi["refresh_token"]})
+    assert client.post("/api/auth/refresh", headers=bearer(ravi["refresh_token"])).status_code == 200

@@ -74,12 +74,14 @@ class RefreshViews(MethodView):
         return sessions.rotate(current_user, get_jwt())
 
 
-def _session_of(refresh_token):
+def _own_session_of(refresh_token):
+    """The session id of a refresh token of the caller's own, else None (a stranger's is ignored)."""
     try:
         payload = decode_token(refresh_token)
     except (JWTExtendedException, PyJWTError):
         return None
-    return payload.get("sid") if payload.get("type") == "refresh" else None
+    mine = payload.get("type") == "refresh" and payload.get("sub") == str(current_user.id)
+    return payload.get("sid") if mine else None
 
 
 @blp.route("/logout")
@@ -91,7 +93,7 @@ class LogoutViews(MethodView):
     def post(self, data):
         """End this session (and the one of `refresh_token`, if it is the caller's)."""
         sessions.end(current_user, get_jwt()["sid"], "logout")
-        other = _session_of(data.get("refresh_token", ""))
+        other = _own_session_of(data.get("refresh_token", ""))
         if other and other != get_jwt()["sid"]:
             sessions.end(current_user, other, "logout")
 
