@@ -61,9 +61,10 @@ def _register_blueprints(app):
     from casting.auth.routes import blp as auth_blp
     from casting.health.routes import blp as health_blp
     from casting.notifications.routes import dev_blp
+    from casting.talents.routes import blp as talents_blp
     from casting.webhooks.routes import blp as webhooks_blp
 
-    for blueprint in (health_blp, auth_blp, admin_blp, webhooks_blp):
+    for blueprint in (health_blp, auth_blp, admin_blp, talents_blp, webhooks_blp):
         api.register_blueprint(blueprint)
     if app.config["APP_ENV"] == "development":
         api.register_blueprint(dev_blp)

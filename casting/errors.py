@@ -36,6 +36,8 @@ class Codes:
     AUTH_OAUTH_FAILED = ErrorCode("AUTH_012", 401, "The Google or Facebook sign-in could not be verified.")
     AUTH_BAD_API_KEY = ErrorCode("AUTH_013", 401, "The API key is missing, unknown or revoked.")
     AUTH_NOT_FOUND = ErrorCode("AUTH_014", 404, "No such session, user or key.")
+    TALENT_EXISTS = ErrorCode("TALENT_001", 409, "This user already has a talent profile.")
+    TALENT_NOT_FOUND = ErrorCode("TALENT_002", 404, "No such talent.")
     VALIDATION = ErrorCode("VALIDATION_001", 422, "Some fields are not valid.")
     BAD_REQUEST = ErrorCode("REQUEST_001", 400, "The request could not be read.")
     NOT_FOUND = ErrorCode("REQUEST_002", 404, "Nothing was found at this address.")

@@ -1,0 +1,84 @@
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text, func, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from casting.columns import pg_enum
+from casting.extensions import db
+
+
+class Gender(str, enum.Enum):
+    FEMALE = "female"
+    MALE = "male"
+    NON_BINARY = "non_binary"
+    OTHER = "other"
+
+
+class Availability(str, enum.Enum):
+    AVAILABLE = "available"
+    BUSY = "busy"
+    UNAVAILABLE = "unavailable"
+
+
+class Talent(db.Model):
+    """A talent profile. `skill_keys`/`language_keys` hold the lower-cased names the filters match."""
+
+    __tablename__ = "talents"
+    __table_args__ = (
+        CheckConstraint("playing_age_min IS NULL OR playing_age_max IS NULL OR playing_age_min <= playing_age_max",
+                        name="playing_age_range"),
+        Index("ix_talents_location", "location", postgresql_using="gin",
+              postgresql_ops={"location": "jsonb_path_ops"}),
+        Index("ix_talents_skills", "skills", postgresql_using="gin", postgresql_ops={"skills": "jsonb_path_ops"}),
+        Index("ix_talents_skill_keys", "skill_keys", postgresql_using="gin",
+              postgresql_ops={"skill_keys": "jsonb_path_ops"}),
+        Index("ix_talents_language_keys", "language_keys", postgresql_using="gin",
+              postgresql_ops={"language_keys": "jsonb_path_ops"}),
+        Index("ix_talents_availability_status", "availability_status"),
+        Index("ix_talents_search_text", "search_text", postgresql_using="gin",
+              postgresql_ops={"search_text": "gin_trgm_ops"}),
+        Index("ix_talents_live_created_at", "created_at", postgresql_where=text("deleted_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), unique=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    stage_name: Mapped[str] = mapped_column(String(120))
+    bio: Mapped[str | None] = mapped_column(Text)
+    gender: Mapped[Gender | None] = mapped_column(pg_enum(Gender, "talent_gender"))
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    playing_age_min: Mapped[int | None]
+    playing_age_max: Mapped[int | None]
+    height_cm: Mapped[int | None]
+    location: Mapped[dict] = mapped_column(JSONB, default=dict)
+    skills: Mapped[list] = mapped_column(JSONB, default=list)
+    skill_keys: Mapped[list] = mapped_column(JSONB, default=list)
+    languages: Mapped[list] = mapped_column(JSONB, default=list)
+    language_keys: Mapped[list] = mapped_column(JSONB, default=list)
+    experience_years: Mapped[int | None]
+    availability_status: Mapped[Availability] = mapped_column(pg_enum(Availability, "talent_availability"),
+                                                              default=Availability.AVAILABLE)
+    day_rate_inr: Mapped[int | None]
+    is_verified: Mapped[bool] = mapped_column(default=False, server_default="false")
+    is_featured: Mapped[bool] = mapped_column(default=False, server_default="false")
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                 onupdate=func.now())
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def age(self):
+        if self.date_of_birth is None:
+            return None
+        today = date.today()
+        born = self.date_of_birth
+        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+    def refresh_derived(self):
+        """Recompute the match keys and the free-text search column from the profile."""
+        self.skill_keys = sorted({skill.lower() for skill in self.skills or []})
+        self.language_keys = sorted({language["name"].lower() for language in self.languages or []})
+        self.search_text = " ".join([self.stage_name or "", self.bio or "", " ".join(self.skills or [])]).lower()

@@ -1,0 +1,80 @@
+from flask.views import MethodView
+from flask_jwt_extended import current_user
+from flask_smorest import Blueprint
+
+from casting.auth.permissions import login_required
+from casting.openapi import error_responses
+from casting.pagination import page_of, paginate
+from casting.talents import services
+from casting.talents.schemas import (TALENT_EXAMPLE, TalentInputSchema, TalentQueryArgsSchema, TalentSchema,
+                                     TalentSearchSchema, TalentUpdateSchema)
+
+blp = Blueprint("talents", __name__, url_prefix="/api/talents",
+                description="Talent profiles: create, edit, list, search.")
+PAGE_EXAMPLE = {"items": [TALENT_EXAMPLE], "meta": {"page": 1, "per_page": 20, "total": 1, "total_pages": 1}}
+INPUT_EXAMPLE = {"stage_name": "Asha Rao", "gender": "female", "date_of_birth": "1998-04-12",
+                 "playing_age_min": 22, "playing_age_max": 30, "height_cm": 165,
+                 "location": {"city": "Mumbai", "state": "Maharashtra"}, "skills": ["Acting", "Kathak"],
+                 "languages": [{"name": "Marathi", "proficiency": "native"}], "day_rate_inr": 15000}
+
+
+def _page(filters):
+    result = paginate(services.search(filters), filters)
+    result["items"] = [services.view(talent, current_user) for talent in result["items"]]
+    return result
+
+
+@blp.route("/")
+class TalentViews(MethodView):
+    @login_required()
+    @blp.arguments(TalentQueryArgsSchema, location="query")
+    @blp.response(200, page_of(TalentSchema), example=PAGE_EXAMPLE)
+    @error_responses(blp, 401)
+    def get(self, filters):
+        """Talent, newest first, filtered (lists are comma-separated: `skills=Acting,Kathak`)."""
+        return _page(filters)
+
+    @login_required()
+    @blp.arguments(TalentInputSchema, example=INPUT_EXAMPLE)
+    @blp.response(201, TalentSchema, example=TALENT_EXAMPLE)
+    @error_responses(blp, 401, 403, 409)
+    def post(self, data):
+        """Create a profile: your own (talent), one for a talent you represent (agent), or any (admin)."""
+        return services.view(services.create(current_user, data), current_user)
+
+
+@blp.route("/search")
+class TalentSearchViews(MethodView):
+    @login_required()
+    @blp.arguments(TalentSearchSchema, example={"q": "Priyanka", "city": "Mumbai", "skills": ["Acting"],
+                                                "age_min": 20, "age_max": 30})
+    @blp.response(200, page_of(TalentSchema), example=PAGE_EXAMPLE)
+    @error_responses(blp, 401)
+    def post(self, filters):
+        """Search talent: the list filters as a JSON body; ordered by relevance unless `sort` is given."""
+        return _page(filters)
+
+
+@blp.route("/<int:talent_id>")
+class TalentByIdViews(MethodView):
+    @login_required()
+    @blp.response(200, TalentSchema, example=TALENT_EXAMPLE)
+    @error_responses(blp, 401, 404)
+    def get(self, talent_id):
+        """One talent."""
+        return services.view(services.get_live(talent_id), current_user)
+
+    @login_required()
+    @blp.arguments(TalentUpdateSchema, example={"availability_status": "busy", "day_rate_inr": 18000})
+    @blp.response(200, TalentSchema, example=TALENT_EXAMPLE)
+    @error_responses(blp, 401, 403, 404)
+    def put(self, changes, talent_id):
+        """Edit a profile (the talent, their agent or an admin); fields left out stay as they are."""
+        return services.view(services.update(talent_id, current_user, changes), current_user)
+
+    @login_required()
+    @blp.response(204)
+    @error_responses(blp, 401, 403, 404)
+    def delete(self, talent_id):
+        """Remove a profile from every list and search (the talent or an admin; restorable)."""
+        services.delete(talent_id, current_user)

@@ -1,0 +1,148 @@
+from datetime import date
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from casting.pagination import PageArgsSchema
+from casting.talents.models import Availability, Gender
+from casting.users.schemas import PlainTextField
+
+PROFICIENCIES = ["basic", "conversational", "fluent", "native"]
+SORT_KEYS = ["stage_name", "created_at", "updated_at", "experience_years", "day_rate_inr", "height_cm"]
+
+
+class LocationSchema(Schema):
+    city = PlainTextField(required=True, validate=validate.Length(min=1, max=80), metadata={"example": "Mumbai"})
+    state = PlainTextField(validate=validate.Length(max=80), metadata={"example": "Maharashtra"})
+    country = PlainTextField(load_default="India", validate=validate.Length(max=80), metadata={"example": "India"})
+
+
+class LanguageSchema(Schema):
+    name = PlainTextField(required=True, validate=validate.Length(min=1, max=40), metadata={"example": "Marathi"})
+    proficiency = fields.String(required=True, validate=validate.OneOf(PROFICIENCIES),
+                                metadata={"example": "native"})
+
+
+def _past(value):
+    if value > date.today() or value.year < 1900:
+        raise ValidationError("Must be a real date of birth in the past.")
+
+
+class TalentInputSchema(Schema):
+    stage_name = PlainTextField(required=True, validate=validate.Length(min=1, max=120),
+                                metadata={"example": "Asha Rao"})
+    bio = PlainTextField(validate=validate.Length(max=4000), allow_none=True,
+                         metadata={"example": "Kathak-trained actor; theatre in Pune, two web series."})
+    gender = fields.Enum(Gender, by_value=True, allow_none=True, metadata={"example": "female"})
+    date_of_birth = fields.Date(validate=_past, allow_none=True, metadata={"example": "1998-04-12"})
+    playing_age_min = fields.Integer(validate=validate.Range(min=0, max=100), allow_none=True)
+    playing_age_max = fields.Integer(validate=validate.Range(min=0, max=100), allow_none=True)
+    height_cm = fields.Integer(validate=validate.Range(min=40, max=250), allow_none=True, metadata={"example": 165})
+    location = fields.Nested(LocationSchema, metadata={"example": {"city": "Mumbai", "state": "Maharashtra",
+                                                                   "country": "India"}})
+    skills = fields.List(PlainTextField(validate=validate.Length(min=1, max=50)), validate=validate.Length(max=50),
+                         metadata={"example": ["Acting", "Kathak", "Horse riding"]})
+    languages = fields.List(fields.Nested(LanguageSchema), validate=validate.Length(max=20))
+    experience_years = fields.Integer(validate=validate.Range(min=0, max=80), allow_none=True)
+    availability_status = fields.Enum(Availability, by_value=True, metadata={"example": "available"})
+    day_rate_inr = fields.Integer(validate=validate.Range(min=0, max=100_000_000), allow_none=True,
+                                  metadata={"example": 15000})
+
+    @validates_schema
+    def _playing_age(self, data, **kwargs):
+        low, high = data.get("playing_age_min"), data.get("playing_age_max")
+        if low is not None and high is not None and low > high:
+            raise ValidationError("Must not be above playing_age_max.", "playing_age_min")
+
+
+class TalentUpdateSchema(TalentInputSchema):
+    """PUT: every field optional; the ones left out stay as they are."""
+
+    stage_name = PlainTextField(validate=validate.Length(min=1, max=120), metadata={"example": "Asha Rao"})
+
+
+class MediaSchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True, metadata={"enum": ["headshot", "portfolio"]})
+    url = fields.String(required=True)
+    thumbnail_url = fields.String(allow_none=True)
+    content_type = fields.String(required=True)
+    width = fields.Integer(allow_none=True)
+    height = fields.Integer(allow_none=True)
+    created_at = fields.DateTime(required=True)
+
+
+class TalentSchema(Schema):
+    id = fields.Integer(required=True)
+    user_id = fields.Integer(allow_none=True)
+    stage_name = fields.String(required=True)
+    bio = fields.String(allow_none=True)
+    gender = fields.Enum(Gender, by_value=True, allow_none=True)
+    date_of_birth = fields.Date(allow_none=True, metadata={
+        "description": "Shown only to the talent, their agent and admins."})
+    age = fields.Integer(allow_none=True)
+    playing_age_min = fields.Integer(allow_none=True)
+    playing_age_max = fields.Integer(allow_none=True)
+    height_cm = fields.Integer(allow_none=True)
+    location = fields.Nested(LocationSchema)
+    skills = fields.List(fields.String())
+    languages = fields.List(fields.Nested(LanguageSchema))
+    experience_years = fields.Integer(allow_none=True)
+    availability_status = fields.Enum(Availability, by_value=True)
+    day_rate_inr = fields.Integer(allow_none=True)
+    is_verified = fields.Boolean()
+    is_featured = fields.Boolean()
+    headshot = fields.Nested(MediaSchema, allow_none=True)
+    media = fields.List(fields.Nested(MediaSchema))
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+TALENT_EXAMPLE = {
+    "id": 7, "user_id": 42, "stage_name": "Asha Rao", "bio": "Kathak-trained actor; theatre in Pune.",
+    "gender": "female", "age": 28, "playing_age_min": 22, "playing_age_max": 30, "height_cm": 165,
+    "location": {"city": "Mumbai", "state": "Maharashtra", "country": "India"},
+    "skills": ["Acting", "Kathak"], "languages": [{"name": "Marathi", "proficiency": "native"}],
+    "experience_years": 5, "availability_status": "available", "day_rate_inr": 15000, "is_verified": False,
+    "is_featured": False, "headshot": None, "media": [], "created_at": "2026-11-24T10:00:00+00:00",
+    "updated_at": "2026-11-24T10:00:00+00:00"}
+
+
+class CommaList(fields.String):
+    """A list given as `a,b,c` in a query string."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        items = [item.strip() for item in super()._deserialize(value, attr, data, **kwargs).split(",")]
+        return [item for item in items if item]
+
+
+def _sort_keys(value):
+    unknown = [key for key in value if key.lstrip("-") not in SORT_KEYS]
+    if unknown:
+        raise ValidationError(f"Unknown sort key(s) {', '.join(unknown)}; use {', '.join(SORT_KEYS)}.")
+
+
+def _filters(list_field):
+    """The filter fields, with lists as `list_field` (comma strings in a query, arrays in a body)."""
+    return {
+        "q": fields.String(validate=validate.Length(min=1, max=100), metadata={"example": "Priyanka"}),
+        "city": fields.String(validate=validate.Length(max=80)),
+        "state": fields.String(validate=validate.Length(max=80)),
+        "skills": list_field(metadata={"description": "All of these skills."}),
+        "skills_any": list_field(metadata={"description": "Any of these skills."}),
+        "languages": list_field(metadata={"description": "All of these languages."}),
+        "gender": fields.Enum(Gender, by_value=True),
+        "age_min": fields.Integer(validate=validate.Range(min=0, max=120)),
+        "age_max": fields.Integer(validate=validate.Range(min=0, max=120)),
+        "height_min": fields.Integer(validate=validate.Range(min=0, max=300)),
+        "height_max": fields.Integer(validate=validate.Range(min=0, max=300)),
+        "availability_status": fields.Enum(Availability, by_value=True),
+        "experience_min": fields.Integer(validate=validate.Range(min=0, max=80)),
+        "is_verified": fields.Boolean(),
+        "sort": list_field(validate=_sort_keys, metadata={"example": "-created_at,stage_name"}),
+    }
+
+
+TalentQueryArgsSchema = PageArgsSchema.from_dict(_filters(CommaList), name="TalentQueryArgsSchema")
+TalentSearchSchema = PageArgsSchema.from_dict(
+    _filters(lambda **kwargs: fields.List(fields.String(validate=validate.Length(max=50)), **kwargs)),
+    name="TalentSearchSchema")

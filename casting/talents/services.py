@@ -1,0 +1,141 @@
+"""Talent profiles: who may create and edit them, what others see, and the search every list uses."""
+from datetime import date, datetime, timezone
+
+from sqlalchemy import and_, func, or_, select
+
+from casting.errors import ApiError, Codes
+from casting.extensions import db
+from casting.talents.models import Talent
+from casting.users.models import Role
+
+PUBLIC_FIELDS = ("id", "user_id", "stage_name", "bio", "gender", "age", "playing_age_min", "playing_age_max",
+                 "height_cm", "location", "skills", "languages", "experience_years", "availability_status",
+                 "day_rate_inr", "is_verified", "is_featured", "created_at", "updated_at")
+
+
+def _tidy(data):
+    """Title-case place names, so `mumbai` and `Mumbai` are one city."""
+    if data.get("location"):
+        data["location"] = {key: value.title() if key in ("city", "state") and value else value
+                            for key, value in data["location"].items()}
+    return data
+
+
+def can_manage(talent, user):
+    """The talent, their agent, or an admin."""
+    return user.role == Role.ADMIN or user.id in (talent.user_id, talent.agent_id)
+
+
+def view(talent, viewer):
+    """The talent as `viewer` may see it: the date of birth only for those who manage the profile."""
+    shown = {name: getattr(talent, name) for name in PUBLIC_FIELDS}
+    shown.update(headshot=None, media=[])
+    if can_manage(talent, viewer):
+        shown["date_of_birth"] = talent.date_of_birth
+    return shown
+
+
+def get_live(talent_id):
+    talent = db.session.get(Talent, talent_id)
+    if talent is None or talent.deleted_at is not None:
+        raise ApiError(Codes.TALENT_NOT_FOUND)
+    return talent
+
+
+def create(user, data):
+    """A talent makes their own (one) profile; an agent one for a talent they represent; admins any."""
+    if user.role not in (Role.TALENT, Role.AGENT, Role.ADMIN):
+        raise ApiError(Codes.AUTH_FORBIDDEN, "Only talent, agents and admins create talent profiles.")
+    talent = Talent(**_tidy(data))
+    if user.role == Role.TALENT:
+        if db.session.scalar(select(Talent.id).where(Talent.user_id == user.id)):
+            raise ApiError(Codes.TALENT_EXISTS)
+        talent.user_id = user.id
+    elif user.role == Role.AGENT:
+        talent.agent_id = user.id
+    talent.refresh_derived()
+    db.session.add(talent)
+    db.session.commit()
+    return talent
+
+
+def update(talent_id, user, changes):
+    talent = get_live(talent_id)
+    if not can_manage(talent, user):
+        raise ApiError(Codes.AUTH_FORBIDDEN)
+    for name, value in _tidy(changes).items():
+        setattr(talent, name, value)
+    if talent.playing_age_min is not None and talent.playing_age_max is not None \
+            and talent.playing_age_min > talent.playing_age_max:
+        raise ApiError(Codes.VALIDATION, details={"fields": {"playing_age_min": [
+            "Must not be above playing_age_max."]}})
+    talent.refresh_derived()
+    db.session.commit()
+    return talent
+
+
+def delete(talent_id, user):
+    """Soft delete (the talent or an admin): gone from every list and search, restorable."""
+    talent = get_live(talent_id)
+    if not (user.role == Role.ADMIN or user.id == talent.user_id):
+        raise ApiError(Codes.AUTH_FORBIDDEN)
+    talent.deleted_at = datetime.now(timezone.utc)
+    db.session.commit()
+
+
+def _years_ago(years):
+    today = date.today()
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:
+        return today.replace(year=today.year - years, day=28)
+
+
+def _age_clause(age_min, age_max):
+    """Playing age range overlaps [age_min, age_max]; without one, the real age lies in it."""
+    playing, real = [], []
+    if age_min is not None:
+        playing.append(Talent.playing_age_max >= age_min)
+        real.append(Talent.date_of_birth <= _years_ago(age_min))
+    if age_max is not None:
+        playing.append(Talent.playing_age_min <= age_max)
+        real.append(Talent.date_of_birth > _years_ago(age_max + 1))
+    has_playing = and_(Talent.playing_age_min.is_not(None), Talent.playing_age_max.is_not(None))
+    return or_(and_(has_playing, *playing), and_(~has_playing, *real))
+
+
+def _lower(values):
+    return sorted({value.strip().lower() for value in values or [] if value.strip()})
+
+
+def search(filters):
+    """The select for a list or search: every filter combines; `q` is typo-tolerant and ranks."""
+    query = select(Talent).where(Talent.deleted_at.is_(None))
+    place = {key: filters[key].strip().title() for key in ("city", "state") if filters.get(key)}
+    if place:
+        query = query.where(Talent.location.contains(place))
+    if filters.get("skills"):
+        query = query.where(Talent.skill_keys.contains(_lower(filters["skills"])))
+    if filters.get("skills_any"):
+        query = query.where(or_(*(Talent.skill_keys.contains([skill]) for skill in _lower(filters["skills_any"]))))
+    if filters.get("languages"):
+        query = query.where(Talent.language_keys.contains(_lower(filters["languages"])))
+    for name in ("gender", "availability_status", "is_verified"):
+        if filters.get(name) is not None:
+            query = query.where(getattr(Talent, name) == filters[name])
+    if filters.get("age_min") is not None or filters.get("age_max") is not None:
+        query = query.where(_age_clause(filters.get("age_min"), filters.get("age_max")))
+    if filters.get("height_min") is not None:
+        query = query.where(Talent.height_cm >= filters["height_min"])
+    if filters.get("height_max") is not None:
+        query = query.where(Talent.height_cm <= filters["height_max"])
+    if filters.get("experience_min") is not None:
+        query = query.where(Talent.experience_years >= filters["experience_min"])
+    order = [getattr(Talent, key.lstrip("-")).desc() if key.startswith("-") else getattr(Talent, key).asc()
+             for key in filters.get("sort") or []]
+    if filters.get("q"):
+        q = filters["q"].strip().lower()
+        query = query.where(Talent.search_text.op("%>")(q))
+        if not order:
+            order = [func.word_similarity(q, Talent.search_text).desc()]
+    return query.order_by(*order, Talent.created_at.desc(), Talent.id.desc())

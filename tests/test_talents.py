@@ -1,0 +1,169 @@
+"""Talent profiles (CONTRACT §3): permissions, visibility, soft delete, every filter, search, indexes."""
+from datetime import date
+
+import pytest
+from sqlalchemy import text
+
+from casting.extensions import db
+from casting.users.services import create_user
+
+PASSWORD = "monsoon-kathak-audition"
+
+
+@pytest.fixture
+def login(app, client):
+    def sign_in(role, email=None):
+        email = email or f"{role}@example.in"
+        with app.app_context():
+            create_user(role.title(), role, password=PASSWORD, email=email)
+        token = client.post("/api/auth/login", json={"identifier": email, "password": PASSWORD}).json
+        return {"Authorization": f"Bearer {token['access_token']}"}
+    return sign_in
+
+
+def profile(**changes):
+    return {"stage_name": "Priyanka Joshi", "gender": "female", "date_of_birth": "1998-04-12",
+            "playing_age_min": 22, "playing_age_max": 30, "height_cm": 165, "experience_years": 5,
+            "location": {"city": "mumbai", "state": "Maharashtra"}, "skills": ["Acting", "Dancing"],
+            "languages": [{"name": "Marathi", "proficiency": "native"}], **changes}
+
+
+def test_a_talent_creates_one_own_profile(client, login):
+    me = login("talent")
+    created = client.post("/api/talents/", json=profile(bio="<script>x</script>Trained in <b>Kathak</b>"),
+                          headers=me)
+    assert created.status_code == 201
+    body = created.json
+    assert (body["location"], body["bio"]) == ({"city": "Mumbai", "state": "Maharashtra", "country": "India"},
+                                               "Trained in Kathak")
+    assert body["age"] == date.today().year - 1998 - ((date.today().month, date.today().day) < (4, 12))
+    assert client.post("/api/talents/", json=profile(), headers=me).json["code"] == "TALENT_001"
+
+
+def test_who_may_create_edit_and_delete(client, login):
+    talent, other, agent, director, admin = (login("talent"), login("talent", "b@example.in"), login("agent"),
+                                             login("casting_director"), login("admin"))
+    own = client.post("/api/talents/", json=profile(), headers=talent).json["id"]
+    represented = client.post("/api/talents/", json=profile(stage_name="Ravi"), headers=agent).json["id"]
+    assert client.post("/api/talents/", json=profile(), headers=director).status_code == 403
+    assert client.put(f"/api/talents/{own}", json={"bio": "hacked"}, headers=other).status_code == 403
+    assert client.put(f"/api/talents/{own}", json={"bio": "hacked"}, headers=agent).status_code == 403
+    assert client.put(f"/api/talents/{represented}", json={"day_rate_inr": 9000}, headers=agent).json[
+        "day_rate_inr"] == 9000
+    assert client.put(f"/api/talents/{own}", json={"height_cm": 170}, headers=admin).json["height_cm"] == 170
+    assert client.delete(f"/api/talents/{represented}", headers=agent).status_code == 403
+    assert client.delete(f"/api/talents/{own}", headers=other).status_code == 403
+    assert client.delete(f"/api/talents/{own}", headers=talent).status_code == 204
+    assert client.get(f"/api/talents/{own}", headers=director).json["code"] == "TALENT_002"
+
+
+def test_put_leaves_omitted_fields_and_refuses_privileged_ones(client, login):
+    me = login("talent")
+    talent_id = client.post("/api/talents/", json=profile(), headers=me).json["id"]
+    updated = client.put(f"/api/talents/{talent_id}", json={"availability_status": "busy"}, headers=me).json
+    assert (updated["availability_status"], updated["stage_name"], updated["skills"]) == (
+        "busy", "Priyanka Joshi", ["Acting", "Dancing"])
+    for field in ("is_verified", "is_featured", "user_id"):
+        response = client.put(f"/api/talents/{talent_id}", json={field: True}, headers=me)
+        assert response.status_code == 422 and field in response.json["details"]["fields"]
+    bad = client.put(f"/api/talents/{talent_id}", json={"playing_age_min": 40}, headers=me)
+    assert bad.status_code == 422
+
+
+def test_date_of_birth_is_shown_only_to_those_who_manage_the_profile(client, login):
+    me, director = login("talent"), login("casting_director")
+    talent_id = client.post("/api/talents/", json=profile(), headers=me).json["id"]
+    assert client.get(f"/api/talents/{talent_id}", headers=me).json["date_of_birth"] == "1998-04-12"
+    seen = client.get(f"/api/talents/{talent_id}", headers=director).json
+    assert "date_of_birth" not in seen and seen["age"] > 20
+    listed = client.get("/api/talents/", headers=director).json["items"][0]
+    assert "date_of_birth" not in listed and "email" not in listed and "phone" not in listed
+
+
+@pytest.fixture
+def catalogue(client, login):
+    agent = login("agent")
+    people = [
+        profile(stage_name="Priyanka Joshi"),
+        profile(stage_name="Arjun Mehta", gender="male", height_cm=182, skills=["Acting", "Horse riding"],
+                location={"city": "Delhi"}, languages=[{"name": "Hindi", "proficiency": "native"}],
+                playing_age_min=None, playing_age_max=None, date_of_birth="1980-01-01", experience_years=20),
+        profile(stage_name="Meera Iyer", skills=["Bharatanatyam"], location={"city": "Chennai"},
+                availability_status="busy", playing_age_min=40, playing_age_max=50, experience_years=1,
+                languages=[{"name": "Tamil", "proficiency": "native"}, {"name": "Hindi", "proficiency": "fluent"}]),
+    ]
+    ids = [client.post("/api/talents/", json=person, headers=agent).json["id"] for person in people]
+    return agent, ids
+
+
+@pytest.mark.parametrize("query,expected", [
+    ("city=Mumbai", ["Priyanka Joshi"]), ("city=delhi", ["Arjun Mehta"]),
+    ("skills=acting,dancing", ["Priyanka Joshi"]),
+    ("skills_any=Horse riding,Bharatanatyam", ["Arjun Mehta", "Meera Iyer"]),
+    ("languages=hindi", ["Arjun Mehta", "Meera Iyer"]), ("gender=male", ["Arjun Mehta"]),
+    ("age_min=25&age_max=35", ["Priyanka Joshi"]), ("age_min=40&age_max=48", ["Arjun Mehta", "Meera Iyer"]),
+    ("height_min=180", ["Arjun Mehta"]), ("height_max=170", ["Meera Iyer", "Priyanka Joshi"]),
+    ("availability_status=busy", ["Meera Iyer"]), ("experience_min=5", ["Arjun Mehta", "Priyanka Joshi"]),
+    ("is_verified=true", []), ("city=Mumbai&gender=male", []),
+])
+def test_every_filter_alone_and_combined(client, catalogue, query, expected):
+    agent, _ = catalogue
+    response = client.get(f"/api/talents/?{query}&sort=stage_name", headers=agent)
+    assert response.status_code == 200, response.json
+    assert [t["stage_name"] for t in response.json["items"]] == expected
+
+
+def test_search_is_typo_tolerant_and_ranked(client, catalogue):
+    agent, _ = catalogue
+    found = client.post("/api/talents/search", json={"q": "Priyanca"}, headers=agent).json
+    assert [t["stage_name"] for t in found["items"]] == ["Priyanka Joshi"]
+    by_skill = client.post("/api/talents/search", json={"q": "bharatnatyam", "skills_any": ["Bharatanatyam"]},
+                           headers=agent).json
+    assert [t["stage_name"] for t in by_skill["items"]] == ["Meera Iyer"]
+
+
+def test_sorting_paging_and_bad_arguments(client, catalogue):
+    agent, _ = catalogue
+    page = client.get("/api/talents/?sort=-height_cm&per_page=2&page=2", headers=agent).json
+    assert page["meta"] == {"page": 2, "per_page": 2, "total": 3, "total_pages": 2}
+    assert [t["height_cm"] for t in page["items"]] == [165]
+    for query, field in (("sort=-height", "sort"), ("per_page=101", "per_page"), ("gender=robot", "gender"),
+                         ("age_min=-1", "age_min")):
+        response = client.get(f"/api/talents/?{query}", headers=agent)
+        assert response.status_code == 422 and field in response.json["details"]["fields"], query
+
+
+def test_deleted_talent_is_gone_from_lists_and_search(client, catalogue, login):
+    agent, ids = catalogue
+    client.delete(f"/api/talents/{ids[0]}", headers=login("admin"))
+    assert "Priyanka Joshi" not in [t["stage_name"] for t in client.get("/api/talents/", headers=agent).json["items"]]
+    assert client.post("/api/talents/search", json={"q": "Priyanka"}, headers=agent).json["meta"]["total"] == 0
+
+
+def test_lists_need_a_signed_in_user(client):
+    assert client.get("/api/talents/").status_code == 401
+
+
+FAKE_TALENTS = """
+INSERT INTO talents (stage_name, location, skills, skill_keys, languages, language_keys, availability_status,
+                     search_text)
+SELECT 'T' || n, jsonb_build_object('city', (ARRAY['Mumbai','Delhi','Pune','Chennai','Kolkata','Hyderabad',
+       'Bengaluru','Jaipur','Lucknow','Kochi'])[1 + n % 10]),
+       skills, skills, '[]', '[]', (ARRAY['available','busy','unavailable'])[1 + n % 3]::talent_availability, ''
+FROM generate_series(1, :rows) AS n,
+     LATERAL (SELECT CASE n % 7 WHEN 0 THEN '["Acting", "Dancing"]' WHEN 1 THEN '["Acting"]'
+                   WHEN 2 THEN '["Dancing", "Singing"]' WHEN 3 THEN '["Modelling"]' WHEN 4 THEN '["Acting", "Singing"]'
+                   WHEN 5 THEN '["Stunts"]' ELSE '["Voice-over"]' END::jsonb AS skills) AS s
+"""
+SEED_QUERY = ("EXPLAIN SELECT id FROM talents WHERE location @> '{\"city\": \"Mumbai\"}' "
+              "AND skills @> '[\"Acting\", \"Dancing\"]' AND availability_status = 'available'")
+
+
+def test_the_seed_query_uses_the_gin_indexes(app):
+    with app.app_context():
+        db.session.execute(text(FAKE_TALENTS), {"rows": 200_000})
+        db.session.execute(text("ANALYZE talents"))
+        plan = "\n".join(db.session.execute(text(SEED_QUERY)).scalars())
+        db.session.commit()
+    assert "Seq Scan" not in plan, plan
+    assert "ix_talents_location" in plan or "ix_talents_skills" in plan, plan
