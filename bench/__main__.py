@@ -25,7 +25,9 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "50"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 WORKERS = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # The benchmark's database lives on between runs, so its (fake) data keeps fixed PII keys.
-PREPARE = [["flask", "db", "upgrade"], ["flask", "seed", "demo", "--force"]]
+TALENTS = int(os.environ.get("BENCH_TALENTS", "100000"))
+PREPARE = [["flask", "db", "upgrade"], ["flask", "seed", "demo", "--force"],
+           ["flask", "seed", "talents", str(TALENTS), "--up-to"]]
 
 
 def pii_key(secret, purpose):

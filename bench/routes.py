@@ -34,6 +34,12 @@ APP_ROUTES = [
     Route("GET /api/nope (404 envelope)", "/api/nope", expect=404),
     Route("POST /api/auth/login (argon2id)", "/api/auth/login", method="POST", body=json.dumps(DEMO_LOGIN)),
     Route("GET /api/auth/me", "/api/auth/me", authorization=demo_bearer),
+    Route("GET /api/talents/ (page 1)", "/api/talents/", authorization=demo_bearer),
+    Route("GET /api/talents/?city=Mumbai&skills=Acting,Dancing", "/api/talents/?city=Mumbai&skills=Acting,Dancing",
+          authorization=demo_bearer),
+    Route("POST /api/talents/search (q, typo)", "/api/talents/search", method="POST",
+          body=json.dumps({"q": "Priyanca", "city": "Mumbai"}), authorization=demo_bearer),
+    Route("GET /api/talents/{id}", "/api/talents/1", authorization=demo_bearer),
 ]
 
 REFERENCE_HELLO = Route("reference: JSON hello", "/hello")

@@ -10,6 +10,7 @@ from cryptography.fernet import Fernet
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
+from sqlalchemy import func, select
 
 from casting.auth import api_keys
 from casting.extensions import db
@@ -17,6 +18,8 @@ from casting.jobs import run_worker
 from casting.notifications.tasks import schedule_reconcile
 from casting.pii import rotate_all
 from casting.seeding import DEMO_PASSWORD, seed_demo
+from casting.talents.models import Talent
+from casting.talents.seeding import seed_talents
 from casting.users.models import Role
 from casting.users.services import UserError, create_user
 
@@ -33,6 +36,21 @@ def seed_demo_command(force):
         raise click.ClickException("refusing to seed demo accounts in production (use --force)")
     added, total = seed_demo()
     click.echo(f"demo data: {added} accounts added, {total} in all; password {DEMO_PASSWORD!r}")
+
+
+@seed_cli.command("talents")
+@click.argument("count", type=click.IntRange(1, 5_000_000))
+@click.option("--seed", default=2026, show_default=True, help="Random seed (same seed, same profiles).")
+@click.option("--up-to", is_flag=True, help="Only add what is missing for COUNT profiles in all.")
+def seed_talents_command(count, seed, up_to):
+    """Load COUNT realistic talent profiles quickly (COPY), for benchmarks and the frontend team."""
+    if up_to:
+        count -= db.session.scalar(select(func.count()).select_from(Talent))
+        db.session.rollback()
+    started = time.monotonic()
+    if count > 0:
+        seed_talents(count, seed)
+    click.echo(f"{max(count, 0)} talent profiles loaded in {time.monotonic() - started:.1f} s")
 
 
 @users_cli.command("create-admin")

@@ -167,3 +167,17 @@ def test_the_seed_query_uses_the_gin_indexes(app):
         db.session.commit()
     assert "Seq Scan" not in plan, plan
     assert "ix_talents_location" in plan or "ix_talents_skills" in plan, plan
+
+
+def test_seed_talents_loads_realistic_searchable_profiles(app, runner, login, client):
+    assert "300 talent profiles loaded" in runner.invoke(args=["seed", "talents", "300"]).output
+    assert "0 talent profiles loaded" in runner.invoke(args=["seed", "talents", "300", "--up-to"]).output
+    headers = login("casting_director")
+    page = client.get("/api/talents/?per_page=100", headers=headers).json
+    assert page["meta"]["total"] == 300
+    cities = {talent["location"]["city"] for talent in page["items"]}
+    assert len(cities) > 5 and all(talent["location"]["country"] == "India" for talent in page["items"])
+    city, skill = page["items"][0]["location"]["city"], page["items"][0]["skills"][0]
+    found = client.get(f"/api/talents/?city={city}&skills={skill}&per_page=100", headers=headers).json
+    assert found["meta"]["total"] >= 1
+    assert all(talent["location"]["city"] == city and skill in talent["skills"] for talent in found["items"])
