@@ -181,3 +181,31 @@ def test_seed_talents_loads_realistic_searchable_profiles(app, runner, login, cl
     found = client.get(f"/api/talents/?city={city}&skills={skill}&per_page=100", headers=headers).json
     assert found["meta"]["total"] >= 1
     assert all(talent["location"]["city"] == city and skill in talent["skills"] for talent in found["items"])
+
+
+def test_lists_and_profiles_are_cached_and_a_write_shows_at_once(app, client, login, redis_client):
+    me, director = login("talent"), login("casting_director")
+    talent_id = client.post("/api/talents/", json=profile(), headers=me).json["id"]
+    assert client.get("/api/talents/?city=Mumbai", headers=director).json["meta"]["total"] == 1
+    assert client.get(f"/api/talents/{talent_id}", headers=director).json["day_rate_inr"] is None
+    keys = {key.decode() for key in redis_client.keys("casting:cache:talents:*")}
+    assert any(":list:" in key for key in keys) and f"casting:cache:talents:profile:{talent_id}" in keys
+    assert 0 < redis_client.ttl(f"casting:cache:talents:profile:{talent_id}") <= 3600
+    client.put(f"/api/talents/{talent_id}", json={"day_rate_inr": 20000, "location": {"city": "Pune"}},
+               headers=me)
+    assert client.get(f"/api/talents/{talent_id}", headers=director).json["day_rate_inr"] == 20000
+    assert client.get("/api/talents/?city=Mumbai", headers=director).json["meta"]["total"] == 0
+    assert client.get(f"/api/talents/{talent_id}", headers=me).json["date_of_birth"] == "1998-04-12"
+    assert "date_of_birth" not in client.get(f"/api/talents/{talent_id}", headers=director).json
+
+
+def test_a_cached_list_is_served_without_the_database(app, client, login):
+    from sqlalchemy import event
+
+    director = login("casting_director")
+    client.get("/api/talents/?skills=Acting", headers=director)
+    statements = []
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        client.get("/api/talents/?skills=Acting", headers=director)
+    assert not any("count(" in statement.lower() for statement in statements)

@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 
 from casting.auth.permissions import login_required
 from casting.openapi import error_responses
-from casting.pagination import page_of, paginate
+from casting.pagination import page, page_of
 from casting.talents import services
 from casting.talents.schemas import (TALENT_EXAMPLE, TalentInputSchema, TalentQueryArgsSchema, TalentSchema,
                                      TalentSearchSchema, TalentUpdateSchema)
@@ -19,9 +19,9 @@ INPUT_EXAMPLE = {"stage_name": "Asha Rao", "gender": "female", "date_of_birth": 
 
 
 def _page(filters):
-    result = paginate(services.search(filters), filters)
-    result["items"] = [services.view(talent, current_user) for talent in result["items"]]
-    return result
+    records, total = services.search_page(filters)
+    return page([services.view(record, current_user) for record in records], total, filters["page"],
+                filters["per_page"])
 
 
 @blp.route("/")
@@ -40,7 +40,7 @@ class TalentViews(MethodView):
     @error_responses(blp, 401, 403, 409)
     def post(self, data):
         """Create a profile: your own (talent), one for a talent you represent (agent), or any (admin)."""
-        return services.view(services.create(current_user, data), current_user)
+        return services.view(services.snapshot(services.create(current_user, data)), current_user)
 
 
 @blp.route("/search")
@@ -62,7 +62,7 @@ class TalentByIdViews(MethodView):
     @error_responses(blp, 401, 404)
     def get(self, talent_id):
         """One talent."""
-        return services.view(services.get_live(talent_id), current_user)
+        return services.view(services.profile(talent_id), current_user)
 
     @login_required()
     @blp.arguments(TalentUpdateSchema, example={"availability_status": "busy", "day_rate_inr": 18000})
@@ -70,7 +70,7 @@ class TalentByIdViews(MethodView):
     @error_responses(blp, 401, 403, 404)
     def put(self, changes, talent_id):
         """Edit a profile (the talent, their agent or an admin); fields left out stay as they are."""
-        return services.view(services.update(talent_id, current_user, changes), current_user)
+        return services.view(services.snapshot(services.update(talent_id, current_user, changes)), current_user)
 
     @login_required()
     @blp.response(204)

@@ -5,6 +5,7 @@ from sqlalchemy import and_, func, or_, select
 
 from casting.errors import ApiError, Codes
 from casting.extensions import db
+from casting.talents import cache as talent_cache
 from casting.talents.models import Talent
 from casting.users.models import Role
 
@@ -21,17 +22,26 @@ def _tidy(data):
     return data
 
 
-def can_manage(talent, user):
-    """The talent, their agent, or an admin."""
-    return user.role == Role.ADMIN or user.id in (talent.user_id, talent.agent_id)
+def can_manage(record, user):
+    """The talent, their agent, or an admin (`record`: a Talent or its snapshot)."""
+    if isinstance(record, dict):
+        owners = (record["user_id"], record["agent_id"])
+    else:
+        owners = (record.user_id, record.agent_id)
+    return user.role == Role.ADMIN or user.id in owners
 
 
-def view(talent, viewer):
-    """The talent as `viewer` may see it: the date of birth only for those who manage the profile."""
-    shown = {name: getattr(talent, name) for name in PUBLIC_FIELDS}
+def snapshot(talent):
+    """What a profile response is made of: plain values, safe to cache."""
+    return {name: getattr(talent, name) for name in (*PUBLIC_FIELDS, "agent_id", "date_of_birth")}
+
+
+def view(record, viewer):
+    """A profile as `viewer` may see it: the date of birth only for those who manage it."""
+    shown = {name: record[name] for name in PUBLIC_FIELDS}
     shown.update(headshot=None, media=[])
-    if can_manage(talent, viewer):
-        shown["date_of_birth"] = talent.date_of_birth
+    if can_manage(record, viewer):
+        shown["date_of_birth"] = record["date_of_birth"]
     return shown
 
 
@@ -40,6 +50,23 @@ def get_live(talent_id):
     if talent is None or talent.deleted_at is not None:
         raise ApiError(Codes.TALENT_NOT_FOUND)
     return talent
+
+
+def profile(talent_id):
+    """A live profile's snapshot, through the one-hour profile cache."""
+    return talent_cache.cached_profile(talent_id, lambda: snapshot(get_live(talent_id)))
+
+
+def search_page(filters):
+    """One page of a list or search as (snapshots, total); the ids and total come through the cache."""
+    def compute():
+        page_query = search(filters).limit(filters["per_page"]).offset((filters["page"] - 1) * filters["per_page"])
+        total = db.session.scalar(select(func.count()).select_from(search(filters).order_by(None).subquery()))
+        return [talent.id for talent in db.session.scalars(page_query)], total
+
+    ids, total = talent_cache.cached_page(filters, compute)
+    found = {talent.id: talent for talent in db.session.scalars(select(Talent).where(Talent.id.in_(ids)))}
+    return [snapshot(found[talent_id]) for talent_id in ids if talent_id in found], total
 
 
 def create(user, data):
@@ -56,6 +83,7 @@ def create(user, data):
     talent.refresh_derived()
     db.session.add(talent)
     db.session.commit()
+    talent_cache.forget(talent.id)
     return talent
 
 
@@ -71,6 +99,7 @@ def update(talent_id, user, changes):
             "Must not be above playing_age_max."]}})
     talent.refresh_derived()
     db.session.commit()
+    talent_cache.forget(talent.id)
     return talent
 
 
@@ -81,6 +110,7 @@ def delete(talent_id, user):
         raise ApiError(Codes.AUTH_FORBIDDEN)
     talent.deleted_at = datetime.now(timezone.utc)
     db.session.commit()
+    talent_cache.forget(talent.id)
 
 
 def _years_ago(years):
