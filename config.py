@@ -106,7 +106,15 @@ class Config:
         self.CACHE_KEY_PREFIX = "casting:cache:"
 
         self.CORS_ORIGINS = _list("CORS_ORIGINS")
-        self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 12 * 1024 * 1024)
+        self.MEDIA_MAX_BYTES = _int("MEDIA_MAX_BYTES", 10 * 1024 * 1024)
+        self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", self.MEDIA_MAX_BYTES + 2 * 1024 * 1024)
+        self.MEDIA_MAX_PIXELS = _int("MEDIA_MAX_PIXELS", 50_000_000)
+        self.MEDIA_PORTFOLIO_MAX = _int("MEDIA_PORTFOLIO_MAX", 30)
+        self.MEDIA_URL_TTL = _int("MEDIA_URL_TTL", 3600)
+        self.MEDIA_ROOT = str(Path(_str("MEDIA_ROOT", Path(self.INSTANCE_PATH) / "media")).resolve())
+        self.S3_BUCKET = _str("S3_BUCKET", "")
+        self.S3_REGION = _str("S3_REGION", "ap-south-1")
+        self.S3_ENDPOINT_URL = _str("S3_ENDPOINT_URL")
         self.METRICS_TOKEN = _str("METRICS_TOKEN")
         self.RQ_QUEUES = ["high", "default", "low"]
 
@@ -153,6 +161,11 @@ class Config:
         """Raise if a setting is missing or out of range; the message names the variable."""
         if not timedelta(minutes=1) <= self.JWT_ACCESS_TOKEN_EXPIRES <= timedelta(minutes=15):
             raise RuntimeError("JWT_ACCESS_MINUTES must be between 1 and 15 (CONTRACT §2).")
+        if self.MAX_CONTENT_LENGTH <= self.MEDIA_MAX_BYTES:
+            raise RuntimeError("MAX_CONTENT_LENGTH must be above MEDIA_MAX_BYTES, or uploads of the allowed "
+                               "size are cut off before they are read.")
+        if self.MEDIA_URL_TTL < 60:
+            raise RuntimeError("MEDIA_URL_TTL must be at least 60 seconds.")
 
 
 class DevelopmentConfig(Config):

@@ -45,6 +45,35 @@ def service_urls():
             "REDIS_URL": os.environ.get("REDIS_URL") or EmbeddedRedis(instance).attach()}
 
 
+SEED_QUERY = ("SELECT id FROM talents WHERE location @> '{\"city\": \"Mumbai\"}' "
+              "AND skills @> '[\"Acting\", \"Dancing\"]' AND availability_status = 'available' "
+              "AND deleted_at IS NULL")
+
+
+def _index_names(plan):
+    names = {plan["Index Name"]} if "Index Name" in plan else set()
+    for child in plan.get("Plans", []):
+        names |= _index_names(child)
+    return names
+
+
+def seed_query_report(database_url):
+    """The issue's seed query on the benchmark database: its plan's indexes and the median of 5 runs."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url) as conn:
+        talents = conn.execute("SELECT count(*) FROM talents").fetchone()[0]
+        conn.execute("ANALYZE talents")
+        runs = [conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + SEED_QUERY).fetchone()[0][0] for _ in range(5)]
+    times = sorted(run["Execution Time"] for run in runs)
+    indexes = sorted(_index_names(runs[-1]["Plan"]))
+    rows = runs[-1]["Plan"]["Actual Rows"]
+    return (f"seed query on {talents:,} talents: {times[2]:.1f} ms median of 5 ({rows:,} rows; "
+            f"indexes: {', '.join(indexes) or 'none'})")
+
+
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -82,7 +111,7 @@ def stop(process):
 def drive(base, route, seconds):
     """One wrk run against `route`; returns its JSON line (req/s, p50, p99, errors)."""
     env = {**os.environ, "BENCH_METHOD": route.method, "BENCH_BODY": route.body,
-           "BENCH_EXPECT": str(route.expect),
+           "BENCH_EXPECT": str(route.expect), "BENCH_VARY": "1" if route.vary else "0",
            "BENCH_AUTHORIZATION": route.authorization(base) if route.authorization else ""}
     command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s",
                "-s", str(ROOT / "bench" / "report.lua"), base + route.path]
@@ -115,6 +144,8 @@ def main():
            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     for command in PREPARE:
         subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)  # nosec B603
+    seed_query = seed_query_report(env["DATABASE_URL"])
+    print(seed_query, flush=True)
     processes = []
     try:
         reference, reference_base = start("reference", "bench.reference:app", env)
@@ -130,7 +161,7 @@ def main():
             stop(process)
     header = (f"duration {DURATION}s per route, {CONNECTIONS} connections, {THREADS} wrk threads, "
               f"WEB_CONCURRENCY={WORKERS}, {os.cpu_count()} CPUs")
-    report = header + "\n\n" + table(rows, hello, select) + "\n"
+    report = header + "\n" + seed_query + "\n\n" + table(rows, hello, select) + "\n"
     (RESULTS / "latest.md").write_text(report)
     print(report)
 

@@ -12,9 +12,26 @@ end
 expected = tonumber(os.getenv("BENCH_EXPECT") or "200")
 unexpected = 0
 local threads = {}
+local vary = os.getenv("BENCH_VARY") == "1"
+local counter = 0
 
 function setup(thread)
+  thread:set("offset", #threads * 100003)
   table.insert(threads, thread)
+end
+
+function init(args)
+  counter = offset or 0
+end
+
+-- With BENCH_VARY=1, `{a}` and `{h}` in the body become an age and a height that change with every
+-- request (3,050 combinations), so a cached search never answers: the uncached cost.
+if vary then
+  function request()
+    counter = counter + 1
+    local filled = body:gsub("{a}", tostring(counter % 61 + 18)):gsub("{h}", tostring(math.floor(counter / 61) % 50 + 140))
+    return wrk.format(nil, nil, nil, filled)
+  end
 end
 
 function response(status, headers, body)

@@ -8,6 +8,7 @@ import requests
 from casting.seeding import DEMO_PASSWORD
 
 DEMO_LOGIN = {"identifier": "talent1@demo.casting.in", "password": DEMO_PASSWORD}
+ADMIN_LOGIN = {"identifier": "admin1@demo.casting.in", "password": DEMO_PASSWORD}
 
 
 @dataclass(frozen=True)
@@ -18,13 +19,23 @@ class Route:
     body: str = ""
     expect: int = 200
     authorization: Callable[[str], str] | None = None  # base URL -> Authorization header value
+    vary: bool = False  # fill `{a}`/`{h}` in the body per request (see report.lua): defeats the cache
+
+
+def _bearer(base, login):
+    response = requests.post(base + "/api/auth/login", json=login, timeout=30)
+    response.raise_for_status()
+    return "Bearer " + response.json()["access_token"]
 
 
 def demo_bearer(base):
     """Sign a seeded demo talent in once; the token outlives a run."""
-    response = requests.post(base + "/api/auth/login", json=DEMO_LOGIN, timeout=30)
-    response.raise_for_status()
-    return "Bearer " + response.json()["access_token"]
+    return _bearer(base, DEMO_LOGIN)
+
+
+def admin_bearer(base):
+    """Sign the seeded demo admin in (admins may edit any profile)."""
+    return _bearer(base, ADMIN_LOGIN)
 
 
 APP_ROUTES = [
@@ -37,9 +48,19 @@ APP_ROUTES = [
     Route("GET /api/talents/ (page 1)", "/api/talents/", authorization=demo_bearer),
     Route("GET /api/talents/?city=Mumbai&skills=Acting,Dancing", "/api/talents/?city=Mumbai&skills=Acting,Dancing",
           authorization=demo_bearer),
-    Route("POST /api/talents/search (q, typo)", "/api/talents/search", method="POST",
+    Route("POST /api/talents/search (q, typo; cached)", "/api/talents/search", method="POST",
           body=json.dumps({"q": "Priyanca", "city": "Mumbai"}), authorization=demo_bearer),
+    Route("POST /api/talents/search (seed filters, new each time: uncached)", "/api/talents/search",
+          method="POST", vary=True, authorization=demo_bearer,
+          body='{"city": "Mumbai", "skills": ["Acting", "Dancing"], "availability_status": "available", '
+               '"age_min": {a}, "height_min": {h}}'),
+    Route("POST /api/talents/search (q, new each time: uncached)", "/api/talents/search", method="POST",
+          vary=True, authorization=demo_bearer, body='{"q": "Priyanca", "age_min": {a}, "height_min": {h}}'),
+    Route("GET /api/talents/featured", "/api/talents/featured", authorization=demo_bearer),
     Route("GET /api/talents/{id}", "/api/talents/1", authorization=demo_bearer),
+    Route("PUT /api/talents/{id} (admin)", "/api/talents/2", method="PUT",
+          body=json.dumps({"availability_status": "available", "day_rate_inr": 15000}), authorization=admin_bearer),
+    Route("GET /api/meta/skills", "/api/meta/skills"),
 ]
 
 REFERENCE_HELLO = Route("reference: JSON hello", "/hello")

@@ -38,6 +38,12 @@ class Codes:
     AUTH_NOT_FOUND = ErrorCode("AUTH_014", 404, "No such session, user or key.")
     TALENT_EXISTS = ErrorCode("TALENT_001", 409, "This user already has a talent profile.")
     TALENT_NOT_FOUND = ErrorCode("TALENT_002", 404, "No such talent.")
+    MEDIA_UNSUPPORTED = ErrorCode("MEDIA_001", 415,
+                                  "Only JPEG, PNG or WebP images are accepted (judged by content).")
+    MEDIA_TOO_LARGE = ErrorCode("MEDIA_002", 413, "The file is larger than the upload limit.")
+    MEDIA_NOT_FOUND = ErrorCode("MEDIA_003", 404, "No such media for this talent.")
+    MEDIA_LIMIT = ErrorCode("MEDIA_004", 409, "The portfolio is full: delete an image before adding another.")
+    MEDIA_LINK_INVALID = ErrorCode("MEDIA_005", 403, "The media link is invalid or has expired.")
     VALIDATION = ErrorCode("VALIDATION_001", 422, "Some fields are not valid.")
     BAD_REQUEST = ErrorCode("REQUEST_001", 400, "The request could not be read.")
     NOT_FOUND = ErrorCode("REQUEST_002", 404, "Nothing was found at this address.")

@@ -19,6 +19,7 @@ from config import TestConfig, database_url
 ROOT = Path(__file__).resolve().parent.parent
 TEST_INSTANCE = Path(os.environ.get("TEST_INSTANCE_PATH", ROOT / "instance" / "test"))
 TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "15"))
+TEST_PASSWORD = "monsoon-kathak-audition"
 
 
 @pytest.fixture(scope="session")
@@ -116,6 +117,20 @@ def runner(app):
 def redis_client(app):
     """The app's Redis client."""
     return app.extensions["redis"]
+
+
+@pytest.fixture
+def login(app, client):
+    """Sign up a user with `role` (through the service) and sign in: returns the Authorization header."""
+    from casting.users.services import create_user
+
+    def sign_in(role, email=None):
+        email = email or f"{role}@example.in"
+        with app.app_context():
+            create_user(role.title(), role, password=TEST_PASSWORD, email=email)
+        token = client.post("/api/auth/login", json={"identifier": email, "password": TEST_PASSWORD}).json
+        return {"Authorization": f"Bearer {token['access_token']}"}
+    return sign_in
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ class BoomViews(MethodView):
 
 @pytest.fixture
 def probe_app(make_app):
-    app = make_app(MAX_CONTENT_LENGTH=1024)
+    app = make_app(MAX_CONTENT_LENGTH=1024, MEDIA_MAX_BYTES=512)
     api.register_blueprint(probe)
     return app
 

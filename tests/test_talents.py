@@ -5,20 +5,6 @@ import pytest
 from sqlalchemy import text
 
 from casting.extensions import db
-from casting.users.services import create_user
-
-PASSWORD = "monsoon-kathak-audition"
-
-
-@pytest.fixture
-def login(app, client):
-    def sign_in(role, email=None):
-        email = email or f"{role}@example.in"
-        with app.app_context():
-            create_user(role.title(), role, password=PASSWORD, email=email)
-        token = client.post("/api/auth/login", json={"identifier": email, "password": PASSWORD}).json
-        return {"Authorization": f"Bearer {token['access_token']}"}
-    return sign_in
 
 
 def profile(**changes):
@@ -63,9 +49,12 @@ def test_put_leaves_omitted_fields_and_refuses_privileged_ones(client, login):
     updated = client.put(f"/api/talents/{talent_id}", json={"availability_status": "busy"}, headers=me).json
     assert (updated["availability_status"], updated["stage_name"], updated["skills"]) == (
         "busy", "Priyanka Joshi", ["Acting", "Dancing"])
-    for field in ("is_verified", "is_featured", "user_id"):
+    for field in ("is_verified", "is_featured"):
         response = client.put(f"/api/talents/{talent_id}", json={field: True}, headers=me)
-        assert response.status_code == 422 and field in response.json["details"]["fields"]
+        assert response.status_code == 403 and field in response.json["details"]["fields"]
+    response = client.put(f"/api/talents/{talent_id}", json={"user_id": 9}, headers=me)
+    assert response.status_code == 422 and "user_id" in response.json["details"]["fields"]
+    assert client.get(f"/api/talents/{talent_id}", headers=me).json["is_verified"] is False
     bad = client.put(f"/api/talents/{talent_id}", json={"playing_age_min": 40}, headers=me)
     assert bad.status_code == 422
 
@@ -209,3 +198,49 @@ def test_a_cached_list_is_served_without_the_database(app, client, login):
         event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
         client.get("/api/talents/?skills=Acting", headers=director)
     assert not any("count(" in statement.lower() for statement in statements)
+
+
+def test_featured_ranks_admin_picks_then_verified_complete_profiles(client, login):
+    agent, admin, director = login("agent"), login("admin"), login("casting_director")
+    verified = client.post("/api/talents/", json={"stage_name": "Verified"}, headers=agent).json["id"]
+    sparse = client.post("/api/talents/", json={"stage_name": "Sparse"}, headers=agent).json["id"]
+    complete = client.post("/api/talents/", json=profile(stage_name="Complete", bio="Theatre."),
+                           headers=agent).json["id"]
+    picked = client.post("/api/talents/", json={"stage_name": "Picked"}, headers=agent).json["id"]
+
+    def featured():
+        return [talent["id"] for talent in client.get("/api/talents/featured", headers=director).json["items"]]
+
+    assert featured() == [complete, picked, sparse, verified]  # complete first, then the newest
+    assert client.put(f"/api/talents/{verified}", json={"is_verified": True}, headers=admin).json["is_verified"]
+    assert client.put(f"/api/talents/{picked}", json={"is_featured": True}, headers=admin).json["is_featured"]
+    assert featured() == [picked, complete, verified, sparse]
+    client.delete(f"/api/talents/{picked}", headers=admin)
+    assert featured() == [complete, verified, sparse]
+    page = client.get("/api/talents/featured?per_page=1&page=2", headers=director).json
+    assert page["meta"] == {"page": 2, "per_page": 1, "total": 3, "total_pages": 3}
+    assert client.get("/api/talents/featured?per_page=500", headers=director).status_code == 422
+
+
+def test_admins_restore_a_deleted_profile(client, login):
+    me, admin = login("talent"), login("admin")
+    talent_id = client.post("/api/talents/", json=profile(), headers=me).json["id"]
+    client.delete(f"/api/talents/{talent_id}", headers=me)
+    assert client.post(f"/api/talents/{talent_id}/restore", headers=me).status_code == 403
+    assert client.post(f"/api/talents/{talent_id}/restore", headers=admin).json["id"] == talent_id
+    assert client.get("/api/talents/", headers=me).json["meta"]["total"] == 1
+    assert client.post("/api/talents/999/restore", headers=admin).json["code"] == "TALENT_002"
+
+
+@pytest.mark.parametrize("path,first", [("skills", {"name": "Acting"}), ("languages", {"name": "Hindi"}),
+                                        ("categories", {"name": "Actor"}),
+                                        ("cities", {"city": "Mumbai", "state": "Maharashtra", "country": "India"})])
+def test_meta_lists_are_public_paged_and_cached_for_a_day(client, redis_client, path, first):
+    response = client.get(f"/api/meta/{path}?per_page=5")
+    assert response.status_code == 200 and response.json["items"][0] == first
+    assert len(response.json["items"]) == 5 and response.json["meta"]["total"] > 5
+    assert response.headers["Cache-Control"] in ("public, max-age=86400", "max-age=86400, public")
+    keys = [key for key in redis_client.keys("casting:cache:*") if b"meta" in key]
+    assert len(keys) == 1 and 86000 < redis_client.ttl(keys[0]) <= 86400
+    assert client.get(f"/api/meta/{path}?per_page=5&page=2").json["items"][0] != first
+    assert client.get(f"/api/meta/{path}?per_page=101").status_code == 422

@@ -3,7 +3,7 @@ from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casting.columns import pg_enum
 from casting.extensions import db
@@ -20,6 +20,35 @@ class Availability(str, enum.Enum):
     AVAILABLE = "available"
     BUSY = "busy"
     UNAVAILABLE = "unavailable"
+
+
+class MediaKind(str, enum.Enum):
+    HEADSHOT = "headshot"
+    PORTFOLIO = "portfolio"
+
+
+class TalentMedia(db.Model):
+    """An image of a talent: the stored file and its thumbnail, by storage key (URLs are made per response)."""
+
+    __tablename__ = "talent_media"
+    __table_args__ = (
+        Index("uq_talent_media_headshot", "talent_id", unique=True, postgresql_where=text("kind = 'headshot'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    talent_id: Mapped[int] = mapped_column(ForeignKey("talents.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[MediaKind] = mapped_column(pg_enum(MediaKind, "talent_media_kind"))
+    key: Mapped[str] = mapped_column(String(200))
+    thumbnail_key: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(40))
+    width: Mapped[int]
+    height: Mapped[int]
+    size_bytes: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    def snapshot(self):
+        names = ("id", "kind", "key", "thumbnail_key", "content_type", "width", "height", "created_at")
+        return {name: getattr(self, name) for name in names}
 
 
 class Talent(db.Model):
@@ -40,6 +69,8 @@ class Talent(db.Model):
         Index("ix_talents_search_text", "search_text", postgresql_using="gin",
               postgresql_ops={"search_text": "gin_trgm_ops"}),
         Index("ix_talents_live_created_at", "created_at", postgresql_where=text("deleted_at IS NULL")),
+        Index("ix_talents_featured_rank", text("is_featured DESC"), text("profile_score DESC"),
+              text("updated_at DESC"), text("id DESC"), postgresql_where=text("deleted_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,10 +95,13 @@ class Talent(db.Model):
     is_verified: Mapped[bool] = mapped_column(default=False, server_default="false")
     is_featured: Mapped[bool] = mapped_column(default=False, server_default="false")
     search_text: Mapped[str] = mapped_column(Text, default="")
+    profile_score: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                  onupdate=func.now())
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    media: Mapped[list[TalentMedia]] = relationship(order_by=TalentMedia.id, lazy="selectin",
+                                                    cascade="all, delete-orphan", passive_deletes=True)
 
     @property
     def age(self):
@@ -78,7 +112,19 @@ class Talent(db.Model):
         return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
     def refresh_derived(self):
-        """Recompute the match keys and the free-text search column from the profile."""
+        """Recompute the match keys, the free-text search column and the featured score from the profile."""
         self.skill_keys = sorted({skill.lower() for skill in self.skills or []})
         self.language_keys = sorted({language["name"].lower() for language in self.languages or []})
         self.search_text = " ".join([self.stage_name or "", self.bio or "", " ".join(self.skills or [])]).lower()
+        self.profile_score = profile_score({name: getattr(self, name) for name in (*COMPLETENESS, "is_verified")},
+                                           any(item.kind == MediaKind.HEADSHOT for item in self.media))
+
+
+COMPLETENESS = ("bio", "gender", "date_of_birth", "height_cm", "location", "skills", "languages",
+                "experience_years")
+
+
+def profile_score(values, has_headshot):
+    """0-100 for the featured ranking: verification counts 40, a complete profile (headshot too) 60."""
+    filled = has_headshot + sum(values.get(name) not in (None, "", [], {}) for name in COMPLETENESS)
+    return 40 * bool(values.get("is_verified")) + round(60 * filled / (len(COMPLETENESS) + 1))

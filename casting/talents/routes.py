@@ -4,13 +4,14 @@ from flask_smorest import Blueprint
 
 from casting.auth.permissions import login_required
 from casting.openapi import error_responses
-from casting.pagination import page, page_of
-from casting.talents import services
-from casting.talents.schemas import (TALENT_EXAMPLE, TalentInputSchema, TalentQueryArgsSchema, TalentSchema,
-                                     TalentSearchSchema, TalentUpdateSchema)
+from casting.pagination import PageArgsSchema, page, page_of
+from casting.talents import media, services
+from casting.talents.schemas import (MEDIA_EXAMPLE, TALENT_EXAMPLE, MediaFileSchema, MediaFormSchema, MediaSchema,
+                                     TalentInputSchema, TalentQueryArgsSchema, TalentSchema, TalentSearchSchema,
+                                     TalentUpdateSchema)
 
 blp = Blueprint("talents", __name__, url_prefix="/api/talents",
-                description="Talent profiles: create, edit, list, search.")
+                description="Talent profiles: create, edit, list, search, featured, photos.")
 PAGE_EXAMPLE = {"items": [TALENT_EXAMPLE], "meta": {"page": 1, "per_page": 20, "total": 1, "total_pages": 1}}
 INPUT_EXAMPLE = {"stage_name": "Asha Rao", "gender": "female", "date_of_birth": "1998-04-12",
                  "playing_age_min": 22, "playing_age_max": 30, "height_cm": 165,
@@ -18,10 +19,10 @@ INPUT_EXAMPLE = {"stage_name": "Asha Rao", "gender": "female", "date_of_birth": 
                  "languages": [{"name": "Marathi", "proficiency": "native"}], "day_rate_inr": 15000}
 
 
-def _page(filters):
-    records, total = services.search_page(filters)
-    return page([services.view(record, current_user) for record in records], total, filters["page"],
-                filters["per_page"])
+def _page(result, args):
+    records, total = result
+    return page([services.view(record, current_user) for record in records], total, args["page"],
+                args["per_page"])
 
 
 @blp.route("/")
@@ -32,7 +33,7 @@ class TalentViews(MethodView):
     @error_responses(blp, 401)
     def get(self, filters):
         """Talent, newest first, filtered (lists are comma-separated: `skills=Acting,Kathak`)."""
-        return _page(filters)
+        return _page(services.search_page(filters), filters)
 
     @login_required()
     @blp.arguments(TalentInputSchema, example=INPUT_EXAMPLE)
@@ -52,7 +53,18 @@ class TalentSearchViews(MethodView):
     @error_responses(blp, 401)
     def post(self, filters):
         """Search talent: the list filters as a JSON body; ordered by relevance unless `sort` is given."""
-        return _page(filters)
+        return _page(services.search_page(filters), filters)
+
+
+@blp.route("/featured")
+class FeaturedTalentViews(MethodView):
+    @login_required()
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_of(TalentSchema), example=PAGE_EXAMPLE)
+    @error_responses(blp, 401)
+    def get(self, args):
+        """Featured talent: those admins feature first, then verified, complete, recently updated profiles."""
+        return _page(services.featured_page(args), args)
 
 
 @blp.route("/<int:talent_id>")
@@ -78,3 +90,36 @@ class TalentByIdViews(MethodView):
     def delete(self, talent_id):
         """Remove a profile from every list and search (the talent or an admin; restorable)."""
         services.delete(talent_id, current_user)
+
+
+@blp.route("/<int:talent_id>/restore")
+class TalentRestoreViews(MethodView):
+    @login_required("admin")
+    @blp.response(200, TalentSchema, example=TALENT_EXAMPLE)
+    @error_responses(blp, 401, 403, 404)
+    def post(self, talent_id):
+        """Bring a deleted profile back into every list and search (admins)."""
+        return services.view(services.snapshot(services.restore(talent_id)), current_user)
+
+
+@blp.route("/<int:talent_id>/media")
+class TalentMediaViews(MethodView):
+    @login_required()
+    @blp.arguments(MediaFormSchema, location="form")
+    @blp.arguments(MediaFileSchema, location="files")
+    @blp.response(201, MediaSchema, example=MEDIA_EXAMPLE)
+    @error_responses(blp, 401, 403, 404, 409, 413, 415)
+    def post(self, form, files, talent_id):
+        """Upload a headshot or portfolio image (multipart `file` and `kind`; the talent, their agent or admin)."""
+        item = media.add(talent_id, current_user, form["kind"], files["file"])
+        return services.public_media(item.snapshot())
+
+
+@blp.route("/<int:talent_id>/media/<int:media_id>")
+class TalentMediaItemViews(MethodView):
+    @login_required()
+    @blp.response(204)
+    @error_responses(blp, 401, 403, 404)
+    def delete(self, talent_id, media_id):
+        """Delete one image and its files (the talent, their agent or an admin)."""
+        media.remove(talent_id, media_id, current_user)

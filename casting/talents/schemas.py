@@ -1,9 +1,10 @@
 from datetime import date
 
+from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from casting.pagination import PageArgsSchema
-from casting.talents.models import Availability, Gender
+from casting.talents.models import Availability, Gender, MediaKind
 from casting.users.schemas import PlainTextField
 
 PROFICIENCIES = ["basic", "conversational", "fluent", "native"]
@@ -58,13 +59,26 @@ class TalentUpdateSchema(TalentInputSchema):
     """PUT: every field optional; the ones left out stay as they are."""
 
     stage_name = PlainTextField(validate=validate.Length(min=1, max=120), metadata={"example": "Asha Rao"})
+    is_verified = fields.Boolean(metadata={"description": "Admins only; anyone else gets a 403."})
+    is_featured = fields.Boolean(metadata={"description": "Admins only; anyone else gets a 403."})
+
+
+class MediaFormSchema(Schema):
+    kind = fields.Enum(MediaKind, by_value=True, required=True, metadata={
+        "description": "`headshot` (one per talent: a new one replaces the old) or `portfolio`."})
+
+
+class MediaFileSchema(Schema):
+    file = Upload(required=True, metadata={
+        "description": "A JPEG, PNG or WebP image (judged by its content), at most MEDIA_MAX_BYTES (10 MB). "
+                       "It is re-encoded without EXIF/GPS metadata and a thumbnail is made."})
 
 
 class MediaSchema(Schema):
     id = fields.Integer(required=True)
-    kind = fields.String(required=True, metadata={"enum": ["headshot", "portfolio"]})
-    url = fields.String(required=True)
-    thumbnail_url = fields.String(allow_none=True)
+    kind = fields.Enum(MediaKind, by_value=True, required=True)
+    url = fields.String(required=True, metadata={"description": "Expires: at least MEDIA_URL_TTL/2 from now."})
+    thumbnail_url = fields.String(allow_none=True, metadata={"description": "A WebP at most 400 px on a side."})
     content_type = fields.String(required=True)
     width = fields.Integer(allow_none=True)
     height = fields.Integer(allow_none=True)
@@ -91,8 +105,9 @@ class TalentSchema(Schema):
     day_rate_inr = fields.Integer(allow_none=True)
     is_verified = fields.Boolean()
     is_featured = fields.Boolean()
-    headshot = fields.Nested(MediaSchema, allow_none=True)
-    media = fields.List(fields.Nested(MediaSchema))
+    headshot = fields.Nested(MediaSchema, allow_none=True, metadata={"description": "The headshot, if any."})
+    media = fields.List(fields.Nested(MediaSchema), metadata={
+        "description": "Every image of the talent, the headshot included, oldest first."})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -146,3 +161,8 @@ TalentQueryArgsSchema = PageArgsSchema.from_dict(_filters(CommaList), name="Tale
 TalentSearchSchema = PageArgsSchema.from_dict(
     _filters(lambda **kwargs: fields.List(fields.String(validate=validate.Length(max=50)), **kwargs)),
     name="TalentSearchSchema")
+
+MEDIA_EXAMPLE = {"id": 12, "kind": "headshot", "url": "https://casting-media.s3.ap-south-1.amazonaws.com/"
+                 "talents/7/4be1c2.jpg?X-Amz-Expires=3600&X-Amz-Signature=...",
+                 "thumbnail_url": "https://casting-media.s3.ap-south-1.amazonaws.com/talents/7/4be1c2-thumb.webp?...",
+                 "content_type": "image/jpeg", "width": 1200, "height": 1600, "created_at": "2026-11-24T10:00:00+00:00"}

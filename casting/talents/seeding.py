@@ -6,21 +6,13 @@ from datetime import date, timedelta
 from faker import Faker
 
 from casting.extensions import db
+from casting.meta.catalog import CITIES, LANGUAGES, SKILLS
+from casting.talents.models import profile_score
+from casting.talents.schemas import PROFICIENCIES
 
-CITIES = [("Mumbai", "Maharashtra"), ("Pune", "Maharashtra"), ("Delhi", "Delhi"), ("Bengaluru", "Karnataka"),
-          ("Chennai", "Tamil Nadu"), ("Hyderabad", "Telangana"), ("Kolkata", "West Bengal"),
-          ("Ahmedabad", "Gujarat"), ("Jaipur", "Rajasthan"), ("Lucknow", "Uttar Pradesh"), ("Kochi", "Kerala"),
-          ("Chandigarh", "Chandigarh"), ("Indore", "Madhya Pradesh"), ("Bhopal", "Madhya Pradesh"),
-          ("Guwahati", "Assam"), ("Goa", "Goa")]
-SKILLS = ["Acting", "Dancing", "Singing", "Modelling", "Kathak", "Bharatanatyam", "Bollywood dance", "Hip hop",
-          "Stunts", "Martial arts", "Horse riding", "Swimming", "Voice-over", "Dubbing", "Stand-up comedy",
-          "Theatre", "Improvisation", "Guitar", "Tabla", "Anchoring", "Mimicry", "Driving", "Yoga"]
-LANGUAGES = ["Hindi", "English", "Marathi", "Tamil", "Telugu", "Bengali", "Kannada", "Malayalam", "Gujarati",
-             "Punjabi", "Urdu", "Odia", "Assamese"]
-PROFICIENCIES = ["basic", "conversational", "fluent", "native"]
 COLUMNS = ("stage_name", "bio", "gender", "date_of_birth", "playing_age_min", "playing_age_max", "height_cm",
            "location", "skills", "skill_keys", "languages", "language_keys", "experience_years",
-           "availability_status", "day_rate_inr", "is_verified", "search_text")
+           "availability_status", "day_rate_inr", "is_verified", "search_text", "profile_score")
 
 
 def _profile(rng, first_names, last_names):
@@ -35,12 +27,13 @@ def _profile(rng, first_names, last_names):
                  for language in rng.sample(LANGUAGES, rng.randrange(1, 4))]
     city, state = rng.choice(CITIES)
     bio = f"{rng.choice(['Trained', 'Self-taught', 'NSD-trained', 'FTII alumnus'])} performer from {city}."
-    return (name, bio, gender, born, low, low + rng.randrange(4, 12), rng.randrange(145, 195),
-            json.dumps({"city": city, "state": state, "country": "India"}), json.dumps(skills),
-            json.dumps(sorted({s.lower() for s in skills})), json.dumps(languages),
-            json.dumps(sorted({entry["name"].lower() for entry in languages})), rng.randrange(0, 30),
-            rng.choices(["available", "busy", "unavailable"], [70, 20, 10])[0],
-            rng.randrange(20, 500) * 100, rng.random() < 0.15, f"{name} {bio} {' '.join(skills)}".lower())
+    row = (name, bio, gender, born, low, low + rng.randrange(4, 12), rng.randrange(145, 195),
+           json.dumps({"city": city, "state": state, "country": "India"}), json.dumps(skills),
+           json.dumps(sorted({s.lower() for s in skills})), json.dumps(languages),
+           json.dumps(sorted({entry["name"].lower() for entry in languages})), rng.randrange(0, 30),
+           rng.choices(["available", "busy", "unavailable"], [70, 20, 10])[0],
+           rng.randrange(20, 500) * 100, rng.random() < 0.15, f"{name} {bio} {' '.join(skills)}".lower())
+    return (*row, profile_score(dict(zip(COLUMNS, row)), has_headshot=False))
 
 
 def seed_talents(count, seed=2026):

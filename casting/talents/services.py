@@ -6,9 +6,11 @@ from sqlalchemy import and_, func, or_, select
 from casting.errors import ApiError, Codes
 from casting.extensions import db
 from casting.talents import cache as talent_cache
-from casting.talents.models import Talent
+from casting.media.storage import storage
+from casting.talents.models import MediaKind, Talent
 from casting.users.models import Role
 
+ADMIN_FIELDS = {"is_verified", "is_featured"}
 PUBLIC_FIELDS = ("id", "user_id", "stage_name", "bio", "gender", "age", "playing_age_min", "playing_age_max",
                  "height_cm", "location", "skills", "languages", "experience_years", "availability_status",
                  "day_rate_inr", "is_verified", "is_featured", "created_at", "updated_at")
@@ -32,21 +34,34 @@ def can_manage(record, user):
 
 
 def snapshot(talent):
-    """What a profile response is made of: plain values, safe to cache."""
-    return {name: getattr(talent, name) for name in (*PUBLIC_FIELDS, "agent_id", "date_of_birth")}
+    """What a profile response is made of: plain values (media by storage key), safe to cache."""
+    record = {name: getattr(talent, name) for name in (*PUBLIC_FIELDS, "agent_id", "date_of_birth")}
+    record["media"] = [item.snapshot() for item in talent.media]
+    return record
+
+
+def public_media(item):
+    """A media snapshot as clients see it: expiring URLs instead of storage keys."""
+    files = storage()
+    return {"id": item["id"], "kind": item["kind"], "url": files.url(item["key"]),
+            "thumbnail_url": files.url(item["thumbnail_key"]), "content_type": item["content_type"],
+            "width": item["width"], "height": item["height"], "created_at": item["created_at"]}
 
 
 def view(record, viewer):
     """A profile as `viewer` may see it: the date of birth only for those who manage it."""
     shown = {name: record[name] for name in PUBLIC_FIELDS}
-    shown.update(headshot=None, media=[])
+    shown["media"] = [public_media(item) for item in record["media"]]
+    shown["headshot"] = next((item for item in shown["media"] if item["kind"] == MediaKind.HEADSHOT), None)
     if can_manage(record, viewer):
         shown["date_of_birth"] = record["date_of_birth"]
     return shown
 
 
-def get_live(talent_id):
-    talent = db.session.get(Talent, talent_id)
+def get_live(talent_id, lock=False):
+    """A talent that is not deleted (404 otherwise); with `lock`, its row is locked and freshly read."""
+    options = {"with_for_update": True, "populate_existing": True} if lock else {}
+    talent = db.session.get(Talent, talent_id, **options)
     if talent is None or talent.deleted_at is not None:
         raise ApiError(Codes.TALENT_NOT_FOUND)
     return talent
@@ -58,13 +73,18 @@ def profile(talent_id):
 
 
 def search_page(filters):
-    """One page of a list or search as (snapshots, total); the ids and total come through the cache."""
+    """One page of a list or search as (snapshots, total)."""
+    return _cached_page(search(filters), filters, filters)
+
+
+def _cached_page(query, cache_key, args):
+    """Run one page of `query` as (snapshots, total); the ids and total come through the list cache."""
     def compute():
-        page_query = search(filters).limit(filters["per_page"]).offset((filters["page"] - 1) * filters["per_page"])
-        total = db.session.scalar(select(func.count()).select_from(search(filters).order_by(None).subquery()))
+        page_query = query.limit(args["per_page"]).offset((args["page"] - 1) * args["per_page"])
+        total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
         return [talent.id for talent in db.session.scalars(page_query)], total
 
-    ids, total = talent_cache.cached_page(filters, compute)
+    ids, total = talent_cache.cached_page(cache_key, compute)
     found = {talent.id: talent for talent in db.session.scalars(select(Talent).where(Talent.id.in_(ids)))}
     return [snapshot(found[talent_id]) for talent_id in ids if talent_id in found], total
 
@@ -88,9 +108,14 @@ def create(user, data):
 
 
 def update(talent_id, user, changes):
+    """Edit a profile the user manages; only admins verify or feature a talent."""
     talent = get_live(talent_id)
     if not can_manage(talent, user):
         raise ApiError(Codes.AUTH_FORBIDDEN)
+    privileged = sorted(ADMIN_FIELDS & changes.keys())
+    if privileged and user.role != Role.ADMIN:
+        raise ApiError(Codes.AUTH_FORBIDDEN, "Only admins verify or feature a talent.",
+                       details={"fields": {name: ["Only admins set this."] for name in privileged}})
     for name, value in _tidy(changes).items():
         setattr(talent, name, value)
     if talent.playing_age_min is not None and talent.playing_age_max is not None \
@@ -111,6 +136,25 @@ def delete(talent_id, user):
     talent.deleted_at = datetime.now(timezone.utc)
     db.session.commit()
     talent_cache.forget(talent.id)
+
+
+def restore(talent_id):
+    """Bring a soft-deleted profile back (admins)."""
+    talent = db.session.get(Talent, talent_id)
+    if talent is None:
+        raise ApiError(Codes.TALENT_NOT_FOUND)
+    talent.deleted_at = None
+    db.session.commit()
+    talent_cache.forget(talent.id)
+    return talent
+
+
+def featured_page(args):
+    """Admin-featured talent first, then verified and complete profiles, the recently updated first."""
+    query = (select(Talent).where(Talent.deleted_at.is_(None))
+             .order_by(Talent.is_featured.desc(), Talent.profile_score.desc(), Talent.updated_at.desc(),
+                       Talent.id.desc()))
+    return _cached_page(query, {"featured": True, **args}, args)
 
 
 def _years_ago(years):

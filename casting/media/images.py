@@ -1,0 +1,88 @@
+"""Image uploads checked by their content, re-encoded without metadata (EXIF, GPS, XMP), with a thumbnail."""
+import io
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from casting.errors import ApiError, Codes
+
+CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+SAVE_OPTIONS = {"JPEG": {"quality": 88, "optimize": True}, "PNG": {"optimize": True},
+                "WEBP": {"quality": 85, "method": 4}}
+MAX_SIDE = 4096
+THUMBNAIL_SIDE = 400
+
+
+@dataclass(frozen=True)
+class Picture:
+    data: bytes
+    thumbnail: bytes
+    format: str
+    width: int
+    height: int
+
+    @property
+    def content_type(self):
+        return CONTENT_TYPES[self.format]
+
+    @property
+    def extension(self):
+        return EXTENSIONS[self.format]
+
+
+def read_limited(stream, max_bytes):
+    """The upload's bytes, or 413 as soon as it is longer than `max_bytes`."""
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ApiError(Codes.MEDIA_TOO_LARGE, details={"max_bytes": max_bytes})
+    return data
+
+
+def _open(data, max_pixels):
+    """Open `data` as one of the accepted formats, judged by its bytes; 415 otherwise, 413 if too many pixels."""
+    try:
+        image = Image.open(io.BytesIO(data), formats=list(CONTENT_TYPES))
+    except Image.DecompressionBombError:
+        raise ApiError(Codes.MEDIA_TOO_LARGE, "The image has too many pixels.",
+                       details={"max_pixels": max_pixels}) from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise ApiError(Codes.MEDIA_UNSUPPORTED, details={"accepted": list(CONTENT_TYPES.values())}) from None
+    if image.width * image.height > max_pixels:
+        raise ApiError(Codes.MEDIA_TOO_LARGE, "The image has too many pixels.", details={"max_pixels": max_pixels})
+    try:
+        image.load()
+    except (OSError, ValueError, SyntaxError):
+        raise ApiError(Codes.MEDIA_UNSUPPORTED, "The image is damaged or truncated.") from None
+    return image
+
+
+def _clean(image, image_format):
+    """Upright pixels only: orientation applied, then a fresh image that carries no metadata at all."""
+    upright = ImageOps.exif_transpose(image)
+    if image_format == "JPEG" and upright.mode not in ("RGB", "L"):
+        upright = upright.convert("RGB")
+    elif upright.mode not in ("RGB", "RGBA", "L", "LA"):
+        upright = upright.convert("RGBA" if "transparency" in image.info or "A" in upright.mode else "RGB")
+    clean = Image.new(upright.mode, upright.size)
+    clean.paste(upright)
+    clean.thumbnail((MAX_SIDE, MAX_SIDE))
+    return clean
+
+
+def _encode(image, image_format, **options):
+    out = io.BytesIO()
+    image.save(out, format=image_format, **options)
+    return out.getvalue()
+
+
+def process(data, max_pixels):
+    """Check, strip and re-encode an uploaded image, and make its thumbnail (WebP)."""
+    with _open(data, max_pixels) as image:
+        image_format = image.format
+        clean = _clean(image, image_format)
+    thumbnail = clean.copy()
+    thumbnail.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    return Picture(data=_encode(clean, image_format, **SAVE_OPTIONS[image_format]),
+                   thumbnail=_encode(thumbnail, "WEBP", quality=80), format=image_format,
+                   width=clean.width, height=clean.height)

@@ -1,0 +1,42 @@
+import time
+
+from flask import send_file
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from casting.errors import ApiError, Codes
+from casting.extensions import limiter
+from casting.media.storage import DiskStorage, storage
+from casting.openapi import error_responses
+
+blp = Blueprint("media", __name__, url_prefix="/api/media",
+                description="Uploaded images kept on local disk (when S3 is not configured), by signed link.")
+limiter.exempt(blp)  # a gallery loads dozens at once; the signature is what guards them
+
+
+class SignedLinkSchema(Schema):
+    expires = fields.Integer(required=True, metadata={"description": "Unix time the link stops working."})
+    signature = fields.String(required=True)
+
+
+@blp.route("/<path:key>", endpoint="file")
+class MediaFileViews(MethodView):
+    @blp.doc(security=[])
+    @blp.arguments(SignedLinkSchema, location="query")
+    @blp.response(200, content_type="image/*", description="The image.")
+    @error_responses(blp, 403, 404)
+    def get(self, link, key):
+        """One stored image, through the expiring link a talent response gave (no token needed)."""
+        files = storage()
+        if not isinstance(files, DiskStorage):
+            raise ApiError(Codes.NOT_FOUND)
+        if not files.verify(key, link["expires"], link["signature"]):
+            raise ApiError(Codes.MEDIA_LINK_INVALID)
+        path = files.path(key)
+        if not path.is_file():
+            raise ApiError(Codes.NOT_FOUND)
+        response = send_file(path, max_age=max(0, link["expires"] - int(time.time())), conditional=True)
+        response.cache_control.public = False
+        response.cache_control.private = True
+        return response

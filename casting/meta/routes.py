@@ -1,0 +1,88 @@
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from casting.extensions import cache
+from casting.meta.catalog import CATEGORIES, CITIES, LANGUAGES, SKILLS
+from casting.openapi import error_responses
+from casting.pagination import PageArgsSchema, page, page_of
+
+DAY = 86400
+blp = Blueprint("meta", __name__, url_prefix="/api/meta",
+                description="Suggestion lists for forms and filters: public, cached for a day, never limiting.")
+
+
+class NameSchema(Schema):
+    name = fields.String(required=True)
+
+
+class CitySchema(Schema):
+    city = fields.String(required=True)
+    state = fields.String(required=True)
+    country = fields.String(required=True)
+
+
+def _page(items, args):
+    start = (args["page"] - 1) * args["per_page"]
+    return page(items[start:start + args["per_page"]], len(items), args["page"], args["per_page"])
+
+
+def _example(items):
+    return {"items": items, "meta": {"page": 1, "per_page": 20, "total": len(items), "total_pages": 1}}
+
+
+@blp.after_request
+def _cache_for_a_day(response):
+    if response.status_code == 200:
+        response.cache_control.public = True
+        response.cache_control.max_age = DAY
+    return response
+
+
+@blp.route("/skills")
+class SkillViews(MethodView):
+    @blp.doc(security=[])
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_of(NameSchema), example=_example([{"name": "Acting"}, {"name": "Kathak"}]))
+    @error_responses(blp, 422)
+    @cache.cached(timeout=DAY, query_string=True)
+    def get(self, args):
+        """Common skills (a talent may list any skill; these are suggestions)."""
+        return _page([{"name": name} for name in SKILLS], args)
+
+
+@blp.route("/languages")
+class LanguageViews(MethodView):
+    @blp.doc(security=[])
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_of(NameSchema), example=_example([{"name": "Hindi"}, {"name": "Marathi"}]))
+    @error_responses(blp, 422)
+    @cache.cached(timeout=DAY, query_string=True)
+    def get(self, args):
+        """Common languages (a talent may list any language; these are suggestions)."""
+        return _page([{"name": name} for name in LANGUAGES], args)
+
+
+@blp.route("/categories")
+class CategoryViews(MethodView):
+    @blp.doc(security=[])
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_of(NameSchema), example=_example([{"name": "Actor"}, {"name": "Model"}]))
+    @error_responses(blp, 422)
+    @cache.cached(timeout=DAY, query_string=True)
+    def get(self, args):
+        """Talent categories."""
+        return _page([{"name": name} for name in CATEGORIES], args)
+
+
+@blp.route("/cities")
+class CityViews(MethodView):
+    @blp.doc(security=[])
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_of(CitySchema), example=_example([
+        {"city": "Mumbai", "state": "Maharashtra", "country": "India"}]))
+    @error_responses(blp, 422)
+    @cache.cached(timeout=DAY, query_string=True)
+    def get(self, args):
+        """Cities where casting happens, with their state."""
+        return _page([{"city": city, "state": state, "country": "India"} for city, state in CITIES], args)
