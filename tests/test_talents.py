@@ -244,3 +244,18 @@ def test_meta_lists_are_public_paged_and_cached_for_a_day(client, redis_client, 
     assert len(keys) == 1 and 86000 < redis_client.ttl(keys[0]) <= 86400
     assert client.get(f"/api/meta/{path}?per_page=5&page=2").json["items"][0] != first
     assert client.get(f"/api/meta/{path}?per_page=101").status_code == 422
+
+
+def test_a_profile_read_while_a_write_lands_is_not_cached(app, redis_client):
+    from casting.talents import cache as talent_cache
+
+    def load_during_a_write(ids):
+        talent_cache.forget(ids[0])
+        return {ids[0]: {"id": ids[0], "stage_name": "before the write"}}
+
+    with app.test_request_context():
+        assert talent_cache.cached_profiles([5], load_during_a_write)[0]["stage_name"] == "before the write"
+        assert redis_client.get(talent_cache.PROFILE_PREFIX + "5") is None
+        talent_cache.cached_profiles([5], lambda ids: {5: {"id": 5, "stage_name": "after"}})
+        assert talent_cache.cached_profiles([5], lambda ids: {})[0]["stage_name"] == "after"
+        assert 3500 < redis_client.ttl(talent_cache.PROFILE_PREFIX + "5") <= 3600

@@ -1,5 +1,5 @@
 from flask.views import MethodView
-from flask_jwt_extended import current_user
+from flask_jwt_extended import current_user, get_current_user
 from flask_smorest import Blueprint
 
 from casting.auth.permissions import login_required
@@ -21,8 +21,8 @@ INPUT_EXAMPLE = {"stage_name": "Asha Rao", "gender": "female", "date_of_birth": 
 
 def _page(result, args):
     records, total = result
-    return page([services.view(record, current_user) for record in records], total, args["page"],
-                args["per_page"])
+    viewer = get_current_user()
+    return page([services.view(record, viewer) for record in records], total, args["page"], args["per_page"])
 
 
 @blp.route("/")

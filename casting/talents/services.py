@@ -2,6 +2,7 @@
 from datetime import date, datetime, timezone
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import defer
 
 from casting.errors import ApiError, Codes
 from casting.extensions import db
@@ -67,9 +68,20 @@ def get_live(talent_id, lock=False):
     return talent
 
 
+def _load_snapshots(ids):
+    """Snapshots of the live talents among `ids`, by id (the search-only columns are not read)."""
+    found = db.session.scalars(select(Talent).where(Talent.id.in_(ids), Talent.deleted_at.is_(None))
+                               .options(defer(Talent.search_text), defer(Talent.skill_keys),
+                                        defer(Talent.language_keys)))
+    return {talent.id: snapshot(talent) for talent in found}
+
+
 def profile(talent_id):
     """A live profile's snapshot, through the one-hour profile cache."""
-    return talent_cache.cached_profile(talent_id, lambda: snapshot(get_live(talent_id)))
+    found = talent_cache.cached_profiles([talent_id], _load_snapshots)
+    if not found:
+        raise ApiError(Codes.TALENT_NOT_FOUND)
+    return found[0]
 
 
 def search_page(filters):
@@ -85,8 +97,7 @@ def _cached_page(query, cache_key, args):
         return [talent.id for talent in db.session.scalars(page_query)], total
 
     ids, total = talent_cache.cached_page(cache_key, compute)
-    found = {talent.id: talent for talent in db.session.scalars(select(Talent).where(Talent.id.in_(ids)))}
-    return [snapshot(found[talent_id]) for talent_id in ids if talent_id in found], total
+    return talent_cache.cached_profiles(ids, _load_snapshots), total
 
 
 def create(user, data):
