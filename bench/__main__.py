@@ -70,7 +70,7 @@ def seed_query_report(database_url):
     times = sorted(run["Execution Time"] for run in runs)
     indexes = sorted(_index_names(runs[-1]["Plan"]))
     rows = runs[-1]["Plan"]["Actual Rows"]
-    return (f"seed query on {talents:,} talents: {times[2]:.1f} ms median of 5 ({rows:,} rows; "
+    return (f"seed query on {talents:,} talents: {times[2]:.1f} ms median of 5 ({rows:,.0f} rows; "
             f"indexes: {', '.join(indexes) or 'none'})")
 
 
@@ -143,7 +143,8 @@ def main():
            "PII_INDEX_KEY": pii_key("bench", "pii-index"), "RATELIMIT_DEFAULT": "10000000/minute",
            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     for command in PREPARE:
-        subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)  # nosec B603
+        done = subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True)  # nosec B603
+        print(f"{' '.join(command)}: {(done.stdout.strip().splitlines() or [''])[-1]}", flush=True)
     seed_query = seed_query_report(env["DATABASE_URL"])
     print(seed_query, flush=True)
     processes = []

@@ -1,4 +1,5 @@
 """The error envelope (CONTRACT §1) and the one catalogue of error codes."""
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -6,9 +7,12 @@ from datetime import datetime, timezone
 
 from flask import jsonify
 from flask_limiter.errors import RateLimitExceeded
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from casting.requestid import request_id
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class Codes:
     WEBHOOK_BAD_SIGNATURE = ErrorCode("WEBHOOK_002", 401, "The webhook signature is missing or wrong.")
     SERVER_ERROR = ErrorCode("SERVER_001", 500, "Something went wrong on our side.")
     UNAVAILABLE = ErrorCode("SERVER_002", 503, "The service is not ready: a dependency is unreachable.")
+    BUSY = ErrorCode("SERVER_003", 503, "The service is busy: retry in a moment.")
 
 
 CATALOGUE = sorted((value for value in vars(Codes).values() if isinstance(value, ErrorCode)),
@@ -138,6 +143,12 @@ def register_error_handlers(app, limiter):
         return error_response(Codes.RATE_LIMITED, headers={"Retry-After": str(wait)})
 
     app.register_error_handler(RateLimitExceeded, rate_limited)
+
+    def busy(exc):
+        log.warning("database pool exhausted: answering 503")
+        return error_response(Codes.BUSY, headers={"Retry-After": "1"})
+
+    app.register_error_handler(PoolTimeout, busy)
 
 
 def register_jwt_errors(jwt):

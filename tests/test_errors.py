@@ -188,3 +188,18 @@ def test_catalogue_is_in_the_openapi_document(client):
     assert listed == {error.code for error in CATALOGUE}
     assert "VALIDATION_001" in spec["info"]["description"]
     assert spec["components"]["schemas"]["Error"]["properties"]["code"]["enum"] == sorted(listed)
+
+
+def test_an_exhausted_database_pool_is_a_503_to_retry(make_app):
+    from casting.extensions import db
+
+    app = make_app(DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0, DB_POOL_TIMEOUT=1)
+    with app.app_context():
+        held = db.engine.connect()
+        try:
+            response = app.test_client().post("/api/auth/login", json={"identifier": "a@example.in",
+                                                                       "password": "x" * 12})
+        finally:
+            held.close()
+    body = assert_envelope(response, 503, "SERVER_003")
+    assert response.headers["Retry-After"] == "1" and "pool" not in body["message"].lower()

@@ -259,3 +259,29 @@ def test_a_profile_read_while_a_write_lands_is_not_cached(app, redis_client):
         talent_cache.cached_profiles([5], lambda ids: {5: {"id": 5, "stage_name": "after"}})
         assert talent_cache.cached_profiles([5], lambda ids: {})[0]["stage_name"] == "after"
         assert 3500 < redis_client.ttl(talent_cache.PROFILE_PREFIX + "5") <= 3600
+
+
+def test_concurrent_misses_of_one_list_compute_it_once(app, redis_client):
+    import threading
+
+    from casting.extensions import cache
+    from casting.talents import cache as talent_cache
+
+    filters, computed, answers = {"city": "Mumbai"}, [], []
+
+    def reader():
+        with app.app_context():
+            answers.append(talent_cache.cached_page(filters, lambda: computed.append(1) or ([9], 1)))
+
+    with app.app_context():
+        key = talent_cache.list_key(filters, redis_client.get(talent_cache.VERSION_KEY))
+        first = redis_client.lock(f"casting:lock:{key}", timeout=5)
+        assert first.acquire()
+        waiting = threading.Thread(target=reader)
+        waiting.start()
+        waiting.join(0.3)
+        assert waiting.is_alive()  # it waits for the first computation instead of running its own
+        cache.set(key, ([7], 1))
+        first.release()
+        waiting.join(5)
+    assert answers == [([7], 1)] and computed == []

@@ -9,11 +9,12 @@ What a viewer may see (the date of birth, photo links) is decided after the cach
 import hashlib
 import json
 
-from redis.exceptions import WatchError
+from redis.exceptions import LockError, WatchError
 
 from casting.extensions import cache, redis
 
 LIST_TIMEOUT = 300
+COMPUTE_SECONDS = 10  # how long concurrent misses of one list wait for the first to fill it
 PROFILE_TIMEOUT = 3600
 VERSION_KEY = "casting:talents:list-version"
 PROFILE_PREFIX = "casting:cache:talents:profile:"
@@ -25,13 +26,30 @@ def list_key(filters, version):
 
 
 def cached_page(filters, compute):
-    """The (ids, total) for `filters`, from the cache or `compute()`."""
+    """The (ids, total) for `filters`, from the cache or `compute()`; concurrent misses compute once."""
     key = list_key(filters, redis.get(VERSION_KEY))
     hit = cache.get(key)
-    if hit is None:
-        hit = compute()
-        cache.set(key, hit, timeout=LIST_TIMEOUT)
-    return hit
+    if hit is not None:
+        return hit
+    lock = redis.lock(f"casting:lock:{key}", timeout=COMPUTE_SECONDS, blocking_timeout=COMPUTE_SECONDS,
+                      sleep=0.02)
+    acquired = lock.acquire()
+    try:
+        hit = cache.get(key) if acquired else None  # filled by whoever held the lock before us
+        if hit is None:
+            hit = compute()
+            cache.set(key, hit, timeout=LIST_TIMEOUT)
+        return hit
+    finally:
+        if acquired:
+            _release(lock)
+
+
+def _release(lock):
+    try:
+        lock.release()
+    except LockError:
+        pass  # it outlived COMPUTE_SECONDS and expired: nothing left to release
 
 
 def cached_profiles(ids, load):

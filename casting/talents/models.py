@@ -68,7 +68,8 @@ class Talent(db.Model):
         Index("ix_talents_availability_status", "availability_status"),
         Index("ix_talents_search_text", "search_text", postgresql_using="gin",
               postgresql_ops={"search_text": "gin_trgm_ops"}),
-        Index("ix_talents_live_created_at", "created_at", postgresql_where=text("deleted_at IS NULL")),
+        Index("ix_talents_live_newest", text("created_at DESC"), text("id DESC"),
+              postgresql_where=text("deleted_at IS NULL")),
         Index("ix_talents_featured_rank", text("is_featured DESC"), text("profile_score DESC"),
               text("updated_at DESC"), text("id DESC"), postgresql_where=text("deleted_at IS NULL")),
     )

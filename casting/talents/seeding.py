@@ -1,7 +1,7 @@
 """`flask seed talents N`: realistic Indian talent profiles, loaded with COPY (a million in minutes)."""
 import json
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from faker import Faker
 
@@ -12,10 +12,11 @@ from casting.talents.schemas import PROFICIENCIES
 
 COLUMNS = ("stage_name", "bio", "gender", "date_of_birth", "playing_age_min", "playing_age_max", "height_cm",
            "location", "skills", "skill_keys", "languages", "language_keys", "experience_years",
-           "availability_status", "day_rate_inr", "is_verified", "search_text", "profile_score")
+           "availability_status", "day_rate_inr", "is_verified", "search_text", "profile_score", "created_at",
+           "updated_at")
 
 
-def _profile(rng, first_names, last_names):
+def _profile(rng, first_names, last_names, now):
     gender = rng.choices(["female", "male", "non_binary", "other"], [48, 48, 2, 2])[0]
     first = rng.choice(first_names[gender if gender in first_names else "female"])
     name = f"{first} {rng.choice(last_names)}"
@@ -33,12 +34,15 @@ def _profile(rng, first_names, last_names):
            json.dumps(sorted({entry["name"].lower() for entry in languages})), rng.randrange(0, 30),
            rng.choices(["available", "busy", "unavailable"], [70, 20, 10])[0],
            rng.randrange(20, 500) * 100, rng.random() < 0.15, f"{name} {bio} {' '.join(skills)}".lower())
-    return (*row, profile_score(dict(zip(COLUMNS, row)), has_headshot=False))
+    joined = now - timedelta(seconds=rng.randrange(730 * 86400))  # profiles made over two years
+    updated = joined + (now - joined) * rng.random()
+    return (*row, profile_score(dict(zip(COLUMNS, row)), has_headshot=False), joined, updated)
 
 
 def seed_talents(count, seed=2026):
     """COPY `count` generated profiles into `talents`; returns how many were written."""
     rng = random.Random(seed)
+    now = datetime.now(timezone.utc)
     fake = Faker("en_IN")
     fake.seed_instance(seed)
     first_names = {"female": [fake.first_name_female() for _ in range(400)],
@@ -49,7 +53,7 @@ def seed_talents(count, seed=2026):
         with connection.cursor() as cursor:
             with cursor.copy(f"COPY talents ({', '.join(COLUMNS)}) FROM STDIN") as copy:
                 for _ in range(count):
-                    copy.write_row(_profile(rng, first_names, last_names))
+                    copy.write_row(_profile(rng, first_names, last_names, now))
         connection.commit()
     finally:
         connection.close()

@@ -1,4 +1,4 @@
-"""Talent media (headshot and portfolio images) and the featured ranking score.
+"""Talent media (headshot and portfolio images), the featured ranking, and a newest-first index.
 
 Revision ID: 0006
 Revises: 0005
@@ -46,9 +46,18 @@ def upgrade():
                     [sa.literal_column("is_featured DESC"), sa.literal_column("profile_score DESC"),
                      sa.literal_column("updated_at DESC"), sa.literal_column("id DESC")],
                     unique=False, postgresql_where=sa.text("deleted_at IS NULL"))
+    # The default order is (created_at DESC, id DESC): an index on created_at alone sorts every row
+    # that shares a timestamp (a bulk load shares one) before it can return the first page.
+    op.drop_index("ix_talents_live_created_at", table_name="talents")
+    op.create_index("ix_talents_live_newest", "talents",
+                    [sa.literal_column("created_at DESC"), sa.literal_column("id DESC")],
+                    unique=False, postgresql_where=sa.text("deleted_at IS NULL"))
 
 
 def downgrade():
+    op.drop_index("ix_talents_live_newest", table_name="talents")
+    op.create_index("ix_talents_live_created_at", "talents", ["created_at"], unique=False,
+                    postgresql_where=sa.text("deleted_at IS NULL"))
     op.drop_index("ix_talents_featured_rank", table_name="talents")
     op.drop_column("talents", "profile_score")
     op.drop_table("talent_media")
