@@ -189,3 +189,8 @@ def test_a_refused_upload_leaves_no_files_behind(app, client, own_talent, s3):
     response = upload(client, talent_id, me, image_bytes(), kind="portfolio")
     assert (response.status_code, response.json["code"]) == (409, "MEDIA_004")
     assert s3() == kept and len(client.get(f"/api/talents/{talent_id}", headers=me).json["media"]) == 1
+
+
+def test_a_malformed_link_signature_is_a_422_not_a_crash(client):
+    response = client.get("/api/media/talents/1/x.jpg", query_string={"expires": 1795503409, "signature": "\x80"})
+    assert (response.status_code, response.json["code"]) == (422, "VALIDATION_001")

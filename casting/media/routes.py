@@ -3,7 +3,7 @@ import time
 from flask import send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from casting.errors import ApiError, Codes
 from casting.extensions import limiter
@@ -17,7 +17,7 @@ limiter.exempt(blp)  # a gallery loads dozens at once; the signature is what gua
 
 class SignedLinkSchema(Schema):
     expires = fields.Integer(required=True, metadata={"description": "Unix time the link stops working."})
-    signature = fields.String(required=True)
+    signature = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
 
 
 @blp.route("/<path:key>", endpoint="file")
@@ -25,7 +25,7 @@ class MediaFileViews(MethodView):
     @blp.doc(security=[])
     @blp.arguments(SignedLinkSchema, location="query")
     @blp.response(200, content_type="image/*", description="The image.")
-    @error_responses(blp, 403, 404)
+    @error_responses(blp, 403, 404, 422)
     def get(self, link, key):
         """One stored image, through the expiring link a talent response gave (no token needed)."""
         files = storage()

@@ -84,7 +84,8 @@ class DiskStorage(Storage):
         return url_for("media.file", key=key, expires=expires, signature=self.signature(key, expires))
 
     def verify(self, key, expires, signature):
-        return expires >= time.time() and hmac.compare_digest(self.signature(key, expires), signature)
+        expected = self.signature(key, expires).encode()
+        return expires >= time.time() and hmac.compare_digest(expected, signature.encode())
 
 
 class S3Storage(Storage):

@@ -8,6 +8,7 @@ from casting.openapi import error_responses
 from casting.pagination import PageArgsSchema, page, page_of
 
 DAY = 86400
+NAME_LISTS = {"skills": SKILLS, "languages": LANGUAGES, "categories": CATEGORIES}
 blp = Blueprint("meta", __name__, url_prefix="/api/meta",
                 description="Suggestion lists for forms and filters: public, cached for a day, never limiting.")
 
@@ -39,40 +40,16 @@ def _cache_for_a_day(response):
     return response
 
 
-@blp.route("/skills")
-class SkillViews(MethodView):
+@blp.route("/<any(skills, languages, categories):kind>")
+class NameListViews(MethodView):
     @blp.doc(security=[])
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, page_of(NameSchema), example=_example([{"name": "Acting"}, {"name": "Kathak"}]))
-    @error_responses(blp, 422)
+    @error_responses(blp, 404, 422)
     @cache.cached(timeout=DAY, query_string=True)
-    def get(self, args):
-        """Common skills (a talent may list any skill; these are suggestions)."""
-        return _page([{"name": name} for name in SKILLS], args)
-
-
-@blp.route("/languages")
-class LanguageViews(MethodView):
-    @blp.doc(security=[])
-    @blp.arguments(PageArgsSchema, location="query")
-    @blp.response(200, page_of(NameSchema), example=_example([{"name": "Hindi"}, {"name": "Marathi"}]))
-    @error_responses(blp, 422)
-    @cache.cached(timeout=DAY, query_string=True)
-    def get(self, args):
-        """Common languages (a talent may list any language; these are suggestions)."""
-        return _page([{"name": name} for name in LANGUAGES], args)
-
-
-@blp.route("/categories")
-class CategoryViews(MethodView):
-    @blp.doc(security=[])
-    @blp.arguments(PageArgsSchema, location="query")
-    @blp.response(200, page_of(NameSchema), example=_example([{"name": "Actor"}, {"name": "Model"}]))
-    @error_responses(blp, 422)
-    @cache.cached(timeout=DAY, query_string=True)
-    def get(self, args):
-        """Talent categories."""
-        return _page([{"name": name} for name in CATEGORIES], args)
+    def get(self, args, kind):
+        """Common skills, languages or talent categories: suggestions (a talent may list any value)."""
+        return _page([{"name": name} for name in NAME_LISTS[kind]], args)
 
 
 @blp.route("/cities")
