@@ -61,6 +61,7 @@ def test_a_headshot_is_re_encoded_without_metadata_and_thumbnailed(client, own_t
     media = created.json
     assert (media["kind"], media["content_type"], media["width"], media["height"]) == (
         "headshot", "image/jpeg", 20, 40)
+    assert media["url"].startswith("http://localhost/api/media/talents/")
     stored = fetch(client, media["url"])
     assert stored.status_code == 200 and "private" in stored.headers["Cache-Control"]
     with Image.open(io.BytesIO(stored.data)) as image:

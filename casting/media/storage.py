@@ -70,6 +70,7 @@ class DiskStorage(Storage):
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as temporary:
             temporary.write(data)
+        os.chmod(temporary.name, 0o644)  # nosec B103 - public-by-link images a front server may serve
         os.replace(temporary.name, path)
 
     def delete(self, *keys):
@@ -81,7 +82,8 @@ class DiskStorage(Storage):
 
     def _sign(self, key, window_start):
         expires = window_start + self.ttl
-        return url_for("media.file", key=key, expires=expires, signature=self.signature(key, expires))
+        return url_for("media.file", key=key, expires=expires, signature=self.signature(key, expires),
+                       _external=True)
 
     def verify(self, key, expires, signature):
         expected = self.signature(key, expires).encode()
