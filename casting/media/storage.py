@@ -70,7 +70,7 @@ class DiskStorage(Storage):
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as temporary:
             temporary.write(data)
-        os.chmod(temporary.name, 0o644)  # nosec B103 - public-by-link images a front server may serve
+        os.chmod(temporary.name, 0o644)  # images are public by link: a front server may serve them
         os.replace(temporary.name, path)
 
     def delete(self, *keys):
