@@ -1,5 +1,6 @@
 """`flask seed ...`, `flask users ...`, `flask keys ...`, `flask worker` and `flask up`."""
 import os
+import signal
 import subprocess  # nosec B404
 import sys
 import time
@@ -144,6 +145,9 @@ def up_command(port):
     honcho = [sys.executable, "-m", "honcho", "start", "-d", root, "-f", os.path.join(root, "Procfile"),
               "-p", str(port), "web", "worker"]
     process = subprocess.Popen(honcho, env=env)  # nosec B603
+    # A process manager stops us with SIGTERM: stop web and worker first, then leave (and let the
+    # embedded servers stop with the last of us), instead of dying and orphaning them.
+    signal.signal(signal.SIGTERM, lambda signum, frame: process.terminate())
     try:
         if _wait_until_up(f"http://127.0.0.1:{port}/api/health", process):
             click.secho(f"\n  API docs: http://localhost:{port}/api/docs\n", fg="green", bold=True)

@@ -109,3 +109,24 @@ def test_no_urls_means_embedded_servers_shared_and_stopped(tmp_path):
     counted = subprocess.run([sys.executable, "-c", count], cwd=ROOT, env=_env(instance),
                              capture_output=True, text=True, timeout=120)
     assert counted.stdout.strip() == str(DEMO_TOTAL), "data survives a restart"
+
+
+@pytest.mark.timeout(300)
+def test_flask_up_serves_and_a_sigterm_stops_everything_it_started(tmp_path):
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    port = _free_port()
+    up = subprocess.Popen([str(BIN / "flask"), "up", "--port", str(port)], cwd=ROOT,
+                          env={**_env(instance), "WEB_CONCURRENCY": "1"},
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert _get(f"http://127.0.0.1:{port}/api/health/ready", timeout=180)[0] == 200
+        started = psutil.Process(up.pid).children(recursive=True)
+        postgres, redis = _server_pids(instance)
+        assert postgres and redis and len(started) >= 3  # honcho, gunicorn master and worker, flask worker
+    finally:
+        up.send_signal(signal.SIGTERM)
+        output = up.communicate(timeout=90)[0]
+    assert f"API docs: http://localhost:{port}/api/docs" in output
+    assert all(_exits(process.pid, timeout=30) for process in started), "web and worker stop too"
+    assert _exits(postgres) and _exits(redis)
