@@ -63,10 +63,12 @@ def _register_blueprints(app):
     from casting.media.routes import blp as media_blp
     from casting.meta.routes import blp as meta_blp
     from casting.notifications.routes import dev_blp
+    from casting.productions.routes import blp as productions_blp
     from casting.talents.routes import blp as talents_blp
     from casting.webhooks.routes import blp as webhooks_blp
 
-    for blueprint in (health_blp, auth_blp, admin_blp, talents_blp, media_blp, meta_blp, webhooks_blp):
+    for blueprint in (health_blp, auth_blp, admin_blp, talents_blp, productions_blp, media_blp, meta_blp,
+                      webhooks_blp):
         api.register_blueprint(blueprint)
     if app.config["APP_ENV"] == "development":
         api.register_blueprint(dev_blp)

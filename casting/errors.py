@@ -48,6 +48,11 @@ class Codes:
     MEDIA_NOT_FOUND = ErrorCode("MEDIA_003", 404, "No such media for this talent.")
     MEDIA_LIMIT = ErrorCode("MEDIA_004", 409, "The portfolio is full: delete an image before adding another.")
     MEDIA_LINK_INVALID = ErrorCode("MEDIA_005", 403, "The media link is invalid or has expired.")
+    PRODUCTION_NOT_FOUND = ErrorCode("PRODUCTION_001", 404, "No such production.")
+    PRODUCTION_BAD_MOVE = ErrorCode("PRODUCTION_002", 409, "This status change is not allowed.")
+    PRODUCTION_IN_USE = ErrorCode("PRODUCTION_003", 409,
+                                  "The production has auditions: close it instead of deleting it.")
+    ROLE_NOT_FOUND = ErrorCode("PRODUCTION_004", 404, "No such role in this production.")
     VALIDATION = ErrorCode("VALIDATION_001", 422, "Some fields are not valid.")
     BAD_REQUEST = ErrorCode("REQUEST_001", 400, "The request could not be read.")
     NOT_FOUND = ErrorCode("REQUEST_002", 404, "Nothing was found at this address.")

@@ -2,7 +2,9 @@
 from casting.audit.models import AuditEvent
 from casting.auth.models import ApiKey, AuthSession, OAuthIdentity
 from casting.notifications.models import Notification
+from casting.productions.models import CastingRole, Production
 from casting.talents.models import Talent, TalentMedia
 from casting.users.models import User
 
-__all__ = ["ApiKey", "AuditEvent", "AuthSession", "Notification", "OAuthIdentity", "Talent", "TalentMedia", "User"]
+__all__ = ["ApiKey", "AuditEvent", "AuthSession", "CastingRole", "Notification", "OAuthIdentity", "Production",
+           "Talent", "TalentMedia", "User"]

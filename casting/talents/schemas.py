@@ -11,9 +11,16 @@ PROFICIENCIES = ["basic", "conversational", "fluent", "native"]
 SORT_KEYS = ["stage_name", "created_at", "updated_at", "experience_years", "day_rate_inr", "height_cm"]
 
 
+class PlaceField(PlainTextField):
+    """A city or state, title-cased, so `mumbai` and `Mumbai` are one place."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).strip().title()
+
+
 class LocationSchema(Schema):
-    city = PlainTextField(required=True, validate=validate.Length(min=1, max=80), metadata={"example": "Mumbai"})
-    state = PlainTextField(validate=validate.Length(max=80), metadata={"example": "Maharashtra"})
+    city = PlaceField(required=True, validate=validate.Length(min=1, max=80), metadata={"example": "Mumbai"})
+    state = PlaceField(validate=validate.Length(max=80), metadata={"example": "Maharashtra"})
     country = PlainTextField(load_default="India", validate=validate.Length(max=80), metadata={"example": "India"})
 
 

@@ -17,14 +17,6 @@ PUBLIC_FIELDS = ("id", "user_id", "stage_name", "bio", "gender", "age", "playing
                  "day_rate_inr", "is_verified", "is_featured", "created_at", "updated_at")
 
 
-def _tidy(data):
-    """Title-case place names, so `mumbai` and `Mumbai` are one city."""
-    if data.get("location"):
-        data["location"] = {key: value.title() if key in ("city", "state") and value else value
-                            for key, value in data["location"].items()}
-    return data
-
-
 def can_manage(record, user):
     """The talent, their agent, or an admin (`record`: a Talent or its snapshot)."""
     if isinstance(record, dict):
@@ -104,7 +96,7 @@ def create(user, data):
     """A talent makes their own (one) profile; an agent one for a talent they represent; admins any."""
     if user.role not in (Role.TALENT, Role.AGENT, Role.ADMIN):
         raise ApiError(Codes.AUTH_FORBIDDEN, "Only talent, agents and admins create talent profiles.")
-    talent = Talent(**_tidy(data))
+    talent = Talent(**data)
     if user.role == Role.TALENT:
         if db.session.scalar(select(Talent.id).where(Talent.user_id == user.id)):
             raise ApiError(Codes.TALENT_EXISTS)
@@ -127,7 +119,7 @@ def update(talent_id, user, changes):
     if privileged and user.role != Role.ADMIN:
         raise ApiError(Codes.AUTH_FORBIDDEN, "Only admins verify or feature a talent.",
                        details={"fields": {name: ["Only admins set this."] for name in privileged}})
-    for name, value in _tidy(changes).items():
+    for name, value in changes.items():
         setattr(talent, name, value)
     if talent.playing_age_min is not None and talent.playing_age_max is not None \
             and talent.playing_age_min > talent.playing_age_max:

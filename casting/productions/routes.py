@@ -1,0 +1,108 @@
+from flask.views import MethodView
+from flask_jwt_extended import current_user
+from flask_smorest import Blueprint
+
+from casting.auth.permissions import login_required
+from casting.openapi import error_responses
+from casting.pagination import PageArgsSchema, page_of, paginate
+from casting.productions import services
+from casting.productions.schemas import (PRODUCTION_EXAMPLE, ROLE_EXAMPLE, ProductionCreateSchema,
+                                         ProductionQuerySchema, ProductionSchema, ProductionUpdateSchema,
+                                         RoleInputSchema, RoleSchema, RoleUpdateSchema)
+
+blp = Blueprint("productions", __name__, url_prefix="/api/productions",
+                description="Productions and their roles, owned by the casting director or producer who made them.")
+
+
+def _page_example(item):
+    return {"items": [item], "meta": {"page": 1, "per_page": 20, "total": 1, "total_pages": 1}}
+
+
+@blp.route("/")
+class ProductionViews(MethodView):
+    @login_required()
+    @blp.arguments(ProductionQuerySchema, location="query")
+    @blp.response(200, page_of(ProductionSchema), example=_page_example(PRODUCTION_EXAMPLE))
+    @error_responses(blp, 401)
+    def get(self, args):
+        """Productions, newest first: everyone's once casting, your own drafts too (admins see all)."""
+        return paginate(services.listing(current_user, args), args)
+
+    @login_required()
+    @blp.arguments(ProductionCreateSchema, example={"title": "Monsoon Wedding 2", "type": "film",
+                                                    "language": "Hindi", "location": {"city": "Delhi"}})
+    @blp.response(201, ProductionSchema, example=PRODUCTION_EXAMPLE)
+    @error_responses(blp, 401, 403)
+    def post(self, data):
+        """Create a production (casting directors, producers, admins); you own it."""
+        return services.create(current_user, data)
+
+
+@blp.route("/<int:production_id>")
+class ProductionByIdViews(MethodView):
+    @login_required()
+    @blp.response(200, ProductionSchema, example=PRODUCTION_EXAMPLE)
+    @error_responses(blp, 401, 404)
+    def get(self, production_id):
+        """One production (someone else's draft is a 404)."""
+        return services.visible(production_id, current_user)
+
+    @login_required()
+    @blp.arguments(ProductionUpdateSchema, example={"status": "casting"})
+    @blp.response(200, ProductionSchema, example=PRODUCTION_EXAMPLE)
+    @error_responses(blp, 401, 403, 404, 409)
+    def put(self, changes, production_id):
+        """Edit a production or move its status (owner or admin); fields left out stay as they are."""
+        return services.update(production_id, current_user, changes)
+
+    @login_required()
+    @blp.response(204)
+    @error_responses(blp, 401, 403, 404, 409)
+    def delete(self, production_id):
+        """Delete a production and its roles (owner or admin); refused while it has auditions."""
+        services.delete(production_id, current_user)
+
+
+@blp.route("/<int:production_id>/roles")
+class RoleViews(MethodView):
+    @login_required()
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_of(RoleSchema), example=_page_example(ROLE_EXAMPLE))
+    @error_responses(blp, 401, 404)
+    def get(self, args, production_id):
+        """The production's roles, in the order they were added."""
+        return paginate(services.roles(production_id, current_user), args)
+
+    @login_required()
+    @blp.arguments(RoleInputSchema, example={"name": "Young Radha", "gender": "female", "age_min": 20,
+                                             "age_max": 28, "skills": ["Acting", "Kathak"], "city": "Delhi"})
+    @blp.response(201, RoleSchema, example=ROLE_EXAMPLE)
+    @error_responses(blp, 401, 403, 404)
+    def post(self, data, production_id):
+        """Add a role (owner or admin); it starts `open`."""
+        return services.create_role(production_id, current_user, data)
+
+
+@blp.route("/<int:production_id>/roles/<int:role_id>")
+class RoleByIdViews(MethodView):
+    @login_required()
+    @blp.response(200, RoleSchema, example=ROLE_EXAMPLE)
+    @error_responses(blp, 401, 404)
+    def get(self, production_id, role_id):
+        """One role."""
+        return services.role(production_id, role_id, current_user)
+
+    @login_required()
+    @blp.arguments(RoleUpdateSchema, example={"status": "filled"})
+    @blp.response(200, RoleSchema, example=ROLE_EXAMPLE)
+    @error_responses(blp, 401, 403, 404, 409)
+    def put(self, changes, production_id, role_id):
+        """Edit a role or move its status (owner or admin)."""
+        return services.update_role(production_id, role_id, current_user, changes)
+
+    @login_required()
+    @blp.response(204)
+    @error_responses(blp, 401, 403, 404)
+    def delete(self, production_id, role_id):
+        """Delete a role (owner or admin)."""
+        services.delete_role(production_id, role_id, current_user)

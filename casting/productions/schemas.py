@@ -1,0 +1,121 @@
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from casting.pagination import PageArgsSchema
+from casting.productions.models import ProductionStatus, ProductionType, RoleStatus
+from casting.talents.models import Gender
+from casting.talents.schemas import LanguageSchema, LocationSchema, PlaceField
+from casting.users.schemas import PlainTextField
+
+TITLE = validate.Length(min=1, max=200)
+NAME = validate.Length(min=1, max=120)
+
+
+class ProductionInputSchema(Schema):
+    title = PlainTextField(required=True, validate=TITLE, metadata={"example": "Monsoon Wedding 2"})
+    type = fields.Enum(ProductionType, by_value=True, required=True, metadata={"example": "film"})
+    language = PlainTextField(validate=validate.Length(max=40), allow_none=True, metadata={"example": "Hindi"})
+    description = PlainTextField(validate=validate.Length(max=10000), allow_none=True)
+    status = fields.Enum(ProductionStatus, by_value=True, metadata={
+        "description": "New productions start as `draft` (private) unless created straight into `casting`."})
+    shoot_start = fields.Date(allow_none=True, metadata={"example": "2027-01-10"})
+    shoot_end = fields.Date(allow_none=True, metadata={"example": "2027-03-01"})
+    location = fields.Nested(LocationSchema)
+
+    @validates_schema
+    def _dates(self, data, **kwargs):
+        if data.get("shoot_start") and data.get("shoot_end") and data["shoot_start"] > data["shoot_end"]:
+            raise ValidationError("Must not be before shoot_start.", "shoot_end")
+
+
+class ProductionCreateSchema(ProductionInputSchema):
+    status = fields.Enum(ProductionStatus, by_value=True, validate=validate.OneOf(
+        [ProductionStatus.DRAFT, ProductionStatus.CASTING]), metadata={
+        "description": "`draft` (private, the default) or `casting` (visible to everyone signed in)."})
+
+
+class ProductionUpdateSchema(ProductionInputSchema):
+    """PUT: every field optional; `status` moves draft → casting/closed, casting → closed, closed → casting."""
+
+    title = PlainTextField(validate=TITLE)
+    type = fields.Enum(ProductionType, by_value=True)
+
+
+class ProductionSchema(Schema):
+    id = fields.Integer(required=True)
+    owner_id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    type = fields.Enum(ProductionType, by_value=True, required=True)
+    language = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    status = fields.Enum(ProductionStatus, by_value=True, required=True)
+    shoot_start = fields.Date(allow_none=True)
+    shoot_end = fields.Date(allow_none=True)
+    location = fields.Nested(LocationSchema)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class ProductionQuerySchema(PageArgsSchema):
+    status = fields.Enum(ProductionStatus, by_value=True)
+    type = fields.Enum(ProductionType, by_value=True)
+    mine = fields.Boolean(metadata={"description": "Only productions you own."})
+
+
+class RoleInputSchema(Schema):
+    name = PlainTextField(required=True, validate=NAME, metadata={"example": "Young Radha"})
+    description = PlainTextField(validate=validate.Length(max=10000), allow_none=True)
+    gender = fields.Enum(Gender, by_value=True, allow_none=True, metadata={"example": "female"})
+    age_min = fields.Integer(validate=validate.Range(min=0, max=120), allow_none=True, metadata={"example": 20})
+    age_max = fields.Integer(validate=validate.Range(min=0, max=120), allow_none=True, metadata={"example": 28})
+    skills = fields.List(PlainTextField(validate=validate.Length(min=1, max=50)), validate=validate.Length(max=30),
+                         metadata={"example": ["Acting", "Kathak"]})
+    languages = fields.List(fields.Nested(LanguageSchema), validate=validate.Length(max=10), metadata={
+        "description": "Languages the part needs, each with the least proficiency that will do.",
+        "example": [{"name": "Marathi", "proficiency": "fluent"}]})
+    city = PlaceField(validate=validate.Length(max=80), allow_none=True, metadata={"example": "Mumbai"})
+    city_required = fields.Boolean(metadata={
+        "description": "Only talent in `city` match (otherwise being there only helps the score)."})
+    pay_inr = fields.Integer(validate=validate.Range(min=0, max=1_000_000_000), allow_none=True)
+
+    @validates_schema
+    def _ages(self, data, **kwargs):
+        if data.get("age_min") is not None and data.get("age_max") is not None and data["age_min"] > data["age_max"]:
+            raise ValidationError("Must not be above age_max.", "age_min")
+
+
+class RoleUpdateSchema(RoleInputSchema):
+    """PUT: every field optional; `status` moves open → filled/closed, filled → open/closed, closed → open."""
+
+    name = PlainTextField(validate=NAME)
+    status = fields.Enum(RoleStatus, by_value=True)
+
+
+class RoleSchema(Schema):
+    id = fields.Integer(required=True)
+    production_id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    description = fields.String(allow_none=True)
+    gender = fields.Enum(Gender, by_value=True, allow_none=True)
+    age_min = fields.Integer(allow_none=True)
+    age_max = fields.Integer(allow_none=True)
+    skills = fields.List(fields.String())
+    languages = fields.List(fields.Nested(LanguageSchema))
+    city = fields.String(allow_none=True)
+    city_required = fields.Boolean()
+    status = fields.Enum(RoleStatus, by_value=True, required=True)
+    pay_inr = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+PRODUCTION_EXAMPLE = {
+    "id": 3, "owner_id": 5, "title": "Monsoon Wedding 2", "type": "film", "language": "Hindi",
+    "description": "A family drama in Delhi.", "status": "casting", "shoot_start": "2027-01-10",
+    "shoot_end": "2027-03-01", "location": {"city": "Delhi", "state": "Delhi", "country": "India"},
+    "created_at": "2026-11-24T10:00:00+00:00", "updated_at": "2026-11-24T10:00:00+00:00"}
+ROLE_EXAMPLE = {
+    "id": 11, "production_id": 3, "name": "Young Radha", "description": "The bride's sister; dances at the sangeet.",
+    "gender": "female", "age_min": 20, "age_max": 28, "skills": ["Acting", "Kathak"],
+    "languages": [{"name": "Hindi", "proficiency": "fluent"}], "city": "Delhi", "city_required": False,
+    "status": "open", "pay_inr": 25000, "created_at": "2026-11-24T10:00:00+00:00",
+    "updated_at": "2026-11-24T10:00:00+00:00"}

@@ -1,0 +1,145 @@
+"""Productions and roles: who may see and change them, and the status moves they may make."""
+from sqlalchemy import or_, select
+
+from casting.errors import ApiError, Codes
+from casting.extensions import db
+from casting.productions.models import CastingRole, Production, ProductionStatus, RoleStatus
+from casting.users.models import Role
+
+PRODUCTION_MOVES = {
+    ProductionStatus.DRAFT: {ProductionStatus.CASTING, ProductionStatus.CLOSED},
+    ProductionStatus.CASTING: {ProductionStatus.CLOSED},
+    ProductionStatus.CLOSED: {ProductionStatus.CASTING},
+}
+ROLE_MOVES = {
+    RoleStatus.OPEN: {RoleStatus.FILLED, RoleStatus.CLOSED},
+    RoleStatus.FILLED: {RoleStatus.OPEN, RoleStatus.CLOSED},
+    RoleStatus.CLOSED: {RoleStatus.OPEN},
+}
+MAKERS = {Role.CASTING_DIRECTOR, Role.PRODUCER, Role.ADMIN}
+_dependents = []
+
+
+def register_dependent(name, count):
+    """Refuse deleting a production while `count(production_id)` > 0 (auditions register here)."""
+    _dependents.append((name, count))
+
+
+def _move(current, wanted, moves):
+    """Check a status change against `moves`; 409 naming the allowed moves if it is not one."""
+    if wanted is None or wanted == current:
+        return
+    if wanted not in moves[current]:
+        raise ApiError(Codes.PRODUCTION_BAD_MOVE, f"A {current.value} item cannot become {wanted.value}.",
+                       details={"from": current.value, "to": wanted.value,
+                                "allowed": sorted(status.value for status in moves[current])})
+
+
+def _check_dates(production):
+    if production.shoot_start and production.shoot_end and production.shoot_start > production.shoot_end:
+        raise ApiError(Codes.VALIDATION, details={"fields": {"shoot_end": ["Must not be before shoot_start."]}})
+
+
+def _check_ages(role):
+    if role.age_min is not None and role.age_max is not None and role.age_min > role.age_max:
+        raise ApiError(Codes.VALIDATION, details={"fields": {"age_min": ["Must not be above age_max."]}})
+
+
+def listing(user, args):
+    """Productions `user` may see (others' drafts are private), newest first, filtered."""
+    query = select(Production)
+    if user.role != Role.ADMIN:
+        query = query.where(or_(Production.status != ProductionStatus.DRAFT, Production.owner_id == user.id))
+    if args.get("mine"):
+        query = query.where(Production.owner_id == user.id)
+    for name in ("status", "type"):
+        if args.get(name) is not None:
+            query = query.where(getattr(Production, name) == args[name])
+    return query.order_by(Production.created_at.desc(), Production.id.desc())
+
+
+def visible(production_id, user):
+    """A production `user` may see; someone else's draft is as good as missing (404)."""
+    production = db.session.get(Production, production_id)
+    hidden = production is not None and production.status == ProductionStatus.DRAFT \
+        and user.role != Role.ADMIN and production.owner_id != user.id
+    if production is None or hidden:
+        raise ApiError(Codes.PRODUCTION_NOT_FOUND)
+    return production
+
+
+def owned(production_id, user):
+    """A production `user` may change: its owner or an admin (403 for others who can see it)."""
+    production = visible(production_id, user)
+    if user.role != Role.ADMIN and production.owner_id != user.id:
+        raise ApiError(Codes.AUTH_FORBIDDEN)
+    return production
+
+
+def create(user, data):
+    if user.role not in MAKERS:
+        raise ApiError(Codes.AUTH_FORBIDDEN, "Only casting directors, producers and admins create productions.")
+    production = Production(owner_id=user.id, **data)
+    _check_dates(production)
+    db.session.add(production)
+    db.session.commit()
+    return production
+
+
+def update(production_id, user, changes):
+    production = owned(production_id, user)
+    _move(production.status, changes.get("status"), PRODUCTION_MOVES)
+    for name, value in changes.items():
+        setattr(production, name, value)
+    _check_dates(production)
+    db.session.commit()
+    return production
+
+
+def delete(production_id, user):
+    """Delete a production and its roles, unless something (auditions) depends on it."""
+    production = owned(production_id, user)
+    in_use = {name: count(production.id) for name, count in _dependents}
+    in_use = {name: number for name, number in in_use.items() if number}
+    if in_use:
+        raise ApiError(Codes.PRODUCTION_IN_USE, details=in_use)
+    db.session.delete(production)
+    db.session.commit()
+
+
+def roles(production_id, user):
+    visible(production_id, user)
+    return select(CastingRole).where(CastingRole.production_id == production_id).order_by(CastingRole.id)
+
+
+def role(production_id, role_id, user, manage=False):
+    """A role of a production `user` may see (or, with `manage`, change)."""
+    production = owned(production_id, user) if manage else visible(production_id, user)
+    found = db.session.get(CastingRole, role_id)
+    if found is None or found.production_id != production.id:
+        raise ApiError(Codes.ROLE_NOT_FOUND)
+    return found
+
+
+def create_role(production_id, user, data):
+    production = owned(production_id, user)
+    created = CastingRole(production_id=production.id, **data)
+    _check_ages(created)
+    db.session.add(created)
+    db.session.commit()
+    return created
+
+
+def update_role(production_id, role_id, user, changes):
+    found = role(production_id, role_id, user, manage=True)
+    _move(found.status, changes.get("status"), ROLE_MOVES)
+    for name, value in changes.items():
+        setattr(found, name, value)
+    _check_ages(found)
+    db.session.commit()
+    return found
+
+
+def delete_role(production_id, role_id, user):
+    db.session.delete(role(production_id, role_id, user, manage=True))
+    db.session.commit()

@@ -1,0 +1,114 @@
+"""Productions and roles (CONTRACT §4): ownership, visibility, status moves, and the delete guard."""
+import pytest
+
+from casting.productions import services
+
+FILM = {"title": "Monsoon Wedding 2", "type": "film", "language": "Hindi", "location": {"city": "delhi"}}
+RADHA = {"name": "Young Radha", "gender": "female", "age_min": 20, "age_max": 28, "skills": ["Acting"],
+         "languages": [{"name": "Hindi", "proficiency": "fluent"}], "city": "Delhi", "pay_inr": 25000}
+
+
+@pytest.fixture
+def people(login):
+    return {role: login(role) for role in ("casting_director", "producer", "talent", "agent", "admin")}
+
+
+def test_who_creates_productions_and_what_they_start_as(client, people):
+    for role in ("talent", "agent"):
+        assert client.post("/api/productions/", json=FILM, headers=people[role]).status_code == 403
+    made = client.post("/api/productions/", json=FILM, headers=people["casting_director"])
+    assert made.status_code == 201
+    assert (made.json["status"], made.json["location"]["city"]) == ("draft", "Delhi")
+    produced = client.post("/api/productions/", json={**FILM, "status": "casting"}, headers=people["producer"])
+    assert produced.json["status"] == "casting"
+    closed = client.post("/api/productions/", json={**FILM, "status": "closed"}, headers=people["producer"])
+    assert closed.status_code == 422 and "status" in closed.json["details"]["fields"]
+    late = client.post("/api/productions/", json={**FILM, "shoot_start": "2027-03-01", "shoot_end": "2027-01-01"},
+                       headers=people["producer"])
+    assert late.status_code == 422 and "shoot_end" in late.json["details"]["fields"]
+
+
+def test_drafts_are_private_and_lists_are_filtered(client, people, login):
+    director, talent, admin = people["casting_director"], people["talent"], people["admin"]
+    draft = client.post("/api/productions/", json=FILM, headers=director).json["id"]
+    public = client.post("/api/productions/", json={**FILM, "title": "Open call", "status": "casting"},
+                         headers=people["producer"]).json["id"]
+    assert client.get(f"/api/productions/{draft}", headers=talent).json["code"] == "PRODUCTION_001"
+    assert client.get(f"/api/productions/{draft}/roles", headers=talent).status_code == 404
+    assert client.get(f"/api/productions/{draft}", headers=admin).status_code == 200
+
+    def ids(headers, query=""):
+        return [item["id"] for item in client.get(f"/api/productions/?{query}", headers=headers).json["items"]]
+
+    assert ids(talent) == [public]
+    assert ids(director) == [public, draft] and ids(director, "mine=true") == [draft]
+    assert ids(admin, "status=draft") == [draft] and ids(admin, "type=ad") == []
+
+
+def test_only_the_owner_or_an_admin_changes_a_production(client, people, login):
+    owner, other = people["casting_director"], login("casting_director", "other@example.in")
+    production = client.post("/api/productions/", json={**FILM, "status": "casting"}, headers=owner).json["id"]
+    assert client.put(f"/api/productions/{production}", json={"title": "Mine now"}, headers=other).status_code == 403
+    assert client.delete(f"/api/productions/{production}", headers=other).status_code == 403
+    assert client.post(f"/api/productions/{production}/roles", json=RADHA, headers=other).status_code == 403
+    edited = client.put(f"/api/productions/{production}", json={"description": "<b>Delhi</b> wedding"},
+                        headers=people["admin"]).json
+    assert (edited["description"], edited["title"]) == ("Delhi wedding", FILM["title"])
+    bad = client.put(f"/api/productions/{production}", json={"shoot_start": "2027-05-01"}, headers=owner)
+    assert bad.status_code == 200
+    bad = client.put(f"/api/productions/{production}", json={"shoot_end": "2027-04-01"}, headers=owner)
+    assert bad.status_code == 422 and "shoot_end" in bad.json["details"]["fields"]
+
+
+@pytest.mark.parametrize("moves,refused", [
+    (["casting", "closed", "casting"], "draft"),
+    (["closed"], "draft"),
+])
+def test_production_status_moves(client, people, moves, refused):
+    owner = people["casting_director"]
+    production = client.post("/api/productions/", json=FILM, headers=owner).json["id"]
+    for status in moves:
+        assert client.put(f"/api/productions/{production}", json={"status": status},
+                          headers=owner).json["status"] == status
+    response = client.put(f"/api/productions/{production}", json={"status": refused}, headers=owner)
+    assert (response.status_code, response.json["code"]) == (409, "PRODUCTION_002")
+    assert response.json["details"]["from"] == moves[-1] and refused not in response.json["details"]["allowed"]
+
+
+def test_roles_crud_and_status_moves(client, people):
+    owner, talent = people["casting_director"], people["talent"]
+    production = client.post("/api/productions/", json={**FILM, "status": "casting"}, headers=owner).json["id"]
+    other = client.post("/api/productions/", json=FILM, headers=owner).json["id"]
+    role = client.post(f"/api/productions/{production}/roles", json=RADHA, headers=owner)
+    assert role.status_code == 201 and role.json["status"] == "open"
+    role_id = role.json["id"]
+    assert client.get(f"/api/productions/{production}/roles/{role_id}", headers=talent).json["name"] == "Young Radha"
+    assert client.get(f"/api/productions/{other}/roles/{role_id}", headers=owner).json["code"] == "PRODUCTION_004"
+    assert client.put(f"/api/productions/{production}/roles/{role_id}", json={"pay_inr": 1}, headers=talent
+                      ).status_code == 403
+    for status, expected in (("filled", 200), ("open", 200), ("closed", 200), ("filled", 409), ("open", 200)):
+        response = client.put(f"/api/productions/{production}/roles/{role_id}", json={"status": status},
+                              headers=owner)
+        assert response.status_code == expected, (status, response.json)
+    ages = client.put(f"/api/productions/{production}/roles/{role_id}", json={"age_min": 40}, headers=owner)
+    assert ages.status_code == 422 and "age_min" in ages.json["details"]["fields"]
+    page = client.get(f"/api/productions/{production}/roles?per_page=1", headers=talent).json
+    assert page["meta"]["total"] == 1 and page["items"][0]["age_min"] == 20
+    assert client.delete(f"/api/productions/{production}/roles/{role_id}", headers=owner).status_code == 204
+    assert client.get(f"/api/productions/{production}/roles/{role_id}", headers=owner).status_code == 404
+
+
+def test_a_production_with_auditions_is_not_deleted(client, people, monkeypatch):
+    owner = people["casting_director"]
+    production = client.post("/api/productions/", json=FILM, headers=owner).json["id"]
+    client.post(f"/api/productions/{production}/roles", json=RADHA, headers=owner)
+    auditions = {production: 2}
+    monkeypatch.setattr(services, "_dependents", [])
+    services.register_dependent("auditions", lambda production_id: auditions.get(production_id, 0))
+    refused = client.delete(f"/api/productions/{production}", headers=owner)
+    assert (refused.status_code, refused.json["code"], refused.json["details"]) == (
+        409, "PRODUCTION_003", {"auditions": 2})
+    assert client.get(f"/api/productions/{production}/roles", headers=owner).json["meta"]["total"] == 1
+    auditions.clear()
+    assert client.delete(f"/api/productions/{production}", headers=owner).status_code == 204
+    assert client.get(f"/api/productions/{production}", headers=owner).status_code == 404
