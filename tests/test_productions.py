@@ -112,3 +112,64 @@ def test_a_production_with_auditions_is_not_deleted(client, people, monkeypatch)
     auditions.clear()
     assert client.delete(f"/api/productions/{production}", headers=owner).status_code == 204
     assert client.get(f"/api/productions/{production}", headers=owner).status_code == 404
+
+
+def person(name, **changes):
+    return {"stage_name": name, "gender": "female", "date_of_birth": "1998-04-12", "playing_age_min": 22,
+            "playing_age_max": 28, "height_cm": 165, "experience_years": 0, "location": {"city": "Mumbai"},
+            "skills": ["Acting", "Kathak"], "languages": [{"name": "Marathi", "proficiency": "native"}], **changes}
+
+
+@pytest.fixture
+def casting_call(client, people):
+    """A role and a hand-built set of talent: three who fit, and one for each hard requirement failed."""
+    agent, admin, owner = people["agent"], people["admin"], people["casting_director"]
+    cast = {
+        "asha": person("Asha", experience_years=8),
+        "bina": person("Bina", skills=["Acting"], languages=[{"name": "marathi", "proficiency": "basic"}],
+                       location={"city": "Pune"}, experience_years=2),
+        "chitra": person("Chitra", languages=[{"name": "Hindi", "proficiency": "native"}]),
+        "dev": person("Dev", gender="male"),
+        "esha": person("Esha", playing_age_min=40, playing_age_max=50),
+        "farah": person("Farah", availability_status="busy"),
+        "gita": person("Gita"),
+    }
+    ids = {name: client.post("/api/talents/", json=body, headers=agent).json["id"] for name, body in cast.items()}
+    client.put(f"/api/talents/{ids['asha']}", json={"is_verified": True}, headers=admin)
+    client.delete(f"/api/talents/{ids['gita']}", headers=admin)
+    production = client.post("/api/productions/", json={**FILM, "status": "casting"}, headers=owner).json["id"]
+    role = client.post(f"/api/productions/{production}/roles", headers=owner, json={
+        "name": "Young Radha", "gender": "female", "age_min": 20, "age_max": 30, "skills": ["acting", "Kathak"],
+        "languages": [{"name": "Marathi", "proficiency": "fluent"}], "city": "mumbai"}).json["id"]
+    return f"/api/productions/{production}/roles/{role}", ids
+
+
+def test_matches_filter_hard_requirements_and_rank_soft_ones_with_reasons(client, people, casting_call):
+    path, ids = casting_call
+    page = client.get(f"{path}/matches", headers=people["casting_director"]).json
+    ranked = [(item["talent"]["stage_name"], item["score"]) for item in page["items"]]
+    assert [name for name, _ in ranked] == ["Asha", "Chitra", "Bina"] and page["meta"]["total"] == 3
+    assert 1 >= ranked[0][1] > ranked[1][1] > ranked[2][1] > 0
+    reasons = {item["talent"]["stage_name"]: item["reasons"] for item in page["items"]}
+    assert reasons["Bina"] == ["has acting", "missing skill: Kathak",
+                               "speaks Marathi (basic; the part needs fluent)", "based in Pune, not Mumbai",
+                               "2 years of experience"]
+    assert "speaks Marathi (native)" in reasons["Asha"] and "verified profile" in reasons["Asha"]
+    assert "does not speak Marathi" in reasons["Chitra"]
+    assert client.get(f"{path}/matches", headers=people["talent"]).status_code == 403
+
+
+def test_matches_follow_talent_and_role_changes_at_once(client, people, casting_call):
+    path, ids = casting_call
+    owner = people["casting_director"]
+
+    def names():
+        return [item["talent"]["stage_name"] for item in client.get(f"{path}/matches", headers=owner).json["items"]]
+
+    assert names() == ["Asha", "Chitra", "Bina"]
+    client.put(f"/api/talents/{ids['bina']}", headers=people["agent"], json={
+        "skills": ["Acting", "Kathak"], "languages": [{"name": "Marathi", "proficiency": "fluent"}],
+        "location": {"city": "Mumbai"}, "experience_years": 9})
+    assert names() == ["Asha", "Bina", "Chitra"]
+    client.put(path, json={"city_required": True, "city": "Pune"}, headers=owner)
+    assert names() == []

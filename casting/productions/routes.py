@@ -1,14 +1,15 @@
 from flask.views import MethodView
-from flask_jwt_extended import current_user
+from flask_jwt_extended import current_user, get_current_user
 from flask_smorest import Blueprint
 
 from casting.auth.permissions import login_required
 from casting.openapi import error_responses
-from casting.pagination import PageArgsSchema, page_of, paginate
+from casting.pagination import PageArgsSchema, page, page_of, paginate
 from casting.productions import services
-from casting.productions.schemas import (PRODUCTION_EXAMPLE, ROLE_EXAMPLE, ProductionCreateSchema,
-                                         ProductionQuerySchema, ProductionSchema, ProductionUpdateSchema,
-                                         RoleInputSchema, RoleSchema, RoleUpdateSchema)
+from casting.productions.schemas import (MATCH_EXAMPLE, PRODUCTION_EXAMPLE, ROLE_EXAMPLE, MatchSchema,
+                                         ProductionCreateSchema, ProductionQuerySchema, ProductionSchema,
+                                         ProductionUpdateSchema, RoleInputSchema, RoleSchema, RoleUpdateSchema)
+from casting.talents.services import view
 
 blp = Blueprint("productions", __name__, url_prefix="/api/productions",
                 description="Productions and their roles, owned by the casting director or producer who made them.")
@@ -106,3 +107,22 @@ class RoleByIdViews(MethodView):
     def delete(self, production_id, role_id):
         """Delete a role (owner or admin)."""
         services.delete_role(production_id, role_id, current_user)
+
+
+@blp.route("/<int:production_id>/roles/<int:role_id>/matches")
+class RoleMatchViews(MethodView):
+    @login_required()
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_of(MatchSchema), example=_page_example(MATCH_EXAMPLE))
+    @error_responses(blp, 401, 403, 404)
+    def get(self, args, production_id, role_id):
+        """Talent ranked for the role (owner or admin): hard requirements filter, the rest scores, with reasons.
+
+        Hard: available, not deleted, the role's gender, playing age (or age) overlapping the role's
+        range, the city when `city_required`. Scored: skills, languages at the needed proficiency,
+        experience, the city, profile completeness, verification.
+        """
+        items, total = services.matches(production_id, role_id, current_user, args)
+        viewer = get_current_user()
+        return page([{"talent": view(snapshot, viewer), "score": score, "reasons": reasons}
+                     for snapshot, score, reasons in items], total, args["page"], args["per_page"])

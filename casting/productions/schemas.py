@@ -3,7 +3,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from casting.pagination import PageArgsSchema
 from casting.productions.models import ProductionStatus, ProductionType, RoleStatus
 from casting.talents.models import Gender
-from casting.talents.schemas import LanguageSchema, LocationSchema, PlaceField
+from casting.talents.schemas import TALENT_EXAMPLE, LanguageSchema, LocationSchema, TalentSchema, TitledField
 from casting.users.schemas import PlainTextField
 
 TITLE = validate.Length(min=1, max=200)
@@ -72,7 +72,7 @@ class RoleInputSchema(Schema):
     languages = fields.List(fields.Nested(LanguageSchema), validate=validate.Length(max=10), metadata={
         "description": "Languages the part needs, each with the least proficiency that will do.",
         "example": [{"name": "Marathi", "proficiency": "fluent"}]})
-    city = PlaceField(validate=validate.Length(max=80), allow_none=True, metadata={"example": "Mumbai"})
+    city = TitledField(validate=validate.Length(max=80), allow_none=True, metadata={"example": "Mumbai"})
     city_required = fields.Boolean(metadata={
         "description": "Only talent in `city` match (otherwise being there only helps the score)."})
     pay_inr = fields.Integer(validate=validate.Range(min=0, max=1_000_000_000), allow_none=True)
@@ -108,6 +108,13 @@ class RoleSchema(Schema):
     updated_at = fields.DateTime()
 
 
+class MatchSchema(Schema):
+    talent = fields.Nested(TalentSchema, required=True)
+    score = fields.Float(required=True, metadata={"description": "0..1, higher is a better fit."})
+    reasons = fields.List(fields.String(), required=True, metadata={
+        "description": "Short sentences: what fits and what is missing."})
+
+
 PRODUCTION_EXAMPLE = {
     "id": 3, "owner_id": 5, "title": "Monsoon Wedding 2", "type": "film", "language": "Hindi",
     "description": "A family drama in Delhi.", "status": "casting", "shoot_start": "2027-01-10",
@@ -119,3 +126,5 @@ ROLE_EXAMPLE = {
     "languages": [{"name": "Hindi", "proficiency": "fluent"}], "city": "Delhi", "city_required": False,
     "status": "open", "pay_inr": 25000, "created_at": "2026-11-24T10:00:00+00:00",
     "updated_at": "2026-11-24T10:00:00+00:00"}
+MATCH_EXAMPLE = {"talent": TALENT_EXAMPLE, "score": 0.8125, "reasons": [
+    "has Acting", "missing skill: Kathak", "speaks Hindi (native)", "based in Delhi", "5 years of experience"]}

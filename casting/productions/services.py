@@ -1,9 +1,12 @@
 """Productions and roles: who may see and change them, and the status moves they may make."""
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from casting.errors import ApiError, Codes
 from casting.extensions import db
+from casting.productions import matching
 from casting.productions.models import CastingRole, Production, ProductionStatus, RoleStatus
+from casting.talents import cache as talent_cache
+from casting.talents.services import profiles
 from casting.users.models import Role
 
 PRODUCTION_MOVES = {
@@ -143,3 +146,25 @@ def update_role(production_id, role_id, user, changes):
 def delete_role(production_id, role_id, user):
     db.session.delete(role(production_id, role_id, user, manage=True))
     db.session.commit()
+
+
+def matches(production_id, role_id, user, args):
+    """A page of (snapshot, score, reasons) for the role, best first (owner or admin).
+
+    The ranking is cached like talent lists (any talent write shows at once) and keyed by the role's
+    last change, so editing the role re-ranks.
+    """
+    found = role(production_id, role_id, user, manage=True)
+
+    def compute():
+        ranked = matching.ranked(found)
+        page_query = ranked.limit(args["per_page"]).offset((args["page"] - 1) * args["per_page"])
+        total = db.session.scalar(select(func.count()).select_from(matching.candidates(found).subquery()))
+        return [(talent_id, float(score)) for talent_id, score in db.session.execute(page_query)], total
+
+    key = {"matches": found.id, "changed": found.updated_at.isoformat(), **args}
+    scored, total = talent_cache.cached_page(key, compute)
+    snapshots = {snapshot["id"]: snapshot for snapshot in profiles([talent_id for talent_id, _ in scored])}
+    items = [(snapshots[talent_id], score, matching.reasons(found, snapshots[talent_id]))
+             for talent_id, score in scored if talent_id in snapshots]
+    return items, total

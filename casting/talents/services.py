@@ -68,9 +68,14 @@ def _load_snapshots(ids):
     return {talent.id: snapshot(talent) for talent in found}
 
 
+def profiles(ids):
+    """Snapshots of the live talents among `ids`, in order, through the one-hour profile cache."""
+    return talent_cache.cached_profiles(ids, _load_snapshots)
+
+
 def profile(talent_id):
     """A live profile's snapshot, through the one-hour profile cache."""
-    found = talent_cache.cached_profiles([talent_id], _load_snapshots)
+    found = profiles([talent_id])
     if not found:
         raise ApiError(Codes.TALENT_NOT_FOUND)
     return found[0]
@@ -89,7 +94,7 @@ def _cached_page(query, cache_key, args):
         return [talent.id for talent in db.session.scalars(page_query)], total
 
     ids, total = talent_cache.cached_page(cache_key, compute)
-    return talent_cache.cached_profiles(ids, _load_snapshots), total
+    return profiles(ids), total
 
 
 def create(user, data):
@@ -168,7 +173,7 @@ def _years_ago(years):
         return today.replace(year=today.year - years, day=28)
 
 
-def _age_clause(age_min, age_max):
+def age_clause(age_min, age_max):
     """Playing age range overlaps [age_min, age_max]; without one, the real age lies in it."""
     playing, real = [], []
     if age_min is not None:
@@ -201,7 +206,7 @@ def search(filters):
         if filters.get(name) is not None:
             query = query.where(getattr(Talent, name) == filters[name])
     if filters.get("age_min") is not None or filters.get("age_max") is not None:
-        query = query.where(_age_clause(filters.get("age_min"), filters.get("age_max")))
+        query = query.where(age_clause(filters.get("age_min"), filters.get("age_max")))
     if filters.get("height_min") is not None:
         query = query.where(Talent.height_cm >= filters["height_min"])
     if filters.get("height_max") is not None:
