@@ -59,6 +59,7 @@ def _register_blueprints(app):
     import casting.models  # noqa: F401 - the metadata must know every table
     from casting.admin.routes import blp as admin_blp
     from casting.auth.routes import blp as auth_blp
+    from casting.exports.routes import blp as exports_blp
     from casting.health.routes import blp as health_blp
     from casting.media.routes import blp as media_blp
     from casting.meta.routes import blp as meta_blp
@@ -67,8 +68,8 @@ def _register_blueprints(app):
     from casting.talents.routes import blp as talents_blp
     from casting.webhooks.routes import blp as webhooks_blp
 
-    for blueprint in (health_blp, auth_blp, admin_blp, talents_blp, productions_blp, media_blp, meta_blp,
-                      webhooks_blp):
+    for blueprint in (health_blp, auth_blp, admin_blp, talents_blp, productions_blp, exports_blp, media_blp,
+                      meta_blp, webhooks_blp):
         api.register_blueprint(blueprint)
     if app.config["APP_ENV"] == "development":
         api.register_blueprint(dev_blp)

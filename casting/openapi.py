@@ -79,6 +79,9 @@ def spec_options():
                           for e in CATALOGUE],
         "components": {"securitySchemes": {
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                           "description": "A service API key (`flask keys create-api-key`), with the scope the "
+                                          "route names."},
         }},
         "security": [{"bearerAuth": []}],
     }

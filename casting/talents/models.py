@@ -106,11 +106,7 @@ class Talent(db.Model):
 
     @property
     def age(self):
-        if self.date_of_birth is None:
-            return None
-        today = date.today()
-        born = self.date_of_birth
-        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+        return age_on(self.date_of_birth)
 
     def refresh_derived(self):
         """Recompute the match keys, the free-text search column and the featured score from the profile."""
@@ -119,6 +115,14 @@ class Talent(db.Model):
         self.search_text = " ".join([self.stage_name or "", self.bio or "", " ".join(self.skills or [])]).lower()
         self.profile_score = profile_score({name: getattr(self, name) for name in (*COMPLETENESS, "is_verified")},
                                            any(item.kind == MediaKind.HEADSHOT for item in self.media))
+
+
+def age_on(born, today=None):
+    """Whole years from `born` to today (None for no date)."""
+    if born is None:
+        return None
+    today = today or date.today()
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 COMPLETENESS = ("bio", "gender", "date_of_birth", "height_cm", "location", "skills", "languages",
