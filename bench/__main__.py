@@ -1,7 +1,8 @@
 """Run the service as production would, drive it with wrk, compare it with a bare Flask app.
 
-Settings: BENCH_DURATION (seconds per route), BENCH_CONNECTIONS, BENCH_THREADS, WEB_CONCURRENCY.
-The service runs on its own embedded servers under instance/bench (or DATABASE_URL/REDIS_URL).
+Settings: BENCH_DURATION (seconds per route), BENCH_CONNECTIONS, BENCH_THREADS, WEB_CONCURRENCY,
+BENCH_TALENTS (profiles to seed). The service runs on its own embedded servers under BENCH_INSTANCE
+(default instance/bench; keep one per size) or on DATABASE_URL/REDIS_URL.
 """
 import json
 import os
@@ -13,6 +14,8 @@ import subprocess  # nosec B404
 import sys
 import time
 import urllib.request
+
+import requests
 from pathlib import Path
 
 from bench.routes import APP_ROUTES, REFERENCE_HELLO, REFERENCE_SELECT
@@ -40,7 +43,7 @@ def service_urls():
     """DATABASE_URL and REDIS_URL, or embedded servers of the benchmark's own under instance/bench."""
     from casting.embedded import EmbeddedPostgres, EmbeddedRedis
 
-    instance = ROOT / "instance" / "bench"
+    instance = Path(os.environ.get("BENCH_INSTANCE", ROOT / "instance" / "bench"))
     return {"DATABASE_URL": os.environ.get("DATABASE_URL") or EmbeddedPostgres(instance).attach(),
             "REDIS_URL": os.environ.get("REDIS_URL") or EmbeddedRedis(instance).attach()}
 
@@ -119,9 +122,24 @@ def drive(base, route, seconds):
     return json.loads(output.strip().splitlines()[-1])
 
 
+def first_request_ms(base, route):
+    """One request on its own, before wrk warms any cache: the uncached latency."""
+    headers = {"Authorization": route.authorization(base)} if route.authorization else {}
+    started = time.perf_counter()
+    response = requests.request(route.method, base + route.path, headers=headers, data=route.body or None,
+                                timeout=120)
+    assert response.status_code == route.expect, response.text[:300]
+    return (time.perf_counter() - started) * 1000
+
+
 def measure(base, route):
+    cold = first_request_ms(base, route) if route.cold else None
     drive(base, route, 1)
-    return drive(base, route, DURATION)
+    result = drive(base, route, DURATION)
+    if cold is not None:
+        print(f"{route.name}: first request (uncached) {cold:.1f} ms", flush=True)
+        result["first_ms"] = cold
+    return result
 
 
 def table(rows, hello, select):
@@ -129,6 +147,8 @@ def table(rows, hello, select):
              "|---|---:|---:|---:|---:|---:|---:|"]
     for name, result in rows:
         rps = result["rps"]
+        if "first_ms" in result:
+            name += f" (first, uncached: {result['first_ms']:.0f} ms)"
         lines.append(f"| {name} | {rps:.0f} | {result['p50_ms']:.1f} | {result['p99_ms']:.1f} | "
                      f"{result['errors']} | {rps / hello['rps']:.2f} | {rps / select['rps']:.2f} |")
     return "\n".join(lines)

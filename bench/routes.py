@@ -9,6 +9,7 @@ from casting.seeding import DEMO_PASSWORD
 
 DEMO_LOGIN = {"identifier": "talent1@demo.casting.in", "password": DEMO_PASSWORD}
 ADMIN_LOGIN = {"identifier": "admin1@demo.casting.in", "password": DEMO_PASSWORD}
+DIRECTOR_LOGIN = {"identifier": "casting.director1@demo.casting.in", "password": DEMO_PASSWORD}
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Route:
     expect: int = 200
     authorization: Callable[[str], str] | None = None  # base URL -> Authorization header value
     vary: bool = False  # fill `{a}`/`{h}` in the body per request (see report.lua): defeats the cache
+    cold: bool = False  # also time the very first request (before anything is cached)
 
 
 def _bearer(base, login):
@@ -36,6 +38,11 @@ def demo_bearer(base):
 def admin_bearer(base):
     """Sign the seeded demo admin in (admins may edit any profile)."""
     return _bearer(base, ADMIN_LOGIN)
+
+
+def director_bearer(base):
+    """Sign in the demo casting director who owns the demo productions."""
+    return _bearer(base, DIRECTOR_LOGIN)
 
 
 APP_ROUTES = [
@@ -61,6 +68,8 @@ APP_ROUTES = [
     Route("PUT /api/talents/{id} (admin)", "/api/talents/2", method="PUT",
           body=json.dumps({"availability_status": "available", "day_rate_inr": 15000}), authorization=admin_bearer),
     Route("GET /api/meta/skills", "/api/meta/skills"),
+    Route("GET /api/productions/{id}/roles/{id}/matches", "/api/productions/1/roles/1/matches",
+          authorization=director_bearer, cold=True),
 ]
 
 REFERENCE_HELLO = Route("reference: JSON hello", "/hello")

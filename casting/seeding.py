@@ -5,6 +5,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from casting.extensions import db
 from casting.pii import blind_index
+from casting.productions.models import CastingRole, Production
 from casting.users.models import Role, User
 from casting.users.services import hash_password
 
@@ -30,8 +31,41 @@ def _demo_users(fake):
     return rows
 
 
+DEMO_PRODUCTIONS = [
+    {"title": "Monsoon Wedding 2", "type": "film", "language": "Hindi", "status": "casting",
+     "location": {"city": "Mumbai", "state": "Maharashtra", "country": "India"},
+     "roles": [{"name": "Young Radha", "gender": "female", "age_min": 20, "age_max": 30,
+                "skills": ["Acting", "Dancing"], "languages": [{"name": "Hindi", "proficiency": "fluent"}],
+                "city": "Mumbai"},
+               {"name": "Uncle Prakash", "gender": "male", "age_min": 45, "age_max": 65, "skills": ["Acting"],
+                "languages": [{"name": "Punjabi", "proficiency": "conversational"}], "city": "Delhi"}]},
+    {"title": "Chai Break (TV ad)", "type": "ad", "language": "Marathi", "status": "draft",
+     "location": {"city": "Pune", "state": "Maharashtra", "country": "India"},
+     "roles": [{"name": "College friend", "age_min": 18, "age_max": 25, "skills": ["Acting"],
+                "languages": [{"name": "Marathi", "proficiency": "native"}], "city": "Pune",
+                "city_required": True}]},
+]
+
+
+def _demo_productions():
+    """The demo productions, owned by the first demo casting director; those already there are kept."""
+    owner = db.session.scalar(select(User).where(User.email_index == blind_index(
+        "casting.director1@demo.casting.in")))
+    added = 0
+    for spec in DEMO_PRODUCTIONS:
+        if db.session.scalar(select(Production.id).where(Production.owner_id == owner.id,
+                                                         Production.title == spec["title"])):
+            continue
+        fields = {key: value for key, value in spec.items() if key != "roles"}
+        db.session.add(Production(owner_id=owner.id, **fields,
+                                  roles=[CastingRole(**role) for role in spec["roles"]]))
+        added += 1
+    db.session.commit()
+    return added
+
+
 def seed_demo():
-    """Insert the demo accounts that are missing; returns (added, total demo accounts)."""
+    """Insert the demo accounts and productions that are missing; returns (added, total demo accounts)."""
     fake = Faker("en_IN")
     fake.seed_instance(DEMO_SEED)
     rows = _demo_users(fake)
@@ -40,4 +74,5 @@ def seed_demo():
     db.session.commit()
     indexes = [row["email_index"] for row in rows]
     total = db.session.scalar(select(func.count()).select_from(User).where(User.email_index.in_(indexes)))
+    _demo_productions()
     return added, total

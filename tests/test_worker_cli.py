@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from casting.extensions import db
 from casting.jobs import enqueue, get_queue
+from casting.productions.models import Production
 from casting.seeding import DEMO_ACCOUNTS
 from casting.users.models import Role, User
 
@@ -53,6 +54,10 @@ def test_seed_demo_is_idempotent_and_realistic(app, runner):
         assert len({user.full_name for user in users}) > expected * 0.9
         counts = dict(db.session.execute(select(User.role, func.count()).group_by(User.role)).all())
         assert counts == DEMO_ACCOUNTS
+        productions = db.session.scalars(select(Production).order_by(Production.id)).all()
+        assert [(p.title, p.status.value, len(p.roles)) for p in productions] == [
+            ("Monsoon Wedding 2", "casting", 2), ("Chai Break (TV ad)", "draft", 1)]
+        assert productions[1].roles[0].city_required and productions[0].roles[0].gender.value == "female"
 
 
 def test_seed_demo_refuses_production_without_force(make_app):
