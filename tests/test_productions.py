@@ -73,6 +73,7 @@ def test_production_status_moves(client, people, moves, refused):
     response = client.put(f"/api/productions/{production}", json={"status": refused}, headers=owner)
     assert (response.status_code, response.json["code"]) == (409, "PRODUCTION_002")
     assert response.json["details"]["from"] == moves[-1] and refused not in response.json["details"]["allowed"]
+    assert response.json["message"] == f"A production that is {moves[-1]} cannot become {refused}."
 
 
 def test_roles_crud_and_status_moves(client, people):

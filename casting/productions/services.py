@@ -28,12 +28,12 @@ def register_dependent(name, count):
     _dependents.append((name, count))
 
 
-def _move(current, wanted, moves):
+def _move(noun, current, wanted, moves):
     """Check a status change against `moves`; 409 naming the allowed moves if it is not one."""
     if wanted is None or wanted == current:
         return
     if wanted not in moves[current]:
-        raise ApiError(Codes.PRODUCTION_BAD_MOVE, f"A {current.value} item cannot become {wanted.value}.",
+        raise ApiError(Codes.PRODUCTION_BAD_MOVE, f"A {noun} that is {current.value} cannot become {wanted.value}.",
                        details={"from": current.value, "to": wanted.value,
                                 "allowed": sorted(status.value for status in moves[current])})
 
@@ -91,7 +91,7 @@ def create(user, data):
 
 def update(production_id, user, changes):
     production = owned(production_id, user)
-    _move(production.status, changes.get("status"), PRODUCTION_MOVES)
+    _move("production", production.status, changes.get("status"), PRODUCTION_MOVES)
     for name, value in changes.items():
         setattr(production, name, value)
     _check_dates(production)
@@ -135,7 +135,7 @@ def create_role(production_id, user, data):
 
 def update_role(production_id, role_id, user, changes):
     found = role(production_id, role_id, user, manage=True)
-    _move(found.status, changes.get("status"), ROLE_MOVES)
+    _move("role", found.status, changes.get("status"), ROLE_MOVES)
     for name, value in changes.items():
         setattr(found, name, value)
     _check_ages(found)
