@@ -42,6 +42,9 @@ class Codes:
     AUTH_NOT_FOUND = ErrorCode("AUTH_014", 404, "No such session, user or key.")
     TALENT_EXISTS = ErrorCode("TALENT_001", 409, "This user already has a talent profile.")
     TALENT_NOT_FOUND = ErrorCode("TALENT_002", 404, "No such talent.")
+    AUDITION_NOT_FOUND = ErrorCode("AUDITION_001", 404, "No such audition.")
+    AUDITION_BAD_MOVE = ErrorCode("AUDITION_002", 409, "This invitation cannot make that move.")
+    INVITATION_NOT_FOUND = ErrorCode("AUDITION_003", 404, "No invitation for this talent in this audition.")
     MEDIA_UNSUPPORTED = ErrorCode("MEDIA_001", 415,
                                   "Only JPEG, PNG or WebP images are accepted (judged by content).")
     MEDIA_TOO_LARGE = ErrorCode("MEDIA_002", 413, "The file is larger than the upload limit.")

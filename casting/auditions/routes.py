@@ -1,0 +1,113 @@
+from flask.views import MethodView
+from flask_jwt_extended import current_user
+from flask_smorest import Blueprint
+
+from casting.auditions import services
+from casting.auditions.schemas import (AuditionCreateSchema, AuditionInputSchema, AuditionSchema, InvitationSchema,
+                                       InviteResultSchema, InviteSchema, ResultsSchema, RsvpSchema, ScheduleSchema)
+from casting.auth.permissions import login_required
+from casting.openapi import error_responses
+from casting.pagination import PageArgsSchema, page_of, paginate
+
+blp = Blueprint("auditions", __name__, url_prefix="/api/auditions",
+                description="Auditions: slots, bulk invites, RSVPs without overbooking, results with history.")
+AUDITION_EXAMPLE = {
+    "id": 4, "production_id": 3, "role_id": 11, "title": "Young Radha: first round", "mode": "in_person",
+    "location": {"city": "Mumbai", "state": "Maharashtra", "country": "India"}, "meeting_url": None,
+    "instructions": "Prepare the sangeet scene.", "scheduled_date": "2026-12-05", "duration_minutes": 15,
+    "timezone": "Asia/Kolkata", "status": "scheduled", "created_at": "2026-11-24T10:00:00+00:00",
+    "slots": [{"id": 1, "start_at": "2026-12-05T10:00:00+05:30", "end_at": "2026-12-05T10:15:00+05:30",
+               "capacity": 2, "booked": 1}]}
+INVITATION_EXAMPLE = {
+    "id": 31, "audition_id": 4, "talent_id": 101, "status": "accepted", "waitlist_position": None,
+    "slot": {"id": 1, "start_at": "2026-12-05T10:00:00+05:30", "end_at": "2026-12-05T10:15:00+05:30"},
+    "history": [{"from_status": None, "to_status": "invited", "by_user_id": 5, "at": "2026-11-24T10:00:00+00:00",
+                 "note": None},
+                {"from_status": "invited", "to_status": "accepted", "by_user_id": 42,
+                 "at": "2026-11-24T11:00:00+00:00", "note": None}]}
+
+
+@blp.route("/")
+class AuditionViews(MethodView):
+    @login_required()
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_of(AuditionSchema), example={"items": [AUDITION_EXAMPLE], "meta": {
+        "page": 1, "per_page": 20, "total": 1, "total_pages": 1}})
+    @error_responses(blp, 401)
+    def get(self, args):
+        """Auditions: your productions' (casting team), the ones you are invited to (talent), all (admins)."""
+        return paginate(services.listing(current_user), args)
+
+    @login_required()
+    @blp.arguments(AuditionCreateSchema, example={"production_id": 3, "role_id": 11, "title": "First round",
+                                                  "mode": "in_person", "location": {"city": "Mumbai"}})
+    @blp.response(201, AuditionSchema, example=AUDITION_EXAMPLE)
+    @error_responses(blp, 401, 403, 404)
+    def post(self, data):
+        """Create an audition for a production you own (it starts as a `draft`)."""
+        return services.create(current_user, data)
+
+
+@blp.route("/<int:audition_id>")
+class AuditionByIdViews(MethodView):
+    @login_required()
+    @blp.response(200, AuditionSchema, example=AUDITION_EXAMPLE)
+    @error_responses(blp, 401, 404)
+    def get(self, audition_id):
+        """One audition, with its slots (its production's owner or an invited talent)."""
+        return services.visible(audition_id, current_user)
+
+    @login_required()
+    @blp.arguments(AuditionInputSchema, example={"instructions": "Bring a printed headshot."})
+    @blp.response(200, AuditionSchema, example=AUDITION_EXAMPLE)
+    @error_responses(blp, 401, 403, 404)
+    def put(self, changes, audition_id):
+        """Edit an audition (its production's owner); fields left out stay as they are."""
+        return services.update_audition(audition_id, current_user, changes)
+
+
+@blp.route("/<int:audition_id>/schedule")
+class ScheduleViews(MethodView):
+    @login_required()
+    @blp.arguments(ScheduleSchema, example={"start_at": "2026-12-05T10:00:00", "end_at": "2026-12-05T13:00:00",
+                                            "slot_minutes": 15, "capacity_per_slot": 2})
+    @blp.response(200, AuditionSchema, example=AUDITION_EXAMPLE)
+    @error_responses(blp, 401, 403, 404)
+    def post(self, plan, audition_id):
+        """Cut a window into slots; again to reschedule (bookings on unchanged slots stay)."""
+        return services.schedule(audition_id, current_user, plan)
+
+
+@blp.route("/<int:audition_id>/invite")
+class InviteViews(MethodView):
+    @login_required()
+    @blp.arguments(InviteSchema, example={"talent_ids": [101, 102, 103]})
+    @blp.response(202, InviteResultSchema, example={
+        "invited": 2, "skipped": [{"talent_id": 103, "reason": "already_invited"}]})
+    @error_responses(blp, 401, 403, 404)
+    def post(self, data, audition_id):
+        """Invite up to 500 talent at once; messages go out after the answer (WhatsApp, SMS fallback)."""
+        invited, skipped = services.invite(audition_id, current_user, data["talent_ids"])
+        return {"invited": invited, "skipped": skipped}
+
+
+@blp.route("/<int:audition_id>/rsvp")
+class RsvpViews(MethodView):
+    @login_required()
+    @blp.arguments(RsvpSchema, example={"response": "accept", "slot_id": 1})
+    @blp.response(200, InvitationSchema, example=INVITATION_EXAMPLE)
+    @error_responses(blp, 401, 403, 404, 409)
+    def post(self, answer, audition_id):
+        """Answer an invitation (the invited talent): accept takes a slot or joins the waitlist."""
+        return services.rsvp(audition_id, current_user, answer)
+
+
+@blp.route("/<int:audition_id>/results")
+class ResultViews(MethodView):
+    @login_required()
+    @blp.arguments(ResultsSchema, example={"talent_id": 101, "outcome": "callback", "rating": 4})
+    @blp.response(200, InvitationSchema(many=True), example=[INVITATION_EXAMPLE])
+    @error_responses(blp, 401, 403, 404, 409)
+    def post(self, data, audition_id):
+        """Record outcomes (the owner): one, or a list as `results`; each joins the invitation's history."""
+        return services.record_results(audition_id, current_user, data.get("results") or [data])

@@ -1,0 +1,144 @@
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from casting.auditions.models import AuditionMode, AuditionStatus, InvitationStatus
+from casting.auditions.services import MAX_INVITES, RSVP
+from casting.talents.schemas import LocationSchema
+from casting.users.schemas import PlainTextField
+
+OUTCOMES = ["shortlisted", "callback", "selected", "rejected", "no_show"]
+
+
+def _zone(value):
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError("Not an IANA time zone (like Asia/Kolkata).") from None
+
+
+class AuditionInputSchema(Schema):
+    title = PlainTextField(validate=validate.Length(min=1, max=200), metadata={"example": "Young Radha: first round"})
+    mode = fields.Enum(AuditionMode, by_value=True, metadata={"example": "in_person"})
+    location = fields.Nested(LocationSchema, allow_none=True)
+    meeting_url = fields.Url(schemes={"https"}, allow_none=True, validate=validate.Length(max=500))
+    instructions = PlainTextField(validate=validate.Length(max=10000), allow_none=True,
+                                  metadata={"example": "Prepare the sangeet scene; wear something simple."})
+    duration_minutes = fields.Integer(validate=validate.Range(min=1, max=1440), allow_none=True)
+    timezone = fields.String(validate=_zone, metadata={"example": "Asia/Kolkata",
+                                                       "description": "IANA zone; Asia/Kolkata by default."})
+    status = fields.Enum(AuditionStatus, by_value=True)
+
+
+class AuditionCreateSchema(AuditionInputSchema):
+    production_id = fields.Integer(required=True, metadata={"example": 3})
+    role_id = fields.Integer(allow_none=True, metadata={"example": 11})
+    title = PlainTextField(required=True, validate=validate.Length(min=1, max=200))
+    mode = fields.Enum(AuditionMode, by_value=True, required=True)
+
+
+class SlotSchema(Schema):
+    id = fields.Integer(required=True)
+    start_at = fields.DateTime(required=True)
+    end_at = fields.DateTime(required=True)
+    capacity = fields.Integer(required=True)
+    booked = fields.Integer(required=True)
+
+
+class AuditionSchema(Schema):
+    id = fields.Integer(required=True)
+    production_id = fields.Integer(required=True)
+    role_id = fields.Integer(allow_none=True)
+    title = fields.String(required=True)
+    mode = fields.Enum(AuditionMode, by_value=True, required=True)
+    location = fields.Nested(LocationSchema, allow_none=True)
+    meeting_url = fields.String(allow_none=True)
+    instructions = fields.String(allow_none=True)
+    scheduled_date = fields.Date(allow_none=True)
+    duration_minutes = fields.Integer(allow_none=True)
+    timezone = fields.String()
+    status = fields.Enum(AuditionStatus, by_value=True, required=True)
+    slots = fields.List(fields.Nested(SlotSchema))
+    created_at = fields.DateTime()
+
+
+class ScheduleSchema(Schema):
+    start_at = fields.DateTime(required=True, metadata={
+        "example": "2026-12-05T10:00:00", "description": "Without an offset, read in `timezone`."})
+    end_at = fields.DateTime(required=True, metadata={"example": "2026-12-05T13:00:00"})
+    slot_minutes = fields.Integer(required=True, validate=validate.Range(min=5, max=480), metadata={"example": 15})
+    capacity_per_slot = fields.Integer(required=True, validate=validate.Range(min=1, max=100),
+                                       metadata={"example": 2})
+    timezone = fields.String(validate=_zone, metadata={"example": "Asia/Kolkata"})
+
+    @validates_schema
+    def _window(self, data, **kwargs):
+        start, end = data.get("start_at"), data.get("end_at")
+        if start and end and (start.tzinfo is None) == (end.tzinfo is None) and start >= end:
+            raise ValidationError("Must be after start_at.", "end_at")
+
+
+class InviteSchema(Schema):
+    talent_ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=MAX_INVITES),
+                             metadata={"example": [101, 102, 103]})
+
+
+class InviteResultSchema(Schema):
+    invited = fields.Integer(required=True)
+    skipped = fields.List(fields.Dict(), required=True, metadata={
+        "description": "`{talent_id, reason}`; reason is `not_found`, `deleted`, `already_invited` or `duplicate`.",
+        "example": [{"talent_id": 999, "reason": "not_found"}]})
+
+
+class RsvpSchema(Schema):
+    response = fields.String(required=True, validate=validate.OneOf(list(RSVP)), metadata={"example": "accept"})
+    slot_id = fields.Integer(allow_none=True)
+    note = PlainTextField(validate=validate.Length(max=1000), allow_none=True)
+
+
+class ResultSchema(Schema):
+    talent_id = fields.Integer(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
+    notes = PlainTextField(validate=validate.Length(max=5000), allow_none=True)
+    rating = fields.Integer(validate=validate.Range(min=1, max=5), allow_none=True)
+
+
+class ResultsSchema(Schema):
+    """One result (`talent_id`, `outcome`, ...) or `results`: a list of them."""
+
+    talent_id = fields.Integer()
+    outcome = fields.String(validate=validate.OneOf(OUTCOMES))
+    notes = PlainTextField(validate=validate.Length(max=5000), allow_none=True)
+    rating = fields.Integer(validate=validate.Range(min=1, max=5), allow_none=True)
+    results = fields.List(fields.Nested(ResultSchema), validate=validate.Length(min=1, max=MAX_INVITES))
+
+    @validates_schema
+    def _one_or_many(self, data, **kwargs):
+        if ("results" in data) == ("talent_id" in data or "outcome" in data):
+            raise ValidationError("Send `talent_id` and `outcome`, or `results`.", "results")
+        if "results" not in data and not ("talent_id" in data and "outcome" in data):
+            raise ValidationError("Both `talent_id` and `outcome` are needed.", "outcome")
+
+
+class HistorySchema(Schema):
+    from_status = fields.Enum(InvitationStatus, by_value=True, allow_none=True)
+    to_status = fields.Enum(InvitationStatus, by_value=True, required=True)
+    by_user_id = fields.Integer(allow_none=True)
+    at = fields.DateTime(required=True)
+    note = fields.String(allow_none=True)
+
+
+class InvitationSlotSchema(Schema):
+    id = fields.Integer(required=True)
+    start_at = fields.DateTime(required=True)
+    end_at = fields.DateTime(required=True)
+
+
+class InvitationSchema(Schema):
+    id = fields.Integer(required=True)
+    audition_id = fields.Integer(required=True)
+    talent_id = fields.Integer(required=True)
+    status = fields.Enum(InvitationStatus, by_value=True, required=True)
+    slot = fields.Nested(InvitationSlotSchema, allow_none=True)
+    waitlist_position = fields.Integer(allow_none=True)
+    history = fields.List(fields.Nested(HistorySchema))

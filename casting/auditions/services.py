@@ -1,0 +1,288 @@
+"""Auditions: who sees and runs them, slots, bulk invites, RSVPs that never overbook, results with history."""
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, func, or_, select, update
+
+from casting.auditions.models import (Audition, AuditionSlot, AuditionStatus, Invitation, InvitationEvent,
+                                      InvitationStatus)
+from casting.errors import ApiError, Codes
+from casting.extensions import db
+from casting.jobs import enqueue
+from casting.productions import services as productions
+from casting.productions.models import CastingRole, Production
+from casting.talents.models import Talent
+from casting.users.models import Role
+
+S = InvitationStatus
+MOVES = {
+    S.INVITED: {S.ACCEPTED, S.DECLINED, S.RESCHEDULE_REQUESTED},
+    S.ACCEPTED: {S.DECLINED, S.RESCHEDULE_REQUESTED, S.ATTENDED, S.NO_SHOW, S.SHORTLISTED, S.CALLBACK,
+                 S.SELECTED, S.REJECTED},
+    S.RESCHEDULE_REQUESTED: {S.ACCEPTED, S.DECLINED},
+    S.DECLINED: {S.ACCEPTED},
+    S.ATTENDED: {S.SHORTLISTED, S.CALLBACK, S.SELECTED, S.REJECTED},
+    S.SHORTLISTED: {S.CALLBACK, S.SELECTED, S.REJECTED},
+    S.CALLBACK: {S.SELECTED, S.REJECTED},
+    S.NO_SHOW: set(), S.SELECTED: set(), S.REJECTED: set(),
+}
+RSVP = {"accept": S.ACCEPTED, "decline": S.DECLINED, "reschedule": S.RESCHEDULE_REQUESTED}
+MAX_INVITES = 500
+MAX_SLOTS = 500
+
+
+def _count_auditions(production_id):
+    return db.session.scalar(select(func.count()).where(Audition.production_id == production_id))
+
+
+productions.register_dependent("auditions", _count_auditions)
+
+
+def _is_owner(audition, user):
+    owner_id = db.session.scalar(select(Production.owner_id).where(Production.id == audition.production_id))
+    return user.role == Role.ADMIN or owner_id == user.id
+
+
+def _own_invitation(audition, user):
+    return db.session.scalar(select(Invitation).join(Talent, Talent.id == Invitation.talent_id)
+                             .where(Invitation.audition_id == audition.id, Talent.user_id == user.id))
+
+
+def visible(audition_id, user):
+    """An audition its production's owner (or an admin) or an invited talent may see; 404 for anyone else."""
+    audition = db.session.get(Audition, audition_id)
+    if audition is None or not (_is_owner(audition, user) or _own_invitation(audition, user)):
+        raise ApiError(Codes.AUDITION_NOT_FOUND)
+    return audition
+
+
+def owned(audition_id, user):
+    audition = visible(audition_id, user)
+    if not _is_owner(audition, user):
+        raise ApiError(Codes.AUTH_FORBIDDEN)
+    return audition
+
+
+def listing(user):
+    """Casting teams see their productions' auditions, talent the ones they are invited to, admins all."""
+    query = select(Audition)
+    if user.role != Role.ADMIN:
+        owns = Audition.production_id.in_(select(Production.id).where(Production.owner_id == user.id))
+        invited = exists().where(Invitation.audition_id == Audition.id, Invitation.talent_id == Talent.id,
+                                 Talent.user_id == user.id)
+        query = query.where(or_(owns, invited))
+    return query.order_by(Audition.created_at.desc(), Audition.id.desc())
+
+
+def create(user, data):
+    production = productions.owned(data["production_id"], user)
+    if data.get("role_id") is not None:
+        role = db.session.get(CastingRole, data["role_id"])
+        if role is None or role.production_id != production.id:
+            raise ApiError(Codes.ROLE_NOT_FOUND)
+    audition = Audition(**data)
+    db.session.add(audition)
+    db.session.commit()
+    return audition
+
+
+def update_audition(audition_id, user, changes):
+    audition = owned(audition_id, user)
+    for name, value in changes.items():
+        setattr(audition, name, value)
+    db.session.commit()
+    return audition
+
+
+def _local(moment, zone):
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+
+
+def schedule(audition_id, user, plan):
+    """Cut the window into slots. Slots that start as before keep their bookings; talent whose slot is
+    gone go back to the front of the waitlist (in the order they were booked)."""
+    audition = owned(audition_id, user)
+    zone = ZoneInfo(plan.get("timezone") or audition.timezone)
+    start, end = _local(plan["start_at"], zone), _local(plan["end_at"], zone)
+    step = timedelta(minutes=plan["slot_minutes"])
+    starts = []
+    while start + step <= end:
+        starts.append(start)
+        start += step
+    if not starts or len(starts) > MAX_SLOTS:
+        raise ApiError(Codes.VALIDATION, details={"fields": {"end_at": [
+            f"The window must hold between 1 and {MAX_SLOTS} slots of slot_minutes."]}})
+    db.session.execute(select(Audition).where(Audition.id == audition.id).with_for_update())
+    kept = {slot.start_at: slot for slot in audition.slots}
+    for slot_start in starts:
+        slot = kept.pop(slot_start, None) or AuditionSlot(start_at=slot_start, end_at=slot_start + step)
+        slot.end_at, slot.capacity = slot_start + step, plan["capacity_per_slot"]
+        if slot.id is None:
+            audition.slots.append(slot)
+    displaced = db.session.scalars(select(Invitation).where(Invitation.slot_id.in_([s.id for s in kept.values()]))
+                                   .order_by(Invitation.updated_at)).all() if kept else []
+    for invitation in displaced:
+        invitation.slot_id = None
+    for slot in kept.values():
+        audition.slots.remove(slot)
+    db.session.flush()
+    _waitlist_first(audition.id, displaced)
+    _overbooked_to_waitlist(audition)
+    audition.timezone = str(zone)
+    audition.scheduled_date = starts[0].astimezone(zone).date()
+    if audition.status == AuditionStatus.DRAFT:
+        audition.status = AuditionStatus.SCHEDULED
+    db.session.commit()
+    _fill_from_waitlist(audition.id)
+    return audition
+
+
+def _waitlist_first(audition_id, invitations):
+    """Put `invitations` ahead of everyone already waiting."""
+    if not invitations:
+        return
+    db.session.execute(update(Invitation).where(Invitation.audition_id == audition_id,
+                                                Invitation.waitlist_position.is_not(None))
+                       .values(waitlist_position=Invitation.waitlist_position + len(invitations)))
+    for position, invitation in enumerate(invitations, start=1):
+        invitation.waitlist_position = position
+
+
+def _overbooked_to_waitlist(audition):
+    """Recount each slot's bookings; if a smaller capacity leaves too many, the latest go to the waitlist."""
+    for slot in audition.slots:
+        holders = db.session.scalars(select(Invitation).where(Invitation.slot_id == slot.id)
+                                     .order_by(Invitation.updated_at)).all()
+        _waitlist_first(audition.id, holders[slot.capacity:])
+        for invitation in holders[slot.capacity:]:
+            invitation.slot_id = None
+        slot.booked = min(len(holders), slot.capacity)
+
+
+def invite(audition_id, user, talent_ids):
+    """Invite up to 500 talent; returns (invited count, skipped with reasons). Messages go out from a job."""
+    audition = owned(audition_id, user)
+    wanted, skipped, seen = [], [], set()
+    found = {talent.id: talent for talent in db.session.scalars(select(Talent).where(Talent.id.in_(talent_ids)))}
+    already = set(db.session.scalars(select(Invitation.talent_id).where(Invitation.audition_id == audition.id,
+                                                                        Invitation.talent_id.in_(talent_ids))))
+    for talent_id in talent_ids:
+        talent = found.get(talent_id)
+        reason = ("duplicate" if talent_id in seen else "not_found" if talent is None
+                  else "deleted" if talent.deleted_at is not None else "already_invited" if talent_id in already
+                  else None)
+        seen.add(talent_id)
+        if reason:
+            skipped.append({"talent_id": talent_id, "reason": reason})
+        else:
+            wanted.append(talent_id)
+    invitations = [Invitation(audition_id=audition.id, talent_id=talent_id) for talent_id in wanted]
+    for invitation in invitations:
+        invitation.history.append(InvitationEvent(to_status=S.INVITED, by_user_id=user.id))
+    db.session.add_all(invitations)
+    db.session.commit()
+    if invitations:
+        enqueue("default", "casting.auditions.tasks.send_invites", [invitation.id for invitation in invitations])
+    return len(invitations), skipped
+
+
+def _move(invitation, to_status, user, note=None):
+    if to_status not in MOVES[invitation.status]:
+        raise ApiError(Codes.AUDITION_BAD_MOVE, f"An invitation that is {invitation.status.value} cannot become "
+                       f"{to_status.value}.", details={"from": invitation.status.value, "to": to_status.value,
+                                                       "allowed": sorted(s.value for s in MOVES[invitation.status])})
+    invitation.history.append(InvitationEvent(from_status=invitation.status, to_status=to_status,
+                                              by_user_id=user.id if user else None, note=note))
+    invitation.status = to_status
+
+
+def _book(audition_id, slot_id=None):
+    """Take one place in `slot_id`, or the earliest slot with room; the slot id, or None if all are full.
+
+    One conditional UPDATE per try: two RSVPs can never both take the last place.
+    """
+    candidates = select(AuditionSlot.id).where(AuditionSlot.audition_id == audition_id,
+                                               AuditionSlot.booked < AuditionSlot.capacity)
+    if slot_id is not None:
+        candidates = candidates.where(AuditionSlot.id == slot_id)
+    for candidate in db.session.scalars(candidates.order_by(AuditionSlot.start_at)).all():
+        taken = db.session.scalar(update(AuditionSlot).where(AuditionSlot.id == candidate,
+                                                             AuditionSlot.booked < AuditionSlot.capacity)
+                                  .values(booked=AuditionSlot.booked + 1).returning(AuditionSlot.id))
+        if taken:
+            return taken
+    return None
+
+
+def _release(invitation):
+    if invitation.slot_id is not None:
+        db.session.execute(update(AuditionSlot).where(AuditionSlot.id == invitation.slot_id)
+                           .values(booked=AuditionSlot.booked - 1))
+        invitation.slot_id = None
+    invitation.waitlist_position = None
+
+
+def _next_position(audition_id):
+    """The next place on the waitlist; the audition row is locked so two RSVPs never share a place."""
+    db.session.execute(select(Audition.id).where(Audition.id == audition_id).with_for_update())
+    return (db.session.scalar(select(func.max(Invitation.waitlist_position))
+                              .where(Invitation.audition_id == audition_id)) or 0) + 1
+
+
+def rsvp(audition_id, user, answer):
+    """The invited talent answers: accept (a slot, or the waitlist), decline, or ask to reschedule."""
+    audition = visible(audition_id, user)
+    invitation = _own_invitation(audition, user)
+    if invitation is None:
+        raise ApiError(Codes.AUTH_FORBIDDEN, "Only invited talent answer an invitation.")
+    db.session.refresh(invitation, with_for_update=True)
+    wanted = RSVP[answer["response"]]
+    if answer.get("slot_id") is not None and not any(slot.id == answer["slot_id"] for slot in audition.slots):
+        raise ApiError(Codes.VALIDATION, details={"fields": {"slot_id": ["Not a slot of this audition."]}})
+    _move(invitation, wanted, user, answer.get("note"))
+    _release(invitation)
+    if wanted == S.ACCEPTED:
+        invitation.slot_id = _book(audition.id, answer.get("slot_id"))
+        if invitation.slot_id is None:
+            invitation.waitlist_position = _next_position(audition.id)
+    db.session.commit()
+    _fill_from_waitlist(audition.id)
+    db.session.refresh(invitation)
+    return invitation
+
+
+def _fill_from_waitlist(audition_id):
+    """Give freed places to the waitlist, first come first served."""
+    while True:
+        waiting = db.session.scalar(select(Invitation).where(Invitation.audition_id == audition_id,
+                                                             Invitation.waitlist_position.is_not(None))
+                                    .order_by(Invitation.waitlist_position).limit(1).with_for_update(skip_locked=True))
+        if waiting is None:
+            return
+        slot_id = _book(audition_id)
+        if slot_id is None:
+            db.session.rollback()
+            return
+        waiting.slot_id, waiting.waitlist_position = slot_id, None
+        db.session.commit()
+
+
+def record_results(audition_id, user, results):
+    """The casting team records outcomes; each is a move in the invitation's history."""
+    audition = owned(audition_id, user)
+    by_talent = {invitation.talent_id: invitation for invitation in db.session.scalars(
+        select(Invitation).where(Invitation.audition_id == audition.id,
+                                 Invitation.talent_id.in_([result["talent_id"] for result in results]))
+        .with_for_update())}
+    missing = [result["talent_id"] for result in results if result["talent_id"] not in by_talent]
+    if missing:
+        raise ApiError(Codes.INVITATION_NOT_FOUND, details={"talent_ids": missing})
+    for result in results:
+        invitation = by_talent[result["talent_id"]]
+        _move(invitation, S(result["outcome"]), user, result.get("notes"))
+        if result.get("notes") is not None:
+            invitation.notes = result["notes"]
+        if result.get("rating") is not None:
+            invitation.rating = result["rating"]
+    db.session.commit()
+    return [by_talent[result["talent_id"]] for result in results]

@@ -1,0 +1,185 @@
+"""Auditions (CONTRACT §5): ownership, slots, bulk invites, RSVPs that never overbook, results and history."""
+import threading
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from casting.auditions.models import AuditionSlot
+from casting.extensions import db
+from casting.notifications.models import Notification
+from tests.support import run_jobs
+from tests.test_talents import profile
+
+
+def instants(slots):
+    return [datetime.fromisoformat(slot["start_at"]) for slot in slots]
+
+
+WINDOW = {"start_at": "2026-12-05T10:00:00", "end_at": "2026-12-05T11:00:00", "slot_minutes": 15,
+          "capacity_per_slot": 2}
+
+
+@pytest.fixture
+def stage(client, login):
+    """A casting director's production and role, an audition for it, and a way to add talent who can sign in."""
+    owner = login("casting_director")
+    production = client.post("/api/productions/", headers=owner, json={
+        "title": "Monsoon Wedding 2", "type": "film", "status": "casting"}).json["id"]
+    role = client.post(f"/api/productions/{production}/roles", headers=owner, json={"name": "Radha"}).json["id"]
+    audition = client.post("/api/auditions/", headers=owner, json={
+        "production_id": production, "role_id": role, "title": "First round", "mode": "in_person",
+        "location": {"city": "mumbai"}})
+    assert audition.status_code == 201 and audition.json["status"] == "draft"
+
+    def talent(name):
+        headers = login("talent", f"{name.lower()}@example.in")
+        return client.post("/api/talents/", json=profile(stage_name=name), headers=headers).json["id"], headers
+
+    return {"owner": owner, "production": production, "audition": audition.json["id"], "talent": talent}
+
+
+def test_only_the_production_owner_creates_and_runs_an_audition(client, login, stage):
+    other, talent = login("casting_director", "other@example.in"), login("talent")
+    body = {"production_id": stage["production"], "title": "x", "mode": "virtual"}
+    assert client.post("/api/auditions/", json=body, headers=other).status_code == 403
+    assert client.post("/api/auditions/", json=body, headers=talent).status_code == 403
+    elsewhere = client.post("/api/productions/", headers=stage["owner"], json={"title": "Ad", "type": "ad"}).json["id"]
+    wrong_role = client.post("/api/auditions/", headers=stage["owner"], json={
+        **body, "production_id": elsewhere, "role_id": 1})
+    assert wrong_role.json["code"] == "PRODUCTION_004"
+    path = f"/api/auditions/{stage['audition']}"
+    assert client.get(path, headers=other).json["code"] == "AUDITION_001"
+    assert client.post(f"{path}/schedule", json=WINDOW, headers=other).status_code == 404
+    edited = client.put(path, json={"instructions": "<i>Bring</i> a headshot"}, headers=stage["owner"]).json
+    assert edited["instructions"] == "Bring a headshot" and edited["location"]["city"] == "Mumbai"
+    refused = client.delete(f"/api/productions/{stage['production']}", headers=stage["owner"])
+    assert (refused.status_code, refused.json["details"]) == (409, {"auditions": 1})
+
+
+def test_schedule_cuts_slots_in_the_audition_time_zone(client, stage):
+    path = f"/api/auditions/{stage['audition']}/schedule"
+    scheduled = client.post(path, json=WINDOW, headers=stage["owner"]).json
+    assert scheduled["status"] == "scheduled" and scheduled["scheduled_date"] == "2026-12-05"
+    assert instants(scheduled["slots"]) == [datetime.fromisoformat(f"2026-12-05T10:{minute}:00+05:30")
+                                            for minute in ("00", "15", "30", "45")]
+    assert {(slot["capacity"], slot["booked"]) for slot in scheduled["slots"]} == {(2, 0)}
+    london = client.post(path, json={**WINDOW, "end_at": "2026-12-05T10:30:00", "timezone": "Europe/London"},
+                         headers=stage["owner"]).json
+    assert instants(london["slots"]) == [datetime.fromisoformat("2026-12-05T10:00:00+00:00"),
+                                         datetime.fromisoformat("2026-12-05T10:15:00+00:00")]
+    for bad, field in (({"end_at": "2026-12-05T10:10:00"}, "end_at"), ({"timezone": "Mars/Olympus"}, "timezone"),
+                       ({"slot_minutes": 1}, "slot_minutes")):
+        response = client.post(path, json={**WINDOW, **bad}, headers=stage["owner"])
+        assert response.status_code == 422 and field in response.json["details"]["fields"], bad
+
+
+def test_bulk_invites_report_what_they_skip_and_message_after_answering(app, client, login, stage):
+    first, _ = stage["talent"]("Asha")
+    second, _ = stage["talent"]("Bina")
+    gone, _ = stage["talent"]("Chitra")
+    client.delete(f"/api/talents/{gone}", headers=login("admin"))
+    path = f"/api/auditions/{stage['audition']}/invite"
+    answer = client.post(path, json={"talent_ids": [first, second, 999, first, gone]}, headers=stage["owner"])
+    assert answer.status_code == 202
+    assert answer.json == {"invited": 2, "skipped": [{"talent_id": 999, "reason": "not_found"},
+                                                     {"talent_id": first, "reason": "duplicate"},
+                                                     {"talent_id": gone, "reason": "deleted"}]}
+    again = client.post(path, json={"talent_ids": [first]}, headers=stage["owner"]).json
+    assert again == {"invited": 0, "skipped": [{"talent_id": first, "reason": "already_invited"}]}
+    assert client.post(path, json={"talent_ids": list(range(1, 502))}, headers=stage["owner"]).status_code == 422
+    with app.app_context():
+        assert db.session.scalar(select(Notification.id)) is None  # nothing was sent inside the request
+    run_jobs(app)
+    with app.app_context():
+        sent = db.session.scalars(select(Notification)).all()
+        assert sorted((n.template, n.channel.value) for n in sent) == [("audition_invite", "email")] * 2
+        assert {n.params["talent_name"] for n in sent} == {"Asha", "Bina"}
+
+
+def test_invited_talent_see_the_audition_and_answer_it(client, login, stage):
+    talent_id, me = stage["talent"]("Asha")
+    _, stranger = stage["talent"]("Bina")
+    audition = stage["audition"]
+    client.post(f"/api/auditions/{audition}/schedule", json=WINDOW, headers=stage["owner"])
+    client.post(f"/api/auditions/{audition}/invite", json={"talent_ids": [talent_id]}, headers=stage["owner"])
+    assert [item["id"] for item in client.get("/api/auditions/", headers=me).json["items"]] == [audition]
+    assert client.get("/api/auditions/", headers=stranger).json["items"] == []
+    assert client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept"}, headers=stranger
+                       ).status_code == 404
+    accepted = client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept", "note": "See you"},
+                           headers=me).json
+    assert accepted["status"] == "accepted" and instants([accepted["slot"]]) == [
+        datetime.fromisoformat("2026-12-05T10:00:00+05:30")]
+    assert [(h["from_status"], h["to_status"]) for h in accepted["history"]] == [
+        (None, "invited"), ("invited", "accepted")]
+    declined = client.post(f"/api/auditions/{audition}/rsvp", json={"response": "decline"}, headers=me).json
+    assert declined["slot"] is None
+    slots = client.get(f"/api/auditions/{audition}", headers=stage["owner"]).json["slots"]
+    assert sum(slot["booked"] for slot in slots) == 0
+    later = slots[2]["id"]
+    chosen = client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept", "slot_id": later},
+                         headers=me).json
+    assert chosen["slot"]["id"] == later
+    assert client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept", "slot_id": 99999},
+                       headers=me).status_code == 422
+
+
+def test_parallel_accepts_never_overbook_and_the_waitlist_fills_freed_places(app, client, stage):
+    audition = stage["audition"]
+    client.post(f"/api/auditions/{audition}/schedule", headers=stage["owner"],
+                json={**WINDOW, "end_at": "2026-12-05T10:15:00", "capacity_per_slot": 1})
+    people = [stage["talent"](f"T{number}") for number in range(6)]
+    client.post(f"/api/auditions/{audition}/invite", json={"talent_ids": [t for t, _ in people]},
+                headers=stage["owner"])
+    answers, start = {}, threading.Barrier(len(people))
+
+    def accept(talent_id, headers):
+        with app.app_context():
+            caller = app.test_client()
+            start.wait()
+            answers[talent_id] = caller.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept"},
+                                             headers=headers).json
+
+    threads = [threading.Thread(target=accept, args=person) for person in people]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    booked = [t for t, answer in answers.items() if answer["slot"]]
+    waiting = sorted(answer["waitlist_position"] for answer in answers.values() if not answer["slot"])
+    assert len(booked) == 1 and waiting == [1, 2, 3, 4, 5]
+    with app.app_context():
+        assert db.session.scalar(select(AuditionSlot.booked)) == 1
+    holder = dict(people)[booked[0]]
+    client.post(f"/api/auditions/{audition}/rsvp", json={"response": "decline"}, headers=holder)
+    first_waiting = next(t for t, answer in answers.items() if answer["waitlist_position"] == 1)
+    promoted = client.post(f"/api/auditions/{audition}/rsvp", json={"response": "decline"},
+                           headers=dict(people)[first_waiting]).json
+    assert promoted["history"][-2]["to_status"] == "accepted"  # it held the freed slot until it declined
+
+
+def test_results_follow_the_invitation_state_machine(client, stage):
+    audition = stage["audition"]
+    asha, asha_headers = stage["talent"]("Asha")
+    bina, _ = stage["talent"]("Bina")
+    client.post(f"/api/auditions/{audition}/schedule", json=WINDOW, headers=stage["owner"])
+    client.post(f"/api/auditions/{audition}/invite", json={"talent_ids": [asha, bina]}, headers=stage["owner"])
+    path = f"/api/auditions/{audition}/results"
+    early = client.post(path, json={"talent_id": bina, "outcome": "selected"}, headers=stage["owner"])
+    assert (early.status_code, early.json["code"], early.json["details"]["from"]) == (409, "AUDITION_002", "invited")
+    client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept"}, headers=asha_headers)
+    assert client.post(path, json={"talent_id": asha, "outcome": "callback"}, headers=asha_headers
+                       ).status_code == 403
+    done = client.post(path, headers=stage["owner"], json={"results": [
+        {"talent_id": asha, "outcome": "callback", "rating": 4, "notes": "Strong dancer"}]}).json
+    assert done[0]["status"] == "callback" and done[0]["history"][-1]["note"] == "Strong dancer"
+    final = client.post(path, json={"talent_id": asha, "outcome": "selected"}, headers=stage["owner"]).json
+    assert [h["to_status"] for h in final[0]["history"]] == ["invited", "accepted", "callback", "selected"]
+    assert client.post(f"/api/auditions/{audition}/rsvp", json={"response": "decline"}, headers=asha_headers
+                       ).status_code == 409
+    assert client.post(path, json={"talent_id": 999, "outcome": "selected"}, headers=stage["owner"]
+                       ).json["code"] == "AUDITION_003"
+    for bad in ({"talent_id": asha, "outcome": "hired"}, {"talent_id": asha},
+                {"talent_id": asha, "outcome": "selected", "rating": 6}):
+        assert client.post(path, json=bad, headers=stage["owner"]).status_code == 422, bad
