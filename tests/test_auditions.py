@@ -183,3 +183,43 @@ def test_results_follow_the_invitation_state_machine(client, stage):
     for bad in ({"talent_id": asha, "outcome": "hired"}, {"talent_id": asha},
                 {"talent_id": asha, "outcome": "selected", "rating": 6}):
         assert client.post(path, json=bad, headers=stage["owner"]).status_code == 422, bad
+
+
+def test_whatsapp_button_replies_answer_the_invitation_of_that_phone_only(make_app):
+    from casting.users.services import create_user
+    from tests.test_webhooks import APP_SECRET, _signed_post
+
+    app = make_app(WHATSAPP_APP_SECRET=APP_SECRET)
+    client = app.test_client()
+    with app.app_context():
+        talent_user = create_user("Asha", "talent", password="monsoon-kathak-audition", email="asha@example.in",
+                                  phone="+919876543210").id
+        create_user("Dir", "casting_director", password="monsoon-kathak-audition", email="dir@example.in")
+
+    def bearer(email):
+        token = client.post("/api/auth/login", json={"identifier": email, "password": "monsoon-kathak-audition"})
+        return {"Authorization": f"Bearer {token.json['access_token']}"}
+
+    owner, me = bearer("dir@example.in"), bearer("asha@example.in")
+    talent = client.post("/api/talents/", json=profile(), headers=me).json
+    assert talent["user_id"] == talent_user
+    production = client.post("/api/productions/", headers=owner, json={"title": "Ad", "type": "ad"}).json["id"]
+    audition = client.post("/api/auditions/", headers=owner, json={
+        "production_id": production, "title": "Round 1", "mode": "virtual"}).json["id"]
+    client.post(f"/api/auditions/{audition}/schedule", json=WINDOW, headers=owner)
+    client.post(f"/api/auditions/{audition}/invite", json={"talent_ids": [talent["id"]]}, headers=owner)
+    invitation = client.post(f"/api/auditions/{audition}/results", headers=owner, json={
+        "talent_id": talent["id"], "outcome": "selected"}).json  # refused: still invited
+    assert invitation["code"] == "AUDITION_002"
+
+    def press(sender, answer, message_id):
+        message = {"from": sender, "id": message_id, "timestamp": "1795514400", "type": "button",
+                   "button": {"payload": f"rsvp:1:{answer}", "text": answer.title()}}
+        assert _signed_post(client, {"entry": [{"changes": [{"value": {"messages": [message]}}]}]}
+                            ).status_code == 200
+        run_jobs(app)
+        return client.get(f"/api/auditions/{audition}", headers=owner).json["slots"]
+
+    assert sum(slot["booked"] for slot in press("919999999999", "accept", "wamid.X1")) == 0  # someone else
+    assert sum(slot["booked"] for slot in press("919876543210", "accept", "wamid.X2")) == 1
+    assert sum(slot["booked"] for slot in press("919876543210", "decline", "wamid.X3")) == 0

@@ -2,6 +2,7 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
+from casting.auditions import inbound  # noqa: F401 - registers the WhatsApp RSVP button handler
 from casting.auditions import services
 from casting.auditions.schemas import (AuditionCreateSchema, AuditionInputSchema, AuditionSchema, InvitationSchema,
                                        InviteResultSchema, InviteSchema, ResultsSchema, RsvpSchema, ScheduleSchema)

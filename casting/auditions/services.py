@@ -230,11 +230,16 @@ def _next_position(audition_id):
 
 
 def rsvp(audition_id, user, answer):
-    """The invited talent answers: accept (a slot, or the waitlist), decline, or ask to reschedule."""
+    """The invited talent answers from the app."""
     audition = visible(audition_id, user)
     invitation = _own_invitation(audition, user)
     if invitation is None:
         raise ApiError(Codes.AUTH_FORBIDDEN, "Only invited talent answer an invitation.")
+    return answer_invitation(audition, invitation, user, answer)
+
+
+def answer_invitation(audition, invitation, user, answer):
+    """Accept (a slot, or the waitlist), decline, or ask to reschedule; from the app or a WhatsApp button."""
     db.session.refresh(invitation, with_for_update=True)
     wanted = RSVP[answer["response"]]
     if answer.get("slot_id") is not None and not any(slot.id == answer["slot_id"] for slot in audition.slots):
