@@ -148,6 +148,7 @@ class Config:
         self.NOTIFY_SECRET_TTL = _int("NOTIFY_SECRET_TTL", 900)
         self.NOTIFY_STALE_MINUTES = _int("NOTIFY_STALE_MINUTES", 30)
         self.NOTIFY_RECONCILE_MINUTES = _int("NOTIFY_RECONCILE_MINUTES", 5)
+        self.AUDITION_REMINDER_MINUTES = [int(n) for n in _list("AUDITION_REMINDER_MINUTES", "1440,60")]
 
         self.API_TITLE = "Casting Platform API"
         self.API_VERSION = "v1"

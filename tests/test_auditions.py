@@ -1,6 +1,7 @@
 """Auditions (CONTRACT §5): ownership, slots, bulk invites, RSVPs that never overbook, results and history."""
 import threading
-from datetime import datetime
+import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -223,3 +224,67 @@ def test_whatsapp_button_replies_answer_the_invitation_of_that_phone_only(make_a
     assert sum(slot["booked"] for slot in press("919999999999", "accept", "wamid.X1")) == 0  # someone else
     assert sum(slot["booked"] for slot in press("919876543210", "accept", "wamid.X2")) == 1
     assert sum(slot["booked"] for slot in press("919876543210", "decline", "wamid.X3")) == 0
+
+
+def _window_from(start, minutes=15):
+    return {"start_at": start.isoformat(), "end_at": (start + timedelta(minutes=minutes)).isoformat(),
+            "slot_minutes": minutes, "capacity_per_slot": 1}
+
+
+def test_reminders_are_planned_at_booking_and_dropped_with_the_slot(app, client, stage):
+    from rq.registry import ScheduledJobRegistry
+
+    audition = stage["audition"]
+    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=2)
+    client.post(f"/api/auditions/{audition}/schedule", json=_window_from(start), headers=stage["owner"])
+    talent_id, me = stage["talent"]("Asha")
+    client.post(f"/api/auditions/{audition}/invite", json={"talent_ids": [talent_id]}, headers=stage["owner"])
+    accepted = client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept"}, headers=me).json
+    with app.app_context():
+        from casting.jobs import get_queue
+
+        registry = ScheduledJobRegistry(queue=get_queue("default"))
+        planned = {job_id: registry.get_scheduled_time(job_id) for job_id in registry.get_job_ids()}
+    base = f"audition-reminder-{accepted['id']}-{accepted['slot']['id']}"
+    assert planned == {f"{base}-1440": start - timedelta(days=1), f"{base}-60": start - timedelta(hours=1)}
+    client.post(f"/api/auditions/{audition}/rsvp", json={"response": "decline"}, headers=me)
+    with app.app_context():
+        assert ScheduledJobRegistry(queue=get_queue("default")).get_job_ids() == []
+
+
+def test_a_due_reminder_goes_out_once_through_a_real_scheduler(app, client, stage):
+    from rq import SimpleWorker
+
+    from casting.auditions import reminders
+    from casting.jobs import TracedJob, get_queue
+
+    app.config["AUDITION_REMINDER_MINUTES"] = [60]
+    audition = stage["audition"]
+    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(minutes=60, seconds=2)
+    client.post(f"/api/auditions/{audition}/schedule", json=_window_from(start), headers=stage["owner"])
+    talent_id, me = stage["talent"]("Asha")
+    client.post(f"/api/auditions/{audition}/invite", json={"talent_ids": [talent_id]}, headers=stage["owner"])
+    run_jobs(app)  # the invitation itself
+    accepted = client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept"}, headers=me).json
+    time.sleep(3)
+
+    def work_with_scheduler():
+        with app.app_context():
+            queues = [get_queue(name) for name in app.config["RQ_QUEUES"]]
+            SimpleWorker(queues, connection=queues[0].connection, job_class=TracedJob).work(
+                burst=True, with_scheduler=True)
+
+    def reminders_sent():
+        with app.app_context():
+            return [n.params for n in db.session.scalars(select(Notification).where(
+                Notification.template == "audition_reminder"))]
+
+    work_with_scheduler()
+    sent = reminders_sent()
+    assert len(sent) == 1 and sent[0]["talent_name"] == "Asha" and sent[0]["venue"] == "Mumbai"
+    with app.app_context():
+        reminders.send_reminder(accepted["id"], accepted["slot"]["id"], 60)  # a second run sends nothing
+    client.post(f"/api/auditions/{audition}/rsvp", json={"response": "decline"}, headers=me)
+    with app.app_context():
+        reminders.send_reminder(accepted["id"], accepted["slot"]["id"], 30)  # not their slot any more
+    assert len(reminders_sent()) == 1

@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, func, or_, select, update
 
+from casting.auditions import reminders
 from casting.auditions.models import (Audition, AuditionSlot, AuditionStatus, Invitation, InvitationEvent,
                                       InvitationStatus)
 from casting.errors import ApiError, Codes
@@ -121,18 +122,21 @@ def schedule(audition_id, user, plan):
             audition.slots.append(slot)
     displaced = db.session.scalars(select(Invitation).where(Invitation.slot_id.in_([s.id for s in kept.values()]))
                                    .order_by(Invitation.updated_at)).all() if kept else []
+    given_up = [(invitation.id, invitation.slot_id) for invitation in displaced]
     for invitation in displaced:
         invitation.slot_id = None
     for slot in kept.values():
         audition.slots.remove(slot)
     db.session.flush()
     _waitlist_first(audition.id, displaced)
-    _overbooked_to_waitlist(audition)
+    given_up += _overbooked_to_waitlist(audition)
     audition.timezone = str(zone)
     audition.scheduled_date = starts[0].astimezone(zone).date()
     if audition.status == AuditionStatus.DRAFT:
         audition.status = AuditionStatus.SCHEDULED
     db.session.commit()
+    for invitation_id, slot_id in given_up:
+        reminders.cancel(invitation_id, slot_id)
     _fill_from_waitlist(audition.id)
     return audition
 
@@ -149,14 +153,20 @@ def _waitlist_first(audition_id, invitations):
 
 
 def _overbooked_to_waitlist(audition):
-    """Recount each slot's bookings; if a smaller capacity leaves too many, the latest go to the waitlist."""
+    """Recount each slot's bookings; if a smaller capacity leaves too many, the latest go to the waitlist.
+
+    Returns the (invitation id, slot id) pairs given up.
+    """
+    given_up = []
     for slot in audition.slots:
         holders = db.session.scalars(select(Invitation).where(Invitation.slot_id == slot.id)
                                      .order_by(Invitation.updated_at)).all()
         _waitlist_first(audition.id, holders[slot.capacity:])
         for invitation in holders[slot.capacity:]:
+            given_up.append((invitation.id, slot.id))
             invitation.slot_id = None
         slot.booked = min(len(holders), slot.capacity)
+    return given_up
 
 
 def invite(audition_id, user, talent_ids):
@@ -245,12 +255,17 @@ def answer_invitation(audition, invitation, user, answer):
     if answer.get("slot_id") is not None and not any(slot.id == answer["slot_id"] for slot in audition.slots):
         raise ApiError(Codes.VALIDATION, details={"fields": {"slot_id": ["Not a slot of this audition."]}})
     _move(invitation, wanted, user, answer.get("note"))
+    held = invitation.slot_id
     _release(invitation)
     if wanted == S.ACCEPTED:
         invitation.slot_id = _book(audition.id, answer.get("slot_id"))
         if invitation.slot_id is None:
             invitation.waitlist_position = _next_position(audition.id)
     db.session.commit()
+    if held is not None:
+        reminders.cancel(invitation.id, held)
+    if invitation.slot_id is not None:
+        reminders.plan(invitation.id, invitation.slot_id, invitation.slot.start_at)
     _fill_from_waitlist(audition.id)
     db.session.refresh(invitation)
     return invitation
@@ -270,6 +285,7 @@ def _fill_from_waitlist(audition_id):
             return
         waiting.slot_id, waiting.waitlist_position = slot_id, None
         db.session.commit()
+        reminders.plan(waiting.id, slot_id, db.session.get(AuditionSlot, slot_id).start_at)
 
 
 def record_results(audition_id, user, results):

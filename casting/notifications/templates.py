@@ -87,6 +87,17 @@ TEMPLATES = {template.name: template for template in (
                  Button({"en": "Decline", "hi": "अस्वीकार"}, "rsvp:{invitation_id}:decline"),
                  Button({"en": "Reschedule", "hi": "दूसरा समय"}, "rsvp:{invitation_id}:reschedule")),
     ),
+    Template(
+        name="audition_reminder", version=1, params=("talent_name", "production", "time", "venue"),
+        text={"en": "Reminder, {talent_name}: your audition for {production} is at {time}, {venue}. "
+                    "Can't make it? Reply in the Casting app so someone else can have the slot.",
+              "hi": "याद दिलाना, {talent_name}: {production} के लिए आपका ऑडिशन {time} पर, {venue} में है। "
+                    "नहीं आ पाएँगे? Casting ऐप में बताएँ ताकि यह समय किसी और को मिल सके।"},
+        subject={"en": "Audition reminder: {production} at {time}", "hi": "ऑडिशन की याद: {production}, {time}"},
+        whatsapp_name="casting_audition_reminder", whatsapp_body=("talent_name", "production", "time", "venue"),
+        msg91_flow_id="casting_audition_reminder_flow",
+        dlt_template_id={"en": "1107172000000000301", "hi": "1107172000000000302"},
+    ),
 )}
 
 

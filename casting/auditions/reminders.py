@@ -1,0 +1,72 @@
+"""Reminders before a confirmed slot: RQ jobs scheduled at booking, dropped when the slot is given up.
+
+A job's id names the invitation, the slot and the lead time, so planning again replaces rather than
+doubles it; the job checks at run time that the slot is still the talent's, and the notification's
+idempotency key makes a second run a no-op: never twice, never for a slot no longer theirs.
+"""
+import logging
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+from casting.auditions.models import Audition, AuditionSlot, Invitation, InvitationStatus
+from casting.extensions import db, redis
+from casting.jobs import get_queue
+from casting.notifications.models import Channel
+from casting.notifications.services import NotificationError, Recipient, notify
+from casting.productions.models import Production
+from casting.talents.models import Talent
+from casting.users.models import User
+
+log = logging.getLogger(__name__)
+
+
+def _job_id(invitation_id, slot_id, minutes):
+    return f"audition-reminder-{invitation_id}-{slot_id}-{minutes}"
+
+
+def plan(invitation_id, slot_id, start_at):
+    """Schedule the reminders for a booked slot (those whose time has not passed)."""
+    queue = get_queue("default")
+    now = datetime.now(timezone.utc)
+    for minutes in current_app.config["AUDITION_REMINDER_MINUTES"]:
+        when = start_at - timedelta(minutes=minutes)
+        if when > now:
+            queue.enqueue_at(when, send_reminder, invitation_id, slot_id, minutes,
+                             job_id=_job_id(invitation_id, slot_id, minutes))
+
+
+def cancel(invitation_id, slot_id):
+    """Drop the reminders of a slot the talent no longer holds."""
+    for minutes in current_app.config["AUDITION_REMINDER_MINUTES"]:
+        try:
+            Job.fetch(_job_id(invitation_id, slot_id, minutes), connection=redis._get_current_object()).delete()
+        except NoSuchJobError:
+            pass
+
+
+def send_reminder(invitation_id, slot_id, minutes):
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or invitation.slot_id != slot_id or invitation.status != InvitationStatus.ACCEPTED:
+        log.info("reminder dropped: the slot is no longer theirs", extra={"invitation_id": invitation_id})
+        return
+    talent = db.session.get(Talent, invitation.talent_id)
+    person = db.session.get(User, talent.user_id or talent.agent_id or 0)
+    if person is None:
+        return
+    audition = db.session.get(Audition, invitation.audition_id)
+    slot = db.session.get(AuditionSlot, slot_id)
+    local = slot.start_at.astimezone(ZoneInfo(audition.timezone))
+    params = {"talent_name": talent.stage_name,
+              "production": db.session.get(Production, audition.production_id).title,
+              "time": local.strftime("%d %b %Y, %I:%M %p"),
+              "venue": (audition.location or {}).get("city") or audition.meeting_url or "online"}
+    try:
+        notify("audition_reminder", params, Recipient.for_user(person),
+               channel=Channel.WHATSAPP if person.phone else Channel.EMAIL,
+               idempotency_key=f"reminder:{invitation_id}:{slot_id}:{minutes}")
+    except NotificationError as error:
+        log.warning("reminder not sent", extra={"invitation_id": invitation_id, "reason": str(error)})
