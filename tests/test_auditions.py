@@ -2,6 +2,7 @@
 import threading
 import time
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -288,3 +289,82 @@ def test_a_due_reminder_goes_out_once_through_a_real_scheduler(app, client, stag
     with app.app_context():
         reminders.send_reminder(accepted["id"], accepted["slot"]["id"], 30)  # not their slot any more
     assert len(reminders_sent()) == 1
+
+
+def _events(body):
+    from icalendar import Calendar
+
+    return [component for component in Calendar.from_ical(body).walk() if component.name == "VEVENT"]
+
+
+def test_calendar_files_and_subscription_feeds(client, login, stage):
+    audition = stage["audition"]
+    client.post(f"/api/auditions/{audition}/schedule", json=WINDOW, headers=stage["owner"])
+    talent_id, me = stage["talent"]("Asha")
+    _, stranger = stage["talent"]("Bina")
+    client.post(f"/api/auditions/{audition}/invite", json={"talent_ids": [talent_id]}, headers=stage["owner"])
+    path = f"/api/auditions/{audition}/calendar.ics"
+    assert _events(client.get(path, headers=me).data) == []  # no slot yet
+    slot = client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept"}, headers=me).json["slot"]
+    owner_file = client.get(path, headers=stage["owner"])
+    assert owner_file.mimetype == "text/calendar" and len(_events(owner_file.data)) == 4
+    mine = _events(client.get(path, headers=me).data)
+    assert [str(event["uid"]) for event in mine] == [f"audition-{audition}-slot-{slot['id']}@casting"]
+    assert mine[0].decoded("dtstart") == datetime.fromisoformat(slot["start_at"])
+    assert client.get(path, headers=stranger).status_code == 404
+    first_sequence = int(mine[0]["sequence"])
+    time.sleep(1)
+    client.put(f"/api/auditions/{audition}", json={"instructions": "Room 2 now"}, headers=stage["owner"])
+    again = _events(client.get(path, headers=me).data)[0]
+    assert str(again["uid"]) == str(mine[0]["uid"]) and int(again["sequence"]) > first_sequence
+    assert str(again["description"]) == "Room 2 now"
+    feed = client.post("/api/calendar/feeds", headers=me).json
+    feed_path = urlsplit(feed["url"]).path
+    assert [str(event["uid"]) for event in _events(client.get(feed_path).data)] == [str(mine[0]["uid"])]
+    owner_feed = client.post("/api/calendar/feeds", headers=stage["owner"]).json
+    assert len(_events(client.get(urlsplit(owner_feed["url"]).path).data)) == 4
+    assert client.delete(f"/api/calendar/feeds/{feed['id']}", headers=stranger).status_code == 404
+    assert client.delete(f"/api/calendar/feeds/{feed['id']}", headers=me).status_code == 204
+    assert client.get(feed_path).status_code == 404
+
+
+def _sent(app, template):
+    with app.app_context():
+        return sorted(n.params["talent_name"] for n in db.session.scalars(
+            select(Notification).where(Notification.template == template)))
+
+
+def test_when_the_role_is_cast_everyone_still_waiting_hears_it_once(app, client, stage):
+    audition = stage["audition"]
+    client.post(f"/api/auditions/{audition}/schedule", json=WINDOW, headers=stage["owner"])
+    people = {name: stage["talent"](name) for name in ("Asha", "Bina", "Chitra", "Devi")}
+    client.post(f"/api/auditions/{audition}/invite", json={"talent_ids": [t for t, _ in people.values()]},
+                headers=stage["owner"])
+    client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept"}, headers=people["Asha"][1])
+    client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept"}, headers=people["Devi"][1])
+    client.post(f"/api/auditions/{audition}/rsvp", json={"response": "decline"}, headers=people["Chitra"][1])
+    client.post(f"/api/auditions/{audition}/results", json={"talent_id": people["Devi"][0], "outcome": "selected"},
+                headers=stage["owner"])
+    role = client.get(f"/api/auditions/{audition}", headers=stage["owner"]).json["role_id"]
+    client.put(f"/api/productions/{stage['production']}/roles/{role}", json={"status": "filled"},
+               headers=stage["owner"])
+    run_jobs(app)
+    assert _sent(app, "audition_closed") == ["Asha", "Bina"]  # not who declined, not who was selected
+    client.put(f"/api/auditions/{audition}", json={"status": "cancelled"}, headers=stage["owner"])
+    run_jobs(app)
+    assert _sent(app, "audition_closed") == ["Asha", "Bina"]  # told once, however many closings
+
+
+def test_a_reschedule_tells_whoever_lost_their_slot(app, client, stage):
+    audition = stage["audition"]
+    client.post(f"/api/auditions/{audition}/schedule", headers=stage["owner"],
+                json={**WINDOW, "end_at": "2026-12-05T10:30:00", "capacity_per_slot": 1})
+    (asha, asha_headers), (bina, bina_headers) = stage["talent"]("Asha"), stage["talent"]("Bina")
+    client.post(f"/api/auditions/{audition}/invite", json={"talent_ids": [asha, bina]}, headers=stage["owner"])
+    client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept"}, headers=asha_headers)  # 10:00
+    client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept"}, headers=bina_headers)  # 10:15
+    moved = client.post(f"/api/auditions/{audition}/schedule", headers=stage["owner"], json={
+        **WINDOW, "start_at": "2026-12-05T10:15:00", "end_at": "2026-12-05T10:45:00", "capacity_per_slot": 1}).json
+    assert [slot["booked"] for slot in moved["slots"]] == [1, 1]  # Bina kept 10:15; Asha was moved to 10:30
+    run_jobs(app)
+    assert _sent(app, "audition_moved") == ["Asha"]

@@ -13,13 +13,11 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from casting.auditions.models import Audition, AuditionSlot, Invitation, InvitationStatus
+from casting.auditions.tasks import tell
 from casting.extensions import db, redis
 from casting.jobs import get_queue
-from casting.notifications.models import Channel
-from casting.notifications.services import NotificationError, Recipient, notify
 from casting.productions.models import Production
 from casting.talents.models import Talent
-from casting.users.models import User
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +52,6 @@ def send_reminder(invitation_id, slot_id, minutes):
         log.info("reminder dropped: the slot is no longer theirs", extra={"invitation_id": invitation_id})
         return
     talent = db.session.get(Talent, invitation.talent_id)
-    person = db.session.get(User, talent.user_id or talent.agent_id or 0)
-    if person is None:
-        return
     audition = db.session.get(Audition, invitation.audition_id)
     slot = db.session.get(AuditionSlot, slot_id)
     local = slot.start_at.astimezone(ZoneInfo(audition.timezone))
@@ -64,9 +59,4 @@ def send_reminder(invitation_id, slot_id, minutes):
               "production": db.session.get(Production, audition.production_id).title,
               "time": local.strftime("%d %b %Y, %I:%M %p"),
               "venue": (audition.location or {}).get("city") or audition.meeting_url or "online"}
-    try:
-        notify("audition_reminder", params, Recipient.for_user(person),
-               channel=Channel.WHATSAPP if person.phone else Channel.EMAIL,
-               idempotency_key=f"reminder:{invitation_id}:{slot_id}:{minutes}")
-    except NotificationError as error:
-        log.warning("reminder not sent", extra={"invitation_id": invitation_id, "reason": str(error)})
+    tell(talent, "audition_reminder", params, f"reminder:{invitation_id}:{slot_id}:{minutes}")

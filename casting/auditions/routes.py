@@ -1,14 +1,19 @@
+from flask import Response, url_for
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields
 
 from casting.auditions import inbound  # noqa: F401 - registers the WhatsApp RSVP button handler
-from casting.auditions import services
+from casting.auditions import calendar, services
 from casting.auditions.schemas import (AuditionCreateSchema, AuditionInputSchema, AuditionSchema, InvitationSchema,
                                        InviteResultSchema, InviteSchema, ResultsSchema, RsvpSchema, ScheduleSchema)
 from casting.auth.permissions import login_required
 from casting.openapi import error_responses
 from casting.pagination import PageArgsSchema, page_of, paginate
+
+ICS = {"200": {"description": "An iCalendar (RFC 5545) file.", "content": {"text/calendar": {
+    "schema": {"type": "string"}}}}}
 
 blp = Blueprint("auditions", __name__, url_prefix="/api/auditions",
                 description="Auditions: slots, bulk invites, RSVPs without overbooking, results with history.")
@@ -112,3 +117,55 @@ class ResultViews(MethodView):
     def post(self, data, audition_id):
         """Record outcomes (the owner): one, or a list as `results`; each joins the invitation's history."""
         return services.record_results(audition_id, current_user, data.get("results") or [data])
+
+
+@blp.route("/<int:audition_id>/calendar.ics")
+class AuditionCalendarViews(MethodView):
+    @login_required()
+    @blp.doc(responses=ICS)
+    @error_responses(blp, 401, 404)
+    def get(self, audition_id):
+        """The audition as a calendar file: every slot for the owner, your own slot for invited talent."""
+        audition = services.visible(audition_id, current_user)
+        body = calendar.audition_ics(audition, current_user, services.is_owner(audition, current_user))
+        return Response(body, mimetype="text/calendar")
+
+
+calendar_blp = Blueprint("calendar", __name__, url_prefix="/api/calendar",
+                         description="Calendar subscriptions (Google Calendar, Apple Calendar) by secret URL.")
+
+
+class FeedSchema(Schema):
+    id = fields.Integer(required=True)
+    url = fields.String(required=True, metadata={"description": "Shown once: keep it secret, revoke it if shared."})
+
+
+@calendar_blp.route("/feeds")
+class FeedViews(MethodView):
+    @login_required()
+    @calendar_blp.response(201, FeedSchema, example={
+        "id": 2, "url": "https://api.casting.in/api/calendar/Xb3...q9.ics"})
+    @error_responses(calendar_blp, 401)
+    def post(self):
+        """Make a secret feed URL of your auditions for a calendar app to subscribe to."""
+        feed, token = calendar.open_feed(current_user)
+        return {"id": feed.id, "url": url_for("calendar.FeedIcsViews", token=token, _external=True)}
+
+
+@calendar_blp.route("/feeds/<int:feed_id>")
+class FeedByIdViews(MethodView):
+    @login_required()
+    @calendar_blp.response(204)
+    @error_responses(calendar_blp, 401, 404)
+    def delete(self, feed_id):
+        """Revoke a feed URL: calendar apps using it get a 404 from now on."""
+        calendar.revoke_feed(current_user, feed_id)
+
+
+@calendar_blp.route("/<string:token>.ics")
+class FeedIcsViews(MethodView):
+    @calendar_blp.doc(security=[], responses=ICS)
+    @error_responses(calendar_blp, 404)
+    def get(self, token):
+        """A feed's calendar (no sign-in: the secret URL is the key)."""
+        return Response(calendar.feed_ics(token), mimetype="text/calendar")

@@ -39,7 +39,7 @@ def _count_auditions(production_id):
 productions.register_dependent("auditions", _count_auditions)
 
 
-def _is_owner(audition, user):
+def is_owner(audition, user):
     owner_id = db.session.scalar(select(Production.owner_id).where(Production.id == audition.production_id))
     return user.role == Role.ADMIN or owner_id == user.id
 
@@ -52,14 +52,14 @@ def _own_invitation(audition, user):
 def visible(audition_id, user):
     """An audition its production's owner (or an admin) or an invited talent may see; 404 for anyone else."""
     audition = db.session.get(Audition, audition_id)
-    if audition is None or not (_is_owner(audition, user) or _own_invitation(audition, user)):
+    if audition is None or not (is_owner(audition, user) or _own_invitation(audition, user)):
         raise ApiError(Codes.AUDITION_NOT_FOUND)
     return audition
 
 
 def owned(audition_id, user):
     audition = visible(audition_id, user)
-    if not _is_owner(audition, user):
+    if not is_owner(audition, user):
         raise ApiError(Codes.AUTH_FORBIDDEN)
     return audition
 
@@ -87,12 +87,26 @@ def create(user, data):
     return audition
 
 
+CLOSED = (AuditionStatus.COMPLETED, AuditionStatus.CANCELLED)
+
+
 def update_audition(audition_id, user, changes):
+    """Edit an audition; closing it (completed or cancelled) tells everyone still waiting."""
     audition = owned(audition_id, user)
+    was = audition.status
     for name, value in changes.items():
         setattr(audition, name, value)
     db.session.commit()
+    if was not in CLOSED and audition.status in CLOSED:
+        enqueue("default", "casting.auditions.tasks.tell_waiting", audition.id)
     return audition
+
+
+@productions.on_role_closed
+def _role_cast(role):
+    """A role filled or closed: the talent still waiting in its auditions hear it."""
+    for audition_id in db.session.scalars(select(Audition.id).where(Audition.role_id == role.id)):
+        enqueue("default", "casting.auditions.tasks.tell_waiting", audition_id)
 
 
 def _local(moment, zone):
@@ -137,6 +151,8 @@ def schedule(audition_id, user, plan):
     db.session.commit()
     for invitation_id, slot_id in given_up:
         reminders.cancel(invitation_id, slot_id)
+    if given_up:
+        enqueue("default", "casting.auditions.tasks.tell_moved", given_up)
     _fill_from_waitlist(audition.id)
     return audition
 

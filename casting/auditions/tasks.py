@@ -1,7 +1,9 @@
 """Jobs: audition messages leave through the notifications layer, never inside the request."""
 import logging
 
-from casting.auditions.models import Audition, Invitation
+from sqlalchemy import select
+
+from casting.auditions.models import Audition, Invitation, InvitationStatus
 from casting.extensions import db
 from casting.notifications.models import Channel
 from casting.notifications.services import NotificationError, Recipient, notify
@@ -10,30 +12,59 @@ from casting.talents.models import Talent
 from casting.users.models import User
 
 log = logging.getLogger(__name__)
+S = InvitationStatus
+STILL_WAITING = (S.INVITED, S.ACCEPTED, S.RESCHEDULE_REQUESTED, S.ATTENDED, S.SHORTLISTED, S.CALLBACK)
+
+
+def tell(talent, template, params, key):
+    """Message a talent (or their agent): WhatsApp when they have a phone (SMS is the notifications layer's
+    fallback), email otherwise. `key` makes a message go out once, however often this runs."""
+    person = db.session.get(User, talent.user_id or talent.agent_id or 0)
+    if person is None:
+        log.info("nobody to tell", extra={"talent_id": talent.id, "template": template})
+        return
+    try:
+        notify(template, params, Recipient.for_user(person),
+               channel=Channel.WHATSAPP if person.phone else Channel.EMAIL, idempotency_key=key)
+    except NotificationError as error:
+        log.warning("message not sent", extra={"talent_id": talent.id, "template": template, "reason": str(error)})
+
+
+def _context(audition):
+    role = db.session.get(CastingRole, audition.role_id) if audition.role_id else None
+    production = db.session.get(Production, audition.production_id)
+    return production.title, role.name if role else audition.title
 
 
 def send_invites(invitation_ids):
-    """Tell each invited talent (or their agent): WhatsApp with Accept / Decline / Reschedule buttons (SMS is
-    the notifications layer's fallback), or email for people without a phone."""
-    for invitation_id in invitation_ids:
-        invitation = db.session.get(Invitation, invitation_id)
-        if invitation is None:
-            continue
+    """The invitation, with Accept / Decline / Reschedule buttons on WhatsApp."""
+    for invitation in db.session.scalars(select(Invitation).where(Invitation.id.in_(invitation_ids))):
         audition = db.session.get(Audition, invitation.audition_id)
         talent = db.session.get(Talent, invitation.talent_id)
-        person = db.session.get(User, talent.user_id or talent.agent_id or 0)
-        if person is None:
-            log.info("invitation without anyone to tell", extra={"invitation_id": invitation_id})
-            continue
-        role = db.session.get(CastingRole, audition.role_id) if audition.role_id else None
-        production = db.session.get(Production, audition.production_id)
+        production, role = _context(audition)
         venue = (audition.location or {}).get("city") or audition.meeting_url or "online"
-        params = {"talent_name": talent.stage_name, "role": role.name if role else audition.title,
-                  "production": production.title, "date": str(audition.scheduled_date or "to be confirmed"),
-                  "venue": venue, "invitation_id": str(invitation.id)}
-        channel = Channel.WHATSAPP if person.phone else Channel.EMAIL
-        try:
-            notify("audition_invite", params, Recipient.for_user(person), channel=channel,
-                   idempotency_key=f"invite:{invitation.id}")
-        except NotificationError as error:
-            log.warning("invitation not sent", extra={"invitation_id": invitation_id, "reason": str(error)})
+        tell(talent, "audition_invite", {
+            "talent_name": talent.stage_name, "role": role, "production": production,
+            "date": str(audition.scheduled_date or "to be confirmed"), "venue": venue,
+            "invitation_id": str(invitation.id)}, f"invite:{invitation.id}")
+
+
+def tell_waiting(audition_id):
+    """The role is cast or the audition closed: everyone still waiting hears it, kindly and once."""
+    audition = db.session.get(Audition, audition_id)
+    production, role = _context(audition)
+    for invitation in db.session.scalars(select(Invitation).where(Invitation.audition_id == audition_id,
+                                                                  Invitation.status.in_(STILL_WAITING))):
+        talent = db.session.get(Talent, invitation.talent_id)
+        tell(talent, "audition_closed", {"talent_name": talent.stage_name, "production": production, "role": role},
+             f"closed:{invitation.id}")
+
+
+def tell_moved(moves):
+    """Talent whose slot a reschedule removed: they went first in line for a new one; tell them to look."""
+    for invitation_id, slot_id in moves:
+        invitation = db.session.get(Invitation, invitation_id)
+        talent = db.session.get(Talent, invitation.talent_id)
+        production, _ = _context(db.session.get(Audition, invitation.audition_id))
+        tell(talent, "audition_moved", {"talent_name": talent.stage_name, "production": production},
+             f"moved:{invitation_id}:{slot_id}")

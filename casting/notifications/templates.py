@@ -98,6 +98,30 @@ TEMPLATES = {template.name: template for template in (
         msg91_flow_id="casting_audition_reminder_flow",
         dlt_template_id={"en": "1107172000000000301", "hi": "1107172000000000302"},
     ),
+    Template(
+        name="audition_closed", version=1, params=("talent_name", "production", "role"),
+        text={"en": "Thank you, {talent_name}, for your interest in {role} in {production}. The part has been "
+                    "cast or the audition has closed, so we won't be taking your audition further this time. "
+                    "Your profile stays with casting teams for the next one.",
+              "hi": "{talent_name}, {production} में {role} में आपकी रुचि के लिए धन्यवाद। यह भूमिका तय हो चुकी है "
+                    "या ऑडिशन बंद हो गया है, इसलिए इस बार आगे नहीं बढ़ पाएँगे। आपकी प्रोफ़ाइल अगली बार के "
+                    "लिए कास्टिंग टीमों के पास रहेगी।"},
+        subject={"en": "{production}: an update on your audition", "hi": "{production}: आपके ऑडिशन की जानकारी"},
+        whatsapp_name="casting_audition_closed", whatsapp_body=("talent_name", "role", "production"),
+        msg91_flow_id="casting_audition_closed_flow",
+        dlt_template_id={"en": "1107172000000000401", "hi": "1107172000000000402"},
+    ),
+    Template(
+        name="audition_moved", version=1, params=("talent_name", "production"),
+        text={"en": "{talent_name}, the audition times for {production} have changed and your old slot is gone. "
+                    "You were first in line for a new one: open the Casting app to see your time or pick another.",
+              "hi": "{talent_name}, {production} के ऑडिशन का समय बदल गया है और आपका पुराना स्लॉट अब नहीं है। नए "
+                    "स्लॉट के लिए आप सबसे आगे थे: अपना समय देखने या दूसरा चुनने के लिए Casting ऐप खोलें।"},
+        subject={"en": "{production}: your audition time changed", "hi": "{production}: आपके ऑडिशन का समय बदला"},
+        whatsapp_name="casting_audition_moved", whatsapp_body=("talent_name", "production"),
+        msg91_flow_id="casting_audition_moved_flow",
+        dlt_template_id={"en": "1107172000000000501", "hi": "1107172000000000502"},
+    ),
 )}
 
 

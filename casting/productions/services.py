@@ -21,11 +21,18 @@ ROLE_MOVES = {
 }
 MAKERS = {Role.CASTING_DIRECTOR, Role.PRODUCER, Role.ADMIN}
 _dependents = []
+_role_closed = []
 
 
 def register_dependent(name, count):
     """Refuse deleting a production while `count(production_id)` > 0 (auditions register here)."""
     _dependents.append((name, count))
+
+
+def on_role_closed(listener):
+    """Call `listener(role)` after a role becomes filled or closed (auditions tell their waiting talent)."""
+    _role_closed.append(listener)
+    return listener
 
 
 def _move(noun, current, wanted, moves):
@@ -135,11 +142,15 @@ def create_role(production_id, user, data):
 
 def update_role(production_id, role_id, user, changes):
     found = role(production_id, role_id, user, manage=True)
+    was = found.status
     _move("role", found.status, changes.get("status"), ROLE_MOVES)
     for name, value in changes.items():
         setattr(found, name, value)
     _check_ages(found)
     db.session.commit()
+    if was == RoleStatus.OPEN and found.status != RoleStatus.OPEN:
+        for listener in _role_closed:
+            listener(found)
     return found
 
 
