@@ -18,7 +18,7 @@ import urllib.request
 import requests
 from pathlib import Path
 
-from bench.routes import APP_ROUTES, REFERENCE_HELLO, REFERENCE_SELECT
+from bench.routes import APP_ROUTES, REFERENCE_HELLO, REFERENCE_SELECT, audition_routes
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -176,7 +176,7 @@ def main():
         service, base = start("service", "wsgi:app", env)
         processes.append(service)
         rows = [(REFERENCE_HELLO.name, hello), (REFERENCE_SELECT.name, select)]
-        rows += [(route.name, measure(base, route)) for route in APP_ROUTES]
+        rows += [(route.name, measure(base, route)) for route in APP_ROUTES + audition_routes(base)]
     finally:
         for process in processes:
             stop(process)

@@ -74,3 +74,29 @@ APP_ROUTES = [
 
 REFERENCE_HELLO = Route("reference: JSON hello", "/hello")
 REFERENCE_SELECT = Route("reference: select 1", "/select1")
+
+
+def audition_routes(base):
+    """Make an audition of the demo director's (production 1) with demo talent 1 invited; its routes."""
+    director, talent = director_bearer(base), demo_bearer(base)
+    as_director, as_talent = {"Authorization": director}, {"Authorization": talent}
+    own = requests.get(base + "/api/talents/me", headers=as_talent, timeout=30)
+    if own.status_code == 404:
+        own = requests.post(base + "/api/talents/", json={"stage_name": "Demo Talent One"}, headers=as_talent,
+                            timeout=30)
+    talent_id = own.json()["id"]
+    audition = requests.post(base + "/api/auditions/", headers=as_director, timeout=30, json={
+        "production_id": 1, "title": "Benchmark round", "mode": "in_person"}).json()["id"]
+    requests.post(f"{base}/api/auditions/{audition}/schedule", headers=as_director, timeout=30, json={
+        "start_at": "2027-01-10T10:00:00", "end_at": "2027-01-10T18:00:00", "slot_minutes": 10,
+        "capacity_per_slot": 5}).raise_for_status()
+    requests.post(f"{base}/api/auditions/{audition}/invite", headers=as_director, timeout=30,
+                  json={"talent_ids": [talent_id]}).raise_for_status()
+    return [
+        Route("GET /api/auditions/", "/api/auditions/", authorization=lambda _: director),
+        Route("POST /api/auditions/{id}/rsvp (decline)", f"/api/auditions/{audition}/rsvp", method="POST",
+              body=json.dumps({"response": "decline"}), authorization=lambda _: talent),
+        Route("POST /api/auditions/{id}/invite (500 talent; then all already invited)",
+              f"/api/auditions/{audition}/invite", method="POST", expect=202, cold=True,
+              body=json.dumps({"talent_ids": list(range(1000, 1500))}), authorization=lambda _: director),
+    ]

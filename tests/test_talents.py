@@ -285,3 +285,11 @@ def test_concurrent_misses_of_one_list_compute_it_once(app, redis_client):
         first.release()
         waiting.join(5)
     assert answers == [([7], 1)] and computed == []
+
+
+def test_a_talent_finds_their_own_profile(client, login):
+    me, director = login("talent"), login("casting_director")
+    assert client.get("/api/talents/me", headers=me).json["code"] == "TALENT_002"
+    created = client.post("/api/talents/", json=profile(), headers=me).json
+    assert client.get("/api/talents/me", headers=me).json == created
+    assert client.get("/api/talents/me", headers=director).status_code == 404

@@ -56,6 +56,16 @@ class TalentSearchViews(MethodView):
         return _page(services.search_page(filters), filters)
 
 
+@blp.route("/me")
+class OwnTalentViews(MethodView):
+    @login_required()
+    @blp.response(200, TalentSchema, example=TALENT_EXAMPLE)
+    @error_responses(blp, 401, 404)
+    def get(self):
+        """Your own talent profile (for the app's "my profile"); 404 until you have made one."""
+        return services.view(services.own_profile(current_user), current_user)
+
+
 @blp.route("/featured")
 class FeaturedTalentViews(MethodView):
     @login_required()

@@ -68,6 +68,14 @@ def _load_snapshots(ids):
     return {talent.id: snapshot(talent) for talent in found}
 
 
+def own_profile(user):
+    """The signed-in talent's own profile (404 if they have none yet)."""
+    talent_id = db.session.scalar(select(Talent.id).where(Talent.user_id == user.id, Talent.deleted_at.is_(None)))
+    if talent_id is None:
+        raise ApiError(Codes.TALENT_NOT_FOUND, "You have no talent profile yet.")
+    return profile(talent_id)
+
+
 def profiles(ids):
     """Snapshots of the live talents among `ids`, in order, through the one-hour profile cache."""
     return talent_cache.cached_profiles(ids, _load_snapshots)
