@@ -1,7 +1,8 @@
 """Run the service as production would, drive it with wrk, compare it with a bare Flask app.
 
 Settings: BENCH_DURATION (seconds per route), BENCH_CONNECTIONS, BENCH_THREADS, WEB_CONCURRENCY,
-BENCH_TALENTS (profiles to seed). The service runs on its own embedded servers under BENCH_INSTANCE
+BENCH_TALENTS (profiles to seed), BENCH_ONLY (only routes whose name contains it). The service runs
+on its own embedded servers under BENCH_INSTANCE
 (default instance/bench; keep one per size) or on DATABASE_URL/REDIS_URL.
 """
 import json
@@ -27,6 +28,7 @@ DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "50"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 WORKERS = int(os.environ.get("WEB_CONCURRENCY", "2"))
+ONLY = os.environ.get("BENCH_ONLY", "")  # run only the routes whose name contains this
 # The benchmark's database lives on between runs, so its (fake) data keeps fixed PII keys.
 TALENTS = int(os.environ.get("BENCH_TALENTS", "100000"))
 PREPARE = [["flask", "db", "upgrade"], ["flask", "seed", "demo", "--force"],
@@ -125,6 +127,8 @@ def drive(base, route, seconds):
 def first_request_ms(base, route):
     """One request on its own, before wrk warms any cache: the uncached latency."""
     headers = {"Authorization": route.authorization(base)} if route.authorization else {}
+    if route.body:
+        headers["Content-Type"] = "application/json"
     started = time.perf_counter()
     response = requests.request(route.method, base + route.path, headers=headers, data=route.body or None,
                                 timeout=120)
@@ -176,7 +180,8 @@ def main():
         service, base = start("service", "wsgi:app", env)
         processes.append(service)
         rows = [(REFERENCE_HELLO.name, hello), (REFERENCE_SELECT.name, select)]
-        rows += [(route.name, measure(base, route)) for route in APP_ROUTES + audition_routes(base)]
+        rows += [(route.name, measure(base, route)) for route in APP_ROUTES + audition_routes(base)
+                 if ONLY in route.name]
     finally:
         for process in processes:
             stop(process)

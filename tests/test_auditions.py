@@ -368,3 +368,19 @@ def test_a_reschedule_tells_whoever_lost_their_slot(app, client, stage):
     assert [slot["booked"] for slot in moved["slots"]] == [1, 1]  # Bina kept 10:15; Asha was moved to 10:30
     run_jobs(app)
     assert _sent(app, "audition_moved") == ["Asha"]
+
+
+def test_a_reschedule_request_reaches_the_casting_team(app, client, stage):
+    audition = stage["audition"]
+    client.post(f"/api/auditions/{audition}/schedule", json=WINDOW, headers=stage["owner"])
+    talent_id, me = stage["talent"]("Asha")
+    client.post(f"/api/auditions/{audition}/invite", json={"talent_ids": [talent_id]}, headers=stage["owner"])
+    client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept"}, headers=me)
+    asked = client.post(f"/api/auditions/{audition}/rsvp", json={"response": "reschedule", "note": "Exam that day"},
+                        headers=me).json
+    assert (asked["status"], asked["slot"], asked["history"][-1]["note"]) == (
+        "reschedule_requested", None, "Exam that day")
+    run_jobs(app)
+    with app.app_context():
+        told = db.session.scalars(select(Notification).where(Notification.template == "reschedule_requested")).all()
+        assert [(n.params["talent_name"], n.recipient) for n in told] == [("Asha", "casting_director@example.in")]

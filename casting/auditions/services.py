@@ -282,6 +282,8 @@ def answer_invitation(audition, invitation, user, answer):
         reminders.cancel(invitation.id, held)
     if invitation.slot_id is not None:
         reminders.plan(invitation.id, invitation.slot_id, invitation.slot.start_at)
+    if wanted == S.RESCHEDULE_REQUESTED:
+        enqueue("default", "casting.auditions.tasks.tell_team", invitation.id, len(invitation.history))
     _fill_from_waitlist(audition.id)
     db.session.refresh(invitation)
     return invitation

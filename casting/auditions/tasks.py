@@ -17,17 +17,21 @@ STILL_WAITING = (S.INVITED, S.ACCEPTED, S.RESCHEDULE_REQUESTED, S.ATTENDED, S.SH
 
 
 def tell(talent, template, params, key):
-    """Message a talent (or their agent): WhatsApp when they have a phone (SMS is the notifications layer's
-    fallback), email otherwise. `key` makes a message go out once, however often this runs."""
+    """Message a talent (or their agent). `key` makes a message go out once, however often this runs."""
     person = db.session.get(User, talent.user_id or talent.agent_id or 0)
     if person is None:
         log.info("nobody to tell", extra={"talent_id": talent.id, "template": template})
         return
+    _send(person, template, params, key)
+
+
+def _send(person, template, params, key):
+    """WhatsApp when the person has a phone (SMS is the notifications layer's fallback), email otherwise."""
     try:
         notify(template, params, Recipient.for_user(person),
                channel=Channel.WHATSAPP if person.phone else Channel.EMAIL, idempotency_key=key)
     except NotificationError as error:
-        log.warning("message not sent", extra={"talent_id": talent.id, "template": template, "reason": str(error)})
+        log.warning("message not sent", extra={"user_id": person.id, "template": template, "reason": str(error)})
 
 
 def _context(audition):
@@ -68,3 +72,13 @@ def tell_moved(moves):
         production, _ = _context(db.session.get(Audition, invitation.audition_id))
         tell(talent, "audition_moved", {"talent_name": talent.stage_name, "production": production},
              f"moved:{invitation_id}:{slot_id}")
+
+
+def tell_team(invitation_id, request_number):
+    """A talent asked for another time: the production's owner hears it (once per request)."""
+    invitation = db.session.get(Invitation, invitation_id)
+    audition = db.session.get(Audition, invitation.audition_id)
+    owner = db.session.get(User, db.session.get(Production, audition.production_id).owner_id)
+    talent = db.session.get(Talent, invitation.talent_id)
+    _send(owner, "reschedule_requested", {"name": owner.full_name or "Hello", "talent_name": talent.stage_name,
+                                          "audition": audition.title}, f"reschedule:{invitation_id}:{request_number}")

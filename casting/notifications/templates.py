@@ -122,6 +122,17 @@ TEMPLATES = {template.name: template for template in (
         msg91_flow_id="casting_audition_moved_flow",
         dlt_template_id={"en": "1107172000000000501", "hi": "1107172000000000502"},
     ),
+    Template(
+        name="reschedule_requested", version=1, params=("name", "talent_name", "audition"),
+        text={"en": "{name}, {talent_name} asked for another time for {audition}. Their slot is free again; "
+                    "answer them in the Casting app.",
+              "hi": "{name}, {talent_name} ने {audition} के लिए दूसरा समय माँगा है। उनका स्लॉट फिर से खाली है; "
+                    "Casting ऐप में उन्हें जवाब दें।"},
+        subject={"en": "{talent_name} asked to reschedule", "hi": "{talent_name} ने दूसरा समय माँगा"},
+        whatsapp_name="casting_reschedule_requested", whatsapp_body=("name", "talent_name", "audition"),
+        msg91_flow_id="casting_reschedule_requested_flow",
+        dlt_template_id={"en": "1107172000000000601", "hi": "1107172000000000602"},
+    ),
 )}
 
 
