@@ -2,8 +2,8 @@
 
 Settings: BENCH_DURATION (seconds per route), BENCH_CONNECTIONS, BENCH_THREADS, WEB_CONCURRENCY,
 BENCH_TALENTS (profiles to seed), BENCH_ONLY (only routes whose name contains it). The service runs
-on its own embedded servers under BENCH_INSTANCE
-(default instance/bench; keep one per size) or on DATABASE_URL/REDIS_URL.
+on its own embedded servers under BENCH_INSTANCE (default instance/bench; keep one per size) or on
+DATABASE_URL/REDIS_URL.
 """
 import json
 import os
