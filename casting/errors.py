@@ -45,6 +45,7 @@ class Codes:
     AUDITION_NOT_FOUND = ErrorCode("AUDITION_001", 404, "No such audition.")
     AUDITION_BAD_MOVE = ErrorCode("AUDITION_002", 409, "This invitation cannot make that move.")
     INVITATION_NOT_FOUND = ErrorCode("AUDITION_003", 404, "No invitation for this talent in this audition.")
+    SLOT_FULL = ErrorCode("AUDITION_004", 409, "That slot is full: you keep the one you have.")
     MEDIA_UNSUPPORTED = ErrorCode("MEDIA_001", 415,
                                   "Only JPEG, PNG or WebP images are accepted (judged by content).")
     MEDIA_TOO_LARGE = ErrorCode("MEDIA_002", 413, "The file is larger than the upload limit.")

@@ -384,3 +384,55 @@ def test_a_reschedule_request_reaches_the_casting_team(app, client, stage):
     with app.app_context():
         told = db.session.scalars(select(Notification).where(Notification.template == "reschedule_requested")).all()
         assert [(n.params["talent_name"], n.recipient) for n in told] == [("Asha", "casting_director@example.in")]
+
+
+@pytest.mark.parametrize("steps", [
+    [("rsvp", "accept", 200), ("rsvp", "decline", 200), ("rsvp", "accept", 200)],
+    [("rsvp", "reschedule", 200), ("rsvp", "accept", 200), ("rsvp", "reschedule", 200), ("rsvp", "decline", 200)],
+    [("rsvp", "decline", 200), ("rsvp", "reschedule", 409)],
+    [("rsvp", "accept", 200), ("result", "no_show", 200), ("result", "selected", 409), ("rsvp", "accept", 409)],
+    [("rsvp", "accept", 200), ("result", "shortlisted", 200), ("result", "callback", 200),
+     ("result", "rejected", 200), ("result", "selected", 409)],
+    [("rsvp", "accept", 200), ("result", "shortlisted", 200), ("result", "selected", 200),
+     ("rsvp", "decline", 409)],
+    [("rsvp", "accept", 200), ("result", "rejected", 200), ("result", "callback", 409)],
+    [("result", "no_show", 409), ("rsvp", "accept", 200), ("result", "callback", 200), ("result", "shortlisted", 409)],
+])
+def test_every_invitation_move_is_allowed_or_refused_as_the_table_says(client, stage, steps):
+    audition = stage["audition"]
+    client.post(f"/api/auditions/{audition}/schedule", json=WINDOW, headers=stage["owner"])
+    talent_id, me = stage["talent"]("Asha")
+    client.post(f"/api/auditions/{audition}/invite", json={"talent_ids": [talent_id]}, headers=stage["owner"])
+    moved = ["invited"]
+    for kind, what, expected in steps:
+        if kind == "rsvp":
+            response = client.post(f"/api/auditions/{audition}/rsvp", json={"response": what}, headers=me)
+        else:
+            response = client.post(f"/api/auditions/{audition}/results", headers=stage["owner"],
+                                   json={"talent_id": talent_id, "outcome": what})
+        assert response.status_code == expected, (kind, what, response.json)
+        if expected == 200:
+            body = response.json if kind == "rsvp" else response.json[0]
+            moved.append(body["status"])
+            assert [event["to_status"] for event in body["history"]] == moved
+
+
+def test_the_same_answer_twice_changes_nothing_and_moving_to_a_full_slot_keeps_yours(client, stage):
+    audition = stage["audition"]
+    slots = client.post(f"/api/auditions/{audition}/schedule", headers=stage["owner"],
+                        json={**WINDOW, "end_at": "2026-12-05T10:30:00", "capacity_per_slot": 1}).json["slots"]
+    (asha, asha_headers), (bina, bina_headers) = stage["talent"]("Asha"), stage["talent"]("Bina")
+    client.post(f"/api/auditions/{audition}/invite", json={"talent_ids": [asha, bina]}, headers=stage["owner"])
+    first = client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept"}, headers=asha_headers).json
+    twice = client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept"}, headers=asha_headers).json
+    assert twice == first and len(twice["history"]) == 2
+    client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept"}, headers=bina_headers)
+    full = client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept", "slot_id": slots[1]["id"]},
+                       headers=asha_headers)
+    assert (full.status_code, full.json["code"]) == (409, "AUDITION_004")
+    kept = client.get(f"/api/auditions/{audition}", headers=stage["owner"]).json["slots"]
+    assert [slot["booked"] for slot in kept] == [1, 1]
+    client.post(f"/api/auditions/{audition}/rsvp", json={"response": "decline"}, headers=bina_headers)
+    moved = client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept", "slot_id": slots[1]["id"]},
+                        headers=asha_headers).json
+    assert moved["slot"]["id"] == slots[1]["id"] and moved["history"] == first["history"]

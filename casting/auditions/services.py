@@ -189,13 +189,12 @@ def invite(audition_id, user, talent_ids):
     """Invite up to 500 talent; returns (invited count, skipped with reasons). Messages go out from a job."""
     audition = owned(audition_id, user)
     wanted, skipped, seen = [], [], set()
-    found = {talent.id: talent for talent in db.session.scalars(select(Talent).where(Talent.id.in_(talent_ids)))}
+    found = dict(db.session.execute(select(Talent.id, Talent.deleted_at).where(Talent.id.in_(talent_ids))).all())
     already = set(db.session.scalars(select(Invitation.talent_id).where(Invitation.audition_id == audition.id,
                                                                         Invitation.talent_id.in_(talent_ids))))
     for talent_id in talent_ids:
-        talent = found.get(talent_id)
-        reason = ("duplicate" if talent_id in seen else "not_found" if talent is None
-                  else "deleted" if talent.deleted_at is not None else "already_invited" if talent_id in already
+        reason = ("duplicate" if talent_id in seen else "not_found" if talent_id not in found
+                  else "deleted" if found[talent_id] is not None else "already_invited" if talent_id in already
                   else None)
         seen.add(talent_id)
         if reason:
@@ -270,13 +269,21 @@ def answer_invitation(audition, invitation, user, answer):
     wanted = RSVP[answer["response"]]
     if answer.get("slot_id") is not None and not any(slot.id == answer["slot_id"] for slot in audition.slots):
         raise ApiError(Codes.VALIDATION, details={"fields": {"slot_id": ["Not a slot of this audition."]}})
-    _move(invitation, wanted, user, answer.get("note"))
+    moving = wanted == invitation.status
+    if moving and (wanted != S.ACCEPTED or answer.get("slot_id") in (None, invitation.slot_id)):
+        db.session.commit()  # the same answer twice (a double tap on WhatsApp) changes nothing
+        return invitation
+    if not moving:
+        _move(invitation, wanted, user, answer.get("note"))
     held = invitation.slot_id
+    taken = _book(audition.id, answer.get("slot_id")) if wanted == S.ACCEPTED else None
+    if moving and taken is None:
+        db.session.rollback()
+        raise ApiError(Codes.SLOT_FULL)  # asked to move to a full slot: keep the one they have
     _release(invitation)
-    if wanted == S.ACCEPTED:
-        invitation.slot_id = _book(audition.id, answer.get("slot_id"))
-        if invitation.slot_id is None:
-            invitation.waitlist_position = _next_position(audition.id)
+    invitation.slot_id = taken
+    if wanted == S.ACCEPTED and taken is None:
+        invitation.waitlist_position = _next_position(audition.id)
     db.session.commit()
     if held is not None:
         reminders.cancel(invitation.id, held)
