@@ -3,6 +3,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.orm import selectinload
 
 from casting.auditions import reminders
 from casting.auditions.models import (Audition, AuditionSlot, AuditionStatus, Invitation, InvitationEvent,
@@ -72,7 +73,7 @@ def listing(user):
         invited = exists().where(Invitation.audition_id == Audition.id, Invitation.talent_id == Talent.id,
                                  Talent.user_id == user.id)
         query = query.where(or_(owns, invited))
-    return query.order_by(Audition.created_at.desc(), Audition.id.desc())
+    return query.options(selectinload(Audition.slots)).order_by(Audition.created_at.desc(), Audition.id.desc())
 
 
 def create(user, data):
