@@ -103,13 +103,11 @@ class ResultSchema(Schema):
     rating = fields.Integer(validate=validate.Range(min=1, max=5), allow_none=True)
 
 
-class ResultsSchema(Schema):
+class ResultsSchema(ResultSchema):
     """One result (`talent_id`, `outcome`, ...) or `results`: a list of them."""
 
     talent_id = fields.Integer()
     outcome = fields.String(validate=validate.OneOf(OUTCOMES))
-    notes = PlainTextField(validate=validate.Length(max=5000), allow_none=True)
-    rating = fields.Integer(validate=validate.Range(min=1, max=5), allow_none=True)
     results = fields.List(fields.Nested(ResultSchema), validate=validate.Length(min=1, max=MAX_INVITES))
 
     @validates_schema
