@@ -37,10 +37,13 @@ class AuditionCreateSchema(AuditionInputSchema):
     mode = fields.Enum(AuditionMode, by_value=True, required=True)
 
 
-class SlotSchema(Schema):
+class InvitationSlotSchema(Schema):
     id = fields.Integer(required=True)
     start_at = fields.DateTime(required=True)
     end_at = fields.DateTime(required=True)
+
+
+class SlotSchema(InvitationSlotSchema):
     capacity = fields.Integer(required=True)
     booked = fields.Integer(required=True)
 
@@ -124,12 +127,6 @@ class HistorySchema(Schema):
     by_user_id = fields.Integer(allow_none=True)
     at = fields.DateTime(required=True)
     note = fields.String(allow_none=True)
-
-
-class InvitationSlotSchema(Schema):
-    id = fields.Integer(required=True)
-    start_at = fields.DateTime(required=True)
-    end_at = fields.DateTime(required=True)
 
 
 class InvitationSchema(Schema):
