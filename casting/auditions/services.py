@@ -270,15 +270,15 @@ def answer_invitation(audition, invitation, user, answer):
     wanted = RSVP[answer["response"]]
     if answer.get("slot_id") is not None and not any(slot.id == answer["slot_id"] for slot in audition.slots):
         raise ApiError(Codes.VALIDATION, details={"fields": {"slot_id": ["Not a slot of this audition."]}})
-    moving = wanted == invitation.status
-    if moving and (wanted != S.ACCEPTED or answer.get("slot_id") in (None, invitation.slot_id)):
+    same_answer = wanted == invitation.status
+    if same_answer and (wanted != S.ACCEPTED or answer.get("slot_id") in (None, invitation.slot_id)):
         db.session.commit()  # the same answer twice (a double tap on WhatsApp) changes nothing
         return invitation
-    if not moving:
+    if not same_answer:
         _move(invitation, wanted, user, answer.get("note"))
     held = invitation.slot_id
     taken = _book(audition.id, answer.get("slot_id")) if wanted == S.ACCEPTED else None
-    if moving and taken is None:
+    if same_answer and taken is None:
         db.session.rollback()
         raise ApiError(Codes.SLOT_FULL)  # asked to move to a full slot: keep the one they have
     _release(invitation)

@@ -40,13 +40,20 @@ def _context(audition):
     return production.title, role.name if role else audition.title
 
 
+def _invitations_with_talent(*conditions):
+    return db.session.execute(select(Invitation, Talent).join(Talent, Talent.id == Invitation.talent_id)
+                              .where(*conditions)).all()
+
+
 def send_invites(invitation_ids):
-    """The invitation, with Accept / Decline / Reschedule buttons on WhatsApp."""
-    for invitation in db.session.scalars(select(Invitation).where(Invitation.id.in_(invitation_ids))):
-        audition = db.session.get(Audition, invitation.audition_id)
-        talent = db.session.get(Talent, invitation.talent_id)
-        production, role = _context(audition)
-        venue = (audition.location or {}).get("city") or audition.meeting_url or "online"
+    """The invitation, with Accept / Decline / Reschedule buttons on WhatsApp (one audition per batch)."""
+    rows = _invitations_with_talent(Invitation.id.in_(invitation_ids))
+    if not rows:
+        return
+    audition = db.session.get(Audition, rows[0][0].audition_id)
+    production, role = _context(audition)
+    venue = (audition.location or {}).get("city") or audition.meeting_url or "online"
+    for invitation, talent in rows:
         tell(talent, "audition_invite", {
             "talent_name": talent.stage_name, "role": role, "production": production,
             "date": str(audition.scheduled_date or "to be confirmed"), "venue": venue,
@@ -57,9 +64,8 @@ def tell_waiting(audition_id):
     """The role is cast or the audition closed: everyone still waiting hears it, kindly and once."""
     audition = db.session.get(Audition, audition_id)
     production, role = _context(audition)
-    for invitation in db.session.scalars(select(Invitation).where(Invitation.audition_id == audition_id,
-                                                                  Invitation.status.in_(STILL_WAITING))):
-        talent = db.session.get(Talent, invitation.talent_id)
+    for invitation, talent in _invitations_with_talent(Invitation.audition_id == audition_id,
+                                                       Invitation.status.in_(STILL_WAITING)):
         tell(talent, "audition_closed", {"talent_name": talent.stage_name, "production": production, "role": role},
              f"closed:{invitation.id}")
 
