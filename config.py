@@ -149,6 +149,14 @@ class Config:
         self.NOTIFY_STALE_MINUTES = _int("NOTIFY_STALE_MINUTES", 30)
         self.NOTIFY_RECONCILE_MINUTES = _int("NOTIFY_RECONCILE_MINUTES", 5)
         self.AUDITION_REMINDER_MINUTES = [int(n) for n in _list("AUDITION_REMINDER_MINUTES", "1440,60")]
+        self.CHAT_SEND_LIMIT = _str("CHAT_SEND_LIMIT", "20/10seconds")
+        self.CHAT_TYPING_LIMIT = _str("CHAT_TYPING_LIMIT", "60/minute")
+        self.CHAT_CONVERSATION_LIMIT = _str("CHAT_CONVERSATION_LIMIT", "60/hour")
+        self.CHAT_MAX_PARTICIPANTS = _int("CHAT_MAX_PARTICIPANTS", 50)
+        self.CHAT_TYPING_SECONDS = _int("CHAT_TYPING_SECONDS", 6)
+        self.CHAT_PRESENCE_SECONDS = _int("CHAT_PRESENCE_SECONDS", 30)
+        self.CHAT_NOTIFY_DELAY_SECONDS = _int("CHAT_NOTIFY_DELAY_SECONDS", 60)
+        self.CHAT_NOTIFY_BURST_SECONDS = _int("CHAT_NOTIFY_BURST_SECONDS", 1800)
 
         self.API_TITLE = "Casting Platform API"
         self.API_VERSION = "v1"

@@ -52,7 +52,7 @@ def _init_extensions(app):
     api.init_app(app)
     app.add_url_rule(f"{SWAGGER_UI_ASSETS}<path:filename>", "docs_assets", limiter.exempt(docs_asset))
     socketio.init_app(app, async_mode="gevent", message_queue=app.config["REDIS_URL"],
-                      cors_allowed_origins=origins or [])
+                      cors_allowed_origins=origins or [], transports=["websocket"])
 
 
 def _register_blueprints(app):
@@ -63,6 +63,7 @@ def _register_blueprints(app):
     from casting.exports.routes import blp as exports_blp
     from casting.health.routes import blp as health_blp
     from casting.media.routes import blp as media_blp
+    from casting.messaging.routes import blp as messaging_blp
     from casting.meta.routes import blp as meta_blp
     from casting.notifications.routes import dev_blp
     from casting.productions.routes import blp as productions_blp
@@ -70,7 +71,7 @@ def _register_blueprints(app):
     from casting.webhooks.routes import blp as webhooks_blp
 
     for blueprint in (health_blp, auth_blp, admin_blp, talents_blp, productions_blp, auditions_blp, calendar_blp,
-                      exports_blp, media_blp, meta_blp, webhooks_blp):
+                      exports_blp, media_blp, messaging_blp, meta_blp, webhooks_blp):
         api.register_blueprint(blueprint)
     if app.config["APP_ENV"] == "development":
         api.register_blueprint(dev_blp)
@@ -85,6 +86,7 @@ def create_app(config=None):
     app = Flask(__name__, instance_path=config.INSTANCE_PATH)
     app.config.from_object(config)
     configure_logging(app.config["LOG_LEVEL"])
+    import casting.messaging.events  # noqa: F401 - Socket.IO handlers, before init_app binds them
     _bind_urls(app)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]

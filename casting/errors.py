@@ -57,6 +57,11 @@ class Codes:
     PRODUCTION_IN_USE = ErrorCode("PRODUCTION_003", 409,
                                   "The production has auditions: close it instead of deleting it.")
     ROLE_NOT_FOUND = ErrorCode("PRODUCTION_004", 404, "No such role in this production.")
+    CONVERSATION_NOT_FOUND = ErrorCode("MESSAGE_001", 404, "No such conversation.")
+    MESSAGE_NOT_FOUND = ErrorCode("MESSAGE_002", 404, "No such message in this conversation.")
+    ATTACHMENT_NOT_FOUND = ErrorCode("MESSAGE_003", 404, "No such attachment.")
+    ATTACHMENT_IN_USE = ErrorCode("MESSAGE_004", 409, "That attachment is already part of a message.")
+    MESSAGE_FLOOD = ErrorCode("MESSAGE_005", 429, "Too many messages in this conversation: slow down.")
     VALIDATION = ErrorCode("VALIDATION_001", 422, "Some fields are not valid.")
     BAD_REQUEST = ErrorCode("REQUEST_001", 400, "The request could not be read.")
     NOT_FOUND = ErrorCode("REQUEST_002", 404, "Nothing was found at this address.")
@@ -92,15 +97,20 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def error_response(error, message=None, details=None, status=None, headers=None):
-    """Build the envelope response; the request id also goes out as `X-Request-ID`."""
-    status = status or error.status
+def envelope(error, message=None, details=None):
+    """The envelope's body for `error` (also what a Socket.IO event acks when it fails)."""
     body = {"code": error.code, "message": message or error.message,
             "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "requestId": request_id()}
     if details:
         body["details"] = details
-    response = jsonify(body)
+    return body
+
+
+def error_response(error, message=None, details=None, status=None, headers=None):
+    """Build the envelope response; the request id also goes out as `X-Request-ID`."""
+    status = status or error.status
+    response = jsonify(envelope(error, message, details))
     response.status_code = status
     response.headers.update(headers or {})
     if status == 401:

@@ -1,4 +1,6 @@
 """RQ plumbing: named queues, trace-carrying jobs and the worker that `flask worker` runs."""
+from datetime import timedelta
+
 from flask import current_app
 from opentelemetry import context, propagate, trace
 from rq import Queue, Worker
@@ -48,11 +50,17 @@ def get_queue(name="default"):
     return Queue(name, connection=redis._get_current_object(), job_class=TracedJob)
 
 
-def enqueue(queue_name, func, *args, **kwargs):
-    """Enqueue `func` (a callable or its dotted path) with the current trace context in its meta."""
+def enqueue(queue_name, func, *args, delay=0, **kwargs):
+    """Enqueue `func` (a callable or its dotted path) with the current trace context in its meta.
+
+    With `delay` (seconds), the job waits that long in the scheduler first.
+    """
     carrier = {}
     propagate.inject(carrier)
-    return get_queue(queue_name).enqueue(func, *args, meta={"trace": carrier}, **kwargs)
+    queue = get_queue(queue_name)
+    if delay:
+        return queue.enqueue_in(timedelta(seconds=delay), func, *args, meta={"trace": carrier}, **kwargs)
+    return queue.enqueue(func, *args, meta={"trace": carrier}, **kwargs)
 
 
 def run_worker(queues, burst=False):

@@ -2,11 +2,12 @@
 from casting.auditions.models import Audition, AuditionSlot, CalendarFeed, Invitation, InvitationEvent
 from casting.audit.models import AuditEvent
 from casting.auth.models import ApiKey, AuthSession, OAuthIdentity
+from casting.messaging.models import Attachment, Conversation, Message, MessageRead, Participant
 from casting.notifications.models import Notification
 from casting.productions.models import CastingRole, Production
 from casting.talents.models import Talent, TalentMedia
 from casting.users.models import User
 
-__all__ = ["ApiKey", "Audition", "AuditionSlot", "AuditEvent", "AuthSession", "CalendarFeed", "CastingRole",
-           "Invitation", "InvitationEvent", "Notification", "OAuthIdentity", "Production", "Talent", "TalentMedia",
-           "User"]
+__all__ = ["ApiKey", "Attachment", "Audition", "AuditionSlot", "AuditEvent", "AuthSession", "CalendarFeed",
+           "CastingRole", "Conversation", "Invitation", "InvitationEvent", "Message", "MessageRead", "Notification",
+           "OAuthIdentity", "Participant", "Production", "Talent", "TalentMedia", "User"]

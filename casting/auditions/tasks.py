@@ -5,8 +5,7 @@ from sqlalchemy import select
 
 from casting.auditions.models import Audition, Invitation, InvitationStatus
 from casting.extensions import db
-from casting.notifications.models import Channel
-from casting.notifications.services import NotificationError, Recipient, notify
+from casting.notifications.services import notify_user
 from casting.productions.models import CastingRole, Production
 from casting.talents.models import Talent
 from casting.users.models import User
@@ -22,16 +21,7 @@ def tell(talent, template, params, key):
     if person is None:
         log.info("nobody to tell", extra={"talent_id": talent.id, "template": template})
         return
-    _send(person, template, params, key)
-
-
-def _send(person, template, params, key):
-    """WhatsApp when the person has a phone (SMS is the notifications layer's fallback), email otherwise."""
-    try:
-        notify(template, params, Recipient.for_user(person),
-               channel=Channel.WHATSAPP if person.phone else Channel.EMAIL, idempotency_key=key)
-    except NotificationError as error:
-        log.warning("message not sent", extra={"user_id": person.id, "template": template, "reason": str(error)})
+    notify_user(person, template, params, key)
 
 
 def _context(audition):
@@ -86,5 +76,6 @@ def tell_team(invitation_id, request_number):
     audition = db.session.get(Audition, invitation.audition_id)
     owner = db.session.get(User, db.session.get(Production, audition.production_id).owner_id)
     talent = db.session.get(Talent, invitation.talent_id)
-    _send(owner, "reschedule_requested", {"name": owner.full_name or "Hello", "talent_name": talent.stage_name,
-                                          "audition": audition.title}, f"reschedule:{invitation_id}:{request_number}")
+    notify_user(owner, "reschedule_requested", {"name": owner.full_name or "Hello", "talent_name": talent.stage_name,
+                                                "audition": audition.title},
+                f"reschedule:{invitation_id}:{request_number}")

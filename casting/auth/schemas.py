@@ -2,7 +2,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from casting.auth.api_keys import SCOPES
 from casting.users.schemas import (SELF_SERVICE_ROLES, USER_EXAMPLE, EmailField, PhoneField, PlainTextField,
-                                   UserSchema)
+                                   UserSchema, notify_channel_field)
 from casting.users.services import password_problems
 
 TOKENS_EXAMPLE = {"access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJl",
@@ -107,6 +107,7 @@ class MeUpdateSchema(Schema):
     email = EmailField()
     phone = PhoneField()
     password = fields.String(load_only=True)
+    notify_channel = notify_channel_field()
 
     @validates_schema
     def _password(self, data, **kwargs):

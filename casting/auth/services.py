@@ -168,8 +168,9 @@ def update_me(user, changes, fresh):
             setattr(user, f"{name}_verified", False)
     if "password" in changes:
         user.password_hash = hash_password(changes["password"])
-    if "full_name" in changes:
-        user.full_name = changes["full_name"]
+    for name in ("full_name", "notify_channel"):
+        if name in changes:
+            setattr(user, name, changes[name])
     if credentials:
         record("credential_change", actor_id=user.id, target_type="user", target_id=user.id,
                details={"changed": credentials})

@@ -102,6 +102,25 @@ def notify(template_name, params, recipient, channel=Channel.WHATSAPP, language=
     return notification
 
 
+def preferred_channel(person):
+    """The person's chosen channel when they can be reached on it; else WhatsApp with a phone, email without."""
+    chosen = person.notify_channel
+    if chosen is not None and Recipient.for_user(person).address(chosen):
+        return chosen
+    return Channel.WHATSAPP if person.phone else Channel.EMAIL
+
+
+def notify_user(person, template_name, params, key):
+    """Tell a user on their preferred channel; a refusal (no address, flood guard) is logged, not raised."""
+    try:
+        return notify(template_name, params, Recipient.for_user(person), channel=preferred_channel(person),
+                      idempotency_key=key)
+    except NotificationError as error:
+        log.warning("message not sent", extra={"user_id": person.id, "template": template_name,
+                                               "reason": str(error)})
+        return None
+
+
 def _enqueue_delivery(notification_id, queue_name):
     backoff = current_app.config["NOTIFY_BACKOFF_SECONDS"]
     enqueue(queue_name, "casting.notifications.tasks.deliver_notification", notification_id,

@@ -133,6 +133,15 @@ TEMPLATES = {template.name: template for template in (
         msg91_flow_id="casting_reschedule_requested_flow",
         dlt_template_id={"en": "1107172000000000601", "hi": "1107172000000000602"},
     ),
+    Template(
+        name="chat_unread", version=1, params=("name", "sender"),
+        text={"en": "{name}, {sender} sent you a message on Casting. Open the app to read and reply.",
+              "hi": "{name}, {sender} ने आपको Casting पर संदेश भेजा है। पढ़ने और जवाब देने के लिए ऐप खोलें।"},
+        subject={"en": "New message from {sender}", "hi": "{sender} का नया संदेश"},
+        whatsapp_name="casting_chat_unread", whatsapp_body=("name", "sender"),
+        msg91_flow_id="casting_chat_unread_flow",
+        dlt_template_id={"en": "1107172000000000701", "hi": "1107172000000000702"},
+    ),
 )}
 
 

@@ -6,6 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from casting.columns import pg_enum
 from casting.extensions import db
+from casting.notifications.models import Channel
 from casting.pii import EncryptedString, blind_index
 
 
@@ -35,6 +36,8 @@ class User(db.Model):
     phone_verified: Mapped[bool] = mapped_column(default=False, server_default="false")
     email_verified: Mapped[bool] = mapped_column(default=False, server_default="false")
     is_active: Mapped[bool] = mapped_column(default=True, server_default="true")
+    # how to reach this person when they are away (null: WhatsApp with a phone, else email)
+    notify_channel: Mapped[Channel | None] = mapped_column(pg_enum(Channel, "notification_channel"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                  onupdate=func.now())

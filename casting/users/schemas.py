@@ -1,6 +1,7 @@
 from marshmallow import Schema, ValidationError, fields
 
 from casting.text import plain
+from casting.notifications.models import Channel
 from casting.users.models import Role
 from casting.users.services import UserError, normalise_email, normalise_phone
 
@@ -35,6 +36,14 @@ class PlainTextField(fields.String):
         return plain(super()._deserialize(value, attr, data, **kwargs))
 
 
+def notify_channel_field():
+    """How a person wants to hear of messages that wait for them."""
+    return fields.Enum(Channel, by_value=True, allow_none=True, metadata={
+        "example": "whatsapp",
+        "description": "How to reach this person about messages while they are away: `whatsapp`, `sms` or "
+                       "`email` (null: WhatsApp when there is a phone, otherwise email)."})
+
+
 class UserSchema(Schema):
     id = fields.Integer(required=True, metadata={"example": 42})
     full_name = fields.String(required=True, metadata={"example": "Asha Rao"})
@@ -43,11 +52,12 @@ class UserSchema(Schema):
     role = fields.Enum(Role, by_value=True, required=True, metadata={"example": "talent"})
     phone_verified = fields.Boolean(required=True)
     email_verified = fields.Boolean(required=True)
+    notify_channel = notify_channel_field()
     created_at = fields.DateTime(required=True, metadata={"example": "2026-11-24T10:00:00+00:00"})
 
 
 USER_EXAMPLE = {"id": 42, "full_name": "Asha Rao", "email": "asha@example.in", "phone": "+919876543210",
-                "role": "talent", "phone_verified": True, "email_verified": False,
+                "role": "talent", "phone_verified": True, "email_verified": False, "notify_channel": "whatsapp",
                 "created_at": "2026-11-24T10:00:00+00:00"}
 
 

@@ -1,0 +1,173 @@
+"""Socket.IO namespace `/chat`: an access token at connect, then `message:send`, `message:read` and `typing`.
+
+Every event is acked: with its result, or with the error envelope. A socket joins only its own user's
+room; what a conversation's participants must hear is sent to their rooms (see services).
+
+Kept in this process, because only this process needs it: which sockets it holds (for the presence
+heartbeat) and when each typing indicator lapses.
+"""
+import logging
+import time
+from functools import wraps
+
+import jwt as pyjwt
+from flask import current_app, request, session
+from flask_jwt_extended import decode_token
+from flask_jwt_extended.exceptions import JWTExtendedException
+from flask_socketio import disconnect, emit, join_room
+from marshmallow import ValidationError
+
+from casting.auth.sessions import is_revoked
+from casting.errors import ApiError, Codes, envelope, flatten_messages
+from casting.extensions import db, socketio
+from casting.messaging import presence, services
+from casting.messaging.schemas import MessageSchema, ReceiptSchema, SocketMessageSchema, SocketReadSchema, TypingSchema
+from casting.users.models import User
+
+log = logging.getLogger(__name__)
+NAMESPACE = services.NAMESPACE
+_sockets = {}  # socket id -> user id, for this process's presence heartbeat
+_typing = {}  # (socket id, conversation id) -> when the indicator lapses
+_heartbeat = []
+
+
+def _refuse(error):
+    """Refuse a connection: the client's `connect_error` gets `{message, data: <error envelope>}`."""
+    return ConnectionRefusedError(error.message, envelope(error))
+
+
+def _authenticate(auth):
+    """The user of the access token in the connect payload; refuses the connection otherwise."""
+    token = auth.get("token") if isinstance(auth, dict) else None
+    if not isinstance(token, str) or not token:
+        raise _refuse(Codes.AUTH_MISSING)
+    try:
+        payload = decode_token(token)
+    except pyjwt.ExpiredSignatureError:
+        raise _refuse(Codes.AUTH_EXPIRED) from None
+    except (pyjwt.PyJWTError, JWTExtendedException):
+        raise _refuse(Codes.AUTH_INVALID_TOKEN) from None
+    if payload.get("type") != "access":
+        raise _refuse(Codes.AUTH_INVALID_TOKEN)
+    if is_revoked(payload):
+        raise _refuse(Codes.AUTH_REVOKED)
+    user = db.session.get(User, int(payload["sub"]))
+    if user is None or not user.is_active:
+        raise _refuse(Codes.AUTH_INVALID_TOKEN)
+    return user, payload["sid"]
+
+
+@socketio.on("connect", namespace=NAMESPACE)
+def on_connect(auth=None):
+    user, auth_session = _authenticate(auth)
+    session["user_id"], session["auth_session"] = user.id, auth_session
+    join_room(services.user_room(user.id))
+    _sockets[request.sid] = user.id
+    _start_heartbeat()
+    if presence.connected(user.id, request.sid):
+        services.announce_presence(user.id, True)
+    for contact in services.online_contacts(user.id):
+        emit("presence", {"user_id": contact, "online": True})
+
+
+@socketio.on("disconnect", namespace=NAMESPACE)
+def on_disconnect(*reason):
+    user_id = _sockets.pop(request.sid, None)
+    if user_id is None:
+        return
+    for key in [key for key in _typing if key[0] == request.sid]:
+        del _typing[key]
+        services.announce_typing(user_id, key[1], False)
+    if presence.disconnected(user_id, request.sid):
+        services.announce_presence(user_id, False)
+
+
+def _signed_in():
+    """The socket's user, while their sign-in session lasts; a revoked session is disconnected."""
+    user = db.session.get(User, session.get("user_id", 0))
+    if user is None or not user.is_active or is_revoked({"sid": session.get("auth_session")}):
+        disconnect()
+        raise ApiError(Codes.AUTH_REVOKED)
+    return user
+
+
+def chat_event(schema):
+    """Check the sender and the payload, run the handler, and ack its result or the error envelope."""
+    def decorate(handler):
+        @wraps(handler)
+        def wrapper(data=None):
+            try:
+                user = _signed_in()
+                return handler(user, schema.load(data if isinstance(data, dict) else {}))
+            except ValidationError as error:
+                return envelope(Codes.VALIDATION, details={"fields": flatten_messages(error.messages)})
+            except ApiError as error:
+                db.session.rollback()
+                return envelope(error.error, error.message, error.details)
+            except Exception:
+                db.session.rollback()
+                log.exception("chat event failed", extra={"event": handler.__name__})
+                return envelope(Codes.SERVER_ERROR)
+        return wrapper
+    return decorate
+
+
+@socketio.on("message:send", namespace=NAMESPACE)
+@chat_event(SocketMessageSchema())
+def on_send(user, data):
+    view, created = services.send(user, data["conversation_id"], data.get("body"), data["attachment_ids"],
+                                  data["client_id"])
+    if created:
+        _typing.pop((request.sid, data["conversation_id"]), None)
+        services.publish(view, skip_sid=request.sid)
+    return MessageSchema().dump(view)
+
+
+@socketio.on("message:read", namespace=NAMESPACE)
+@chat_event(SocketReadSchema())
+def on_read(user, data):
+    receipt = services.mark_read(user, data["conversation_id"], data["message_id"], skip_sid=request.sid)
+    return ReceiptSchema().dump(receipt)
+
+
+@socketio.on("typing", namespace=NAMESPACE)
+@chat_event(TypingSchema())
+def on_typing(user, data):
+    payload = services.typing(user, data["conversation_id"], data["is_typing"])
+    key = (request.sid, data["conversation_id"])
+    if data["is_typing"]:
+        _typing[key] = time.monotonic() + payload["expires_in"]
+        socketio.start_background_task(_lapse, current_app._get_current_object(), key, user.id,
+                                       payload["expires_in"])
+    else:
+        _typing.pop(key, None)
+    return payload
+
+
+def _lapse(app, key, user_id, seconds):
+    """Send `is_typing: false` for an indicator nobody renewed or ended in time."""
+    socketio.sleep(seconds)
+    deadline = _typing.get(key)
+    if deadline is None or deadline > time.monotonic():
+        return
+    del _typing[key]
+    with app.app_context():
+        services.announce_typing(user_id, key[1], False)
+
+
+def _start_heartbeat():
+    """Keep this process's sockets counted as online (one loop per process)."""
+    if not _heartbeat:
+        _heartbeat.append(socketio.start_background_task(_beat, current_app._get_current_object()))
+
+
+def _beat(app):
+    period = app.config["CHAT_PRESENCE_SECONDS"] / 3
+    while True:
+        socketio.sleep(period)
+        if _sockets:
+            with app.app_context():
+                try:
+                    presence.refresh(dict(_sockets))
+                except Exception:
+                    log.exception("presence heartbeat failed")

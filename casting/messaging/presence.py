@@ -1,0 +1,67 @@
+"""Who is online, shared by every server process through Redis.
+
+Each user has a sorted set of their live socket ids, scored by when each stops counting (a heartbeat
+from the socket's process pushes that forward). A user is online while any score is in the future,
+so a process that dies takes its sockets offline within one presence period, without help. Adding or
+removing a socket and counting the rest happen in one transaction: exactly one connect reports
+"came online" and exactly one disconnect reports "went offline", whichever processes they run on.
+"""
+import time
+
+from flask import current_app
+
+from casting.extensions import redis
+
+
+def _key(user_id):
+    return f"casting:presence:{user_id}"
+
+
+def _period():
+    return current_app.config["CHAT_PRESENCE_SECONDS"]
+
+
+def _change(user_id, sid, add):
+    """Add or remove one socket; returns how many live sockets the user has afterwards."""
+    now = time.time()
+    key = _key(user_id)
+    with redis.pipeline(transaction=True) as pipe:
+        pipe.zremrangebyscore(key, "-inf", now)
+        if add:
+            pipe.zadd(key, {sid: now + _period()})
+        else:
+            pipe.zrem(key, sid)
+        pipe.zcard(key)
+        pipe.expire(key, _period() * 2)
+        return pipe.execute()[-2]
+
+
+def connected(user_id, sid):
+    """Count a new socket; True when it brought the user online."""
+    return _change(user_id, sid, add=True) == 1
+
+
+def disconnected(user_id, sid):
+    """Forget a socket; True when it was the user's last one."""
+    return _change(user_id, sid, add=False) == 0
+
+
+def refresh(sockets):
+    """Push forward the expiry of this process's sockets: `sockets` maps socket id to user id."""
+    expires = time.time() + _period()
+    with redis.pipeline(transaction=False) as pipe:
+        for sid, user_id in sockets.items():
+            pipe.zadd(_key(user_id), {sid: expires})
+            pipe.expire(_key(user_id), _period() * 2)
+        pipe.execute()
+
+
+def online(user_ids):
+    """The subset of `user_ids` that have a live socket now."""
+    user_ids = list(user_ids)
+    now = time.time()
+    with redis.pipeline(transaction=False) as pipe:
+        for user_id in user_ids:
+            pipe.zcount(_key(user_id), now, "+inf")
+        counts = pipe.execute()
+    return {user_id for user_id, count in zip(user_ids, counts) if count}

@@ -1,0 +1,137 @@
+from flask import redirect, send_file
+from flask.views import MethodView
+from flask_jwt_extended import current_user
+from flask_smorest import Blueprint
+
+from casting.auth.permissions import login_required
+from casting.media.storage import DiskStorage, storage
+from casting.messaging import attachments, services
+from casting.messaging.schemas import (AttachmentArgsSchema, AttachmentFileSchema, AttachmentSchema,
+                                       ConversationCreateSchema, ConversationSchema, MessageCreateSchema,
+                                       MessagePageArgsSchema, MessagePageSchema, MessageSchema, ReadSchema,
+                                       ReceiptSchema)
+from casting.openapi import error_responses
+from casting.pagination import PageArgsSchema, page_of
+
+blp = Blueprint("messaging", __name__, url_prefix="/api",
+                description="Conversations and messages (the REST side of chat; live events are on Socket.IO "
+                            "namespace `/chat`, see the README).")
+
+MESSAGE_EXAMPLE = {"id": 1201, "conversation_id": 9, "sender_id": 5,
+                   "body": "Can you come in for a callback on Friday?", "attachments": [],
+                   "client_id": "2b0d7b3e-6c1a-4a8e-9f7e-0c9d3f1e2a41", "created_at": "2026-11-24T10:00:00+00:00",
+                   "read_by": [{"user_id": 42, "read_at": "2026-11-24T10:01:00+00:00"}]}
+CONVERSATION_EXAMPLE = {"id": 9, "audition_id": 7, "is_group": False, "participants": [
+    {"id": 5, "full_name": "Mukesh Chhabra", "role": "casting_director", "online": True},
+    {"id": 42, "full_name": "Asha Rao", "role": "talent", "online": False}],
+    "last_message": MESSAGE_EXAMPLE, "unread_count": 0, "last_read_message_id": 1201,
+    "created_at": "2026-11-24T09:00:00+00:00", "last_message_at": "2026-11-24T10:00:00+00:00"}
+ATTACHMENT_EXAMPLE = {"id": 5, "kind": "pdf", "name": "showreel-stills.pdf", "content_type": "application/pdf",
+                      "size_bytes": 482113, "width": None, "height": None, "url": "/api/attachments/5",
+                      "thumbnail_url": None, "created_at": "2026-11-24T10:00:00+00:00"}
+
+
+@blp.route("/conversations")
+class ConversationViews(MethodView):
+    @login_required()
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_of(ConversationSchema), example={"items": [CONVERSATION_EXAMPLE], "meta": {
+        "page": 1, "per_page": 20, "total": 1, "total_pages": 1}})
+    @error_responses(blp, 401)
+    def get(self, args):
+        """Your conversations, the most recently active first, with unread counts and who is online."""
+        return services.conversations(current_user, args)
+
+    @login_required()
+    @blp.arguments(ConversationCreateSchema, example={"participant_ids": [42], "audition_id": 7})
+    @blp.response(201, ConversationSchema, example=CONVERSATION_EXAMPLE,
+                  description="A new conversation.")
+    @blp.alt_response(200, schema=ConversationSchema, description="The existing conversation of these two people "
+                                                                  "(about this audition).")
+    @error_responses(blp, 401, 404, 429)
+    def post(self, data):
+        """Start a conversation (you are always in it); the same two people get their existing one back."""
+        conversation, created = services.start(current_user, data["participant_ids"], data.get("audition_id"))
+        return services.conversation(conversation.id, current_user), 201 if created else 200
+
+
+@blp.route("/conversations/<int:conversation_id>")
+class ConversationByIdViews(MethodView):
+    @login_required()
+    @blp.response(200, ConversationSchema, example=CONVERSATION_EXAMPLE)
+    @error_responses(blp, 401, 404)
+    def get(self, conversation_id):
+        """One of your conversations."""
+        return services.conversation(conversation_id, current_user)
+
+
+@blp.route("/conversations/<int:conversation_id>/messages")
+class MessageViews(MethodView):
+    @login_required()
+    @blp.arguments(MessagePageArgsSchema, location="query")
+    @blp.response(200, MessagePageSchema,
+                  example={"items": [MESSAGE_EXAMPLE], "meta": {"limit": 30, "next_cursor": "1201"}})
+    @error_responses(blp, 401, 404)
+    def get(self, args, conversation_id):
+        """Messages, newest first; pass `meta.next_cursor` as `before` for older ones."""
+        return services.history(conversation_id, current_user, args.get("before"), args["limit"])
+
+    @login_required()
+    @blp.arguments(MessageCreateSchema, example={"body": "Can you come in for a callback on Friday?",
+                                                 "client_id": "2b0d7b3e-6c1a-4a8e-9f7e-0c9d3f1e2a41"})
+    @blp.response(201, MessageSchema, example=MESSAGE_EXAMPLE, description="Stored and sent to the participants.")
+    @blp.alt_response(200, schema=MessageSchema, description="This `client_id` was sent before: the first message.")
+    @error_responses(blp, 401, 404, 409, 429)
+    def post(self, data, conversation_id):
+        """Send a message (stored first, then delivered live, or by notification to whoever is away)."""
+        view, created = services.send(current_user, conversation_id, data.get("body"), data["attachment_ids"],
+                                      data["client_id"])
+        if created:
+            services.publish(view)
+        return view, 201 if created else 200
+
+
+@blp.route("/conversations/<int:conversation_id>/read")
+class ReadViews(MethodView):
+    @login_required()
+    @blp.arguments(ReadSchema, example={"message_id": 1201})
+    @blp.response(200, ReceiptSchema, example={"conversation_id": 9, "user_id": 42, "message_id": 1201,
+                                               "read_at": "2026-11-24T10:01:00+00:00"})
+    @error_responses(blp, 401, 404)
+    def post(self, data, conversation_id):
+        """Mark everything up to this message read; the others see a `message:read` event."""
+        return services.mark_read(current_user, conversation_id, data["message_id"])
+
+
+@blp.route("/attachments")
+class AttachmentViews(MethodView):
+    @login_required()
+    @blp.arguments(AttachmentFileSchema, location="files")
+    @blp.response(201, AttachmentSchema, example=ATTACHMENT_EXAMPLE)
+    @error_responses(blp, 401, 413, 415)
+    def post(self, files):
+        """Upload an image or PDF (multipart `file`), then send its id in a message's `attachment_ids`."""
+        return attachments.upload(current_user, files["file"])
+
+
+@blp.route("/attachments/<int:attachment_id>")
+class AttachmentByIdViews(MethodView):
+    @login_required()
+    @blp.arguments(AttachmentArgsSchema, location="query")
+    @blp.response(200, content_type="application/octet-stream", description="The file, as a download.")
+    @blp.alt_response(302, description="With S3 storage: a redirect to a short-lived link.")
+    @error_responses(blp, 401, 404)
+    def get(self, args, attachment_id):
+        """An attachment: yours, or one sent in a conversation you are in."""
+        attachment = attachments.readable(attachment_id, current_user)
+        thumbnail = args["size"] == "thumbnail" and attachment.thumbnail_key
+        key = attachment.thumbnail_key if thumbnail else attachment.key
+        files = storage()
+        if not isinstance(files, DiskStorage):
+            return redirect(files.url(key))
+        response = send_file(files.path(key), mimetype="image/webp" if thumbnail else attachment.content_type,
+                             as_attachment=True, download_name=attachment.name, max_age=0)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Content-Security-Policy"] = "sandbox"
+        response.cache_control.private = True
+        return response
