@@ -188,6 +188,8 @@ class TestConfig(Config):
     def __init__(self):
         super().__init__()
         self.RATELIMIT_DEFAULT = "100000/minute"  # tests that need a limit set their own
+        for name in ("CHAT_SEND_LIMIT", "CHAT_TYPING_LIMIT", "CHAT_CONVERSATION_LIMIT"):
+            setattr(self, name, _str(name, "100000/minute"))
 
 
 class ProductionConfig(Config):

@@ -19,6 +19,7 @@ import urllib.request
 import requests
 from pathlib import Path
 
+from bench import chat
 from bench.routes import APP_ROUTES, REFERENCE_HELLO, REFERENCE_SELECT, audition_routes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,6 +147,15 @@ def measure(base, route):
     return result
 
 
+def chat_report(base, env):
+    """Chat round trips with BENCH_CHAT_CLIENTS clients connected (see bench/chat.py)."""
+    made = subprocess.run([str(BIN / "python"), "-m", "bench.chat", "setup", str(chat.CLIENTS)], cwd=ROOT,  # nosec
+                          env=env, check=True, capture_output=True, text=True)
+    result = chat.report(chat.measure(base, json.loads(made.stdout.strip().splitlines()[-1])))
+    print(result, flush=True)
+    return result
+
+
 def table(rows, hello, select):
     lines = ["| route | req/s | p50 ms | p99 ms | errors | vs hello | vs select 1 |",
              "|---|---:|---:|---:|---:|---:|---:|"]
@@ -165,13 +175,14 @@ def main():
     env = {**os.environ, **service_urls(), "APP_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
            "JWT_SECRET_KEY": secrets.token_hex(32), "PII_KEYS": pii_key("bench", "pii"),
            "PII_INDEX_KEY": pii_key("bench", "pii-index"), "RATELIMIT_DEFAULT": "10000000/minute",
+           "CHAT_SEND_LIMIT": "10000000/minute", "CHAT_CONVERSATION_LIMIT": "10000000/minute",
            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     for command in PREPARE:
         done = subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True)  # nosec B603
         print(f"{' '.join(command)}: {(done.stdout.strip().splitlines() or [''])[-1]}", flush=True)
     seed_query = seed_query_report(env["DATABASE_URL"])
     print(seed_query, flush=True)
-    processes = []
+    processes, chat_result = [], None
     try:
         reference, reference_base = start("reference", "bench.reference:app", env)
         processes.append(reference)
@@ -182,12 +193,16 @@ def main():
         rows = [(REFERENCE_HELLO.name, hello), (REFERENCE_SELECT.name, select)]
         rows += [(route.name, measure(base, route)) for route in APP_ROUTES + audition_routes(base)
                  if ONLY in route.name]
+        if ONLY in "chat":
+            chat_result = chat_report(base, env)
     finally:
         for process in processes:
             stop(process)
     header = (f"duration {DURATION}s per route, {CONNECTIONS} connections, {THREADS} wrk threads, "
               f"WEB_CONCURRENCY={WORKERS}, {os.cpu_count()} CPUs")
     report = header + "\n" + seed_query + "\n\n" + table(rows, hello, select) + "\n"
+    if chat_result:
+        report += "\n" + chat_result + "\n"
     (RESULTS / "latest.md").write_text(report)
     print(report)
 

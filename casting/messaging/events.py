@@ -14,7 +14,7 @@ import jwt as pyjwt
 from flask import current_app, request, session
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
-from flask_socketio import disconnect, emit, join_room
+from flask_socketio import ConnectionRefusedError, emit, join_room
 from marshmallow import ValidationError
 
 from casting.auth.sessions import is_revoked
@@ -86,9 +86,15 @@ def _signed_in():
     """The socket's user, while their sign-in session lasts; a revoked session is disconnected."""
     user = db.session.get(User, session.get("user_id", 0))
     if user is None or not user.is_active or is_revoked({"sid": session.get("auth_session")}):
-        disconnect()
+        socketio.start_background_task(_cut_off, request.sid)
         raise ApiError(Codes.AUTH_REVOKED)
     return user
+
+
+def _cut_off(sid):
+    """Disconnect a socket whose sign-in ended, once the ack that says so has gone out."""
+    socketio.sleep(0.2)
+    socketio.server.disconnect(sid, namespace=NAMESPACE)
 
 
 def chat_event(schema):

@@ -47,11 +47,14 @@ def disconnected(user_id, sid):
 
 
 def refresh(sockets):
-    """Push forward the expiry of this process's sockets: `sockets` maps socket id to user id."""
+    """Push forward the expiry of this process's sockets: `sockets` maps socket id to user id.
+
+    Only sockets still listed are touched (`XX`), so a socket that disconnected meanwhile stays gone.
+    """
     expires = time.time() + _period()
     with redis.pipeline(transaction=False) as pipe:
         for sid, user_id in sockets.items():
-            pipe.zadd(_key(user_id), {sid: expires})
+            pipe.zadd(_key(user_id), {sid: expires}, xx=True)
             pipe.expire(_key(user_id), _period() * 2)
         pipe.execute()
 

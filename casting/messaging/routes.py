@@ -46,8 +46,8 @@ class ConversationViews(MethodView):
     @blp.arguments(ConversationCreateSchema, example={"participant_ids": [42], "audition_id": 7})
     @blp.response(201, ConversationSchema, example=CONVERSATION_EXAMPLE,
                   description="A new conversation.")
-    @blp.alt_response(200, schema=ConversationSchema, description="The existing conversation of these two people "
-                                                                  "(about this audition).")
+    @blp.alt_response(200, schema=ConversationSchema, example=CONVERSATION_EXAMPLE, success=True,
+                      description="The existing conversation of these two people (about this audition).")
     @error_responses(blp, 401, 404, 429)
     def post(self, data):
         """Start a conversation (you are always in it); the same two people get their existing one back."""
@@ -80,7 +80,8 @@ class MessageViews(MethodView):
     @blp.arguments(MessageCreateSchema, example={"body": "Can you come in for a callback on Friday?",
                                                  "client_id": "2b0d7b3e-6c1a-4a8e-9f7e-0c9d3f1e2a41"})
     @blp.response(201, MessageSchema, example=MESSAGE_EXAMPLE, description="Stored and sent to the participants.")
-    @blp.alt_response(200, schema=MessageSchema, description="This `client_id` was sent before: the first message.")
+    @blp.alt_response(200, schema=MessageSchema, example=MESSAGE_EXAMPLE, success=True,
+                      description="This `client_id` was sent before: the first message.")
     @error_responses(blp, 401, 404, 409, 429)
     def post(self, data, conversation_id):
         """Send a message (stored first, then delivered live, or by notification to whoever is away)."""
@@ -119,7 +120,7 @@ class AttachmentByIdViews(MethodView):
     @login_required()
     @blp.arguments(AttachmentArgsSchema, location="query")
     @blp.response(200, content_type="application/octet-stream", description="The file, as a download.")
-    @blp.alt_response(302, description="With S3 storage: a redirect to a short-lived link.")
+    @blp.alt_response(302, description="With S3 storage: a redirect to a short-lived link.", success=True)
     @error_responses(blp, 401, 404)
     def get(self, args, attachment_id):
         """An attachment: yours, or one sent in a conversation you are in."""

@@ -198,9 +198,6 @@ def send(user, conversation_id, body, attachment_ids, client_id):
         db.session.rollback()
         return describe_messages([_by_client_id(conversation_id, user.id, client_id)])[0], False
     db.session.execute(update(Conversation).where(Conversation.id == conversation_id).values(last_message_at=now))
-    db.session.execute(update(Participant).where(Participant.conversation_id == conversation_id,
-                                                 Participant.user_id == user.id)
-                       .values(last_read_message_id=message.id, last_read_at=now))
     db.session.commit()
     return describe_messages([message])[0], True
 

@@ -1,0 +1,324 @@
+"""Messaging over REST (CONTRACT §6): conversations, history, receipts, attachments, offline notice."""
+import io
+import uuid
+
+import psycopg
+import pytest
+from PIL import Image
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
+
+from casting.extensions import db
+from casting.messaging import services
+from casting.messaging.models import Message
+from casting.notifications.models import Notification
+from casting.pii import encrypt
+from tests.support import run_jobs
+from tests.test_talent_media import image_bytes
+
+PDF = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >>"
+       b" endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+
+
+@pytest.fixture(autouse=True)
+def media_root(app, tmp_path):
+    app.config["MEDIA_ROOT"] = str(tmp_path / "media")
+
+
+@pytest.fixture
+def people(client, login):
+    """A casting director, two talents and an outsider: each (headers, user id)."""
+    def person(role, email):
+        headers = login(role, email)
+        return headers, client.get("/api/auth/me", headers=headers).json["id"]
+    return {"cd": person("casting_director", "cd@example.in"), "asha": person("talent", "asha@example.in"),
+            "ravi": person("talent", "ravi@example.in"), "outsider": person("talent", "out@example.in")}
+
+
+def start(client, who, *others, **extra):
+    return client.post("/api/conversations", headers=who[0], json={"participant_ids": [o[1] for o in others], **extra})
+
+
+def send(client, who, conversation_id, body="Namaste", client_id=None, **extra):
+    return client.post(f"/api/conversations/{conversation_id}/messages", headers=who[0],
+                       json={"body": body, "client_id": client_id or uuid.uuid4().hex, **extra})
+
+
+def test_two_people_share_one_conversation_and_groups_are_new_each_time(client, people):
+    cd, asha, ravi = people["cd"], people["asha"], people["ravi"]
+    first = start(client, cd, asha)
+    assert first.status_code == 201, first.json
+    assert {p["id"] for p in first.json["participants"]} == {cd[1], asha[1]} and not first.json["is_group"]
+    again = start(client, asha, cd)
+    assert again.status_code == 200 and again.json["id"] == first.json["id"]
+    group = start(client, cd, asha, ravi)
+    assert group.status_code == 201 and group.json["is_group"] and group.json["id"] != first.json["id"]
+    assert start(client, cd, asha, ravi).json["id"] != group.json["id"]
+    listed = client.get("/api/conversations", headers=asha[0]).json
+    assert listed["meta"]["total"] == 3 and {c["id"] for c in listed["items"]} >= {first.json["id"]}
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"participant_ids": []}, "participant_ids"),
+    ({"participant_ids": ["x"]}, "participant_ids.0"),
+    ({}, "participant_ids"),
+])
+def test_bad_conversation_requests_are_422(client, people, body, field):
+    response = client.post("/api/conversations", headers=people["cd"][0], json=body)
+    assert response.status_code == 422 and field in response.json["details"]["fields"]
+
+
+def test_only_yourself_or_unknown_people_are_refused(client, people):
+    cd = people["cd"]
+    alone = start(client, cd, cd)
+    assert alone.status_code == 422 and "participant_ids" in alone.json["details"]["fields"]
+    unknown = client.post("/api/conversations", headers=cd[0], json={"participant_ids": [999999]})
+    assert unknown.status_code == 422 and "999999" in unknown.json["details"]["fields"]["participant_ids"][0]
+    assert client.post("/api/conversations", json={"participant_ids": [people["asha"][1]]}).status_code == 401
+
+
+def test_an_audition_conversation_needs_the_audition_to_be_yours(client, people):
+    response = start(client, people["cd"], people["asha"], audition_id=424242)
+    assert response.status_code == 404 and response.json["code"] == "AUDITION_001"
+
+
+def test_outsiders_can_neither_read_nor_send_nor_mark_read(client, people):
+    cd, asha, outsider = people["cd"], people["asha"], people["outsider"]
+    conversation_id = start(client, cd, asha).json["id"]
+    message_id = send(client, cd, conversation_id).json["id"]
+    for response in (client.get(f"/api/conversations/{conversation_id}", headers=outsider[0]),
+                     client.get(f"/api/conversations/{conversation_id}/messages", headers=outsider[0]),
+                     send(client, outsider, conversation_id),
+                     client.post(f"/api/conversations/{conversation_id}/read", headers=outsider[0],
+                                 json={"message_id": message_id})):
+        assert response.status_code == 404 and response.json["code"] == "MESSAGE_001"
+    assert client.get("/api/conversations", headers=outsider[0]).json["items"] == []
+
+
+def test_a_repeated_client_id_returns_the_first_message(client, people, app):
+    cd, asha = people["cd"], people["asha"]
+    conversation_id = start(client, cd, asha).json["id"]
+    first = send(client, cd, conversation_id, "Are you free on Friday?", client_id="c-1")
+    again = send(client, cd, conversation_id, "something else", client_id="c-1")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json == first.json and first.json["body"] == "Are you free on Friday?"
+    assert send(client, asha, conversation_id, "Yes!", client_id="c-1").status_code == 201  # ids are per sender
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count(Message.id))) == 2
+
+
+def test_free_text_is_sanitised_and_an_empty_message_is_refused(client, people):
+    cd, asha = people["cd"], people["asha"]
+    conversation_id = start(client, cd, asha).json["id"]
+    sent = send(client, cd, conversation_id, "<script>alert(1)</script>Callback <b>Friday</b> 11am")
+    assert sent.json["body"] == "Callback Friday 11am"
+    for body in ("", "<script>x</script>", None):
+        refused = send(client, cd, conversation_id, body)
+        assert refused.status_code == 422 and "body" in refused.json["details"]["fields"]
+    assert send(client, cd, conversation_id, "x" * 4001).status_code == 422
+
+
+def test_history_pages_backwards_by_cursor_newest_first(client, people):
+    cd, asha = people["cd"], people["asha"]
+    conversation_id = start(client, cd, asha).json["id"]
+    sent = [send(client, cd if n % 2 else asha, conversation_id, f"line {n}").json["id"] for n in range(45)]
+    seen, cursor = [], None
+    while True:
+        page = client.get(f"/api/conversations/{conversation_id}/messages", headers=asha[0],
+                          query_string={"limit": 20, **({"before": cursor} if cursor else {})}).json
+        seen += [message["id"] for message in page["items"]]
+        cursor = page["meta"]["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == sorted(sent, reverse=True)
+    bad = client.get(f"/api/conversations/{conversation_id}/messages", headers=asha[0],
+                     query_string={"before": "abc"})
+    assert bad.status_code == 422 and "before" in bad.json["details"]["fields"]
+
+
+def _examined(plan):
+    """Rows a plan's scan touched, and whether it sorted or skipped rows to get there."""
+    scan = plan["Plans"][0]
+    assert plan["Node Type"] == "Limit" and scan["Node Type"] == "Index Scan" and scan["Scan Direction"] == "Backward"
+    return scan["Actual Rows"] + scan.get("Rows Removed by Filter", 0)
+
+
+def test_a_deep_history_page_costs_what_the_newest_page_costs(client, people, app):
+    """Constant time at any depth: an index range scan from the cursor, never a sort or an offset."""
+    conversation_id = start(client, people["cd"], people["asha"]).json["id"]
+    with app.app_context():
+        others = db.session.scalars(text(
+            "INSERT INTO conversations (created_by) SELECT :s FROM generate_series(1, 400) RETURNING id"),
+            {"s": people["cd"][1]}).all()
+        db.session.execute(text(  # 4,000 messages here, among 196,000 in 400 other conversations
+            "INSERT INTO messages (conversation_id, sender_id, body, client_id) "
+            "SELECT CASE WHEN n % 50 = 0 THEN :c ELSE (:others)[1 + n % 400] END, :s, :body, 'bulk-' || n "
+            "FROM generate_series(1, 200000) AS n"),
+            {"c": conversation_id, "others": others, "s": people["cd"][1], "body": encrypt("See you at the studio")})
+        db.session.execute(text("ANALYZE messages"))
+        db.session.commit()
+        newest, deep = (db.session.scalar(text(
+            "SELECT id FROM messages WHERE conversation_id = :c ORDER BY id DESC OFFSET :n LIMIT 1"),
+            {"c": conversation_id, "n": back}) for back in (0, 3500))
+        examined = [_examined(db.session.scalar(text(
+            "EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM messages WHERE conversation_id = :c AND id < :before "
+            "ORDER BY id DESC LIMIT 31"), {"c": conversation_id, "before": before})[0]["Plan"])
+            for before in (newest, deep)]
+    assert examined[1] <= examined[0] * 1.5 + 100 and examined[1] < 3000
+    page = client.get(f"/api/conversations/{conversation_id}/messages", headers=people["asha"][0],
+                      query_string={"before": str(deep), "limit": 30}).json
+    assert [m["id"] for m in page["items"]] == list(range(deep - 50, deep - 1550, -50))
+    assert page["items"][0]["body"] == "See you at the studio"
+
+
+def test_bodies_are_encrypted_at_rest_and_survive_key_rotation(client, people, app, make_app, server_urls):
+    conversation_id = start(client, people["cd"], people["asha"]).json["id"]
+    send(client, people["cd"], conversation_id, "Your callback is at Film City, gate 2")
+    url = make_url(server_urls["database"]).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url) as conn:
+        stored = conn.execute("SELECT body FROM messages").fetchone()[0]
+    assert "Film City" not in stored and stored.startswith("gAAAA")
+    from cryptography.fernet import Fernet
+
+    rotated = make_app(PII_KEYS=[Fernet.generate_key().decode(), *app.config["PII_KEYS"]])
+    assert rotated.test_cli_runner().invoke(args=["keys", "rotate-pii"]).exit_code == 0
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT body FROM messages").fetchone()[0] != stored
+    history = rotated.test_client().get(f"/api/conversations/{conversation_id}/messages", headers=people["asha"][0])
+    assert history.json["items"][0]["body"] == "Your callback is at Film City, gate 2"
+
+
+def test_reading_marks_everything_up_to_a_message_and_never_moves_back(client, people):
+    cd, asha, ravi = people["cd"], people["asha"], people["ravi"]
+    conversation_id = start(client, cd, asha, ravi).json["id"]
+    ids = [send(client, cd, conversation_id, f"note {n}").json["id"] for n in range(3)]
+    mine = send(client, asha, conversation_id, "Thank you").json["id"]
+    listed = {c["id"]: c for c in client.get("/api/conversations", headers=asha[0]).json["items"]}
+    assert listed[conversation_id]["unread_count"] == 3 and listed[conversation_id]["last_message"]["id"] == mine
+    read = client.post(f"/api/conversations/{conversation_id}/read", headers=asha[0], json={"message_id": ids[1]})
+    assert read.status_code == 200 and read.json["message_id"] == ids[1] and read.json["user_id"] == asha[1]
+    page = client.get(f"/api/conversations/{conversation_id}/messages", headers=cd[0]).json
+    history = {m["id"]: m for m in page["items"]}
+    assert [r["user_id"] for r in history[ids[0]]["read_by"]] == [asha[1]]
+    assert [r["user_id"] for r in history[ids[1]]["read_by"]] == [asha[1]]
+    assert history[ids[2]]["read_by"] == [] and history[mine]["read_by"] == []
+    back = client.post(f"/api/conversations/{conversation_id}/read", headers=asha[0], json={"message_id": ids[0]})
+    assert back.json["message_id"] == ids[1] and back.json["read_at"] == read.json["read_at"]
+    other = start(client, cd, ravi).json["id"]
+    stray = send(client, cd, other).json["id"]
+    wrong = client.post(f"/api/conversations/{conversation_id}/read", headers=asha[0], json={"message_id": stray})
+    assert wrong.status_code == 404 and wrong.json["code"] == "MESSAGE_002"
+    listed = {c["id"]: c for c in client.get("/api/conversations", headers=asha[0]).json["items"]}
+    assert listed[conversation_id]["unread_count"] == 1
+
+
+def upload(client, who, data, filename="file", mimetype="application/octet-stream"):
+    return client.post("/api/attachments", headers=who[0], content_type="multipart/form-data",
+                       data={"file": (io.BytesIO(data), filename, mimetype)})
+
+
+def test_attachments_are_checked_sent_by_id_and_only_participants_fetch_them(client, people):
+    cd, asha, outsider = people["cd"], people["asha"], people["outsider"]
+    conversation_id = start(client, cd, asha).json["id"]
+    photo = upload(client, cd, image_bytes(gps=True), "<b>look</b> test.jpg", "image/jpeg")
+    assert photo.status_code == 201, photo.json
+    assert photo.json["kind"] == "image" and photo.json["name"] == "look_test.jpg" and photo.json["thumbnail_url"]
+    brief = upload(client, cd, PDF, "brief.pdf", "application/pdf").json
+    message = send(client, cd, conversation_id, "Brief and look", attachment_ids=[photo.json["id"], brief["id"]])
+    assert message.status_code == 201 and [a["id"] for a in message.json["attachments"]] == [
+        photo.json["id"], brief["id"]]
+    fetched = client.get(brief["url"], headers=asha[0])
+    assert fetched.status_code == 200 and fetched.data == PDF
+    assert fetched.headers["Content-Disposition"].startswith("attachment") and fetched.headers[
+        "X-Content-Type-Options"] == "nosniff"
+    image = client.get(photo.json["url"], headers=asha[0])
+    assert b"GPSLatitude" not in image.data and b"Exif" not in image.data
+    with Image.open(io.BytesIO(client.get(photo.json["thumbnail_url"], headers=asha[0]).data)) as thumbnail:
+        assert thumbnail.format == "WEBP"
+    assert client.get(brief["url"], headers=outsider[0]).status_code == 404
+    again = send(client, cd, conversation_id, "again", attachment_ids=[brief["id"]])
+    assert again.status_code == 409 and again.json["code"] == "MESSAGE_004"
+    theirs = upload(client, outsider, PDF, "x.pdf").json
+    assert client.get(theirs["url"], headers=outsider[0]).status_code == 200  # an uploader sees their own
+    stolen = send(client, cd, conversation_id, "mine now", attachment_ids=[theirs["id"]])
+    assert stolen.status_code == 404 and stolen.json["details"]["attachment_ids"] == [theirs["id"]]
+
+
+@pytest.mark.parametrize("data, status", [
+    (b"hello, plain text", 415),
+    (PDF.replace(b"/Type /Catalog", b"/Type /Catalog /OpenAction << /S /JavaScript /JS (app.alert(1)) >>"), 415),
+    (PDF[:-7], 415),
+    (b"\x89PNG\r\n\x1a\n" + b"\0" * 64, 415),
+])
+def test_anything_but_an_image_or_a_clean_pdf_is_refused(client, people, data, status):
+    response = upload(client, people["cd"], data)
+    assert response.status_code == status and response.json["code"] == "MEDIA_001"
+
+
+def test_an_attachment_over_the_size_limit_is_a_413(client, people, app):
+    app.config["MEDIA_MAX_BYTES"] = 1000
+    response = upload(client, people["cd"], PDF + b"%" * 1000 + b"\n%%EOF\n")
+    assert response.status_code == 413 and response.json["code"] == "MEDIA_002"
+
+
+def test_someone_away_hears_once_per_burst_on_their_channel(make_app, people):
+    app = make_app(CHAT_NOTIFY_DELAY_SECONDS=0)
+    client = app.test_client()
+    cd, asha = people["cd"], people["asha"]
+    assert client.patch("/api/auth/me", headers=asha[0], json={"notify_channel": "email"}).json[
+        "notify_channel"] == "email"
+    conversation_id = start(client, cd, asha).json["id"]
+    for n in range(3):
+        send(client, cd, conversation_id, f"burst one, line {n}")
+    run_jobs(app)
+
+    def told():
+        with app.app_context():
+            return db.session.execute(select(Notification.user_id, Notification.channel, Notification.template)
+                                      .order_by(Notification.id)).all()
+    assert [(row.user_id, row.channel.value, row.template) for row in told()] == [(asha[1], "email", "chat_unread")]
+    last = send(client, cd, conversation_id, "still there?").json["id"]
+    run_jobs(app)
+    assert len(told()) == 1
+    client.post(f"/api/conversations/{conversation_id}/read", headers=asha[0], json={"message_id": last})
+    send(client, cd, conversation_id, "a new burst")
+    run_jobs(app)
+    assert len(told()) == 2
+
+
+def test_a_message_read_before_the_notice_is_due_sends_nothing(make_app, people):
+    app = make_app(CHAT_NOTIFY_DELAY_SECONDS=0)
+    client = app.test_client()
+    cd, asha = people["cd"], people["asha"]
+    conversation_id = start(client, cd, asha).json["id"]
+    message_id = send(client, cd, conversation_id).json["id"]
+    client.post(f"/api/conversations/{conversation_id}/read", headers=asha[0], json={"message_id": message_id})
+    run_jobs(app)
+    with app.app_context():
+        assert db.session.scalar(select(Notification.id)) is None
+
+
+def test_a_flood_of_messages_is_stopped_with_retry_after(make_app, people):
+    client = make_app(CHAT_SEND_LIMIT="3/minute").test_client()
+    conversation_id = start(client, people["cd"], people["asha"]).json["id"]
+    assert [send(client, people["cd"], conversation_id).status_code for _ in range(3)] == [201] * 3
+    flood = send(client, people["cd"], conversation_id)
+    assert flood.status_code == 429 and flood.json["code"] == "MESSAGE_005"
+    assert int(flood.headers["Retry-After"]) >= 1
+    assert send(client, people["asha"], conversation_id).status_code == 201  # per sender, per conversation
+
+
+def test_new_conversations_per_user_are_rate_limited(make_app, people):
+    client = make_app(CHAT_CONVERSATION_LIMIT="1/hour").test_client()
+    assert start(client, people["cd"], people["asha"]).status_code == 201
+    assert start(client, people["cd"], people["asha"]).status_code == 200  # an existing one is not new
+    refused = start(client, people["cd"], people["ravi"])
+    assert refused.status_code == 429 and refused.json["code"] == "RATE_001"
+
+
+def test_contacts_are_the_people_who_share_a_conversation(app, client, people):
+    start(client, people["cd"], people["asha"])
+    start(client, people["ravi"], people["asha"])
+    with app.app_context():
+        assert sorted(services.contacts(people["asha"][1])) == sorted([people["cd"][1], people["ravi"][1]])
+        assert services.contacts(people["outsider"][1]) == []
