@@ -121,12 +121,11 @@ def chat_event(schema):
 @socketio.on("message:send", namespace=NAMESPACE)
 @chat_event(SocketMessageSchema())
 def on_send(user, data):
-    view, created = services.send(user, data["conversation_id"], data.get("body"), data["attachment_ids"],
-                                  data["client_id"])
-    if created:
+    sent = services.send(user, data["conversation_id"], data.get("body"), data["attachment_ids"], data["client_id"])
+    if sent.created:
         _typing.pop((request.sid, data["conversation_id"]), None)
-        services.publish(view, skip_sid=request.sid)
-    return MessageSchema().dump(view)
+        services.publish(sent, skip_sid=request.sid)
+    return MessageSchema().dump(sent.message)
 
 
 @socketio.on("message:read", namespace=NAMESPACE)

@@ -85,11 +85,11 @@ class MessageViews(MethodView):
     @error_responses(blp, 401, 404, 409, 429)
     def post(self, data, conversation_id):
         """Send a message (stored first, then delivered live, or by notification to whoever is away)."""
-        view, created = services.send(current_user, conversation_id, data.get("body"), data["attachment_ids"],
-                                      data["client_id"])
-        if created:
-            services.publish(view)
-        return view, 201 if created else 200
+        sent = services.send(current_user, conversation_id, data.get("body"), data["attachment_ids"],
+                             data["client_id"])
+        if sent.created:
+            services.publish(sent)
+        return sent.message, 201 if sent.created else 200
 
 
 @blp.route("/conversations/<int:conversation_id>/read")

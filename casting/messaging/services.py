@@ -6,6 +6,7 @@ Socket.IO message queue in Redis carries emits between processes). A participant
 a burst of messages once, on their notification channel.
 """
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import func, literal, select, update
@@ -52,12 +53,12 @@ def _guard(setting, name, subject, error=Codes.RATE_LIMITED):
         raise ApiError(error, details={"retry_after": wait}, headers={"Retry-After": str(wait)})
 
 
-def membership(conversation_id, user):
-    """The user's place in the conversation; 404 for anyone who is not in it (its existence stays hidden)."""
-    participant = db.session.get(Participant, (conversation_id, user.id))
-    if participant is None:
+def members_of(conversation_id, user):
+    """The ids of the conversation's participants; 404 for anyone not among them (its existence stays hidden)."""
+    user_ids = members(conversation_id)
+    if user.id not in user_ids:
         raise ApiError(Codes.CONVERSATION_NOT_FOUND)
-    return participant
+    return user_ids
 
 
 def members(conversation_id):
@@ -117,7 +118,7 @@ def conversations(user, args):
 
 
 def conversation(conversation_id, user):
-    membership(conversation_id, user)
+    members_of(conversation_id, user)
     return describe_conversations([db.session.get(Conversation, conversation_id)], user)[0]
 
 
@@ -164,7 +165,7 @@ def describe_messages(messages):
 
 def history(conversation_id, user, before=None, limit=30):
     """A page of messages, newest first, older than the cursor `before` (an index range scan at any depth)."""
-    membership(conversation_id, user)
+    members_of(conversation_id, user)
     query = select(Message).where(Message.conversation_id == conversation_id)
     if before is not None:
         query = query.where(Message.id < int(before))
@@ -179,33 +180,46 @@ def _by_client_id(conversation_id, sender_id, client_id):
                                                    Message.sender_id == sender_id, Message.client_id == client_id))
 
 
+class Sent(NamedTuple):
+    message: dict
+    created: bool
+    participant_ids: list
+
+
 def send(user, conversation_id, body, attachment_ids, client_id):
-    """Store a message; returns (message view, created). A repeated `client_id` returns the first message.
+    """Store a message; returns it as `Sent`. A repeated `client_id` returns the first message (not created).
 
-    It is committed before this returns, so it is stored before anyone is told of it.
+    It is committed before this returns, so it is stored before anyone is told of it. Only a new
+    message counts against the flood limit, so a client retrying a send is never refused for it.
     """
-    membership(conversation_id, user)
-    if existing := _by_client_id(conversation_id, user.id, client_id):
-        return describe_messages([existing])[0], False
-    _guard("CHAT_SEND_LIMIT", "chat-send", f"{user.id}:{conversation_id}", Codes.MESSAGE_FLOOD)
+    user_ids = members_of(conversation_id, user)
+    claimed = attachments.claim(user, attachment_ids)
     now = _now()
-    message = Message(conversation_id=conversation_id, sender_id=user.id, body=body or None, client_id=client_id,
-                      created_at=now, attachments=attachments.claim(user, attachment_ids))
-    db.session.add(message)
-    try:
-        db.session.flush()
-    except IntegrityError:  # the same client_id, stored a moment ago by a concurrent send
+    message_id = db.session.scalar(
+        insert(Message).values(conversation_id=conversation_id, sender_id=user.id, body=body or None,
+                               client_id=client_id, created_at=now)
+        .on_conflict_do_nothing(constraint="uq_messages_conversation_id_sender_id_client_id").returning(Message.id))
+    if message_id is None:
         db.session.rollback()
-        return describe_messages([_by_client_id(conversation_id, user.id, client_id)])[0], False
+        return Sent(describe_messages([_by_client_id(conversation_id, user.id, client_id)])[0], False, user_ids)
+    try:
+        _guard("CHAT_SEND_LIMIT", "chat-send", f"{user.id}:{conversation_id}", Codes.MESSAGE_FLOOD)
+    except ApiError:
+        db.session.rollback()
+        raise
+    for attachment in claimed:
+        attachment.message_id = message_id
     db.session.execute(update(Conversation).where(Conversation.id == conversation_id).values(last_message_at=now))
+    view = dict(id=message_id, conversation_id=conversation_id, sender_id=user.id, body=body or None,
+                attachments=claimed, client_id=client_id, created_at=now, read_by=[])
     db.session.commit()
-    return describe_messages([message])[0], True
+    return Sent(view, True, user_ids)
 
 
-def publish(view, skip_sid=None):
-    """Tell the participants of a stored message: live to every socket of theirs (but `skip_sid`), and
-    once per burst on their notification channel to those who are away."""
-    user_ids = members(view["conversation_id"])
+def publish(sent, skip_sid=None):
+    """Tell the participants of a new message: live to every socket of theirs (but `skip_sid`), and once
+    per burst on their notification channel to those who are away."""
+    view, user_ids = sent.message, sent.participant_ids
     _emit("message:new", MessageSchema().dump(view), user_ids, skip_sid)
     others = [user_id for user_id in user_ids if user_id != view["sender_id"]]
     for user_id in set(others) - presence.online(others):
@@ -224,7 +238,7 @@ def mark_read(user, conversation_id, message_id, skip_sid=None):
 
     Returns the receipt: the user's read position, which never moves back.
     """
-    membership(conversation_id, user)
+    user_ids = members_of(conversation_id, user)
     if not db.session.scalar(select(Message.id).where(Message.id == message_id,
                                                       Message.conversation_id == conversation_id)):
         raise ApiError(Codes.MESSAGE_NOT_FOUND)
@@ -244,7 +258,7 @@ def mark_read(user, conversation_id, message_id, skip_sid=None):
     receipt = _receipt(participant)
     db.session.commit()
     redis.delete(_burst_key(conversation_id, user.id))
-    _emit("message:read", ReceiptSchema().dump(receipt), members(conversation_id), skip_sid)
+    _emit("message:read", ReceiptSchema().dump(receipt), user_ids, skip_sid)
     return receipt
 
 
@@ -255,15 +269,16 @@ def _receipt(participant):
 
 def typing(user, conversation_id, is_typing):
     """Tell the others that `user` is (or stopped) typing; a `true` lapses by itself after `expires_in` seconds."""
-    membership(conversation_id, user)
+    user_ids = members_of(conversation_id, user)
     _guard("CHAT_TYPING_LIMIT", "chat-typing", user.id)
-    return announce_typing(user.id, conversation_id, is_typing)
+    return announce_typing(user.id, conversation_id, is_typing, user_ids)
 
 
-def announce_typing(user_id, conversation_id, is_typing):
+def announce_typing(user_id, conversation_id, is_typing, participant_ids=None):
     payload = {"conversation_id": conversation_id, "user_id": user_id, "is_typing": is_typing,
                "expires_in": current_app.config["CHAT_TYPING_SECONDS"] if is_typing else 0}
-    _emit("typing", payload, [member for member in members(conversation_id) if member != user_id])
+    others = [member for member in participant_ids or members(conversation_id) if member != user_id]
+    _emit("typing", payload, others)
     return payload
 
 
