@@ -253,6 +253,8 @@ def test_attachments_are_checked_sent_by_id_and_only_participants_fetch_them(cli
 def test_anything_but_an_image_or_a_clean_pdf_is_refused(client, people, data, status):
     response = upload(client, people["cd"], data)
     assert response.status_code == status and response.json["code"] == "MEDIA_001"
+    if data.startswith(b"hello"):
+        assert "PDF" in response.json["message"] and "application/pdf" in response.json["details"]["accepted"]
 
 
 def test_an_attachment_over_the_size_limit_is_a_413(client, people, app):

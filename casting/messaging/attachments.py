@@ -47,8 +47,9 @@ def _checked(data):
     try:
         picture = process(data, current_app.config["MEDIA_MAX_PIXELS"])
     except ApiError as error:
-        if error.error is Codes.MEDIA_UNSUPPORTED:
-            error.details = {"accepted": ACCEPTED}
+        if error.error is Codes.MEDIA_UNSUPPORTED and error.details:  # not an image at all
+            raise ApiError(Codes.MEDIA_UNSUPPORTED, "Only JPEG, PNG or WebP images or PDFs are accepted "
+                                                    "(judged by content).", details={"accepted": ACCEPTED}) from None
         raise
     return _Checked(AttachmentKind.IMAGE, picture.content_type, picture.extension, picture.data,
                     picture.thumbnail, picture.width, picture.height)
