@@ -157,6 +157,8 @@ class Config:
         self.CHAT_PRESENCE_SECONDS = _int("CHAT_PRESENCE_SECONDS", 30)
         self.CHAT_NOTIFY_DELAY_SECONDS = _int("CHAT_NOTIFY_DELAY_SECONDS", 60)
         self.CHAT_NOTIFY_BURST_SECONDS = _int("CHAT_NOTIFY_BURST_SECONDS", 1800)
+        self.SAFETY_SUSPEND_AFTER = _int("SAFETY_SUSPEND_AFTER", 3)
+        self.SAFETY_DIGEST_MINUTES = _int("SAFETY_DIGEST_MINUTES", 60)
 
         self.API_TITLE = "Casting Platform API"
         self.API_VERSION = "v1"

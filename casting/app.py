@@ -67,11 +67,12 @@ def _register_blueprints(app):
     from casting.meta.routes import blp as meta_blp
     from casting.notifications.routes import dev_blp
     from casting.productions.routes import blp as productions_blp
+    from casting.safety.routes import blp as safety_blp
     from casting.talents.routes import blp as talents_blp
     from casting.webhooks.routes import blp as webhooks_blp
 
     for blueprint in (health_blp, auth_blp, admin_blp, talents_blp, productions_blp, auditions_blp, calendar_blp,
-                      exports_blp, media_blp, messaging_blp, meta_blp, webhooks_blp):
+                      exports_blp, media_blp, messaging_blp, meta_blp, safety_blp, webhooks_blp):
         api.register_blueprint(blueprint)
     if app.config["APP_ENV"] == "development":
         api.register_blueprint(dev_blp)

@@ -17,6 +17,7 @@ from casting.auth import api_keys
 from casting.extensions import db
 from casting.jobs import run_worker
 from casting.notifications.tasks import schedule_reconcile
+from casting.safety.tasks import schedule_digest
 from casting.pii import rotate_all
 from casting.seeding import DEMO_PASSWORD, seed_demo
 from casting.talents.models import Talent
@@ -115,6 +116,7 @@ def worker_command(queues, burst):
     names = queues.split(",") if queues else current_app.config["RQ_QUEUES"]
     if not burst:
         schedule_reconcile()
+        schedule_digest()
     run_worker(names, burst=burst)
 
 

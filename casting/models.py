@@ -5,9 +5,10 @@ from casting.auth.models import ApiKey, AuthSession, OAuthIdentity
 from casting.messaging.models import Attachment, Conversation, Message, MessageRead, Participant
 from casting.notifications.models import Notification
 from casting.productions.models import CastingRole, Production
+from casting.safety.models import Flag
 from casting.talents.models import Talent, TalentMedia
 from casting.users.models import User
 
 __all__ = ["ApiKey", "Attachment", "Audition", "AuditionSlot", "AuditEvent", "AuthSession", "CalendarFeed",
-           "CastingRole", "Conversation", "Invitation", "InvitationEvent", "Message", "MessageRead", "Notification",
-           "OAuthIdentity", "Participant", "Production", "Talent", "TalentMedia", "User"]
+           "CastingRole", "Conversation", "Flag", "Invitation", "InvitationEvent", "Message", "MessageRead",
+           "Notification", "OAuthIdentity", "Participant", "Production", "Talent", "TalentMedia", "User"]

@@ -35,7 +35,8 @@ def test_register_signs_in_and_returns_the_contract_user(app, client):
     assert response.status_code == 201
     user = response.json["user"]
     assert set(user) == {"id", "full_name", "email", "phone", "role", "phone_verified", "email_verified",
-                         "created_at", "notify_channel"}  # the contract's fields, and the chat alert channel
+                         "created_at", "notify_channel", "only_verified_contacts", "is_verified", "is_suspended"}
+    assert (user["is_verified"], user["is_suspended"], user["only_verified_contacts"]) == (False, False, False)
     assert (user["email"], user["phone"], user["full_name"]) == ("asha@example.in", "+919876543210", "Asha Rao")
     me = client.get("/api/auth/me", headers=bearer(response.json["access_token"]))
     assert me.json["id"] == user["id"]

@@ -168,6 +168,10 @@ def test_messages_cross_server_processes_and_reach_participants_only(servers, pe
     rest = client.post(f"/api/conversations/{conversation_id}/messages", headers=cd[2],
                        json={"body": "Sent over REST", "client_id": "rest-1"}).json
     assert receiver.next("message:new", body="Sent over REST")["id"] == rest["id"]
+    scam = sender.call("message:send", {"conversation_id": conversation_id, "client_id": "scam-1",
+                                        "body": "Pay ₹1,500 today to confirm your selection."})
+    warned = receiver.next("message:new", id=scam["id"])
+    assert warned["safety"]["flagged"] and warned["safety"] == scam["safety"]  # delivered, with the warning
     assert stranger.silent("message:new", 0.5)
 
 

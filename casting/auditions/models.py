@@ -1,12 +1,14 @@
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, String, Text, UniqueConstraint, func
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, String, Text, UniqueConstraint, func, select
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from casting.columns import pg_enum
 from casting.extensions import db
+from casting.productions.models import Production
+from casting.users.models import User
 
 
 class AuditionMode(str, enum.Enum):
@@ -120,3 +122,8 @@ class CalendarFeed(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+Audition.is_verified = column_property(
+    select(User.verified_at.is_not(None)).join(Production, Production.owner_id == User.id)
+    .where(Production.id == Audition.production_id).scalar_subquery())

@@ -18,7 +18,8 @@ ICS = {"200": {"description": "An iCalendar (RFC 5545) file.", "content": {"text
 blp = Blueprint("auditions", __name__, url_prefix="/api/auditions",
                 description="Auditions: slots, bulk invites, RSVPs without overbooking, results with history.")
 AUDITION_EXAMPLE = {
-    "id": 4, "production_id": 3, "role_id": 11, "title": "Young Radha: first round", "mode": "in_person",
+    "id": 4, "production_id": 3, "is_verified": True, "role_id": 11, "title": "Young Radha: first round",
+    "mode": "in_person",
     "location": {"city": "Mumbai", "state": "Maharashtra", "country": "India"}, "meeting_url": None,
     "instructions": "Prepare the sangeet scene.", "scheduled_date": "2026-12-05", "duration_minutes": 15,
     "timezone": "Asia/Kolkata", "status": "scheduled", "created_at": "2026-11-24T10:00:00+00:00",

@@ -51,6 +51,7 @@ class SlotSchema(InvitationSlotSchema):
 class AuditionSchema(Schema):
     id = fields.Integer(required=True)
     production_id = fields.Integer(required=True)
+    is_verified = fields.Boolean(required=True, metadata={"description": "Run by a verified casting account."})
     role_id = fields.Integer(allow_none=True)
     title = fields.String(required=True)
     mode = fields.Enum(AuditionMode, by_value=True, required=True)

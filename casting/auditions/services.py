@@ -13,6 +13,8 @@ from casting.extensions import db
 from casting.jobs import enqueue
 from casting.productions import services as productions
 from casting.productions.models import CastingRole, Production
+from casting.safety import services as safety
+from casting.safety.models import FlagTarget
 from casting.talents.models import Talent
 from casting.users.models import Role
 
@@ -82,10 +84,19 @@ def create(user, data):
         role = db.session.get(CastingRole, data["role_id"])
         if role is None or role.production_id != production.id:
             raise ApiError(Codes.ROLE_NOT_FOUND)
+    safety.ensure_active(user)
     audition = Audition(**data)
     db.session.add(audition)
+    _screen(audition, user, audition.title, audition.instructions)
     db.session.commit()
     return audition
+
+
+def _screen(audition, user, *texts):
+    """Put what the scam shield finds in an audition's words in the admin queue."""
+    if verdict := safety.screen(user, *texts):
+        db.session.flush()
+        safety.flag_automatically(FlagTarget.AUDITION, audition.id, user.id, verdict)
 
 
 CLOSED = (AuditionStatus.COMPLETED, AuditionStatus.CANCELLED)
@@ -94,9 +105,11 @@ CLOSED = (AuditionStatus.COMPLETED, AuditionStatus.CANCELLED)
 def update_audition(audition_id, user, changes):
     """Edit an audition; closing it (completed or cancelled) tells everyone still waiting."""
     audition = owned(audition_id, user)
+    safety.ensure_active(user)
     was = audition.status
     for name, value in changes.items():
         setattr(audition, name, value)
+    _screen(audition, user, changes.get("title"), changes.get("instructions"))
     db.session.commit()
     if was not in CLOSED and audition.status in CLOSED:
         enqueue("default", "casting.auditions.tasks.tell_waiting", audition.id)

@@ -108,6 +108,7 @@ class MeUpdateSchema(Schema):
     phone = PhoneField()
     password = fields.String(load_only=True)
     notify_channel = notify_channel_field()
+    only_verified_contacts = fields.Boolean()
 
     @validates_schema
     def _password(self, data, **kwargs):

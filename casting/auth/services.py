@@ -168,7 +168,7 @@ def update_me(user, changes, fresh):
             setattr(user, f"{name}_verified", False)
     if "password" in changes:
         user.password_hash = hash_password(changes["password"])
-    for name in ("full_name", "notify_channel"):
+    for name in ("full_name", "notify_channel", "only_verified_contacts"):
         if name in changes:
             setattr(user, name, changes[name])
     if credentials:

@@ -2,12 +2,14 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, UniqueConstraint, func
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, UniqueConstraint, func, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from casting.columns import pg_enum
 from casting.extensions import db
 from casting.pii import EncryptedString
+from casting.users.models import User
 
 
 class Conversation(db.Model):
@@ -48,8 +50,13 @@ class Message(db.Model):
     sender_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     body: Mapped[str | None] = mapped_column(EncryptedString)
     client_id: Mapped[str] = mapped_column(String(64))
+    safety: Mapped[dict | None] = mapped_column(JSONB)  # the scam shield's warning, when it flagged the message
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     attachments: Mapped[list["Attachment"]] = relationship(order_by="Attachment.id", lazy="selectin")
+
+
+Message.is_verified = column_property(func.coalesce(
+    select(User.verified_at.is_not(None)).where(User.id == Message.sender_id).scalar_subquery(), False))
 
 
 class MessageRead(db.Model):

@@ -17,13 +17,13 @@ blp = Blueprint("messaging", __name__, url_prefix="/api",
                 description="Conversations and messages (the REST side of chat; live events are on Socket.IO "
                             "namespace `/chat`, see the README).")
 
-MESSAGE_EXAMPLE = {"id": 1201, "conversation_id": 9, "sender_id": 5,
+MESSAGE_EXAMPLE = {"id": 1201, "conversation_id": 9, "sender_id": 5, "is_verified": True, "safety": None,
                    "body": "Can you come in for a callback on Friday?", "attachments": [],
                    "client_id": "2b0d7b3e-6c1a-4a8e-9f7e-0c9d3f1e2a41", "created_at": "2026-11-24T10:00:00+00:00",
                    "read_by": [{"user_id": 42, "read_at": "2026-11-24T10:01:00+00:00"}]}
 CONVERSATION_EXAMPLE = {"id": 9, "audition_id": 7, "is_group": False, "participants": [
-    {"id": 5, "full_name": "Mukesh Chhabra", "role": "casting_director", "online": True},
-    {"id": 42, "full_name": "Asha Rao", "role": "talent", "online": False}],
+    {"id": 5, "full_name": "Mukesh Chhabra", "role": "casting_director", "is_verified": True, "online": True},
+    {"id": 42, "full_name": "Asha Rao", "role": "talent", "is_verified": False, "online": False}],
     "last_message": MESSAGE_EXAMPLE, "unread_count": 0, "last_read_message_id": 1201,
     "created_at": "2026-11-24T09:00:00+00:00", "last_message_at": "2026-11-24T10:00:00+00:00"}
 ATTACHMENT_EXAMPLE = {"id": 5, "kind": "pdf", "name": "showreel-stills.pdf", "content_type": "application/pdf",

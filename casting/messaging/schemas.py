@@ -22,6 +22,7 @@ class ParticipantSchema(Schema):
     id = fields.Integer(required=True, metadata={"example": 42})
     full_name = fields.String(required=True, metadata={"example": "Asha Rao"})
     role = fields.Enum(Role, by_value=True, required=True)
+    is_verified = fields.Boolean(required=True, metadata={"description": "A verified casting account."})
     online = fields.Boolean(required=True, metadata={"description": "Connected to `/chat` right now."})
 
 
@@ -46,13 +47,25 @@ class ReadBySchema(Schema):
     read_at = fields.DateTime(required=True)
 
 
+class SafetySchema(Schema):
+    flagged = fields.Boolean(required=True)
+    reasons = fields.List(fields.String(), required=True, metadata={
+        "example": ["asks for a registration, portfolio or audition fee"]})
+    advice = fields.String(required=True, metadata={
+        "example": "Genuine casting never asks talent for money: ... Do not pay anyone, and report this message."})
+
+
 class MessageSchema(Schema):
     id = fields.Integer(required=True, metadata={"example": 1201})
     conversation_id = fields.Integer(required=True, metadata={"example": 9})
     sender_id = fields.Integer(allow_none=True, metadata={"example": 42})
+    is_verified = fields.Boolean(required=True, metadata={"description": "The sender is a verified casting account."})
     body = fields.String(allow_none=True, metadata={"example": "Can you come in for a callback on Friday?"})
     attachments = fields.List(fields.Nested(AttachmentSchema), required=True)
     client_id = fields.String(required=True, metadata={"example": "2b0d7b3e-6c1a-4a8e-9f7e-0c9d3f1e2a41"})
+    safety = fields.Nested(SafetySchema, allow_none=True, metadata={
+        "description": "Set when the scam shield found a request for money or explicit photos: show it as a "
+                       "warning. The message is still delivered."})
     created_at = fields.DateTime(required=True)
     read_by = fields.List(fields.Nested(ReadBySchema), required=True, metadata={
         "description": "Who (besides the sender) has read it, and when."})

@@ -22,7 +22,9 @@ from casting.messaging import attachments, presence
 from casting.messaging.models import Conversation, Message, MessageRead, Participant
 from casting.messaging.schemas import MessageSchema, ReceiptSchema
 from casting.pagination import paginate
-from casting.users.models import User
+from casting.safety import services as safety
+from casting.safety.models import FlagTarget
+from casting.users.models import Role, User
 
 NAMESPACE = "/chat"
 MAX_CONTACTS = 2000
@@ -81,14 +83,19 @@ def start(user, participant_ids, audition_id=None):
     limit = current_app.config["CHAT_MAX_PARTICIPANTS"]
     if len(others) + 1 > limit:
         raise _invalid("participant_ids", f"A conversation has at most {limit} participants.")
-    found = set(db.session.scalars(select(User.id).where(User.id.in_(others), User.is_active)))
-    if missing := [user_id for user_id in others if user_id not in found]:
-        raise _invalid("participant_ids", f"No such users: {', '.join(map(str, missing))}.")
+    safety.ensure_active(user)
     if audition_id is not None:
         visible_audition(audition_id, user)
     key = _direct_key([user.id, *others], audition_id) if len(others) == 1 else None
     if key and (existing := _direct(key)):
         return existing, False
+    found = {person.id: person for person in db.session.scalars(select(User).where(
+        User.id.in_(others), User.is_active, User.suspended_at.is_(None)))}
+    if missing := [user_id for user_id in others if user_id not in found]:
+        raise _invalid("participant_ids", f"No such users: {', '.join(map(str, missing))}.")
+    if not user.is_verified and user.role != Role.ADMIN:
+        if choosy := sorted(person.id for person in found.values() if person.only_verified_contacts):
+            raise ApiError(Codes.VERIFIED_ONLY, details={"user_ids": choosy})
     _guard("CHAT_CONVERSATION_LIMIT", "chat-start", user.id)
     conversation = Conversation(audition_id=audition_id, direct_key=key, created_by=user.id,
                                 participants=[Participant(user_id=user_id) for user_id in (user.id, *others)])
@@ -126,7 +133,8 @@ def describe_conversations(items, user):
     """Conversations as the API shows them to `user`: people (with presence), last message, unread count."""
     ids = [item.id for item in items]
     people = db.session.execute(
-        select(Participant.conversation_id, Participant.last_read_message_id, User.id, User.full_name, User.role)
+        select(Participant.conversation_id, Participant.last_read_message_id, User.id, User.full_name, User.role,
+               User.verified_at)
         .join(User, User.id == Participant.user_id).where(Participant.conversation_id.in_(ids))
         .order_by(Participant.joined_at, User.id)).all()
     online = presence.online({row.id for row in people})
@@ -142,7 +150,8 @@ def describe_conversations(items, user):
                Message.sender_id.is_distinct_from(user.id))
         .group_by(Message.conversation_id)).all())
     return [{"id": item.id, "audition_id": item.audition_id, "is_group": item.direct_key is None,
-             "participants": [{"id": row.id, "full_name": row.full_name, "role": row.role, "online": row.id in online}
+             "participants": [{"id": row.id, "full_name": row.full_name, "role": row.role,
+                               "is_verified": row.verified_at is not None, "online": row.id in online}
                               for row in people if row.conversation_id == item.id],
              "last_message": last.get(item.id), "unread_count": unread.get(item.id, 0),
              "last_read_message_id": read_up_to.get(item.id, 0), "created_at": item.created_at,
@@ -158,9 +167,9 @@ def describe_messages(messages):
                                       .order_by(MessageRead.read_at, MessageRead.user_id)):
             reads.setdefault(row.message_id, []).append({"user_id": row.user_id, "read_at": row.read_at})
     return [dict(id=message.id, conversation_id=message.conversation_id, sender_id=message.sender_id,
-                 body=message.body, attachments=message.attachments, client_id=message.client_id,
-                 created_at=message.created_at, read_by=reads.get(message.id, []))
-            for message in messages]
+                 is_verified=message.is_verified, body=message.body, attachments=message.attachments,
+                 client_id=message.client_id, safety=message.safety, created_at=message.created_at,
+                 read_by=reads.get(message.id, [])) for message in messages]
 
 
 def history(conversation_id, user, before=None, limit=30):
@@ -193,11 +202,13 @@ def send(user, conversation_id, body, attachment_ids, client_id):
     message counts against the flood limit, so a client retrying a send is never refused for it.
     """
     user_ids = members_of(conversation_id, user)
+    safety.ensure_active(user)
     claimed = attachments.claim(user, attachment_ids)
     now = _now()
+    warning = _warning(user, user_ids, body)
     message_id = db.session.scalar(
         insert(Message).values(conversation_id=conversation_id, sender_id=user.id, body=body or None,
-                               client_id=client_id, created_at=now)
+                               client_id=client_id, safety=warning, created_at=now)
         .on_conflict_do_nothing(constraint="uq_messages_conversation_id_sender_id_client_id").returning(Message.id))
     if message_id is None:
         db.session.rollback()
@@ -210,10 +221,24 @@ def send(user, conversation_id, body, attachment_ids, client_id):
     for attachment in claimed:
         attachment.message_id = message_id
     db.session.execute(update(Conversation).where(Conversation.id == conversation_id).values(last_message_at=now))
-    view = dict(id=message_id, conversation_id=conversation_id, sender_id=user.id, body=body or None,
-                attachments=claimed, client_id=client_id, created_at=now, read_by=[])
+    if warning:
+        safety.flag_automatically(FlagTarget.MESSAGE, message_id, user.id, warning)
+    view = dict(id=message_id, conversation_id=conversation_id, sender_id=user.id, is_verified=user.is_verified,
+                body=body or None, attachments=claimed, client_id=client_id, safety=warning, created_at=now,
+                read_by=[])
     db.session.commit()
+    if warning:
+        enqueue("default", "casting.safety.tasks.send_safety_tips", message_id)
     return Sent(view, True, user_ids)
+
+
+def _warning(sender, user_ids, body):
+    """The shield's verdict on a casting-side sender's message to talent, or None."""
+    verdict = safety.screen(sender, body)
+    if verdict is None or not db.session.scalar(select(func.count()).where(
+            User.id.in_(user_ids), User.id != sender.id, User.role == Role.TALENT)):
+        return None
+    return verdict
 
 
 def publish(sent, skip_sid=None):

@@ -142,6 +142,26 @@ TEMPLATES = {template.name: template for template in (
         msg91_flow_id="casting_chat_unread_flow",
         dlt_template_id={"en": "1107172000000000701", "hi": "1107172000000000702"},
     ),
+    Template(
+        name="safety_tip", version=1, params=("name",),
+        text={"en": "{name}, a message you got on Casting may be a scam. Genuine casting never asks for fees, "
+                    "deposits or explicit photos. Don't pay or send photos; report it in the app.",
+              "hi": "{name}, Casting पर आपको मिला एक संदेश धोखा हो सकता है। असली कास्टिंग कभी फीस, जमा राशि या "
+                    "अश्लील फ़ोटो नहीं माँगती। पैसे या फ़ोटो न भेजें; ऐप में रिपोर्ट करें।"},
+        subject={"en": "Stay safe: a message may be a scam", "hi": "सावधान: एक संदेश धोखा हो सकता है"},
+        whatsapp_name="casting_safety_tip", whatsapp_body=("name",),
+        msg91_flow_id="casting_safety_tip_flow",
+        dlt_template_id={"en": "1107172000000000801", "hi": "1107172000000000802"},
+    ),
+    Template(
+        name="flag_digest", version=1, params=("name", "count", "open"),
+        text={"en": "{name}, {count} new safety flags came in; {open} are waiting in the review queue.",
+              "hi": "{name}, {count} नए सुरक्षा फ़्लैग आए हैं; {open} समीक्षा की कतार में हैं।"},
+        subject={"en": "{count} new safety flags", "hi": "{count} नए सुरक्षा फ़्लैग"},
+        whatsapp_name="casting_flag_digest", whatsapp_body=("name", "count", "open"),
+        msg91_flow_id="casting_flag_digest_flow",
+        dlt_template_id={"en": "1107172000000000901", "hi": "1107172000000000902"},
+    ),
 )}
 
 

@@ -1,13 +1,14 @@
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, String, Text, func
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, String, Text, func, select
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, aliased, column_property, mapped_column, relationship
 
 from casting.columns import pg_enum
 from casting.extensions import db
 from casting.talents.models import Gender
+from casting.users.models import User
 
 
 class ProductionType(str, enum.Enum):
@@ -51,6 +52,7 @@ class Production(db.Model):
     shoot_start: Mapped[date | None] = mapped_column(Date)
     shoot_end: Mapped[date | None] = mapped_column(Date)
     location: Mapped[dict] = mapped_column(JSONB, default=dict)
+    held_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # by the scam shield, until reviewed
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                  onupdate=func.now())
@@ -79,7 +81,16 @@ class CastingRole(db.Model):
     city_required: Mapped[bool] = mapped_column(default=False, server_default="false")
     status: Mapped[RoleStatus] = mapped_column(pg_enum(RoleStatus, "role_status"), default=RoleStatus.OPEN)
     pay_inr: Mapped[int | None]
+    held_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # by the scam shield, until reviewed
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                  onupdate=func.now())
     production: Mapped[Production] = relationship(back_populates="roles")
+
+
+_owning = aliased(Production)
+Production.is_verified = column_property(
+    select(User.verified_at.is_not(None)).where(User.id == Production.owner_id).scalar_subquery())
+CastingRole.is_verified = column_property(
+    select(User.verified_at.is_not(None)).join(_owning, _owning.owner_id == User.id)
+    .where(_owning.id == CastingRole.production_id).scalar_subquery())

@@ -43,6 +43,10 @@ class ProductionUpdateSchema(ProductionInputSchema):
 class ProductionSchema(Schema):
     id = fields.Integer(required=True)
     owner_id = fields.Integer(required=True)
+    is_verified = fields.Boolean(required=True, metadata={"description": "Posted by a verified casting account."})
+    held_for_review = fields.Function(lambda item: item.held_at is not None, required=True, metadata={
+        "description": "The scam shield held it from search and matching until the safety team reviews it "
+                       "(only its owner and admins see it meanwhile)."})
     title = fields.String(required=True)
     type = fields.Enum(ProductionType, by_value=True, required=True)
     language = fields.String(allow_none=True)
@@ -104,6 +108,10 @@ class RoleSchema(Schema):
     city_required = fields.Boolean()
     status = fields.Enum(RoleStatus, by_value=True, required=True)
     pay_inr = fields.Integer(allow_none=True)
+    is_verified = fields.Boolean(required=True, metadata={"description": "Posted by a verified casting account."})
+    held_for_review = fields.Function(lambda item: item.held_at is not None, required=True, metadata={
+        "description": "The scam shield held it from search and matching until the safety team reviews it "
+                       "(only its owner and admins see it meanwhile)."})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -116,11 +124,13 @@ class MatchSchema(Schema):
 
 
 PRODUCTION_EXAMPLE = {
+    "is_verified": True, "held_for_review": False,
     "id": 3, "owner_id": 5, "title": "Monsoon Wedding 2", "type": "film", "language": "Hindi",
     "description": "A family drama in Delhi.", "status": "casting", "shoot_start": "2027-01-10",
     "shoot_end": "2027-03-01", "location": {"city": "Delhi", "state": "Delhi", "country": "India"},
     "created_at": "2026-11-24T10:00:00+00:00", "updated_at": "2026-11-24T10:00:00+00:00"}
 ROLE_EXAMPLE = {
+    "is_verified": True, "held_for_review": False,
     "id": 11, "production_id": 3, "name": "Young Radha", "description": "The bride's sister; dances at the sangeet.",
     "gender": "female", "age_min": 20, "age_max": 28, "skills": ["Acting", "Kathak"],
     "languages": [{"name": "Hindi", "proficiency": "fluent"}], "city": "Delhi", "city_required": False,

@@ -1,13 +1,15 @@
 """Productions and roles: who may see and change them, and the status moves they may make."""
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 
 from casting.errors import ApiError, Codes
 from casting.extensions import db
 from casting.productions import matching
 from casting.productions.models import CastingRole, Production, ProductionStatus, RoleStatus
+from casting.safety import services as safety
+from casting.safety.models import FlagTarget
 from casting.talents import cache as talent_cache
 from casting.talents.services import profiles
-from casting.users.models import Role
+from casting.users.models import Role, User
 
 PRODUCTION_MOVES = {
     ProductionStatus.DRAFT: {ProductionStatus.CASTING, ProductionStatus.CLOSED},
@@ -55,11 +57,18 @@ def _check_ages(role):
         raise ApiError(Codes.VALIDATION, details={"fields": {"age_min": ["Must not be above age_max."]}})
 
 
+def _owner_suspended():
+    return exists().where(User.id == Production.owner_id, User.suspended_at.is_not(None))
+
+
 def listing(user, args):
-    """Productions `user` may see (others' drafts are private), newest first, filtered."""
+    """Productions `user` may see, newest first, filtered. Others' drafts are private; held productions and
+    those of suspended accounts are hidden from everyone but their owner and admins."""
     query = select(Production)
     if user.role != Role.ADMIN:
-        query = query.where(or_(Production.status != ProductionStatus.DRAFT, Production.owner_id == user.id))
+        query = query.where(or_(Production.owner_id == user.id,
+                                and_(Production.status != ProductionStatus.DRAFT, Production.held_at.is_(None),
+                                     ~_owner_suspended())))
     if args.get("mine"):
         query = query.where(Production.owner_id == user.id)
     for name in ("status", "type"):
@@ -68,12 +77,17 @@ def listing(user, args):
     return query.order_by(Production.created_at.desc(), Production.id.desc())
 
 
+def _hidden_from_others(production):
+    if production.status == ProductionStatus.DRAFT or production.held_at is not None:
+        return True
+    return db.session.get(User, production.owner_id).suspended_at is not None
+
+
 def visible(production_id, user):
-    """A production `user` may see; someone else's draft is as good as missing (404)."""
+    """A production `user` may see; someone else's draft, held or suspended one is as good as missing (404)."""
     production = db.session.get(Production, production_id)
-    hidden = production is not None and production.status == ProductionStatus.DRAFT \
-        and user.role != Role.ADMIN and production.owner_id != user.id
-    if production is None or hidden:
+    mine = production is not None and (user.role == Role.ADMIN or production.owner_id == user.id)
+    if production is None or (not mine and _hidden_from_others(production)):
         raise ApiError(Codes.PRODUCTION_NOT_FOUND)
     return production
 
@@ -86,22 +100,33 @@ def owned(production_id, user):
     return production
 
 
+def _screen(item, target_type, user, *texts):
+    """Hold what the scam shield flags until an admin reviews it."""
+    verdict = safety.screen(user, *texts)
+    if verdict:
+        safety.hold(item, target_type, user, verdict)
+
+
 def create(user, data):
     if user.role not in MAKERS:
         raise ApiError(Codes.AUTH_FORBIDDEN, "Only casting directors, producers and admins create productions.")
+    safety.ensure_active(user)
     production = Production(owner_id=user.id, **data)
     _check_dates(production)
     db.session.add(production)
+    _screen(production, FlagTarget.PRODUCTION, user, production.title, production.description)
     db.session.commit()
     return production
 
 
 def update(production_id, user, changes):
+    safety.ensure_active(user)
     production = owned(production_id, user)
     _move("production", production.status, changes.get("status"), PRODUCTION_MOVES)
     for name, value in changes.items():
         setattr(production, name, value)
     _check_dates(production)
+    _screen(production, FlagTarget.PRODUCTION, user, changes.get("title"), changes.get("description"))
     db.session.commit()
     return production
 
@@ -117,36 +142,49 @@ def delete(production_id, user):
     db.session.commit()
 
 
+def _sees_held(production, user):
+    return user.role == Role.ADMIN or production.owner_id == user.id
+
+
 def roles(production_id, user):
-    visible(production_id, user)
-    return select(CastingRole).where(CastingRole.production_id == production_id).order_by(CastingRole.id)
+    """A production's roles (held ones only for its owner and admins)."""
+    production = visible(production_id, user)
+    query = select(CastingRole).where(CastingRole.production_id == production_id)
+    if not _sees_held(production, user):
+        query = query.where(CastingRole.held_at.is_(None))
+    return query.order_by(CastingRole.id)
 
 
 def role(production_id, role_id, user, manage=False):
     """A role of a production `user` may see (or, with `manage`, change)."""
     production = owned(production_id, user) if manage else visible(production_id, user)
     found = db.session.get(CastingRole, role_id)
-    if found is None or found.production_id != production.id:
+    if found is None or found.production_id != production.id or (
+            found.held_at is not None and not _sees_held(production, user)):
         raise ApiError(Codes.ROLE_NOT_FOUND)
     return found
 
 
 def create_role(production_id, user, data):
+    safety.ensure_active(user)
     production = owned(production_id, user)
     created = CastingRole(production_id=production.id, **data)
     _check_ages(created)
     db.session.add(created)
+    _screen(created, FlagTarget.ROLE, user, created.name, created.description)
     db.session.commit()
     return created
 
 
 def update_role(production_id, role_id, user, changes):
+    safety.ensure_active(user)
     found = role(production_id, role_id, user, manage=True)
     was = found.status
     _move("role", found.status, changes.get("status"), ROLE_MOVES)
     for name, value in changes.items():
         setattr(found, name, value)
     _check_ages(found)
+    _screen(found, FlagTarget.ROLE, user, changes.get("name"), changes.get("description"))
     db.session.commit()
     if was == RoleStatus.OPEN and found.status != RoleStatus.OPEN:
         for listener in _role_closed:
@@ -166,6 +204,9 @@ def matches(production_id, role_id, user, args):
     last change, so editing the role re-ranks.
     """
     found = role(production_id, role_id, user, manage=True)
+    safety.ensure_active(user)
+    if found.held_at is not None or found.production.held_at is not None:
+        raise ApiError(Codes.PRODUCTION_HELD)
 
     def compute():
         ranked = matching.ranked(found)

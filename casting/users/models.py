@@ -1,7 +1,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, String, func
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from casting.columns import pg_enum
@@ -38,9 +38,24 @@ class User(db.Model):
     is_active: Mapped[bool] = mapped_column(default=True, server_default="true")
     # how to reach this person when they are away (null: WhatsApp with a phone, else email)
     notify_channel: Mapped[Channel | None] = mapped_column(pg_enum(Channel, "notification_channel"))
+    # a talent who wants new conversations only from verified casting accounts
+    only_verified_contacts: Mapped[bool] = mapped_column(default=False, server_default="false")
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    verified_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    verification_note: Mapped[str | None] = mapped_column(EncryptedString)  # the evidence, for admins only
+    suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reinstated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                  onupdate=func.now())
+
+    @property
+    def is_verified(self):
+        return self.verified_at is not None
+
+    @property
+    def is_suspended(self):
+        return self.suspended_at is not None
 
     @validates("email", "phone")
     def _index_contact(self, key, value):

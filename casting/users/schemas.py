@@ -53,11 +53,16 @@ class UserSchema(Schema):
     phone_verified = fields.Boolean(required=True)
     email_verified = fields.Boolean(required=True)
     notify_channel = notify_channel_field()
+    only_verified_contacts = fields.Boolean(required=True, metadata={
+        "description": "Talent: accept new conversations only from verified casting accounts."})
+    is_verified = fields.Boolean(required=True, metadata={"description": "A verified casting account."})
+    is_suspended = fields.Boolean(required=True)
     created_at = fields.DateTime(required=True, metadata={"example": "2026-11-24T10:00:00+00:00"})
 
 
 USER_EXAMPLE = {"id": 42, "full_name": "Asha Rao", "email": "asha@example.in", "phone": "+919876543210",
                 "role": "talent", "phone_verified": True, "email_verified": False, "notify_channel": "whatsapp",
+                "only_verified_contacts": False, "is_verified": False, "is_suspended": False,
                 "created_at": "2026-11-24T10:00:00+00:00"}
 
 

@@ -1,0 +1,49 @@
+"""Jobs of the safety domain: a tip for talent sent a flagged message, a digest of new flags for admins."""
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from casting.extensions import db
+from casting.jobs import get_queue
+from casting.messaging.models import Message, Participant
+from casting.notifications.services import notify_user
+from casting.safety.models import Flag, FlagStatus
+from casting.users.models import Role, User
+
+DIGEST_JOB_ID = "safety-flag-digest"
+
+
+def send_safety_tips(message_id):
+    """One safety tip per conversation for each talent in the conversation of a flagged message."""
+    message = db.session.get(Message, message_id)
+    if message is None:
+        return 0
+    talents = db.session.scalars(select(User).join(Participant, Participant.user_id == User.id).where(
+        Participant.conversation_id == message.conversation_id, User.role == Role.TALENT,
+        User.id != message.sender_id)).all()
+    for talent in talents:
+        notify_user(talent, "safety_tip", {"name": talent.full_name},
+                    f"safety-tip:{message.conversation_id}:{talent.id}")
+    return len(talents)
+
+
+def flag_digest():
+    """Tell every admin how many flags opened in the last period (nothing when none did), then book the next."""
+    minutes = current_app.config["SAFETY_DIGEST_MINUTES"]
+    now = datetime.now(timezone.utc)
+    window = int(now.timestamp()) // (minutes * 60)
+    count = db.session.scalar(select(func.count()).where(Flag.status == FlagStatus.OPEN,
+                                                         Flag.created_at >= now - timedelta(minutes=minutes)))
+    waiting = db.session.scalar(select(func.count()).where(Flag.status == FlagStatus.OPEN))
+    if count:
+        for admin in db.session.scalars(select(User).where(User.role == Role.ADMIN, User.is_active)):
+            notify_user(admin, "flag_digest", {"name": admin.full_name, "count": str(count), "open": str(waiting)},
+                        f"flag-digest:{admin.id}:{window}")
+    schedule_digest()
+    return count
+
+
+def schedule_digest():
+    get_queue("low").enqueue_in(timedelta(minutes=current_app.config["SAFETY_DIGEST_MINUTES"]),
+                                "casting.safety.tasks.flag_digest", job_id=DIGEST_JOB_ID, result_ttl=600)
