@@ -134,6 +134,15 @@ def login(app, client):
 
 
 @pytest.fixture
+def signed_in(client, login):
+    """Like `login`, but returns (Authorization header, user id)."""
+    def sign_in(role, email):
+        headers = login(role, email)
+        return headers, client.get("/api/auth/me", headers=headers).json["id"]
+    return sign_in
+
+
+@pytest.fixture
 def api_schema(app):
     """The app's own OpenAPI document, loaded for in-process fuzzing."""
     import schemathesis

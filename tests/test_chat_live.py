@@ -108,11 +108,11 @@ def chat():
 
 
 @pytest.fixture
-def people(client, login):
+def people(signed_in):
     """Three signed-in people: (access token, user id, headers)."""
     def person(role, email):
-        headers = login(role, email)
-        return headers["Authorization"].split()[1], client.get("/api/auth/me", headers=headers).json["id"], headers
+        headers, user_id = signed_in(role, email)
+        return headers["Authorization"].split()[1], user_id, headers
     return [person("casting_director", "cd@example.in"), person("talent", "asha@example.in"),
             person("talent", "out@example.in")]
 

@@ -26,13 +26,10 @@ def media_root(app, tmp_path):
 
 
 @pytest.fixture
-def people(client, login):
+def people(signed_in):
     """A casting director, two talents and an outsider: each (headers, user id)."""
-    def person(role, email):
-        headers = login(role, email)
-        return headers, client.get("/api/auth/me", headers=headers).json["id"]
-    return {"cd": person("casting_director", "cd@example.in"), "asha": person("talent", "asha@example.in"),
-            "ravi": person("talent", "ravi@example.in"), "outsider": person("talent", "out@example.in")}
+    return {"cd": signed_in("casting_director", "cd@example.in"), "asha": signed_in("talent", "asha@example.in"),
+            "ravi": signed_in("talent", "ravi@example.in"), "outsider": signed_in("talent", "out@example.in")}
 
 
 def start(client, who, *others, **extra):

@@ -49,14 +49,11 @@ def test_rules_come_from_the_data_file_alone(tmp_path):
 
 
 @pytest.fixture
-def people(client, login):
+def people(signed_in):
     """(headers, user id) for a casting director, a producer, two talents and an admin."""
-    def person(role, email):
-        headers = login(role, email)
-        return headers, client.get("/api/auth/me", headers=headers).json["id"]
-    return {"cd": person("casting_director", "cd@example.in"), "producer": person("producer", "pr@example.in"),
-            "asha": person("talent", "asha@example.in"), "ravi": person("talent", "ravi@example.in"),
-            "admin": person("admin", "admin@example.in")}
+    return {"cd": signed_in("casting_director", "cd@example.in"), "producer": signed_in("producer", "pr@example.in"),
+            "asha": signed_in("talent", "asha@example.in"), "ravi": signed_in("talent", "ravi@example.in"),
+            "admin": signed_in("admin", "admin@example.in")}
 
 
 def verify(client, people, who):
