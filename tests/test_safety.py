@@ -10,6 +10,7 @@ from casting.extensions import db
 from casting.notifications.models import Notification
 from casting.safety import shield, tasks
 from tests.support import run_jobs
+from tests.test_talents import profile
 
 RULES = json.loads(shield.RULES_FILE.read_text(encoding="utf-8"))["rules"]
 FILM = {"title": "Monsoon Wedding 2", "type": "film", "language": "Hindi", "status": "casting"}
@@ -221,6 +222,14 @@ def uphold_three(client, people, subject):
 def test_upheld_flags_suspend_an_account_and_hide_its_content_until_reinstated(client, people, app):
     cd, asha, admin = people["cd"], people["asha"], people["admin"]
     conversation_id = chat(client, cd, asha).json["id"]
+    earlier = client.post("/api/productions/", headers=cd[0], json=FILM).json["id"]
+    matches = f"/api/productions/{earlier}/roles/" + str(client.post(
+        f"/api/productions/{earlier}/roles", headers=cd[0], json={"name": "Lead"}).json["id"]) + "/matches"
+    talent_id = client.post("/api/talents/", headers=asha[0], json=profile()).json["id"]
+    audition = client.post("/api/auditions/", headers=cd[0], json={"production_id": earlier, "title": "Round 1",
+                                                                   "mode": "virtual"}).json["id"]
+    client.post(f"/api/auditions/{audition}/invite", headers=cd[0], json={"talent_ids": [talent_id]})
+    assert client.get(f"/api/auditions/{audition}", headers=asha[0]).status_code == 200
     production = uphold_three(client, people, "cd")
     role = client.post(f"/api/productions/{production}/roles", headers=cd[0], json={"name": "Lead"})
     assert role.status_code == 403 and role.json["code"] == "SAFETY_001"
@@ -230,12 +239,17 @@ def test_upheld_flags_suspend_an_account_and_hide_its_content_until_reinstated(c
         assert refused.status_code == 403 and refused.json["code"] == "SAFETY_001"
     assert client.get("/api/productions/", headers=asha[0]).json["items"] == []
     assert client.get(f"/api/productions/{production}", headers=asha[0]).status_code == 404
+    assert client.get(f"/api/auditions/{audition}", headers=asha[0]).status_code == 404
+    assert client.get("/api/auditions/", headers=asha[0]).json["items"] == []
+    assert client.get(matches, headers=cd[0]).json["code"] == "SAFETY_001"
     assert chat(client, asha, cd).status_code == 200  # their existing conversation stays readable
     assert chat(client, people["ravi"], cd).status_code == 422  # but nobody starts a new one with them
     reinstated = client.post(f"/api/admin/users/{cd[1]}/reinstate", headers=admin[0])
     assert reinstated.status_code == 200 and reinstated.json["is_suspended"] is False
     assert say(client, cd, conversation_id, "Sorry about that.").status_code == 201
-    assert [p["id"] for p in client.get("/api/productions/", headers=asha[0]).json["items"]] == [production]
+    assert sorted(p["id"] for p in client.get("/api/productions/", headers=asha[0]).json["items"]) == [
+        earlier, production]
+    assert client.get(f"/api/auditions/{audition}", headers=asha[0]).status_code == 200
     assert {"flag_upheld", "suspend", "reinstate"} <= set(actions(app))
 
 

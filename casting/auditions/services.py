@@ -53,11 +53,19 @@ def _own_invitation(audition, user):
 
 
 def visible(audition_id, user):
-    """An audition its production's owner (or an admin) or an invited talent may see; 404 for anyone else."""
+    """An audition its production's owner (or an admin) or an invited talent may see; 404 for anyone else.
+
+    Invited talent stop seeing it while its production is held for review or its owner is suspended.
+    """
     audition = db.session.get(Audition, audition_id)
-    if audition is None or not (is_owner(audition, user) or _own_invitation(audition, user)):
+    if audition is None or not (is_owner(audition, user) or _invited_and_shown(audition, user)):
         raise ApiError(Codes.AUDITION_NOT_FOUND)
     return audition
+
+
+def _invited_and_shown(audition, user):
+    return _own_invitation(audition, user) is not None and productions.is_shown(
+        db.session.get(Production, audition.production_id))
 
 
 def owned(audition_id, user):
@@ -74,7 +82,8 @@ def listing(user):
         owns = Audition.production_id.in_(select(Production.id).where(Production.owner_id == user.id))
         invited = exists().where(Invitation.audition_id == Audition.id, Invitation.talent_id == Talent.id,
                                  Talent.user_id == user.id)
-        query = query.where(or_(owns, invited))
+        shown = Audition.production_id.in_(select(Production.id).where(productions.shown()))
+        query = query.where(or_(owns, invited & shown))
     return query.options(selectinload(Audition.slots)).order_by(Audition.created_at.desc(), Audition.id.desc())
 
 

@@ -57,8 +57,10 @@ def _check_ages(role):
         raise ApiError(Codes.VALIDATION, details={"fields": {"age_min": ["Must not be above age_max."]}})
 
 
-def _owner_suspended():
-    return exists().where(User.id == Production.owner_id, User.suspended_at.is_not(None))
+def shown():
+    """SQL: a production that may be shown beyond its owner (not held for review, its owner not suspended)."""
+    return and_(Production.held_at.is_(None),
+                ~exists().where(User.id == Production.owner_id, User.suspended_at.is_not(None)))
 
 
 def listing(user, args):
@@ -67,8 +69,7 @@ def listing(user, args):
     query = select(Production)
     if user.role != Role.ADMIN:
         query = query.where(or_(Production.owner_id == user.id,
-                                and_(Production.status != ProductionStatus.DRAFT, Production.held_at.is_(None),
-                                     ~_owner_suspended())))
+                                and_(Production.status != ProductionStatus.DRAFT, shown())))
     if args.get("mine"):
         query = query.where(Production.owner_id == user.id)
     for name in ("status", "type"):
@@ -77,17 +78,15 @@ def listing(user, args):
     return query.order_by(Production.created_at.desc(), Production.id.desc())
 
 
-def _hidden_from_others(production):
-    if production.status == ProductionStatus.DRAFT or production.held_at is not None:
-        return True
-    return db.session.get(User, production.owner_id).suspended_at is not None
+def is_shown(production):
+    return production.held_at is None and db.session.get(User, production.owner_id).suspended_at is None
 
 
 def visible(production_id, user):
     """A production `user` may see; someone else's draft, held or suspended one is as good as missing (404)."""
     production = db.session.get(Production, production_id)
     mine = production is not None and (user.role == Role.ADMIN or production.owner_id == user.id)
-    if production is None or (not mine and _hidden_from_others(production)):
+    if production is None or not (mine or (production.status != ProductionStatus.DRAFT and is_shown(production))):
         raise ApiError(Codes.PRODUCTION_NOT_FOUND)
     return production
 
