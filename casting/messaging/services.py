@@ -228,7 +228,7 @@ def send(user, conversation_id, body, attachment_ids, client_id):
                 read_by=[])
     db.session.commit()
     if warning:
-        enqueue("default", "casting.safety.tasks.send_safety_tips", message_id)
+        enqueue("default", "casting.messaging.tasks.send_safety_tips", message_id)
     return Sent(view, True, user_ids)
 
 
@@ -321,3 +321,14 @@ def announce_presence(user_id, online):
 
 def online_contacts(user_id):
     return sorted(presence.online(contacts(user_id)))
+
+
+def _reported_message(reporter, message_id):
+    """A message's sender, when the reporter is in its conversation (for reports to the safety team)."""
+    message = db.session.get(Message, message_id)
+    if message is not None and db.session.get(Participant, (message.conversation_id, reporter.id)):
+        return message.sender_id
+    return None
+
+
+safety.register_target(FlagTarget.MESSAGE, _reported_message)

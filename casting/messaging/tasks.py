@@ -1,9 +1,11 @@
 """Jobs of the messaging domain: they take ids, never ORM objects, and are idempotent."""
+from sqlalchemy import select
+
 from casting.extensions import db
 from casting.messaging import presence
 from casting.messaging.models import Message, Participant
 from casting.notifications.services import notify_user
-from casting.users.models import User
+from casting.users.models import Role, User
 
 
 def tell_unread(conversation_id, user_id, message_id):
@@ -18,3 +20,17 @@ def tell_unread(conversation_id, user_id, message_id):
     notify_user(person, "chat_unread", {"name": person.full_name, "sender": sender.full_name if sender else "Someone"},
                 f"chat-unread:{conversation_id}:{user_id}:{message_id}")
     return "sent"
+
+
+def send_safety_tips(message_id):
+    """One safety tip per conversation for each talent in the conversation of a message the shield flagged."""
+    message = db.session.get(Message, message_id)
+    if message is None:
+        return 0
+    talents = db.session.scalars(select(User).join(Participant, Participant.user_id == User.id).where(
+        Participant.conversation_id == message.conversation_id, User.role == Role.TALENT,
+        User.id != message.sender_id)).all()
+    for talent in talents:
+        notify_user(talent, "safety_tip", {"name": talent.full_name},
+                    f"safety-tip:{message.conversation_id}:{talent.id}")
+    return len(talents)

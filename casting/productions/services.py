@@ -219,3 +219,19 @@ def matches(production_id, role_id, user, args):
     items = [(snapshots[talent_id], score, matching.reasons(found, snapshots[talent_id]))
              for talent_id, score in scored if talent_id in snapshots]
     return items, total
+
+
+def _reported_production(reporter, production_id):
+    production = db.session.get(Production, production_id)
+    if production is None or production.status == ProductionStatus.DRAFT or not is_shown(production):
+        return None
+    return production.owner_id
+
+
+def _reported_role(reporter, role_id):
+    found = db.session.get(CastingRole, role_id)
+    return None if found is None or found.held_at else _reported_production(reporter, found.production_id)
+
+
+safety.register_target(FlagTarget.PRODUCTION, _reported_production, holdable=Production)
+safety.register_target(FlagTarget.ROLE, _reported_role, holdable=CastingRole)

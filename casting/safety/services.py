@@ -14,14 +14,28 @@ from sqlalchemy import func, select
 from casting.audit.services import record
 from casting.errors import ApiError, Codes
 from casting.extensions import db
-from casting.messaging.models import Message, Participant
-from casting.productions.models import CastingRole, Production
 from casting.safety import shield
 from casting.safety.models import Flag, FlagSource, FlagStatus, FlagTarget
 from casting.users.models import Role, User
 
 CASTING_SIDE = {Role.CASTING_DIRECTOR, Role.PRODUCER, Role.AGENT}
-HOLDABLE = {FlagTarget.PRODUCTION: Production, FlagTarget.ROLE: CastingRole}
+_targets = {}
+
+
+def register_target(target_type, subject_of, holdable=None):
+    """Let a domain's content be reported and flagged (the content domains call this; safety imports none).
+
+    `subject_of(reporter, target_id)` is the id of the account answerable for the target when the
+    reporter may see it, else None; `holdable` is the model whose `held_at` a hold sets.
+    """
+    _targets[target_type] = (subject_of, holdable)
+
+
+def _user_subject(reporter, user_id):
+    return user_id if db.session.get(User, user_id) is not None else None
+
+
+register_target(FlagTarget.USER, _user_subject)
 
 
 def _now():
@@ -101,18 +115,11 @@ def reinstate(admin, user_id):
 
 def _subject(reporter, target_type, target_id):
     """The account answerable for a target the reporter can see; 404 for anything else."""
-    if target_type == FlagTarget.MESSAGE:
-        message = db.session.get(Message, target_id)
-        if message is not None and db.session.get(Participant, (message.conversation_id, reporter.id)):
-            return message.sender_id
-    elif target_type == FlagTarget.PRODUCTION:
-        production = db.session.get(Production, target_id)
-        if production is not None and production.held_at is None:
-            return production.owner_id
-    elif target_type == FlagTarget.USER:
-        if db.session.get(User, target_id) is not None:
-            return target_id
-    raise ApiError(Codes.REPORT_TARGET_NOT_FOUND)
+    subject_of, _ = _targets[target_type]
+    subject_id = subject_of(reporter, target_id)
+    if subject_id is None:
+        raise ApiError(Codes.REPORT_TARGET_NOT_FOUND)
+    return subject_id
 
 
 def report(reporter, target_type, target_id, reason, note=None):
@@ -166,7 +173,7 @@ def resolve(admin, flag_id, outcome, note=None):
 
 def _release(flag):
     """A dismissed flag lifts its target's hold, unless another open flag still stands against it."""
-    model = HOLDABLE.get(flag.target_type)
+    _, model = _targets.get(flag.target_type, (None, None))
     open_flags = db.session.scalar(select(func.count()).where(
         Flag.target_type == flag.target_type, Flag.target_id == flag.target_id, Flag.status == FlagStatus.OPEN))
     item = db.session.get(model, flag.target_id) if model else None

@@ -1,4 +1,4 @@
-"""Jobs of the safety domain: a tip for talent sent a flagged message, a digest of new flags for admins."""
+"""Jobs of the safety domain: a digest of new flags for admins."""
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
@@ -6,26 +6,11 @@ from sqlalchemy import func, select
 
 from casting.extensions import db
 from casting.jobs import get_queue
-from casting.messaging.models import Message, Participant
 from casting.notifications.services import notify_user
 from casting.safety.models import Flag, FlagStatus
 from casting.users.models import Role, User
 
 DIGEST_JOB_ID = "safety-flag-digest"
-
-
-def send_safety_tips(message_id):
-    """One safety tip per conversation for each talent in the conversation of a flagged message."""
-    message = db.session.get(Message, message_id)
-    if message is None:
-        return 0
-    talents = db.session.scalars(select(User).join(Participant, Participant.user_id == User.id).where(
-        Participant.conversation_id == message.conversation_id, User.role == Role.TALENT,
-        User.id != message.sender_id)).all()
-    for talent in talents:
-        notify_user(talent, "safety_tip", {"name": talent.full_name},
-                    f"safety-tip:{message.conversation_id}:{talent.id}")
-    return len(talents)
 
 
 def flag_digest():
