@@ -219,7 +219,7 @@ def test_presence_follows_every_socket_across_processes(servers, people, client,
     assert {p["id"]: p["online"] for p in listed}[asha[1]] is False
 
 
-def test_errors_are_acked_as_the_envelope(servers, people, client, chat):
+def test_errors_are_acked_as_the_envelope(servers, people, client, chat, app, redis_client):
     cd, asha, outsider = people
     conversation_id = conversation(client, cd, asha)
     stranger = chat(servers[0], outsider[0])
@@ -230,9 +230,16 @@ def test_errors_are_acked_as_the_envelope(servers, people, client, chat):
     invalid = stranger.call("message:send", {"conversation_id": "nine"})
     assert invalid["code"] == "VALIDATION_001" and {"conversation_id", "client_id"} <= set(invalid["details"]["fields"])
     assert stranger.call("typing", "not an object")["code"] == "VALIDATION_001"
+    with app.app_context():  # the session ends with no listener told (a cache-only revocation)
+        redis_client.set(f"casting:session:{decode_token(outsider[0])['sid']}", b"revoked")
+    assert stranger.call("typing", {"conversation_id": conversation_id, "is_typing": False})["code"] == "AUTH_005"
+    deadline = time.monotonic() + 5
+    while stranger.sio.connected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not stranger.sio.connected
 
 
-def test_a_flooding_client_is_stopped_and_a_revoked_session_is_cut_off(servers, people, client, chat):
+def test_a_flooding_client_is_stopped_and_signing_out_cuts_the_sockets_off(servers, people, client, chat):
     cd, asha, _ = people
     conversation_id = conversation(client, cd, asha)
     sender = chat(servers[0], cd[0])
@@ -241,13 +248,13 @@ def test_a_flooding_client_is_stopped_and_a_revoked_session_is_cut_off(servers, 
     codes = [ack.get("code") for ack in acks]
     assert codes[:12] == [None] * 12 and codes[12:] == ["MESSAGE_005"] * 2
     assert acks[-1]["details"]["retry_after"] >= 1
+    elsewhere = chat(servers[1], cd[0])  # the same sign-in, on the other process
     client.post("/api/auth/logout", headers=cd[2], json={})
-    cut = sender.call("typing", {"conversation_id": conversation_id, "is_typing": False})
-    assert cut["code"] == "AUTH_005"
-    deadline = time.monotonic() + 5
-    while sender.sio.connected and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not sender.sio.connected
+    for socket in (sender, elsewhere):  # signing out ends the session's live sockets, wherever they are
+        deadline = time.monotonic() + 5
+        while socket.sio.connected and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not socket.sio.connected
 
 
 def test_socket_io_is_websocket_only_so_any_worker_can_take_a_client(servers):

@@ -17,6 +17,13 @@ from casting.errors import ApiError, Codes
 from casting.extensions import db, redis
 
 ACTIVE, REVOKED = b"active", b"revoked"
+_on_revoke = []
+
+
+def on_revoke(listener):
+    """Call `listener(session_id)` when a session ends (chat disconnects that session's live sockets)."""
+    _on_revoke.append(listener)
+    return listener
 
 
 def _now():
@@ -73,6 +80,8 @@ def is_revoked(payload):
 def revoke(session, reason):
     session.revoked_at, session.revoked_reason = _now(), reason
     _cache_state(session.id, REVOKED)
+    for listener in _on_revoke:
+        listener(session.id)
 
 
 def rotate(user, payload):

@@ -4,7 +4,8 @@ Every event is acked: with its result, or with the error envelope. A socket join
 room; what a conversation's participants must hear is sent to their rooms (see services).
 
 Kept in this process, because only this process needs it: which sockets it holds (for the presence
-heartbeat) and when each typing indicator lapses.
+heartbeat) and when each typing indicator lapses. Kept in Redis: each sign-in session's sockets, so
+that ending the session disconnects them wherever they are.
 """
 import logging
 import time
@@ -17,9 +18,9 @@ from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_socketio import ConnectionRefusedError, emit, join_room
 from marshmallow import ValidationError
 
-from casting.auth.sessions import is_revoked
+from casting.auth.sessions import is_revoked, on_revoke
 from casting.errors import ApiError, Codes, envelope, flatten_messages
-from casting.extensions import db, socketio
+from casting.extensions import db, redis, socketio
 from casting.messaging import presence, services
 from casting.messaging.schemas import MessageSchema, ReceiptSchema, SocketMessageSchema, SocketReadSchema, TypingSchema
 from casting.users.models import User
@@ -63,6 +64,7 @@ def on_connect(auth=None):
     session["user_id"], session["auth_session"] = user.id, auth_session
     join_room(services.user_room(user.id))
     _sockets[request.sid] = user.id
+    redis.sadd(_session_sockets(auth_session), request.sid)
     _start_heartbeat()
     if presence.connected(user.id, request.sid):
         services.announce_presence(user.id, True)
@@ -75,11 +77,24 @@ def on_disconnect(*reason):
     user_id = _sockets.pop(request.sid, None)
     if user_id is None:
         return
+    redis.srem(_session_sockets(session.get("auth_session")), request.sid)
     for key in [key for key in _typing if key[0] == request.sid]:
         del _typing[key]
         services.announce_typing(user_id, key[1], False)
     if presence.disconnected(user_id, request.sid):
         services.announce_presence(user_id, False)
+
+
+def _session_sockets(auth_session):
+    return f"casting:chat:session-sockets:{auth_session}"
+
+
+@on_revoke
+def _end_session_sockets(auth_session):
+    """A signed-out (or stolen-token) session's sockets are disconnected, on whichever process holds them."""
+    for sid in redis.smembers(_session_sockets(auth_session)):
+        socketio.server.disconnect(sid.decode(), namespace=NAMESPACE)
+    redis.delete(_session_sockets(auth_session))
 
 
 def _signed_in():
