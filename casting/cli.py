@@ -15,9 +15,10 @@ from sqlalchemy import func, select
 
 from casting.auth import api_keys
 from casting.extensions import db
-from casting.jobs import run_worker
-from casting.notifications.tasks import schedule_reconcile
-from casting.safety.tasks import schedule_digest
+from casting.jobs import book_periodic_jobs, run_worker
+from casting.messaging import tasks as _messaging_tasks  # noqa: F401 - periodic jobs register on import
+from casting.notifications import tasks as _notification_tasks  # noqa: F401
+from casting.safety import tasks as _safety_tasks  # noqa: F401
 from casting.pii import rotate_all
 from casting.seeding import DEMO_PASSWORD, seed_demo
 from casting.talents.models import Talent
@@ -115,8 +116,7 @@ def worker_command(queues, burst):
     """Run an RQ worker with the scheduler on the named queues (default: high, default, low)."""
     names = queues.split(",") if queues else current_app.config["RQ_QUEUES"]
     if not burst:
-        schedule_reconcile()
-        schedule_digest()
+        book_periodic_jobs()
     run_worker(names, burst=burst)
 
 

@@ -1,5 +1,6 @@
 """RQ plumbing: named queues, trace-carrying jobs and the worker that `flask worker` runs."""
 from datetime import timedelta
+from functools import wraps
 
 from flask import current_app
 from opentelemetry import context, propagate, trace
@@ -61,6 +62,42 @@ def enqueue(queue_name, func, *args, delay=0, **kwargs):
     if delay:
         return queue.enqueue_in(timedelta(seconds=delay), func, *args, meta={"trace": carrier}, **kwargs)
     return queue.enqueue(func, *args, meta={"trace": carrier}, **kwargs)
+
+
+_periodic = {}
+
+
+def periodic(setting):
+    """Make a job run every `config[setting]` minutes: each run books the next when it ends, and
+    `flask worker` books the first. The booking's job id is the job's path, so it is booked once,
+    whatever the number of workers."""
+    def decorate(func):
+        path = f"{func.__module__}.{func.__name__}"
+        _periodic[path] = setting
+
+        @wraps(func)
+        def run(*args, **kwargs):
+            try:
+                return func(*args, **kwargs)
+            finally:
+                book(path)
+        return run
+    return decorate
+
+
+def periodic_job_id(path):
+    return "periodic-" + path.replace(".", "-")
+
+
+def book(path):
+    """Book the next run of the periodic job at `path`."""
+    minutes = current_app.config[_periodic[path]]
+    get_queue("low").enqueue_in(timedelta(minutes=minutes), path, job_id=periodic_job_id(path), result_ttl=600)
+
+
+def book_periodic_jobs():
+    for path in _periodic:
+        book(path)
 
 
 def run_worker(queues, burst=False):

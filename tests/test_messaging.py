@@ -321,3 +321,34 @@ def test_contacts_are_the_people_who_share_a_conversation(app, client, people):
     with app.app_context():
         assert sorted(services.contacts(people["asha"][1])) == sorted([people["cd"][1], people["ravi"][1]])
         assert services.contacts(people["outsider"][1]) == []
+
+
+def test_uploads_no_message_took_are_pruned_with_their_files(client, people, app):
+    from pathlib import Path
+
+    from rq.registry import ScheduledJobRegistry
+
+    from casting.jobs import book_periodic_jobs, get_queue, periodic_job_id
+    from casting.messaging.models import Attachment
+    from casting.messaging.tasks import prune_unsent_attachments
+
+    conversation_id = start(client, people["cd"], people["asha"]).json["id"]
+    sent = upload(client, people["cd"], PDF, "sent.pdf").json
+    send(client, people["cd"], conversation_id, "brief", attachment_ids=[sent["id"]])
+    stale = upload(client, people["cd"], image_bytes(), "stale.jpg").json
+    fresh = upload(client, people["cd"], PDF, "fresh.pdf").json
+    with app.app_context():
+        db.session.execute(text("UPDATE attachments SET created_at = now() - interval '2 days' WHERE id IN :ids")
+                           .bindparams(db.bindparam("ids", expanding=True)), {"ids": [sent["id"], stale["id"]]})
+        db.session.commit()
+        stale_files = [Path(app.config["MEDIA_ROOT"], key) for key in db.session.execute(
+            select(Attachment.key, Attachment.thumbnail_key).where(Attachment.id == stale["id"])).one()]
+        assert all(path.is_file() for path in stale_files)
+        assert prune_unsent_attachments() == 1
+        assert sorted(db.session.scalars(select(Attachment.id))) == sorted([sent["id"], fresh["id"]])
+        assert not any(path.exists() for path in stale_files)
+        book_periodic_jobs()
+        booked = ScheduledJobRegistry(queue=get_queue("low")).get_job_ids()
+    assert periodic_job_id("casting.messaging.tasks.prune_unsent_attachments") in booked
+    assert periodic_job_id("casting.safety.tasks.flag_digest") in booked
+    assert client.get(stale["url"], headers=people["cd"][0]).status_code == 404

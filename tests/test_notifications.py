@@ -261,12 +261,14 @@ def test_a_notification_whose_job_was_lost_is_settled_not_stuck(provider_app, pr
 def test_the_reconcile_job_books_its_next_run(provider_app):
     from rq.registry import ScheduledJobRegistry
 
-    from casting.notifications.tasks import RECONCILE_JOB_ID, reconcile_notifications
+    from casting.jobs import periodic_job_id
+    from casting.notifications.tasks import reconcile_notifications
 
     with provider_app.app_context():
         assert reconcile_notifications() == 0
         queue = services.get_queue("low")
-        assert ScheduledJobRegistry(queue=queue).get_job_ids() == [RECONCILE_JOB_ID]
+        assert ScheduledJobRegistry(queue=queue).get_job_ids() == [
+            periodic_job_id("casting.notifications.tasks.reconcile_notifications")]
 
 
 def test_console_keeps_a_dev_outbox_shown_only_in_development(make_app):

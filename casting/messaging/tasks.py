@@ -1,9 +1,14 @@
 """Jobs of the messaging domain: they take ids, never ORM objects, and are idempotent."""
-from sqlalchemy import select
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app
+from sqlalchemy import delete, select
 
 from casting.extensions import db
+from casting.jobs import periodic
+from casting.media.storage import storage
 from casting.messaging import presence
-from casting.messaging.models import Message, Participant
+from casting.messaging.models import Attachment, Message, Participant
 from casting.notifications.services import notify_user
 from casting.users.models import Role, User
 
@@ -34,3 +39,18 @@ def send_safety_tips(message_id):
         notify_user(talent, "safety_tip", {"name": talent.full_name},
                     f"safety-tip:{message.conversation_id}:{talent.id}")
     return len(talents)
+
+
+@periodic("ATTACHMENT_PRUNE_MINUTES")
+def prune_unsent_attachments(batch_size=500):
+    """Delete uploads no message took within ATTACHMENT_UNSENT_HOURS: rows first, then their files."""
+    cutoff = datetime.now(timezone.utc) - timedelta(hours=current_app.config["ATTACHMENT_UNSENT_HOURS"])
+    pruned = 0
+    while rows := db.session.execute(delete(Attachment).where(Attachment.id.in_(
+            select(Attachment.id).where(Attachment.message_id.is_(None), Attachment.created_at < cutoff)
+            .limit(batch_size).with_for_update(skip_locked=True)))
+            .returning(Attachment.key, Attachment.thumbnail_key)).all():
+        db.session.commit()
+        storage().forget(*(key for row in rows for key in row if key))
+        pruned += len(rows)
+    return pruned

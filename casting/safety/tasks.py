@@ -5,16 +5,15 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from casting.extensions import db
-from casting.jobs import get_queue
+from casting.jobs import periodic
 from casting.notifications.services import notify_user
 from casting.safety.models import Flag, FlagStatus
 from casting.users.models import Role, User
 
-DIGEST_JOB_ID = "safety-flag-digest"
 
-
+@periodic("SAFETY_DIGEST_MINUTES")
 def flag_digest():
-    """Tell every admin how many flags opened in the last period (nothing when none did), then book the next."""
+    """Tell every admin how many flags opened in the last period (nothing when none did)."""
     minutes = current_app.config["SAFETY_DIGEST_MINUTES"]
     now = datetime.now(timezone.utc)
     window = int(now.timestamp()) // (minutes * 60)
@@ -25,10 +24,4 @@ def flag_digest():
         for admin in db.session.scalars(select(User).where(User.role == Role.ADMIN, User.is_active)):
             notify_user(admin, "flag_digest", {"name": admin.full_name, "count": str(count), "open": str(waiting)},
                         f"flag-digest:{admin.id}:{window}")
-    schedule_digest()
     return count
-
-
-def schedule_digest():
-    get_queue("low").enqueue_in(timedelta(minutes=current_app.config["SAFETY_DIGEST_MINUTES"]),
-                                "casting.safety.tasks.flag_digest", job_id=DIGEST_JOB_ID, result_ttl=600)
