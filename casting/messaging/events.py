@@ -64,7 +64,10 @@ def on_connect(auth=None):
     session["user_id"], session["auth_session"] = user.id, auth_session
     join_room(services.user_room(user.id))
     _sockets[request.sid] = user.id
-    redis.sadd(_session_sockets(auth_session), request.sid)
+    with redis.pipeline() as pipe:  # kept no longer than the session itself can live
+        pipe.sadd(_session_sockets(auth_session), request.sid)
+        pipe.expire(_session_sockets(auth_session), current_app.config["JWT_REFRESH_TOKEN_EXPIRES"])
+        pipe.execute()
     _start_heartbeat()
     if presence.connected(user.id, request.sid):
         services.announce_presence(user.id, True)
