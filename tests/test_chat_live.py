@@ -1,5 +1,6 @@
 """Chat end to end (CONTRACT §6): real Socket.IO clients against two real gunicorn/gevent server processes
 that share one Redis message queue, on the test database."""
+import io
 import os
 import queue
 import subprocess
@@ -14,16 +15,20 @@ import pytest
 import requests
 import socketio
 from flask_jwt_extended import create_access_token, decode_token
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from casting.extensions import db
 from casting.messaging.models import Message
+from casting.notifications.models import Notification
+from tests.support import run_jobs
 from tests.test_embedded import _free_port, _get
+from tests.test_messaging import PDF
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 LIVE_EVENTS = ("message:new", "message:read", "typing", "presence")
-SETTINGS = {"CHAT_TYPING_SECONDS": "1", "CHAT_PRESENCE_SECONDS": "3", "CHAT_SEND_LIMIT": "12/10seconds"}
+SETTINGS = {"CHAT_TYPING_SECONDS": "1", "CHAT_PRESENCE_SECONDS": "3", "CHAT_SEND_LIMIT": "12/10seconds",
+            "CHAT_NOTIFY_DELAY_SECONDS": "0"}
 
 
 @pytest.fixture(scope="module")
@@ -260,3 +265,31 @@ def test_a_flooding_client_is_stopped_and_signing_out_cuts_the_sockets_off(serve
 def test_socket_io_is_websocket_only_so_any_worker_can_take_a_client(servers):
     polling = requests.get(f"{servers[0]}/socket.io/", params={"EIO": "4", "transport": "polling"}, timeout=5)
     assert polling.status_code == 400
+
+
+def test_attachments_by_id_and_one_notice_for_whoever_is_away(servers, people, client, chat, app, tmp_path):
+    cd, asha, _ = people
+    app.config["MEDIA_ROOT"] = str(tmp_path)
+    conversation_id = conversation(client, cd, asha)
+    attachment = client.post("/api/attachments", headers=cd[2], content_type="multipart/form-data",
+                             data={"file": (io.BytesIO(PDF), "brief.pdf", "application/pdf")}).json
+    sender = chat(servers[0], cd[0])
+    for n in range(3):  # she is not connected: three messages, one notice
+        ack = sender.call("message:send", {"conversation_id": conversation_id, "client_id": f"away-{n}",
+                                           "body": f"Brief, part {n}", "attachment_ids": [attachment["id"]] if n == 0
+                                           else []})
+        assert "code" not in ack, ack
+    assert [a["id"] for a in client.get(f"/api/conversations/{conversation_id}/messages", headers=asha[2])
+            .json["items"][-1]["attachments"]] == [attachment["id"]]
+    assert client.get(attachment["url"], headers=asha[2]).data == PDF
+    run_jobs(app)
+    with app.app_context():
+        told = db.session.execute(select(Notification.user_id, Notification.template)).all()
+    assert [tuple(row) for row in told] == [(asha[1], "chat_unread")]
+    receiver = chat(servers[1], asha[0])
+    receiver.call("message:read", {"conversation_id": conversation_id, "message_id": ack["id"]})  # burst over
+    sender.call("message:send", {"conversation_id": conversation_id, "body": "Online now?", "client_id": "on"})
+    assert receiver.next("message:new")["body"] == "Online now?"
+    run_jobs(app)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Notification.id))) == 1  # connected: told live, not by notice
