@@ -3,6 +3,7 @@ that share one Redis message queue, on the test database."""
 import io
 import os
 import queue
+import signal
 import subprocess
 import sys
 import time
@@ -31,25 +32,29 @@ SETTINGS = {"CHAT_TYPING_SECONDS": "1", "CHAT_PRESENCE_SECONDS": "3", "CHAT_SEND
             "CHAT_NOTIFY_DELAY_SECONDS": "0"}
 
 
+def start_server(server_urls, instance):
+    """One server process (gunicorn, one gevent worker) on the test servers; returns (process, base URL)."""
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "COV_"))}
+    env.update(APP_ENV="test", DATABASE_URL=server_urls["database"], REDIS_URL=server_urls["redis"],
+               INSTANCE_PATH=str(instance), PORT=str(port), WEB_CONCURRENCY="1", LOG_LEVEL="WARNING", **SETTINGS)
+    process = subprocess.Popen([str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    assert _get(f"{url}/api/health")[0] == 200
+    return process, url
+
+
 @pytest.fixture(scope="module")
 def servers(server_urls, tmp_path_factory):
     """Two server processes (one gevent worker each), as a load balancer would spread clients over."""
-    processes, urls = [], []
-    for n in range(2):
-        port = _free_port()
-        env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "COV_"))}
-        env.update(APP_ENV="test", DATABASE_URL=server_urls["database"], REDIS_URL=server_urls["redis"],
-                   INSTANCE_PATH=str(tmp_path_factory.mktemp(f"chat{n}")), PORT=str(port), WEB_CONCURRENCY="1",
-                   LOG_LEVEL="WARNING", **SETTINGS)
-        processes.append(subprocess.Popen([str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT,
-                                          env=env, stdout=subprocess.DEVNULL))
-        urls.append(f"http://127.0.0.1:{port}")
+    started = []
     try:
-        for url in urls:
-            assert _get(f"{url}/api/health")[0] == 200
-        yield urls
+        for n in range(2):
+            started.append(start_server(server_urls, tmp_path_factory.mktemp(f"chat{n}")))
+        yield [url for _, url in started]
     finally:
-        for process in processes:
+        for process, _ in started:
             process.terminate()
             process.wait(20)
 
@@ -293,3 +298,19 @@ def test_attachments_by_id_and_one_notice_for_whoever_is_away(servers, people, c
     run_jobs(app)
     with app.app_context():
         assert db.session.scalar(select(func.count(Notification.id))) == 1  # connected: told live, not by notice
+
+
+def test_the_sockets_of_a_process_that_died_go_offline(servers, people, client, chat, server_urls, tmp_path):
+    cd, asha, _ = people
+    conversation(client, cd, asha)
+    watcher = chat(servers[0], cd[0])
+    doomed, url = start_server(server_urls, tmp_path)
+    try:
+        chat(url, asha[0])
+        assert watcher.next("presence", user_id=asha[1])["online"] is True
+        os.killpg(doomed.pid, signal.SIGKILL)  # no disconnect handler runs
+        doomed.wait(10)
+        assert watcher.next("presence", timeout=10, user_id=asha[1])["online"] is False  # swept by the survivor
+    finally:
+        if doomed.poll() is None:
+            os.killpg(doomed.pid, signal.SIGKILL)

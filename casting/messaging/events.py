@@ -185,12 +185,14 @@ def _start_heartbeat():
 
 
 def _beat(app):
+    """Vouch for this process's sockets, and sweep up those of processes that died."""
     period = app.config["CHAT_PRESENCE_SECONDS"] / 3
     while True:
         socketio.sleep(period)
-        if _sockets:
-            with app.app_context():
-                try:
-                    presence.refresh(dict(_sockets))
-                except Exception:
-                    log.exception("presence heartbeat failed")
+        with app.app_context():
+            try:
+                presence.refresh(dict(_sockets))
+                for user_id in presence.sweep():
+                    services.announce_presence(user_id, False)
+            except Exception:
+                log.exception("presence heartbeat failed")

@@ -5,12 +5,19 @@ from the socket's process pushes that forward). A user is online while any score
 so a process that dies takes its sockets offline within one presence period, without help. Adding or
 removing a socket and counting the rest happen in one transaction: exactly one connect reports
 "came online" and exactly one disconnect reports "went offline", whichever processes they run on.
+
+A socket whose process died never disconnects, so every socket is also listed, with the same expiry,
+in one set for all users; each process's heartbeat sweeps it, claiming each expired socket with a
+ZREM, and reports the users that leaves with no live socket.
 """
 import time
 
 from flask import current_app
 
 from casting.extensions import redis
+
+
+ALL_SOCKETS = "casting:presence:sockets"
 
 
 def _key(user_id):
@@ -29,8 +36,10 @@ def _change(user_id, sid, add):
         pipe.zremrangebyscore(key, "-inf", now)
         if add:
             pipe.zadd(key, {sid: now + _period()})
+            pipe.zadd(ALL_SOCKETS, {f"{user_id}:{sid}": now + _period()})
         else:
             pipe.zrem(key, sid)
+            pipe.zrem(ALL_SOCKETS, f"{user_id}:{sid}")
         pipe.zcard(key)
         pipe.expire(key, _period() * 2)
         return pipe.execute()[-2]
@@ -55,8 +64,20 @@ def refresh(sockets):
     with redis.pipeline(transaction=False) as pipe:
         for sid, user_id in sockets.items():
             pipe.zadd(_key(user_id), {sid: expires}, xx=True)
+            pipe.zadd(ALL_SOCKETS, {f"{user_id}:{sid}": expires}, xx=True)
             pipe.expire(_key(user_id), _period() * 2)
         pipe.execute()
+
+
+def sweep(limit=500):
+    """Forget sockets nobody vouched for in time (their process died); the users that left offline."""
+    gone = set()
+    for member in redis.zrangebyscore(ALL_SOCKETS, "-inf", time.time(), start=0, num=limit):
+        if redis.zrem(ALL_SOCKETS, member):  # claimed here, not by another process's sweep
+            user_id, sid = member.decode().split(":", 1)
+            if disconnected(int(user_id), sid):
+                gone.add(int(user_id))
+    return gone
 
 
 def online(user_ids):
