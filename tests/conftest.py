@@ -1,5 +1,6 @@
 """Fixtures: real PostgreSQL and Redis (embedded by default), a fresh app per test, clean state."""
 import os
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -148,6 +149,26 @@ def api_schema(app):
     import schemathesis
 
     return schemathesis.openapi.from_wsgi("/api/openapi.json", app)
+
+
+@pytest.fixture
+def s3(app, monkeypatch):
+    """A real S3-compatible server (moto's server mode) on a free port, with a bucket; the app uses it."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(name, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    bucket = f"casting-media-{uuid.uuid4().hex[:12]}"  # moto keeps its buckets for the whole process
+    client = boto3.client("s3", region_name="ap-south-1", endpoint_url=endpoint)
+    client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-south-1"})
+    app.config.update(S3_BUCKET=bucket, S3_ENDPOINT_URL=endpoint)
+    yield lambda: sorted(item["Key"] for item in client.list_objects_v2(Bucket=bucket).get("Contents", []))
+    server.stop()
 
 
 @pytest.fixture

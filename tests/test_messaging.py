@@ -352,3 +352,17 @@ def test_uploads_no_message_took_are_pruned_with_their_files(client, people, app
     assert periodic_job_id("casting.messaging.tasks.prune_unsent_attachments") in booked
     assert periodic_job_id("casting.safety.tasks.flag_digest") in booked
     assert client.get(stale["url"], headers=people["cd"][0]).status_code == 404
+
+
+def test_with_s3_an_attachment_is_a_short_redirect_for_participants_only(client, people, s3):
+    import requests
+
+    conversation_id = start(client, people["cd"], people["asha"]).json["id"]
+    brief = upload(client, people["cd"], PDF, "brief.pdf").json
+    send(client, people["cd"], conversation_id, "brief", attachment_ids=[brief["id"]])
+    keys = s3()
+    assert len(keys) == 1 and keys[0].startswith(f"attachments/{people['cd'][1]}/")
+    redirect = client.get(brief["url"], headers=people["asha"][0])
+    assert redirect.status_code == 302 and "X-Amz-Signature" in redirect.headers["Location"]
+    assert requests.get(redirect.headers["Location"], timeout=10).content == PDF
+    assert client.get(brief["url"], headers=people["outsider"][0]).status_code == 404

@@ -1,10 +1,8 @@
 """Talent photos (CONTRACT §3): checked by content, stripped of EXIF/GPS, thumbnailed, on disk or S3."""
 import io
-import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import pytest
 import requests
 from PIL import Image
@@ -145,25 +143,6 @@ def test_media_links_are_signed_and_expire(client, own_talent):
     assert client.get(parts.path, query_string={**query, "signature": "0" * 64}).json["code"] == "MEDIA_005"
     assert client.get(parts.path, query_string={**query, "expires": 1}).json["code"] == "MEDIA_005"
     assert client.get("/api/media/../../config.py", query_string=query).status_code in (403, 404)
-
-
-@pytest.fixture
-def s3(app, monkeypatch):
-    """A real S3-compatible server (moto's server mode) on a free port, with a bucket; the app uses it."""
-    from moto.server import ThreadedMotoServer
-
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
-        monkeypatch.setenv(name, value)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    bucket = f"casting-media-{uuid.uuid4().hex[:12]}"  # moto keeps its buckets for the whole process
-    client = boto3.client("s3", region_name="ap-south-1", endpoint_url=endpoint)
-    client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-south-1"})
-    app.config.update(S3_BUCKET=bucket, S3_ENDPOINT_URL=endpoint)
-    yield lambda: sorted(item["Key"] for item in client.list_objects_v2(Bucket=bucket).get("Contents", []))
-    server.stop()
 
 
 def test_s3_storage_with_presigned_links(client, own_talent, s3):

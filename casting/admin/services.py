@@ -1,14 +1,12 @@
 """Administration: role changes and the audit log."""
 from casting.audit.services import record, search
-from casting.errors import ApiError, Codes
 from casting.extensions import db
-from casting.users.models import Role, User
+from casting.users.models import Role
+from casting.users.services import get_user
 
 
 def change_role(admin, user_id, role):
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise ApiError(Codes.AUTH_NOT_FOUND)
+    user = get_user(user_id)
     previous, user.role = user.role, Role(role)
     record("role_change", actor_id=admin.id, target_type="user", target_id=user.id,
            details={"from": previous.value, "to": user.role.value})

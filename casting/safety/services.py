@@ -17,6 +17,7 @@ from casting.extensions import db
 from casting.safety import shield
 from casting.safety.models import Flag, FlagSource, FlagStatus, FlagTarget
 from casting.users.models import Role, User
+from casting.users.services import get_user
 
 CASTING_SIDE = {Role.CASTING_DIRECTOR, Role.PRODUCER, Role.AGENT}
 _targets = {}
@@ -40,13 +41,6 @@ register_target(FlagTarget.USER, _user_subject)
 
 def _now():
     return datetime.now(timezone.utc)
-
-
-def _user(user_id):
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise ApiError(Codes.AUTH_NOT_FOUND)
-    return user
 
 
 def ensure_active(user):
@@ -84,7 +78,7 @@ def hold(item, target_type, author, verdict):
 # verification
 
 def verify(admin, user_id, note):
-    user = _user(user_id)
+    user = get_user(user_id)
     if user.role not in CASTING_SIDE:
         raise ApiError(Codes.NOT_VERIFIABLE)
     user.verified_at, user.verified_by, user.verification_note = _now(), admin.id, note
@@ -94,7 +88,7 @@ def verify(admin, user_id, note):
 
 
 def unverify(admin, user_id):
-    user = _user(user_id)
+    user = get_user(user_id)
     if user.verified_at is not None:
         user.verified_at = user.verified_by = user.verification_note = None
         record("unverify", actor_id=admin.id, target_type="user", target_id=user.id)
@@ -103,7 +97,7 @@ def unverify(admin, user_id):
 
 
 def reinstate(admin, user_id):
-    user = _user(user_id)
+    user = get_user(user_id)
     if user.suspended_at is not None:
         user.suspended_at, user.reinstated_at = None, _now()
         record("reinstate", actor_id=admin.id, target_type="user", target_id=user.id)

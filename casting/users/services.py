@@ -6,6 +6,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import or_, select
 from zxcvbn import zxcvbn
 
+from casting.errors import ApiError, Codes
 from casting.extensions import db
 from casting.pii import blind_index
 from casting.users.models import Role, User
@@ -76,6 +77,14 @@ def password_problems(password, *personal):
         warning = verdict["feedback"]["warning"] or "This password is too easy to guess."
         return [f"{warning} Add more words or mix in unusual ones."]
     return []
+
+
+def get_user(user_id):
+    """The user with this id; 404 (`AUTH_NOT_FOUND`) when there is none."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise ApiError(Codes.AUTH_NOT_FOUND)
+    return user
 
 
 def find_by_contact(email=None, phone=None):
