@@ -69,9 +69,10 @@ def on_connect(auth=None):
         pipe.expire(_session_sockets(auth_session), current_app.config["JWT_REFRESH_TOKEN_EXPIRES"])
         pipe.execute()
     _start_heartbeat()
+    people = services.contacts(user.id)
     if presence.connected(user.id, request.sid):
-        services.announce_presence(user.id, True)
-    for contact in services.online_contacts(user.id):
+        services.announce_presence(user.id, True, people)
+    for contact in sorted(presence.online(people)):
         emit("presence", {"user_id": contact, "online": True})
 
 

@@ -315,12 +315,9 @@ def contacts(user_id):
                               .limit(MAX_CONTACTS)).all()
 
 
-def announce_presence(user_id, online):
-    _emit("presence", {"user_id": user_id, "online": online}, contacts(user_id))
-
-
-def online_contacts(user_id):
-    return sorted(presence.online(contacts(user_id)))
+def announce_presence(user_id, online, people=None):
+    """Tell the user's contacts (`people`, when already known) that they came online or left."""
+    _emit("presence", {"user_id": user_id, "online": online}, contacts(user_id) if people is None else people)
 
 
 def _reported_message(reporter, message_id):
