@@ -242,6 +242,8 @@ def test_upheld_flags_suspend_an_account_and_hide_its_content_until_reinstated(c
     assert client.get(f"/api/auditions/{audition}", headers=asha[0]).status_code == 404
     assert client.get("/api/auditions/", headers=asha[0]).json["items"] == []
     assert client.get(matches, headers=cd[0]).json["code"] == "SAFETY_001"
+    invite = client.post(f"/api/auditions/{audition}/invite", headers=cd[0], json={"talent_ids": [talent_id]})
+    assert invite.status_code == 403 and invite.json["code"] == "SAFETY_001"
     assert chat(client, asha, cd).status_code == 200  # their existing conversation stays readable
     assert chat(client, people["ravi"], cd).status_code == 422  # but nobody starts a new one with them
     reinstated = client.post(f"/api/admin/users/{cd[1]}/reinstate", headers=admin[0])

@@ -69,9 +69,12 @@ def _invited_and_shown(audition, user):
 
 
 def owned(audition_id, user):
+    """An audition `user` may run: its production's owner or an admin (403 for others, and for a suspended
+    owner: no invites, schedules or results)."""
     audition = visible(audition_id, user)
     if not is_owner(audition, user):
         raise ApiError(Codes.AUTH_FORBIDDEN)
+    safety.ensure_active(user)
     return audition
 
 
@@ -93,7 +96,6 @@ def create(user, data):
         role = db.session.get(CastingRole, data["role_id"])
         if role is None or role.production_id != production.id:
             raise ApiError(Codes.ROLE_NOT_FOUND)
-    safety.ensure_active(user)
     audition = Audition(**data)
     db.session.add(audition)
     _screen(audition, user, audition.title, audition.instructions)
@@ -114,7 +116,6 @@ CLOSED = (AuditionStatus.COMPLETED, AuditionStatus.CANCELLED)
 def update_audition(audition_id, user, changes):
     """Edit an audition; closing it (completed or cancelled) tells everyone still waiting."""
     audition = owned(audition_id, user)
-    safety.ensure_active(user)
     was = audition.status
     for name, value in changes.items():
         setattr(audition, name, value)

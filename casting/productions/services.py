@@ -92,10 +92,12 @@ def visible(production_id, user):
 
 
 def owned(production_id, user):
-    """A production `user` may change: its owner or an admin (403 for others who can see it)."""
+    """A production `user` may change: its owner or an admin (403 for others who can see it, and for a
+    suspended owner)."""
     production = visible(production_id, user)
     if user.role != Role.ADMIN and production.owner_id != user.id:
         raise ApiError(Codes.AUTH_FORBIDDEN)
+    safety.ensure_active(user)
     return production
 
 
@@ -119,7 +121,6 @@ def create(user, data):
 
 
 def update(production_id, user, changes):
-    safety.ensure_active(user)
     production = owned(production_id, user)
     _move("production", production.status, changes.get("status"), PRODUCTION_MOVES)
     for name, value in changes.items():
@@ -165,7 +166,6 @@ def role(production_id, role_id, user, manage=False):
 
 
 def create_role(production_id, user, data):
-    safety.ensure_active(user)
     production = owned(production_id, user)
     created = CastingRole(production_id=production.id, **data)
     _check_ages(created)
@@ -176,7 +176,6 @@ def create_role(production_id, user, data):
 
 
 def update_role(production_id, role_id, user, changes):
-    safety.ensure_active(user)
     found = role(production_id, role_id, user, manage=True)
     was = found.status
     _move("role", found.status, changes.get("status"), ROLE_MOVES)
@@ -203,7 +202,6 @@ def matches(production_id, role_id, user, args):
     last change, so editing the role re-ranks.
     """
     found = role(production_id, role_id, user, manage=True)
-    safety.ensure_active(user)
     if found.held_at is not None or found.production.held_at is not None:
         raise ApiError(Codes.PRODUCTION_HELD)
 
