@@ -324,3 +324,23 @@ def test_logout_also_ends_the_session_of_ones_own_refresh_token_only(client):
     client.post("/api/auth/logout", headers=bearer(fresh["access_token"]),
                 json={"refresh_token": ravi["refresh_token"]})
     assert client.post("/api/auth/refresh", headers=bearer(ravi["refresh_token"])).status_code == 200
+
+
+def test_a_new_password_ends_every_other_session(client):
+    phone = register(client).json
+    laptop = client.post("/api/auth/login", json={"identifier": "asha@example.in", "password": PASSWORD}).json
+    changed = client.patch("/api/auth/me", headers=bearer(laptop["access_token"]),
+                           json={"password": "a-new-monsoon-kathak-line"})
+    assert changed.status_code == 200
+    stolen = client.post("/api/auth/refresh", headers=bearer(phone["refresh_token"]))
+    assert (stolen.status_code, stolen.json["code"]) == (401, "AUTH_005")
+    assert client.get("/api/auth/me", headers=bearer(phone["access_token"])).status_code == 401
+    assert client.post("/api/auth/refresh", headers=bearer(laptop["refresh_token"])).status_code == 200
+
+
+@pytest.mark.parametrize("length", [73, 100, 128, 129])
+def test_passwords_beyond_72_characters_are_refused_as_invalid(client, length):
+    long = ("tabla-sitar-" * 11)[:length]
+    response = register(client, password=long)
+    assert (response.status_code, response.json["code"]) == (422, "VALIDATION_001")
+    assert "password" in response.json["details"]["fields"]
