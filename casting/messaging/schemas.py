@@ -14,7 +14,11 @@ CURSOR = r"^[0-9]{1,18}$"
 class ConversationCreateSchema(Schema):
     participant_ids = fields.List(Int32(validate=validate.Range(min=1)), required=True,
                                   validate=validate.Length(min=1, max=100), metadata={
-                                      "example": [42], "description": "User ids; you are always a participant."})
+                                      "example": [42],
+                                      "description": "User ids; you are always a participant. Until your account is "
+                                      "verified: at most `CHAT_UNVERIFIED_MAX_PARTICIPANTS` people in all (403 "
+                                      "`MESSAGE_007`), and `CHAT_UNVERIFIED_START_LIMIT` new conversations "
+                                      "(429 `MESSAGE_008`)."})
     audition_id = Int32(allow_none=True, metadata={
         "example": 7, "description": "The audition this conversation is about; you must organise it or be invited."})
 
