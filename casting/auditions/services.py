@@ -227,11 +227,7 @@ def invite(audition_id, user, talent_ids):
     already = set(db.session.scalars(select(Invitation.talent_id).where(Invitation.audition_id == audition.id,
                                                                         Invitation.talent_id.in_(talent_ids))))
     for talent_id in talent_ids:
-        reason = ("duplicate" if talent_id in seen else "not_found" if talent_id not in found
-                  else "deleted" if found[talent_id][0] is not None else "already_invited" if talent_id in already
-                  else "verified_contacts_only" if found[talent_id][1]
-                  else None if throttle.hit("INVITE_LIMIT_PER_TALENT", "invite", f"{user.id}:{talent_id}")
-                  else "invite_limit")
+        reason = _not_invited(user, talent_id, found, already, seen)
         seen.add(talent_id)
         if reason:
             skipped.append({"talent_id": talent_id, "reason": reason})
@@ -245,6 +241,24 @@ def invite(audition_id, user, talent_ids):
     if invitations:
         enqueue("default", "casting.auditions.tasks.send_invites", [invitation.id for invitation in invitations])
     return len(invitations), skipped
+
+
+def _not_invited(sender, talent_id, found, already, seen):
+    """Why `talent_id` is skipped, or None to invite them (which counts against the sender's cap for them)."""
+    if talent_id in seen:
+        return "duplicate"
+    if talent_id not in found:
+        return "not_found"
+    deleted_at, verified_only = found[talent_id]
+    if deleted_at is not None:
+        return "deleted"
+    if talent_id in already:
+        return "already_invited"
+    if verified_only:
+        return "verified_contacts_only"
+    if not throttle.hit("INVITE_LIMIT_PER_TALENT", "invite", f"{sender.id}:{talent_id}"):
+        return "invite_limit"
+    return None
 
 
 def _move(invitation, to_status, user, note=None):
