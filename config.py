@@ -145,6 +145,8 @@ class Config:
         self.SMTP_FROM = _str("SMTP_FROM", "Casting <no-reply@casting.in>")
         self.NOTIFY_BACKOFF_SECONDS = [int(n) for n in _list("NOTIFY_BACKOFF_SECONDS", "10,60,300,900")]
         self.NOTIFY_FLOOD_LIMIT = _str("NOTIFY_FLOOD_LIMIT", "20/hour")
+        self.NOTIFY_AUTH_FLOOD_LIMIT = _str("NOTIFY_AUTH_FLOOD_LIMIT", "10/hour")
+        self.INVITE_LIMIT_PER_TALENT = _str("INVITE_LIMIT_PER_TALENT", "5/day")
         self.NOTIFY_SECRET_TTL = _int("NOTIFY_SECRET_TTL", 900)
         self.NOTIFY_STALE_MINUTES = _int("NOTIFY_STALE_MINUTES", 30)
         self.NOTIFY_RECONCILE_MINUTES = _int("NOTIFY_RECONCILE_MINUTES", 5)
@@ -153,6 +155,8 @@ class Config:
         self.CHAT_TYPING_LIMIT = _str("CHAT_TYPING_LIMIT", "60/minute")
         self.CHAT_CONVERSATION_LIMIT = _str("CHAT_CONVERSATION_LIMIT", "60/hour")
         self.CHAT_MAX_PARTICIPANTS = _int("CHAT_MAX_PARTICIPANTS", 50)
+        self.CHAT_UNVERIFIED_MAX_PARTICIPANTS = _int("CHAT_UNVERIFIED_MAX_PARTICIPANTS", 5)
+        self.CHAT_UNVERIFIED_START_LIMIT = _str("CHAT_UNVERIFIED_START_LIMIT", "20/day")
         self.CHAT_TYPING_SECONDS = _int("CHAT_TYPING_SECONDS", 6)
         self.CHAT_PRESENCE_SECONDS = _int("CHAT_PRESENCE_SECONDS", 30)
         self.CHAT_NOTIFY_DELAY_SECONDS = _int("CHAT_NOTIFY_DELAY_SECONDS", 60)
@@ -192,7 +196,7 @@ class TestConfig(Config):
     def __init__(self):
         super().__init__()
         self.RATELIMIT_DEFAULT = "100000/minute"  # tests that need a limit set their own
-        for name in ("CHAT_SEND_LIMIT", "CHAT_TYPING_LIMIT", "CHAT_CONVERSATION_LIMIT"):
+        for name in ("CHAT_SEND_LIMIT", "CHAT_TYPING_LIMIT", "CHAT_CONVERSATION_LIMIT", "CHAT_UNVERIFIED_START_LIMIT"):
             setattr(self, name, _str(name, "100000/minute"))
 
 

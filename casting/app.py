@@ -10,6 +10,7 @@ from casting.auth.sessions import register_jwt_callbacks
 from casting.errors import register_error_handlers, register_jwt_errors
 from casting.extensions import api, cache, cors, db, jwt, limiter, migrate, socketio
 from casting.logs import configure_logging
+from casting.numbers import register_converters
 from casting.observability import configure_tracing, log_slow_queries, register_observability
 from casting.openapi import SWAGGER_UI_ASSETS, docs_asset, spec_options
 from casting.web import register_request_hooks
@@ -86,6 +87,7 @@ def create_app(config=None):
     config.validate()
     app = Flask(__name__, instance_path=config.INSTANCE_PATH)
     app.config.from_object(config)
+    register_converters(app)
     configure_logging(app.config["LOG_LEVEL"])
     import casting.messaging.events  # noqa: F401 - Socket.IO handlers, before init_app binds them
     _bind_urls(app)

@@ -83,6 +83,11 @@ class Codes:
     SERVER_ERROR = ErrorCode("SERVER_001", 500, "Something went wrong on our side.")
     UNAVAILABLE = ErrorCode("SERVER_002", 503, "The service is not ready: a dependency is unreachable.")
     BUSY = ErrorCode("SERVER_003", 503, "The service is busy: retry in a moment.")
+    UNVERIFIED_GROUP_LIMIT = ErrorCode("MESSAGE_007", 403,
+                                       "Until your account is verified, a conversation has at most a few people.")
+    UNVERIFIED_START_LIMIT = ErrorCode("MESSAGE_008", 429,
+                                       "Until your account is verified, you can start only a few new conversations "
+                                       "a day.")
 
 
 CATALOGUE = sorted((value for value in vars(Codes).values() if isinstance(value, ErrorCode)),

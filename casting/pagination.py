@@ -3,21 +3,23 @@ from math import ceil
 
 from marshmallow import Schema, fields, validate
 
+from casting.numbers import Int32
+
 MAX_PER_PAGE = 100
 
 
 class PageArgsSchema(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1),
-                          metadata={"description": "1-based page number."})
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE),
-                              metadata={"description": f"Items per page, at most {MAX_PER_PAGE}."})
+    page = Int32(load_default=1, validate=validate.Range(min=1),
+                 metadata={"description": "1-based page number."})
+    per_page = Int32(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE),
+                     metadata={"description": f"Items per page, at most {MAX_PER_PAGE}."})
 
 
 class PageMetaSchema(Schema):
-    page = fields.Integer(required=True)
-    per_page = fields.Integer(required=True)
-    total = fields.Integer(required=True)
-    total_pages = fields.Integer(required=True)
+    page = Int32(required=True)
+    per_page = Int32(required=True)
+    total = Int32(required=True)
+    total_pages = Int32(required=True)
 
 
 _page_schemas = {}

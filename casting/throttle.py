@@ -1,4 +1,12 @@
-"""Counting attempts in Redis (the rate limiter's moving windows) for guards that are not per route."""
+"""Counting attempts in Redis for guards that are not per route.
+
+Two kinds of counter:
+
+- `hit` / `wait_seconds`: the rate limiter's moving windows (a hit is atomic and refused when over).
+- `reserve` / `release`: attempts counted *before* the work they guard, all-or-nothing over several
+  limits in one Lua script, so parallel requests can never get more checks than the limit allows;
+  `release` hands a reservation back when the attempt turns out not to count (a good password).
+"""
 import hashlib
 import math
 import time
@@ -6,7 +14,27 @@ import time
 from flask import current_app
 from limits import parse
 
-from casting.extensions import limiter
+from casting.extensions import limiter, redis
+
+_RESERVE = """
+for i, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[2 * i - 1]) then
+    return math.max(redis.call('TTL', key), 1)
+  end
+end
+for i, key in ipairs(KEYS) do
+  if redis.call('INCR', key) == 1 or redis.call('TTL', key) < 0 then
+    redis.call('EXPIRE', key, ARGV[2 * i])
+  end
+end
+return 0
+"""
+_RELEASE = """
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+end
+return 0
+"""
 
 
 def _keys(name, subject):
@@ -25,3 +53,28 @@ def wait_seconds(setting, name, subject):
         return 0
     reset_at, _ = limiter.limiter.get_window_stats(item, *_keys(name, subject))
     return max(1, math.ceil(reset_at - time.time()))
+
+
+def _counters(limits):
+    keys, args = [], []
+    for setting, name, subject in limits:
+        item = parse(current_app.config[setting])
+        keys.append("casting:attempts:{}:{}".format(*_keys(name, subject)))
+        args += [item.amount, item.get_expiry()]
+    return keys, args
+
+
+def reserve(*limits):
+    """Count one attempt against every `(setting, name, subject)` at once, before the attempt is checked.
+
+    Returns 0 when all had room (each now counts the attempt), else the seconds until the fullest
+    one frees up (and nothing was counted). Atomic: N parallel callers get at most `limit` zeros.
+    """
+    keys, args = _counters(limits)
+    return int(redis.eval(_RESERVE, len(keys), *keys, *args))
+
+
+def release(*limits):
+    """Hand back one reserved attempt on each of `limits` (the attempt turned out not to count)."""
+    keys, _ = _counters(limits)
+    redis.eval(_RELEASE, len(keys), *keys)

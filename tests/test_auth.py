@@ -260,12 +260,14 @@ def test_otp_signs_up_a_new_phone_and_verifies_it(dev, caplog):
 
 def test_otp_signs_in_an_existing_user_by_sms(dev):
     client = dev.test_client()
-    register(client, phone="9876543210")
+    user_id = register(client, phone="9876543210").json["user"]["id"]
     assert client.post("/api/auth/otp/send", json={"phone": "9876543210", "channel": "sms"}).status_code == 202
     code = _otp_code(dev)
     assert dev.test_client().get("/api/dev/outbox").json["items"][0]["channel"] == "sms"
     verified = client.post("/api/auth/otp/verify", json={"phone": "9876543210", "code": code}).json
-    assert verified["is_new_user"] is False and verified["user"]["email"] == "asha@example.in"
+    assert verified["is_new_user"] is False and verified["user"]["id"] == user_id
+    # the phone was the first thing this account proved: what it never proved (its email) is dropped
+    assert (verified["user"]["phone_verified"], verified["user"]["email"]) == (True, None)
 
 
 def test_otp_brute_force_burns_the_code_after_five_tries(dev):
@@ -322,3 +324,23 @@ def test_logout_also_ends_the_session_of_ones_own_refresh_token_only(client):
     client.post("/api/auth/logout", headers=bearer(fresh["access_token"]),
                 json={"refresh_token": ravi["refresh_token"]})
     assert client.post("/api/auth/refresh", headers=bearer(ravi["refresh_token"])).status_code == 200
+
+
+def test_a_new_password_ends_every_other_session(client):
+    phone = register(client).json
+    laptop = client.post("/api/auth/login", json={"identifier": "asha@example.in", "password": PASSWORD}).json
+    changed = client.patch("/api/auth/me", headers=bearer(laptop["access_token"]),
+                           json={"password": "a-new-monsoon-kathak-line"})
+    assert changed.status_code == 200
+    stolen = client.post("/api/auth/refresh", headers=bearer(phone["refresh_token"]))
+    assert (stolen.status_code, stolen.json["code"]) == (401, "AUTH_005")
+    assert client.get("/api/auth/me", headers=bearer(phone["access_token"])).status_code == 401
+    assert client.post("/api/auth/refresh", headers=bearer(laptop["refresh_token"])).status_code == 200
+
+
+@pytest.mark.parametrize("length", [73, 100, 128, 129])
+def test_passwords_beyond_72_characters_are_refused_as_invalid(client, length):
+    long = ("tabla-sitar-" * 11)[:length]
+    response = register(client, password=long)
+    assert (response.status_code, response.json["code"]) == (422, "VALIDATION_001")
+    assert "password" in response.json["details"]["fields"]

@@ -32,12 +32,12 @@ SETTINGS = {"CHAT_TYPING_SECONDS": "1", "CHAT_PRESENCE_SECONDS": "3", "CHAT_SEND
             "CHAT_NOTIFY_DELAY_SECONDS": "0"}
 
 
-def start_server(server_urls, instance):
+def start_server(server_urls, instance, settings=SETTINGS):
     """One server process (gunicorn, one gevent worker) on the test servers; returns (process, base URL)."""
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "COV_"))}
     env.update(APP_ENV="test", DATABASE_URL=server_urls["database"], REDIS_URL=server_urls["redis"],
-               INSTANCE_PATH=str(instance), PORT=str(port), WEB_CONCURRENCY="1", LOG_LEVEL="WARNING", **SETTINGS)
+               INSTANCE_PATH=str(instance), PORT=str(port), WEB_CONCURRENCY="1", LOG_LEVEL="WARNING", **settings)
     process = subprocess.Popen([str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"

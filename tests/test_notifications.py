@@ -216,7 +216,7 @@ def test_a_recipient_without_an_address_is_refused(provider_app):
 
 
 def test_the_flood_guard_stops_a_burst_to_one_recipient(make_app):
-    app = make_app(NOTIFY_FLOOD_LIMIT="2/hour")
+    app = make_app(NOTIFY_AUTH_FLOOD_LIMIT="2/hour")  # sign-in codes: a budget of their own
     _send(app, "otp", OTP)
     _send(app, "otp", OTP)
     with pytest.raises(NotificationFlood):

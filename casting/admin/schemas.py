@@ -1,12 +1,13 @@
 from marshmallow import Schema, fields, validate
 
+from casting.numbers import Int32
 from casting.pagination import PageArgsSchema
 
 
 class AuditEventSchema(Schema):
-    id = fields.Integer(required=True)
-    actor_id = fields.Integer(allow_none=True)
-    actor_api_key_id = fields.Integer(allow_none=True)
+    id = Int32(required=True)
+    actor_id = Int32(allow_none=True)
+    actor_api_key_id = Int32(allow_none=True)
     action = fields.String(required=True, metadata={"example": "login"})
     target_type = fields.String(allow_none=True, metadata={"example": "user"})
     target_id = fields.String(allow_none=True, metadata={"example": "42"})
@@ -18,7 +19,7 @@ class AuditEventSchema(Schema):
 
 class AuditQuerySchema(PageArgsSchema):
     action = fields.String(validate=validate.Length(max=64), metadata={"example": "token_reuse"})
-    actor_id = fields.Integer()
+    actor_id = Int32()
     target_type = fields.String(validate=validate.Length(max=32))
     target_id = fields.String(validate=validate.Length(max=64))
     since = fields.AwareDateTime()

@@ -9,6 +9,7 @@ from casting.auditions import calendar, services
 from casting.auditions.schemas import (AuditionCreateSchema, AuditionInputSchema, AuditionSchema, InvitationSchema,
                                        InviteResultSchema, InviteSchema, ResultsSchema, RsvpSchema, ScheduleSchema)
 from casting.auth.permissions import login_required
+from casting.numbers import Int32
 from casting.openapi import error_responses
 from casting.pagination import PageArgsSchema, page_of, paginate
 
@@ -137,7 +138,7 @@ calendar_blp = Blueprint("calendar", __name__, url_prefix="/api/calendar",
 
 
 class FeedSchema(Schema):
-    id = fields.Integer(required=True)
+    id = Int32(required=True)
     url = fields.String(required=True, metadata={"description": "Shown once: keep it secret, revoke it if shared."})
 
 

@@ -4,6 +4,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from casting.auditions.models import AuditionMode, AuditionStatus, InvitationStatus
 from casting.auditions.services import MAX_INVITES, RSVP
+from casting.numbers import Int32
 from casting.talents.schemas import LocationSchema
 from casting.users.schemas import PlainTextField
 
@@ -24,42 +25,42 @@ class AuditionInputSchema(Schema):
     meeting_url = fields.Url(schemes={"https"}, allow_none=True, validate=validate.Length(max=500))
     instructions = PlainTextField(validate=validate.Length(max=10000), allow_none=True,
                                   metadata={"example": "Prepare the sangeet scene; wear something simple."})
-    duration_minutes = fields.Integer(validate=validate.Range(min=1, max=1440), allow_none=True)
+    duration_minutes = Int32(validate=validate.Range(min=1, max=1440), allow_none=True)
     timezone = fields.String(validate=_zone, metadata={"example": "Asia/Kolkata",
                                                        "description": "IANA zone; Asia/Kolkata by default."})
     status = fields.Enum(AuditionStatus, by_value=True)
 
 
 class AuditionCreateSchema(AuditionInputSchema):
-    production_id = fields.Integer(required=True, metadata={"example": 3})
-    role_id = fields.Integer(allow_none=True, metadata={"example": 11})
+    production_id = Int32(required=True, metadata={"example": 3})
+    role_id = Int32(allow_none=True, metadata={"example": 11})
     title = PlainTextField(required=True, validate=validate.Length(min=1, max=200))
     mode = fields.Enum(AuditionMode, by_value=True, required=True)
 
 
 class InvitationSlotSchema(Schema):
-    id = fields.Integer(required=True)
+    id = Int32(required=True)
     start_at = fields.DateTime(required=True)
     end_at = fields.DateTime(required=True)
 
 
 class SlotSchema(InvitationSlotSchema):
-    capacity = fields.Integer(required=True)
-    booked = fields.Integer(required=True)
+    capacity = Int32(required=True)
+    booked = Int32(required=True)
 
 
 class AuditionSchema(Schema):
-    id = fields.Integer(required=True)
-    production_id = fields.Integer(required=True)
+    id = Int32(required=True)
+    production_id = Int32(required=True)
     is_verified = fields.Boolean(required=True, metadata={"description": "Run by a verified casting account."})
-    role_id = fields.Integer(allow_none=True)
+    role_id = Int32(allow_none=True)
     title = fields.String(required=True)
     mode = fields.Enum(AuditionMode, by_value=True, required=True)
     location = fields.Nested(LocationSchema, allow_none=True)
     meeting_url = fields.String(allow_none=True)
     instructions = fields.String(allow_none=True)
     scheduled_date = fields.Date(allow_none=True)
-    duration_minutes = fields.Integer(allow_none=True)
+    duration_minutes = Int32(allow_none=True)
     timezone = fields.String()
     status = fields.Enum(AuditionStatus, by_value=True, required=True)
     slots = fields.List(fields.Nested(SlotSchema))
@@ -70,9 +71,9 @@ class ScheduleSchema(Schema):
     start_at = fields.DateTime(required=True, metadata={
         "example": "2026-12-05T10:00:00", "description": "Without an offset, read in `timezone`."})
     end_at = fields.DateTime(required=True, metadata={"example": "2026-12-05T13:00:00"})
-    slot_minutes = fields.Integer(required=True, validate=validate.Range(min=5, max=480), metadata={"example": 15})
-    capacity_per_slot = fields.Integer(required=True, validate=validate.Range(min=1, max=100),
-                                       metadata={"example": 2})
+    slot_minutes = Int32(required=True, validate=validate.Range(min=5, max=480), metadata={"example": 15})
+    capacity_per_slot = Int32(required=True, validate=validate.Range(min=1, max=100),
+                              metadata={"example": 2})
     timezone = fields.String(validate=_zone, metadata={"example": "Asia/Kolkata"})
 
     @validates_schema
@@ -83,34 +84,37 @@ class ScheduleSchema(Schema):
 
 
 class InviteSchema(Schema):
-    talent_ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=MAX_INVITES),
+    talent_ids = fields.List(Int32(), required=True, validate=validate.Length(min=1, max=MAX_INVITES),
                              metadata={"example": [101, 102, 103]})
 
 
 class InviteResultSchema(Schema):
-    invited = fields.Integer(required=True)
+    invited = Int32(required=True)
     skipped = fields.List(fields.Dict(), required=True, metadata={
-        "description": "`{talent_id, reason}`; reason is `not_found`, `deleted`, `already_invited` or `duplicate`.",
+        "description": "`{talent_id, reason}`; reason is `not_found`, `deleted`, `already_invited`, `duplicate`, "
+                       "`verified_contacts_only` (the talent accepts verified casting accounts only, and the sender "
+                       "is not verified) or `invite_limit` (this sender invited this talent `INVITE_LIMIT_PER_TALENT` "
+                       "times already).",
         "example": [{"talent_id": 999, "reason": "not_found"}]})
 
 
 class RsvpSchema(Schema):
     response = fields.String(required=True, validate=validate.OneOf(list(RSVP)), metadata={"example": "accept"})
-    slot_id = fields.Integer(allow_none=True)
+    slot_id = Int32(allow_none=True)
     note = PlainTextField(validate=validate.Length(max=1000), allow_none=True)
 
 
 class ResultSchema(Schema):
-    talent_id = fields.Integer(required=True)
+    talent_id = Int32(required=True)
     outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
     notes = PlainTextField(validate=validate.Length(max=5000), allow_none=True)
-    rating = fields.Integer(validate=validate.Range(min=1, max=5), allow_none=True)
+    rating = Int32(validate=validate.Range(min=1, max=5), allow_none=True)
 
 
 class ResultsSchema(ResultSchema):
     """One result (`talent_id`, `outcome`, ...) or `results`: a list of them."""
 
-    talent_id = fields.Integer()
+    talent_id = Int32()
     outcome = fields.String(validate=validate.OneOf(OUTCOMES))
     results = fields.List(fields.Nested(ResultSchema), validate=validate.Length(min=1, max=MAX_INVITES))
 
@@ -125,16 +129,16 @@ class ResultsSchema(ResultSchema):
 class HistorySchema(Schema):
     from_status = fields.Enum(InvitationStatus, by_value=True, allow_none=True)
     to_status = fields.Enum(InvitationStatus, by_value=True, required=True)
-    by_user_id = fields.Integer(allow_none=True)
+    by_user_id = Int32(allow_none=True)
     at = fields.DateTime(required=True)
     note = fields.String(allow_none=True)
 
 
 class InvitationSchema(Schema):
-    id = fields.Integer(required=True)
-    audition_id = fields.Integer(required=True)
-    talent_id = fields.Integer(required=True)
+    id = Int32(required=True)
+    audition_id = Int32(required=True)
+    talent_id = Int32(required=True)
     status = fields.Enum(InvitationStatus, by_value=True, required=True)
     slot = fields.Nested(InvitationSlotSchema, allow_none=True)
-    waitlist_position = fields.Integer(allow_none=True)
+    waitlist_position = Int32(allow_none=True)
     history = fields.List(fields.Nested(HistorySchema))

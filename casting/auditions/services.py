@@ -2,9 +2,10 @@
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import exists, false, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
+from casting import throttle
 from casting.auditions import reminders
 from casting.auditions.models import (Audition, AuditionSlot, AuditionStatus, Invitation, InvitationEvent,
                                       InvitationStatus)
@@ -16,7 +17,7 @@ from casting.productions.models import CastingRole, Production
 from casting.safety import services as safety
 from casting.safety.models import FlagTarget
 from casting.talents.models import Talent
-from casting.users.models import Role
+from casting.users.models import Role, User
 
 S = InvitationStatus
 MOVES = {
@@ -210,16 +211,23 @@ def _overbooked_to_waitlist(audition):
 
 
 def invite(audition_id, user, talent_ids):
-    """Invite up to 500 talent; returns (invited count, skipped with reasons). Messages go out from a job."""
+    """Invite up to 500 talent; returns (invited count, skipped with reasons). Messages go out from a job.
+
+    Besides the talent who cannot be invited at all, an unverified sender skips those who accept
+    verified contacts only (`verified_contacts_only`), and any sender skips a talent they have
+    invited `INVITE_LIMIT_PER_TALENT` times already (`invite_limit`).
+    """
     audition = owned(audition_id, user)
     wanted, skipped, seen = [], [], set()
-    found = dict(db.session.execute(select(Talent.id, Talent.deleted_at).where(Talent.id.in_(talent_ids))).all())
+    choosy = User.only_verified_contacts if not user.is_verified and user.role != Role.ADMIN else false()
+    found = {talent_id: (deleted_at, refuses) for talent_id, deleted_at, refuses in db.session.execute(
+        select(Talent.id, Talent.deleted_at, func.coalesce(choosy, False))
+        .outerjoin(User, User.id == func.coalesce(Talent.user_id, Talent.agent_id))
+        .where(Talent.id.in_(talent_ids)))}
     already = set(db.session.scalars(select(Invitation.talent_id).where(Invitation.audition_id == audition.id,
                                                                         Invitation.talent_id.in_(talent_ids))))
     for talent_id in talent_ids:
-        reason = ("duplicate" if talent_id in seen else "not_found" if talent_id not in found
-                  else "deleted" if found[talent_id] is not None else "already_invited" if talent_id in already
-                  else None)
+        reason = _not_invited(user, talent_id, found, already, seen)
         seen.add(talent_id)
         if reason:
             skipped.append({"talent_id": talent_id, "reason": reason})
@@ -233,6 +241,24 @@ def invite(audition_id, user, talent_ids):
     if invitations:
         enqueue("default", "casting.auditions.tasks.send_invites", [invitation.id for invitation in invitations])
     return len(invitations), skipped
+
+
+def _not_invited(sender, talent_id, found, already, seen):
+    """Why `talent_id` is skipped, or None to invite them (which counts against the sender's cap for them)."""
+    if talent_id in seen:
+        return "duplicate"
+    if talent_id not in found:
+        return "not_found"
+    deleted_at, verified_only = found[talent_id]
+    if deleted_at is not None:
+        return "deleted"
+    if talent_id in already:
+        return "already_invited"
+    if verified_only:
+        return "verified_contacts_only"
+    if not throttle.hit("INVITE_LIMIT_PER_TALENT", "invite", f"{sender.id}:{talent_id}"):
+        return "invite_limit"
+    return None
 
 
 def _move(invitation, to_status, user, note=None):

@@ -78,5 +78,7 @@ def facebook_identity(access_token=None, code=None, redirect_uri=None):
     if not check.get("is_valid") or str(check.get("app_id")) != str(app_id):
         raise _failed("the access token is not valid for this app")
     profile = _call("GET", f"{graph}/me", params={"fields": "id,name,email", "access_token": access_token})
+    # The Graph API's `email` carries no verified flag (the user field `verified` that once existed said
+    # only that the person was verified somehow, and is gone), so a Facebook email is never proof.
     return {"subject": str(profile["id"]), "email": profile.get("email"),
-            "email_verified": bool(profile.get("email")), "name": profile.get("name")}
+            "email_verified": False, "name": profile.get("name")}

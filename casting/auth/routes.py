@@ -112,8 +112,9 @@ class MeViews(MethodView):
     @blp.response(200, UserSchema, example=USER_EXAMPLE)
     @error_responses(blp, 401, 409)
     def patch(self, changes):
-        """Change your name; email, phone and password need a fresh sign-in (`AUTH_006`)."""
-        return services.update_me(current_user, changes, fresh=get_jwt().get("fresh", False))
+        """Change your name; email, phone or password need a fresh sign-in (`AUTH_006`)."""
+        return services.update_me(current_user, changes, fresh=get_jwt().get("fresh", False),
+                                  session_id=get_jwt()["sid"])
 
 
 @blp.route("/sessions")

@@ -1,13 +1,15 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from casting.auth.api_keys import SCOPES
+from casting.numbers import Int32
 from casting.users.schemas import (SELF_SERVICE_ROLES, USER_EXAMPLE, EmailField, PhoneField, PlainTextField,
                                    UserSchema, notify_channel_field)
-from casting.users.services import password_problems
+from casting.users.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, password_problems
 
 TOKENS_EXAMPLE = {"access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJl",
                   "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0eXBlIjoicmVmcmVzaCJ9.c2ln"}
 SIGNED_IN_EXAMPLE = {"user": USER_EXAMPLE, **TOKENS_EXAMPLE}
+PASSWORD_LENGTH = validate.Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)
 
 
 def _check_password(data, password_key="password"):
@@ -21,7 +23,8 @@ def _check_password(data, password_key="password"):
 class RegisterSchema(Schema):
     email = EmailField(metadata={"example": "asha@example.in"})
     phone = PhoneField(metadata={"example": "98765 43210"})
-    password = fields.String(required=True, load_only=True, metadata={"example": "monsoon-kathak-audition"})
+    password = fields.String(required=True, load_only=True, validate=PASSWORD_LENGTH,
+                             metadata={"example": "monsoon-kathak-audition"})
     full_name = PlainTextField(required=True, validate=validate.Length(min=1, max=120),
                                metadata={"example": "Asha Rao"})
     role = fields.String(required=True, validate=validate.OneOf(SELF_SERVICE_ROLES),
@@ -58,8 +61,8 @@ class OtpSendSchema(Schema):
 
 class OtpSentSchema(Schema):
     channel = fields.String(required=True, metadata={"example": "whatsapp"})
-    expires_in = fields.Integer(required=True, metadata={"example": 600})
-    resend_after = fields.Integer(required=True, metadata={"example": 30})
+    expires_in = Int32(required=True, metadata={"example": 600})
+    resend_after = Int32(required=True, metadata={"example": 30})
 
 
 class OtpVerifySchema(Schema):
@@ -106,7 +109,8 @@ class MeUpdateSchema(Schema):
     full_name = PlainTextField(validate=validate.Length(min=1, max=120))
     email = EmailField()
     phone = PhoneField()
-    password = fields.String(load_only=True)
+    password = fields.String(load_only=True, validate=PASSWORD_LENGTH, metadata={
+        "description": "A new password ends every other session of the account."})
     notify_channel = notify_channel_field()
     only_verified_contacts = fields.Boolean()
 
@@ -116,11 +120,11 @@ class MeUpdateSchema(Schema):
 
 
 class ApiKeySchema(Schema):
-    id = fields.Integer(required=True)
+    id = Int32(required=True)
     name = fields.String(required=True, metadata={"example": "matching-service"})
     prefix = fields.String(required=True, metadata={"example": "9f3a61c2"})
     scopes = fields.List(fields.String(), required=True, metadata={"example": ["ml", "export"]})
-    created_by_id = fields.Integer(allow_none=True)
+    created_by_id = Int32(allow_none=True)
     created_at = fields.DateTime(required=True)
     last_used_at = fields.DateTime(allow_none=True)
     revoked_at = fields.DateTime(allow_none=True)

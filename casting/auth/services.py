@@ -4,7 +4,7 @@ import hmac
 import secrets
 
 from flask import current_app, request
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from casting import throttle
@@ -54,18 +54,22 @@ def _normalised_identifier(identifier):
 
 
 def login(identifier, password):
-    """Password sign-in. Failures are throttled per identifier and per IP, and never say which part was wrong."""
+    """Password sign-in. Failures are throttled per identifier and per IP, and never say which part was wrong.
+
+    The attempt is counted before the password is checked (atomically, so parallel guesses get no
+    more checks than the limit), and handed back when the password was right.
+    """
     identifier = _normalised_identifier(identifier)
-    wait = max(throttle.wait_seconds("LOGIN_LIMIT_PER_IDENTIFIER", "login-id", identifier),
-               throttle.wait_seconds("LOGIN_LIMIT_PER_IP", "login-ip", request.remote_addr))
+    limits = (("LOGIN_LIMIT_PER_IDENTIFIER", "login-id", identifier),
+              ("LOGIN_LIMIT_PER_IP", "login-ip", request.remote_addr))
+    wait = throttle.reserve(*limits)
     if wait:
         raise ApiError(Codes.AUTH_TOO_MANY_ATTEMPTS, headers={"Retry-After": str(wait)})
     user = find_by_contact(email=identifier) if "@" in identifier else find_by_contact(phone=identifier)
     if not check_password(user, password) or not user.is_active:
-        throttle.hit("LOGIN_LIMIT_PER_IDENTIFIER", "login-id", identifier)
-        throttle.hit("LOGIN_LIMIT_PER_IP", "login-ip", request.remote_addr)
         record("login_failed", target_type="user", target_id=user.id if user else None, commit=True)
         raise ApiError(Codes.AUTH_INVALID_CREDENTIALS)
+    throttle.release(*limits)
     rehash_if_needed(user, password)
     return _signed_in(user, "login")
 
@@ -83,14 +87,13 @@ def send_otp(phone, channel, purpose):
     """Send a 6-digit code (WhatsApp by default, SMS on request or as fallback); only its HMAC is kept."""
     config = current_app.config
     resend_key = f"casting:otp:resend:{blind_index(phone)}"
-    wait = max(redis.ttl(resend_key), throttle.wait_seconds("OTP_LIMIT_PER_PHONE", "otp-phone", phone),
-               throttle.wait_seconds("OTP_LIMIT_PER_IP", "otp-ip", request.remote_addr))
-    if wait > 0:
+    resend = config["OTP_RESEND_SECONDS"]
+    if resend > 0 and not redis.set(resend_key, 1, ex=resend, nx=True):
+        raise ApiError(Codes.AUTH_CODE_THROTTLED, headers={"Retry-After": str(max(redis.ttl(resend_key), 1))})
+    wait = throttle.reserve(("OTP_LIMIT_PER_PHONE", "otp-phone", phone),
+                            ("OTP_LIMIT_PER_IP", "otp-ip", request.remote_addr))
+    if wait:
         raise ApiError(Codes.AUTH_CODE_THROTTLED, headers={"Retry-After": str(wait)})
-    if config["OTP_RESEND_SECONDS"] > 0:
-        redis.set(resend_key, 1, ex=config["OTP_RESEND_SECONDS"])
-    throttle.hit("OTP_LIMIT_PER_PHONE", "otp-phone", phone)
-    throttle.hit("OTP_LIMIT_PER_IP", "otp-ip", request.remote_addr)
     code = f"{secrets.randbelow(10 ** 6):06d}"
     ttl = config["OTP_TTL_SECONDS"]
     with redis.pipeline() as pipe:
@@ -107,18 +110,33 @@ def send_otp(phone, channel, purpose):
     return {"channel": channel, "expires_in": ttl, "resend_after": config["OTP_RESEND_SECONDS"]}
 
 
+# Count the try first, then hand back the stored HMAC: parallel guesses get at most OTP_MAX_TRIES checks.
+_OTP_TRY = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if redis.call('HINCRBY', KEYS[1], 'tries', 1) > tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  return false
+end
+return {redis.call('HGET', KEYS[1], 'mac'), redis.call('HGET', KEYS[1], 'tries')}
+"""
+
+
 def verify_otp(phone, code):
-    """Check a code (constant time, 5 tries, single use); sign the phone's owner in, or create them."""
-    key = _otp_key(phone)
-    stored = redis.hget(key, "mac")
-    if stored is None or not hmac.compare_digest(stored.decode(), _otp_mac(phone, code)):
-        if stored is not None and redis.hincrby(key, "tries", 1) >= current_app.config["OTP_MAX_TRIES"]:
+    """Check a code (constant time, 5 tries counted before checking, single use); sign the phone's owner in.
+
+    The code proves the phone: an account that claimed this phone without proving it is claimed
+    (see `_account_for_proven`), and a new account is made when nobody has the phone.
+    """
+    key, most = _otp_key(phone), current_app.config["OTP_MAX_TRIES"]
+    stored = redis.eval(_OTP_TRY, 1, key, most)
+    if stored is None or not hmac.compare_digest(stored[0].decode(), _otp_mac(phone, code)):
+        if stored is not None and int(stored[1]) >= most:
             redis.delete(key)
         record("otp_failed", details={"reason": "expired" if stored is None else "mismatch"}, commit=True)
         raise ApiError(Codes.AUTH_BAD_CODE)
     if not redis.delete(key):
         raise ApiError(Codes.AUTH_BAD_CODE)
-    user = find_by_contact(phone=phone)
+    user = _account_for_proven("phone", phone)
     is_new = user is None
     if is_new:
         user = User(full_name="", role=Role.TALENT, phone=phone)
@@ -128,23 +146,63 @@ def verify_otp(phone, code):
     return _signed_in(user, "otp_verified", is_new=is_new)
 
 
+def _account_for_proven(kind, value):
+    """The account that a just-proven email or phone (`kind`) signs in to, or None for a new one.
+
+    Only an account that proved this contact is entered as it is. An account holding it unproven is
+    either a verified account's unproven claim (the claim is dropped: proof wins) or an account that
+    proved nothing, such as one pre-registered with someone else's contact: the prover claims it.
+    """
+    user = find_by_contact(**{kind: value})
+    if user is None or getattr(user, f"{kind}_verified"):
+        return user
+    other = "phone" if kind == "email" else "email"
+    if getattr(user, f"{other}_verified"):
+        setattr(user, kind, None)
+        record("contact_released", target_type="user", target_id=user.id, details={"contact": kind})
+        db.session.flush()
+        return None
+    _claim(user, kind)
+    return user
+
+
+def _claim(user, kind):
+    """Hand an account that proved nothing to whoever just proved its `kind` of contact.
+
+    Whatever the account had that nobody proved goes: its password, its other contact and the
+    channel chosen for it, its linked sign-ins, and every session open on it.
+    """
+    other = "phone" if kind == "email" else "email"
+    user.password_hash, user.notify_channel = None, None
+    setattr(user, other, None)
+    db.session.execute(delete(OAuthIdentity).where(OAuthIdentity.user_id == user.id))
+    for session in db.session.scalars(sessions.active_sessions(user)):
+        sessions.revoke(session, "account_claimed")
+    record("account_claimed", target_type="user", target_id=user.id, details={"proven": kind})
+
+
 def oauth_sign_in(provider, identity):
-    """Sign in with a verified Google/Facebook identity: linked account, same verified email, or new."""
+    """Sign in with a Google/Facebook identity: linked account, account of the same proven email, or new.
+
+    Only a provider-verified email (Google's `email_verified`) links or claims an account by email; an
+    unverified one (Facebook never says its email is verified) may only start a new account.
+    """
     link = db.session.scalar(select(OAuthIdentity).where(OAuthIdentity.provider == provider,
                                                          OAuthIdentity.subject == identity["subject"]))
     user = db.session.get(User, link.user_id) if link else None
     is_new = False
     if user is None:
-        email = identity.get("email") if identity.get("email_verified") else None
-        if not email:
-            raise ApiError(Codes.AUTH_OAUTH_FAILED, "This account has no verified email: sign in with your phone.")
-        email = normalise_email(email)
-        user = find_by_contact(email=email)
+        email = _provider_email(identity)
+        proven = identity.get("email_verified") is True
+        user = _account_for_proven("email", email) if proven else None
         if user is None:
+            if not proven and find_by_contact(email=email):
+                raise ApiError(Codes.AUTH_OAUTH_FAILED, "An account with this email exists: sign in with your "
+                               "password, phone or Google.", details={"reason": "email_not_verified"})
             is_new = True
             user = User(full_name=(identity.get("name") or "")[:120], role=Role.TALENT, email=email)
             db.session.add(user)
-        user.email_verified = True
+        user.email_verified = user.email_verified or proven
         db.session.flush()
         db.session.add(OAuthIdentity(user_id=user.id, provider=provider, subject=identity["subject"]))
     if not user.is_active:
@@ -152,11 +210,22 @@ def oauth_sign_in(provider, identity):
     return _signed_in(user, f"oauth_{provider}", is_new=is_new)
 
 
+def _provider_email(identity):
+    try:
+        return normalise_email(identity.get("email"))
+    except UserError:
+        raise ApiError(Codes.AUTH_OAUTH_FAILED, "This account has no email: sign in with your phone.",
+                       details={"reason": "no_email"}) from None
+
+
 CREDENTIALS = ("email", "phone", "password")
 
 
-def update_me(user, changes, fresh):
-    """Change one's own name, or (with a fresh sign-in) email, phone or password."""
+def update_me(user, changes, fresh, session_id=None):
+    """Change one's own name, or (with a fresh sign-in) email, phone or password.
+
+    A new password ends every other session of the account (the one making the change goes on).
+    """
     credentials = [name for name in CREDENTIALS if name in changes]
     if credentials and not fresh:
         raise ApiError(Codes.AUTH_NOT_FRESH)
@@ -168,6 +237,9 @@ def update_me(user, changes, fresh):
             setattr(user, f"{name}_verified", False)
     if "password" in changes:
         user.password_hash = hash_password(changes["password"])
+        for session in db.session.scalars(sessions.active_sessions(user)):
+            if session.id != session_id:
+                sessions.revoke(session, "password_changed")
     for name in ("full_name", "notify_channel", "only_verified_contacts"):
         if name in changes:
             setattr(user, name, changes[name])

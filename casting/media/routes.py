@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 from casting.errors import ApiError, Codes
 from casting.extensions import limiter
 from casting.media.storage import DiskStorage, storage
+from casting.numbers import Int64
 from casting.openapi import error_responses
 
 blp = Blueprint("media", __name__, url_prefix="/api/media",
@@ -16,7 +17,7 @@ limiter.exempt(blp)  # a gallery loads dozens at once; the signature is what gua
 
 
 class SignedLinkSchema(Schema):
-    expires = fields.Integer(required=True, metadata={"description": "Unix time the link stops working."})
+    expires = Int64(required=True, metadata={"description": "Unix time the link stops working."})
     signature = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
 
 

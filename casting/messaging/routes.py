@@ -48,7 +48,7 @@ class ConversationViews(MethodView):
                   description="A new conversation.")
     @blp.alt_response(200, schema=ConversationSchema, example=CONVERSATION_EXAMPLE, success=True,
                       description="The existing conversation of these two people (about this audition).")
-    @error_responses(blp, 401, 404, 429)
+    @error_responses(blp, 401, 403, 404, 429)
     def post(self, data):
         """Start a conversation (you are always in it); the same two people get their existing one back."""
         conversation, created = services.start(current_user, data["participant_ids"], data.get("audition_id"))

@@ -2,6 +2,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from casting.messaging.models import AttachmentKind
+from casting.numbers import Int32, Int64
 from casting.users.models import Role
 from casting.users.schemas import PlainTextField
 
@@ -11,15 +12,19 @@ CURSOR = r"^[0-9]{1,18}$"
 
 
 class ConversationCreateSchema(Schema):
-    participant_ids = fields.List(fields.Integer(validate=validate.Range(min=1)), required=True,
+    participant_ids = fields.List(Int32(validate=validate.Range(min=1)), required=True,
                                   validate=validate.Length(min=1, max=100), metadata={
-                                      "example": [42], "description": "User ids; you are always a participant."})
-    audition_id = fields.Integer(allow_none=True, metadata={
+                                      "example": [42],
+                                      "description": "User ids; you are always a participant. Until your account is "
+                                      "verified: at most `CHAT_UNVERIFIED_MAX_PARTICIPANTS` people in all (403 "
+                                      "`MESSAGE_007`), and `CHAT_UNVERIFIED_START_LIMIT` new conversations "
+                                      "(429 `MESSAGE_008`)."})
+    audition_id = Int32(allow_none=True, metadata={
         "example": 7, "description": "The audition this conversation is about; you must organise it or be invited."})
 
 
 class ParticipantSchema(Schema):
-    id = fields.Integer(required=True, metadata={"example": 42})
+    id = Int32(required=True, metadata={"example": 42})
     full_name = fields.String(required=True, metadata={"example": "Asha Rao"})
     role = fields.Enum(Role, by_value=True, required=True)
     is_verified = fields.Boolean(required=True, metadata={"description": "A verified casting account."})
@@ -27,13 +32,13 @@ class ParticipantSchema(Schema):
 
 
 class AttachmentSchema(Schema):
-    id = fields.Integer(required=True, metadata={"example": 5})
+    id = Int32(required=True, metadata={"example": 5})
     kind = fields.Enum(AttachmentKind, by_value=True, required=True)
     name = fields.String(required=True, metadata={"example": "showreel-stills.pdf"})
     content_type = fields.String(required=True, metadata={"example": "application/pdf"})
-    size_bytes = fields.Integer(required=True)
-    width = fields.Integer(allow_none=True)
-    height = fields.Integer(allow_none=True)
+    size_bytes = Int32(required=True)
+    width = Int32(allow_none=True)
+    height = Int32(allow_none=True)
     url = fields.Function(lambda item: f"/api/attachments/{item.id}", required=True, metadata={
         "description": "Fetch with your access token; participants of the conversation only."})
     thumbnail_url = fields.Function(
@@ -43,7 +48,7 @@ class AttachmentSchema(Schema):
 
 
 class ReadBySchema(Schema):
-    user_id = fields.Integer(required=True)
+    user_id = Int32(required=True)
     read_at = fields.DateTime(required=True)
 
 
@@ -56,9 +61,9 @@ class SafetySchema(Schema):
 
 
 class MessageSchema(Schema):
-    id = fields.Integer(required=True, metadata={"example": 1201})
-    conversation_id = fields.Integer(required=True, metadata={"example": 9})
-    sender_id = fields.Integer(allow_none=True, metadata={"example": 42})
+    id = Int64(required=True, metadata={"example": 1201})
+    conversation_id = Int32(required=True, metadata={"example": 9})
+    sender_id = Int32(allow_none=True, metadata={"example": 42})
     is_verified = fields.Boolean(required=True, metadata={"description": "The sender is a verified casting account."})
     body = fields.String(allow_none=True, metadata={"example": "Can you come in for a callback on Friday?"})
     attachments = fields.List(fields.Nested(AttachmentSchema), required=True)
@@ -72,14 +77,14 @@ class MessageSchema(Schema):
 
 
 class ConversationSchema(Schema):
-    id = fields.Integer(required=True, metadata={"example": 9})
-    audition_id = fields.Integer(allow_none=True)
+    id = Int32(required=True, metadata={"example": 9})
+    audition_id = Int32(allow_none=True)
     is_group = fields.Boolean(required=True)
     participants = fields.List(fields.Nested(ParticipantSchema), required=True)
     last_message = fields.Nested(MessageSchema, allow_none=True)
-    unread_count = fields.Integer(required=True, metadata={"description": "Messages from others after your "
-                                                                          "last read one."})
-    last_read_message_id = fields.Integer(required=True, metadata={"description": "Yours; 0 before any."})
+    unread_count = Int32(required=True, metadata={"description": "Messages from others after your "
+                                                                 "last read one."})
+    last_read_message_id = Int64(required=True, metadata={"description": "Yours; 0 before any."})
     created_at = fields.DateTime(required=True)
     last_message_at = fields.DateTime(allow_none=True)
 
@@ -87,11 +92,11 @@ class ConversationSchema(Schema):
 class MessagePageArgsSchema(Schema):
     before = fields.String(validate=validate.Regexp(CURSOR, error="Not a cursor from `meta.next_cursor`."),
                            metadata={"description": "`meta.next_cursor` of the previous page; omit for the newest."})
-    limit = fields.Integer(load_default=30, validate=validate.Range(min=1, max=MAX_HISTORY_PAGE))
+    limit = Int32(load_default=30, validate=validate.Range(min=1, max=MAX_HISTORY_PAGE))
 
 
 class MessagePageMetaSchema(Schema):
-    limit = fields.Integer(required=True)
+    limit = Int32(required=True)
     next_cursor = fields.String(allow_none=True, metadata={"description": "Pass as `before` for older messages; "
                                                                           "null when there are none."})
 
@@ -104,7 +109,7 @@ class MessagePageSchema(Schema):
 class MessageCreateSchema(Schema):
     body = PlainTextField(validate=validate.Length(max=MAX_BODY), allow_none=True, metadata={
         "example": "Can you come in for a callback on Friday?", "description": "Plain text; markup is removed."})
-    attachment_ids = fields.List(fields.Integer(), load_default=list, validate=validate.Length(max=10), metadata={
+    attachment_ids = fields.List(Int32(), load_default=list, validate=validate.Length(max=10), metadata={
         "description": "Ids from `POST /api/attachments`, uploaded by you and not yet sent."})
     client_id = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9._:-]{1,64}$"), metadata={
         "example": "2b0d7b3e-6c1a-4a8e-9f7e-0c9d3f1e2a41",
@@ -117,26 +122,26 @@ class MessageCreateSchema(Schema):
 
 
 class SocketMessageSchema(MessageCreateSchema):
-    conversation_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    conversation_id = Int32(required=True, validate=validate.Range(min=1))
 
 
 class ReadSchema(Schema):
-    message_id = fields.Integer(required=True, validate=validate.Range(min=1), metadata={"example": 1201})
+    message_id = Int64(required=True, validate=validate.Range(min=1), metadata={"example": 1201})
 
 
 class SocketReadSchema(ReadSchema):
-    conversation_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    conversation_id = Int32(required=True, validate=validate.Range(min=1))
 
 
 class TypingSchema(Schema):
-    conversation_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    conversation_id = Int32(required=True, validate=validate.Range(min=1))
     is_typing = fields.Boolean(required=True)
 
 
 class ReceiptSchema(Schema):
-    conversation_id = fields.Integer(required=True)
-    user_id = fields.Integer(required=True)
-    message_id = fields.Integer(required=True, metadata={"description": "Everything up to this one is read."})
+    conversation_id = Int32(required=True)
+    user_id = Int32(required=True)
+    message_id = Int64(required=True, metadata={"description": "Everything up to this one is read."})
     read_at = fields.DateTime(allow_none=True)
 
 

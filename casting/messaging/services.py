@@ -94,8 +94,7 @@ def start(user, participant_ids, audition_id=None):
     if missing := [user_id for user_id in others if user_id not in found]:
         raise _invalid("participant_ids", f"No such users: {', '.join(map(str, missing))}.")
     if not user.is_verified and user.role != Role.ADMIN:
-        if choosy := sorted(person.id for person in found.values() if person.only_verified_contacts):
-            raise ApiError(Codes.VERIFIED_ONLY, details={"user_ids": choosy})
+        _bound_unverified(user, found.values())
     _guard("CHAT_CONVERSATION_LIMIT", "chat-start", user.id)
     conversation = Conversation(audition_id=audition_id, direct_key=key, created_by=user.id,
                                 participants=[Participant(user_id=user_id) for user_id in (user.id, *others)])
@@ -108,6 +107,18 @@ def start(user, participant_ids, audition_id=None):
             return existing, False
         raise
     return conversation, True
+
+
+def _bound_unverified(user, others):
+    """What an account that is not verified may start: no one who wants verified contacts only, small
+    groups (`CHAT_UNVERIFIED_MAX_PARTICIPANTS`), a few new conversations a day (`CHAT_UNVERIFIED_START_LIMIT`)."""
+    if choosy := sorted(person.id for person in others if person.only_verified_contacts):
+        raise ApiError(Codes.VERIFIED_ONLY, details={"user_ids": choosy})
+    most = current_app.config["CHAT_UNVERIFIED_MAX_PARTICIPANTS"]
+    if len(others) + 1 > most:
+        raise ApiError(Codes.UNVERIFIED_GROUP_LIMIT, f"Until your account is verified, a conversation has at most "
+                       f"{most} participants.", details={"max_participants": most})
+    _guard("CHAT_UNVERIFIED_START_LIMIT", "chat-start-unverified", user.id, Codes.UNVERIFIED_START_LIMIT)
 
 
 def _direct(key):

@@ -1,8 +1,9 @@
 from marshmallow import Schema, fields
+from casting.numbers import Int32
 
 
 class OutboxMessageSchema(Schema):
-    id = fields.Integer(required=True, metadata={"description": "The notification id."})
+    id = Int32(required=True, metadata={"description": "The notification id."})
     channel = fields.String(required=True, metadata={"enum": ["whatsapp", "sms", "email"]})
     to = fields.String(required=True)
     template = fields.String(required=True)

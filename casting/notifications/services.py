@@ -64,8 +64,11 @@ def _job_id(notification_id):
     return f"notification-{notification_id}"
 
 
-def _guard_flood(address):
-    if not throttle.hit("NOTIFY_FLOOD_LIMIT", "notify", address):
+def _guard_flood(template, address):
+    """Sign-in codes have a budget of their own, so no other message (an invitation) can use it up."""
+    setting, name = ("NOTIFY_AUTH_FLOOD_LIMIT", "notify-auth") if template.authentication else (
+        "NOTIFY_FLOOD_LIMIT", "notify")
+    if not throttle.hit(setting, name, address):
         raise NotificationFlood("Too many messages to this recipient; try again later.")
 
 
@@ -83,7 +86,7 @@ def notify(template_name, params, recipient, channel=Channel.WHATSAPP, language=
     if existing:
         return existing
     if fallback_from is None:
-        _guard_flood(address)
+        _guard_flood(template, address)
     notification = Notification(user_id=recipient.user_id, channel=channel, recipient=address,
                                 template=template.name, template_version=template.version,
                                 language=language, params=template.stored_params(params),

@@ -1,5 +1,6 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from casting.numbers import Int32
 from casting.pagination import PageArgsSchema
 from casting.productions.models import ProductionStatus, ProductionType, RoleStatus
 from casting.talents.models import Gender
@@ -41,8 +42,8 @@ class ProductionUpdateSchema(ProductionInputSchema):
 
 
 class ProductionSchema(Schema):
-    id = fields.Integer(required=True)
-    owner_id = fields.Integer(required=True)
+    id = Int32(required=True)
+    owner_id = Int32(required=True)
     is_verified = fields.Boolean(required=True, metadata={"description": "Posted by a verified casting account."})
     held_for_review = fields.Function(lambda item: item.held_at is not None, required=True, metadata={
         "description": "The scam shield held it from search and matching until the safety team reviews it "
@@ -69,8 +70,8 @@ class RoleInputSchema(Schema):
     name = PlainTextField(required=True, validate=NAME, metadata={"example": "Young Radha"})
     description = PlainTextField(validate=validate.Length(max=10000), allow_none=True)
     gender = fields.Enum(Gender, by_value=True, allow_none=True, metadata={"example": "female"})
-    age_min = fields.Integer(validate=validate.Range(min=0, max=120), allow_none=True, metadata={"example": 20})
-    age_max = fields.Integer(validate=validate.Range(min=0, max=120), allow_none=True, metadata={"example": 28})
+    age_min = Int32(validate=validate.Range(min=0, max=120), allow_none=True, metadata={"example": 20})
+    age_max = Int32(validate=validate.Range(min=0, max=120), allow_none=True, metadata={"example": 28})
     skills = fields.List(PlainTextField(validate=validate.Length(min=1, max=50)), validate=validate.Length(max=30),
                          metadata={"example": ["Acting", "Kathak"]})
     languages = fields.List(fields.Nested(LanguageSchema), validate=validate.Length(max=10), metadata={
@@ -79,7 +80,7 @@ class RoleInputSchema(Schema):
     city = TitledField(validate=validate.Length(max=80), allow_none=True, metadata={"example": "Mumbai"})
     city_required = fields.Boolean(metadata={
         "description": "Only talent in `city` match (otherwise being there only helps the score)."})
-    pay_inr = fields.Integer(validate=validate.Range(min=0, max=1_000_000_000), allow_none=True)
+    pay_inr = Int32(validate=validate.Range(min=0, max=1_000_000_000), allow_none=True)
 
     @validates_schema
     def _ages(self, data, **kwargs):
@@ -95,19 +96,19 @@ class RoleUpdateSchema(RoleInputSchema):
 
 
 class RoleSchema(Schema):
-    id = fields.Integer(required=True)
-    production_id = fields.Integer(required=True)
+    id = Int32(required=True)
+    production_id = Int32(required=True)
     name = fields.String(required=True)
     description = fields.String(allow_none=True)
     gender = fields.Enum(Gender, by_value=True, allow_none=True)
-    age_min = fields.Integer(allow_none=True)
-    age_max = fields.Integer(allow_none=True)
+    age_min = Int32(allow_none=True)
+    age_max = Int32(allow_none=True)
     skills = fields.List(fields.String())
     languages = fields.List(fields.Nested(LanguageSchema))
     city = fields.String(allow_none=True)
     city_required = fields.Boolean()
     status = fields.Enum(RoleStatus, by_value=True, required=True)
-    pay_inr = fields.Integer(allow_none=True)
+    pay_inr = Int32(allow_none=True)
     is_verified = fields.Boolean(required=True, metadata={"description": "Posted by a verified casting account."})
     held_for_review = fields.Function(lambda item: item.held_at is not None, required=True, metadata={
         "description": "The scam shield held it from search and matching until the safety team reviews it "

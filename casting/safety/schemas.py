@@ -1,5 +1,6 @@
 from marshmallow import Schema, fields, validate
 
+from casting.numbers import Int32
 from casting.pagination import PageArgsSchema
 from casting.safety.models import FlagSource, FlagStatus, FlagTarget, ReportReason
 from casting.users.schemas import PlainTextField
@@ -10,16 +11,16 @@ REPORTABLE = [FlagTarget.MESSAGE.value, FlagTarget.PRODUCTION.value, FlagTarget.
 class ReportSchema(Schema):
     target_type = fields.String(required=True, validate=validate.OneOf(REPORTABLE),
                                 metadata={"example": "message", "description": "`message`, `production` or `user`."})
-    target_id = fields.Integer(required=True, validate=validate.Range(min=1), metadata={"example": 1201})
+    target_id = Int32(required=True, validate=validate.Range(min=1), metadata={"example": 1201})
     reason = fields.Enum(ReportReason, by_value=True, required=True, metadata={"example": "money_request"})
     note = PlainTextField(validate=validate.Length(max=2000), allow_none=True,
                           metadata={"example": "He asked for ₹2,000 to 'confirm' my audition slot."})
 
 
 class ReportReceiptSchema(Schema):
-    id = fields.Integer(required=True, metadata={"example": 17})
+    id = Int32(required=True, metadata={"example": 17})
     target_type = fields.Enum(FlagTarget, by_value=True, required=True)
-    target_id = fields.Integer(required=True)
+    target_id = Int32(required=True)
     reason = fields.Enum(ReportReason, by_value=True, allow_none=True)
     status = fields.Enum(FlagStatus, by_value=True, required=True)
     created_at = fields.DateTime(required=True)
@@ -28,13 +29,13 @@ class ReportReceiptSchema(Schema):
 class FlagSchema(ReportReceiptSchema):
     source = fields.Enum(FlagSource, by_value=True, required=True, metadata={
         "description": "`report` (a user's) or `shield` (the scam shield's)."})
-    subject_id = fields.Integer(allow_none=True, metadata={
+    subject_id = Int32(allow_none=True, metadata={
         "description": "The account answerable: the message's sender, the production's owner, the user."})
-    reporter_id = fields.Integer(allow_none=True)
+    reporter_id = Int32(allow_none=True)
     note = fields.String(allow_none=True)
     findings = fields.Dict(allow_none=True, metadata={"description": "The shield's reasons and rule ids."})
     resolved_at = fields.DateTime(allow_none=True)
-    resolved_by = fields.Integer(allow_none=True)
+    resolved_by = Int32(allow_none=True)
     outcome_note = fields.String(allow_none=True)
 
 
@@ -42,7 +43,7 @@ class FlagQueryArgsSchema(PageArgsSchema):
     status = fields.Enum(FlagStatus, by_value=True)
     source = fields.Enum(FlagSource, by_value=True)
     target_type = fields.Enum(FlagTarget, by_value=True)
-    subject_id = fields.Integer()
+    subject_id = Int32()
 
 
 class ResolveSchema(Schema):

@@ -3,6 +3,7 @@ from datetime import date
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from casting.numbers import Int32
 from casting.pagination import PageArgsSchema
 from casting.talents.models import Availability, Gender, MediaKind
 from casting.users.schemas import PlainTextField
@@ -42,18 +43,18 @@ class TalentInputSchema(Schema):
                          metadata={"example": "Kathak-trained actor; theatre in Pune, two web series."})
     gender = fields.Enum(Gender, by_value=True, allow_none=True, metadata={"example": "female"})
     date_of_birth = fields.Date(validate=_past, allow_none=True, metadata={"example": "1998-04-12"})
-    playing_age_min = fields.Integer(validate=validate.Range(min=0, max=100), allow_none=True)
-    playing_age_max = fields.Integer(validate=validate.Range(min=0, max=100), allow_none=True)
-    height_cm = fields.Integer(validate=validate.Range(min=40, max=250), allow_none=True, metadata={"example": 165})
+    playing_age_min = Int32(validate=validate.Range(min=0, max=100), allow_none=True)
+    playing_age_max = Int32(validate=validate.Range(min=0, max=100), allow_none=True)
+    height_cm = Int32(validate=validate.Range(min=40, max=250), allow_none=True, metadata={"example": 165})
     location = fields.Nested(LocationSchema, metadata={"example": {"city": "Mumbai", "state": "Maharashtra",
                                                                    "country": "India"}})
     skills = fields.List(PlainTextField(validate=validate.Length(min=1, max=50)), validate=validate.Length(max=50),
                          metadata={"example": ["Acting", "Kathak", "Horse riding"]})
     languages = fields.List(fields.Nested(LanguageSchema), validate=validate.Length(max=20))
-    experience_years = fields.Integer(validate=validate.Range(min=0, max=80), allow_none=True)
+    experience_years = Int32(validate=validate.Range(min=0, max=80), allow_none=True)
     availability_status = fields.Enum(Availability, by_value=True, metadata={"example": "available"})
-    day_rate_inr = fields.Integer(validate=validate.Range(min=0, max=100_000_000), allow_none=True,
-                                  metadata={"example": 15000})
+    day_rate_inr = Int32(validate=validate.Range(min=0, max=100_000_000), allow_none=True,
+                         metadata={"example": 15000})
 
     @validates_schema
     def _playing_age(self, data, **kwargs):
@@ -82,34 +83,34 @@ class MediaFileSchema(Schema):
 
 
 class MediaSchema(Schema):
-    id = fields.Integer(required=True)
+    id = Int32(required=True)
     kind = fields.Enum(MediaKind, by_value=True, required=True)
     url = fields.String(required=True, metadata={"description": "Expires: at least MEDIA_URL_TTL/2 from now."})
     thumbnail_url = fields.String(allow_none=True, metadata={"description": "A WebP at most 400 px on a side."})
     content_type = fields.String(required=True)
-    width = fields.Integer(allow_none=True)
-    height = fields.Integer(allow_none=True)
+    width = Int32(allow_none=True)
+    height = Int32(allow_none=True)
     created_at = fields.DateTime(required=True)
 
 
 class TalentSchema(Schema):
-    id = fields.Integer(required=True)
-    user_id = fields.Integer(allow_none=True)
+    id = Int32(required=True)
+    user_id = Int32(allow_none=True)
     stage_name = fields.String(required=True)
     bio = fields.String(allow_none=True)
     gender = fields.Enum(Gender, by_value=True, allow_none=True)
     date_of_birth = fields.Date(allow_none=True, metadata={
         "description": "Shown only to the talent, their agent and admins."})
-    age = fields.Integer(allow_none=True)
-    playing_age_min = fields.Integer(allow_none=True)
-    playing_age_max = fields.Integer(allow_none=True)
-    height_cm = fields.Integer(allow_none=True)
+    age = Int32(allow_none=True)
+    playing_age_min = Int32(allow_none=True)
+    playing_age_max = Int32(allow_none=True)
+    height_cm = Int32(allow_none=True)
     location = fields.Nested(LocationSchema)
     skills = fields.List(fields.String())
     languages = fields.List(fields.Nested(LanguageSchema))
-    experience_years = fields.Integer(allow_none=True)
+    experience_years = Int32(allow_none=True)
     availability_status = fields.Enum(Availability, by_value=True)
-    day_rate_inr = fields.Integer(allow_none=True)
+    day_rate_inr = Int32(allow_none=True)
     is_verified = fields.Boolean()
     is_featured = fields.Boolean()
     headshot = fields.Nested(MediaSchema, allow_none=True, metadata={"description": "The headshot, if any."})
@@ -153,12 +154,12 @@ def _filters(list_field):
         "skills_any": list_field(metadata={"description": "Any of these skills."}),
         "languages": list_field(metadata={"description": "All of these languages."}),
         "gender": fields.Enum(Gender, by_value=True),
-        "age_min": fields.Integer(validate=validate.Range(min=0, max=120)),
-        "age_max": fields.Integer(validate=validate.Range(min=0, max=120)),
-        "height_min": fields.Integer(validate=validate.Range(min=0, max=300)),
-        "height_max": fields.Integer(validate=validate.Range(min=0, max=300)),
+        "age_min": Int32(validate=validate.Range(min=0, max=120)),
+        "age_max": Int32(validate=validate.Range(min=0, max=120)),
+        "height_min": Int32(validate=validate.Range(min=0, max=300)),
+        "height_max": Int32(validate=validate.Range(min=0, max=300)),
         "availability_status": fields.Enum(Availability, by_value=True),
-        "experience_min": fields.Integer(validate=validate.Range(min=0, max=80)),
+        "experience_min": Int32(validate=validate.Range(min=0, max=80)),
         "is_verified": fields.Boolean(),
         "sort": list_field(validate=_sort_keys, metadata={"example": "-created_at,stage_name"}),
     }

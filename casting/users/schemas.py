@@ -1,5 +1,6 @@
 from marshmallow import Schema, ValidationError, fields
 
+from casting.numbers import Int32
 from casting.text import plain
 from casting.notifications.models import Channel
 from casting.users.models import Role
@@ -45,7 +46,7 @@ def notify_channel_field():
 
 
 class UserSchema(Schema):
-    id = fields.Integer(required=True, metadata={"example": 42})
+    id = Int32(required=True, metadata={"example": 42})
     full_name = fields.String(required=True, metadata={"example": "Asha Rao"})
     email = fields.String(allow_none=True, metadata={"example": "asha@example.in"})
     phone = fields.String(allow_none=True, metadata={"example": "+919876543210"})

@@ -15,6 +15,7 @@ from casting.users.models import Role, User
 _hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 _TIMING_DECOY = _hasher.hash("a password that no one has")
 MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 72  # zxcvbn judges at most 72 characters (it raises beyond), so none longer is accepted
 _INDIAN_MOBILE = re.compile(r"^[6-9]\d{9}$")
 
 
@@ -68,8 +69,8 @@ def password_problems(password, *personal):
     """Why `password` is too weak (empty when it is fine): length, and zxcvbn's guessability score."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return [f"Use at least {MIN_PASSWORD_LENGTH} characters."]
-    if len(password) > 128:
-        return ["Use at most 128 characters."]
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return [f"Use at most {MAX_PASSWORD_LENGTH} characters."]
     values = [value.lower() for value in personal if value]
     words = values + [word for value in values for word in re.split(r"[^\w]+", value) if word]
     verdict = zxcvbn(password, user_inputs=words)

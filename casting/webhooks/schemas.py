@@ -1,4 +1,5 @@
 from marshmallow import Schema, fields
+from casting.numbers import Int32
 
 
 class VerificationArgsSchema(Schema):
@@ -8,5 +9,5 @@ class VerificationArgsSchema(Schema):
 
 
 class WebhookAckSchema(Schema):
-    statuses = fields.Integer(required=True, metadata={"description": "Delivery reports applied."})
-    messages = fields.Integer(required=True, metadata={"description": "Inbound messages handed over."})
+    statuses = Int32(required=True, metadata={"description": "Delivery reports applied."})
+    messages = Int32(required=True, metadata={"description": "Inbound messages handed over."})
