@@ -9,6 +9,7 @@ from casting.embedded import resolve_urls
 from casting.auth.sessions import register_jwt_callbacks
 from casting.errors import register_error_handlers, register_jwt_errors
 from casting.extensions import api, cache, cors, db, jwt, limiter, migrate, socketio
+from casting.jsonprovider import OrjsonProvider
 from casting.logs import configure_logging
 from casting.numbers import register_converters
 from casting.observability import configure_tracing, log_slow_queries, register_observability
@@ -86,6 +87,7 @@ def create_app(config=None):
     config = config or load_config()
     config.validate()
     app = Flask(__name__, instance_path=config.INSTANCE_PATH)
+    app.json = OrjsonProvider(app)
     app.config.from_object(config)
     register_converters(app)
     configure_logging(app.config["LOG_LEVEL"])

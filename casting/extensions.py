@@ -32,8 +32,9 @@ migrate = Migrate()
 api = CastingApi()
 jwt = JWTManager()
 socketio = SocketIO()
-limiter = Limiter(get_remote_address,
-                  default_limits=[lambda: current_app.config["RATELIMIT_DEFAULT"]])
+# RATELIMIT_DEFAULT is counted per IP and route by `casting.auth.principal.check_request`, in the same
+# Redis round trip as the caller's session and role; `limiter.exempt` still marks the routes it skips.
+limiter = Limiter(get_remote_address)
 cache = Cache()
 cors = CORS()
 redis = LocalProxy(lambda: current_app.extensions["redis"])

@@ -1,4 +1,5 @@
-"""Request lifecycle: request ids, content-type checks and one access log line per request."""
+"""Request lifecycle: request ids, the rate limit and principal (one Redis round trip), content-type checks
+and one access log line per request."""
 import logging
 import time
 
@@ -48,6 +49,9 @@ def finish(response):
 
 
 def register_request_hooks(app):
+    from casting.auth.principal import check_request
+
     app.before_request(start_timer)
+    app.before_request(check_request)
     app.before_request(check_content_type)
     app.after_request(finish)
