@@ -2,7 +2,9 @@
 
 Each route's row gives req/s, p50, p99 and errors from wrk, and the CPU milliseconds per request that the
 service's processes (gunicorn master and workers, from psutil) spent over the timed run: steadier than
-req/s on a shared machine. Settings: BENCH_DURATION (seconds per route), BENCH_CONNECTIONS, BENCH_THREADS, WEB_CONCURRENCY,
+req/s on a shared machine.
+
+Settings: BENCH_DURATION (seconds per route), BENCH_CONNECTIONS, BENCH_THREADS, WEB_CONCURRENCY,
 BENCH_TALENTS (profiles to seed), BENCH_ONLY (only routes whose name contains it). The service runs
 on its own embedded servers under BENCH_INSTANCE (default instance/bench; keep one per size) or on
 DATABASE_URL/REDIS_URL.

@@ -32,9 +32,11 @@ migrate = Migrate()
 api = CastingApi()
 jwt = JWTManager()
 socketio = SocketIO()
-# RATELIMIT_DEFAULT is counted per IP and route by `casting.auth.principal.check_request`, in the same
-# Redis round trip as the caller's session and role; `limiter.exempt` still marks the routes it skips.
 limiter = Limiter(get_remote_address)
+# RATELIMIT_DEFAULT is counted per IP and route by `casting.auth.principal.check_request`, in the same
+# Redis round trip as the caller's session and role (same key, same moving window): the limiter's own
+# per-request check stands aside, and `limiter.exempt` still marks the routes that are not counted.
+limiter.request_filter(lambda: True)
 cache = Cache()
 cors = CORS()
 redis = LocalProxy(lambda: current_app.extensions["redis"])
