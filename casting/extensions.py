@@ -40,3 +40,11 @@ limiter.request_filter(lambda: True)
 cache = Cache()
 cors = CORS()
 redis = LocalProxy(lambda: current_app.extensions["redis"])
+
+
+def script(source):
+    """The app's Redis client's Lua script for `source` (registered once; called by its SHA)."""
+    scripts = current_app.extensions.setdefault("casting_scripts", {})
+    if source not in scripts:
+        scripts[source] = current_app.extensions["redis"].register_script(source)
+    return scripts[source]

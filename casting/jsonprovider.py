@@ -4,6 +4,7 @@ library, which takes integers of any size (so an oversized number is a 422, not 
 import json
 
 import orjson
+from flask import current_app
 from flask.json.provider import DefaultJSONProvider, _default
 
 OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
@@ -16,6 +17,11 @@ def dumps_bytes(obj):
         return orjson.dumps(obj, default=_default, option=OPTIONS)
     except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: the standard library takes it
         return json.dumps(obj, default=_default, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def json_response(body):
+    """A 200 response of JSON bytes serialised earlier (flask-smorest passes a Response through as it is)."""
+    return current_app.response_class(body + b"\n", mimetype="application/json")
 
 
 class OrjsonProvider(DefaultJSONProvider):

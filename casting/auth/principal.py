@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from casting.auth.models import AuthSession
 from casting.errors import ApiError, Codes
-from casting.extensions import db, limiter, redis
+from casting.extensions import db, limiter, redis, script
 from casting.users.models import Role, User
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ def check_request():
         keys += [session_key(payload["sid"]), record_key(payload["sub"])]
     args = [repr(time.time()), item.amount, item.get_expiry()] if item else [0, 0, 0]
     try:
-        allowed, retry_at, state, raw = _script()(keys=keys, args=args)
+        allowed, retry_at, state, raw = script(_LOOKUP)(keys=keys, args=args)
     except RedisError:  # the database is the source of truth; no count is kept meanwhile
         allowed, retry_at, state, raw = 1, 0, None, None
     if not allowed:
@@ -191,13 +191,6 @@ def check_request():
         raise ApiError(Codes.RATE_LIMITED, headers={"Retry-After": str(wait)})
     if payload is not None:
         g.principal_lookup = (payload, *_principal(payload, state, raw))
-
-
-def _script():
-    scripts = current_app.extensions.setdefault("casting_scripts", {})
-    if "principal" not in scripts:
-        scripts["principal"] = current_app.extensions["redis"].register_script(_LOOKUP)
-    return scripts["principal"]
 
 
 def _principal(payload, state, raw):

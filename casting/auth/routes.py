@@ -1,4 +1,3 @@
-from flask import current_app
 from flask.views import MethodView
 from flask_jwt_extended import current_user, decode_token, get_jwt, jwt_required
 from flask_jwt_extended.exceptions import JWTExtendedException
@@ -10,6 +9,7 @@ from casting.auth.permissions import login_required
 from casting.auth.schemas import (SIGNED_IN_EXAMPLE, TOKENS_EXAMPLE, FacebookSignInSchema, GoogleSignInSchema,
                                   LoginSchema, LogoutSchema, MeUpdateSchema, OtpSendSchema, OtpSentSchema,
                                   OtpVerifySchema, RegisterSchema, SessionSchema, SignedInSchema, TokensSchema)
+from casting.jsonprovider import json_response
 from casting.openapi import error_responses
 from casting.pagination import PageArgsSchema, page_of, paginate
 from casting.users import cache as user_cache
@@ -108,7 +108,7 @@ class MeViews(MethodView):
     def get(self):
         """The signed-in user."""
         body = user_cache.own_profile(current_user.id, lambda: current_user.row, UserSchema())
-        return current_app.response_class(body + b"\n", mimetype="application/json")
+        return json_response(body)
 
     @login_required()
     @blp.arguments(MeUpdateSchema, example={"full_name": "Asha R. Rao"})

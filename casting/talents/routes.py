@@ -1,10 +1,11 @@
 from flask.views import MethodView
-from flask_jwt_extended import current_user, get_current_user
+from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from casting.auth.permissions import login_required
+from casting.jsonprovider import json_response
 from casting.openapi import error_responses
-from casting.pagination import PageArgsSchema, page, page_of
+from casting.pagination import PageArgsSchema, page_of
 from casting.talents import media, services
 from casting.talents.schemas import (MEDIA_EXAMPLE, TALENT_EXAMPLE, MediaFileSchema, MediaFormSchema, MediaSchema,
                                      TalentInputSchema, TalentQueryArgsSchema, TalentSchema, TalentSearchSchema,
@@ -20,9 +21,7 @@ INPUT_EXAMPLE = {"stage_name": "Asha Rao", "gender": "female", "date_of_birth": 
 
 
 def _page(result, args):
-    records, total = result
-    viewer = get_current_user()
-    return page([services.view(record, viewer) for record in records], total, args["page"], args["per_page"])
+    return json_response(services.page_json(result, args, current_user))
 
 
 @blp.route("/")
@@ -84,7 +83,7 @@ class TalentByIdViews(MethodView):
     @error_responses(blp, 401, 404)
     def get(self, talent_id):
         """One talent."""
-        return services.view(services.profile(talent_id), current_user)
+        return json_response(services.profile_json(talent_id, current_user))
 
     @login_required()
     @blp.arguments(TalentUpdateSchema, example={"availability_status": "busy", "day_rate_inr": 18000})
@@ -92,7 +91,7 @@ class TalentByIdViews(MethodView):
     @error_responses(blp, 401, 403, 404)
     def put(self, changes, talent_id):
         """Edit a profile (the talent, their agent or an admin); fields left out stay as they are."""
-        return services.view(services.snapshot(services.update(talent_id, current_user, changes)), current_user)
+        return services.view(services.update(talent_id, current_user, changes), current_user)
 
     @login_required()
     @blp.response(204)
