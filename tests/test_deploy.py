@@ -267,3 +267,46 @@ def test_the_docs_page_gets_a_csp_that_allows_exactly_its_own_inline_script(clie
     assert f"script-src 'self' 'sha256-{digest}';" in csp
     assert "'unsafe-eval'" not in csp and "connect-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert page.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.fixture
+def tls_redis(server_urls, tmp_path):
+    """The test Redis behind TLS with a self-signed certificate: (rediss:// URL, certificate path)."""
+    from urllib.parse import urlsplit
+
+    from tests.support import TlsProxy, self_signed_certificate
+
+    plain = urlsplit(server_urls["redis"])
+    cert, key = self_signed_certificate(tmp_path)
+    proxy = TlsProxy(plain.hostname, plain.port, cert, key)
+    yield f"rediss://127.0.0.1:{proxy.port}{plain.path}", cert
+    proxy.close()
+
+
+def _every_redis_client_answers(app):
+    from casting.extensions import cache, limiter, socketio
+    from casting.jobs import get_queue
+
+    with app.app_context():
+        assert app.extensions["redis"].ping()  # RQ, presence, health and the services
+        assert get_queue("low").connection is app.extensions["redis"]
+        cache.set("tls-probe", "ok")
+        assert cache.get("tls-probe") == "ok"
+        assert limiter.storage.check()
+        manager = socketio.server.manager  # Socket.IO's message queue between processes
+        manager._redis_connect()
+        assert manager.redis.ping()
+    assert app.test_client().get("/api/health/ready").json["redis"] == "ok"
+
+
+def test_rediss_with_a_self_signed_certificate_needs_redis_ssl_cert_reqs(make_app, tls_redis):
+    url, _ = tls_redis
+    _every_redis_client_answers(make_app(REDIS_URL=url, REDIS_SSL_CERT_REQS="none"))
+    verifying = make_app(REDIS_URL=url)  # the default, `required`, checks the certificate and refuses it
+    with verifying.app_context(), pytest.raises(Exception, match="certificate verify failed"):
+        verifying.extensions["redis"].ping()
+
+
+def test_rediss_verifies_against_redis_ssl_ca_certs(make_app, tls_redis):
+    url, cert = tls_redis
+    _every_redis_client_answers(make_app(REDIS_URL=url, REDIS_SSL_CA_CERTS=str(cert)))
