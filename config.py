@@ -263,7 +263,7 @@ class ProductionConfig(Config):
         value = getattr(self, name) or ""
         if not value:
             return f"{name} is not set: set it to a long random value (`openssl rand -hex 32`)."
-        if value in (DEV_SECRET, DEV_JWT_SECRET):
+        if value in (DEV_SECRET, DEV_JWT_SECRET, pii_key(DEV_SECRET, "pii-index")):
             return f"{name} is the repository's development default: set it to your own random value."
         if len(value) < MIN_SECRET_LENGTH:
             return (f"{name} is too short ({len(value)} characters): set it to at least {MIN_SECRET_LENGTH} "
@@ -282,6 +282,8 @@ class ProductionConfig(Config):
             if not valid:
                 return (f"PII_KEYS key {number} is not a Fernet key (32 url-safe base64 bytes): "
                         f"`APP_ENV=development flask keys generate` prints one.")
+            if key == pii_key(DEV_SECRET, "pii"):
+                return f"PII_KEYS key {number} is the development default: generate your own."
         return None
 
 

@@ -17,7 +17,7 @@ from casting import create_app
 from casting.extensions import db
 from casting.notifications.providers import OUTBOX_KEY
 from casting.users.models import Role, User
-from config import DEV_JWT_SECRET, DEV_SECRET, DevelopmentConfig, ProductionConfig, load_config
+from config import DEV_JWT_SECRET, DEV_SECRET, DevelopmentConfig, ProductionConfig, load_config, pii_key
 from tests.conftest import make_config
 from tests.support import run_jobs
 
@@ -71,7 +71,10 @@ REFUSALS = [
     ({"JWT_SECRET_KEY": "same-secret-" * 4, "SECRET_KEY": "same-secret-" * 4}, "JWT_SECRET_KEY must differ"),
     ({"PII_KEYS": None}, "PII_KEYS is not set"),
     ({"PII_KEYS": "not-a-fernet-key"}, "PII_KEYS key 1 is not a Fernet key"),
+    ({"PII_KEYS": f"{Fernet.generate_key().decode()},{pii_key(DEV_SECRET, 'pii')}"},
+     "PII_KEYS key 2 is the development default"),
     ({"PII_INDEX_KEY": None}, "PII_INDEX_KEY is not set"),
+    ({"PII_INDEX_KEY": pii_key(DEV_SECRET, "pii-index")}, "PII_INDEX_KEY is the repository's development default"),
     ({"PII_INDEX_KEY": "abc"}, "PII_INDEX_KEY is too short"),
     ({"METRICS_TOKEN": None}, "METRICS_TOKEN is not set"),
     ({"METRICS_TOKEN": "letmein"}, "METRICS_TOKEN is too short"),
