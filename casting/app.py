@@ -46,15 +46,17 @@ def _bind_urls(app):
     resolve_urls(app.config)
     redis_url = app.config["REDIS_URL"]
     tls = redis_options(app.config)
+    # The app's own client: RQ's queues and workers, presence, health and the services use it, and the
+    # rate limiter shares its pool (the limiter is process-wide and merges options across apps).
+    client = Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30,
+                            **tls)
+    app.extensions["redis"] = client
     app.config.update(
         SQLALCHEMY_DATABASE_URI=app.config["DATABASE_URL"],
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(app.config),
         CACHE_REDIS_URL=redis_url, CACHE_OPTIONS=dict(tls),
-        RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_STORAGE_OPTIONS=dict(tls),
+        RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_STORAGE_OPTIONS={"connection_pool": client.connection_pool},
         API_SPEC_OPTIONS=spec_options())
-    # The one client of the app itself: RQ's queues and workers, presence, health and the services use it.
-    app.extensions["redis"] = Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=3,
-                                             health_check_interval=30, **tls)
 
 
 def _init_extensions(app):
