@@ -1,9 +1,10 @@
 # The two commands: `make run` (install, migrate, seed, serve) and `make test` (install, test).
+# `make run` is development mode; anything else that starts the app is production unless APP_ENV says.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test bench lint clean
+.PHONY: install run test lock bench lint clean
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,12 +15,17 @@ $(BIN)/.installed: setup.cfg pyproject.toml
 install: $(BIN)/.installed
 
 run: install
-	$(BIN)/flask up
+	APP_ENV=development $(BIN)/flask up
 
 test: install
-	$(BIN)/bandit --quiet --severity-level medium -r casting config.py wsgi.py gunicorn.conf.py
-	$(BIN)/flake8 casting tests bench config.py wsgi.py gunicorn.conf.py migrations
+	$(BIN)/python tools/lock.py check
+	$(BIN)/bandit --quiet --severity-level medium -r casting config.py wsgi.py gunicorn.conf.py tools
+	$(BIN)/flake8 casting tests bench tools config.py wsgi.py gunicorn.conf.py migrations
 	$(BIN)/python -m pytest
+
+# requirements.txt (what a Heroku-style deploy installs) from setup.cfg; commit it with setup.cfg.
+lock: install
+	$(BIN)/python tools/lock.py compile
 
 bench: install
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) \

@@ -1,6 +1,8 @@
 """Configuration from the environment (and an optional `.env`), one class per mode."""
 import base64
+import binascii
 import hashlib
+import importlib.util
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +12,16 @@ from dotenv import load_dotenv
 DEV_SECRET = "dev-secret-key-not-for-production"
 DEV_JWT_SECRET = "dev-jwt-secret-key-not-for-production"
 BASE_DIR = Path(__file__).resolve().parent
+MIN_SECRET_LENGTH = 32
+# What production needs from each notification provider besides its name (the console one is refused).
+PROVIDER_SETTINGS = {
+    "cloud": ("WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN"),
+    "msg91": ("MSG91_AUTH_KEY", "MSG91_SENDER_ID", "MSG91_WEBHOOK_TOKEN"),
+    "twilio": ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"),
+    "smtp": ("SMTP_HOST",),
+}
+PROVIDER_CHOICES = {"WHATSAPP_PROVIDER": "cloud", "SMS_PROVIDER": "msg91 or twilio", "EMAIL_PROVIDER": "smtp"}
+REDIS_CERT_REQS = ("required", "optional", "none")
 
 
 def _str(name, default=None):
@@ -48,7 +60,7 @@ def database_url(url):
 class Config:
     """Settings shared by every mode; read when the object is made, not at import."""
 
-    APP_ENV = "development"
+    APP_ENV = "production"
     DEBUG = False
     TESTING = False
     PROPAGATE_EXCEPTIONS = False  # unhandled errors become the 500 envelope in every mode
@@ -60,6 +72,8 @@ class Config:
         self.INSTANCE_PATH = str(Path(_str("INSTANCE_PATH", BASE_DIR / "instance")).resolve())
         self.DATABASE_URL = database_url(_str("DATABASE_URL"))
         self.REDIS_URL = _str("REDIS_URL")
+        self.REDIS_SSL_CERT_REQS = _str("REDIS_SSL_CERT_REQS", "required").lower()
+        self.REDIS_SSL_CA_CERTS = _str("REDIS_SSL_CA_CERTS")
         self.LOG_LEVEL = _str("LOG_LEVEL", "INFO").upper()
 
         self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
@@ -99,7 +113,8 @@ class Config:
         self.RATELIMIT_STRATEGY = "moving-window"
         self.RATELIMIT_HEADERS_ENABLED = False  # the 429 envelope sets its own Retry-After
         self.RATELIMIT_KEY_PREFIX = "casting:limits"
-        self.TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
+        self.TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 1)
+        self.HSTS_SECONDS = _int("HSTS_SECONDS", 31_536_000)
 
         self.CACHE_TYPE = "RedisCache"
         self.CACHE_DEFAULT_TIMEOUT = _int("CACHE_DEFAULT_TIMEOUT", 300)
@@ -183,6 +198,11 @@ class Config:
                                "size are cut off before they are read.")
         if self.MEDIA_URL_TTL < 60:
             raise RuntimeError("MEDIA_URL_TTL must be at least 60 seconds.")
+        if self.REDIS_SSL_CERT_REQS not in REDIS_CERT_REQS:
+            raise RuntimeError(f"REDIS_SSL_CERT_REQS must be one of {', '.join(REDIS_CERT_REQS)}.")
+        if self.S3_BUCKET and importlib.util.find_spec("boto3") is None:
+            raise RuntimeError("S3_BUCKET is set but boto3 is not installed: install the `s3` extra "
+                               "(pip install -e '.[s3]'); requirements.txt includes it.")
 
 
 class DevelopmentConfig(Config):
@@ -201,28 +221,83 @@ class TestConfig(Config):
 
 
 class ProductionConfig(Config):
+    """The default mode: refuses to start on anything a development setup may leave behind."""
+
     APP_ENV = "production"
+
+    def __init__(self):
+        super().__init__()
+        # No development defaults here: what is not set stays empty, and validate() names it.
+        self.SECRET_KEY = _str("SECRET_KEY", "")
+        self.JWT_SECRET_KEY = _str("JWT_SECRET_KEY", "")
+        self.PII_KEYS = _list("PII_KEYS")
+        self.PII_INDEX_KEY = _str("PII_INDEX_KEY", "")
 
     def validate(self):
         super().validate()
-        for name, default in (("SECRET_KEY", DEV_SECRET), ("JWT_SECRET_KEY", DEV_JWT_SECRET)):
-            if getattr(self, name) == default:
-                raise RuntimeError(
-                    f"{name} is not set: production mode refuses to start with the default "
-                    f"{name}. Set {name} in the environment to a long random value.")
-        for name in ("PII_KEYS", "PII_INDEX_KEY"):
-            if not os.environ.get(name):
-                raise RuntimeError(f"{name} is not set: production mode needs its own PII keys "
-                                   f"(`flask keys generate` prints one).")
+        problems = self.production_problems()
+        if problems:
+            raise RuntimeError(
+                "production mode (APP_ENV is unset or `production`) refuses to start:\n  - "
+                + "\n  - ".join(problems)
+                + "\nSee the README's Deploy section. On a laptop, set APP_ENV=development (`make run` does).")
+
+    def production_problems(self):
+        """Every setting that is missing or unsafe, each naming what to set."""
+        problems = [self._secret_problem(name) for name in ("SECRET_KEY", "JWT_SECRET_KEY", "PII_INDEX_KEY",
+                                                            "METRICS_TOKEN")]
+        if self.SECRET_KEY and self.SECRET_KEY == self.JWT_SECRET_KEY:
+            problems.append("JWT_SECRET_KEY must differ from SECRET_KEY.")
+        problems.append(self._pii_keys_problem())
+        for name, what in (("DATABASE_URL", "PostgreSQL"), ("REDIS_URL", "Redis")):
+            if not getattr(self, name):
+                problems.append(f"{name} is not set: set it to your {what} server's URL (production never "
+                                f"starts the embedded development server).")
+        for name, choices in PROVIDER_CHOICES.items():
+            provider = getattr(self, name)
+            if provider == "console":
+                problems.append(f"{name} is `console` (the development provider, which keeps messages in "
+                                f"clear in Redis): set {name} to {choices} and that provider's settings.")
+            for setting in PROVIDER_SETTINGS.get(provider, ()):
+                if not getattr(self, setting):
+                    problems.append(f"{setting} is not set: {name}={provider} needs it.")
+        return [problem for problem in problems if problem]
+
+    def _secret_problem(self, name):
+        value = getattr(self, name) or ""
+        if not value:
+            return f"{name} is not set: set it to a long random value (`openssl rand -hex 32`)."
+        if value in (DEV_SECRET, DEV_JWT_SECRET, pii_key(DEV_SECRET, "pii-index")):
+            return f"{name} is the repository's development default: set it to your own random value."
+        if len(value) < MIN_SECRET_LENGTH:
+            return (f"{name} is too short ({len(value)} characters): set it to at least {MIN_SECRET_LENGTH} "
+                    f"random characters (`openssl rand -hex 32`).")
+        return None
+
+    def _pii_keys_problem(self):
+        keys = self.PII_KEYS
+        if not keys:
+            return "PII_KEYS is not set: set it to a Fernet key (`APP_ENV=development flask keys generate`)."
+        for number, key in enumerate(keys, 1):
+            try:
+                valid = len(base64.urlsafe_b64decode(key.encode())) == 32
+            except (binascii.Error, ValueError):
+                valid = False
+            if not valid:
+                return (f"PII_KEYS key {number} is not a Fernet key (32 url-safe base64 bytes): "
+                        f"`APP_ENV=development flask keys generate` prints one.")
+            if key == pii_key(DEV_SECRET, "pii"):
+                return f"PII_KEYS key {number} is the development default: generate your own."
+        return None
 
 
 CONFIGS = {"development": DevelopmentConfig, "test": TestConfig, "production": ProductionConfig}
 
 
 def load_config(name=None):
-    """Build the config object for `name`, or for APP_ENV (default `development`)."""
+    """Build the config object for `name`, or for APP_ENV: production unless development is asked for."""
     load_dotenv(BASE_DIR / ".env")
-    name = name or _str("APP_ENV", "development")
+    name = name or _str("APP_ENV", "production")
     if name not in CONFIGS:
         raise RuntimeError(f"APP_ENV={name!r} is not one of {', '.join(CONFIGS)}.")
     return CONFIGS[name]()

@@ -21,6 +21,7 @@ def on_starting(server):
     from config import load_config
 
     config = load_config()
+    config.validate()  # production refuses to start here, before any embedded server would
     settings = {"DATABASE_URL": config.DATABASE_URL, "REDIS_URL": config.REDIS_URL,
                 "INSTANCE_PATH": config.INSTANCE_PATH}
     resolve_urls(settings)

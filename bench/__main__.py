@@ -37,7 +37,9 @@ WORKERS = int(os.environ.get("WEB_CONCURRENCY", "2"))
 ONLY = os.environ.get("BENCH_ONLY", "")  # run only the routes whose name contains this
 # The benchmark's database lives on between runs, so its (fake) data keeps fixed PII keys.
 TALENTS = int(os.environ.get("BENCH_TALENTS", "100000"))
-PREPARE = [["flask", "db", "upgrade"], ["flask", "seed", "demo", "--force"],
+# Loading the data is a development step (the demo admin is never seeded in production); the service
+# itself then runs in production mode, on the same database and keys.
+PREPARE = [["flask", "db", "upgrade"], ["flask", "seed", "demo"],
            ["flask", "seed", "talents", str(TALENTS), "--up-to"]]
 
 
@@ -195,11 +197,18 @@ def main():
     RESULTS.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **service_urls(), "APP_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
            "JWT_SECRET_KEY": secrets.token_hex(32), "PII_KEYS": pii_key("bench", "pii"),
-           "PII_INDEX_KEY": pii_key("bench", "pii-index"), "RATELIMIT_DEFAULT": "10000000/minute",
+           "PII_INDEX_KEY": pii_key("bench", "pii-index"), "METRICS_TOKEN": secrets.token_hex(32),
+           # Production refuses the console providers; nothing is delivered during a run (no worker).
+           "WHATSAPP_PROVIDER": "cloud", "WHATSAPP_API_BASE": "http://127.0.0.1:9", "WHATSAPP_PHONE_NUMBER_ID": "0",
+           "WHATSAPP_ACCESS_TOKEN": "bench", "WHATSAPP_APP_SECRET": "bench", "WHATSAPP_VERIFY_TOKEN": "bench",
+           "SMS_PROVIDER": "msg91", "MSG91_API_BASE": "http://127.0.0.1:9", "MSG91_AUTH_KEY": "bench",
+           "MSG91_SENDER_ID": "BENCH", "MSG91_WEBHOOK_TOKEN": "bench", "EMAIL_PROVIDER": "smtp",
+           "RATELIMIT_DEFAULT": "10000000/minute",
            "CHAT_SEND_LIMIT": "10000000/minute", "CHAT_CONVERSATION_LIMIT": "10000000/minute",
            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     for command in PREPARE:
-        done = subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True)  # nosec B603
+        done = subprocess.run(command, cwd=ROOT, env={**env, "APP_ENV": "development"},  # nosec B603
+                              check=True, capture_output=True, text=True)
         print(f"{' '.join(command)}: {(done.stdout.strip().splitlines() or [''])[-1]}", flush=True)
     seed_query = seed_query_report(env["DATABASE_URL"])
     print(seed_query, flush=True)

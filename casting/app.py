@@ -3,6 +3,7 @@ from pathlib import Path
 
 from flask import Flask
 from redis import Redis
+from socketio import RedisManager
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from casting.embedded import resolve_urls
@@ -29,16 +30,35 @@ def _engine_options(config):
             "pool_pre_ping": config["DB_POOL_PRE_PING"], "connect_args": connect_args}
 
 
+def redis_options(config):
+    """Options every Redis client gets: for a `rediss://` URL, the certificate checks REDIS_SSL_* ask for.
+
+    Managed Redis (Heroku's among them) presents a self-signed certificate: REDIS_SSL_CERT_REQS=none
+    encrypts without verifying it, REDIS_SSL_CA_CERTS verifies it against the provider's CA instead.
+    """
+    if not config["REDIS_URL"].startswith("rediss://"):
+        return {}
+    options = {"ssl_cert_reqs": config["REDIS_SSL_CERT_REQS"]}
+    if config["REDIS_SSL_CA_CERTS"]:
+        options["ssl_ca_certs"] = config["REDIS_SSL_CA_CERTS"]
+    return options
+
+
 def _bind_urls(app):
     resolve_urls(app.config)
     redis_url = app.config["REDIS_URL"]
+    tls = redis_options(app.config)
+    # The app's own client: RQ's queues and workers, presence, health and the services use it, and the
+    # rate limiter shares its pool (the limiter is process-wide and merges options across apps).
+    client = Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30,
+                            **tls)
+    app.extensions["redis"] = client
     app.config.update(
         SQLALCHEMY_DATABASE_URI=app.config["DATABASE_URL"],
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(app.config),
-        CACHE_REDIS_URL=redis_url, RATELIMIT_STORAGE_URI=redis_url,
+        CACHE_REDIS_URL=redis_url, CACHE_OPTIONS=dict(tls),
+        RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_STORAGE_OPTIONS={"connection_pool": client.connection_pool},
         API_SPEC_OPTIONS=spec_options())
-    app.extensions["redis"] = Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=3,
-                                             health_check_interval=30)
 
 
 def _init_extensions(app):
@@ -53,7 +73,9 @@ def _init_extensions(app):
                       expose_headers=["X-Request-ID", "Retry-After"], max_age=600)
     api.init_app(app)
     app.add_url_rule(f"{SWAGGER_UI_ASSETS}<path:filename>", "docs_assets", limiter.exempt(docs_asset))
-    socketio.init_app(app, async_mode="gevent", message_queue=app.config["REDIS_URL"],
+    queue = RedisManager(app.config["REDIS_URL"], channel="flask-socketio",
+                         redis_options=redis_options(app.config))
+    socketio.init_app(app, async_mode="gevent", client_manager=queue,
                       cors_allowed_origins=origins or [], transports=["websocket"])
 
 

