@@ -2,6 +2,7 @@
 from pathlib import Path
 
 from flask import Flask
+from flask.sessions import SessionInterface
 from redis import Redis
 from socketio import RedisManager
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -61,6 +62,17 @@ def _bind_urls(app):
         API_SPEC_OPTIONS=spec_options())
 
 
+class StatelessSessions(SessionInterface):
+    """No cookie session: the API is stateless (bearer tokens), so no request opens or signs one.
+    Socket.IO keeps each socket's own session server-side, as before."""
+
+    def open_session(self, app, request):
+        return self.make_null_session(app)
+
+    def save_session(self, app, session, response):
+        return None
+
+
 def _init_extensions(app):
     origins = app.config["CORS_ORIGINS"]
     db.init_app(app)
@@ -68,6 +80,10 @@ def _init_extensions(app):
     jwt.init_app(app)
     cache.init_app(app)
     limiter.init_app(app)
+    # The default limit is counted with the caller's principal in one round trip (casting.auth.principal);
+    # the limiter's own per-request check would find nothing to do, at a measurable cost per request.
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
+    app.session_interface = StatelessSessions()
     if origins:
         cors.init_app(app, resources={r"/api/*": {"origins": origins}},
                       expose_headers=["X-Request-ID", "Retry-After"], max_age=600)

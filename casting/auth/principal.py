@@ -159,12 +159,29 @@ def _bearer():
     return header[7:] if header[:7].lower() == "bearer " else None
 
 
+_DECODED_MOST = 10_000
+
+
 def _payload(token):
+    """The claims of a valid access token with a session, else None.
+
+    A token's signature is checked once per process: its claims are kept (per app, so per secret)
+    until it expires, and only the expiry is checked again.
+    """
+    decoded = current_app.extensions.setdefault("casting_decoded_tokens", {})
+    payload = decoded.get(token)
+    if payload is not None and payload["exp"] > time.time():
+        return payload
     try:
         payload = decode_token(token)
     except (JWTExtendedException, PyJWTError):
         return None
-    return payload if payload.get("type") == "access" and payload.get("sid") else None
+    if payload.get("type") != "access" or not payload.get("sid"):
+        return None
+    if len(decoded) >= _DECODED_MOST:
+        decoded.clear()
+    decoded[token] = payload
+    return payload
 
 
 def check_request():
