@@ -15,6 +15,7 @@ and the Socket.IO events all ask `lookup` for a token's principal.
 """
 import logging
 import time
+from functools import lru_cache
 from datetime import datetime, timezone
 
 from flask import current_app, g, has_app_context, request
@@ -149,9 +150,14 @@ def _rate_key(endpoint):
         exempt = _exempt_endpoints[endpoint] = bool(scope & ExemptionScope.DEFAULT)
     if exempt:
         return "", None
-    item = parse(current_app.config["RATELIMIT_DEFAULT"])
+    item = _limit(current_app.config["RATELIMIT_DEFAULT"])
     key = item.key_for(current_app.config["RATELIMIT_KEY_PREFIX"], request.remote_addr or "127.0.0.1", endpoint)
     return "LIMITS:" + key, item
+
+
+@lru_cache(maxsize=16)
+def _limit(text):
+    return parse(text)
 
 
 def _bearer():

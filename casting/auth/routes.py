@@ -18,6 +18,7 @@ from casting.users.schemas import USER_EXAMPLE, UserSchema
 blp = Blueprint("auth", __name__, url_prefix="/api/auth",
                 description="Sign-up and sign-in (password, phone OTP, Google, Facebook), tokens and sessions.")
 PUBLIC = []
+_USER_SCHEMA = UserSchema()
 OTP_EXAMPLE = {"channel": "whatsapp", "expires_in": 600, "resend_after": 30}
 
 
@@ -107,7 +108,7 @@ class MeViews(MethodView):
     @error_responses(blp, 401)
     def get(self):
         """The signed-in user."""
-        body = user_cache.own_profile(current_user.id, lambda: current_user.row, UserSchema())
+        body = user_cache.own_profile(current_user.id, lambda: current_user.row, _USER_SCHEMA)
         return json_response(body)
 
     @login_required()
