@@ -108,7 +108,8 @@ class Config:
         self.CORS_ORIGINS = _list("CORS_ORIGINS")
         self.MEDIA_MAX_BYTES = _int("MEDIA_MAX_BYTES", 10 * 1024 * 1024)
         self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", self.MEDIA_MAX_BYTES + 2 * 1024 * 1024)
-        self.MEDIA_MAX_PIXELS = _int("MEDIA_MAX_PIXELS", 50_000_000)
+        self.MEDIA_MAX_PIXELS = _int("MEDIA_MAX_PIXELS", 40_000_000)
+        self.MEDIA_WORKERS = _int("MEDIA_WORKERS", 2)
         self.MEDIA_PORTFOLIO_MAX = _int("MEDIA_PORTFOLIO_MAX", 30)
         self.MEDIA_URL_TTL = _int("MEDIA_URL_TTL", 3600)
         self.MEDIA_ROOT = str(Path(_str("MEDIA_ROOT", Path(self.INSTANCE_PATH) / "media")).resolve())
@@ -177,6 +178,8 @@ class Config:
         if self.MAX_CONTENT_LENGTH <= self.MEDIA_MAX_BYTES:
             raise RuntimeError("MAX_CONTENT_LENGTH must be above MEDIA_MAX_BYTES, or uploads of the allowed "
                                "size are cut off before they are read.")
+        if self.MEDIA_WORKERS < 1:
+            raise RuntimeError("MEDIA_WORKERS must be at least 1 (images are worked on by that many threads).")
         if self.MEDIA_URL_TTL < 60:
             raise RuntimeError("MEDIA_URL_TTL must be at least 60 seconds.")
 
