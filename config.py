@@ -4,6 +4,7 @@ import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
@@ -106,6 +107,7 @@ class Config:
         self.CACHE_KEY_PREFIX = "casting:cache:"
 
         self.CORS_ORIGINS = _list("CORS_ORIGINS")
+        self.PUBLIC_BASE_URL = (_str("PUBLIC_BASE_URL") or self.default_public_base_url()).rstrip("/")
         self.MEDIA_MAX_BYTES = _int("MEDIA_MAX_BYTES", 10 * 1024 * 1024)
         self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", self.MEDIA_MAX_BYTES + 2 * 1024 * 1024)
         self.MEDIA_MAX_PIXELS = _int("MEDIA_MAX_PIXELS", 40_000_000)
@@ -171,8 +173,17 @@ class Config:
         self.OPENAPI_SWAGGER_UI_PATH = "docs"
         self.OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
 
+    def default_public_base_url(self):
+        """Where this server answers when PUBLIC_BASE_URL is unset: the local server's own port."""
+        return f"http://localhost:{_str('PORT', '5000')}"
+
     def validate(self):
         """Raise if a setting is missing or out of range; the message names the variable."""
+        base = urlsplit(self.PUBLIC_BASE_URL)
+        if self.PUBLIC_BASE_URL and (base.scheme not in ("http", "https") or not base.netloc or base.query
+                                     or base.fragment):
+            raise RuntimeError("PUBLIC_BASE_URL must be the absolute http(s) URL the API is reached at, such as "
+                               "https://api.casting.in (the links the API hands out start with it).")
         if not timedelta(minutes=1) <= self.JWT_ACCESS_TOKEN_EXPIRES <= timedelta(minutes=15):
             raise RuntimeError("JWT_ACCESS_MINUTES must be between 1 and 15 (CONTRACT §2).")
         if self.MAX_CONTENT_LENGTH <= self.MEDIA_MAX_BYTES:
@@ -192,6 +203,9 @@ class TestConfig(Config):
     APP_ENV = "test"
     TESTING = True
 
+    def default_public_base_url(self):
+        return "http://localhost"  # what the test client calls
+
     def __init__(self):
         super().__init__()
         self.RATELIMIT_DEFAULT = "100000/minute"  # tests that need a limit set their own
@@ -201,6 +215,9 @@ class TestConfig(Config):
 
 class ProductionConfig(Config):
     APP_ENV = "production"
+
+    def default_public_base_url(self):
+        return ""  # no guess: links made from a request's Host can be poisoned, so validate() asks for it
 
     def validate(self):
         super().validate()
@@ -213,6 +230,10 @@ class ProductionConfig(Config):
             if not os.environ.get(name):
                 raise RuntimeError(f"{name} is not set: production mode needs its own PII keys "
                                    f"(`flask keys generate` prints one).")
+        if not self.PUBLIC_BASE_URL:
+            raise RuntimeError("PUBLIC_BASE_URL is not set: production mode builds every link it hands out from "
+                               "it (never from a request's Host). Set it to the API's address, such as "
+                               "https://api.casting.in.")
 
 
 CONFIGS = {"development": DevelopmentConfig, "test": TestConfig, "production": ProductionConfig}

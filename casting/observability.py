@@ -11,6 +11,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import event
 
 from casting.errors import ApiError, Codes
+from casting.web import redact
 
 log = logging.getLogger("casting.db")
 
@@ -94,6 +95,18 @@ def tracing_requested():
                 or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
 
 
+def _redact_span(span, status, headers):
+    """A request's span keeps no secret path part (`http.target`, `http.url`, `url.path`, ...).
+
+    A response hook: the instrumentation sets the request's attributes again after its request hook.
+    """
+    if not span.is_recording():
+        return
+    for name, value in dict(span.attributes or {}).items():
+        if isinstance(value, str) and redact(value) != value:
+            span.set_attribute(name, redact(value))
+
+
 def configure_tracing(app, engine):
     """Trace Flask, SQLAlchemy and Redis with OTLP/HTTP when the standard OTEL_* variables ask for it."""
     if not tracing_requested():
@@ -111,7 +124,7 @@ def configure_tracing(app, engine):
         "OTEL_SERVICE_NAME", "casting-api")}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
-    FlaskInstrumentor().instrument_app(app, tracer_provider=provider,
+    FlaskInstrumentor().instrument_app(app, tracer_provider=provider, response_hook=_redact_span,
                                        excluded_urls="/api/health$,/metrics")
     SQLAlchemyInstrumentor().instrument(engine=engine, tracer_provider=provider)
     RedisInstrumentor().instrument(tracer_provider=provider)

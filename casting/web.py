@@ -1,13 +1,25 @@
-"""Request lifecycle: request ids, content-type checks and one access log line per request."""
+"""Request lifecycle: request ids, content-type checks, one access log line per request, and the links
+the API hands out.
+
+Secret path parts (a calendar feed's token) are declared in the route as `<secret:name>`; they reach
+the view as usual but never a log line or a trace: `loggable_path()` and `redact()` put `[secret]` in
+their place. Links are built from PUBLIC_BASE_URL, never from the request's `Host`.
+"""
 import logging
 import time
+import traceback
+from urllib.parse import urlsplit
 
-from flask import current_app, g, request
+from flask import Flask, current_app, g, request
+from sqlalchemy.exc import DBAPIError
+from werkzeug.routing import UnicodeConverter
 
 from casting.errors import ApiError, Codes
 from casting.requestid import request_id
 
 log = logging.getLogger("casting.access")
+error_log = logging.getLogger("casting.errors")
+REDACTED = "[secret]"
 _BODY_LOCATIONS = {
     "json": ("application/json",),
     "form": ("application/x-www-form-urlencoded", "multipart/form-data"),
@@ -34,6 +46,55 @@ def check_content_type():
         raise ApiError(Codes.UNSUPPORTED_MEDIA_TYPE, details={"accepted": accepted})
 
 
+class Secret(str):
+    """A path part that is a credential: the view gets it as a plain string, the logs never see it."""
+
+
+class SecretConverter(UnicodeConverter):
+    """`<secret:token>`: a string path part that is kept out of logs and traces."""
+
+    def to_python(self, value):
+        return Secret(value)
+
+
+def redact(text):
+    """`text` with the current request's secret path parts replaced by `[secret]`."""
+    for value in (request.view_args or {}).values():
+        if isinstance(value, Secret) and value:
+            text = text.replace(value, REDACTED)
+    return text
+
+
+def loggable_path():
+    return redact(request.path)
+
+
+def _frames(tb):
+    """Where an error happened, without its message (which may quote the data): `file:line in function`."""
+    return [f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in traceback.extract_tb(tb)]
+
+
+class CastingFlask(Flask):
+    """Flask, logging unhandled errors without secret path parts or the values a query was given."""
+
+    def log_exception(self, exc_info):
+        where = f"{request.method} {loggable_path()}"
+        error = exc_info[1]
+        if isinstance(error, DBAPIError):  # PostgreSQL's message may quote a value: keep its code only
+            error_log.error("unhandled database error", extra={
+                "where": where, "error": type(error.orig).__name__, "sqlstate": getattr(error.orig, "sqlstate", None),
+                "statement": (error.statement or "")[:2000], "frames": _frames(exc_info[2])})
+            return
+        error_log.error(f"unhandled error on {where}", exc_info=exc_info)
+
+
+def public_url(endpoint, **values):
+    """An absolute link to `endpoint` under PUBLIC_BASE_URL (the request's Host plays no part)."""
+    base = urlsplit(current_app.config["PUBLIC_BASE_URL"])
+    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
+    return adapter.build(endpoint, values, force_external=True)
+
+
 def start_timer():
     g.started_at = time.perf_counter()
     request_id()
@@ -42,12 +103,13 @@ def start_timer():
 def finish(response):
     response.headers["X-Request-ID"] = request_id()
     elapsed_ms = (time.perf_counter() - g.get("started_at", time.perf_counter())) * 1000
-    log.info("request", extra={"method": request.method, "path": request.path,
+    log.info("request", extra={"method": request.method, "path": loggable_path(),
                                "status": response.status_code, "duration_ms": round(elapsed_ms, 1)})
     return response
 
 
 def register_request_hooks(app):
+    app.url_map.converters["secret"] = SecretConverter
     app.before_request(start_timer)
     app.before_request(check_content_type)
     app.after_request(finish)

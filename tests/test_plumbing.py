@@ -64,7 +64,8 @@ def test_cors_allows_only_configured_origins(make_app):
 
 
 PRODUCTION_SECRETS = {"SECRET_KEY": "s" * 40, "JWT_SECRET_KEY": "j" * 40,
-                      "PII_KEYS": Fernet.generate_key().decode(), "PII_INDEX_KEY": "i" * 40}
+                      "PII_KEYS": Fernet.generate_key().decode(), "PII_INDEX_KEY": "i" * 40,
+                      "PUBLIC_BASE_URL": "https://api.casting.in"}
 
 
 @pytest.mark.parametrize("missing", list(PRODUCTION_SECRETS))
