@@ -117,7 +117,11 @@ def test_traces_carry_neither_feed_tokens_nor_query_values(server_urls):
             _, token = open_feed(create_user("Ravi", "casting_director", email="ravi-trace@example.in"))
             db.session.execute(text("SELECT :value"), {"value": "param-secret-4711"})
             db.session.rollback()
+        def boom():
+            db.session.execute(text("SELECT CAST(:value AS integer)"), {"value": "param-secret-4711"})
+        app.add_url_rule("/api/boom", "boom", boom)
         assert app.test_client().get(f"/api/calendar/{token}.ics").status_code == 200
+        assert app.test_client().get("/api/boom").status_code == 500
         trace.get_tracer_provider().force_flush()
         print(token)
     """)
@@ -132,4 +136,5 @@ def test_traces_carry_neither_feed_tokens_nor_query_values(server_urls):
     token = run.stdout.split()[-1]
     sent = b"".join(body for _, _, body in _Collector.received)
     assert b"/api/calendar/[secret].ics" in sent
+    assert b"DataError" in sent and b"in boom" in sent  # the error's type and where it happened are kept
     assert token.encode() not in sent and b"param-secret-4711" not in sent
