@@ -88,6 +88,11 @@ def test_a_burst_of_costly_uploads_does_not_stall_other_requests(server, signed_
         return time.monotonic() - started
 
     normal = min(get_health() for _ in range(5))
+    refusals = ((header_only_png(8100, 6050), 413, "MEDIA_002"), (header_only_png(400, 300), 415, "MEDIA_001"))
+    for data, status, code in refusals:
+        refused = requests.post(f"{server}/api/attachments", headers=headers, timeout=30,
+                                files={"file": ("photo.png", data, "image/png")})
+        assert (refused.status_code, refused.json()["code"]) == (status, code)  # errors come back from the pool
     results, finished = [], []
 
     def upload():

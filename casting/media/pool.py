@@ -24,8 +24,19 @@ def _pool_of(size):
     return _pool
 
 
+def _outcome(function, args):
+    """(True, result) or (False, error): an error goes back to the caller, not to gevent's error printer."""
+    try:
+        return True, function(*args)
+    except Exception as error:
+        return False, error
+
+
 def offload(size, function, *args):
     """`function(*args)` on the media pool of `size` threads; only the calling greenlet waits for it."""
     if not monkey.is_module_patched("threading"):
         return function(*args)
-    return _pool_of(size).apply(function, args)
+    done, value = _pool_of(size).apply(_outcome, (function, args))
+    if not done:
+        raise value
+    return value
