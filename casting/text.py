@@ -12,27 +12,36 @@ import re
 import nh3
 
 MAX_PASSES = 4
-_NOT_A_TAG = re.compile(r"<(?![^<>]*>)")  # a `<` with no `>` before the next `<`: text, even before a letter
+# A `<` that no `>` follows before the next `<` is text (`a<b`, `x <3 y`): the user's reading, kept.
+_LENIENT = re.compile(r"<(?![^<>]*>)")
+# A `<` that no `>` follows at all can open no tag, as an HTML parser reads it (`<a<>` is a tag named `a<`).
+_STRICT = re.compile(r"<(?![^>]*>)")
 
 
-def _strip_once(text):
-    """One pass of nh3 (html5ever) over `text` with every character that is not markup made literal first."""
-    literal = _NOT_A_TAG.sub("&lt;", text.replace("&", "&amp;"))
+def _strip_once(text, literal_lt):
+    """One pass of nh3 (html5ever) over `text`, with `&` and the `<` that `literal_lt` finds made literal first."""
+    literal = literal_lt.sub("&lt;", text.replace("&", "&amp;"))
     return html.unescape(nh3.clean(literal, tags=set(), clean_content_tags={"script", "style"}))
 
 
-def plain(value):
-    """`value` with every HTML tag, comment and script removed (the text between tags kept), trimmed."""
-    if not value:
-        return value
-    text = value
+def _stable(text, literal_lt):
+    """Strip until nothing changes; text nested deeper than honest text ever is loses its `<` altogether."""
     for _ in range(MAX_PASSES):
         if "<" not in text:
-            break
-        stripped = _strip_once(text)
+            return text
+        stripped = _strip_once(text, literal_lt)
         if stripped == text:
-            break
+            return text
         text = stripped
-    else:
-        text = text.replace("<", "")  # nested deeper than any honest text: drop what could still open a tag
-    return text.strip()
+    return text.replace("<", "")
+
+
+def plain(value):
+    """`value` with every HTML tag, comment and script removed (the text between tags kept), trimmed.
+
+    The lenient passes keep what the user meant as text; the strict ones then remove anything an HTML
+    parser would still read as a tag, so what is stored holds none.
+    """
+    if not value:
+        return value
+    return _stable(_stable(value, _LENIENT), _STRICT).strip()

@@ -8,7 +8,7 @@ their place. Links are built from PUBLIC_BASE_URL, never from the request's `Hos
 import logging
 import time
 import traceback
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import Flask, current_app, g, request
 from sqlalchemy.exc import DBAPIError
@@ -61,7 +61,7 @@ def redact(text):
     """`text` with the current request's secret path parts replaced by `[secret]`."""
     for value in (request.view_args or {}).values():
         if isinstance(value, Secret) and value:
-            text = text.replace(value, REDACTED)
+            text = text.replace(value, REDACTED).replace(quote(value), REDACTED)  # as sent, and as decoded
     return text
 
 
