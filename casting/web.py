@@ -7,11 +7,9 @@ their place. Links are built from PUBLIC_BASE_URL, never from the request's `Hos
 """
 import logging
 import time
-import traceback
 from urllib.parse import quote, urlsplit
 
 from flask import Flask, current_app, g, request
-from sqlalchemy.exc import DBAPIError
 from werkzeug.routing import UnicodeConverter
 
 from casting.errors import ApiError, Codes
@@ -69,23 +67,12 @@ def loggable_path():
     return redact(request.path)
 
 
-def _frames(tb):
-    """Where an error happened, without its message (which may quote the data): `file:line in function`."""
-    return [f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in traceback.extract_tb(tb)]
-
-
 class CastingFlask(Flask):
-    """Flask, logging unhandled errors without secret path parts or the values a query was given."""
+    """Flask, logging an unhandled error without secret path parts (and, see `casting.logs`, without a
+    database error's message)."""
 
     def log_exception(self, exc_info):
-        where = f"{request.method} {loggable_path()}"
-        error = exc_info[1]
-        if isinstance(error, DBAPIError):  # PostgreSQL's message may quote a value: keep its code only
-            error_log.error("unhandled database error", extra={
-                "where": where, "error": type(error.orig).__name__, "sqlstate": getattr(error.orig, "sqlstate", None),
-                "statement": (error.statement or "")[:2000], "frames": _frames(exc_info[2])})
-            return
-        error_log.error(f"unhandled error on {where}", exc_info=exc_info)
+        error_log.error(f"unhandled error on {request.method} {loggable_path()}", exc_info=exc_info)
 
 
 def public_url(endpoint, **values):

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from casting.extensions import db
+from tests.support import run_jobs
 from tests.test_observability import _Collector
 from tests.test_talent_media import image_bytes, upload
 from tests.test_talents import profile
@@ -96,9 +97,27 @@ def test_query_values_and_secret_paths_stay_out_of_error_and_slow_query_logs(mak
     logged = everything_logged(caplog.records)
     assert "param-secret-4711" not in logged and "feed-secret-0815" not in logged
     error = next(record for record in caplog.records if record.levelno == logging.ERROR)
-    assert error.sqlstate == "22P02" and "CAST(%(value)s AS integer)" in error.statement
-    assert error.where == "GET /api/boom/[secret]" and any("boom" in frame for frame in error.frames)
+    assert error.getMessage() == "unhandled error on GET /api/boom/[secret]"
+    assert error.db_sqlstate == "22P02" and "CAST(%(value)s AS integer)" in error.db_statement
+    assert error.db_error == "InvalidTextRepresentation" and any("in boom" in frame for frame in error.db_frames)
     assert any(record.getMessage() == "slow query" for record in caplog.records)
+
+
+def cast_a_secret():
+    """A job whose query fails; PostgreSQL's message would quote the value."""
+    db.session.execute(text("SELECT CAST(:value AS integer)"), {"value": "param-secret-4711"})
+
+
+def test_a_failed_job_is_logged_and_kept_without_its_query_values(app, caplog):
+    from casting.jobs import enqueue
+
+    with app.test_request_context():
+        job = enqueue("default", "tests.test_links_and_logs.cast_a_secret")
+    with caplog.at_level(logging.INFO):
+        run_jobs(app)
+    kept = job.latest_result().exc_string
+    assert "JobDatabaseError" in kept and "22P02" in kept and "in cast_a_secret" in kept
+    assert "param-secret-4711" not in kept and "param-secret-4711" not in everything_logged(caplog.records)
 
 
 def test_traces_carry_neither_feed_tokens_nor_query_values(server_urls):
