@@ -6,6 +6,7 @@ import importlib.util
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
@@ -121,9 +122,11 @@ class Config:
         self.CACHE_KEY_PREFIX = "casting:cache:"
 
         self.CORS_ORIGINS = _list("CORS_ORIGINS")
+        self.PUBLIC_BASE_URL = (_str("PUBLIC_BASE_URL") or self.default_public_base_url()).rstrip("/")
         self.MEDIA_MAX_BYTES = _int("MEDIA_MAX_BYTES", 10 * 1024 * 1024)
         self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", self.MEDIA_MAX_BYTES + 2 * 1024 * 1024)
-        self.MEDIA_MAX_PIXELS = _int("MEDIA_MAX_PIXELS", 50_000_000)
+        self.MEDIA_MAX_PIXELS = _int("MEDIA_MAX_PIXELS", 40_000_000)
+        self.MEDIA_WORKERS = _int("MEDIA_WORKERS", 2)
         self.MEDIA_PORTFOLIO_MAX = _int("MEDIA_PORTFOLIO_MAX", 30)
         self.MEDIA_URL_TTL = _int("MEDIA_URL_TTL", 3600)
         self.MEDIA_ROOT = str(Path(_str("MEDIA_ROOT", Path(self.INSTANCE_PATH) / "media")).resolve())
@@ -189,13 +192,24 @@ class Config:
         self.OPENAPI_SWAGGER_UI_PATH = "docs"
         self.OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
 
+    def default_public_base_url(self):
+        """Where this server answers when PUBLIC_BASE_URL is unset: the local server's own port."""
+        return f"http://localhost:{_str('PORT', '5000')}"
+
     def validate(self):
         """Raise if a setting is missing or out of range; the message names the variable."""
+        base = urlsplit(self.PUBLIC_BASE_URL)
+        if self.PUBLIC_BASE_URL and (base.scheme not in ("http", "https") or not base.netloc or base.query
+                                     or base.fragment):
+            raise RuntimeError("PUBLIC_BASE_URL must be the absolute http(s) URL the API is reached at, such as "
+                               "https://api.casting.in (the links the API hands out start with it).")
         if not timedelta(minutes=1) <= self.JWT_ACCESS_TOKEN_EXPIRES <= timedelta(minutes=15):
             raise RuntimeError("JWT_ACCESS_MINUTES must be between 1 and 15 (CONTRACT §2).")
         if self.MAX_CONTENT_LENGTH <= self.MEDIA_MAX_BYTES:
             raise RuntimeError("MAX_CONTENT_LENGTH must be above MEDIA_MAX_BYTES, or uploads of the allowed "
                                "size are cut off before they are read.")
+        if self.MEDIA_WORKERS < 1:
+            raise RuntimeError("MEDIA_WORKERS must be at least 1 (images are worked on by that many threads).")
         if self.MEDIA_URL_TTL < 60:
             raise RuntimeError("MEDIA_URL_TTL must be at least 60 seconds.")
         if self.REDIS_SSL_CERT_REQS not in REDIS_CERT_REQS:
@@ -213,6 +227,9 @@ class TestConfig(Config):
     APP_ENV = "test"
     TESTING = True
 
+    def default_public_base_url(self):
+        return "http://localhost"  # what the test client calls
+
     def __init__(self):
         super().__init__()
         self.RATELIMIT_DEFAULT = "100000/minute"  # tests that need a limit set their own
@@ -224,6 +241,9 @@ class ProductionConfig(Config):
     """The default mode: refuses to start on anything a development setup may leave behind."""
 
     APP_ENV = "production"
+
+    def default_public_base_url(self):
+        return ""  # no guess: links made from a request's Host can be poisoned, so validate() asks for it
 
     def __init__(self):
         super().__init__()
@@ -249,6 +269,9 @@ class ProductionConfig(Config):
         if self.SECRET_KEY and self.SECRET_KEY == self.JWT_SECRET_KEY:
             problems.append("JWT_SECRET_KEY must differ from SECRET_KEY.")
         problems.append(self._pii_keys_problem())
+        if not self.PUBLIC_BASE_URL:
+            problems.append("PUBLIC_BASE_URL is not set: every link the API hands out is built from it (never "
+                            "from a request's Host); set it to the API's address, such as https://api.casting.in.")
         for name, what in (("DATABASE_URL", "PostgreSQL"), ("REDIS_URL", "Redis")):
             if not getattr(self, name):
                 problems.append(f"{name} is not set: set it to your {what} server's URL (production never "

@@ -78,7 +78,8 @@ class MediaFormSchema(Schema):
 
 class MediaFileSchema(Schema):
     file = Upload(required=True, metadata={
-        "description": "A JPEG, PNG or WebP image (judged by its content), at most MEDIA_MAX_BYTES (10 MB). "
+        "description": "A JPEG, PNG or WebP image (judged by its content), at most MEDIA_MAX_BYTES (10 MB) "
+                       "and MEDIA_MAX_PIXELS (40 megapixels, read from its header; 413 MEDIA_002 beyond). "
                        "It is re-encoded without EXIF/GPS metadata and a thumbnail is made."})
 
 
