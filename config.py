@@ -21,6 +21,11 @@ def _int(name, default):
     return int(_str(name, default))
 
 
+def embedding_dim():
+    """EMBEDDING_DIM: read here too by the models, whose vector columns are declared at import."""
+    return _int("EMBEDDING_DIM", 384)
+
+
 def _bool(name, default):
     return str(_str(name, default)).strip().lower() in {"1", "true", "yes", "on"}
 
@@ -161,6 +166,9 @@ class Config:
         self.ATTACHMENT_PRUNE_MINUTES = _int("ATTACHMENT_PRUNE_MINUTES", 60)
         self.SAFETY_SUSPEND_AFTER = _int("SAFETY_SUSPEND_AFTER", 3)
         self.SAFETY_DIGEST_MINUTES = _int("SAFETY_DIGEST_MINUTES", 60)
+        self.EMBEDDING_DIM = embedding_dim()
+        self.EMBEDDING_MODEL = _str("EMBEDDING_MODEL", "all-MiniLM-L6-v2")
+        self.HNSW_EF_SEARCH = _int("HNSW_EF_SEARCH", 100)
 
         self.API_TITLE = "Casting Platform API"
         self.API_VERSION = "v1"
@@ -179,6 +187,10 @@ class Config:
                                "size are cut off before they are read.")
         if self.MEDIA_URL_TTL < 60:
             raise RuntimeError("MEDIA_URL_TTL must be at least 60 seconds.")
+        if not 1 <= self.EMBEDDING_DIM <= 2000:
+            raise RuntimeError("EMBEDDING_DIM must be between 1 and 2000 (the most an HNSW index takes).")
+        if not 1 <= self.HNSW_EF_SEARCH <= 1000:
+            raise RuntimeError("HNSW_EF_SEARCH must be between 1 and 1000.")
 
 
 class DevelopmentConfig(Config):

