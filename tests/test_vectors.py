@@ -313,3 +313,16 @@ def test_scan_settings_apply_to_the_transaction_only(app):
         assert db.session.scalar(text("SHOW hnsw.ef_search")) == str(app.config["HNSW_EF_SEARCH"])
         db.session.commit()
         assert db.session.scalar(text("SHOW hnsw.iterative_scan")) != "strict_order"
+
+
+def test_flask_seed_talents_with_vectors_gives_each_talent_one_and_rebuilds_the_index(app, runner):
+    result = runner.invoke(args=["seed", "talents", "50", "--vectors"])
+    assert result.exit_code == 0, result.output
+    assert "50 embeddings added" in result.output and "HNSW index built in" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(TalentEmbedding)) == 50
+        assert db.session.scalar(text("SELECT vector_dims(embedding) FROM talent_embeddings LIMIT 1")) == DIM
+        index = db.session.scalar(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_talent_embeddings_hnsw'"))
+        assert index.endswith("USING hnsw (embedding vector_cosine_ops)")
+    again = runner.invoke(args=["seed", "talents", "50", "--up-to", "--vectors"])
+    assert "every talent has an embedding already" in again.output
