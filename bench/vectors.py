@@ -37,6 +37,18 @@ def percentile(values, share):
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
+def _plan(db, query):
+    """EXPLAIN of a select, its parameters bound as SQLAlchemy would (vectors, JSONB)."""
+    compiled = query.compile(dialect=db.engine.dialect)
+    processors = compiled._bind_processors
+    params = {name: processors[name](value) if name in processors else value
+              for name, value in compiled.params.items()}
+    with db.engine.connect() as conn:
+        cursor = conn.connection.cursor()
+        cursor.execute("EXPLAIN " + compiled.string, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
 def measure():
     from casting import create_app
     from casting.extensions import db
@@ -49,11 +61,7 @@ def measure():
         vectors = db.session.scalar(select(func.count()).select_from(TalentEmbedding))
         size = db.session.scalar(text("SELECT pg_relation_size('ix_talent_embeddings_hnsw')"))
         queries = _queries(db, TalentEmbedding, QUERIES, rng)
-        sample = {**FILTERS, "embedding": queries[0]}
-        plan = "\n".join(db.session.execute(text("EXPLAIN " + str(
-            services.search(sample, queries[0]).limit(K).compile(
-                dialect=db.engine.dialect, compile_kwargs={"literal_binds": True})))).scalars())
-        db.session.rollback()
+        plan = _plan(db, services.search({**FILTERS, "embedding": queries[0]}, queries[0]).limit(K))
         timings, found = [], []
         for vector in queries:
             started = time.perf_counter()

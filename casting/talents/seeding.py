@@ -93,6 +93,8 @@ def seed_vectors(model, dim, seed=2026):
             {"clusters": VECTOR_CLUSTERS, "dim": dim, "model": model}).rowcount
     started = time.monotonic()
     with db.engine.begin() as conn:
+        # The graph is built in memory while it fits (1,000,000 x 384 needs about 1.6 GB), much faster.
+        conn.execute(text("SET LOCAL maintenance_work_mem = '2GB'"))
         conn.execute(text(f"CREATE INDEX {INDEX} ON talent_embeddings USING hnsw "  # nosec B608 - a fixed name
                           "(embedding vector_cosine_ops)"))
         conn.execute(text("ANALYZE talent_embeddings"))
