@@ -34,6 +34,11 @@ def _int(name, default):
     return int(_str(name, default))
 
 
+def embedding_dim():
+    """EMBEDDING_DIM: read here too by the models, whose vector columns are declared at import."""
+    return _int("EMBEDDING_DIM", 384)
+
+
 def _bool(name, default):
     return str(_str(name, default)).strip().lower() in {"1", "true", "yes", "on"}
 
@@ -183,6 +188,9 @@ class Config:
         self.ATTACHMENT_PRUNE_MINUTES = _int("ATTACHMENT_PRUNE_MINUTES", 60)
         self.SAFETY_SUSPEND_AFTER = _int("SAFETY_SUSPEND_AFTER", 3)
         self.SAFETY_DIGEST_MINUTES = _int("SAFETY_DIGEST_MINUTES", 60)
+        self.EMBEDDING_DIM = embedding_dim()
+        self.EMBEDDING_MODEL = _str("EMBEDDING_MODEL", "all-MiniLM-L6-v2")
+        self.HNSW_EF_SEARCH = _int("HNSW_EF_SEARCH", 100)
 
         self.API_TITLE = "Casting Platform API"
         self.API_VERSION = "v1"
@@ -217,6 +225,10 @@ class Config:
         if self.S3_BUCKET and importlib.util.find_spec("boto3") is None:
             raise RuntimeError("S3_BUCKET is set but boto3 is not installed: install the `s3` extra "
                                "(pip install -e '.[s3]'); requirements.txt includes it.")
+        if not 1 <= self.EMBEDDING_DIM <= 2000:
+            raise RuntimeError("EMBEDDING_DIM must be between 1 and 2000 (the most an HNSW index takes).")
+        if not 1 <= self.HNSW_EF_SEARCH <= 1000:
+            raise RuntimeError("HNSW_EF_SEARCH must be between 1 and 1000.")
 
 
 class DevelopmentConfig(Config):

