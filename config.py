@@ -6,6 +6,7 @@ import importlib.util
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
@@ -31,6 +32,11 @@ def _str(name, default=None):
 
 def _int(name, default):
     return int(_str(name, default))
+
+
+def embedding_dim():
+    """EMBEDDING_DIM: read here too by the models, whose vector columns are declared at import."""
+    return _int("EMBEDDING_DIM", 384)
 
 
 def _bool(name, default):
@@ -121,9 +127,11 @@ class Config:
         self.CACHE_KEY_PREFIX = "casting:cache:"
 
         self.CORS_ORIGINS = _list("CORS_ORIGINS")
+        self.PUBLIC_BASE_URL = (_str("PUBLIC_BASE_URL") or self.default_public_base_url()).rstrip("/")
         self.MEDIA_MAX_BYTES = _int("MEDIA_MAX_BYTES", 10 * 1024 * 1024)
         self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", self.MEDIA_MAX_BYTES + 2 * 1024 * 1024)
-        self.MEDIA_MAX_PIXELS = _int("MEDIA_MAX_PIXELS", 50_000_000)
+        self.MEDIA_MAX_PIXELS = _int("MEDIA_MAX_PIXELS", 40_000_000)
+        self.MEDIA_WORKERS = _int("MEDIA_WORKERS", 2)
         self.MEDIA_PORTFOLIO_MAX = _int("MEDIA_PORTFOLIO_MAX", 30)
         self.MEDIA_URL_TTL = _int("MEDIA_URL_TTL", 3600)
         self.MEDIA_ROOT = str(Path(_str("MEDIA_ROOT", Path(self.INSTANCE_PATH) / "media")).resolve())
@@ -180,6 +188,9 @@ class Config:
         self.ATTACHMENT_PRUNE_MINUTES = _int("ATTACHMENT_PRUNE_MINUTES", 60)
         self.SAFETY_SUSPEND_AFTER = _int("SAFETY_SUSPEND_AFTER", 3)
         self.SAFETY_DIGEST_MINUTES = _int("SAFETY_DIGEST_MINUTES", 60)
+        self.EMBEDDING_DIM = embedding_dim()
+        self.EMBEDDING_MODEL = _str("EMBEDDING_MODEL", "all-MiniLM-L6-v2")
+        self.HNSW_EF_SEARCH = _int("HNSW_EF_SEARCH", 100)
 
         self.API_TITLE = "Casting Platform API"
         self.API_VERSION = "v1"
@@ -189,13 +200,24 @@ class Config:
         self.OPENAPI_SWAGGER_UI_PATH = "docs"
         self.OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
 
+    def default_public_base_url(self):
+        """Where this server answers when PUBLIC_BASE_URL is unset: the local server's own port."""
+        return f"http://localhost:{_str('PORT', '5000')}"
+
     def validate(self):
         """Raise if a setting is missing or out of range; the message names the variable."""
+        base = urlsplit(self.PUBLIC_BASE_URL)
+        if self.PUBLIC_BASE_URL and (base.scheme not in ("http", "https") or not base.netloc or base.query
+                                     or base.fragment):
+            raise RuntimeError("PUBLIC_BASE_URL must be the absolute http(s) URL the API is reached at, such as "
+                               "https://api.casting.in (the links the API hands out start with it).")
         if not timedelta(minutes=1) <= self.JWT_ACCESS_TOKEN_EXPIRES <= timedelta(minutes=15):
             raise RuntimeError("JWT_ACCESS_MINUTES must be between 1 and 15 (CONTRACT §2).")
         if self.MAX_CONTENT_LENGTH <= self.MEDIA_MAX_BYTES:
             raise RuntimeError("MAX_CONTENT_LENGTH must be above MEDIA_MAX_BYTES, or uploads of the allowed "
                                "size are cut off before they are read.")
+        if self.MEDIA_WORKERS < 1:
+            raise RuntimeError("MEDIA_WORKERS must be at least 1 (images are worked on by that many threads).")
         if self.MEDIA_URL_TTL < 60:
             raise RuntimeError("MEDIA_URL_TTL must be at least 60 seconds.")
         if self.REDIS_SSL_CERT_REQS not in REDIS_CERT_REQS:
@@ -203,6 +225,10 @@ class Config:
         if self.S3_BUCKET and importlib.util.find_spec("boto3") is None:
             raise RuntimeError("S3_BUCKET is set but boto3 is not installed: install the `s3` extra "
                                "(pip install -e '.[s3]'); requirements.txt includes it.")
+        if not 1 <= self.EMBEDDING_DIM <= 2000:
+            raise RuntimeError("EMBEDDING_DIM must be between 1 and 2000 (the most an HNSW index takes).")
+        if not 1 <= self.HNSW_EF_SEARCH <= 1000:
+            raise RuntimeError("HNSW_EF_SEARCH must be between 1 and 1000.")
 
 
 class DevelopmentConfig(Config):
@@ -212,6 +238,9 @@ class DevelopmentConfig(Config):
 class TestConfig(Config):
     APP_ENV = "test"
     TESTING = True
+
+    def default_public_base_url(self):
+        return "http://localhost"  # what the test client calls
 
     def __init__(self):
         super().__init__()
@@ -224,6 +253,9 @@ class ProductionConfig(Config):
     """The default mode: refuses to start on anything a development setup may leave behind."""
 
     APP_ENV = "production"
+
+    def default_public_base_url(self):
+        return ""  # no guess: links made from a request's Host can be poisoned, so validate() asks for it
 
     def __init__(self):
         super().__init__()
@@ -249,6 +281,9 @@ class ProductionConfig(Config):
         if self.SECRET_KEY and self.SECRET_KEY == self.JWT_SECRET_KEY:
             problems.append("JWT_SECRET_KEY must differ from SECRET_KEY.")
         problems.append(self._pii_keys_problem())
+        if not self.PUBLIC_BASE_URL:
+            problems.append("PUBLIC_BASE_URL is not set: every link the API hands out is built from it (never "
+                            "from a request's Host); set it to the API's address, such as https://api.casting.in.")
         for name, what in (("DATABASE_URL", "PostgreSQL"), ("REDIS_URL", "Redis")):
             if not getattr(self, name):
                 problems.append(f"{name} is not set: set it to your {what} server's URL (production never "

@@ -24,7 +24,7 @@ import psutil
 import requests
 from pathlib import Path
 
-from bench import chat
+from bench import chat, vectors
 from bench.routes import APP_ROUTES, REFERENCE_HELLO, REFERENCE_SELECT, audition_routes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +40,7 @@ TALENTS = int(os.environ.get("BENCH_TALENTS", "100000"))
 # Loading the data is a development step (the demo admin is never seeded in production); the service
 # itself then runs in production mode, on the same database and keys.
 PREPARE = [["flask", "db", "upgrade"], ["flask", "seed", "demo"],
-           ["flask", "seed", "talents", str(TALENTS), "--up-to"]]
+           ["flask", "seed", "talents", str(TALENTS), "--up-to", "--vectors"]]
 
 
 def pii_key(secret, purpose):
@@ -209,9 +209,15 @@ def main():
     for command in PREPARE:
         done = subprocess.run(command, cwd=ROOT, env={**env, "APP_ENV": "development"},  # nosec B603
                               check=True, capture_output=True, text=True)
-        print(f"{' '.join(command)}: {(done.stdout.strip().splitlines() or [''])[-1]}", flush=True)
+        seeded = (done.stdout.strip().splitlines() or [''])[-1]
+        print(f"{' '.join(command)}: {seeded}", flush=True)
     seed_query = seed_query_report(env["DATABASE_URL"])
     print(seed_query, flush=True)
+    if ONLY in "vectors":
+        measured = subprocess.run([str(BIN / "python"), "-m", "bench.vectors"], cwd=ROOT, env=env,  # nosec B603
+                                  check=True, capture_output=True, text=True)
+        seed_query += "\n" + vectors.report(json.loads(measured.stdout.strip().splitlines()[-1]), seeded)
+        print(seed_query.splitlines()[-1], flush=True)
     processes, chat_result = [], None
     try:
         reference, reference_base = start("reference", "bench.reference:app", env)

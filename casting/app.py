@@ -1,7 +1,6 @@
 """`create_app`: the Flask app from config, extensions, blueprints, CLI and error handlers."""
 from pathlib import Path
 
-from flask import Flask
 from flask.sessions import SessionInterface
 from redis import Redis
 from socketio import RedisManager
@@ -16,7 +15,7 @@ from casting.logs import configure_logging
 from casting.numbers import register_converters
 from casting.observability import configure_tracing, log_slow_queries, register_observability
 from casting.openapi import SWAGGER_UI_ASSETS, docs_asset, spec_options
-from casting.web import register_request_hooks
+from casting.web import CastingFlask, register_request_hooks
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -28,7 +27,8 @@ def _engine_options(config):
         connect_args["prepare_threshold"] = None
     return {"pool_size": config["DB_POOL_SIZE"], "max_overflow": config["DB_MAX_OVERFLOW"],
             "pool_timeout": config["DB_POOL_TIMEOUT"], "pool_recycle": config["DB_POOL_RECYCLE"],
-            "pool_pre_ping": config["DB_POOL_PRE_PING"], "connect_args": connect_args}
+            "pool_pre_ping": config["DB_POOL_PRE_PING"], "connect_args": connect_args,
+            "hide_parameters": True}  # a query's values never reach an error message, a log or a trace
 
 
 def redis_options(config):
@@ -124,7 +124,7 @@ def create_app(config=None):
 
     config = config or load_config()
     config.validate()
-    app = Flask(__name__, instance_path=config.INSTANCE_PATH)
+    app = CastingFlask(__name__, instance_path=config.INSTANCE_PATH)
     app.json = OrjsonProvider(app)
     app.config.from_object(config)
     register_converters(app)
@@ -138,7 +138,7 @@ def create_app(config=None):
     register_error_handlers(app, limiter)
     register_jwt_errors(jwt)
     register_jwt_callbacks(jwt)
-    register_request_hooks(app)
+    register_request_hooks(app)  # before the blueprints: it adds the `secret` path converter their routes use
     register_observability(app)
     _register_blueprints(app)
 

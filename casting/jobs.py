@@ -6,11 +6,16 @@ from flask import current_app
 from opentelemetry import context, propagate, trace
 from rq import Queue, Worker
 from rq.job import Job
+from sqlalchemy.exc import DBAPIError
 
 from casting.extensions import db, redis
-from casting.logs import current_job_id
+from casting.logs import current_job_id, database_error_fields
 
 tracer = trace.get_tracer("casting.jobs")
+
+
+class JobDatabaseError(RuntimeError):
+    """A job's database error, described without its message (RQ logs and keeps a failed job's traceback)."""
 
 
 class TracedJob(Job):
@@ -23,7 +28,10 @@ class TracedJob(Job):
             with tracer.start_as_current_span(f"rq {self.func_name}", attributes={
                     "messaging.system": "rq", "messaging.message.id": self.id,
                     "messaging.destination.name": self.origin}):
-                return super().perform()
+                try:
+                    return super().perform()
+                except DBAPIError as error:  # PostgreSQL's message can quote a query's values
+                    raise JobDatabaseError(database_error_fields(error, error.__traceback__)) from None
         finally:
             context.detach(token)
 

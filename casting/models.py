@@ -6,9 +6,10 @@ from casting.messaging.models import Attachment, Conversation, Message, MessageR
 from casting.notifications.models import Notification
 from casting.productions.models import CastingRole, Production
 from casting.safety.models import Flag
-from casting.talents.models import Talent, TalentMedia
+from casting.talents.models import Talent, TalentEmbedding, TalentMedia
 from casting.users.models import User
 
 __all__ = ["ApiKey", "Attachment", "Audition", "AuditionSlot", "AuditEvent", "AuthSession", "CalendarFeed",
            "CastingRole", "Conversation", "Flag", "Invitation", "InvitationEvent", "Message", "MessageRead",
-           "Notification", "OAuthIdentity", "Participant", "Production", "Talent", "TalentMedia", "User"]
+           "Notification", "OAuthIdentity", "Participant", "Production", "Talent", "TalentEmbedding", "TalentMedia",
+           "User"]

@@ -11,6 +11,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import event
 
 from casting.errors import ApiError, Codes
+from casting.web import redact
 
 log = logging.getLogger("casting.db")
 
@@ -94,6 +95,56 @@ def tracing_requested():
                 or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
 
 
+def _redact_span(span, status, headers):
+    """A request's span keeps no secret path part (`http.target`, `http.url`, `url.path`, ...).
+
+    A response hook: the instrumentation sets the request's attributes again after its request hook.
+    """
+    if not span.is_recording():
+        return
+    for name, value in dict(span.attributes or {}).items():
+        if isinstance(value, str) and redact(value) != value:
+            span.set_attribute(name, redact(value))
+
+
+def _scrubbed(span):
+    """`span` without error messages (PostgreSQL's can quote a query's values): types and frames stay."""
+    from opentelemetry.sdk.trace import Event, ReadableSpan
+    from opentelemetry.trace import Status
+
+    def event(item):
+        if item.name != "exception":
+            return item
+        attributes = dict(item.attributes or {})
+        attributes.pop("exception.message", None)
+        stack = attributes.pop("exception.stacktrace", "")
+        attributes["exception.stacktrace"] = "\n".join(line for line in stack.splitlines() if line.startswith(" "))
+        return Event(item.name, attributes, item.timestamp)
+
+    status = Status(span.status.status_code) if span.status.description else span.status
+    return ReadableSpan(name=span.name, context=span.context, parent=span.parent, resource=span.resource,
+                        attributes=span.attributes, events=[event(item) for item in span.events], links=span.links,
+                        kind=span.kind, status=status, start_time=span.start_time, end_time=span.end_time,
+                        instrumentation_scope=span.instrumentation_scope)
+
+
+def _scrubbing(exporter):
+    """An exporter that sends every span through `_scrubbed` first."""
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+    class Scrubbing(SpanExporter):
+        def export(self, spans):
+            return exporter.export([_scrubbed(span) for span in spans])
+
+        def shutdown(self):
+            return exporter.shutdown()
+
+        def force_flush(self, timeout_millis=30000):
+            return exporter.force_flush(timeout_millis)
+
+    return Scrubbing()
+
+
 def configure_tracing(app, engine):
     """Trace Flask, SQLAlchemy and Redis with OTLP/HTTP when the standard OTEL_* variables ask for it."""
     if not tracing_requested():
@@ -109,9 +160,9 @@ def configure_tracing(app, engine):
 
     provider = TracerProvider(resource=Resource.create({"service.name": os.environ.get(
         "OTEL_SERVICE_NAME", "casting-api")}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    provider.add_span_processor(BatchSpanProcessor(_scrubbing(OTLPSpanExporter())))
     trace.set_tracer_provider(provider)
-    FlaskInstrumentor().instrument_app(app, tracer_provider=provider,
+    FlaskInstrumentor().instrument_app(app, tracer_provider=provider, response_hook=_redact_span,
                                        excluded_urls="/api/health$,/metrics")
     SQLAlchemyInstrumentor().instrument(engine=engine, tracer_provider=provider)
     RedisInstrumentor().instrument(tracer_provider=provider)

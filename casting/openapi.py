@@ -96,6 +96,9 @@ def spec_options():
                 "Every 4xx/5xx response carries the error envelope (`Error`), and the same "
                 "`requestId` in the `X-Request-ID` header. Lists are pages: "
                 "`{items, meta: {page, per_page, total, total_pages}}`.\n\n"
+                "Text is plain text, never HTML: free text is stored as the user typed it, with only tags, "
+                "comments and scripts removed (`a<b`, `&` and `&lt;` come back exactly as typed, not "
+                "HTML-escaped). Escape every text value when you render it (HTML, a WebView, a notification).\n\n"
                 "## Error codes\n\n" + _catalogue_markdown()),
         },
         "x-error-codes": [{"code": e.code, "status": e.status, "message": e.message}

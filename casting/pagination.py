@@ -20,6 +20,8 @@ class PageMetaSchema(Schema):
     per_page = Int32(required=True)
     total = Int32(required=True)
     total_pages = Int32(required=True)
+    total_exact = fields.Boolean(metadata={
+        "description": "False when `total` is a lower bound (at least 1,000) on a large search; absent: exact."})
 
 
 _page_schemas = {}
@@ -35,9 +37,12 @@ def page_of(item_schema):
     return _page_schemas[name]
 
 
-def page(items, total, page_number, per_page):
-    return {"items": items, "meta": {"page": page_number, "per_page": per_page, "total": total,
-                                     "total_pages": ceil(total / per_page) if total else 0}}
+def page(items, total, page_number, per_page, exact=True):
+    meta = {"page": page_number, "per_page": per_page, "total": total,
+            "total_pages": ceil(total / per_page) if total else 0}
+    if not exact:
+        meta["total_exact"] = False
+    return {"items": items, "meta": meta}
 
 
 def paginate(query, args):

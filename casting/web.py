@@ -1,17 +1,26 @@
 """Request lifecycle: request ids, the rate limit and principal (one Redis round trip), content-type checks,
-security headers and one access log line per request."""
+security headers, one access log line per request, and the links the API hands out.
+
+Secret path parts (a calendar feed's token) are declared in the route as `<secret:name>`; they reach
+the view as usual but never a log line or a trace: `loggable_path()` and `redact()` put `[secret]` in
+their place. Links are built from PUBLIC_BASE_URL, never from the request's `Host`.
+"""
 import base64
 import hashlib
 import logging
 import re
 import time
+from urllib.parse import quote, urlsplit
 
-from flask import current_app, g, request
+from flask import Flask, current_app, g, request
+from werkzeug.routing import UnicodeConverter
 
 from casting.errors import ApiError, Codes
 from casting.requestid import request_id
 
 log = logging.getLogger("casting.access")
+error_log = logging.getLogger("casting.errors")
+REDACTED = "[secret]"
 _BODY_LOCATIONS = {
     "json": ("application/json",),
     "form": ("application/x-www-form-urlencoded", "multipart/form-data"),
@@ -36,6 +45,44 @@ def check_content_type():
     accepted = _accepted_content_types()
     if accepted and request.mimetype not in accepted:
         raise ApiError(Codes.UNSUPPORTED_MEDIA_TYPE, details={"accepted": accepted})
+
+
+class Secret(str):
+    """A path part that is a credential: the view gets it as a plain string, the logs never see it."""
+
+
+class SecretConverter(UnicodeConverter):
+    """`<secret:token>`: a string path part that is kept out of logs and traces."""
+
+    def to_python(self, value):
+        return Secret(value)
+
+
+def redact(text):
+    """`text` with the current request's secret path parts replaced by `[secret]`."""
+    for value in (request.view_args or {}).values():
+        if isinstance(value, Secret) and value:
+            text = text.replace(value, REDACTED).replace(quote(value), REDACTED)  # as sent, and as decoded
+    return text
+
+
+def loggable_path():
+    return redact(request.path)
+
+
+class CastingFlask(Flask):
+    """Flask, logging an unhandled error without secret path parts (and, see `casting.logs`, without a
+    database error's message)."""
+
+    def log_exception(self, exc_info):
+        error_log.error(f"unhandled error on {request.method} {loggable_path()}", exc_info=exc_info)
+
+
+def public_url(endpoint, **values):
+    """An absolute link to `endpoint` under PUBLIC_BASE_URL (the request's Host plays no part)."""
+    base = urlsplit(current_app.config["PUBLIC_BASE_URL"])
+    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
+    return adapter.build(endpoint, values, force_external=True)
 
 
 def start_timer():
@@ -79,7 +126,7 @@ def security_headers(response):
 def finish(response):
     response.headers["X-Request-ID"] = request_id()
     elapsed_ms = (time.perf_counter() - g.get("started_at", time.perf_counter())) * 1000
-    log.info("request", extra={"method": request.method, "path": request.path,
+    log.info("request", extra={"method": request.method, "path": loggable_path(),
                                "status": response.status_code, "duration_ms": round(elapsed_ms, 1)})
     return response
 
@@ -87,6 +134,7 @@ def finish(response):
 def register_request_hooks(app):
     from casting.auth.principal import check_request
 
+    app.url_map.converters["secret"] = SecretConverter
     app.before_request(start_timer)
     app.before_request(check_request)
     app.before_request(check_content_type)

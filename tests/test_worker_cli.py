@@ -76,6 +76,8 @@ def test_create_admin(app, runner):
         admin = db.session.scalar(select(User))
         assert (admin.role, admin.email, admin.phone) == (Role.ADMIN, "meera@casting.in", "+919876543210")
         assert admin.password_hash.startswith("$argon2id$")
+        # the operator vouches for the contacts: a later Google or OTP sign-in enters, never claims, the account
+        assert admin.email_verified and admin.phone_verified
     again = runner.invoke(args=["users", "create-admin", "--name", "M", "--email", "meera@casting.in",
                                 "--password", "x-long-pass-phrase"])
     assert again.exit_code != 0 and "already exists" in again.output

@@ -1,4 +1,4 @@
-from flask import Response, url_for
+from flask import Response
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
@@ -12,6 +12,7 @@ from casting.auth.permissions import login_required
 from casting.numbers import Int32
 from casting.openapi import error_responses
 from casting.pagination import PageArgsSchema, page_of, paginate
+from casting.web import public_url
 
 ICS = {"200": {"description": "An iCalendar (RFC 5545) file.", "content": {"text/calendar": {
     "schema": {"type": "string"}}}}}
@@ -151,7 +152,7 @@ class FeedViews(MethodView):
     def post(self):
         """Make a secret feed URL of your auditions for a calendar app to subscribe to."""
         feed, token = calendar.open_feed(current_user)
-        return {"id": feed.id, "url": url_for("calendar.FeedIcsViews", token=token, _external=True)}
+        return {"id": feed.id, "url": public_url("calendar.FeedIcsViews", token=token)}
 
 
 @calendar_blp.route("/feeds/<int:feed_id>")
@@ -164,7 +165,7 @@ class FeedByIdViews(MethodView):
         calendar.revoke_feed(current_user, feed_id)
 
 
-@calendar_blp.route("/<string:token>.ics")
+@calendar_blp.route("/<secret:token>.ics")
 class FeedIcsViews(MethodView):
     @calendar_blp.doc(security=[], responses=ICS)
     @error_responses(calendar_blp, 404)

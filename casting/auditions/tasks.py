@@ -32,7 +32,7 @@ def _context(audition):
 
 def _invitations_with_talent(*conditions):
     return db.session.execute(select(Invitation, Talent).join(Talent, Talent.id == Invitation.talent_id)
-                              .where(*conditions)).all()
+                              .where(*conditions).order_by(Invitation.id)).all()
 
 
 def send_invites(invitation_ids):
@@ -76,6 +76,6 @@ def tell_team(invitation_id, request_number):
     audition = db.session.get(Audition, invitation.audition_id)
     owner = db.session.get(User, db.session.get(Production, audition.production_id).owner_id)
     talent = db.session.get(Talent, invitation.talent_id)
-    notify_user(owner, "reschedule_requested", {"name": owner.full_name or "Hello", "talent_name": talent.stage_name,
+    notify_user(owner, "reschedule_requested", {"name": owner.full_name, "talent_name": talent.stage_name,
                                                 "audition": audition.title},
                 f"reschedule:{invitation_id}:{request_number}")

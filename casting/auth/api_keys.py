@@ -6,10 +6,12 @@ from datetime import datetime, timezone
 from functools import wraps
 
 from flask import g, request
+from flask_jwt_extended import current_user
 from sqlalchemy import select
 
 from casting.audit.services import record
 from casting.auth.models import ApiKey
+from casting.auth.permissions import login_required
 from casting.errors import ApiError, Codes
 from casting.extensions import db, redis
 
@@ -67,15 +69,36 @@ def authenticate(plaintext):
     return key
 
 
-def api_key_required(scope):
-    """The view needs an `X-API-Key` header holding a live key with `scope` (401 / 403)."""
+def api_key_required(*scopes):
+    """The view needs an `X-API-Key` header holding a live key with one of `scopes` (401 / 403)."""
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
             key = authenticate(request.headers.get(HEADER))
-            if scope not in key.scopes:
-                raise ApiError(Codes.AUTH_FORBIDDEN, f"This API key lacks the `{scope}` scope.")
+            if not set(scopes) & set(key.scopes):
+                raise ApiError(Codes.AUTH_FORBIDDEN,
+                               f"This API key lacks the {' or '.join(f'`{scope}`' for scope in scopes)} scope.")
             g.api_key = key
             return view(*args, **kwargs)
         return wrapper
     return decorate
+
+
+def user_or_api_key(scope):
+    """A signed-in user (access token), or, when an `X-API-Key` header is sent, a live key with `scope`.
+
+    The view tells them apart with `calling_user()`: the user, or None for a service key.
+    """
+    def decorate(view):
+        as_user, as_service = login_required()(view), api_key_required(scope)(view)
+
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            return (as_service if HEADER in request.headers else as_user)(*args, **kwargs)
+        return wrapper
+    return decorate
+
+
+def calling_user():
+    """The signed-in user of this request, or None when a service API key made it."""
+    return None if g.get("api_key") else current_user

@@ -5,26 +5,31 @@ from sqlalchemy import select
 
 from casting.audit.services import record
 from casting.extensions import db
-from casting.talents.models import Talent, age_on
+from casting.talents.models import Talent, TalentEmbedding, age_on
 from casting.talents.services import PUBLIC_FIELDS
 from casting.users.models import User
 
 BATCH = 1000
 
 
-def _columns(with_pii):
+def _columns(with_pii, with_embeddings):
     columns = [getattr(Talent, name) for name in PUBLIC_FIELDS if name != "age"] + [Talent.date_of_birth]
     if with_pii:
         columns += [User.email, User.phone]
+    if with_embeddings:
+        columns += [TalentEmbedding.model.label("embedding_model"), TalentEmbedding.embedding]
     return columns
 
 
-def _line(row, with_pii):
+def _line(row, with_pii, with_embeddings):
     values = dict(row._mapping)
     born = values.pop("date_of_birth")
     values["age"] = age_on(born)
     if with_pii:
         values["date_of_birth"] = born
+    if with_embeddings:
+        model, vector = values.pop("embedding_model"), values.pop("embedding")
+        values["embedding"] = None if vector is None else {"model": model, "vector": vector}
     return json.dumps(values, default=_plain, ensure_ascii=False) + "\n"
 
 
@@ -32,19 +37,23 @@ def _plain(value):
     return value.value if hasattr(value, "value") else value.isoformat()
 
 
-def talent_lines(api_key, updated_since=None):
-    """NDJSON lines of every live talent (optionally changed since a time), by id; PII only for `pii` keys.
+def talent_lines(api_key, updated_since=None, with_embeddings=False):
+    """NDJSON lines of every live talent (optionally changed since a time), by id; PII only for `pii` keys;
+    with `with_embeddings`, each talent's stored embedding (or null).
 
     The export is audit-logged before the first line. Rows are read as plain tuples a batch at a
     time, each batch after the last id seen, so memory does not grow with the table.
     """
     with_pii = "pii" in api_key.scopes
     record("talent_export", api_key_id=api_key.id, target_type="talent",
-           details={"updated_since": updated_since.isoformat() if updated_since else None, "pii": with_pii},
+           details={"updated_since": updated_since.isoformat() if updated_since else None, "pii": with_pii,
+                    "embeddings": with_embeddings},
            commit=True)
-    query = select(*_columns(with_pii)).where(Talent.deleted_at.is_(None))
+    query = select(*_columns(with_pii, with_embeddings)).where(Talent.deleted_at.is_(None))
     if with_pii:
         query = query.outerjoin(User, User.id == Talent.user_id)
+    if with_embeddings:
+        query = query.outerjoin(TalentEmbedding, TalentEmbedding.talent_id == Talent.id)
     if updated_since is not None:
         query = query.where(Talent.updated_at >= updated_since)
     last_id = 0
@@ -53,6 +62,6 @@ def talent_lines(api_key, updated_since=None):
         if not rows:
             return
         for row in rows:
-            yield _line(row, with_pii)
+            yield _line(row, with_pii, with_embeddings)
         last_id = rows[-1].id
         db.session.rollback()  # end the batch's transaction: no snapshot is held open across the stream

@@ -1,10 +1,19 @@
-"""Image uploads checked by their content, re-encoded without metadata (EXIF, GPS, XMP), with a thumbnail."""
+"""Image uploads checked by their content, re-encoded without metadata (EXIF, GPS, XMP), with a thumbnail.
+
+What an upload may cost is bounded before any pixel is decoded: its bytes (MEDIA_MAX_BYTES) while it
+is read, its pixels (MEDIA_MAX_PIXELS) from the header Pillow reads lazily. Decoding then shrinks the
+picture to MAX_SIDE as it loads (JPEG's DCT scaling through `draft`, then `reduce`), so one full-size
+bitmap is the most it ever holds, and every copy after that is of the stored size. The work runs on
+the media pool (`casting.media.pool`), off the gevent loop.
+"""
 import io
 from dataclasses import dataclass
 
+from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from casting.errors import ApiError, Codes
+from casting.media.pool import offload
 
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
@@ -49,16 +58,26 @@ def _open(data, max_pixels):
     except (UnidentifiedImageError, OSError, ValueError):
         raise ApiError(Codes.MEDIA_UNSUPPORTED, details={"accepted": list(CONTENT_TYPES.values())}) from None
     if image.width * image.height > max_pixels:
+        image.close()
         raise ApiError(Codes.MEDIA_TOO_LARGE, "The image has too many pixels.", details={"max_pixels": max_pixels})
+    return image
+
+
+def _decode(image):
+    """The pixels, shrunk to fit MAX_SIDE as they load; 415 if the data is damaged or truncated."""
     try:
-        image.load()
-    except (OSError, ValueError, SyntaxError):
+        if image.mode in ("1", "P"):  # palette pixels resize badly: expand them first
+            image = image.convert("RGBA" if image.has_transparency_data else "RGB")
+        image.thumbnail((MAX_SIDE, MAX_SIDE))  # draft (JPEG), then reduce and resize, in place
+        image.load()  # (thumbnail leaves a picture that already fits unloaded)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         raise ApiError(Codes.MEDIA_UNSUPPORTED, "The image is damaged or truncated.") from None
     return image
 
 
 def _clean(image, image_format):
     """Upright pixels only: orientation applied, then a fresh image that carries no metadata at all."""
+    image = _decode(image)
     upright = ImageOps.exif_transpose(image)
     if image_format == "JPEG" and upright.mode not in ("RGB", "L"):
         upright = upright.convert("RGB")
@@ -66,7 +85,6 @@ def _clean(image, image_format):
         upright = upright.convert("RGBA" if "transparency" in image.info or "A" in upright.mode else "RGB")
     clean = Image.new(upright.mode, upright.size)
     clean.paste(upright)
-    clean.thumbnail((MAX_SIDE, MAX_SIDE))
     return clean
 
 
@@ -77,7 +95,11 @@ def _encode(image, image_format, **options):
 
 
 def process(data, max_pixels):
-    """Check, strip and re-encode an uploaded image, and make its thumbnail (WebP)."""
+    """Check, strip and re-encode an uploaded image, and make its thumbnail (WebP), on the media pool."""
+    return offload(current_app.config["MEDIA_WORKERS"], _process, data, max_pixels)
+
+
+def _process(data, max_pixels):
     with _open(data, max_pixels) as image:
         image_format = image.format
         clean = _clean(image, image_format)

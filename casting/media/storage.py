@@ -11,7 +11,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from flask import current_app, url_for
+from flask import current_app
+
+from casting.web import public_url
 
 from casting.optional import require
 
@@ -84,8 +86,7 @@ class DiskStorage(Storage):
 
     def _sign(self, key, window_start):
         expires = window_start + self.ttl
-        return url_for("media.file", key=key, expires=expires, signature=self.signature(key, expires),
-                       _external=True)
+        return public_url("media.file", key=key, expires=expires, signature=self.signature(key, expires))
 
     def verify(self, key, expires, signature):
         expected = self.signature(key, expires).encode()

@@ -147,8 +147,9 @@ class ReceiptSchema(Schema):
 
 class AttachmentFileSchema(Schema):
     file = Upload(required=True, metadata={
-        "description": "A JPEG, PNG or WebP image or a PDF (judged by content), at most MEDIA_MAX_BYTES (10 MB). "
-                       "Images are re-encoded without EXIF/GPS metadata; PDFs with scripts are refused."})
+        "description": "A JPEG, PNG or WebP image or a PDF (judged by content), at most MEDIA_MAX_BYTES (10 MB); "
+                       "an image at most MEDIA_MAX_PIXELS (40 megapixels, read from its header; 413 MEDIA_002 "
+                       "beyond). Images are re-encoded without EXIF/GPS metadata; PDFs with scripts are refused."})
 
 
 class AttachmentArgsSchema(Schema):

@@ -114,14 +114,23 @@ def preferred_channel(person):
 
 
 def notify_user(person, template_name, params, key):
-    """Tell a user on their preferred channel; a refusal (no address, flood guard) is logged, not raised."""
+    """Tell a user on their preferred channel; never raises, so a job working through a batch goes on.
+
+    A refusal (no address, the flood guard) is logged as such; any other failure for this person is
+    rolled back and logged with ids only (no name, address or parameter values), and the next one is told.
+    """
+    user_id = person.id
     try:
         return notify(template_name, params, Recipient.for_user(person), channel=preferred_channel(person),
                       idempotency_key=key)
     except NotificationError as error:
-        log.warning("message not sent", extra={"user_id": person.id, "template": template_name,
+        log.warning("message not sent", extra={"user_id": user_id, "template": template_name,
                                                "reason": str(error)})
-        return None
+    except Exception as error:
+        db.session.rollback()
+        log.error("message failed for one recipient", extra={"user_id": user_id, "template": template_name,
+                                                             "error": type(error).__name__})
+    return None
 
 
 def _enqueue_delivery(notification_id, queue_name):
@@ -155,8 +164,9 @@ def deliver(notification_id):
         return "failed"
     notification.attempts += 1
     provider = provider_for(notification.channel.value, current_app.config)
+    params = template.complete({**notification.params, **secrets}, notification.language)
     message = Message(notification.id, notification.channel.value, notification.recipient, template,
-                      notification.language, {**notification.params, **secrets})
+                      notification.language, params)
     try:
         provider_id = provider.send(message)
     except TransientDeliveryError as error:

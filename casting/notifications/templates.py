@@ -2,11 +2,15 @@
 
 A template lists its parameters, so a missing or unknown one fails when the notification is
 created, not inside a worker. Parameters named in `secret_params` (an OTP) are never stored in
-PostgreSQL and never logged: they travel only inside the queued job.
+PostgreSQL and never logged: they travel only inside the queued job. A parameter with a fallback
+is optional (a person who signed up by phone has no name yet): when it is missing or empty, the
+fallback in the message's language takes its place, wherever the parameter is used.
 """
 from dataclasses import dataclass, field
 
 LANGUAGES = ("en", "hi")
+HELLO = {"en": "Hello", "hi": "नमस्ते"}  # for "{name}, ..." when there is no name
+SOMEONE = {"en": "Someone", "hi": "किसी"}  # "{sender} sent you" / "{sender} ने आपको"
 
 
 class TemplateError(ValueError):
@@ -36,24 +40,31 @@ class Template:
     authentication: bool = False
     buttons: tuple[Button, ...] = field(default_factory=tuple)
     urgent: bool = False
+    fallbacks: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def check(self, params, language):
         """Raise TemplateError unless `params` are exactly this template's and `language` is known."""
         if language not in LANGUAGES:
             raise TemplateError(f"Unknown language {language!r}; use one of {', '.join(LANGUAGES)}.")
-        missing = [name for name in self.params if params.get(name) in (None, "")]
+        missing = [name for name in self.params if params.get(name) in (None, "") and name not in self.fallbacks]
         unknown = sorted(set(params) - set(self.params))
         if missing or unknown:
             raise TemplateError(f"Template {self.name!r} needs {', '.join(self.params)}"
                                 + (f"; missing {', '.join(missing)}" if missing else "")
                                 + (f"; unknown {', '.join(unknown)}" if unknown else "") + ".")
 
+    def complete(self, params, language):
+        """`params` with each missing or empty optional one replaced by its fallback in `language`."""
+        return {**params, **{name: words[language] for name, words in self.fallbacks.items()
+                             if params.get(name) in (None, "")}}
+
     def render(self, params, language):
-        return self.text[language].format(**params)
+        return self.text[language].format(**self.complete(params, language))
 
     def stored_params(self, params):
-        """The parameters that may be kept in the database: every one but the secret ones."""
-        return {key: value for key, value in params.items() if key not in self.secret_params}
+        """The parameters that may be kept in the database: every one but the secret and the empty ones."""
+        return {key: value for key, value in params.items()
+                if key not in self.secret_params and value not in (None, "")}
 
 
 TEMPLATES = {template.name: template for template in (
@@ -132,6 +143,7 @@ TEMPLATES = {template.name: template for template in (
         whatsapp_name="casting_reschedule_requested", whatsapp_body=("name", "talent_name", "audition"),
         msg91_flow_id="casting_reschedule_requested_flow",
         dlt_template_id={"en": "1107172000000000601", "hi": "1107172000000000602"},
+        fallbacks={"name": HELLO},
     ),
     Template(
         name="chat_unread", version=1, params=("name", "sender"),
@@ -141,6 +153,7 @@ TEMPLATES = {template.name: template for template in (
         whatsapp_name="casting_chat_unread", whatsapp_body=("name", "sender"),
         msg91_flow_id="casting_chat_unread_flow",
         dlt_template_id={"en": "1107172000000000701", "hi": "1107172000000000702"},
+        fallbacks={"name": HELLO, "sender": SOMEONE},
     ),
     Template(
         name="safety_tip", version=1, params=("name",),
@@ -152,6 +165,7 @@ TEMPLATES = {template.name: template for template in (
         whatsapp_name="casting_safety_tip", whatsapp_body=("name",),
         msg91_flow_id="casting_safety_tip_flow",
         dlt_template_id={"en": "1107172000000000801", "hi": "1107172000000000802"},
+        fallbacks={"name": HELLO},
     ),
     Template(
         name="flag_digest", version=1, params=("name", "count", "open"),
@@ -161,6 +175,7 @@ TEMPLATES = {template.name: template for template in (
         whatsapp_name="casting_flag_digest", whatsapp_body=("name", "count", "open"),
         msg91_flow_id="casting_flag_digest_flow",
         dlt_template_id={"en": "1107172000000000901", "hi": "1107172000000000902"},
+        fallbacks={"name": HELLO},
     ),
 )}
 

@@ -2,17 +2,19 @@
 
 The score is computed in SQL so a page is ordered over every candidate; the reasons are written from
 the page's own profiles. Weights apply only where the role says something (a role with no languages
-does not score languages), and are renormalised over what applies.
+does not score languages), and are renormalised over what applies. A role with an embedding from the
+ML service also scores "like this role": the cosine similarity of the talent's embedding to the
+role's (0 for talent without one, and never below 0).
 """
-from sqlalchemy import Float, case, cast, func, literal, or_, select
+from sqlalchemy import Float, case, cast, func, literal, null, or_, select
 
 from casting.extensions import db
-from casting.talents.models import Availability, Talent
+from casting.talents.models import Availability, Talent, TalentEmbedding
 from casting.talents.schemas import PROFICIENCIES
 from casting.talents.services import age_clause
 
 WEIGHTS = {"skills": 0.35, "languages": 0.25, "experience": 0.15, "city": 0.10, "completeness": 0.10,
-           "verified": 0.05}
+           "verified": 0.05, "like_role": 0.30}
 FULL_EXPERIENCE_YEARS = 10
 
 
@@ -43,7 +45,14 @@ def _components(role):
     parts.append(("completeness", cast(Talent.profile_score - 40 * cast(Talent.is_verified, db.Integer), Float)
                   / 60.0))
     parts.append(("verified", case((Talent.is_verified, 1.0), else_=0.0)))
+    if role.embedding is not None:
+        parts.append(("like_role", _likeness(role)))
     return parts
+
+
+def _likeness(role):
+    """Cosine similarity of the talent's embedding to the role's, at least 0 (and 0 without an embedding)."""
+    return func.greatest(1.0 - TalentEmbedding.embedding.cosine_distance(role.embedding), 0.0)
 
 
 def score_expression(role):
@@ -66,14 +75,25 @@ def candidates(role):
 
 
 def ranked(role):
-    """(talent id, score) for every candidate, best first."""
+    """(talent id, score, likeness to the role or None) for every candidate, best first."""
     score = func.round(cast(score_expression(role), db.Numeric), 4).label("score")
-    return candidates(role).add_columns(score).order_by(score.desc(), Talent.id.desc())
+    query = candidates(role)
+    if role.embedding is None:
+        like = null()
+    else:
+        query = query.outerjoin(TalentEmbedding, TalentEmbedding.talent_id == Talent.id)
+        like = case((TalentEmbedding.talent_id.is_(None), null()),  # GREATEST would make a missing one 0
+                    else_=func.round(cast(_likeness(role), db.Numeric), 4))
+    return query.add_columns(score, like.label("like")).order_by(score.desc(), Talent.id.desc())
 
 
-def reasons(role, talent):
-    """Short sentences on how `talent` (a profile snapshot) meets `role`."""
+def reasons(role, talent, like=None):
+    """Short sentences on how `talent` (a profile snapshot) meets `role`; `like`: the likeness to the role's
+    embedding, when the role has one."""
     said = []
+    if role.embedding is not None:
+        said.append(f"like this role (similarity {like:.2f})" if like is not None
+                    else "no embedding yet to compare with this role")
     have = {skill.lower() for skill in talent["skills"]}
     for skill in role.skills or []:
         said.append(f"has {skill}" if skill.lower() in have else f"missing skill: {skill}")

@@ -3,12 +3,14 @@ from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, String, Text, func, select
 from sqlalchemy.dialects.postgresql import JSONB
+from pgvector.sqlalchemy import Vector
 from sqlalchemy.orm import Mapped, aliased, column_property, mapped_column, relationship
 
 from casting.columns import pg_enum
 from casting.extensions import db
 from casting.talents.models import Gender
 from casting.users.models import User
+from config import embedding_dim
 
 
 class ProductionType(str, enum.Enum):
@@ -82,6 +84,10 @@ class CastingRole(db.Model):
     status: Mapped[RoleStatus] = mapped_column(pg_enum(RoleStatus, "role_status"), default=RoleStatus.OPEN)
     pay_inr: Mapped[int | None]
     held_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # by the scam shield, until reviewed
+    # The ML service's embedding of the part ("like this role" in matching); read only when asked for.
+    embedding = mapped_column(Vector(embedding_dim()), deferred=True)
+    embedding_model: Mapped[str | None] = mapped_column(String(100))
+    embedded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                  onupdate=func.now())

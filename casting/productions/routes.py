@@ -1,7 +1,8 @@
 from flask.views import MethodView
-from flask_jwt_extended import current_user, get_current_user
+from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
+from casting.auth.api_keys import api_key_required, calling_user, user_or_api_key
 from casting.auth.permissions import login_required
 from casting.openapi import error_responses
 from casting.pagination import PageArgsSchema, page, page_of, paginate
@@ -9,6 +10,8 @@ from casting.productions import services
 from casting.productions.schemas import (MATCH_EXAMPLE, PRODUCTION_EXAMPLE, ROLE_EXAMPLE, MatchSchema,
                                          ProductionCreateSchema, ProductionQuerySchema, ProductionSchema,
                                          ProductionUpdateSchema, RoleInputSchema, RoleSchema, RoleUpdateSchema)
+from casting.talents import embeddings
+from casting.talents.schemas import EMBEDDING_EXAMPLE, EmbeddingInputSchema, EmbeddingSchema
 from casting.talents.services import view
 
 blp = Blueprint("productions", __name__, url_prefix="/api/productions",
@@ -111,18 +114,38 @@ class RoleByIdViews(MethodView):
 
 @blp.route("/<int:production_id>/roles/<int:role_id>/matches")
 class RoleMatchViews(MethodView):
-    @login_required()
+    @user_or_api_key("ml")
+    @blp.doc(security=[{"bearerAuth": []}, {"apiKeyAuth": []}])
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, page_of(MatchSchema), example=_page_example(MATCH_EXAMPLE))
-    @error_responses(blp, 401, 403, 404)
+    @error_responses(blp, 401, 403, 404, 409)
     def get(self, args, production_id, role_id):
-        """Talent ranked for the role (owner or admin): hard requirements filter, the rest scores, with reasons.
+        """Talent ranked for the role (owner or admin, or the ML service's `ml` API key): hard requirements
+        filter, the rest scores, with reasons.
 
         Hard: available, not deleted, the role's gender, playing age (or age) overlapping the role's
         range, the city when `city_required`. Scored: skills, languages at the needed proficiency,
-        experience, the city, profile completeness, verification.
+        experience, the city, profile completeness, verification, and, when the role has an embedding,
+        how like the role the talent's embedding is ("like this role").
         """
-        items, total = services.matches(production_id, role_id, current_user, args)
-        viewer = get_current_user()
+        viewer = calling_user()
+        items, total = services.matches(production_id, role_id, viewer, args)
         return page([{"talent": view(snapshot, viewer), "score": score, "reasons": reasons}
                      for snapshot, score, reasons in items], total, args["page"], args["per_page"])
+
+
+@blp.route("/<int:production_id>/roles/<int:role_id>/embedding")
+class RoleEmbeddingViews(MethodView):
+    @api_key_required("ml")
+    @blp.doc(security=[{"apiKeyAuth": []}])
+    @blp.arguments(EmbeddingInputSchema, example=EMBEDDING_EXAMPLE)
+    @blp.response(200, EmbeddingSchema, example={"model": "all-MiniLM-L6-v2", "dimension": 384,
+                                                 "updated_at": "2026-11-30T10:00:00+00:00"})
+    @error_responses(blp, 401, 403, 404)
+    def put(self, data, production_id, role_id):
+        """Store a role's embedding (the ML service: an API key with the `ml` scope), replacing any.
+
+        Matching then adds "like this role" (cosine similarity of the talent's embedding to the role's)
+        as one more weighted reason. `model` and `dimension` must be EMBEDDING_MODEL and EMBEDDING_DIM.
+        """
+        return embeddings.store_role(services.role_for_service(production_id, role_id), data)

@@ -165,6 +165,16 @@ def role(production_id, role_id, user, manage=False):
     return found
 
 
+def role_for_service(production_id, role_id):
+    """A role of a production, for a service API key (the ML service): any production, 404s as for users."""
+    found = db.session.get(CastingRole, role_id)
+    if db.session.get(Production, production_id) is None:
+        raise ApiError(Codes.PRODUCTION_NOT_FOUND)
+    if found is None or found.production_id != production_id:
+        raise ApiError(Codes.ROLE_NOT_FOUND)
+    return found
+
+
 def create_role(production_id, user, data):
     production = owned(production_id, user)
     created = CastingRole(production_id=production.id, **data)
@@ -196,12 +206,16 @@ def delete_role(production_id, role_id, user):
 
 
 def matches(production_id, role_id, user, args):
-    """A page of (snapshot, score, reasons) for the role, best first (owner or admin).
+    """A page of (snapshot, score, reasons) for the role, best first (owner or admin; `user` None: the ML
+    service's key, which may ask for any role).
 
     The ranking is cached like talent lists (any talent write shows at once) and keyed by the role's
-    last change, so editing the role re-ranks.
+    last change, so editing the role (or its embedding) re-ranks.
     """
-    found = role(production_id, role_id, user, manage=True)
+    if user is None:
+        found = role_for_service(production_id, role_id)
+    else:
+        found = role(production_id, role_id, user, manage=True)
     if found.held_at is not None or found.production.held_at is not None:
         raise ApiError(Codes.PRODUCTION_HELD)
 
@@ -209,13 +223,14 @@ def matches(production_id, role_id, user, args):
         ranked = matching.ranked(found)
         page_query = ranked.limit(args["per_page"]).offset((args["page"] - 1) * args["per_page"])
         total = db.session.scalar(select(func.count()).select_from(matching.candidates(found).subquery()))
-        return [(talent_id, float(score)) for talent_id, score in db.session.execute(page_query)], total
+        return [(talent_id, float(score), None if like is None else float(like))
+                for talent_id, score, like in db.session.execute(page_query)], total
 
     key = {"matches": found.id, "changed": found.updated_at.isoformat(), **args}
     scored, total = talent_cache.cached_page(key, compute)
-    snapshots = {snapshot["id"]: snapshot for snapshot in profiles([talent_id for talent_id, _ in scored])}
-    items = [(snapshots[talent_id], score, matching.reasons(found, snapshots[talent_id]))
-             for talent_id, score in scored if talent_id in snapshots]
+    snapshots = {snapshot["id"]: snapshot for snapshot in profiles([talent_id for talent_id, _, _ in scored])}
+    items = [(snapshots[talent_id], score, matching.reasons(found, snapshots[talent_id], like))
+             for talent_id, score, like in scored if talent_id in snapshots]
     return items, total
 
 

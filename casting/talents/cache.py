@@ -26,7 +26,7 @@ PROFILE_TIMEOUT = 3600
 VERSION_KEY = "casting:talents:list-version"
 PROFILE_PREFIX = "casting:cache:talents:profile:"
 JSON_PREFIX = "casting:cache:talents:json:"
-IDS_PREFIX = "casting:cache:talents:list:ids:"
+IDS_PREFIX = "casting:cache:talents:list:ids:"  # `total:exact|ids`, see _listing
 
 # KEYS: the list version. ARGV: ids prefix, filters digest, JSON prefix. Returns {version, ids entry or
 # false, then each listed profile's JSON entry or false}: a cached page in one round trip.
@@ -44,9 +44,12 @@ return result
 """
 
 
+LIST_SHAPE = 2  # bumped when what a cached page holds changes (2: exact-total flag, match likeness)
+
+
 def list_key(filters, version):
     digest = hashlib.sha256(json.dumps(filters, sort_keys=True, default=str).encode()).hexdigest()
-    return f"talents:list:{int(version or 0)}:{digest}"
+    return f"talents:list:{LIST_SHAPE}:{int(version or 0)}:{digest}"
 
 
 def cached_page(filters, compute):
@@ -141,9 +144,9 @@ def profile_json(talent_id, render):
 
 
 def cached_page_json(filters, compute, render):
-    """(JSON entries of the live profiles on the page, total) for `filters`: one round trip when cached.
+    """(JSON entries of the live profiles on the page, total, exact) for `filters`: one round trip when cached.
 
-    `compute()` gives the (ids, total) on a miss (concurrent misses compute once); `render(ids)`
+    `compute()` gives the (ids, total, exact) on a miss (concurrent misses compute once); `render(ids)`
     gives the entries the cache lacks.
     """
     digest = hashlib.sha256(json.dumps(filters, sort_keys=True, default=str).encode()).hexdigest()
@@ -151,22 +154,24 @@ def cached_page_json(filters, compute, render):
     if listing is None:
         key = f"{IDS_PREFIX}{int(version or 0)}:{digest}"
         listing = _locked_fill(key, lambda: _listing(*compute()))
-        total, ids = _parse_listing(listing)
+        total, exact, ids = _parse_listing(listing)
         entries = redis.mget(*(JSON_PREFIX + str(talent_id) for talent_id in ids)) if ids else []
     else:
-        total, ids = _parse_listing(listing)
+        total, exact, ids = _parse_listing(listing)
     version = None if version == b"0" else version
     found = _fill_json(ids, entries, version, render)
-    return [entry for entry in found if entry is not None], total
+    return [entry for entry in found if entry is not None], total, exact
 
 
-def _listing(ids, total):
-    return f"{total}|{','.join(map(str, ids))}".encode()
+def _listing(ids, total, exact):
+    """A cached page's ids as text the Lua script reads: `total:exact|id,id,...`."""
+    return f"{total}:{int(exact)}|{','.join(map(str, ids))}".encode()
 
 
 def _parse_listing(raw):
-    total, _, ids = raw.partition(b"|")
-    return int(total), [int(talent_id) for talent_id in ids.split(b",") if talent_id]
+    head, _, ids = raw.partition(b"|")
+    total, _, exact = head.partition(b":")
+    return int(total), exact == b"1", [int(talent_id) for talent_id in ids.split(b",") if talent_id]
 
 
 def _locked_fill(key, compute):

@@ -3,10 +3,12 @@ from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
+from pgvector.sqlalchemy import Vector
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casting.columns import pg_enum
 from casting.extensions import db
+from config import embedding_dim
 
 
 class Gender(str, enum.Enum):
@@ -118,6 +120,25 @@ class Talent(db.Model):
         self.search_text = " ".join([self.stage_name or "", self.bio or "", " ".join(self.skills or [])]).lower()
         self.profile_score = profile_score({name: getattr(self, name) for name in (*COMPLETENESS, "is_verified")},
                                            any(item.kind == MediaKind.HEADSHOT for item in self.media))
+
+
+class TalentEmbedding(db.Model):
+    """A talent's embedding from the ML service (which model made it), searched by cosine distance (HNSW).
+
+    Its own table keeps the 1.5 kB vectors out of the talent rows every list and filter reads.
+    """
+
+    __tablename__ = "talent_embeddings"
+    __table_args__ = (
+        Index("ix_talent_embeddings_hnsw", "embedding", postgresql_using="hnsw",
+              postgresql_ops={"embedding": "vector_cosine_ops"}),
+    )
+
+    talent_id: Mapped[int] = mapped_column(ForeignKey("talents.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(100))
+    embedding = mapped_column(Vector(embedding_dim()), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                 onupdate=func.now())
 
 
 def age_on(born, today=None):

@@ -2,12 +2,14 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
+from casting.auth.api_keys import api_key_required
 from casting.auth.permissions import login_required
 from casting.jsonprovider import json_response
 from casting.openapi import error_responses
 from casting.pagination import PageArgsSchema, page_of
-from casting.talents import media, services
-from casting.talents.schemas import (MEDIA_EXAMPLE, TALENT_EXAMPLE, MediaFileSchema, MediaFormSchema, MediaSchema,
+from casting.talents import embeddings, media, services
+from casting.talents.schemas import (EMBEDDING_EXAMPLE, MEDIA_EXAMPLE, TALENT_EXAMPLE, EmbeddingInputSchema,
+                                     EmbeddingSchema, MediaFileSchema, MediaFormSchema, MediaSchema,
                                      TalentInputSchema, TalentQueryArgsSchema, TalentSchema, TalentSearchSchema,
                                      TalentUpdateSchema)
 
@@ -51,7 +53,12 @@ class TalentSearchViews(MethodView):
     @blp.response(200, page_of(TalentSchema), example=PAGE_EXAMPLE)
     @error_responses(blp, 401)
     def post(self, filters):
-        """Search talent: the list filters as a JSON body; ordered by relevance unless `sort` is given."""
+        """Search talent: the list filters as a JSON body; ordered by relevance unless `sort` is given.
+
+        Vector search: `similar_to` (a talent id) or `embedding` (a vector) ranks by cosine similarity,
+        nearest first, over the talent that have an embedding; every filter and paging combine with it.
+        Its `meta.total` counts up to 1,000 matches: beyond, `meta.total_exact` is false.
+        """
         return _page(services.search_page(filters), filters)
 
 
@@ -132,3 +139,20 @@ class TalentMediaItemViews(MethodView):
     def delete(self, talent_id, media_id):
         """Delete one image and its files (the talent, their agent or an admin)."""
         media.remove(talent_id, media_id, current_user)
+
+
+@blp.route("/<int:talent_id>/embedding")
+class TalentEmbeddingViews(MethodView):
+    @api_key_required("ml")
+    @blp.doc(security=[{"apiKeyAuth": []}])
+    @blp.arguments(EmbeddingInputSchema, example=EMBEDDING_EXAMPLE)
+    @blp.response(200, EmbeddingSchema, example={"model": "all-MiniLM-L6-v2", "dimension": 384,
+                                                 "updated_at": "2026-11-30T10:00:00+00:00"})
+    @error_responses(blp, 401, 403, 404)
+    def put(self, data, talent_id):
+        """Store a talent's embedding (the ML service: an API key with the `ml` scope), replacing any.
+
+        `model` and `dimension` must be EMBEDDING_MODEL and EMBEDDING_DIM (422 naming the field
+        otherwise). Deleting the talent removes the vector.
+        """
+        return embeddings.store(talent_id, data)

@@ -1,5 +1,6 @@
 from datetime import date
 
+from flask import current_app
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -78,7 +79,8 @@ class MediaFormSchema(Schema):
 
 class MediaFileSchema(Schema):
     file = Upload(required=True, metadata={
-        "description": "A JPEG, PNG or WebP image (judged by its content), at most MEDIA_MAX_BYTES (10 MB). "
+        "description": "A JPEG, PNG or WebP image (judged by its content), at most MEDIA_MAX_BYTES (10 MB) "
+                       "and MEDIA_MAX_PIXELS (40 megapixels, read from its header; 413 MEDIA_002 beyond). "
                        "It is re-encoded without EXIF/GPS metadata and a thumbnail is made."})
 
 
@@ -165,12 +167,75 @@ def _filters(list_field):
     }
 
 
+def _embedding_size(value):
+    """A vector of EMBEDDING_DIM finite numbers, not all zero (a zero vector has no cosine)."""
+    dim = current_app.config["EMBEDDING_DIM"]
+    if len(value) != dim:
+        raise ValidationError(f"Must have {dim} numbers (EMBEDDING_DIM); got {len(value)}.")
+    if not any(value):
+        raise ValidationError("Must not be all zeros: a zero vector has no direction to compare.")
+
+
+def embedding_field(**kwargs):
+    return fields.List(fields.Float(allow_nan=False), validate=_embedding_size, **kwargs)
+
+
+def _known_model(value):
+    model = current_app.config["EMBEDDING_MODEL"]
+    if value != model:
+        raise ValidationError(f"Embeddings here are made with {model!r} (EMBEDDING_MODEL); got {value!r}.")
+
+
+def _known_dimension(value):
+    dim = current_app.config["EMBEDDING_DIM"]
+    if value != dim:
+        raise ValidationError(f"Embeddings here have dimension {dim} (EMBEDDING_DIM); got {value}.")
+
+
+class EmbeddingInputSchema(Schema):
+    """PUT .../embedding: what the ML service made, and with what (checked against the settings)."""
+
+    model = fields.String(required=True, validate=_known_model, metadata={
+        "description": "The model that made the vector; must be EMBEDDING_MODEL.", "example": "all-MiniLM-L6-v2"})
+    dimension = fields.Integer(required=True, validate=_known_dimension, metadata={
+        "description": "The vector's dimension; must be EMBEDDING_DIM (384).", "example": 384})
+    embedding = embedding_field(required=True, metadata={
+        "description": "The vector: `dimension` finite numbers, not all zero (cosine similarity is used)."})
+
+
+class EmbeddingSchema(Schema):
+    model = fields.String(required=True)
+    dimension = fields.Integer(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
 TalentQueryArgsSchema = PageArgsSchema.from_dict(_filters(CommaList), name="TalentQueryArgsSchema")
-TalentSearchSchema = PageArgsSchema.from_dict(
+_SearchFilters = PageArgsSchema.from_dict(
     _filters(lambda **kwargs: fields.List(fields.String(validate=validate.Length(max=50)), **kwargs)),
-    name="TalentSearchSchema")
+    name="TalentSearchFiltersSchema")
+
+
+class TalentSearchSchema(_SearchFilters):
+    """The list filters as a body, plus vector search: `similar_to` a talent or near an `embedding`."""
+
+    similar_to = fields.Integer(validate=validate.Range(min=1), metadata={
+        "description": "A talent id: rank by cosine similarity to that talent's embedding (the talent itself "
+                       "is left out). The talent must have an embedding (else 422)."})
+    embedding = embedding_field(metadata={
+        "description": "A vector of EMBEDDING_DIM numbers (made with EMBEDDING_MODEL): rank by cosine "
+                       "similarity to it. Only talent with an embedding are returned; every other filter and "
+                       "paging apply. With `sort`, the sort keys order first and similarity breaks ties."})
+
+    @validates_schema
+    def _one_vector(self, data, **kwargs):
+        if data.get("similar_to") is not None and data.get("embedding") is not None:
+            raise ValidationError("Give `similar_to` or `embedding`, not both.", "embedding")
+
 
 MEDIA_EXAMPLE = {"id": 12, "kind": "headshot", "url": "https://casting-media.s3.ap-south-1.amazonaws.com/"
                  "talents/7/4be1c2.jpg?X-Amz-Expires=3600&X-Amz-Signature=...",
                  "thumbnail_url": "https://casting-media.s3.ap-south-1.amazonaws.com/talents/7/4be1c2-thumb.webp?...",
                  "content_type": "image/jpeg", "width": 1200, "height": 1600, "created_at": "2026-11-24T10:00:00+00:00"}
+
+
+EMBEDDING_EXAMPLE = {"model": "all-MiniLM-L6-v2", "dimension": 384, "embedding": [0.0123, -0.0456, 0.0789]}

@@ -9,6 +9,7 @@ from casting.extensions import db
 from casting.jsonprovider import dumps_bytes
 from casting.pagination import page
 from casting.talents import cache as talent_cache
+from casting.talents import embeddings
 from casting.media.storage import storage
 from casting.talents.models import MediaKind, Talent
 from casting.talents.schemas import TalentSchema
@@ -16,13 +17,16 @@ from casting.users.models import Role
 
 ADMIN_FIELDS = {"is_verified", "is_featured"}
 _PUBLIC_SCHEMA = TalentSchema(exclude=("date_of_birth",))
+COUNT_BOUND = 1000  # a vector search counts its matches up to here (CONTRACT §3 `total_exact`)
 PUBLIC_FIELDS = ("id", "user_id", "stage_name", "bio", "gender", "age", "playing_age_min", "playing_age_max",
                  "height_cm", "location", "skills", "languages", "experience_years", "availability_status",
                  "day_rate_inr", "is_verified", "is_featured", "created_at", "updated_at")
 
 
 def can_manage(record, user):
-    """The talent, their agent, or an admin (`record`: a Talent or its snapshot)."""
+    """The talent, their agent, or an admin (`record`: a Talent or its snapshot); no user (a service key): no."""
+    if user is None:
+        return False
     if isinstance(record, dict):
         owners = (record["user_id"], record["agent_id"])
     else:
@@ -75,7 +79,7 @@ def _render_json(ids):
 def json_view(entry, viewer):
     """A profile's cached JSON as `viewer` may see it: with the date of birth for those who manage it."""
     user_id, agent_id, born, body = entry.split(b"|", 3)
-    if viewer.role == Role.ADMIN or str(viewer.id).encode() in (user_id, agent_id):
+    if viewer is not None and (viewer.role == Role.ADMIN or str(viewer.id).encode() in (user_id, agent_id)):
         return b'{"date_of_birth":' + (b'"' + born + b'"' if born else b"null") + b"," + body[1:]
     return body
 
@@ -90,8 +94,8 @@ def profile_json(talent_id, viewer):
 
 def page_json(result, args, viewer):
     """A page `{items, meta}` as JSON bytes from cached entries, each as `viewer` may see it."""
-    entries, total = result
-    meta = page([], total, args["page"], args["per_page"])["meta"]
+    entries, total, exact = result
+    meta = page([], total, args["page"], args["per_page"], exact)["meta"]
     return (b'{"items":[' + b",".join(json_view(entry, viewer) for entry in entries) + b'],"meta":'
             + dumps_bytes(meta) + b"}")
 
@@ -135,18 +139,28 @@ def profile(talent_id):
 
 
 def search_page(filters):
-    """One page of a list or search as (JSON entries, total), through the list and profile caches."""
-    return _cached_page(lambda: search(filters), filters, filters)
+    """One page of a list or search as (JSON entries, total, total is exact), through the list and profile caches.
+
+    A vector search ranks on the HNSW index with iterative scans and counts its matches only up to
+    COUNT_BOUND: past that, `total` is a lower bound (counting every match of a broad filter would
+    cost more than finding the page).
+    """
+    vector = embeddings.query_vector(filters)
+    return _cached_page(lambda: search(filters, vector), filters, filters, vector=vector is not None)
 
 
-def _cached_page(make_query, cache_key, args):
-    """One page of the select `make_query()` makes (only on a miss) as (JSON entries, total)."""
+def _cached_page(make_query, cache_key, args, vector=False):
+    """One page of the select `make_query()` makes (only on a miss) as (JSON entries, total, exact)."""
     def compute():
         query = make_query()
         page_query = query.with_only_columns(Talent.id).limit(args["per_page"]).offset(
             (args["page"] - 1) * args["per_page"])
-        total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-        return list(db.session.scalars(page_query)), total
+        counted = query.order_by(None)
+        if vector:
+            embeddings.scan_settings()
+            counted = counted.limit(COUNT_BOUND + 1)
+        total = db.session.scalar(select(func.count()).select_from(counted.subquery()))
+        return list(db.session.scalars(page_query)), total, total <= COUNT_BOUND or not vector
 
     return talent_cache.cached_page_json(cache_key, compute, _render_json)
 
@@ -201,6 +215,7 @@ def delete(talent_id, user):
     if not (user.role == Role.ADMIN or user.id == talent.user_id):
         raise ApiError(Codes.AUTH_FORBIDDEN)
     talent.deleted_at = datetime.now(timezone.utc)
+    embeddings.forget(talent.id)
     db.session.commit()
     talent_cache.forget(talent.id)
 
@@ -250,8 +265,9 @@ def _lower(values):
     return sorted({value.strip().lower() for value in values or [] if value.strip()})
 
 
-def search(filters):
-    """The select for a list or search: every filter combines; `q` is typo-tolerant and ranks."""
+def search(filters, vector=None):
+    """The select for a list or search: every filter combines; `q` is typo-tolerant and ranks; with
+    `vector`, only talent with an embedding, nearest first (after the `sort` keys, if any)."""
     query = select(Talent).where(Talent.deleted_at.is_(None))
     place = {key: filters[key].strip().title() for key in ("city", "state") if filters.get(key)}
     if place:
@@ -278,6 +294,10 @@ def search(filters):
     if filters.get("q"):
         q = filters["q"].strip().lower()
         query = query.where(Talent.search_text.op("%>")(q))
-        if not order:
+        if not order and vector is None:
             order = [func.word_similarity(q, Talent.search_text).desc()]
+    if vector is not None:
+        # Nearest first and nothing after it, so the HNSW index can give the order (exact ties are rare).
+        query, distance = embeddings.rank(query, vector, exclude=filters.get("similar_to"))
+        return query.order_by(*order, distance)
     return query.order_by(*order, Talent.created_at.desc(), Talent.id.desc())

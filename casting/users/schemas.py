@@ -30,8 +30,17 @@ class EmailField(fields.Email):
             raise ValidationError(str(error)) from error
 
 
+PLAIN_TEXT = ("Plain text: tags, comments and scripts are removed and everything else is kept as typed "
+              "(`a<b`, `&` and `&lt;` included, never HTML-escaped); escape it when you render it.")
+
+
 class PlainTextField(fields.String):
-    """Free text with markup and scripts removed."""
+    """Free text with markup and scripts removed, otherwise as typed (see `casting.text.plain`)."""
+
+    def __init__(self, *args, metadata=None, **kwargs):
+        metadata = dict(metadata or {})
+        metadata["description"] = " ".join(filter(None, (metadata.get("description"), PLAIN_TEXT)))
+        super().__init__(*args, metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         return plain(super()._deserialize(value, attr, data, **kwargs))

@@ -95,8 +95,11 @@ def find_by_contact(email=None, phone=None):
     return db.session.scalar(select(User).where(or_(*clauses))) if clauses else None
 
 
-def create_user(full_name, role, password=None, email=None, phone=None):
-    """Create and commit a user; contact details are normalised and must be unused."""
+def create_user(full_name, role, password=None, email=None, phone=None, contacts_verified=False):
+    """Create and commit a user; contact details are normalised and must be unused.
+
+    `contacts_verified` is for an operator who vouches for the contacts (the admin CLI): a later
+    sign-in that proves them then enters this account instead of claiming it as a squatter's."""
     email = normalise_email(email) if email else None
     phone = normalise_phone(phone) if phone else None
     if not (email or phone):
@@ -104,7 +107,8 @@ def create_user(full_name, role, password=None, email=None, phone=None):
     if find_by_contact(email, phone):
         raise UserError("A user with this email or phone already exists.")
     user = User(full_name=full_name.strip(), role=Role(role), email=email, phone=phone,
-                password_hash=hash_password(password) if password else None)
+                password_hash=hash_password(password) if password else None,
+                email_verified=bool(email and contacts_verified), phone_verified=bool(phone and contacts_verified))
     db.session.add(user)
     db.session.commit()
     return user
