@@ -144,7 +144,7 @@ def profile_json(talent_id, render):
 
 
 def cached_page_json(filters, compute, render):
-    """(JSON entries of the live profiles on the page, total, exact) for `filters`: one round trip when cached.
+    """(ids, JSON entries, total, exact) of the live profiles on a page: one round trip when cached.
 
     `compute()` gives the (ids, total, exact) on a miss (concurrent misses compute once); `render(ids)`
     gives the entries the cache lacks.
@@ -160,7 +160,8 @@ def cached_page_json(filters, compute, render):
         total, exact, ids = _parse_listing(listing)
     version = None if version == b"0" else version
     found = _fill_json(ids, entries, version, render)
-    return [entry for entry in found if entry is not None], total, exact
+    live = [(talent_id, entry) for talent_id, entry in zip(ids, found) if entry is not None]
+    return [talent_id for talent_id, _ in live], [entry for _, entry in live], total, exact
 
 
 def _listing(ids, total, exact):

@@ -34,7 +34,7 @@ class TalentViews(MethodView):
     @error_responses(blp, 401)
     def get(self, filters):
         """Talent, newest first, filtered (lists are comma-separated: `skills=Acting,Kathak`)."""
-        return _page(services.search_page(filters), filters)
+        return _page(services.search_page_json(filters), filters)
 
     @login_required()
     @blp.arguments(TalentInputSchema, example=INPUT_EXAMPLE)
@@ -59,7 +59,7 @@ class TalentSearchViews(MethodView):
         nearest first, over the talent that have an embedding; every filter and paging combine with it.
         Its `meta.total` counts up to 1,000 matches: beyond, `meta.total_exact` is false.
         """
-        return _page(services.search_page(filters), filters)
+        return _page(services.search_page_json(filters), filters)
 
 
 @blp.route("/me")

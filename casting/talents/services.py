@@ -139,7 +139,19 @@ def profile(talent_id):
 
 
 def search_page(filters):
-    """One page of a list or search as (JSON entries, total, total is exact), through the list and profile caches.
+    """One page of a list or search as (snapshots, total, total is exact), through the list and profile caches."""
+    ids, _, total, exact = _search(filters)
+    return profiles(ids), total, exact
+
+
+def search_page_json(filters):
+    """One page of a list or search as (JSON entries, total, total is exact): what the routes serve."""
+    _, entries, total, exact = _search(filters)
+    return entries, total, exact
+
+
+def _search(filters):
+    """(ids, JSON entries, total, exact) of one page of a list or search.
 
     A vector search ranks on the HNSW index with iterative scans and counts its matches only up to
     COUNT_BOUND: past that, `total` is a lower bound (counting every match of a broad filter would
@@ -150,7 +162,7 @@ def search_page(filters):
 
 
 def _cached_page(make_query, cache_key, args, vector=False):
-    """One page of the select `make_query()` makes (only on a miss) as (JSON entries, total, exact)."""
+    """One page of the select `make_query()` makes (only on a miss) as (ids, JSON entries, total, exact)."""
     def compute():
         query = make_query()
         page_query = query.with_only_columns(Talent.id).limit(args["per_page"]).offset(
@@ -232,12 +244,14 @@ def restore(talent_id):
 
 
 def featured_page(args):
-    """Admin-featured talent first, then verified and complete profiles, the recently updated first."""
+    """Admin-featured talent first, then verified and complete profiles, the recently updated first, as
+    (JSON entries, total, exact)."""
     def query():
         return (select(Talent).where(Talent.deleted_at.is_(None))
                 .order_by(Talent.is_featured.desc(), Talent.profile_score.desc(), Talent.updated_at.desc(),
                           Talent.id.desc()))
-    return _cached_page(query, {"featured": True, **args}, args)
+    _, entries, total, exact = _cached_page(query, {"featured": True, **args}, args)
+    return entries, total, exact
 
 
 def _years_ago(years):
