@@ -172,3 +172,14 @@ def test_a_name_change_shows_in_the_next_me_on_another_process(client, signed_in
     assert _request(other_process + ME, headers)[1]["full_name"] == "Talent"
     assert client.patch(ME, headers=headers, json={"full_name": "Asha R. Rao"}).status_code == 200
     assert _request(other_process + ME, headers)[1]["full_name"] == "Asha R. Rao"
+
+
+def test_the_user_cache_keeps_me_an_hour_without_contacts_in_clear(client, signed_in, redis_client):
+    headers, user_id = signed_in("talent", "asha@example.in")
+    assert client.get(ME, headers=headers).json["email"] == "asha@example.in"
+    entry = redis_client.get(f"casting:cache:user:{user_id}")
+    assert entry and b"asha@example.in" not in entry and b"Talent" not in entry
+    assert 3500 < redis_client.ttl(f"casting:cache:user:{user_id}") <= 3600
+    assert client.patch(ME, headers=headers, json={"notify_channel": "email"}).status_code == 200
+    assert redis_client.get(f"casting:cache:user:{user_id}") is None
+    assert client.get(ME, headers=headers).json["notify_channel"] == "email"

@@ -5,11 +5,16 @@ Every commit that changes a user drops that user's entry (`forget`, called from 
 `casting.auth.principal`, so no write path can miss it). A reader that loaded the row while a
 write was under way does not store it: the write bumps the user's generation, and the store is
 made only if the generation is still the one seen before the row was read.
+
+The entry holds the user's email and phone, so it is kept encrypted with the PII keys (`PII_KEYS`),
+like those columns in PostgreSQL: Redis never holds them in clear.
 """
+from cryptography.fernet import InvalidToken
 from redis.exceptions import RedisError
 
-from casting.extensions import redis
+from casting.extensions import redis, script
 from casting.jsonprovider import dumps_bytes
+from casting.pii import fernet
 
 TIMEOUT = 3600
 
@@ -33,13 +38,16 @@ def own_profile(user_id, load, schema):
     except RedisError:
         raw = seen = None
     if raw is not None:
-        return raw
-    raw = dumps_bytes(schema.dump(load()))
+        try:
+            return fernet().decrypt(raw)
+        except InvalidToken:
+            pass  # stored under a key since retired: made again below
+    body = dumps_bytes(schema.dump(load()))
     try:
-        redis.eval(_STORE_UNLESS_WRITTEN, 2, entry, generation, seen or b"", raw, TIMEOUT)
+        script(_STORE_UNLESS_WRITTEN)(keys=[entry, generation], args=[seen or b"", fernet().encrypt(body), TIMEOUT])
     except RedisError:
         pass
-    return raw
+    return body
 
 
 def forget(*user_ids):
