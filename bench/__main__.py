@@ -198,6 +198,7 @@ def main():
     env = {**os.environ, **service_urls(), "APP_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
            "JWT_SECRET_KEY": secrets.token_hex(32), "PII_KEYS": pii_key("bench", "pii"),
            "PII_INDEX_KEY": pii_key("bench", "pii-index"), "METRICS_TOKEN": secrets.token_hex(32),
+           "PUBLIC_BASE_URL": "http://127.0.0.1",  # production refuses to start without it; no link is followed
            # Production refuses the console providers; nothing is delivered during a run (no worker).
            "WHATSAPP_PROVIDER": "cloud", "WHATSAPP_API_BASE": "http://127.0.0.1:9", "WHATSAPP_PHONE_NUMBER_ID": "0",
            "WHATSAPP_ACCESS_TOKEN": "bench", "WHATSAPP_APP_SECRET": "bench", "WHATSAPP_VERIFY_TOKEN": "bench",
