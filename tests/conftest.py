@@ -11,7 +11,7 @@ from redis import Redis
 from sqlalchemy.engine import make_url
 
 from casting import create_app
-from tests.support import RecordingServer, recreate_database
+from tests.support import RecordingServer, recreate_database, skip_durability
 from casting.embedded import EmbeddedPostgres, EmbeddedRedis
 from casting.extensions import db
 from casting import models  # noqa: F401 - every table, for the clean-up between tests
@@ -32,6 +32,7 @@ def server_urls():
     if not base_db:
         embedded.append(EmbeddedPostgres(TEST_INSTANCE))
         base_db = database_url(embedded[-1].attach())
+        skip_durability(base_db)
     if not base_redis:
         embedded.append(EmbeddedRedis(TEST_INSTANCE))
         base_redis = embedded[-1].attach()

@@ -19,6 +19,18 @@ def recreate_database(server_url, name):
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
+def skip_durability(server_url):
+    """The embedded test server's data is thrown away: no fsync, so a checkpoint never waits on the disk.
+
+    Every TRUNCATE between tests makes new relation files; with fsync on, a checkpoint syncs tens of
+    thousands of them and a shutdown waits minutes on a busy disk."""
+    url = make_url(server_url).set(drivername="postgresql", database="postgres")
+    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as conn:
+        for name, value in (("fsync", "off"), ("synchronous_commit", "off"), ("full_page_writes", "off")):
+            conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+        conn.execute("SELECT pg_reload_conf()")
+
+
 class RecordingServer:
     """A local HTTP server standing in for a provider: it records requests and plays scripted answers."""
 
