@@ -11,7 +11,8 @@ from casting.productions.schemas import (MATCH_EXAMPLE, PRODUCTION_EXAMPLE, ROLE
                                          ProductionCreateSchema, ProductionQuerySchema, ProductionSchema,
                                          ProductionUpdateSchema, RoleInputSchema, RoleSchema, RoleUpdateSchema)
 from casting.talents import embeddings
-from casting.talents.schemas import EMBEDDING_EXAMPLE, EmbeddingInputSchema, EmbeddingSchema
+from casting.talents.schemas import (EMBEDDING_EXAMPLE, EMBEDDING_STORED_EXAMPLE, EmbeddingInputSchema,
+                                     EmbeddingSchema)
 from casting.talents.services import view
 
 blp = Blueprint("productions", __name__, url_prefix="/api/productions",
@@ -139,8 +140,7 @@ class RoleEmbeddingViews(MethodView):
     @api_key_required("ml")
     @blp.doc(security=[{"apiKeyAuth": []}])
     @blp.arguments(EmbeddingInputSchema, example=EMBEDDING_EXAMPLE)
-    @blp.response(200, EmbeddingSchema, example={"model": "all-MiniLM-L6-v2", "dimension": 384,
-                                                 "updated_at": "2026-11-30T10:00:00+00:00"})
+    @blp.response(200, EmbeddingSchema, example=EMBEDDING_STORED_EXAMPLE)
     @error_responses(blp, 401, 403, 404)
     def put(self, data, production_id, role_id):
         """Store a role's embedding (the ML service: an API key with the `ml` scope), replacing any.

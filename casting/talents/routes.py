@@ -8,10 +8,10 @@ from casting.jsonprovider import json_response
 from casting.openapi import error_responses
 from casting.pagination import PageArgsSchema, page_of
 from casting.talents import embeddings, media, services
-from casting.talents.schemas import (EMBEDDING_EXAMPLE, MEDIA_EXAMPLE, TALENT_EXAMPLE, EmbeddingInputSchema,
-                                     EmbeddingSchema, MediaFileSchema, MediaFormSchema, MediaSchema,
-                                     TalentInputSchema, TalentQueryArgsSchema, TalentSchema, TalentSearchSchema,
-                                     TalentUpdateSchema)
+from casting.talents.schemas import (EMBEDDING_EXAMPLE, EMBEDDING_STORED_EXAMPLE, MEDIA_EXAMPLE, TALENT_EXAMPLE,
+                                     EmbeddingInputSchema, EmbeddingSchema, MediaFileSchema, MediaFormSchema,
+                                     MediaSchema, TalentInputSchema, TalentQueryArgsSchema, TalentSchema,
+                                     TalentSearchSchema, TalentUpdateSchema)
 
 blp = Blueprint("talents", __name__, url_prefix="/api/talents",
                 description="Talent profiles: create, edit, list, search, featured, photos.")
@@ -146,8 +146,7 @@ class TalentEmbeddingViews(MethodView):
     @api_key_required("ml")
     @blp.doc(security=[{"apiKeyAuth": []}])
     @blp.arguments(EmbeddingInputSchema, example=EMBEDDING_EXAMPLE)
-    @blp.response(200, EmbeddingSchema, example={"model": "all-MiniLM-L6-v2", "dimension": 384,
-                                                 "updated_at": "2026-11-30T10:00:00+00:00"})
+    @blp.response(200, EmbeddingSchema, example=EMBEDDING_STORED_EXAMPLE)
     @error_responses(blp, 401, 403, 404)
     def put(self, data, talent_id):
         """Store a talent's embedding (the ML service: an API key with the `ml` scope), replacing any.

@@ -239,3 +239,4 @@ MEDIA_EXAMPLE = {"id": 12, "kind": "headshot", "url": "https://casting-media.s3.
 
 
 EMBEDDING_EXAMPLE = {"model": "all-MiniLM-L6-v2", "dimension": 384, "embedding": [0.0123, -0.0456, 0.0789]}
+EMBEDDING_STORED_EXAMPLE = {"model": "all-MiniLM-L6-v2", "dimension": 384, "updated_at": "2026-11-30T10:00:00+00:00"}
