@@ -266,6 +266,9 @@ def _changed_users(session, flush_context):
         if isinstance(obj, User) and obj.id is not None:
             changed[obj.id] = _encode(obj.role, obj.is_active if obj.is_active is not None else True,
                                       obj.suspended_at)
+    for obj in session.deleted:
+        if isinstance(obj, User) and obj.id is not None:
+            changed[obj.id] = None  # gone: its next request finds no user
 
 
 def _publish(session):
@@ -277,7 +280,10 @@ def _publish(session):
     try:
         with redis.pipeline(transaction=False) as pipe:
             for user_id, raw in changed.items():
-                pipe.set(record_key(user_id), raw, ex=RECORD_SECONDS)
+                if raw is None:
+                    pipe.delete(record_key(user_id))
+                else:
+                    pipe.set(record_key(user_id), raw, ex=RECORD_SECONDS)
             pipe.execute()
         forget(*changed)
     except RedisError:
