@@ -1,5 +1,9 @@
 """Run the service as production would, drive it with wrk, compare it with a bare Flask app.
 
+Each route's row gives req/s, p50, p99 and errors from wrk, and the CPU milliseconds per request that the
+service's processes (gunicorn master and workers, from psutil) spent over the timed run: steadier than
+req/s on a shared machine.
+
 Settings: BENCH_DURATION (seconds per route), BENCH_CONNECTIONS, BENCH_THREADS, WEB_CONCURRENCY,
 BENCH_TALENTS (profiles to seed), BENCH_ONLY (only routes whose name contains it). The service runs
 on its own embedded servers under BENCH_INSTANCE (default instance/bench; keep one per size) or on
@@ -16,6 +20,7 @@ import sys
 import time
 import urllib.request
 
+import psutil
 import requests
 from pathlib import Path
 
@@ -139,10 +144,25 @@ def first_request_ms(base, route):
     return (time.perf_counter() - started) * 1000
 
 
-def measure(base, route):
+def cpu_seconds(process):
+    """User + system CPU seconds so far of a gunicorn master and its workers (those alive now)."""
+    total = 0.0
+    for member in [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]:
+        try:
+            times = member.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def measure(process, base, route):
+    """One route: the uncached first request (if asked), a warm-up, then the timed run with its CPU cost."""
     cold = first_request_ms(base, route) if route.cold else None
     drive(base, route, 1)
+    cpu_before = cpu_seconds(process)
     result = drive(base, route, DURATION)
+    result["cpu_ms"] = (cpu_seconds(process) - cpu_before) * 1000 / max(result["requests"], 1)
     if cold is not None:
         print(f"{route.name}: first request (uncached) {cold:.1f} ms", flush=True)
         result["first_ms"] = cold
@@ -159,14 +179,15 @@ def chat_report(base, env):
 
 
 def table(rows, hello, select):
-    lines = ["| route | req/s | p50 ms | p99 ms | errors | vs hello | vs select 1 |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| route | req/s | p50 ms | p99 ms | errors | CPU ms/req | vs hello | vs select 1 | p99 vs select 1 |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, result in rows:
         rps = result["rps"]
         if "first_ms" in result:
             name += f" (first, uncached: {result['first_ms']:.0f} ms)"
         lines.append(f"| {name} | {rps:.0f} | {result['p50_ms']:.1f} | {result['p99_ms']:.1f} | "
-                     f"{result['errors']} | {rps / hello['rps']:.2f} | {rps / select['rps']:.2f} |")
+                     f"{result['errors']} | {result['cpu_ms']:.2f} | {rps / hello['rps']:.2f} | "
+                     f"{rps / select['rps']:.2f} | {result['p99_ms'] / select['p99_ms']:.2f} |")
     return "\n".join(lines)
 
 
@@ -177,12 +198,15 @@ def main():
     env = {**os.environ, **service_urls(), "APP_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
            "JWT_SECRET_KEY": secrets.token_hex(32), "PII_KEYS": pii_key("bench", "pii"),
            "PII_INDEX_KEY": pii_key("bench", "pii-index"), "METRICS_TOKEN": secrets.token_hex(32),
+           "PUBLIC_BASE_URL": "http://127.0.0.1",  # production refuses to start without it; no link is followed
            # Production refuses the console providers; nothing is delivered during a run (no worker).
            "WHATSAPP_PROVIDER": "cloud", "WHATSAPP_API_BASE": "http://127.0.0.1:9", "WHATSAPP_PHONE_NUMBER_ID": "0",
            "WHATSAPP_ACCESS_TOKEN": "bench", "WHATSAPP_APP_SECRET": "bench", "WHATSAPP_VERIFY_TOKEN": "bench",
            "SMS_PROVIDER": "msg91", "MSG91_API_BASE": "http://127.0.0.1:9", "MSG91_AUTH_KEY": "bench",
            "MSG91_SENDER_ID": "BENCH", "MSG91_WEBHOOK_TOKEN": "bench", "EMAIL_PROVIDER": "smtp",
            "RATELIMIT_DEFAULT": "10000000/minute",
+           # the login route signs one account in over and over: its flood guards would refuse it
+           "LOGIN_LIMIT_PER_IDENTIFIER": "10000000/minute", "LOGIN_LIMIT_PER_IP": "10000000/minute",
            "CHAT_SEND_LIMIT": "10000000/minute", "CHAT_CONVERSATION_LIMIT": "10000000/minute",
            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     for command in PREPARE:
@@ -201,12 +225,13 @@ def main():
     try:
         reference, reference_base = start("reference", "bench.reference:app", env)
         processes.append(reference)
-        hello, select = measure(reference_base, REFERENCE_HELLO), measure(reference_base, REFERENCE_SELECT)
+        hello = measure(reference, reference_base, REFERENCE_HELLO)
+        select = measure(reference, reference_base, REFERENCE_SELECT)
         stop(reference)
         service, base = start("service", "wsgi:app", env)
         processes.append(service)
         rows = [(REFERENCE_HELLO.name, hello), (REFERENCE_SELECT.name, select)]
-        rows += [(route.name, measure(base, route)) for route in APP_ROUTES + audition_routes(base)
+        rows += [(route.name, measure(service, base, route)) for route in APP_ROUTES + audition_routes(base)
                  if ONLY in route.name]
         if ONLY in "chat":
             chat_result = chat_report(base, env)

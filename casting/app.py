@@ -1,6 +1,7 @@
 """`create_app`: the Flask app from config, extensions, blueprints, CLI and error handlers."""
 from pathlib import Path
 
+from flask.sessions import SessionInterface
 from redis import Redis
 from socketio import RedisManager
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -9,6 +10,7 @@ from casting.embedded import resolve_urls
 from casting.auth.sessions import register_jwt_callbacks
 from casting.errors import register_error_handlers, register_jwt_errors
 from casting.extensions import api, cache, cors, db, jwt, limiter, migrate, socketio
+from casting.jsonprovider import OrjsonProvider
 from casting.logs import configure_logging
 from casting.numbers import register_converters
 from casting.observability import configure_tracing, log_slow_queries, register_observability
@@ -60,6 +62,17 @@ def _bind_urls(app):
         API_SPEC_OPTIONS=spec_options())
 
 
+class StatelessSessions(SessionInterface):
+    """No cookie session: the API is stateless (bearer tokens), so no request opens or signs one.
+    Socket.IO keeps each socket's own session server-side, as before."""
+
+    def open_session(self, app, request):
+        return self.make_null_session(app)
+
+    def save_session(self, app, session, response):
+        return None
+
+
 def _init_extensions(app):
     origins = app.config["CORS_ORIGINS"]
     db.init_app(app)
@@ -67,6 +80,10 @@ def _init_extensions(app):
     jwt.init_app(app)
     cache.init_app(app)
     limiter.init_app(app)
+    # The default limit is counted with the caller's principal in one round trip (casting.auth.principal);
+    # the limiter's own per-request check would find nothing to do, at a measurable cost per request.
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
+    app.session_interface = StatelessSessions()
     if origins:
         cors.init_app(app, resources={r"/api/*": {"origins": origins}},
                       expose_headers=["X-Request-ID", "Retry-After"], max_age=600)
@@ -108,6 +125,7 @@ def create_app(config=None):
     config = config or load_config()
     config.validate()
     app = CastingFlask(__name__, instance_path=config.INSTANCE_PATH)
+    app.json = OrjsonProvider(app)
     app.config.from_object(config)
     register_converters(app)
     configure_logging(app.config["LOG_LEVEL"])

@@ -32,8 +32,19 @@ migrate = Migrate()
 api = CastingApi()
 jwt = JWTManager()
 socketio = SocketIO()
-limiter = Limiter(get_remote_address,
-                  default_limits=[lambda: current_app.config["RATELIMIT_DEFAULT"]])
+limiter = Limiter(get_remote_address)
+# RATELIMIT_DEFAULT is counted per IP and route by `casting.auth.principal.check_request`, in the same
+# Redis round trip as the caller's session and role (same key, same moving window): the limiter's own
+# per-request check stands aside, and `limiter.exempt` still marks the routes that are not counted.
+limiter.request_filter(lambda: True)
 cache = Cache()
 cors = CORS()
 redis = LocalProxy(lambda: current_app.extensions["redis"])
+
+
+def script(source):
+    """The app's Redis client's Lua script for `source` (registered once; called by its SHA)."""
+    scripts = current_app.extensions.setdefault("casting_scripts", {})
+    if source not in scripts:
+        scripts[source] = current_app.extensions["redis"].register_script(source)
+    return scripts[source]

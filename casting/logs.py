@@ -8,7 +8,8 @@ import logging
 import traceback
 from contextvars import ContextVar
 
-from pythonjsonlogger.json import JsonFormatter
+from pythonjsonlogger.core import BaseJsonFormatter
+from pythonjsonlogger.orjson import OrjsonFormatter
 from sqlalchemy.exc import DBAPIError
 
 from casting.requestid import request_id
@@ -49,9 +50,9 @@ def configure_logging(level):
     logging.setLogRecordFactory(_record_with_request_id)
     root = logging.getLogger()
     root.setLevel(level)
-    if not any(isinstance(handler.formatter, JsonFormatter) for handler in root.handlers):
+    if not any(isinstance(handler.formatter, BaseJsonFormatter) for handler in root.handlers):
         handler = logging.StreamHandler()
-        handler.setFormatter(JsonFormatter(
+        handler.setFormatter(OrjsonFormatter(  # the same JSON lines, a fraction of the cost
             "%(levelname)s %(name)s %(message)s %(request_id)s %(job_id)s",
             rename_fields={"levelname": "level", "name": "logger"}, timestamp=True))
         handler.addFilter(JobIdFilter())

@@ -1,5 +1,5 @@
-"""Request lifecycle: request ids, content-type checks, security headers, one access log line per request,
-and the links the API hands out.
+"""Request lifecycle: request ids, the rate limit and principal (one Redis round trip), content-type checks,
+security headers, one access log line per request, and the links the API hands out.
 
 Secret path parts (a calendar feed's token) are declared in the route as `<secret:name>`; they reach
 the view as usual but never a log line or a trace: `loggable_path()` and `redact()` put `[secret]` in
@@ -132,8 +132,11 @@ def finish(response):
 
 
 def register_request_hooks(app):
+    from casting.auth.principal import check_request
+
     app.url_map.converters["secret"] = SecretConverter
     app.before_request(start_timer)
+    app.before_request(check_request)
     app.before_request(check_content_type)
     app.after_request(security_headers)
     app.after_request(finish)

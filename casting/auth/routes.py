@@ -9,13 +9,16 @@ from casting.auth.permissions import login_required
 from casting.auth.schemas import (SIGNED_IN_EXAMPLE, TOKENS_EXAMPLE, FacebookSignInSchema, GoogleSignInSchema,
                                   LoginSchema, LogoutSchema, MeUpdateSchema, OtpSendSchema, OtpSentSchema,
                                   OtpVerifySchema, RegisterSchema, SessionSchema, SignedInSchema, TokensSchema)
+from casting.jsonprovider import json_response
 from casting.openapi import error_responses
 from casting.pagination import PageArgsSchema, page_of, paginate
+from casting.users import cache as user_cache
 from casting.users.schemas import USER_EXAMPLE, UserSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth",
                 description="Sign-up and sign-in (password, phone OTP, Google, Facebook), tokens and sessions.")
 PUBLIC = []
+_USER_SCHEMA = UserSchema()
 OTP_EXAMPLE = {"channel": "whatsapp", "expires_in": 600, "resend_after": 30}
 
 
@@ -105,7 +108,8 @@ class MeViews(MethodView):
     @error_responses(blp, 401)
     def get(self):
         """The signed-in user."""
-        return current_user
+        body = user_cache.own_profile(current_user.id, lambda: current_user.row, _USER_SCHEMA)
+        return json_response(body)
 
     @login_required()
     @blp.arguments(MeUpdateSchema, example={"full_name": "Asha R. Rao"})
@@ -113,7 +117,7 @@ class MeViews(MethodView):
     @error_responses(blp, 401, 409)
     def patch(self, changes):
         """Change your name; email, phone or password need a fresh sign-in (`AUTH_006`)."""
-        return services.update_me(current_user, changes, fresh=get_jwt().get("fresh", False),
+        return services.update_me(current_user.row, changes, fresh=get_jwt().get("fresh", False),
                                   session_id=get_jwt()["sid"])
 
 

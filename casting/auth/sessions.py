@@ -1,7 +1,7 @@
 """Sessions and tokens: one session per signed-in device, a rotating refresh token, durable revocation.
 
 PostgreSQL holds each session (so revocation survives restarts of the app and of Redis); Redis
-caches each session's state for the per-request check.
+caches each session's state for the per-request check (`casting.auth.principal`).
 """
 import uuid
 from datetime import datetime, timezone
@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from casting.audit.services import record
 from casting.auth.models import AuthSession
+from casting.auth.principal import ACTIVE, REVOKED, resolve, session_key
 from casting.errors import ApiError, Codes
 from casting.extensions import db, redis
 
-ACTIVE, REVOKED = b"active", b"revoked"
 _on_revoke = []
 
 
@@ -30,14 +30,10 @@ def _now():
     return datetime.now(timezone.utc)
 
 
-def _state_key(session_id):
-    return f"casting:session:{session_id}"
-
-
-def _cache_state(session_id, state):
+def cache_state(session_id, state):
     try:
         ttl = int(current_app.config["JWT_REFRESH_TOKEN_EXPIRES"].total_seconds())
-        redis.setex(_state_key(session_id), ttl, state)
+        redis.setex(session_key(session_id), ttl, state)
     except RedisError:
         pass  # the database is the source of truth; the cache refills on the next check
 
@@ -57,29 +53,13 @@ def start(user, fresh=True):
                           expires_at=_now() + current_app.config["JWT_REFRESH_TOKEN_EXPIRES"])
     db.session.add(session)
     tokens = _tokens(user, session, fresh)
-    _cache_state(session.id, ACTIVE)
+    cache_state(session.id, ACTIVE)
     return tokens
-
-
-def is_revoked(payload):
-    """The per-request check: is this token's session ended? (Redis first, PostgreSQL behind it.)"""
-    session_id = payload.get("sid")
-    if not session_id:
-        return True
-    try:
-        state = redis.get(_state_key(session_id))
-    except RedisError:
-        state = None
-    if state is None:
-        session = db.session.get(AuthSession, session_id)
-        state = ACTIVE if session and session.revoked_at is None and session.expires_at > _now() else REVOKED
-        _cache_state(session_id, state)
-    return state != ACTIVE
 
 
 def revoke(session, reason):
     session.revoked_at, session.revoked_reason = _now(), reason
-    _cache_state(session.id, REVOKED)
+    cache_state(session.id, REVOKED)
     for listener in _on_revoke:
         listener(session.id)
 
@@ -125,12 +105,6 @@ def active_sessions(user):
 
 
 def register_jwt_callbacks(jwt):
-    """Tokens name their user and session: load the user, and refuse tokens of ended sessions."""
-    from casting.users.models import User
-
-    @jwt.user_lookup_loader
-    def _load_user(header, payload):
-        user = db.session.get(User, int(payload["sub"]))
-        return user if user is not None and user.is_active else None
-
-    jwt.token_in_blocklist_loader(lambda header, payload: is_revoked(payload))
+    """Tokens name their user and session: both checks are the principal's one look-up."""
+    jwt.user_lookup_loader(lambda header, payload: resolve(payload)[1])
+    jwt.token_in_blocklist_loader(lambda header, payload: not resolve(payload)[0])

@@ -18,12 +18,12 @@ from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_socketio import ConnectionRefusedError, emit, join_room
 from marshmallow import ValidationError
 
-from casting.auth.sessions import is_revoked, on_revoke
+from casting.auth.principal import resolve
+from casting.auth.sessions import on_revoke
 from casting.errors import ApiError, Codes, envelope, flatten_messages
 from casting.extensions import db, redis, socketio
 from casting.messaging import presence, services
 from casting.messaging.schemas import MessageSchema, ReceiptSchema, SocketMessageSchema, SocketReadSchema, TypingSchema
-from casting.users.models import User
 
 log = logging.getLogger(__name__)
 NAMESPACE = services.NAMESPACE
@@ -50,10 +50,10 @@ def _authenticate(auth):
         raise _refuse(Codes.AUTH_INVALID_TOKEN) from None
     if payload.get("type") != "access":
         raise _refuse(Codes.AUTH_INVALID_TOKEN)
-    if is_revoked(payload):
+    active, user = resolve(payload)
+    if not active:
         raise _refuse(Codes.AUTH_REVOKED)
-    user = db.session.get(User, int(payload["sub"]))
-    if user is None or not user.is_active:
+    if user is None:
         raise _refuse(Codes.AUTH_INVALID_TOKEN)
     return user, payload["sid"]
 
@@ -103,8 +103,8 @@ def _end_session_sockets(auth_session):
 
 def _signed_in():
     """The socket's user, while their sign-in session lasts; a revoked session is disconnected."""
-    user = db.session.get(User, session.get("user_id", 0))
-    if user is None or not user.is_active or is_revoked({"sid": session.get("auth_session")}):
+    active, user = resolve({"sid": session.get("auth_session"), "sub": session.get("user_id")})
+    if not active or user is None:
         socketio.start_background_task(_cut_off, request.sid)
         raise ApiError(Codes.AUTH_REVOKED)
     return user

@@ -5,19 +5,43 @@ every write bumps, so a write shows in the next read at once. Profiles (the snap
 is made from) cache for an hour and are dropped on their own write; a snapshot read while a write
 was under way is not cached (the version is watched), so a stale profile never outlives a write.
 What a viewer may see (the date of birth, photo links) is decided after the cache.
+
+The talent routes read a second form of each profile: its public JSON, serialised once (with the
+photo links of the current signing window, so it lives at most until that window ends), behind a
+short header that says who manages it and the date of birth they alone see. A cached page, listing
+ids under the list version, is read with its profiles in one round trip (`cached_page_json`).
 """
 import hashlib
 import json
+import time
 
+from flask import current_app
 from redis.exceptions import LockError, WatchError
 
-from casting.extensions import cache, redis
+from casting.extensions import cache, redis, script
 
 LIST_TIMEOUT = 300
 COMPUTE_SECONDS = 10  # how long concurrent misses of one list wait for the first to fill it
 PROFILE_TIMEOUT = 3600
 VERSION_KEY = "casting:talents:list-version"
 PROFILE_PREFIX = "casting:cache:talents:profile:"
+JSON_PREFIX = "casting:cache:talents:json:"
+IDS_PREFIX = "casting:cache:talents:list:ids:"  # `total:exact|ids`, see _listing
+
+# KEYS: the list version. ARGV: ids prefix, filters digest, JSON prefix. Returns {version, ids entry or
+# false, then each listed profile's JSON entry or false}: a cached page in one round trip.
+_PAGE = """
+local version = redis.call('GET', KEYS[1]) or '0'
+local listing = redis.call('GET', ARGV[1] .. version .. ':' .. ARGV[2])
+local result = {version, listing}
+if listing then
+  local bar = string.find(listing, '|', 1, true)
+  for id in string.gmatch(string.sub(listing, bar + 1), '%d+') do
+    result[#result + 1] = redis.call('GET', ARGV[3] .. id)
+  end
+end
+return result
+"""
 
 
 LIST_SHAPE = 2  # bumped when what a cached page holds changes (2: exact-total flag, match likeness)
@@ -72,7 +96,14 @@ def cached_profiles(ids, load):
 
 def _store_unless_written(snapshots, version):
     """Cache `snapshots` only if no write has bumped the version since they were read."""
-    if not snapshots:
+    serializer = cache.cache.serializer
+    _set_unless_written({PROFILE_PREFIX + str(talent_id): (serializer.dumps(snapshot), PROFILE_TIMEOUT)
+                         for talent_id, snapshot in snapshots.items()}, version)
+
+
+def _set_unless_written(entries, version):
+    """SET each `key: (value, seconds)` only if no write has bumped the version since `version` was read."""
+    if not entries:
         return
     with redis.pipeline() as pipe:
         try:
@@ -80,14 +111,93 @@ def _store_unless_written(snapshots, version):
             if pipe.get(VERSION_KEY) != version:
                 return
             pipe.multi()
-            for talent_id, snapshot in snapshots.items():
-                pipe.setex(PROFILE_PREFIX + str(talent_id), PROFILE_TIMEOUT, cache.cache.serializer.dumps(snapshot))
+            for key, (value, seconds) in entries.items():
+                pipe.setex(key, seconds, value)
             pipe.execute()
         except WatchError:
             pass  # a write landed meanwhile: the next read loads afresh
 
 
+def json_seconds(has_media):
+    """How long a profile's JSON may be served: its photo links are signed per window of MEDIA_URL_TTL/2."""
+    if not has_media:
+        return PROFILE_TIMEOUT
+    half = current_app.config["MEDIA_URL_TTL"] // 2
+    return max(1, min(PROFILE_TIMEOUT, half - int(time.time()) % half - 1))
+
+
+def _fill_json(ids, entries, version, render):
+    """`entries` (cached JSON entries or None, in `ids` order) with the missing ones rendered and stored."""
+    missing = [talent_id for talent_id, entry in zip(ids, entries) if entry is None]
+    if not missing:
+        return entries
+    rendered = render(missing)  # {id: (entry bytes, seconds)} for the live ones
+    _set_unless_written({JSON_PREFIX + str(talent_id): value for talent_id, value in rendered.items()}, version)
+    return [entry if entry is not None else rendered.get(talent_id, (None,))[0]
+            for talent_id, entry in zip(ids, entries)]
+
+
+def profile_json(talent_id, render):
+    """One profile's JSON entry (None when it is not live), from the cache or `render([id])`."""
+    version, entry = redis.mget(VERSION_KEY, JSON_PREFIX + str(talent_id))
+    return _fill_json([talent_id], [entry], version, render)[0]
+
+
+def cached_page_json(filters, compute, render):
+    """(ids, JSON entries, total, exact) of the live profiles on a page: one round trip when cached.
+
+    `compute()` gives the (ids, total, exact) on a miss (concurrent misses compute once); `render(ids)`
+    gives the entries the cache lacks.
+    """
+    digest = hashlib.sha256(json.dumps(filters, sort_keys=True, default=str).encode()).hexdigest()
+    version, listing, *entries = script(_PAGE)(keys=[VERSION_KEY], args=[IDS_PREFIX, digest, JSON_PREFIX])
+    if listing is None:
+        key = f"{IDS_PREFIX}{int(version or 0)}:{digest}"
+        listing = _locked_fill(key, lambda: _listing(*compute()))
+        total, exact, ids = _parse_listing(listing)
+        entries = redis.mget(*(JSON_PREFIX + str(talent_id) for talent_id in ids)) if ids else []
+    else:
+        total, exact, ids = _parse_listing(listing)
+    version = None if version == b"0" else version
+    found = _fill_json(ids, entries, version, render)
+    live = [(talent_id, entry) for talent_id, entry in zip(ids, found) if entry is not None]
+    return [talent_id for talent_id, _ in live], [entry for _, entry in live], total, exact
+
+
+def _listing(ids, total, exact):
+    """A cached page's ids as text the Lua script reads: `total:exact|id,id,...`."""
+    return f"{total}:{int(exact)}|{','.join(map(str, ids))}".encode()
+
+
+def _parse_listing(raw):
+    head, _, ids = raw.partition(b"|")
+    total, _, exact = head.partition(b":")
+    return int(total), exact == b"1", [int(talent_id) for talent_id in ids.split(b",") if talent_id]
+
+
+def _locked_fill(key, compute):
+    """The value at `key`, or `compute()` stored there for LIST_TIMEOUT; concurrent misses compute once."""
+    lock = redis.lock(f"casting:lock:{key}", timeout=COMPUTE_SECONDS, blocking_timeout=COMPUTE_SECONDS,
+                      sleep=0.02)
+    acquired = lock.acquire()
+    try:
+        value = redis.get(key) if acquired else None  # filled by whoever held the lock before us
+        if value is None:
+            value = compute()
+            redis.set(key, value, ex=LIST_TIMEOUT)
+        return value
+    finally:
+        if acquired:
+            _release(lock)
+
+
 def forget(talent_id):
-    """After any write to a talent (committed): bump the version, then drop its profile."""
-    redis.incr(VERSION_KEY)
-    redis.delete(PROFILE_PREFIX + str(talent_id))
+    """After any write to a talent (committed): bump the version, then drop its profile (one round trip).
+
+    The version makes every cached list and search miss (any write may move a talent in or out of
+    a filter, or in the order by `updated_at`); only this talent's own profile entries are dropped.
+    """
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.incr(VERSION_KEY)
+        pipe.delete(PROFILE_PREFIX + str(talent_id), JSON_PREFIX + str(talent_id))
+        pipe.execute()

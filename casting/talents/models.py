@@ -57,6 +57,9 @@ class Talent(db.Model):
     """A talent profile. `skill_keys`/`language_keys` hold the lower-cased names the filters match."""
 
     __tablename__ = "talents"
+    # updated_at (and the server defaults) come back in the UPDATE/INSERT's RETURNING, so a write's
+    # response is made without reading the row again
+    __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
         CheckConstraint("playing_age_min IS NULL OR playing_age_max IS NULL OR playing_age_min <= playing_age_max",
                         name="playing_age_range"),

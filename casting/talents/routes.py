@@ -1,11 +1,12 @@
 from flask.views import MethodView
-from flask_jwt_extended import current_user, get_current_user
+from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from casting.auth.api_keys import api_key_required
 from casting.auth.permissions import login_required
+from casting.jsonprovider import json_response
 from casting.openapi import error_responses
-from casting.pagination import PageArgsSchema, page, page_of
+from casting.pagination import PageArgsSchema, page_of
 from casting.talents import embeddings, media, services
 from casting.talents.schemas import (EMBEDDING_EXAMPLE, EMBEDDING_STORED_EXAMPLE, MEDIA_EXAMPLE, TALENT_EXAMPLE,
                                      EmbeddingInputSchema, EmbeddingSchema, MediaFileSchema, MediaFormSchema,
@@ -22,10 +23,7 @@ INPUT_EXAMPLE = {"stage_name": "Asha Rao", "gender": "female", "date_of_birth": 
 
 
 def _page(result, args):
-    records, total, exact = result
-    viewer = get_current_user()
-    return page([services.view(record, viewer) for record in records], total, args["page"], args["per_page"],
-                exact)
+    return json_response(services.page_json(result, args, current_user))
 
 
 @blp.route("/")
@@ -36,7 +34,7 @@ class TalentViews(MethodView):
     @error_responses(blp, 401)
     def get(self, filters):
         """Talent, newest first, filtered (lists are comma-separated: `skills=Acting,Kathak`)."""
-        return _page(services.search_page(filters), filters)
+        return _page(services.search_page_json(filters), filters)
 
     @login_required()
     @blp.arguments(TalentInputSchema, example=INPUT_EXAMPLE)
@@ -61,7 +59,7 @@ class TalentSearchViews(MethodView):
         nearest first, over the talent that have an embedding; every filter and paging combine with it.
         Its `meta.total` counts up to 1,000 matches: beyond, `meta.total_exact` is false.
         """
-        return _page(services.search_page(filters), filters)
+        return _page(services.search_page_json(filters), filters)
 
 
 @blp.route("/me")
@@ -92,7 +90,7 @@ class TalentByIdViews(MethodView):
     @error_responses(blp, 401, 404)
     def get(self, talent_id):
         """One talent."""
-        return services.view(services.profile(talent_id), current_user)
+        return json_response(services.profile_json(talent_id, current_user))
 
     @login_required()
     @blp.arguments(TalentUpdateSchema, example={"availability_status": "busy", "day_rate_inr": 18000})
@@ -100,7 +98,7 @@ class TalentByIdViews(MethodView):
     @error_responses(blp, 401, 403, 404)
     def put(self, changes, talent_id):
         """Edit a profile (the talent, their agent or an admin); fields left out stay as they are."""
-        return services.view(services.snapshot(services.update(talent_id, current_user, changes)), current_user)
+        return services.view(services.update(talent_id, current_user, changes), current_user)
 
     @login_required()
     @blp.response(204)

@@ -6,13 +6,17 @@ from sqlalchemy.orm import defer
 
 from casting.errors import ApiError, Codes
 from casting.extensions import db
+from casting.jsonprovider import dumps_bytes
+from casting.pagination import page
 from casting.talents import cache as talent_cache
 from casting.talents import embeddings
 from casting.media.storage import storage
 from casting.talents.models import MediaKind, Talent
+from casting.talents.schemas import TalentSchema
 from casting.users.models import Role
 
 ADMIN_FIELDS = {"is_verified", "is_featured"}
+_PUBLIC_SCHEMA = TalentSchema(exclude=("date_of_birth",))
 COUNT_BOUND = 1000  # a vector search counts its matches up to here (CONTRACT §3 `total_exact`)
 PUBLIC_FIELDS = ("id", "user_id", "stage_name", "bio", "gender", "age", "playing_age_min", "playing_age_max",
                  "height_cm", "location", "skills", "languages", "experience_years", "availability_status",
@@ -45,14 +49,55 @@ def public_media(item):
             "width": item["width"], "height": item["height"], "created_at": item["created_at"]}
 
 
-def view(record, viewer):
-    """A profile as `viewer` may see it: the date of birth only for those who manage it."""
+def _public_view(record):
     shown = {name: record[name] for name in PUBLIC_FIELDS}
     shown["media"] = [public_media(item) for item in record["media"]]
     shown["headshot"] = next((item for item in shown["media"] if item["kind"] == MediaKind.HEADSHOT), None)
+    return shown
+
+
+def view(record, viewer):
+    """A profile as `viewer` may see it: the date of birth only for those who manage it."""
+    shown = _public_view(record)
     if can_manage(record, viewer):
         shown["date_of_birth"] = record["date_of_birth"]
     return shown
+
+
+def _json_entry(record):
+    """A profile serialised once for every viewer: `user|agent|date of birth|` then the public JSON."""
+    born = record["date_of_birth"]
+    header = f"{record['user_id'] or ''}|{record['agent_id'] or ''}|{born.isoformat() if born else ''}|"
+    body = dumps_bytes(_PUBLIC_SCHEMA.dump(_public_view(record)))
+    return header.encode() + body, talent_cache.json_seconds(bool(record["media"]))
+
+
+def _render_json(ids):
+    return {record["id"]: _json_entry(record) for record in profiles(ids)}
+
+
+def json_view(entry, viewer):
+    """A profile's cached JSON as `viewer` may see it: with the date of birth for those who manage it."""
+    user_id, agent_id, born, body = entry.split(b"|", 3)
+    if viewer is not None and (viewer.role == Role.ADMIN or str(viewer.id).encode() in (user_id, agent_id)):
+        return b'{"date_of_birth":' + (b'"' + born + b'"' if born else b"null") + b"," + body[1:]
+    return body
+
+
+def profile_json(talent_id, viewer):
+    """One live profile as `viewer` may see it, as JSON bytes (404 when it is not live)."""
+    entry = talent_cache.profile_json(talent_id, _render_json)
+    if entry is None:
+        raise ApiError(Codes.TALENT_NOT_FOUND)
+    return json_view(entry, viewer)
+
+
+def page_json(result, args, viewer):
+    """A page `{items, meta}` as JSON bytes from cached entries, each as `viewer` may see it."""
+    entries, total, exact = result
+    meta = page([], total, args["page"], args["per_page"], exact)["meta"]
+    return (b'{"items":[' + b",".join(json_view(entry, viewer) for entry in entries) + b'],"meta":'
+            + dumps_bytes(meta) + b"}")
 
 
 def get_live(talent_id, lock=False):
@@ -94,29 +139,42 @@ def profile(talent_id):
 
 
 def search_page(filters):
-    """One page of a list or search as (snapshots, total, total is exact).
+    """One page of a list or search as (snapshots, total, total is exact), through the list and profile caches."""
+    ids, _, total, exact = _search(filters)
+    return profiles(ids), total, exact
+
+
+def search_page_json(filters):
+    """One page of a list or search as (JSON entries, total, total is exact): what the routes serve."""
+    _, entries, total, exact = _search(filters)
+    return entries, total, exact
+
+
+def _search(filters):
+    """(ids, JSON entries, total, exact) of one page of a list or search.
 
     A vector search ranks on the HNSW index with iterative scans and counts its matches only up to
     COUNT_BOUND: past that, `total` is a lower bound (counting every match of a broad filter would
     cost more than finding the page).
     """
     vector = embeddings.query_vector(filters)
-    return _cached_page(search(filters, vector), filters, filters, vector=vector is not None)
+    return _cached_page(lambda: search(filters, vector), filters, filters, vector=vector is not None)
 
 
-def _cached_page(query, cache_key, args, vector=False):
-    """Run one page of `query` as (snapshots, total, exact); the ids and total come through the list cache."""
+def _cached_page(make_query, cache_key, args, vector=False):
+    """One page of the select `make_query()` makes (only on a miss) as (ids, JSON entries, total, exact)."""
     def compute():
-        page_query = query.limit(args["per_page"]).offset((args["page"] - 1) * args["per_page"])
+        query = make_query()
+        page_query = query.with_only_columns(Talent.id).limit(args["per_page"]).offset(
+            (args["page"] - 1) * args["per_page"])
         counted = query.order_by(None)
         if vector:
             embeddings.scan_settings()
             counted = counted.limit(COUNT_BOUND + 1)
         total = db.session.scalar(select(func.count()).select_from(counted.subquery()))
-        return [talent.id for talent in db.session.scalars(page_query)], total, total <= COUNT_BOUND or not vector
+        return list(db.session.scalars(page_query)), total, total <= COUNT_BOUND or not vector
 
-    ids, total, exact = talent_cache.cached_page(cache_key, compute)
-    return profiles(ids), total, exact
+    return talent_cache.cached_page_json(cache_key, compute, _render_json)
 
 
 def create(user, data):
@@ -138,7 +196,10 @@ def create(user, data):
 
 
 def update(talent_id, user, changes):
-    """Edit a profile the user manages; only admins verify or feature a talent."""
+    """Edit a profile the user manages (only admins verify or feature a talent); returns its snapshot.
+
+    One transaction: read the row and its media, UPDATE ... RETURNING updated_at, commit; then one
+    Redis round trip drops this talent's cached profile and moves the list version on."""
     talent = get_live(talent_id)
     if not can_manage(talent, user):
         raise ApiError(Codes.AUTH_FORBIDDEN)
@@ -153,9 +214,11 @@ def update(talent_id, user, changes):
         raise ApiError(Codes.VALIDATION, details={"fields": {"playing_age_min": [
             "Must not be above playing_age_max."]}})
     talent.refresh_derived()
+    db.session.flush()
+    record = snapshot(talent)  # taken before the commit expires the row: no second read for the response
     db.session.commit()
-    talent_cache.forget(talent.id)
-    return talent
+    talent_cache.forget(talent_id)
+    return record
 
 
 def delete(talent_id, user):
@@ -181,11 +244,14 @@ def restore(talent_id):
 
 
 def featured_page(args):
-    """Admin-featured talent first, then verified and complete profiles, the recently updated first."""
-    query = (select(Talent).where(Talent.deleted_at.is_(None))
-             .order_by(Talent.is_featured.desc(), Talent.profile_score.desc(), Talent.updated_at.desc(),
-                       Talent.id.desc()))
-    return _cached_page(query, {"featured": True, **args}, args)
+    """Admin-featured talent first, then verified and complete profiles, the recently updated first, as
+    (JSON entries, total, exact)."""
+    def query():
+        return (select(Talent).where(Talent.deleted_at.is_(None))
+                .order_by(Talent.is_featured.desc(), Talent.profile_score.desc(), Talent.updated_at.desc(),
+                          Talent.id.desc()))
+    _, entries, total, exact = _cached_page(query, {"featured": True, **args}, args)
+    return entries, total, exact
 
 
 def _years_ago(years):

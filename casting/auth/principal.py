@@ -1,0 +1,299 @@
+"""The caller as the request path needs it, in one Redis round trip per request.
+
+Before any view runs, one Lua script reads the token's session state (`casting:session:<sid>`),
+the user's principal record (`casting:principal:<user id>`: role, active, suspended since) and
+counts the request against the default rate limit (the same moving window and key the rate
+limiter uses). Nothing of it touches PostgreSQL: a record missing from Redis (expired, flushed)
+is rebuilt from the database once and stored for the next requests.
+
+Every write to a user's role, active flag or suspension rewrites that user's record when its
+transaction commits (an ORM event, so no write path can forget it), and revoking a session marks
+it revoked in Redis at once: the next request on any process sees the change.
+
+The HTTP routes (`login_required`), the refresh and session routes (flask-jwt-extended's loaders)
+and the Socket.IO events all ask `lookup` for a token's principal.
+"""
+import logging
+import time
+from functools import lru_cache
+from datetime import datetime, timezone
+
+from flask import current_app, g, has_app_context, request
+from flask_jwt_extended import decode_token
+from flask_jwt_extended.exceptions import JWTExtendedException
+from jwt.exceptions import PyJWTError
+from limits import parse
+from redis.exceptions import RedisError
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from casting.auth.models import AuthSession
+from casting.errors import ApiError, Codes
+from casting.extensions import db, limiter, redis, script
+from casting.users.models import Role, User
+
+log = logging.getLogger(__name__)
+ACTIVE, REVOKED = b"active", b"revoked"
+RECORD_SECONDS = 24 * 3600
+_FIELDS = ("role", "is_active", "suspended_at")
+
+# KEYS: rate-limit list ('' when the route is exempt), session state, principal record (both
+# optional). ARGV: now, limit, window seconds. Returns {allowed, retry at, session state, record}.
+_LOOKUP = """
+local allowed, retry_at = 1, 0
+if KEYS[1] ~= '' then
+  local now, limit, expiry = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+  local oldest = redis.call('LINDEX', KEYS[1], limit - 1)
+  if oldest and tonumber(oldest) >= now - expiry then
+    allowed, retry_at = 0, tostring(tonumber(oldest) + expiry)
+  else
+    redis.call('LPUSH', KEYS[1], ARGV[1])
+    redis.call('LTRIM', KEYS[1], 0, limit - 1)
+    redis.call('EXPIRE', KEYS[1], expiry)
+  end
+end
+local state, record = false, false
+if KEYS[2] then state = redis.call('GET', KEYS[2]) end
+if KEYS[3] then record = redis.call('GET', KEYS[3]) end
+return {allowed, retry_at, state, record}
+"""
+
+
+class Principal:
+    """The signed-in user as the request path knows it (id, role, status, session).
+
+    Any other attribute (name, contacts, preferences) loads the user's row once, on first use, so
+    services that need the full user keep working; write to `row`, never to the principal.
+    """
+
+    __slots__ = ("id", "role", "is_active", "suspended_at", "session_id", "_row")
+
+    def __init__(self, user_id, role, is_active, suspended_at, session_id=None):
+        self.id, self.role, self.is_active = user_id, role, is_active
+        self.suspended_at, self.session_id, self._row = suspended_at, session_id, None
+
+    @property
+    def is_suspended(self):
+        return self.suspended_at is not None
+
+    @property
+    def row(self):
+        """The user's database row (loaded on first use)."""
+        if self._row is None:
+            self._row = db.session.get(User, self.id)
+        return self._row
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.row, name)
+
+    def __repr__(self):
+        return f"<Principal {self.id} {self.role.value}>"
+
+
+def session_key(session_id):
+    return f"casting:session:{session_id}"
+
+
+def record_key(user_id):
+    return f"casting:principal:{user_id}"
+
+
+def _encode(role, is_active, suspended_at):
+    return f"{role.value}|{int(bool(is_active))}|{suspended_at.isoformat() if suspended_at else ''}"
+
+
+def _decode(user_id, raw, session_id):
+    role, active, suspended = raw.decode().split("|")
+    return Principal(user_id, Role(role), active == "1", datetime.fromisoformat(suspended) if suspended else None,
+                     session_id)
+
+
+def _rebuild_session(session_id):
+    from casting.auth.sessions import cache_state
+
+    found = db.session.get(AuthSession, session_id)
+    active = found is not None and found.revoked_at is None and found.expires_at > datetime.now(timezone.utc)
+    state = ACTIVE if active else REVOKED
+    cache_state(session_id, state)
+    return state
+
+
+def _rebuild_record(user_id):
+    """The principal record from the database; stored unless a write stored a newer one meanwhile."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        return None
+    raw = _encode(user.role, user.is_active, user.suspended_at).encode()
+    try:
+        redis.set(record_key(user_id), raw, ex=RECORD_SECONDS, nx=True)
+    except RedisError:
+        pass
+    return raw
+
+
+# -- the default rate limit -----------------------------------------------------------------------
+
+_exempt_endpoints = {}
+
+
+def _rate_key(endpoint):
+    """The rate limiter's key for this request's default limit, or '' if the route is exempt."""
+    if not endpoint or not limiter.enabled:
+        return "", None
+    exempt = _exempt_endpoints.get(endpoint)
+    if exempt is None:
+        from flask_limiter import ExemptionScope
+
+        scope = limiter.limit_manager.exemption_scope(current_app, endpoint, request.blueprint)
+        exempt = _exempt_endpoints[endpoint] = bool(scope & ExemptionScope.DEFAULT)
+    if exempt:
+        return "", None
+    item = _limit(current_app.config["RATELIMIT_DEFAULT"])
+    key = item.key_for(current_app.config["RATELIMIT_KEY_PREFIX"], request.remote_addr or "127.0.0.1", endpoint)
+    return "LIMITS:" + key, item
+
+
+@lru_cache(maxsize=16)
+def _limit(text):
+    return parse(text)
+
+
+def _bearer():
+    header = request.headers.get("Authorization", "")
+    return header[7:] if header[:7].lower() == "bearer " else None
+
+
+_DECODED_MOST = 10_000
+
+
+def _payload(token):
+    """The claims of a valid access token with a session, else None.
+
+    A token's signature is checked once per process: its claims are kept (per app, so per secret)
+    until it expires, and only the expiry is checked again.
+    """
+    decoded = current_app.extensions.setdefault("casting_decoded_tokens", {})
+    payload = decoded.get(token)
+    if payload is not None and payload["exp"] > time.time():
+        return payload
+    try:
+        payload = decode_token(token)
+    except (JWTExtendedException, PyJWTError):
+        return None
+    if payload.get("type") != "access" or not payload.get("sid"):
+        return None
+    if len(decoded) >= _DECODED_MOST:
+        decoded.clear()
+    decoded[token] = payload
+    return payload
+
+
+def check_request():
+    """before_request: count the default rate limit and read the bearer's principal, in one round trip.
+
+    What it found is kept for the request (see `resolve`); a token that does not decode is left to
+    the view's own check (its 401), as before.
+    """
+    rate_key, item = _rate_key(request.endpoint)
+    token = _bearer()
+    payload = _payload(token) if token else None
+    if not rate_key and payload is None:
+        return
+    keys = [rate_key]
+    if payload is not None:
+        keys += [session_key(payload["sid"]), record_key(payload["sub"])]
+    args = [repr(time.time()), item.amount, item.get_expiry()] if item else [0, 0, 0]
+    try:
+        allowed, retry_at, state, raw = script(_LOOKUP)(keys=keys, args=args)
+    except RedisError:  # the database is the source of truth; no count is kept meanwhile
+        allowed, retry_at, state, raw = 1, 0, None, None
+    if not allowed:
+        wait = max(1, int(float(retry_at) - time.time() + 0.999))
+        raise ApiError(Codes.RATE_LIMITED, headers={"Retry-After": str(wait)})
+    if payload is not None:
+        g.principal_lookup = (payload, *_principal(payload, state, raw))
+
+
+def _principal(payload, state, raw):
+    """(session active?, principal or None) of a decoded token, given what Redis held."""
+    session_id, user_id = payload["sid"], int(payload["sub"])
+    if state is None:
+        state = _rebuild_session(session_id)
+    if state != ACTIVE:
+        return False, None
+    if raw is None:
+        raw = _rebuild_record(user_id)
+        if raw is None:
+            return True, None
+    principal = _decode(user_id, raw, session_id)
+    return True, principal if principal.is_active else None
+
+
+def resolve(payload):
+    """(session active?, principal or None: no such user, or deactivated) of a decoded token.
+
+    The one token-to-user lookup: HTTP routes, the refresh and session routes and the Socket.IO
+    events all come here. Within a request it reuses what `check_request` read for the same token;
+    otherwise it costs one round trip (plus the database, once, for a record Redis lacks).
+    """
+    if not payload.get("sid") or not payload.get("sub"):
+        return False, None
+    seen = g.get("principal_lookup")
+    if seen is not None and payload.get("jti") and seen[0].get("jti") == payload["jti"]:
+        return seen[1], seen[2]
+    try:
+        state, raw = redis.mget(session_key(payload["sid"]), record_key(payload["sub"]))
+    except RedisError:
+        state = raw = None
+    found = _principal(payload, state, raw)
+    g.principal_lookup = (payload, *found)
+    return found
+
+
+def signed_in_principal():
+    """(payload, principal) when `check_request` found a live session and user for this request, else None."""
+    seen = g.get("principal_lookup")
+    return (seen[0], seen[2]) if seen is not None and seen[1] and seen[2] is not None else None
+
+
+# -- keeping the records true -------------------------------------------------------------------
+
+def _changed_users(session, flush_context):
+    changed = session.info.setdefault("casting_principals", {})
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, User) and obj.id is not None:
+            changed[obj.id] = _encode(obj.role, obj.is_active if obj.is_active is not None else True,
+                                      obj.suspended_at)
+    for obj in session.deleted:
+        if isinstance(obj, User) and obj.id is not None:
+            changed[obj.id] = None  # gone: its next request finds no user
+
+
+def _publish(session):
+    changed = session.info.pop("casting_principals", None)
+    if not changed or not has_app_context():
+        return
+    from casting.users.cache import forget
+
+    try:
+        with redis.pipeline(transaction=False) as pipe:
+            for user_id, raw in changed.items():
+                if raw is None:
+                    pipe.delete(record_key(user_id))
+                else:
+                    pipe.set(record_key(user_id), raw, ex=RECORD_SECONDS)
+            pipe.execute()
+        forget(*changed)
+    except RedisError:
+        log.warning("could not refresh principal records in Redis", extra={"users": len(changed)})
+
+
+def _discard(session):
+    session.info.pop("casting_principals", None)
+
+
+event.listen(Session, "after_flush", _changed_users)
+event.listen(Session, "after_commit", _publish)
+event.listen(Session, "after_soft_rollback", lambda session, previous: _discard(session))
