@@ -182,7 +182,7 @@ def main():
            "WHATSAPP_ACCESS_TOKEN": "bench", "WHATSAPP_APP_SECRET": "bench", "WHATSAPP_VERIFY_TOKEN": "bench",
            "SMS_PROVIDER": "msg91", "MSG91_API_BASE": "http://127.0.0.1:9", "MSG91_AUTH_KEY": "bench",
            "MSG91_SENDER_ID": "BENCH", "MSG91_WEBHOOK_TOKEN": "bench", "EMAIL_PROVIDER": "smtp",
-           "RATELIMIT_DEFAULT": "10000000/minute",
+           "RATELIMIT_DEFAULT": "10000000/minute", "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
            "CHAT_SEND_LIMIT": "10000000/minute", "CHAT_CONVERSATION_LIMIT": "10000000/minute",
            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     for command in PREPARE:
@@ -194,7 +194,7 @@ def main():
     print(seed_query, flush=True)
     if ONLY in "vectors":
         measured = subprocess.run([str(BIN / "python"), "-m", "bench.vectors"], cwd=ROOT, env=env,  # nosec B603
-                                  check=True, capture_output=True, text=True)
+                                  check=True, stdout=subprocess.PIPE, text=True)  # its errors reach the console
         seed_query += "\n" + vectors.report(json.loads(measured.stdout.strip().splitlines()[-1]), seeded)
         print(seed_query.splitlines()[-1], flush=True)
     processes, chat_result = [], None

@@ -309,10 +309,10 @@ def test_the_export_reaches_the_ml_key_and_can_include_embeddings(app, client, k
 def test_scan_settings_apply_to_the_transaction_only(app):
     with app.app_context():
         embeddings.scan_settings()
-        assert db.session.scalar(text("SHOW hnsw.iterative_scan")) == "strict_order"
+        assert db.session.scalar(text("SHOW hnsw.iterative_scan")) == "relaxed_order"
         assert db.session.scalar(text("SHOW hnsw.ef_search")) == str(app.config["HNSW_EF_SEARCH"])
         db.session.commit()
-        assert db.session.scalar(text("SHOW hnsw.iterative_scan")) != "strict_order"
+        assert db.session.scalar(text("SHOW hnsw.iterative_scan")) != "relaxed_order"
 
 
 def test_flask_seed_talents_with_vectors_gives_each_talent_one_and_rebuilds_the_index(app, runner):
@@ -323,6 +323,6 @@ def test_flask_seed_talents_with_vectors_gives_each_talent_one_and_rebuilds_the_
         assert db.session.scalar(select(func.count()).select_from(TalentEmbedding)) == 50
         assert db.session.scalar(text("SELECT vector_dims(embedding) FROM talent_embeddings LIMIT 1")) == DIM
         index = db.session.scalar(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_talent_embeddings_hnsw'"))
-        assert index.endswith("USING hnsw (embedding vector_cosine_ops)")
+        assert index.endswith("USING hnsw (((embedding)::halfvec(384)) halfvec_cosine_ops)"), index
     again = runner.invoke(args=["seed", "talents", "50", "--up-to", "--vectors"])
     assert "every talent has an embedding already" in again.output

@@ -96,24 +96,30 @@ def profile(talent_id):
 def search_page(filters):
     """One page of a list or search as (snapshots, total, total is exact).
 
-    A vector search ranks on the HNSW index with iterative scans and counts its matches only up to
-    COUNT_BOUND: past that, `total` is a lower bound (counting every match of a broad filter would
-    cost more than finding the page).
+    A vector search ranks on the HNSW index (candidates re-ranked on the full vectors, see
+    `embeddings`) and counts its matches only up to COUNT_BOUND: past that, `total` is a lower bound
+    (counting every match of a broad filter would cost more than finding the page).
     """
     vector = embeddings.query_vector(filters)
-    return _cached_page(search(filters, vector), filters, filters, vector=vector is not None)
+    rerank = vector if vector is not None and not filters.get("sort") else None
+    return _cached_page(search(filters, vector), filters, filters, vector=vector is not None, rerank=rerank)
 
 
-def _cached_page(query, cache_key, args, vector=False):
-    """Run one page of `query` as (snapshots, total, exact); the ids and total come through the list cache."""
+def _cached_page(query, cache_key, args, vector=False, rerank=None):
+    """Run one page of `query` as (snapshots, total, exact); the ids and total come through the list cache.
+    With `rerank` (the query vector), the page comes from the index's candidates in exact order."""
     def compute():
-        page_query = query.limit(args["per_page"]).offset((args["page"] - 1) * args["per_page"])
+        offset = (args["page"] - 1) * args["per_page"]
+        if rerank is not None:
+            page_query = embeddings.reranked(query, rerank, offset, args["per_page"])
+        else:
+            page_query = query.with_only_columns(Talent.id).limit(args["per_page"]).offset(offset)
         counted = query.order_by(None)
         if vector:
             embeddings.scan_settings()
             counted = counted.limit(COUNT_BOUND + 1)
-        total = db.session.scalar(select(func.count()).select_from(counted.subquery()))
-        return [talent.id for talent in db.session.scalars(page_query)], total, total <= COUNT_BOUND or not vector
+        total = db.session.scalar(select(func.count()).select_from(counted.with_only_columns(Talent.id).subquery()))
+        return list(db.session.scalars(page_query)), total, total <= COUNT_BOUND or not vector
 
     ids, total, exact = talent_cache.cached_page(cache_key, compute)
     return profiles(ids), total, exact
@@ -213,11 +219,15 @@ def _lower(values):
     return sorted({value.strip().lower() for value in values or [] if value.strip()})
 
 
-def search(filters, vector=None):
+def search(filters, vector=None, exact=False):
     """The select for a list or search: every filter combines; `q` is typo-tolerant and ranks; with
-    `vector`, only talent with an embedding, nearest first (after the `sort` keys, if any)."""
+    `vector`, only talent with an embedding, nearest first (after the `sort` keys, if any): by the
+    HNSW index's half-precision distance, or the full-precision one with `exact` or `sort`."""
     query = select(Talent).where(Talent.deleted_at.is_(None))
     place = {key: filters[key].strip().title() for key in ("city", "state") if filters.get(key)}
+    # A vector search checks city and gender on the embedding row (their copies there), not here.
+    on_vector = {key: place.pop(key, None) if key == "city" else filters.get(key)
+                 for key in ("city", "gender")} if vector is not None else {}
     if place:
         query = query.where(Talent.location.contains(place))
     if filters.get("skills"):
@@ -227,7 +237,7 @@ def search(filters, vector=None):
     if filters.get("languages"):
         query = query.where(Talent.language_keys.contains(_lower(filters["languages"])))
     for name in ("gender", "availability_status", "is_verified"):
-        if filters.get(name) is not None:
+        if filters.get(name) is not None and name not in on_vector:
             query = query.where(getattr(Talent, name) == filters[name])
     if filters.get("age_min") is not None or filters.get("age_max") is not None:
         query = query.where(age_clause(filters.get("age_min"), filters.get("age_max")))
@@ -246,6 +256,7 @@ def search(filters, vector=None):
             order = [func.word_similarity(q, Talent.search_text).desc()]
     if vector is not None:
         # Nearest first and nothing after it, so the HNSW index can give the order (exact ties are rare).
-        query, distance = embeddings.rank(query, vector, exclude=filters.get("similar_to"))
+        query, distance = embeddings.rank(query, vector, filters.get("similar_to"), on_vector,
+                                          exact=exact or bool(order))
         return query.order_by(*order, distance)
     return query.order_by(*order, Talent.created_at.desc(), Talent.id.desc())
