@@ -326,3 +326,31 @@ def test_flask_seed_talents_with_vectors_gives_each_talent_one_and_rebuilds_the_
         assert index.endswith("USING hnsw (((embedding)::halfvec(384)) halfvec_cosine_ops)"), index
     again = runner.invoke(args=["seed", "talents", "50", "--up-to", "--vectors"])
     assert "every talent has an embedding already" in again.output
+
+
+def test_a_talent_who_moves_or_changes_gender_is_found_under_the_new_ones(app, client, login, population):
+    """City and gender are checked on the embedding row's copies: they follow the talent (triggers)."""
+    me = login("casting_director")
+    anchor = 23
+    with app.app_context():
+        talent = db.session.get(Talent, anchor)
+        talent.location = {"city": "Shillong", "state": "Meghalaya", "country": "India"}
+        talent.gender = "non_binary"
+        db.session.commit()
+        assert db.session.execute(text("SELECT city, gender::text FROM talent_embeddings WHERE talent_id = :id"),
+                                  {"id": anchor}).one() == ("Shillong", "non_binary")
+    vector = [float(x) for x in population[anchor]]
+    found = search(client, me, embedding=vector, city="shillong", gender="non_binary")
+    assert [item["id"] for item in found["items"]] == [anchor]
+    before = search(client, me, embedding=vector, city="shillong", gender="female")
+    assert before["items"] == [] and before["meta"]["total"] == 0
+    # A vector stored again (the ML service's PUT) keeps the copies.
+    with app.app_context():
+        db.session.execute(text("UPDATE talent_embeddings SET model = model WHERE talent_id = :id"), {"id": anchor})
+        db.session.execute(text("DELETE FROM talent_embeddings WHERE talent_id = :id"), {"id": 24})
+        db.session.add(TalentEmbedding(talent_id=24, model=MODEL, embedding=vector))
+        db.session.commit()
+        copies = db.session.execute(text("SELECT e.city = t.location->>'city' AND e.gender = t.gender FROM "
+                                         "talent_embeddings e JOIN talents t ON t.id = e.talent_id "
+                                         "WHERE e.talent_id IN (23, 24)")).scalars().all()
+    assert copies == [True, True]
