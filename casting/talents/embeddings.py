@@ -98,6 +98,19 @@ def rank(query, vector, exclude=None, where=None, exact=False):
     return query, exact_distance(vector) if exact else _approximate(vector)
 
 
+def matching(where, exclude=None):
+    """The ids of the embedding rows with the city and gender of `where` (either None): the live talent
+    with a vector there, as a deleted talent's vector goes with it (`forget`, and a trigger)."""
+    query = select(TalentEmbedding.talent_id)
+    if exclude is not None:
+        query = query.where(TalentEmbedding.talent_id != exclude)
+    for name, value in where.items():
+        if value is not None:
+            value = value.strip().title() if name == "city" else value
+            query = query.where(getattr(TalentEmbedding, name) == value)
+    return query
+
+
 def reranked(query, vector, offset, limit):
     """The ids of one page of `query` (ordered by the index's distance): `offset + limit + RERANK_SLACK`
     candidates from the index, in full-precision order."""

@@ -14,6 +14,9 @@ from casting.users.models import Role
 
 ADMIN_FIELDS = {"is_verified", "is_featured"}
 COUNT_BOUND = 1000  # a vector search counts its matches up to here (CONTRACT §3 `total_exact`)
+# What a vector search may have and still be counted on the embedding rows alone (any other filter is
+# checked on the talent row, so the count joins it).
+EMBEDDING_SIDE = {"embedding", "similar_to", "city", "gender", "page", "per_page"}
 PUBLIC_FIELDS = ("id", "user_id", "stage_name", "bio", "gender", "age", "playing_age_min", "playing_age_max",
                  "height_cm", "location", "skills", "languages", "experience_years", "availability_status",
                  "day_rate_inr", "is_verified", "is_featured", "created_at", "updated_at")
@@ -102,23 +105,31 @@ def search_page(filters):
     """
     vector = embeddings.query_vector(filters)
     rerank = vector if vector is not None and not filters.get("sort") else None
-    return _cached_page(search(filters, vector), filters, filters, vector=vector is not None, rerank=rerank)
+    counted = None
+    if vector is not None and all(name in EMBEDDING_SIDE for name, value in filters.items()
+                                  if value not in (None, "", [])):
+        # Every filter is on the embedding row (a row there is a live talent's): count there alone.
+        counted = embeddings.matching({"city": filters.get("city"), "gender": filters.get("gender")},
+                                      filters.get("similar_to"))
+    return _cached_page(search(filters, vector), filters, filters, vector=vector is not None, rerank=rerank,
+                        counted=counted)
 
 
-def _cached_page(query, cache_key, args, vector=False, rerank=None):
+def _cached_page(query, cache_key, args, vector=False, rerank=None, counted=None):
     """Run one page of `query` as (snapshots, total, exact); the ids and total come through the list cache.
-    With `rerank` (the query vector), the page comes from the index's candidates in exact order."""
+    With `rerank` (the query vector), the page comes from the index's candidates in exact order; `counted`
+    is a cheaper select of the same rows to count, if there is one."""
     def compute():
         offset = (args["page"] - 1) * args["per_page"]
         if rerank is not None:
             page_query = embeddings.reranked(query, rerank, offset, args["per_page"])
         else:
             page_query = query.with_only_columns(Talent.id).limit(args["per_page"]).offset(offset)
-        counted = query.order_by(None)
+        counting = (query.order_by(None).with_only_columns(Talent.id) if counted is None else counted)
         if vector:
             embeddings.scan_settings()
-            counted = counted.limit(COUNT_BOUND + 1)
-        total = db.session.scalar(select(func.count()).select_from(counted.with_only_columns(Talent.id).subquery()))
+            counting = counting.limit(COUNT_BOUND + 1)
+        total = db.session.scalar(select(func.count()).select_from(counting.subquery()))
         return list(db.session.scalars(page_query)), total, total <= COUNT_BOUND or not vector
 
     ids, total, exact = talent_cache.cached_page(cache_key, compute)

@@ -3,7 +3,8 @@
 The HNSW index moves to an expression on `embedding::halfvec(dim)`: half the size (a 1,000,000-vector
 graph of 384 dimensions fits in memory), the same neighbours to within the float16 rounding, which the
 search removes by re-ranking its candidates on the full vectors. `city` and `gender` are copied from
-the talent (by triggers, so no code path can forget them) so an index scan rejects the candidates of
+the talent (by triggers, so no code path can forget them; a soft-deleted talent's vector goes too,
+so a row here is a live talent's and a search filtered only on these counts here alone) so an index scan rejects the candidates of
 another city or gender on the row it has already read, instead of joining each one to `talents`; the
 btree on them makes the bounded count of a filtered vector search a short index scan.
 
@@ -38,13 +39,18 @@ def upgrade():
     op.execute("""
         CREATE FUNCTION talents_embedding_filters() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            UPDATE talent_embeddings SET city = NEW.location ->> 'city', gender = NEW.gender
-            WHERE talent_id = NEW.id;
+            IF NEW.deleted_at IS NOT NULL THEN
+                DELETE FROM talent_embeddings WHERE talent_id = NEW.id;
+            ELSE
+                UPDATE talent_embeddings SET city = NEW.location ->> 'city', gender = NEW.gender
+                WHERE talent_id = NEW.id;
+            END IF;
             RETURN NULL;
         END $$""")
     op.execute("""
-        CREATE TRIGGER talents_embedding_filters AFTER UPDATE OF location, gender ON talents
-        FOR EACH ROW WHEN (OLD.location IS DISTINCT FROM NEW.location OR OLD.gender IS DISTINCT FROM NEW.gender)
+        CREATE TRIGGER talents_embedding_filters AFTER UPDATE OF location, gender, deleted_at ON talents
+        FOR EACH ROW WHEN (OLD.location IS DISTINCT FROM NEW.location OR OLD.gender IS DISTINCT FROM NEW.gender
+                           OR NEW.deleted_at IS NOT NULL)
         EXECUTE FUNCTION talents_embedding_filters()""")
     op.execute("UPDATE talent_embeddings e SET city = t.location ->> 'city', gender = t.gender "
                "FROM talents t WHERE t.id = e.talent_id")
