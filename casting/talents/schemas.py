@@ -197,7 +197,7 @@ class EmbeddingInputSchema(Schema):
 
     model = fields.String(required=True, validate=_known_model, metadata={
         "description": "The model that made the vector; must be EMBEDDING_MODEL.", "example": "all-MiniLM-L6-v2"})
-    dimension = fields.Integer(required=True, validate=_known_dimension, metadata={
+    dimension = Int32(required=True, validate=_known_dimension, metadata={
         "description": "The vector's dimension; must be EMBEDDING_DIM (384).", "example": 384})
     embedding = embedding_field(required=True, metadata={
         "description": "The vector: `dimension` finite numbers, not all zero (cosine similarity is used)."})
@@ -218,7 +218,7 @@ _SearchFilters = PageArgsSchema.from_dict(
 class TalentSearchSchema(_SearchFilters):
     """The list filters as a body, plus vector search: `similar_to` a talent or near an `embedding`."""
 
-    similar_to = fields.Integer(validate=validate.Range(min=1), metadata={
+    similar_to = Int32(validate=validate.Range(min=1), metadata={
         "description": "A talent id: rank by cosine similarity to that talent's embedding (the talent itself "
                        "is left out). The talent must have an embedding (else 422)."})
     embedding = embedding_field(metadata={
