@@ -218,7 +218,7 @@ def main():
     print(seed_query, flush=True)
     if ONLY in "vectors":
         measured = subprocess.run([str(BIN / "python"), "-m", "bench.vectors"], cwd=ROOT, env=env,  # nosec B603
-                                  check=True, capture_output=True, text=True)
+                                  check=True, stdout=subprocess.PIPE, text=True)  # its errors reach the console
         seed_query += "\n" + vectors.report(json.loads(measured.stdout.strip().splitlines()[-1]), seeded)
         print(seed_query.splitlines()[-1], flush=True)
     processes, chat_result = [], None

@@ -54,8 +54,8 @@ def seed_demo_command(force):
 @click.argument("count", type=click.IntRange(1, 5_000_000))
 @click.option("--seed", default=2026, show_default=True, help="Random seed (same seed, same profiles).")
 @click.option("--up-to", is_flag=True, help="Only add what is missing for COUNT profiles in all.")
-@click.option("--vectors", is_flag=True, help="Also give every talent without one a random EMBEDDING_DIM embedding "
-                                              "(clustered, made in the database) and rebuild the HNSW index.")
+@click.option("--vectors", is_flag=True, help="Also give every talent without one a generated EMBEDDING_DIM "
+                                              "embedding (shaped like sentence embeddings) and rebuild the HNSW index.")
 def seed_talents_command(count, seed, up_to, vectors):
     """Load COUNT realistic talent profiles quickly (COPY), for benchmarks and the frontend team."""
     if up_to:

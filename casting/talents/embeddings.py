@@ -1,16 +1,20 @@
 """Embeddings from the ML service, and the vector side of talent search (pgvector, HNSW, cosine).
 
-A talent's vector lives in `talent_embeddings` (one row per talent, the model that made it beside
-it) under an HNSW index with `vector_cosine_ops`. A search that ranks by similarity runs with
-iterative index scans (`hnsw.iterative_scan = strict_order`): when the other filters throw away
-what the index found, the scan goes on until the page is full, in exact distance order, so pages
-follow one another without gaps or repeats. Selective filters let the planner skip the index and
-rank the few matching rows exactly.
+A talent's vector lives in `talent_embeddings` (one row per talent, the model that made it, and
+copies of the talent's city and gender kept by triggers) under an HNSW index on the vector in half
+precision (`halfvec_cosine_ops`: half the size of a full-precision graph). A search that ranks by
+similarity takes its candidates from the index with relaxed iterative scans
+(`hnsw.iterative_scan = relaxed_order`: when the filters throw away what the index found, the scan
+goes on until enough candidates pass, without the cost of keeping them in exact order), a few more
+than the page needs, and re-ranks them on the full-precision vectors. City and gender are checked on
+the embedding row the scan has read, so a rejected candidate costs no join. Selective filters let
+the planner skip the index and rank the few matching rows exactly.
 """
 from datetime import datetime, timezone
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from pgvector.sqlalchemy import HALFVEC, Vector
+from sqlalchemy import cast, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 
 from casting.errors import ApiError, Codes
@@ -66,15 +70,56 @@ def query_vector(filters):
     return list(vector)
 
 
-def rank(query, vector, exclude=None):
-    """`query` (a select of talents) narrowed to those with an embedding, nearest to `vector` first."""
+RERANK_SLACK = 5  # candidates beyond the page, so the half-precision order cannot push one out of it
+
+
+def _approximate(vector):
+    """The distance the HNSW index orders by: cosine on half precision, as indexed."""
+    dim = current_app.config["EMBEDDING_DIM"]
+    query = cast(literal(vector, Vector(dim)), HALFVEC(dim))
+    return cast(TalentEmbedding.embedding, HALFVEC(dim)).cosine_distance(query)
+
+
+def exact_distance(vector):
+    return TalentEmbedding.embedding.cosine_distance(vector)
+
+
+def rank(query, vector, exclude=None, where=None, exact=False):
+    """`query` (a select of talents) narrowed to those with an embedding and, with `where` (a city and
+    a gender, either None), to those on the embedding row's copies (so an index scan checks them on
+    the row it has read), with the distance to order by: the index's (half precision) or, with `exact`,
+    the full-precision one."""
     query = query.join(TalentEmbedding, TalentEmbedding.talent_id == Talent.id)
     if exclude is not None:
         query = query.where(Talent.id != exclude)
-    return query, TalentEmbedding.embedding.cosine_distance(vector)
+    for name, value in (where or {}).items():
+        if value is not None:
+            query = query.where(getattr(TalentEmbedding, name) == value)
+    return query, exact_distance(vector) if exact else _approximate(vector)
+
+
+def matching(where, exclude=None):
+    """The ids of the embedding rows with the city and gender of `where` (either None): the live talent
+    with a vector there, as a deleted talent's vector goes with it (`forget`, and a trigger)."""
+    query = select(TalentEmbedding.talent_id)
+    if exclude is not None:
+        query = query.where(TalentEmbedding.talent_id != exclude)
+    for name, value in where.items():
+        if value is not None:
+            value = value.strip().title() if name == "city" else value
+            query = query.where(getattr(TalentEmbedding, name) == value)
+    return query
+
+
+def reranked(query, vector, offset, limit):
+    """The ids of one page of `query` (ordered by the index's distance): `offset + limit + RERANK_SLACK`
+    candidates from the index, in full-precision order."""
+    candidates = (query.with_only_columns(Talent.id.label("id"), exact_distance(vector).label("distance"))
+                  .limit(offset + limit + RERANK_SLACK).subquery())
+    return select(candidates.c.id).order_by(candidates.c.distance, candidates.c.id).offset(offset).limit(limit)
 
 
 def scan_settings():
-    """For this transaction: HNSW scans go on past `ef_search` until a filtered page is full, in order."""
-    db.session.execute(select(func.set_config("hnsw.iterative_scan", "strict_order", True),
+    """For this transaction: HNSW scans go on past `ef_search` until enough filtered candidates are found."""
+    db.session.execute(select(func.set_config("hnsw.iterative_scan", "relaxed_order", True),
                               func.set_config("hnsw.ef_search", str(current_app.config["HNSW_EF_SEARCH"]), True)))

@@ -18,6 +18,9 @@ from casting.users.models import Role
 ADMIN_FIELDS = {"is_verified", "is_featured"}
 _PUBLIC_SCHEMA = TalentSchema(exclude=("date_of_birth",))
 COUNT_BOUND = 1000  # a vector search counts its matches up to here (CONTRACT §3 `total_exact`)
+# What a vector search may have and still be counted on the embedding rows alone (any other filter is
+# checked on the talent row, so the count joins it).
+EMBEDDING_SIDE = {"embedding", "similar_to", "city", "gender", "page", "per_page"}
 PUBLIC_FIELDS = ("id", "user_id", "stage_name", "bio", "gender", "age", "playing_age_min", "playing_age_max",
                  "height_cm", "location", "skills", "languages", "experience_years", "availability_status",
                  "day_rate_inr", "is_verified", "is_featured", "created_at", "updated_at")
@@ -153,25 +156,40 @@ def search_page_json(filters):
 def _search(filters):
     """(ids, JSON entries, total, exact) of one page of a list or search.
 
-    A vector search ranks on the HNSW index with iterative scans and counts its matches only up to
-    COUNT_BOUND: past that, `total` is a lower bound (counting every match of a broad filter would
-    cost more than finding the page).
+    A vector search ranks on the HNSW index (candidates re-ranked on the full vectors, see
+    `embeddings`) and counts its matches only up to COUNT_BOUND: past that, `total` is a lower bound
+    (counting every match of a broad filter would cost more than finding the page).
     """
     vector = embeddings.query_vector(filters)
-    return _cached_page(lambda: search(filters, vector), filters, filters, vector=vector is not None)
+    rerank = vector if vector is not None and not filters.get("sort") else None
+    embedding_side_only = vector is not None and all(name in EMBEDDING_SIDE for name, value in filters.items()
+                                                     if value not in (None, "", []))
+
+    def counted():
+        """Every filter is on the embedding row (a row there is a live talent's): count there alone."""
+        return embeddings.matching({"city": filters.get("city"), "gender": filters.get("gender")},
+                                   filters.get("similar_to"))
+    return _cached_page(lambda: search(filters, vector), filters, filters, vector=vector is not None,
+                        rerank=rerank, counted=counted if embedding_side_only else None)
 
 
-def _cached_page(make_query, cache_key, args, vector=False):
-    """One page of the select `make_query()` makes (only on a miss) as (ids, JSON entries, total, exact)."""
+def _cached_page(make_query, cache_key, args, vector=False, rerank=None, counted=None):
+    """One page of the select `make_query()` makes (only on a miss) as (ids, JSON entries, total, exact).
+
+    With `rerank` (the query vector), the page comes from the index's candidates in exact order;
+    `counted` makes a cheaper select of the same rows to count, if there is one."""
     def compute():
         query = make_query()
-        page_query = query.with_only_columns(Talent.id).limit(args["per_page"]).offset(
-            (args["page"] - 1) * args["per_page"])
-        counted = query.order_by(None)
+        offset = (args["page"] - 1) * args["per_page"]
+        if rerank is not None:
+            page_query = embeddings.reranked(query, rerank, offset, args["per_page"])
+        else:
+            page_query = query.with_only_columns(Talent.id).limit(args["per_page"]).offset(offset)
+        counting = query.order_by(None).with_only_columns(Talent.id) if counted is None else counted()
         if vector:
             embeddings.scan_settings()
-            counted = counted.limit(COUNT_BOUND + 1)
-        total = db.session.scalar(select(func.count()).select_from(counted.subquery()))
+            counting = counting.limit(COUNT_BOUND + 1)
+        total = db.session.scalar(select(func.count()).select_from(counting.subquery()))
         return list(db.session.scalars(page_query)), total, total <= COUNT_BOUND or not vector
 
     return talent_cache.cached_page_json(cache_key, compute, _render_json)
@@ -279,11 +297,15 @@ def _lower(values):
     return sorted({value.strip().lower() for value in values or [] if value.strip()})
 
 
-def search(filters, vector=None):
+def search(filters, vector=None, exact=False):
     """The select for a list or search: every filter combines; `q` is typo-tolerant and ranks; with
-    `vector`, only talent with an embedding, nearest first (after the `sort` keys, if any)."""
+    `vector`, only talent with an embedding, nearest first (after the `sort` keys, if any): by the
+    HNSW index's half-precision distance, or the full-precision one with `exact` or `sort`."""
     query = select(Talent).where(Talent.deleted_at.is_(None))
     place = {key: filters[key].strip().title() for key in ("city", "state") if filters.get(key)}
+    # A vector search checks city and gender on the embedding row (their copies there), not here.
+    on_vector = {key: place.pop(key, None) if key == "city" else filters.get(key)
+                 for key in ("city", "gender")} if vector is not None else {}
     if place:
         query = query.where(Talent.location.contains(place))
     if filters.get("skills"):
@@ -293,7 +315,7 @@ def search(filters, vector=None):
     if filters.get("languages"):
         query = query.where(Talent.language_keys.contains(_lower(filters["languages"])))
     for name in ("gender", "availability_status", "is_verified"):
-        if filters.get(name) is not None:
+        if filters.get(name) is not None and name not in on_vector:
             query = query.where(getattr(Talent, name) == filters[name])
     if filters.get("age_min") is not None or filters.get("age_max") is not None:
         query = query.where(age_clause(filters.get("age_min"), filters.get("age_max")))
@@ -312,6 +334,7 @@ def search(filters, vector=None):
             order = [func.word_similarity(q, Talent.search_text).desc()]
     if vector is not None:
         # Nearest first and nothing after it, so the HNSW index can give the order (exact ties are rare).
-        query, distance = embeddings.rank(query, vector, exclude=filters.get("similar_to"))
+        query, distance = embeddings.rank(query, vector, filters.get("similar_to"), on_vector,
+                                          exact=exact or bool(order))
         return query.order_by(*order, distance)
     return query.order_by(*order, Talent.created_at.desc(), Talent.id.desc())
