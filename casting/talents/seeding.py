@@ -9,7 +9,7 @@ from sqlalchemy import text
 from casting.extensions import db
 from casting.optional import require
 from casting.meta.catalog import CITIES, LANGUAGES, SKILLS
-from casting.talents.models import profile_score
+from casting.talents.models import TalentEmbedding, profile_score
 from casting.talents.schemas import PROFICIENCIES
 
 COLUMNS = ("stage_name", "bio", "gender", "date_of_birth", "playing_age_min", "playing_age_max", "height_cm",
@@ -73,6 +73,11 @@ INDEX = "ix_talent_embeddings_hnsw"
 _BATCH = 50_000
 
 
+def _hnsw_index():
+    """The model's HNSW index, dropped before a bulk load and built once after it."""
+    return next(index for index in TalentEmbedding.__table__.indexes if index.name == INDEX)
+
+
 def vector_model(dim, seed=2026):
     """A function `make(count, rng)` -> `count` unit vectors of `dim` from the seeded generative model."""
     np = require("numpy", "Seeding vectors")
@@ -112,7 +117,7 @@ def seed_vectors(model, dim, seed=2026):
         ).scalars().all()
         if not ids:
             return 0, None
-        conn.execute(text(f"DROP INDEX IF EXISTS {INDEX}"))  # nosec B608 - a fixed name
+        _hnsw_index().drop(conn, checkfirst=True)
     make, rng = vector_model(dim, seed), np.random.default_rng(seed + 1)
     connection = db.engine.raw_connection()
     try:
@@ -131,8 +136,7 @@ def seed_vectors(model, dim, seed=2026):
     with db.engine.begin() as conn:
         # The graph is built in memory while it fits (1,000,000 x 384 halfvecs need about 1 GB), much faster.
         conn.execute(text("SET LOCAL maintenance_work_mem = '2GB'"))
-        conn.execute(text(f"CREATE INDEX {INDEX} ON talent_embeddings USING hnsw "  # nosec B608 - fixed, an int
-                          f"((embedding::halfvec({int(dim)})) halfvec_cosine_ops)"))
+        _hnsw_index().create(conn)
     built = time.monotonic() - started
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         # Statistics, and the visibility map the bounded count's index-only scan needs.
