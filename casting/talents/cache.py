@@ -58,15 +58,21 @@ def cached_page(filters, compute):
     hit = cache.get(key)
     if hit is not None:
         return hit
+    return _single_flight(key, lambda: cache.get(key), compute, lambda value: cache.set(key, value,
+                                                                                        timeout=LIST_TIMEOUT))
+
+
+def _single_flight(key, read, compute, write):
+    """`read()`, or `compute()` and `write()` it, under a lock on `key`: concurrent misses compute once."""
     lock = redis.lock(f"casting:lock:{key}", timeout=COMPUTE_SECONDS, blocking_timeout=COMPUTE_SECONDS,
                       sleep=0.02)
     acquired = lock.acquire()
     try:
-        hit = cache.get(key) if acquired else None  # filled by whoever held the lock before us
-        if hit is None:
-            hit = compute()
-            cache.set(key, hit, timeout=LIST_TIMEOUT)
-        return hit
+        value = read() if acquired else None  # filled by whoever held the lock before us
+        if value is None:
+            value = compute()
+            write(value)
+        return value
     finally:
         if acquired:
             _release(lock)
@@ -176,19 +182,8 @@ def _parse_listing(raw):
 
 
 def _locked_fill(key, compute):
-    """The value at `key`, or `compute()` stored there for LIST_TIMEOUT; concurrent misses compute once."""
-    lock = redis.lock(f"casting:lock:{key}", timeout=COMPUTE_SECONDS, blocking_timeout=COMPUTE_SECONDS,
-                      sleep=0.02)
-    acquired = lock.acquire()
-    try:
-        value = redis.get(key) if acquired else None  # filled by whoever held the lock before us
-        if value is None:
-            value = compute()
-            redis.set(key, value, ex=LIST_TIMEOUT)
-        return value
-    finally:
-        if acquired:
-            _release(lock)
+    """The bytes at `key`, or `compute()` stored there for LIST_TIMEOUT; concurrent misses compute once."""
+    return _single_flight(key, lambda: redis.get(key), compute, lambda value: redis.set(key, value, ex=LIST_TIMEOUT))
 
 
 def forget(talent_id):
