@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from casting.numbers import Int32
 from casting.pagination import PageArgsSchema
+from casting.sorting import CommaList, sort_field
 from casting.talents.models import Availability, Gender, MediaKind
 from casting.users.schemas import PlainTextField
 
@@ -132,20 +133,6 @@ TALENT_EXAMPLE = {
     "updated_at": "2026-11-24T10:00:00+00:00"}
 
 
-class CommaList(fields.String):
-    """A list given as `a,b,c` in a query string."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        items = [item.strip() for item in super()._deserialize(value, attr, data, **kwargs).split(",")]
-        return [item for item in items if item]
-
-
-def _sort_keys(value):
-    unknown = [key for key in value if key.lstrip("-") not in SORT_KEYS]
-    if unknown:
-        raise ValidationError(f"Unknown sort key(s) {', '.join(unknown)}; use {', '.join(SORT_KEYS)}.")
-
-
 def _filters(list_field):
     """The filter fields, with lists as `list_field` (comma strings in a query, arrays in a body)."""
     return {
@@ -163,7 +150,7 @@ def _filters(list_field):
         "availability_status": fields.Enum(Availability, by_value=True),
         "experience_min": Int32(validate=validate.Range(min=0, max=80)),
         "is_verified": fields.Boolean(),
-        "sort": list_field(validate=_sort_keys, metadata={"example": "-created_at,stage_name"}),
+        "sort": sort_field(SORT_KEYS, "-created_at,stage_name", list_field),
     }
 
 

@@ -8,6 +8,7 @@ from casting.errors import ApiError, Codes
 from casting.extensions import db
 from casting.jsonprovider import dumps_bytes
 from casting.pagination import page
+from casting.sorting import sort_clauses
 from casting.talents import cache as talent_cache
 from casting.talents import embeddings
 from casting.media.storage import storage
@@ -325,8 +326,7 @@ def search(filters, vector=None, exact=False):
         query = query.where(Talent.height_cm <= filters["height_max"])
     if filters.get("experience_min") is not None:
         query = query.where(Talent.experience_years >= filters["experience_min"])
-    order = [getattr(Talent, key.lstrip("-")).desc() if key.startswith("-") else getattr(Talent, key).asc()
-             for key in filters.get("sort") or []]
+    order = sort_clauses(Talent, filters.get("sort"))
     if filters.get("q"):
         q = filters["q"].strip().lower()
         query = query.where(Talent.search_text.op("%>")(q))

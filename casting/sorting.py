@@ -1,0 +1,37 @@
+"""`sort=key,-key` on every list: one validated field and the ORDER BY it names.
+
+Keys are column names; a leading `-` sorts descending. Unknown keys are a 422 that lists the allowed
+ones. The list's default order and its id break ties, so pages never overlap.
+"""
+from marshmallow import ValidationError, fields
+
+
+class CommaList(fields.String):
+    """A list given as `a,b,c` in a query string."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        items = [item.strip() for item in super()._deserialize(value, attr, data, **kwargs).split(",")]
+        return [item for item in items if item]
+
+
+def sort_field(keys, example, list_field=CommaList):
+    """The `sort` argument over `keys` (comma list in a query, array in a JSON body)."""
+    def known(value):
+        unknown = [key for key in value if key.lstrip("-") not in keys]
+        if unknown:
+            raise ValidationError(f"Unknown sort key(s) {', '.join(unknown)}; use {', '.join(keys)}.")
+
+    return list_field(validate=known, metadata={
+        "example": example,
+        "description": f"Sort keys, comma separated; `-` before a key sorts descending. Keys: {', '.join(keys)}."})
+
+
+def sort_clauses(model, sort):
+    """The ORDER BY clauses that validated `sort` keys name on `model`."""
+    return [getattr(model, key.lstrip("-")).desc() if key.startswith("-") else getattr(model, key).asc()
+            for key in sort or []]
+
+
+def order_by(model, sort, default=()):
+    """`sort` first, then the list's `default` order, then the id (newest first) so pages never overlap."""
+    return [*sort_clauses(model, sort), *default, model.id.desc()]
