@@ -116,6 +116,10 @@ class Config:
 
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_DEFAULT = _str("RATELIMIT_DEFAULT", "100/minute")
+        # Routes where the default does not fit have their own budget (`casting.throttle.rate_limit`):
+        self.RATELIMIT_SEARCH = _str("RATELIMIT_SEARCH", "30/minute")  # talent search: the costliest read
+        self.RATELIMIT_UPLOAD = _str("RATELIMIT_UPLOAD", "20/minute")  # photos and attachments: images decoded
+        self.RATELIMIT_SIGN_IN = _str("RATELIMIT_SIGN_IN", "20/minute")  # register, password, OTP, Google/Facebook
         self.RATELIMIT_STRATEGY = "moving-window"
         self.RATELIMIT_HEADERS_ENABLED = False  # the 429 envelope sets its own Retry-After
         self.RATELIMIT_KEY_PREFIX = "casting:limits"
@@ -229,6 +233,18 @@ class Config:
             raise RuntimeError("EMBEDDING_DIM must be between 1 and 2000 (the most an HNSW index takes).")
         if not 1 <= self.HNSW_EF_SEARCH <= 1000:
             raise RuntimeError("HNSW_EF_SEARCH must be between 1 and 1000.")
+        for name in ("RATELIMIT_DEFAULT", "RATELIMIT_SEARCH", "RATELIMIT_UPLOAD", "RATELIMIT_SIGN_IN"):
+            if len(_rate_limits(getattr(self, name))) != 1:
+                raise RuntimeError(f"{name} must be one limit such as `100/minute` or `20/10seconds`.")
+
+
+def _rate_limits(text):
+    from limits import parse_many
+
+    try:
+        return parse_many(text)
+    except ValueError:
+        return []
 
 
 class DevelopmentConfig(Config):
@@ -244,7 +260,8 @@ class TestConfig(Config):
 
     def __init__(self):
         super().__init__()
-        self.RATELIMIT_DEFAULT = "100000/minute"  # tests that need a limit set their own
+        for name in ("RATELIMIT_DEFAULT", "RATELIMIT_SEARCH", "RATELIMIT_UPLOAD", "RATELIMIT_SIGN_IN"):
+            setattr(self, name, "100000/minute")  # tests that need a limit set their own
         for name in ("CHAT_SEND_LIMIT", "CHAT_TYPING_LIMIT", "CHAT_CONVERSATION_LIMIT", "CHAT_UNVERIFIED_START_LIMIT"):
             setattr(self, name, _str(name, "100000/minute"))
 

@@ -7,6 +7,7 @@ from socketio import RedisManager
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from casting.embedded import resolve_urls
+from casting.auth.principal import RATE_LIMIT_HEADERS
 from casting.auth.sessions import register_jwt_callbacks
 from casting.errors import register_error_handlers, register_jwt_errors
 from casting.extensions import api, cache, cors, db, jwt, limiter, migrate, socketio
@@ -86,7 +87,7 @@ def _init_extensions(app):
     app.session_interface = StatelessSessions()
     if origins:
         cors.init_app(app, resources={r"/api/*": {"origins": origins}},
-                      expose_headers=["X-Request-ID", "Retry-After"], max_age=600)
+                      expose_headers=["X-Request-ID", "Retry-After", *RATE_LIMIT_HEADERS], max_age=600)
     api.init_app(app)
     app.add_url_rule(f"{SWAGGER_UI_ASSETS}<path:filename>", "docs_assets", limiter.exempt(docs_asset))
     queue = RedisManager(app.config["REDIS_URL"], channel="flask-socketio",
