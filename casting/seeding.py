@@ -12,12 +12,21 @@ from casting.optional import require
 from casting.pii import blind_index
 from casting.productions.models import CastingRole, Production
 from casting.users.models import Role, User
-from casting.users.services import hash_password
+from casting.users.services import UserError, hash_password, normalise_phone
 
 DEMO_PASSWORD = "Demo@Casting2026"
 DEMO_SEED = 2026
 DEMO_ACCOUNTS = {Role.ADMIN: 1, Role.CASTING_DIRECTOR: 5, Role.PRODUCER: 3, Role.AGENT: 2,
                  Role.TALENT: 40}
+
+
+def _demo_phone(fake):
+    """A random Indian mobile number that the numbering plan has (so the account can sign in with it)."""
+    while True:
+        try:
+            return normalise_phone(f"+91{fake.random_element('6789')}{fake.numerify('#########')}")
+        except UserError:
+            continue
 
 
 def _demo_users(fake):
@@ -27,7 +36,7 @@ def _demo_users(fake):
     for role, count in DEMO_ACCOUNTS.items():
         for number in range(1, count + 1):
             email = f"{role.value.replace('_', '.')}{number}@demo.casting.in"
-            phone = f"+91{fake.random_element('6789')}{fake.numerify('#########')}"
+            phone = _demo_phone(fake)
             rows.append({
                 "full_name": fake.name(), "role": role, "email": email, "email_index": blind_index(email),
                 "phone": phone, "phone_index": blind_index(phone), "password_hash": password_hash,
