@@ -81,6 +81,8 @@ class Config:
         self.REDIS_SSL_CERT_REQS = _str("REDIS_SSL_CERT_REQS", "required").lower()
         self.REDIS_SSL_CA_CERTS = _str("REDIS_SSL_CA_CERTS")
         self.LOG_LEVEL = _str("LOG_LEVEL", "INFO").upper()
+        # json: one JSON object a line, for log collectors; text: a readable line, coloured on a terminal
+        self.LOG_FORMAT = _str("LOG_FORMAT", "text" if self.APP_ENV == "development" else "json").lower()
 
         self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
         self.DB_MAX_OVERFLOW = _int("DB_MAX_OVERFLOW", 10)
@@ -233,6 +235,8 @@ class Config:
             raise RuntimeError("EMBEDDING_DIM must be between 1 and 2000 (the most an HNSW index takes).")
         if not 1 <= self.HNSW_EF_SEARCH <= 1000:
             raise RuntimeError("HNSW_EF_SEARCH must be between 1 and 1000.")
+        if self.LOG_FORMAT not in ("json", "text"):
+            raise RuntimeError("LOG_FORMAT must be `json` or `text`.")
         for name in ("RATELIMIT_DEFAULT", "RATELIMIT_SEARCH", "RATELIMIT_UPLOAD", "RATELIMIT_SIGN_IN"):
             if len(_rate_limits(getattr(self, name))) != 1:
                 raise RuntimeError(f"{name} must be one limit such as `100/minute` or `20/10seconds`.")
