@@ -119,3 +119,20 @@ def test_the_shield_flags_none_of_the_seeded_demo_postings(app, runner):
         assert len(productions) == len(DEMO_PRODUCTIONS) and len(roles) == 6
         for item in (*productions, *roles):
             assert shield.verdict(getattr(item, "title", None) or item.name, item.description or "") is None
+
+
+def test_a_role_asking_selected_candidates_for_a_fee_is_held_and_an_ordinary_one_published(client, login):
+    director, talent = login("casting_director"), login("talent")
+    film = {"title": "Monsoon Wedding 2", "type": "film", "language": "Hindi", "status": "casting"}
+    production = client.post("/api/productions/", headers=director, json=film).json["id"]
+    roles = f"/api/productions/{production}/roles"
+    scam = client.post(roles, headers=director, json={
+        "name": "Lead", "description": "Only selected candidates need to pay the registration of ₹3,000 after "
+                                       "the audition."}).json
+    hinglish = client.post(roles, headers=director, json={
+        "name": "Sister", "description": "Select hone par 5000 rupaye jama karne honge."}).json
+    fine = client.post(roles, headers=director, json={
+        "name": "Friend", "description": "Selected candidates will be paid ₹5,000 per day; no fees at any stage."}).json
+    assert scam["held_for_review"] and hinglish["held_for_review"] and not fine["held_for_review"]
+    seen = [role["id"] for role in client.get(roles, headers=talent).json["items"]]
+    assert seen == [fine["id"]]
