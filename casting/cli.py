@@ -8,7 +8,7 @@ import subprocess  # nosec B404
 import sys
 import time
 import urllib.request
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 
 import click
@@ -45,20 +45,16 @@ export_cli = AppGroup("export", help="Bulk exports (audited).")
 def _progress(label):
     """A `progress(done, total)` callback that draws a bar on stderr, made on its first call (when the
     total is known). Off a terminal click prints only the label, so logs and pipes stay clean."""
-    bars = []
+    with ExitStack() as stack:
+        bars = []
 
-    def advance(done, total):
-        if not bars:
-            bars.append(click.progressbar(length=max(total, 1), label=label, file=sys.stderr, show_pos=True,
-                                          show_eta=True))
-            bars[0].__enter__()
-        bars[0].update(done)
+        def advance(done, total):
+            if not bars:
+                bars.append(stack.enter_context(click.progressbar(
+                    length=max(total, 1), label=label, file=sys.stderr, show_pos=True, show_eta=True)))
+            bars[0].update(done)
 
-    try:
         yield advance
-    finally:
-        if bars:
-            bars[0].__exit__(None, None, None)
 
 
 def _aware_datetime(text):
