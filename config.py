@@ -81,6 +81,8 @@ class Config:
         self.REDIS_SSL_CERT_REQS = _str("REDIS_SSL_CERT_REQS", "required").lower()
         self.REDIS_SSL_CA_CERTS = _str("REDIS_SSL_CA_CERTS")
         self.LOG_LEVEL = _str("LOG_LEVEL", "INFO").upper()
+        # json: one JSON object a line, for log collectors; text: a readable line, coloured on a terminal
+        self.LOG_FORMAT = _str("LOG_FORMAT", "text" if self.APP_ENV == "development" else "json").lower()
 
         self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
         self.DB_MAX_OVERFLOW = _int("DB_MAX_OVERFLOW", 10)
@@ -116,6 +118,10 @@ class Config:
 
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_DEFAULT = _str("RATELIMIT_DEFAULT", "100/minute")
+        # Routes where the default does not fit have their own budget (`casting.throttle.rate_limit`):
+        self.RATELIMIT_SEARCH = _str("RATELIMIT_SEARCH", "30/minute")  # talent search: the costliest read
+        self.RATELIMIT_UPLOAD = _str("RATELIMIT_UPLOAD", "20/minute")  # photos and attachments: images decoded
+        self.RATELIMIT_SIGN_IN = _str("RATELIMIT_SIGN_IN", "20/minute")  # register, password, OTP, Google/Facebook
         self.RATELIMIT_STRATEGY = "moving-window"
         self.RATELIMIT_HEADERS_ENABLED = False  # the 429 envelope sets its own Retry-After
         self.RATELIMIT_KEY_PREFIX = "casting:limits"
@@ -229,6 +235,20 @@ class Config:
             raise RuntimeError("EMBEDDING_DIM must be between 1 and 2000 (the most an HNSW index takes).")
         if not 1 <= self.HNSW_EF_SEARCH <= 1000:
             raise RuntimeError("HNSW_EF_SEARCH must be between 1 and 1000.")
+        if self.LOG_FORMAT not in ("json", "text"):
+            raise RuntimeError("LOG_FORMAT must be `json` or `text`.")
+        for name in ("RATELIMIT_DEFAULT", "RATELIMIT_SEARCH", "RATELIMIT_UPLOAD", "RATELIMIT_SIGN_IN"):
+            if len(_rate_limits(getattr(self, name))) != 1:
+                raise RuntimeError(f"{name} must be one limit such as `100/minute` or `20/10seconds`.")
+
+
+def _rate_limits(text):
+    from limits import parse_many
+
+    try:
+        return parse_many(text)
+    except ValueError:
+        return []
 
 
 class DevelopmentConfig(Config):
@@ -244,7 +264,8 @@ class TestConfig(Config):
 
     def __init__(self):
         super().__init__()
-        self.RATELIMIT_DEFAULT = "100000/minute"  # tests that need a limit set their own
+        for name in ("RATELIMIT_DEFAULT", "RATELIMIT_SEARCH", "RATELIMIT_UPLOAD", "RATELIMIT_SIGN_IN"):
+            setattr(self, name, "100000/minute")  # tests that need a limit set their own
         for name in ("CHAT_SEND_LIMIT", "CHAT_TYPING_LIMIT", "CHAT_CONVERSATION_LIMIT", "CHAT_UNVERIFIED_START_LIMIT"):
             setattr(self, name, _str(name, "100000/minute"))
 

@@ -204,7 +204,8 @@ def main():
            "WHATSAPP_ACCESS_TOKEN": "bench", "WHATSAPP_APP_SECRET": "bench", "WHATSAPP_VERIFY_TOKEN": "bench",
            "SMS_PROVIDER": "msg91", "MSG91_API_BASE": "http://127.0.0.1:9", "MSG91_AUTH_KEY": "bench",
            "MSG91_SENDER_ID": "BENCH", "MSG91_WEBHOOK_TOKEN": "bench", "EMAIL_PROVIDER": "smtp",
-           "RATELIMIT_DEFAULT": "10000000/minute",
+           "RATELIMIT_DEFAULT": "10000000/minute", "RATELIMIT_SEARCH": "10000000/minute",
+           "RATELIMIT_UPLOAD": "10000000/minute", "RATELIMIT_SIGN_IN": "10000000/minute",
            # the login route signs one account in over and over: its flood guards would refuse it
            "LOGIN_LIMIT_PER_IDENTIFIER": "10000000/minute", "LOGIN_LIMIT_PER_IP": "10000000/minute",
            "CHAT_SEND_LIMIT": "10000000/minute", "CHAT_CONVERSATION_LIMIT": "10000000/minute",

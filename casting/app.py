@@ -4,9 +4,11 @@ from pathlib import Path
 from flask.sessions import SessionInterface
 from redis import Redis
 from socketio import RedisManager
+from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from casting.embedded import resolve_urls
+from casting.embedded import PendingRedisConnection, connect_pending_database, is_pending, resolve_urls
+from casting.auth.principal import RATE_LIMIT_HEADERS
 from casting.auth.sessions import register_jwt_callbacks
 from casting.errors import register_error_handlers, register_jwt_errors
 from casting.extensions import api, cache, cors, db, jwt, limiter, migrate, socketio
@@ -37,6 +39,8 @@ def redis_options(config):
     Managed Redis (Heroku's among them) presents a self-signed certificate: REDIS_SSL_CERT_REQS=none
     encrypts without verifying it, REDIS_SSL_CA_CERTS verifies it against the provider's CA instead.
     """
+    if is_pending(config["REDIS_URL"]):
+        return {"connection_class": PendingRedisConnection}  # the embedded Redis, attached on first use
     if not config["REDIS_URL"].startswith("rediss://"):
         return {}
     options = {"ssl_cert_reqs": config["REDIS_SSL_CERT_REQS"]}
@@ -45,8 +49,8 @@ def redis_options(config):
     return options
 
 
-def _bind_urls(app):
-    resolve_urls(app.config)
+def _bind_urls(app, lazy):
+    resolve_urls(app.config, lazy=lazy)
     redis_url = app.config["REDIS_URL"]
     tls = redis_options(app.config)
     # The app's own client: RQ's queues and workers, presence, health and the services use it, and the
@@ -86,7 +90,7 @@ def _init_extensions(app):
     app.session_interface = StatelessSessions()
     if origins:
         cors.init_app(app, resources={r"/api/*": {"origins": origins}},
-                      expose_headers=["X-Request-ID", "Retry-After"], max_age=600)
+                      expose_headers=["X-Request-ID", "Retry-After", *RATE_LIMIT_HEADERS], max_age=600)
     api.init_app(app)
     app.add_url_rule(f"{SWAGGER_UI_ASSETS}<path:filename>", "docs_assets", limiter.exempt(docs_asset))
     queue = RedisManager(app.config["REDIS_URL"], channel="flask-socketio",
@@ -118,8 +122,20 @@ def _register_blueprints(app):
         api.register_blueprint(dev_blp)
 
 
+def _under_the_command_line():
+    """True while the `flask` command line builds the app (for `--help`, or to find a command)."""
+    import click
+
+    return click.get_current_context(silent=True) is not None
+
+
 def create_app(config=None):
-    """Build the app. `config` is a config object (default: from APP_ENV and the environment)."""
+    """Build the app. `config` is a config object (default: from APP_ENV and the environment).
+
+    Built by the `flask` command line, the app attaches the embedded servers (no DATABASE_URL or
+    REDIS_URL) only when a command first connects: `--help` and commands that need no database
+    start none. A web process, a worker started by gunicorn and the tests attach them at once.
+    """
     from config import load_config
 
     config = config or load_config()
@@ -128,9 +144,9 @@ def create_app(config=None):
     app.json = OrjsonProvider(app)
     app.config.from_object(config)
     register_converters(app)
-    configure_logging(app.config["LOG_LEVEL"])
+    configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
     import casting.messaging.events  # noqa: F401 - Socket.IO handlers, before init_app binds them
-    _bind_urls(app)
+    _bind_urls(app, lazy=_under_the_command_line())
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -146,6 +162,8 @@ def create_app(config=None):
 
     register_cli(app)
     with app.app_context():
+        if is_pending(app.config["DATABASE_URL"]):
+            event.listen(db.engine, "do_connect", connect_pending_database)
         log_slow_queries(db.engine, app.config["SLOW_QUERY_MS"])
         configure_tracing(app, db.engine)
     return app

@@ -1,10 +1,15 @@
-"""`flask seed ...`, `flask users ...`, `flask keys ...`, `flask worker` and `flask up`."""
+"""`flask seed ...`, `flask users ...`, `flask keys ...`, `flask export ...`, `flask worker` and `flask up`.
+
+Long work (seeding, PII rotation, exports) draws a progress bar on a terminal (stderr).
+"""
 import os
 import signal
 import subprocess  # nosec B404
 import sys
 import time
 import urllib.request
+from contextlib import ExitStack, contextmanager
+from datetime import datetime
 
 import click
 from cryptography.fernet import Fernet
@@ -14,6 +19,8 @@ from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from casting.auth import api_keys
+from casting.embedded import attach_pending, is_pending
+from casting.exports.services import export_lines
 from casting.extensions import db
 from casting.jobs import book_periodic_jobs, run_worker
 from casting.optional import MissingExtra, require
@@ -22,6 +29,7 @@ from casting.notifications import tasks as _notification_tasks  # noqa: F401
 from casting.safety import tasks as _safety_tasks  # noqa: F401
 from casting.pii import rotate_all
 from casting.seeding import DEMO_PASSWORD, seed_demo
+from casting.talents.cache import forget_lists
 from casting.talents.models import Talent
 from casting.talents.seeding import seed_talents, seed_vectors
 from casting.users.models import Role
@@ -30,6 +38,33 @@ from casting.users.services import UserError, create_user
 seed_cli = AppGroup("seed", help="Load demo data.")
 keys_cli = AppGroup("keys", help="Manage PII encryption keys and service API keys.")
 users_cli = AppGroup("users", help="Manage users.")
+export_cli = AppGroup("export", help="Bulk exports (audited).")
+
+
+@contextmanager
+def _progress(label):
+    """A `progress(done, total)` callback that draws a bar on stderr, made on its first call (when the
+    total is known). Off a terminal click prints only the label, so logs and pipes stay clean."""
+    with ExitStack() as stack:
+        bars = []
+
+        def advance(done, total):
+            if not bars:
+                bars.append(stack.enter_context(click.progressbar(
+                    length=max(total, 1), label=label, file=sys.stderr, show_pos=True, show_eta=True)))
+            bars[0].update(done)
+
+        yield advance
+
+
+def _aware_datetime(text):
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise click.BadParameter("an ISO 8601 time with its offset, such as 2026-11-24T10:00:00+05:30")
+    return value
 
 
 def _needs_extra(action):
@@ -47,6 +82,7 @@ def seed_demo_command(force):
     if current_app.config["APP_ENV"] == "production" and not force:
         raise click.ClickException("refusing to seed demo accounts in production (use --force)")
     added, total = _needs_extra(seed_demo)
+    forget_lists()  # seeding writes past the services: no cached list, search or match outlives it
     click.echo(f"demo data: {added} accounts added, {total} in all; password {DEMO_PASSWORD!r}")
 
 
@@ -63,11 +99,16 @@ def seed_talents_command(count, seed, up_to, vectors):
         db.session.rollback()
     started = time.monotonic()
     if count > 0:
-        _needs_extra(lambda: seed_talents(count, seed))
+        with _progress("talent profiles") as progress:
+            _needs_extra(lambda: seed_talents(count, seed, progress))
+        forget_lists()  # seeding writes past the services: no cached list total outlives it
     click.echo(f"{max(count, 0)} talent profiles loaded in {time.monotonic() - started:.1f} s")
     if vectors:
         started = time.monotonic()
-        added, build = seed_vectors(current_app.config["EMBEDDING_MODEL"], current_app.config["EMBEDDING_DIM"], seed)
+        with _progress("embeddings") as progress:
+            added, build = seed_vectors(current_app.config["EMBEDDING_MODEL"], current_app.config["EMBEDDING_DIM"],
+                                        seed, progress)
+        forget_lists()
         if build is None:
             click.echo("every talent has an embedding already")
         else:
@@ -125,7 +166,25 @@ def generate_key_command():
 @click.option("--batch-size", default=500, show_default=True)
 def rotate_pii_command(batch_size):
     """Re-encrypt all PII under the first key of PII_KEYS; then the older keys can be dropped."""
-    click.echo(f"re-encrypted {rotate_all(batch_size)} values under the newest key")
+    with _progress("rows with PII") as progress:
+        rotated = rotate_all(batch_size, progress)
+    click.echo(f"re-encrypted {rotated} values under the newest key")
+
+
+@export_cli.command("talents")
+@click.argument("output", type=click.File("w", encoding="utf-8", lazy=True))
+@click.option("--updated-since", type=_aware_datetime, help="Only talent changed at or after this ISO 8601 "
+                                                            "time with offset (2026-11-24T10:00:00+05:30).")
+@click.option("--embeddings", is_flag=True, help="Add each talent's stored embedding (or null).")
+@click.option("--pii", is_flag=True, help="Add date of birth, email and phone (the export is audited either way).")
+def export_talents_command(output, updated_since, embeddings, pii):
+    """Write every live talent to OUTPUT as NDJSON (`-` for stdout), as GET /api/export/talents does."""
+    written = 0
+    with _progress("talents") as progress:
+        for line in export_lines(pii, updated_since, embeddings, progress=progress):
+            output.write(line)
+            written += 1
+    click.echo(f"{written} talents exported", err=True)
 
 
 @click.command("worker")
@@ -134,6 +193,8 @@ def rotate_pii_command(batch_size):
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker_command(queues, burst):
     """Run an RQ worker with the scheduler on the named queues (default: high, default, low)."""
+    if is_pending(current_app.config["REDIS_URL"]):
+        attach_pending()  # before RQ forks its scheduler and work horses
     names = queues.split(",") if queues else current_app.config["RQ_QUEUES"]
     if not burst:
         book_periodic_jobs()
@@ -163,9 +224,10 @@ def up_command(port):
         click.echo(f"demo data ready: {total} accounts (password {DEMO_PASSWORD!r})")
     else:
         click.echo(f"{current_app.config['APP_ENV']} mode: no demo data (APP_ENV=development loads it)")
+    urls = attach_pending() if is_pending(current_app.config["REDIS_URL"]) else {}  # web and worker share them
     bin_dir = os.path.dirname(sys.executable)
-    env = {**os.environ, "DATABASE_URL": current_app.config["DATABASE_URL"],
-           "REDIS_URL": current_app.config["REDIS_URL"],
+    env = {**os.environ, "DATABASE_URL": urls.get("DATABASE_URL", current_app.config["DATABASE_URL"]),
+           "REDIS_URL": urls.get("REDIS_URL", current_app.config["REDIS_URL"]),
            "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
     root = os.path.dirname(current_app.root_path)
     honcho = [sys.executable, "-m", "honcho", "start", "-d", root, "-f", os.path.join(root, "Procfile"),
@@ -184,5 +246,5 @@ def up_command(port):
 
 
 def register_cli(app):
-    for command in (seed_cli, users_cli, keys_cli, worker_command, up_command):
+    for command in (seed_cli, users_cli, keys_cli, export_cli, worker_command, up_command):
         app.cli.add_command(command)

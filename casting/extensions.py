@@ -33,8 +33,9 @@ api = CastingApi()
 jwt = JWTManager()
 socketio = SocketIO()
 limiter = Limiter(get_remote_address)
-# RATELIMIT_DEFAULT is counted per IP and route by `casting.auth.principal.check_request`, in the same
-# Redis round trip as the caller's session and role (same key, same moving window): the limiter's own
+# Every route's limit (RATELIMIT_DEFAULT, or the setting `casting.throttle.rate_limit` names) is counted per
+# signed-in user or, anonymous, per IP by `casting.auth.principal.check_request`, in the same Redis round
+# trip as the caller's session and role (the limiter's key format and moving window): the limiter's own
 # per-request check stands aside, and `limiter.exempt` still marks the routes that are not counted.
 limiter.request_filter(lambda: True)
 cache = Cache()

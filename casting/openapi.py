@@ -99,6 +99,11 @@ def spec_options():
                 "Text is plain text, never HTML: free text is stored as the user typed it, with only tags, "
                 "comments and scripts removed (`a<b`, `&` and `&lt;` come back exactly as typed, not "
                 "HTML-escaped). Escape every text value when you render it (HTML, a WebView, a notification).\n\n"
+                "Rate limits: every route is counted per signed-in user (anonymous callers per IP) and per route, "
+                "against `RATELIMIT_DEFAULT` (100 a minute by default) unless the operation's description names "
+                "its own setting (search, uploads, sign-in). Every counted answer carries `RateLimit-Limit`, "
+                "`RateLimit-Remaining`, `RateLimit-Reset` (seconds) and `RateLimit-Policy` (`100;w=60`); over "
+                "the limit the answer is `429` `RATE_001` with `Retry-After` (seconds).\n\n"
                 "## Error codes\n\n" + _catalogue_markdown()),
         },
         "x-error-codes": [{"code": e.code, "status": e.status, "message": e.message}

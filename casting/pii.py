@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from cryptography.fernet import Fernet, MultiFernet
 from flask import current_app
-from sqlalchemy import Text, select, type_coerce, update
+from sqlalchemy import Text, func, select, type_coerce, update
 from sqlalchemy.types import TypeDecorator
 
 
@@ -66,15 +66,19 @@ def encrypted_columns():
             yield table, columns
 
 
-def rotate_all(batch_size=500):
+def rotate_all(batch_size=500, progress=None):
     """Re-encrypt every PII value under the newest key, in small committed batches; returns the count.
 
     Readers keep working throughout: every key in PII_KEYS decrypts, whichever has been applied.
+    `progress(rows, total)`, if given, is called after every batch with the rows it went through, out
+    of all the rows of the tables that hold PII (counted first).
     """
     from casting.extensions import db
 
+    tables = list(encrypted_columns())
+    total = sum(db.session.scalar(select(func.count()).select_from(table)) for table, _ in tables) if progress else 0
     rotated = 0
-    for table, columns in encrypted_columns():
+    for table, columns in tables:
         raw = [type_coerce(column, Text).label(column.name) for column in columns]
         last_id = 0
         while rows := db.session.execute(select(table.c.id, *raw).where(table.c.id > last_id)
@@ -87,4 +91,6 @@ def rotate_all(batch_size=500):
                     rotated += len(values)
             db.session.commit()
             last_id = rows[-1].id
+            if progress:
+                progress(len(rows), total)
     return rotated

@@ -1,6 +1,10 @@
-"""Counting attempts in Redis for guards that are not per route.
+"""Counting requests and attempts in Redis.
 
-Two kinds of counter:
+Per route: every request is counted by `casting.auth.principal.check_request` against RATELIMIT_DEFAULT,
+or against the setting a view names with `@rate_limit("RATELIMIT_SEARCH")` (its own budget, for routes
+where the default does not fit), per signed-in user or, anonymous, per client IP.
+
+Guards that are not per route use two kinds of counter:
 
 - `hit` / `wait_seconds`: the rate limiter's moving windows (a hit is atomic and refused when over).
 - `reserve` / `release`: attempts counted *before* the work they guard, all-or-nothing over several
@@ -35,6 +39,31 @@ for _, key in ipairs(KEYS) do
 end
 return 0
 """
+
+
+_ROUTE_LIMIT_NOTE = ("Rate limit: `{setting}` (this route's own budget instead of `RATELIMIT_DEFAULT`), per signed-in "
+                     "user, or per client IP when anonymous; the `RateLimit-*` headers say where you stand.")
+
+
+def rate_limit(setting):
+    """Count the decorated view against config `setting` instead of RATELIMIT_DEFAULT.
+
+    The limit is still per route and per caller (the signed-in user, else the client IP), counted in
+    the request's one round trip; the view's OpenAPI description says which setting applies.
+    """
+    def decorate(view):
+        view.rate_limit_setting = setting
+        lines = (view.__doc__ or "").rstrip().splitlines()
+        indent = " " * min((len(line) - len(line.lstrip()) for line in lines[1:] if line.strip()), default=0)
+        view.__doc__ = "\n".join([*lines, "", indent + _ROUTE_LIMIT_NOTE.format(setting=setting)])
+        return view
+    return decorate
+
+
+def route_limit_setting(view, method):
+    """The setting `@rate_limit` named for this view function and HTTP method, else RATELIMIT_DEFAULT."""
+    handler = getattr(getattr(view, "view_class", None), method.lower(), view)
+    return getattr(handler, "rate_limit_setting", None) or "RATELIMIT_DEFAULT"
 
 
 def _keys(name, subject):

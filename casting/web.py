@@ -132,11 +132,12 @@ def finish(response):
 
 
 def register_request_hooks(app):
-    from casting.auth.principal import check_request
+    from casting.auth.principal import check_request, rate_limit_headers
 
     app.url_map.converters["secret"] = SecretConverter
     app.before_request(start_timer)
     app.before_request(check_request)
     app.before_request(check_content_type)
+    app.after_request(rate_limit_headers)
     app.after_request(security_headers)
     app.after_request(finish)

@@ -75,9 +75,9 @@ def test_a_signed_in_read_costs_no_database_statement_and_one_round_trip_before_
     assert statements.count == 0
     # the principal script (session, record, rate limit) and the user cache read; INFO is the test's own
     calls = {name[8:]: after[name] - before.get(name, 0) for name in after if after[name] != before.get(name, 0)}
-    in_script = {name: calls.pop(name) for name in ("get", "lindex", "lpush", "ltrim", "expire") if name in calls}
+    in_script = {name: calls.pop(name) for name in ("get", "lindex", "llen", "lpush", "expire") if name in calls}
     assert calls == {"evalsha": 1, "mget": 1, "info": 1}
-    assert in_script == {"get": 2, "lindex": 1, "lpush": 1, "ltrim": 1, "expire": 1}
+    assert in_script == {"get": 2, "lindex": 1, "llen": 1, "lpush": 1, "expire": 1}
 
 
 def test_a_missing_record_is_rebuilt_from_the_database_once(app, client, signed_in, redis_client):
@@ -112,7 +112,9 @@ def test_the_default_rate_limit_counts_signed_in_requests_in_the_same_round_trip
     assert statuses == [200, 200, 200, 429]
     refused = client.get(ME, headers=headers)
     assert refused.json["code"] == "RATE_001" and 0 < int(refused.headers["Retry-After"]) <= 61
-    assert redis_client.keys("LIMITS:LIMITER/casting:limits/127.0.0.1/auth.MeViews/3/1/minute")
+    user_id = token.json["user"]["id"]
+    assert redis_client.keys(f"LIMITS:LIMITER/casting:limits/user:{user_id}/auth.MeViews/3/1/minute")
+    assert not redis_client.keys("LIMITS:LIMITER/casting:limits/127.0.0.1/auth.MeViews/*")
 
 
 def test_revocation_takes_effect_on_the_next_request_on_another_process(client, signed_in, other_process):

@@ -120,7 +120,8 @@ def test_a_scam_message_is_delivered_with_a_warning_flagged_and_answered_with_on
     sent = say(client, cd, conversation_id, SCAM)
     assert sent.status_code == 201
     warning = sent.json["safety"]
-    assert warning["flagged"] and warning["reasons"] == ["asks for a registration, portfolio or audition fee"]
+    assert warning["flagged"] and warning["reasons"] == [
+        "asks for a registration, processing, portfolio, membership or audition fee"]
     assert "Do not pay" in warning["advice"] and "rules" not in warning
     say(client, cd, conversation_id, "Send the 2500 advance on my GPay number 9876543210 today.")
     assert say(client, cd, conversation_id, "See you on Friday at 11.").json["safety"] is None

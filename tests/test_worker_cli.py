@@ -56,7 +56,8 @@ def test_seed_demo_is_idempotent_and_realistic(app, runner):
         assert counts == DEMO_ACCOUNTS
         productions = db.session.scalars(select(Production).order_by(Production.id)).all()
         assert [(p.title, p.status.value, len(p.roles)) for p in productions] == [
-            ("Monsoon Wedding 2", "casting", 2), ("Chai Break (TV ad)", "draft", 1)]
+            ("Monsoon Wedding 2", "casting", 2), ("Chai Break (TV ad)", "draft", 1), ("Galli Cricket", "casting", 2),
+            ("Kaveri Nights", "casting", 1)]
         assert productions[1].roles[0].city_required and productions[0].roles[0].gender.value == "female"
 
 

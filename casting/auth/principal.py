@@ -2,9 +2,10 @@
 
 Before any view runs, one Lua script reads the token's session state (`casting:session:<sid>`),
 the user's principal record (`casting:principal:<user id>`: role, active, suspended since) and
-counts the request against the default rate limit (the same moving window and key the rate
-limiter uses). Nothing of it touches PostgreSQL: a record missing from Redis (expired, flushed)
-is rebuilt from the database once and stored for the next requests.
+counts the request against its route's rate limit, per user when the token is valid, else per IP
+(the same moving window and key format the rate limiter uses). Nothing of it touches PostgreSQL: a
+record missing from Redis (expired, flushed) is rebuilt from the database once and stored for the
+next requests.
 
 Every write to a user's role, active flag or suspension rewrites that user's record when its
 transaction commits (an ORM event, so no write path can forget it), and revoking a session marks
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Session
 from casting.auth.models import AuthSession
 from casting.errors import ApiError, Codes
 from casting.extensions import db, limiter, redis, script
+from casting.throttle import route_limit_setting
 from casting.users.models import Role, User
 
 log = logging.getLogger(__name__)
@@ -38,24 +40,33 @@ RECORD_SECONDS = 24 * 3600
 _FIELDS = ("role", "is_active", "suspended_at")
 
 # KEYS: rate-limit list ('' when the route is exempt), session state, principal record (both
-# optional). ARGV: now, limit, window seconds. Returns {allowed, retry at, session state, record}.
+# optional). ARGV: now, limit, window seconds. Returns {allowed, requests in the window (this one
+# included), when the oldest of them leaves it (or the next one frees, refused), session state, record}.
+# The list is the limits library's moving window (newest first, at most `limit` entries); entries that
+# left the window are dropped from its tail first, so its length is the count (each is popped once).
 _LOOKUP = """
-local allowed, retry_at = 1, 0
+local allowed, used, oldest = 1, 0, ARGV[1]
 if KEYS[1] ~= '' then
   local now, limit, expiry = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-  local oldest = redis.call('LINDEX', KEYS[1], limit - 1)
-  if oldest and tonumber(oldest) >= now - expiry then
-    allowed, retry_at = 0, tostring(tonumber(oldest) + expiry)
+  local tail = redis.call('LINDEX', KEYS[1], -1)
+  while tail and tonumber(tail) < now - expiry do
+    redis.call('RPOP', KEYS[1])
+    tail = redis.call('LINDEX', KEYS[1], -1)
+  end
+  used = redis.call('LLEN', KEYS[1])
+  if used >= limit then
+    allowed, oldest = 0, redis.call('LINDEX', KEYS[1], limit - 1)
   else
     redis.call('LPUSH', KEYS[1], ARGV[1])
-    redis.call('LTRIM', KEYS[1], 0, limit - 1)
     redis.call('EXPIRE', KEYS[1], expiry)
+    used = used + 1
+    oldest = tail or ARGV[1]
   end
 end
 local state, record = false, false
 if KEYS[2] then state = redis.call('GET', KEYS[2]) end
 if KEYS[3] then record = redis.call('GET', KEYS[3]) end
-return {allowed, retry_at, state, record}
+return {allowed, used, oldest, state, record}
 """
 
 
@@ -133,26 +144,40 @@ def _rebuild_record(user_id):
     return raw
 
 
-# -- the default rate limit -----------------------------------------------------------------------
+# -- the rate limit -------------------------------------------------------------------------------
 
-_exempt_endpoints = {}
+RATE_LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy")
+_route_limits = {}
 
 
-def _rate_key(endpoint):
-    """The rate limiter's key for this request's default limit, or '' if the route is exempt."""
+def _route_limit(endpoint):
+    """The limit setting for this request's route and method (`@rate_limit`, else RATELIMIT_DEFAULT), or
+    None when the route is exempt (`limiter.exempt`) or rate limiting is off."""
     if not endpoint or not limiter.enabled:
-        return "", None
-    exempt = _exempt_endpoints.get(endpoint)
-    if exempt is None:
+        return None
+    found = _route_limits.get((endpoint, request.method), False)
+    if found is False:
         from flask_limiter import ExemptionScope
 
         scope = limiter.limit_manager.exemption_scope(current_app, endpoint, request.blueprint)
-        exempt = _exempt_endpoints[endpoint] = bool(scope & ExemptionScope.DEFAULT)
-    if exempt:
+        found = None if scope & ExemptionScope.DEFAULT else route_limit_setting(
+            current_app.view_functions[endpoint], request.method)
+        _route_limits[(endpoint, request.method)] = found
+    return found
+
+
+def _rate_key(endpoint, payload):
+    """(the rate limiter's key for this request, its limit), or ('', None) if the route is exempt.
+
+    Counted per route and per caller: the signed-in user when a valid access token came (so people
+    behind one carrier IP are not throttled together), else the client IP.
+    """
+    setting = _route_limit(endpoint)
+    if setting is None:
         return "", None
-    item = _limit(current_app.config["RATELIMIT_DEFAULT"])
-    key = item.key_for(current_app.config["RATELIMIT_KEY_PREFIX"], request.remote_addr or "127.0.0.1", endpoint)
-    return "LIMITS:" + key, item
+    item = _limit(current_app.config[setting])
+    caller = f"user:{payload['sub']}" if payload is not None else request.remote_addr or "127.0.0.1"
+    return "LIMITS:" + item.key_for(current_app.config["RATELIMIT_KEY_PREFIX"], caller, endpoint), item
 
 
 @lru_cache(maxsize=16)
@@ -191,29 +216,47 @@ def _payload(token):
 
 
 def check_request():
-    """before_request: count the default rate limit and read the bearer's principal, in one round trip.
+    """before_request: count the rate limit and read the bearer's principal, in one round trip.
 
-    What it found is kept for the request (see `resolve`); a token that does not decode is left to
-    the view's own check (its 401), as before.
+    What it found is kept for the request (see `resolve`), and the caller's standing in the limit for
+    the `RateLimit-*` headers (`rate_limit_headers`); a token that does not decode is left to the
+    view's own check (its 401), as before, and counts per IP.
     """
-    rate_key, item = _rate_key(request.endpoint)
     token = _bearer()
     payload = _payload(token) if token else None
+    rate_key, item = _rate_key(request.endpoint, payload)
     if not rate_key and payload is None:
         return
     keys = [rate_key]
     if payload is not None:
         keys += [session_key(payload["sid"]), record_key(payload["sub"])]
-    args = [repr(time.time()), item.amount, item.get_expiry()] if item else [0, 0, 0]
+    now = time.time()
+    args = [repr(now), item.amount, item.get_expiry()] if item else [0, 0, 0]
     try:
-        allowed, retry_at, state, raw = script(_LOOKUP)(keys=keys, args=args)
+        allowed, used, oldest, state, raw = script(_LOOKUP)(keys=keys, args=args)
     except RedisError:  # the database is the source of truth; no count is kept meanwhile
-        allowed, retry_at, state, raw = 1, 0, None, None
+        allowed, state, raw, item = 1, None, None, None
+    if item is not None:
+        reset = max(1, int(float(oldest) + item.get_expiry() - now + 0.999))
+        g.rate_limit = (item, max(0, item.amount - used), reset)
     if not allowed:
-        wait = max(1, int(float(retry_at) - time.time() + 0.999))
-        raise ApiError(Codes.RATE_LIMITED, headers={"Retry-After": str(wait)})
+        raise ApiError(Codes.RATE_LIMITED, headers={"Retry-After": str(reset)})
     if payload is not None:
         g.principal_lookup = (payload, *_principal(payload, state, raw))
+
+
+def rate_limit_headers(response):
+    """after_request: the caller's standing in this route's limit, on every answer the limit counted.
+
+    `RateLimit-Limit`/`-Remaining`/`-Reset` (seconds until the oldest counted request leaves the
+    window: one more is free then) and `RateLimit-Policy` (`100;w=60`), as the IETF draft names them.
+    """
+    standing = g.get("rate_limit")
+    if standing is not None:
+        item, remaining, reset = standing
+        values = (item.amount, remaining, reset, f"{item.amount};w={item.get_expiry()}")
+        response.headers.update(zip(RATE_LIMIT_HEADERS, map(str, values)))
+    return response
 
 
 def _principal(payload, state, raw):

@@ -12,6 +12,7 @@ from casting.auth.schemas import (SIGNED_IN_EXAMPLE, TOKENS_EXAMPLE, FacebookSig
 from casting.jsonprovider import json_response
 from casting.openapi import error_responses
 from casting.pagination import PageArgsSchema, page_of, paginate
+from casting.throttle import rate_limit
 from casting.users import cache as user_cache
 from casting.users.schemas import USER_EXAMPLE, UserSchema
 
@@ -24,6 +25,7 @@ OTP_EXAMPLE = {"channel": "whatsapp", "expires_in": 600, "resend_after": 30}
 
 @blp.route("/register")
 class RegisterViews(MethodView):
+    @rate_limit("RATELIMIT_SIGN_IN")
     @blp.doc(security=PUBLIC)
     @blp.arguments(RegisterSchema, example={"email": "asha@example.in", "password": "monsoon-kathak-audition",
                                             "full_name": "Asha Rao", "role": "talent"})
@@ -36,6 +38,7 @@ class RegisterViews(MethodView):
 
 @blp.route("/login")
 class LoginViews(MethodView):
+    @rate_limit("RATELIMIT_SIGN_IN")
     @blp.doc(security=PUBLIC)
     @blp.arguments(LoginSchema, example={"identifier": "asha@example.in", "password": "monsoon-kathak-audition"})
     @blp.response(200, SignedInSchema, example=SIGNED_IN_EXAMPLE)
@@ -47,6 +50,7 @@ class LoginViews(MethodView):
 
 @blp.route("/otp/send")
 class OtpSendViews(MethodView):
+    @rate_limit("RATELIMIT_SIGN_IN")
     @blp.doc(security=PUBLIC)
     @blp.arguments(OtpSendSchema, example={"phone": "9876543210", "channel": "whatsapp"})
     @blp.response(202, OtpSentSchema, example=OTP_EXAMPLE)
@@ -58,6 +62,7 @@ class OtpSendViews(MethodView):
 
 @blp.route("/otp/verify")
 class OtpVerifyViews(MethodView):
+    @rate_limit("RATELIMIT_SIGN_IN")
     @blp.doc(security=PUBLIC)
     @blp.arguments(OtpVerifySchema, example={"phone": "9876543210", "code": "482913"})
     @blp.response(200, SignedInSchema, example={**SIGNED_IN_EXAMPLE, "is_new_user": False})
@@ -149,6 +154,7 @@ class SessionByIdViews(MethodView):
 
 @blp.route("/oauth/google")
 class GoogleViews(MethodView):
+    @rate_limit("RATELIMIT_SIGN_IN")
     @blp.doc(security=PUBLIC)
     @blp.arguments(GoogleSignInSchema, example={"id_token": "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.e30.sig"})
     @blp.response(200, SignedInSchema, example={**SIGNED_IN_EXAMPLE, "is_new_user": True})
@@ -161,6 +167,7 @@ class GoogleViews(MethodView):
 
 @blp.route("/oauth/facebook")
 class FacebookViews(MethodView):
+    @rate_limit("RATELIMIT_SIGN_IN")
     @blp.doc(security=PUBLIC)
     @blp.arguments(FacebookSignInSchema, example={"access_token": "EAAGm0PX4ZCpsBA..."})
     @blp.response(200, SignedInSchema, example={**SIGNED_IN_EXAMPLE, "is_new_user": False})

@@ -1,7 +1,7 @@
 """Bulk export of talent for training: NDJSON, keyset-paged inside, constant memory whatever the size."""
 import json
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from casting.audit.services import record
 from casting.extensions import db
@@ -44,18 +44,28 @@ def talent_lines(api_key, updated_since=None, with_embeddings=False):
     The export is audit-logged before the first line. Rows are read as plain tuples a batch at a
     time, each batch after the last id seen, so memory does not grow with the table.
     """
-    with_pii = "pii" in api_key.scopes
-    record("talent_export", api_key_id=api_key.id, target_type="talent",
+    return export_lines("pii" in api_key.scopes, updated_since, with_embeddings, api_key_id=api_key.id)
+
+
+def export_lines(with_pii, updated_since=None, with_embeddings=False, api_key_id=None, progress=None):
+    """`talent_lines` for a service key (`api_key_id`) or an operator (`flask export talents`, no key).
+
+    `progress(talents, total)`, if given, is called after every batch, `total` being counted first.
+    """
+    record("talent_export", api_key_id=api_key_id, target_type="talent",
            details={"updated_since": updated_since.isoformat() if updated_since else None, "pii": with_pii,
-                    "embeddings": with_embeddings},
+                    "embeddings": with_embeddings, "via": "api" if api_key_id else "cli"},
            commit=True)
     query = select(*_columns(with_pii, with_embeddings)).where(Talent.deleted_at.is_(None))
+    live = select(func.count()).select_from(Talent).where(Talent.deleted_at.is_(None))
     if with_pii:
         query = query.outerjoin(User, User.id == Talent.user_id)
     if with_embeddings:
         query = query.outerjoin(TalentEmbedding, TalentEmbedding.talent_id == Talent.id)
     if updated_since is not None:
         query = query.where(Talent.updated_at >= updated_since)
+        live = live.where(Talent.updated_at >= updated_since)
+    total = db.session.scalar(live) if progress else 0
     last_id = 0
     while True:
         rows = db.session.execute(query.where(Talent.id > last_id).order_by(Talent.id).limit(BATCH)).all()
@@ -65,3 +75,5 @@ def talent_lines(api_key, updated_since=None, with_embeddings=False):
             yield _line(row, with_pii, with_embeddings)
         last_id = rows[-1].id
         db.session.rollback()  # end the batch's transaction: no snapshot is held open across the stream
+        if progress:
+            progress(len(rows), total)

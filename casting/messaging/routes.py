@@ -12,6 +12,7 @@ from casting.messaging.schemas import (AttachmentArgsSchema, AttachmentFileSchem
                                        ReceiptSchema)
 from casting.openapi import error_responses
 from casting.pagination import PageArgsSchema, page_of
+from casting.throttle import rate_limit
 
 blp = Blueprint("messaging", __name__, url_prefix="/api",
                 description="Conversations and messages (the REST side of chat; live events are on Socket.IO "
@@ -106,6 +107,7 @@ class ReadViews(MethodView):
 
 @blp.route("/attachments")
 class AttachmentViews(MethodView):
+    @rate_limit("RATELIMIT_UPLOAD")
     @login_required()
     @blp.arguments(AttachmentFileSchema, location="files")
     @blp.response(201, AttachmentSchema, example=ATTACHMENT_EXAMPLE)

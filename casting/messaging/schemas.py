@@ -55,7 +55,7 @@ class ReadBySchema(Schema):
 class SafetySchema(Schema):
     flagged = fields.Boolean(required=True)
     reasons = fields.List(fields.String(), required=True, metadata={
-        "example": ["asks for a registration, portfolio or audition fee"]})
+        "example": ["asks for a registration, processing, portfolio, membership or audition fee"]})
     advice = fields.String(required=True, metadata={
         "example": "Genuine casting never asks talent for money: ... Do not pay anyone, and report this message."})
 

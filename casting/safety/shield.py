@@ -10,7 +10,9 @@ from functools import lru_cache
 from pathlib import Path
 
 RULES_FILE = Path(__file__).with_name("rules.json")
-_SENTENCE_END = re.compile(r"(?<=[.!?।\n])\s*")
+# A sentence ends after ! ? । . or a line break, but not at the stop of `Rs.` or `No.` (`Rs. 2000`, `No. 4`)
+# nor in a number (`1.5 lakh`).
+_SENTENCE_END = re.compile(r"(?<=[!?।\n])\s*|(?<=\.)(?<![Rr][Ss]\.)(?<![Nn][Oo]\.)(?!\d)\s*")
 
 
 @dataclass(frozen=True)

@@ -196,3 +196,9 @@ def forget(talent_id):
         pipe.incr(VERSION_KEY)
         pipe.delete(PROFILE_PREFIX + str(talent_id), JSON_PREFIX + str(talent_id))
         pipe.execute()
+
+
+def forget_lists():
+    """After a bulk write that bypassed the services (seeding): bump the version, so every cached list,
+    search, featured page and match misses at once instead of serving stale totals for LIST_TIMEOUT."""
+    redis.incr(VERSION_KEY)

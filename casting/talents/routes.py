@@ -12,6 +12,7 @@ from casting.talents.schemas import (EMBEDDING_EXAMPLE, EMBEDDING_STORED_EXAMPLE
                                      EmbeddingInputSchema, EmbeddingSchema, MediaFileSchema, MediaFormSchema,
                                      MediaSchema, TalentInputSchema, TalentQueryArgsSchema, TalentSchema,
                                      TalentSearchSchema, TalentUpdateSchema)
+from casting.throttle import rate_limit
 
 blp = Blueprint("talents", __name__, url_prefix="/api/talents",
                 description="Talent profiles: create, edit, list, search, featured, photos.")
@@ -47,6 +48,7 @@ class TalentViews(MethodView):
 
 @blp.route("/search")
 class TalentSearchViews(MethodView):
+    @rate_limit("RATELIMIT_SEARCH")
     @login_required()
     @blp.arguments(TalentSearchSchema, example={"q": "Priyanka", "city": "Mumbai", "skills": ["Acting"],
                                                 "age_min": 20, "age_max": 30})
@@ -120,6 +122,7 @@ class TalentRestoreViews(MethodView):
 
 @blp.route("/<int:talent_id>/media")
 class TalentMediaViews(MethodView):
+    @rate_limit("RATELIMIT_UPLOAD")
     @login_required()
     @blp.arguments(MediaFormSchema, location="form")
     @blp.arguments(MediaFileSchema, location="files")

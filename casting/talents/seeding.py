@@ -41,8 +41,18 @@ def _profile(rng, first_names, last_names, now):
     return (*row, profile_score(dict(zip(COLUMNS, row)), has_headshot=False), joined, updated)
 
 
-def seed_talents(count, seed=2026):
-    """COPY `count` generated profiles into `talents`; returns how many were written."""
+PROGRESS_EVERY = 10_000  # rows between two calls of a `progress` callback
+
+
+def _no_progress(done, total):
+    pass
+
+
+def seed_talents(count, seed=2026, progress=_no_progress):
+    """COPY `count` generated profiles into `talents`; returns how many were written.
+
+    `progress(rows, count)` is called every PROGRESS_EVERY rows, and at the end, with the rows written since.
+    """
     rng = random.Random(seed)
     now = datetime.now(timezone.utc)
     fake = require("faker", "Seeding talent profiles").Faker("en_IN")
@@ -54,9 +64,12 @@ def seed_talents(count, seed=2026):
     try:
         with connection.cursor() as cursor:
             with cursor.copy(f"COPY talents ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                for _ in range(count):
+                for number in range(1, count + 1):
                     copy.write_row(_profile(rng, first_names, last_names, now))
+                    if number % PROGRESS_EVERY == 0:
+                        progress(PROGRESS_EVERY, count)
         connection.commit()
+        progress(count % PROGRESS_EVERY, count)
     finally:
         connection.close()
     return count
@@ -99,13 +112,13 @@ def vector_model(dim, seed=2026):
     return make
 
 
-def seed_vectors(model, dim, seed=2026):
+def seed_vectors(model, dim, seed=2026, progress=_no_progress):
     """Give every live talent without an embedding one from `vector_model`; returns (added, seconds to
     build the HNSW index, or None when every talent had one already).
 
     The vectors are made with numpy and loaded with binary COPY (a million in about a minute). The
     index is dropped for the load and built once after it, which is far faster than growing it row by
-    row; `index_seconds` is that build.
+    row; `index_seconds` is that build. `progress(vectors, total)` is called after every batch loaded.
     """
     np = require("numpy", "Seeding vectors")
     from pgvector.psycopg import register_vector
@@ -129,6 +142,7 @@ def seed_vectors(model, dim, seed=2026):
                     batch = ids[start:start + _BATCH]
                     for talent_id, vector in zip(batch, make(len(batch), rng)):
                         copy.write_row((talent_id, model, vector))
+                    progress(len(batch), len(ids))
         connection.commit()
     finally:
         connection.close()

@@ -1,4 +1,4 @@
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, validate
 
 from casting.numbers import Int32
 from casting.text import plain
@@ -9,12 +9,27 @@ from casting.users.services import UserError, normalise_email, normalise_phone
 SELF_SERVICE_ROLES = [role.value for role in Role if role != Role.ADMIN]
 
 
+PHONE_DESCRIPTION = ("A mobile number (codes and WhatsApp messages go to it), written any usual way: `+919876543210`, "
+                     "`98765 43210`, `098765 43210`, `0091 98765 43210`, `+91 98765-43210`; without a country code "
+                     "it is Indian. Checked against the numbering plans and stored and returned in E.164 "
+                     "(`+919876543210`). A landline, or a number no plan has, is a 422 saying which.")
+
+
 class PhoneField(fields.String):
-    """A phone number, normalised to E.164 (a 10-digit Indian number gets +91)."""
+    """The one phone field: any usual writing in, E.164 out (`casting.users.services.normalise_phone`).
+
+    Every phone the API takes is one that codes and WhatsApp messages go to, so a mobile number is
+    required unless `mobile=False`.
+    """
+
+    def __init__(self, *args, mobile=True, metadata=None, **kwargs):
+        self.mobile = mobile
+        metadata = {"description": PHONE_DESCRIPTION, "example": "+919876543210", **(metadata or {})}
+        super().__init__(*args, metadata=metadata, validate=validate.Length(max=32), **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         try:
-            return normalise_phone(super()._deserialize(value, attr, data, **kwargs))
+            return normalise_phone(super()._deserialize(value, attr, data, **kwargs), mobile=self.mobile)
         except UserError as error:
             raise ValidationError(str(error)) from error
 

@@ -1,8 +1,10 @@
 """Users: normalised contact details, password hashing and creation."""
 import re
 
+import phonenumbers
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 from sqlalchemy import or_, select
 from zxcvbn import zxcvbn
 
@@ -16,26 +18,39 @@ _hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 _TIMING_DECOY = _hasher.hash("a password that no one has")
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 72  # zxcvbn judges at most 72 characters (it raises beyond), so none longer is accepted
-_INDIAN_MOBILE = re.compile(r"^[6-9]\d{9}$")
+DEFAULT_PHONE_REGION = "IN"  # a number written without a country code is Indian
+_PHONE_CHARACTERS = re.compile(r"\+?[\d\s().\-/]+")  # digits and the usual separators: no letters, no extensions
+# Where codes and WhatsApp messages can go (some plans, the US's among them, do not tell mobiles apart).
+_MESSAGING_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
 class UserError(ValueError):
     """A user could not be created or changed; the message says why."""
 
 
-def normalise_phone(raw):
-    """E.164 for a phone number; a 10-digit Indian number gets +91 (`098765 43210` -> `+919876543210`)."""
-    digits = re.sub(r"[\s().-]", "", raw or "")
-    if digits.startswith("+"):
-        if not re.fullmatch(r"\+[1-9]\d{7,14}", digits):
-            raise UserError("Not a valid phone number.")
-        return digits
-    digits = digits.removeprefix("0")
-    if digits.startswith("91") and len(digits) == 12:
-        digits = digits[2:]
-    if not _INDIAN_MOBILE.match(digits):
-        raise UserError("Not a valid phone number.")
-    return "+91" + digits
+def normalise_phone(raw, mobile=True):
+    """E.164 for a phone number however it is usually written, India being the default region.
+
+    `9876543210`, `098765 43210`, `0091 98765 43210`, `+91 98765-43210` all give `+919876543210`;
+    a foreign number needs its country code (`+44 20 7946 0958`). The number must be a real one by
+    Google's numbering plans (`phonenumbers`), and with `mobile` (every phone an account gives: codes
+    and WhatsApp messages go to it) a mobile number, not a landline. `UserError` says what is wrong.
+    """
+    text = (raw or "").strip()
+    if not text or not _PHONE_CHARACTERS.fullmatch(text) or len(text) > 32:
+        raise UserError("Not a phone number: use digits, with the country code for a number outside India "
+                        "(+91 98765 43210, 098765 43210 or +44 7911 123456).")
+    try:
+        number = phonenumbers.parse(text.replace("/", " "), DEFAULT_PHONE_REGION)
+    except NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise UserError("Not a valid phone number: an Indian mobile number has 10 digits and starts with 6, 7, 8 "
+                        "or 9 (98765 43210); a number outside India needs its country code (+44 7911 123456).")
+    if mobile and phonenumbers.number_type(number) not in _MESSAGING_TYPES:
+        raise UserError("Not a mobile number: sign-in codes and WhatsApp messages go to a mobile number, not a "
+                        "landline or a service number.")
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
 def normalise_email(raw):
