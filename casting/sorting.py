@@ -22,7 +22,7 @@ def sort_field(keys, example, list_field=CommaList):
             raise ValidationError(f"Unknown sort key(s) {', '.join(unknown)}; use {', '.join(keys)}.")
 
     return list_field(validate=known, metadata={
-        "example": example,
+        "example": example if list_field is CommaList else example.split(","),
         "description": f"Sort keys, comma separated; `-` before a key sorts descending. Keys: {', '.join(keys)}."})
 
 

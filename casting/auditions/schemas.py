@@ -69,8 +69,8 @@ class AuditionSchema(Schema):
 
 class ScheduleSchema(Schema):
     start_at = fields.DateTime(required=True, metadata={
-        "example": "2026-12-05T10:00:00", "description": "Without an offset, read in `timezone`."})
-    end_at = fields.DateTime(required=True, metadata={"example": "2026-12-05T13:00:00"})
+        "example": "2026-12-05T10:00:00+05:30", "description": "An offset-less time is read in `timezone`."})
+    end_at = fields.DateTime(required=True, metadata={"example": "2026-12-05T13:00:00+05:30"})
     slot_minutes = Int32(required=True, validate=validate.Range(min=5, max=480), metadata={"example": 15})
     capacity_per_slot = Int32(required=True, validate=validate.Range(min=1, max=100),
                               metadata={"example": 2})

@@ -40,10 +40,10 @@ class AttachmentSchema(Schema):
     width = Int32(allow_none=True)
     height = Int32(allow_none=True)
     url = fields.Function(lambda item: f"/api/attachments/{item.id}", required=True, metadata={
-        "description": "Fetch with your access token; participants of the conversation only."})
+        "type": "string", "description": "Fetch with your access token; participants of the conversation only."})
     thumbnail_url = fields.Function(
         lambda item: f"/api/attachments/{item.id}?size=thumbnail" if item.thumbnail_key else None,
-        allow_none=True, metadata={"description": "Images only: a WebP at most 400 px on a side."})
+        allow_none=True, metadata={"type": "string", "description": "Images only: a WebP at most 400 px on a side."})
     created_at = fields.DateTime(required=True)
 
 

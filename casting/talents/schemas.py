@@ -73,12 +73,11 @@ class TalentUpdateSchema(TalentInputSchema):
     is_featured = fields.Boolean(metadata={"description": "Admins only; anyone else gets a 403."})
 
 
-class MediaFormSchema(Schema):
+class MediaUploadSchema(Schema):
+    """The multipart body of an upload: the image and its kind."""
+
     kind = fields.Enum(MediaKind, by_value=True, required=True, metadata={
         "description": "`headshot` (one per talent: a new one replaces the old) or `portfolio`."})
-
-
-class MediaFileSchema(Schema):
     file = Upload(required=True, metadata={
         "description": "A JPEG, PNG or WebP image (judged by its content), at most MEDIA_MAX_BYTES (10 MB) "
                        "and MEDIA_MAX_PIXELS (40 megapixels, read from its header; 413 MEDIA_002 beyond). "
