@@ -9,7 +9,7 @@ from apispec import BasePlugin
 from flask import current_app, send_from_directory
 from flask_smorest import Api, Blueprint
 from flask_smorest.arguments import ArgumentsMixin
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
@@ -44,6 +44,8 @@ class OncePerSchemaParser(FlaskParser):
     """
 
     __location_map__ = {**FlaskParser.__location_map__, "multipart": "load_multipart"}
+    # A part the schema does not name is refused (422), as the document's `additionalProperties: false` says.
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "multipart": None}
 
     def load_multipart(self, req, schema):
         return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
@@ -91,16 +93,39 @@ def typed_enum(converter, field, ret, **kwargs):
     return {}
 
 
+_LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+
+
+def uri_format(converter, field, ret, **kwargs):
+    """A URL field is a `uri` (apispec says `url`, which JSON Schema does not know), with a pattern for what
+    its validator takes: the schemes, a host name (with a top-level domain unless `require_tld=False`), an
+    optional port and path. (The validator also takes IP addresses and `localhost`; the pattern leaves
+    them out, so generated clients and fuzzers send ordinary host names.)"""
+    if not isinstance(field, fields.Url) or not field.absolute:
+        return {}
+    urls = [check for check in field.validators if isinstance(check, validate.URL)]
+    schemes = sorted(urls[0].schemes if urls else ("http", "https"))
+    host = f"({_LABEL}\\.)+[A-Za-z]{{2,6}}" if field.require_tld else f"{_LABEL}(\\.{_LABEL})*"
+    return {"format": "uri",
+            "pattern": f"^({'|'.join(schemes)})://{host}(:[0-9]{{1,5}})?(/|[/?#]\\S+)?$"}
+
+
 class OperationsPlugin(BasePlugin):
     """What every operation gets from the route it documents rather than from each view:
 
     - `operationId` from the endpoint and method (see `operation_id`);
     - a `429` with `Retry-After` wherever a request can be refused for its rate: every route the default
-      rate limit counts, and those that document their own limit.
+      rate limit counts, and those that document their own limit;
+    - a JSON body none of whose fields is required is optional (`requestBody.required: false`): a request
+      without one is read as `{}`, as the server does.
     """
 
     def __init__(self, api):
         self.api = api
+        self.spec = None
+
+    def init_spec(self, spec):
+        self.spec = spec
 
     def operation_helper(self, path=None, operations=None, **kwargs):
         rule = kwargs.get("rule")
@@ -109,8 +134,16 @@ class OperationsPlugin(BasePlugin):
         limited = self._rate_limited(rule.endpoint)
         for method, operation in operations.items():
             operation.setdefault("operationId", operation_id(rule.endpoint, method))
+            self._optional_body(operation)
             if limited:
                 operation.setdefault("responses", {}).setdefault("429", "TOO_MANY_REQUESTS")
+
+    def _optional_body(self, operation):
+        schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        if "$ref" in schema:
+            schema = self.spec.components.schemas.get(schema["$ref"].rsplit("/", 1)[-1], {})
+        if schema.get("type") == "object" and not schema.get("required"):
+            operation["requestBody"]["required"] = False
 
     def _rate_limited(self, endpoint):
         from flask_limiter import ExemptionScope
@@ -130,6 +163,7 @@ class CastingApi(Api):
         kwargs["extra_plugins"] = [*kwargs.get("extra_plugins", ()), OperationsPlugin(self)]
         super()._init_spec(**kwargs)
         self.ma_plugin.converter.add_attribute_function(typed_enum)
+        self.ma_plugin.converter.add_attribute_function(uri_format)
         self._errors_tag_last()
 
     def _register_pagination_header(self):

@@ -4,7 +4,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from casting.auditions.models import AuditionMode, AuditionStatus, InvitationStatus
 from casting.auditions.services import MAX_INVITES, RSVP
-from casting.numbers import Int32
+from casting.numbers import Boolean, Int32
 from casting.talents.schemas import LocationSchema
 from casting.users.schemas import PlainTextField
 
@@ -52,7 +52,7 @@ class SlotSchema(InvitationSlotSchema):
 class AuditionSchema(Schema):
     id = Int32(required=True)
     production_id = Int32(required=True)
-    is_verified = fields.Boolean(required=True, metadata={"description": "Run by a verified casting account."})
+    is_verified = Boolean(required=True, metadata={"description": "Run by a verified casting account."})
     role_id = Int32(allow_none=True)
     title = fields.String(required=True)
     mode = fields.Enum(AuditionMode, by_value=True, required=True)

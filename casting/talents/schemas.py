@@ -4,9 +4,10 @@ from flask import current_app
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from casting.numbers import Int32
+from casting.numbers import Boolean, Int32
 from casting.pagination import PageArgsSchema
 from casting.sorting import CommaList, sort_field
+from config import embedding_dim
 from casting.talents.models import Availability, Gender, MediaKind
 from casting.users.schemas import PlainTextField
 
@@ -69,8 +70,8 @@ class TalentUpdateSchema(TalentInputSchema):
     """PUT: every field optional; the ones left out stay as they are."""
 
     stage_name = PlainTextField(validate=validate.Length(min=1, max=120), metadata={"example": "Asha Rao"})
-    is_verified = fields.Boolean(metadata={"description": "Admins only; anyone else gets a 403."})
-    is_featured = fields.Boolean(metadata={"description": "Admins only; anyone else gets a 403."})
+    is_verified = Boolean(metadata={"description": "Admins only; anyone else gets a 403."})
+    is_featured = Boolean(metadata={"description": "Admins only; anyone else gets a 403."})
 
 
 class MediaUploadSchema(Schema):
@@ -113,8 +114,8 @@ class TalentSchema(Schema):
     experience_years = Int32(allow_none=True)
     availability_status = fields.Enum(Availability, by_value=True)
     day_rate_inr = Int32(allow_none=True)
-    is_verified = fields.Boolean()
-    is_featured = fields.Boolean()
+    is_verified = Boolean()
+    is_featured = Boolean()
     headshot = fields.Nested(MediaSchema, allow_none=True, metadata={"description": "The headshot, if any."})
     media = fields.List(fields.Nested(MediaSchema), metadata={
         "description": "Every image of the talent, the headshot included, oldest first."})
@@ -148,7 +149,7 @@ def _filters(list_field):
         "height_max": Int32(validate=validate.Range(min=0, max=300)),
         "availability_status": fields.Enum(Availability, by_value=True),
         "experience_min": Int32(validate=validate.Range(min=0, max=80)),
-        "is_verified": fields.Boolean(),
+        "is_verified": Boolean(),
         "sort": sort_field(SORT_KEYS, "-created_at,stage_name", list_field),
     }
 
@@ -162,8 +163,10 @@ def _embedding_size(value):
         raise ValidationError("Must not be all zeros: a zero vector has no direction to compare.")
 
 
-def embedding_field(**kwargs):
-    return fields.List(fields.Float(allow_nan=False), validate=_embedding_size, **kwargs)
+def embedding_field(metadata=None, **kwargs):
+    dim = embedding_dim()  # the document says the length the check below asks for
+    return fields.List(fields.Float(allow_nan=False), validate=_embedding_size,
+                       metadata={"minItems": dim, "maxItems": dim, **(metadata or {})}, **kwargs)
 
 
 def _known_model(value):

@@ -1,6 +1,6 @@
 from marshmallow import Schema, ValidationError, fields
 
-from casting.numbers import Int32
+from casting.numbers import Boolean, Int32
 from casting.text import plain
 from casting.notifications.models import Channel
 from casting.users.models import Role
@@ -11,6 +11,13 @@ SELF_SERVICE_ROLES = [role.value for role in Role if role != Role.ADMIN]
 
 class PhoneField(fields.String):
     """A phone number, normalised to E.164 (a 10-digit Indian number gets +91)."""
+
+    # What the document says a phone number looks like: E.164, or an Indian mobile number as people write it.
+    PATTERN = r"^(\+[1-9][0-9]{7,14}|(\+91[ -]?|0)?[6-9][0-9]{4}[ -]?[0-9]{5})$"
+
+    def __init__(self, **kwargs):
+        kwargs["metadata"] = {"pattern": self.PATTERN, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         try:
@@ -60,13 +67,13 @@ class UserSchema(Schema):
     email = fields.String(allow_none=True, metadata={"example": "asha@example.in"})
     phone = fields.String(allow_none=True, metadata={"example": "+919876543210"})
     role = fields.Enum(Role, by_value=True, required=True, metadata={"example": "talent"})
-    phone_verified = fields.Boolean(required=True)
-    email_verified = fields.Boolean(required=True)
+    phone_verified = Boolean(required=True)
+    email_verified = Boolean(required=True)
     notify_channel = notify_channel_field()
-    only_verified_contacts = fields.Boolean(required=True, metadata={
+    only_verified_contacts = Boolean(required=True, metadata={
         "description": "Talent: accept new conversations only from verified casting accounts."})
-    is_verified = fields.Boolean(required=True, metadata={"description": "A verified casting account."})
-    is_suspended = fields.Boolean(required=True)
+    is_verified = Boolean(required=True, metadata={"description": "A verified casting account."})
+    is_suspended = Boolean(required=True)
     created_at = fields.DateTime(required=True, metadata={"example": "2026-11-24T10:00:00+00:00"})
 
 
