@@ -227,5 +227,7 @@ MEDIA_EXAMPLE = {"id": 12, "kind": "headshot", "url": "https://casting-media.s3.
                  "content_type": "image/jpeg", "width": 1200, "height": 1600, "created_at": "2026-11-24T10:00:00+00:00"}
 
 
-EMBEDDING_EXAMPLE = {"model": "all-MiniLM-L6-v2", "dimension": 384, "embedding": [0.0123, -0.0456, 0.0789]}
+# A whole vector, as the document says one is (EMBEDDING_DIM numbers, not all zero).
+EMBEDDING_EXAMPLE = {"model": "all-MiniLM-L6-v2", "dimension": embedding_dim(),
+                     "embedding": [round((i * 37 % 200 - 100) / 1000, 3) for i in range(embedding_dim())]}
 EMBEDDING_STORED_EXAMPLE = {"model": "all-MiniLM-L6-v2", "dimension": 384, "updated_at": "2026-11-30T10:00:00+00:00"}
