@@ -1,4 +1,5 @@
 """The OpenAPI document: every operation documented with a summary, examples, security and errors."""
+import io
 import re
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
@@ -229,3 +230,59 @@ def test_a_cross_origin_preflight_on_a_contract_path_is_answered_not_redirected(
                                                  "Access-Control-Request-Headers": "authorization"})
         assert response.status_code == 200, path
         assert response.headers["Access-Control-Allow-Origin"] == "https://app.casting.in"
+
+
+# -- issue 20: what schemathesis found where the server and the document disagreed -------------------
+
+def test_a_json_number_is_neither_a_boolean_nor_an_integer_with_a_fraction(client, login):
+    headers = login("casting_director")
+    assert client.patch("/api/auth/me", headers=headers, json={"only_verified_contacts": 1}).status_code == 422
+    assert client.patch("/api/auth/me", headers=headers, json={"only_verified_contacts": True}).status_code == 200
+    refused = client.post("/api/talents/search", headers=headers, json={"page": 2.5})
+    assert refused.status_code == 422 and "page" in refused.json["details"]["fields"]
+    assert client.get("/api/productions?mine=1&page=1", headers=headers).status_code == 200  # a query still parses
+
+
+def test_a_body_with_no_required_field_is_optional_in_the_document_and_on_the_server(client, login):
+    headers = login("casting_director")
+    spec = client.get("/api/openapi.json").json
+    assert spec["paths"]["/api/auth/me"]["patch"]["requestBody"]["required"] is False
+    assert spec["paths"]["/api/auth/login"]["post"]["requestBody"]["required"] is True
+    assert client.patch("/api/auth/me", headers=headers).status_code == 200
+
+
+def test_a_production_without_a_location_says_null_and_a_nul_never_reaches_the_database(client, login):
+    headers = login("casting_director")
+    created = client.post("/api/productions", headers=headers,
+                          json={"title": "Mon\u0000soon", "type": "film", "language": "Hin\u0000di"})
+    assert created.status_code == 201, created.json
+    assert created.json["location"] is None and created.json["title"] == "Monsoon"
+    assert created.json["language"] == "Hindi"
+    _validator(client.get("/api/openapi.json").json, {"$ref": "#/components/schemas/Production"}).validate(
+        created.json)
+
+
+def test_an_upload_part_the_document_does_not_name_is_refused(client, login):
+    from tests.test_talent_media import image_bytes
+
+    headers = login("casting_director")
+    upload = client.post("/api/attachments", headers=headers, content_type="multipart/form-data",
+                         data={"file": (io.BytesIO(image_bytes("PNG")), "still.png"), "caption": "x"})
+    assert upload.status_code == 422 and "caption" in upload.json["details"]["fields"]
+    upload = client.post("/api/attachments", headers=headers, content_type="multipart/form-data",
+                         data={"file": (io.BytesIO(image_bytes("PNG")), "still.png")})
+    assert upload.status_code == 201
+
+
+def test_url_phone_and_sort_fields_carry_the_patterns_their_validators_apply(client):
+    spec = client.get("/api/openapi.json").json
+    schemas = spec["components"]["schemas"]
+    meeting = schemas["AuditionInput"]["properties"]["meeting_url"]
+    assert meeting["format"] == "uri" and re.match(meeting["pattern"], "https://meet.example.in/r/7")
+    assert not re.match(meeting["pattern"], "http://meet.example.in") and not re.match(meeting["pattern"], "")
+    phone = schemas["Register"]["properties"]["phone"]["pattern"]
+    assert all(re.match(phone, ok) for ok in ("+919876543210", "98765 43210", "+91 98765-43210"))
+    assert not any(re.match(phone, bad) for bad in ("", "12345", "phone"))
+    sort = next(p for p in spec["paths"]["/api/talents"]["get"]["parameters"] if p["name"] == "sort")
+    assert re.match(sort["schema"]["pattern"], "-created_at,stage_name")
+    assert not re.match(sort["schema"]["pattern"], "stage_name;drop")
