@@ -205,6 +205,12 @@ class Config:
         self.OPENAPI_JSON_PATH = "openapi.json"
         self.OPENAPI_SWAGGER_UI_PATH = "docs"
         self.OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
+        # The token survives a reload; every operation has a link (#/tag/operationId); a filter by tag.
+        self.OPENAPI_SWAGGER_UI_CONFIG = {"persistAuthorization": True, "deepLinking": True, "filter": True,
+                                          "displayOperationId": False, "docExpansion": "list",
+                                          "defaultModelsExpandDepth": 0, "tryItOutEnabled": False}
+        self.OPENAPI_REDOC_PATH = "redoc"
+        self.OPENAPI_REDOC_URL = "/api/docs/assets/redoc.standalone.js"
 
     def default_public_base_url(self):
         """Where this server answers when PUBLIC_BASE_URL is unset: the local server's own port."""

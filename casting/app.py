@@ -63,7 +63,7 @@ def _bind_urls(app, lazy):
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(app.config),
         CACHE_REDIS_URL=redis_url, CACHE_OPTIONS=dict(tls),
         RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_STORAGE_OPTIONS={"connection_pool": client.connection_pool},
-        API_SPEC_OPTIONS=spec_options())
+        API_SPEC_OPTIONS=spec_options(app.config))
 
 
 class StatelessSessions(SessionInterface):

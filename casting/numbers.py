@@ -30,6 +30,13 @@ class Int32(fields.Integer):
         given = [given] if callable(given) else list(given or [])
         super().__init__(validate=[self.bounds, *given], strict=kwargs.pop("strict", False), **kwargs)
 
+    def _validated(self, value):
+        # A JSON number with a fraction or an exponent (`2.5`, `1e3`) is not an integer, as the document says:
+        # marshmallow would truncate it. A query string's "7" still parses.
+        if isinstance(value, float):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
 
 class Int64(Int32):
     """An integer that fits PostgreSQL's `bigint` (message ids)."""
@@ -40,3 +47,13 @@ class Int64(Int32):
 def register_converters(app):
     """Make `<int:...>` bounded for every route; call before any blueprint is registered."""
     app.url_map.converters["int"] = BoundedIntConverter
+
+
+class Boolean(fields.Boolean):
+    """`true`/`false`: a JSON number (`0`, `1`) is not a boolean, as the document says (marshmallow takes
+    them); a query string's `true`/`false`/`1`/`0` still parse."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, (bool, str)):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)

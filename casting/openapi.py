@@ -1,14 +1,17 @@
 """The flask-smorest Api: error envelope schema, catalogue and security in the OpenAPI document."""
 import json
+import re
 from http import HTTPStatus
 from pathlib import Path
 
 import flask_swagger_ui
+from apispec import BasePlugin
 from flask import current_app, send_from_directory
-from flask_smorest import Api
+from flask_smorest import Api, Blueprint
 from flask_smorest.arguments import ArgumentsMixin
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from webargs.flaskparser import FlaskParser
+from werkzeug.datastructures import CombinedMultiDict
 
 from casting.errors import CATALOGUE, handle_http_exception
 
@@ -26,13 +29,26 @@ class ErrorSchema(Schema):
 
 
 SWAGGER_UI_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
+REDOC_DIST = Path(__file__).parent / "redoc"  # ReDoc's standalone bundle (npm `redoc`, see its VERSION)
 SWAGGER_UI_ASSETS = "/api/docs/assets/"
 
 
 class OncePerSchemaParser(FlaskParser):
     """webargs' Flask parser, but a schema given as a class is instantiated once, not on every request
     (an instance deep-copies its fields: a measurable share of a cached read). Schemas keep no state
-    between loads (marshmallow 4 has no context), so one instance serves every request."""
+    between loads (marshmallow 4 has no context), so one instance serves every request.
+
+    It also reads `location="multipart"`: a multipart/form-data body's files and fields in one schema,
+    documented as one `multipart/form-data` request body. (Two arguments, `form` and `files`, would be
+    documented with the form fields as Swagger 2 `in: formData` parameters, which OpenAPI 3 has not.)
+    """
+
+    __location_map__ = {**FlaskParser.__location_map__, "multipart": "load_multipart"}
+    # A part the schema does not name is refused (422), as the document's `additionalProperties: false` says.
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "multipart": None}
+
+    def load_multipart(self, req, schema):
+        return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -48,11 +64,114 @@ class OncePerSchemaParser(FlaskParser):
 
 # Set before any blueprint is decorated (this module is imported by casting.extensions).
 ArgumentsMixin.ARGUMENTS_PARSER = OncePerSchemaParser()
+Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
+    **Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING, "multipart": "multipart/form-data"}
+
+
+RETRY_AFTER = {"description": "Seconds to wait before trying again.",
+               "schema": {"type": "integer", "minimum": 1, "example": 30}}
+
+
+def operation_id(endpoint, method):
+    """A stable operationId from the route's endpoint and method: `talents.TalentByIdViews` + `get` gives
+    `talents_talent_by_id_get`. Renaming a view class renames its operations (generated clients' methods)."""
+    blueprint, _, view = endpoint.rpartition(".")
+    view = re.sub(r"Views?$", "", view)
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", view).lower()
+    return "_".join(part for part in (blueprint, words, method.lower()) if part)
+
+
+def typed_enum(converter, field, ret, **kwargs):
+    """An enum's JSON type, which apispec leaves out for `fields.Enum` (and so for its nullable form,
+    whose `nullable: true` needs a sibling `type`): validators and generated clients need it."""
+    values = [value for value in ret.get("enum") or () if value is not None]
+    if values and "type" not in ret:
+        kinds = {type(value) for value in values}
+        names = {str: "string", int: "integer", bool: "boolean", float: "number"}
+        if len(kinds) == 1 and kinds <= names.keys():
+            return {"type": names[kinds.pop()]}
+    return {}
+
+
+_LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+
+
+def uri_format(converter, field, ret, **kwargs):
+    """A URL field is a `uri` (apispec says `url`, which JSON Schema does not know), with a pattern for what
+    its validator takes: the schemes, a host name (with a top-level domain unless `require_tld=False`), an
+    optional port and path. (The validator also takes IP addresses and `localhost`; the pattern leaves
+    them out, so generated clients and fuzzers send ordinary host names.)"""
+    if not isinstance(field, fields.Url) or not field.absolute:
+        return {}
+    urls = [check for check in field.validators if isinstance(check, validate.URL)]
+    schemes = sorted(urls[0].schemes if urls else ("http", "https"))
+    host = f"({_LABEL}\\.)+[A-Za-z]{{2,6}}" if field.require_tld else f"{_LABEL}(\\.{_LABEL})*"
+    return {"format": "uri",
+            "pattern": f"^({'|'.join(schemes)})://{host}(:[0-9]{{1,5}})?(/|[/?#]\\S+)?$"}
+
+
+class OperationsPlugin(BasePlugin):
+    """What every operation gets from the route it documents rather than from each view:
+
+    - `operationId` from the endpoint and method (see `operation_id`);
+    - a `429` with `Retry-After` wherever a request can be refused for its rate: every route the default
+      rate limit counts, and those that document their own limit;
+    - a JSON body none of whose fields is required is optional (`requestBody.required: false`): a request
+      without one is read as `{}`, as the server does.
+    """
+
+    def __init__(self, api):
+        self.api = api
+        self.spec = None
+
+    def init_spec(self, spec):
+        self.spec = spec
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        rule = kwargs.get("rule")
+        if rule is None:
+            return
+        limited = self._rate_limited(rule.endpoint)
+        for method, operation in operations.items():
+            operation.setdefault("operationId", operation_id(rule.endpoint, method))
+            self._optional_body(operation)
+            if limited:
+                operation.setdefault("responses", {}).setdefault("429", "TOO_MANY_REQUESTS")
+
+    def _optional_body(self, operation):
+        schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        if "$ref" in schema:
+            schema = self.spec.components.schemas.get(schema["$ref"].rsplit("/", 1)[-1], {})
+        if schema.get("type") == "object" and not schema.get("required"):
+            operation["requestBody"]["required"] = False
+
+    def _rate_limited(self, endpoint):
+        from flask_limiter import ExemptionScope
+
+        from casting.extensions import limiter
+
+        app = self.api._app
+        scope = limiter.limit_manager.exemption_scope(app, endpoint, endpoint.rpartition(".")[0] or None)
+        return not scope & ExemptionScope.DEFAULT
 
 
 class CastingApi(Api):
     ERROR_SCHEMA = ErrorSchema
     _document = None
+
+    def _init_spec(self, **kwargs):
+        kwargs["extra_plugins"] = [*kwargs.get("extra_plugins", ()), OperationsPlugin(self)]
+        super()._init_spec(**kwargs)
+        self.ma_plugin.converter.add_attribute_function(typed_enum)
+        self.ma_plugin.converter.add_attribute_function(uri_format)
+        self._errors_tag_last()
+
+    def _register_pagination_header(self):
+        """None: lists page with their own envelope (`casting.pagination`), not flask-smorest's header."""
+
+    def _register_responses(self):
+        super()._register_responses()
+        self.spec.components.responses_lazy["TOO_MANY_REQUESTS"]["headers"] = {"Retry-After": RETRY_AFTER}
 
     def handle_http_exception(self, error):
         return handle_http_exception(error)
@@ -60,6 +179,10 @@ class CastingApi(Api):
     def register_blueprint(self, blp, **options):
         self._document = None
         super().register_blueprint(blp, **options)
+        self._errors_tag_last()
+
+    def _errors_tag_last(self):
+        self.spec._tags[:] = [tag for tag in self.spec._tags if tag["name"] != ERRORS_TAG] + [errors_tag()]
 
     def _openapi_json(self):
         """Serve the OpenAPI document, serialised once: it only changes when a blueprint is added."""
@@ -78,8 +201,10 @@ def error_responses(blp, *statuses):
 
 
 def docs_asset(filename):
-    """Swagger UI's own files, served by the app: the docs work offline and load nothing third-party."""
-    return send_from_directory(SWAGGER_UI_DIST, filename, max_age=86400)
+    """Swagger UI's and ReDoc's own files, served by the app: the docs work offline and load nothing
+    third-party."""
+    folder = REDOC_DIST if filename.startswith("redoc.") else SWAGGER_UI_DIST
+    return send_from_directory(folder, filename, max_age=86400)
 
 
 def _catalogue_markdown():
@@ -87,15 +212,30 @@ def _catalogue_markdown():
     return "| code | status | meaning |\n|---|---|---|\n" + rows
 
 
-def spec_options():
-    """API_SPEC_OPTIONS: description with the error catalogue, security schemes, default security."""
+ERRORS_TAG = "errors"
+
+
+def errors_tag():
+    """The error catalogue, as the description of the last tag, which has no operations (`x-traitTag`):
+    ReDoc shows it as a section after the operations and the Swagger UI page renders it below them, so
+    both pages open on the operations and the Authorize button."""
+    return {"name": ERRORS_TAG, "x-traitTag": True,
+            "description": "Every error response's `code`, its HTTP status and meaning.\n\n" + _catalogue_markdown()}
+
+
+def spec_options(config):
+    """API_SPEC_OPTIONS: description, servers, security schemes, default security, and the error catalogue.
+
+    The catalogue is not in the description (which both pages show first): see `errors_tag`.
+    """
     return {
         "info": {
             "description": (
                 "The API of the casting platform for India's film, TV, web and ad industry.\n\n"
                 "Every 4xx/5xx response carries the error envelope (`Error`), and the same "
-                "`requestId` in the `X-Request-ID` header. Lists are pages: "
-                "`{items, meta: {page, per_page, total, total_pages}}`.\n\n"
+                "`requestId` in the `X-Request-ID` header; its codes are listed under "
+                f"`{ERRORS_TAG}`, after the operations. A 429 carries `Retry-After` "
+                "(seconds). Lists are pages: `{items, meta: {page, per_page, total, total_pages}}`.\n\n"
                 "Text is plain text, never HTML: free text is stored as the user typed it, with only tags, "
                 "comments and scripts removed (`a<b`, `&` and `&lt;` come back exactly as typed, not "
                 "HTML-escaped). Escape every text value when you render it (HTML, a WebView, a notification).\n\n"
@@ -103,9 +243,10 @@ def spec_options():
                 "against `RATELIMIT_DEFAULT` (100 a minute by default) unless the operation's description names "
                 "its own setting (search, uploads, sign-in). Every counted answer carries `RateLimit-Limit`, "
                 "`RateLimit-Remaining`, `RateLimit-Reset` (seconds) and `RateLimit-Policy` (`100;w=60`); over "
-                "the limit the answer is `429` `RATE_001` with `Retry-After` (seconds).\n\n"
-                "## Error codes\n\n" + _catalogue_markdown()),
+                "the limit the answer is `429` `RATE_001` with `Retry-After` (seconds)."),
+            "license": {"name": "Proprietary"},
         },
+        "servers": [{"url": config["PUBLIC_BASE_URL"], "description": "This deployment (PUBLIC_BASE_URL)."}],
         "x-error-codes": [{"code": e.code, "status": e.status, "message": e.message}
                           for e in CATALOGUE],
         "components": {"securitySchemes": {

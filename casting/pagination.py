@@ -3,7 +3,7 @@ from math import ceil
 
 from marshmallow import Schema, fields, validate
 
-from casting.numbers import Int32
+from casting.numbers import Boolean, Int32
 
 MAX_PER_PAGE = 100
 
@@ -20,7 +20,7 @@ class PageMetaSchema(Schema):
     per_page = Int32(required=True)
     total = Int32(required=True)
     total_pages = Int32(required=True)
-    total_exact = fields.Boolean(metadata={
+    total_exact = Boolean(metadata={
         "description": "False when `total` is a lower bound (at least 1,000) on a large search; absent: exact."})
 
 

@@ -15,15 +15,21 @@ class CommaList(fields.String):
 
 
 def sort_field(keys, example, list_field=CommaList):
-    """The `sort` argument over `keys` (comma list in a query, array in a JSON body)."""
+    """The `sort` argument over `keys` (comma list in a query, array in a JSON body); the document names
+    the keys too (a pattern for the comma list, an enum for the array's items)."""
     def known(value):
         unknown = [key for key in value if key.lstrip("-") not in keys]
         if unknown:
             raise ValidationError(f"Unknown sort key(s) {', '.join(unknown)}; use {', '.join(keys)}.")
 
-    return list_field(validate=known, metadata={
-        "example": example,
-        "description": f"Sort keys, comma separated; `-` before a key sorts descending. Keys: {', '.join(keys)}."})
+    description = f"Sort keys; `-` before a key sorts descending. Keys: {', '.join(keys)}."
+    if list_field is CommaList:
+        key = f"-?({'|'.join(keys)})"
+        return CommaList(validate=known, metadata={"example": example, "pattern": f"^({key}(,{key})*)?$",
+                                                   "description": "Comma separated. " + description})
+    spelled = fields.String(metadata={"enum": [f"{sign}{name}" for name in keys for sign in ("", "-")]})
+    return fields.List(spelled, validate=known, metadata={"example": example.split(","),
+                                                          "description": description})
 
 
 def sort_clauses(model, sort):

@@ -44,4 +44,5 @@ def plain(value):
     """
     if not value:
         return value
+    value = value.replace("\x00", "")  # a NUL is no text anyone typed, and PostgreSQL's text cannot hold one
     return _stable(_stable(value, _LENIENT), _STRICT).strip()

@@ -13,7 +13,7 @@ import time
 from urllib.parse import quote, urlsplit
 
 from flask import Flask, current_app, g, request
-from werkzeug.routing import UnicodeConverter
+from werkzeug.routing import Rule, UnicodeConverter
 
 from casting.errors import ApiError, Codes
 from casting.requestid import request_id
@@ -25,6 +25,7 @@ _BODY_LOCATIONS = {
     "json": ("application/json",),
     "form": ("application/x-www-form-urlencoded", "multipart/form-data"),
     "files": ("multipart/form-data",),
+    "multipart": ("multipart/form-data",),
 }
 
 
@@ -70,9 +71,21 @@ def loggable_path():
     return redact(request.path)
 
 
+class ContractRule(Rule):
+    """A route is the contract's path, without a trailing slash (a blueprint's collection route `/` under
+    `/api/talents` gives `/api/talents`, not `/api/talents/`), and answers both with and without one,
+    directly (`strict_slashes=False`): never a redirect, which a browser's CORS preflight does not follow."""
+
+    def __init__(self, string, *args, **kwargs):
+        kwargs["strict_slashes"] = False
+        super().__init__(string.rstrip("/") or "/", *args, **kwargs)
+
+
 class CastingFlask(Flask):
     """Flask, logging an unhandled error without secret path parts (and, see `casting.logs`, without a
-    database error's message)."""
+    database error's message); its routes are `ContractRule`s."""
+
+    url_rule_class = ContractRule
 
     def log_exception(self, exc_info):
         error_log.error(f"unhandled error on {request.method} {loggable_path()}", exc_info=exc_info)
@@ -92,8 +105,9 @@ def start_timer():
 
 # An API answer is data, never a page: it may load nothing and be framed by nobody.
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# An HTML page (the Swagger UI): its own assets, its inline scripts by hash, calls to this origin only.
-HTML_CSP = ("default-src 'none'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "
+# An HTML page (Swagger UI, ReDoc): its own assets, its inline scripts by hash, calls to this origin only;
+# ReDoc's search runs in a worker its own bundle starts from a blob.
+HTML_CSP = ("default-src 'none'; script-src {scripts}; worker-src blob:; style-src 'self' 'unsafe-inline'; "
             "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
             "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)

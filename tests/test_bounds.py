@@ -53,7 +53,7 @@ def _paged_lists(spec):
 
 def test_every_paged_list_refuses_a_page_beyond_the_range(app, client, admin):
     paths = list(_paged_lists(client.get("/api/openapi.json").json))
-    assert {"/api/talents/", "/api/talents/featured", "/api/conversations", "/api/productions/"} <= set(paths)
+    assert {"/api/talents", "/api/talents/featured", "/api/conversations", "/api/productions"} <= set(paths)
     for path in paths:
         for value in TOO_BIG + [2824069569452848195829760]:
             response = client.get(f"{path}?page={value}", headers=admin)

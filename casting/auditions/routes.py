@@ -78,7 +78,8 @@ class AuditionByIdViews(MethodView):
 @blp.route("/<int:audition_id>/schedule")
 class ScheduleViews(MethodView):
     @login_required()
-    @blp.arguments(ScheduleSchema, example={"start_at": "2026-12-05T10:00:00", "end_at": "2026-12-05T13:00:00",
+    @blp.arguments(ScheduleSchema, example={"start_at": "2026-12-05T10:00:00+05:30",
+                                            "end_at": "2026-12-05T13:00:00+05:30",
                                             "slot_minutes": 15, "capacity_per_slot": 2})
     @blp.response(200, AuditionSchema, example=AUDITION_EXAMPLE)
     @error_responses(blp, 401, 403, 404)

@@ -4,7 +4,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from casting.auditions.models import AuditionMode, AuditionStatus, InvitationStatus
 from casting.auditions.services import MAX_INVITES, RSVP
-from casting.numbers import Int32
+from casting.numbers import Boolean, Int32
 from casting.talents.schemas import LocationSchema
 from casting.users.schemas import PlainTextField
 
@@ -52,7 +52,7 @@ class SlotSchema(InvitationSlotSchema):
 class AuditionSchema(Schema):
     id = Int32(required=True)
     production_id = Int32(required=True)
-    is_verified = fields.Boolean(required=True, metadata={"description": "Run by a verified casting account."})
+    is_verified = Boolean(required=True, metadata={"description": "Run by a verified casting account."})
     role_id = Int32(allow_none=True)
     title = fields.String(required=True)
     mode = fields.Enum(AuditionMode, by_value=True, required=True)
@@ -69,8 +69,8 @@ class AuditionSchema(Schema):
 
 class ScheduleSchema(Schema):
     start_at = fields.DateTime(required=True, metadata={
-        "example": "2026-12-05T10:00:00", "description": "Without an offset, read in `timezone`."})
-    end_at = fields.DateTime(required=True, metadata={"example": "2026-12-05T13:00:00"})
+        "example": "2026-12-05T10:00:00+05:30", "description": "An offset-less time is read in `timezone`."})
+    end_at = fields.DateTime(required=True, metadata={"example": "2026-12-05T13:00:00+05:30"})
     slot_minutes = Int32(required=True, validate=validate.Range(min=5, max=480), metadata={"example": 15})
     capacity_per_slot = Int32(required=True, validate=validate.Range(min=1, max=100),
                               metadata={"example": 2})

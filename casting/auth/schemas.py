@@ -1,7 +1,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from casting.auth.api_keys import SCOPES
-from casting.numbers import Int32
+from casting.numbers import Boolean, Int32
 from casting.users.schemas import (SELF_SERVICE_ROLES, USER_EXAMPLE, EmailField, PhoneField, PlainTextField,
                                    UserSchema, notify_channel_field)
 from casting.users.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, password_problems
@@ -50,7 +50,7 @@ class TokensSchema(Schema):
 
 class SignedInSchema(TokensSchema):
     user = fields.Nested(UserSchema, required=True)
-    is_new_user = fields.Boolean(metadata={"description": "Present on OTP and Google/Facebook sign-in."})
+    is_new_user = Boolean(metadata={"description": "Present on OTP and Google/Facebook sign-in."})
 
 
 class OtpSendSchema(Schema):
@@ -81,7 +81,7 @@ class SessionSchema(Schema):
     ip = fields.String(allow_none=True, metadata={"example": "203.0.113.7"})
     created_at = fields.DateTime(required=True)
     last_used_at = fields.DateTime(required=True)
-    current = fields.Boolean(required=True, metadata={"description": "The session making this call."})
+    current = Boolean(required=True, metadata={"description": "The session making this call."})
 
 
 class _OAuthSchema(Schema):
@@ -112,7 +112,7 @@ class MeUpdateSchema(Schema):
     password = fields.String(load_only=True, validate=PASSWORD_LENGTH, metadata={
         "description": "A new password ends every other session of the account."})
     notify_channel = notify_channel_field()
-    only_verified_contacts = fields.Boolean()
+    only_verified_contacts = Boolean()
 
     @validates_schema
     def _password(self, data, **kwargs):

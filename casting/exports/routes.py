@@ -3,6 +3,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from casting.numbers import Boolean
 from casting.auth.api_keys import api_key_required
 from casting.exports import services
 from casting.openapi import error_responses
@@ -14,7 +15,7 @@ blp = Blueprint("exports", __name__, url_prefix="/api/export",
 class TalentExportArgsSchema(Schema):
     updated_since = fields.AwareDateTime(metadata={
         "description": "Only talent changed at or after this time (ISO 8601 with offset): for incremental syncs."})
-    include_embeddings = fields.Boolean(load_default=False, metadata={
+    include_embeddings = Boolean(load_default=False, metadata={
         "description": "Add `embedding`: `{model, vector}` of the talent's stored embedding, or null."})
 
 

@@ -109,12 +109,12 @@ class ReadViews(MethodView):
 class AttachmentViews(MethodView):
     @rate_limit("RATELIMIT_UPLOAD")
     @login_required()
-    @blp.arguments(AttachmentFileSchema, location="files")
+    @blp.arguments(AttachmentFileSchema, location="multipart")
     @blp.response(201, AttachmentSchema, example=ATTACHMENT_EXAMPLE)
     @error_responses(blp, 401, 413, 415)
-    def post(self, files):
+    def post(self, upload):
         """Upload an image or PDF (multipart `file`), then send its id in a message's `attachment_ids`."""
-        return attachments.upload(current_user, files["file"])
+        return attachments.upload(current_user, upload["file"])
 
 
 @blp.route("/attachments/<int:attachment_id>")

@@ -2,7 +2,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from casting.messaging.models import AttachmentKind
-from casting.numbers import Int32, Int64
+from casting.numbers import Boolean, Int32, Int64
 from casting.users.models import Role
 from casting.users.schemas import PlainTextField
 
@@ -27,8 +27,8 @@ class ParticipantSchema(Schema):
     id = Int32(required=True, metadata={"example": 42})
     full_name = fields.String(required=True, metadata={"example": "Asha Rao"})
     role = fields.Enum(Role, by_value=True, required=True)
-    is_verified = fields.Boolean(required=True, metadata={"description": "A verified casting account."})
-    online = fields.Boolean(required=True, metadata={"description": "Connected to `/chat` right now."})
+    is_verified = Boolean(required=True, metadata={"description": "A verified casting account."})
+    online = Boolean(required=True, metadata={"description": "Connected to `/chat` right now."})
 
 
 class AttachmentSchema(Schema):
@@ -40,10 +40,10 @@ class AttachmentSchema(Schema):
     width = Int32(allow_none=True)
     height = Int32(allow_none=True)
     url = fields.Function(lambda item: f"/api/attachments/{item.id}", required=True, metadata={
-        "description": "Fetch with your access token; participants of the conversation only."})
+        "type": "string", "description": "Fetch with your access token; participants of the conversation only."})
     thumbnail_url = fields.Function(
         lambda item: f"/api/attachments/{item.id}?size=thumbnail" if item.thumbnail_key else None,
-        allow_none=True, metadata={"description": "Images only: a WebP at most 400 px on a side."})
+        allow_none=True, metadata={"type": "string", "description": "Images only: a WebP at most 400 px on a side."})
     created_at = fields.DateTime(required=True)
 
 
@@ -53,7 +53,7 @@ class ReadBySchema(Schema):
 
 
 class SafetySchema(Schema):
-    flagged = fields.Boolean(required=True)
+    flagged = Boolean(required=True)
     reasons = fields.List(fields.String(), required=True, metadata={
         "example": ["asks for a registration, processing, portfolio, membership or audition fee"]})
     advice = fields.String(required=True, metadata={
@@ -64,7 +64,7 @@ class MessageSchema(Schema):
     id = Int64(required=True, metadata={"example": 1201})
     conversation_id = Int32(required=True, metadata={"example": 9})
     sender_id = Int32(allow_none=True, metadata={"example": 42})
-    is_verified = fields.Boolean(required=True, metadata={"description": "The sender is a verified casting account."})
+    is_verified = Boolean(required=True, metadata={"description": "The sender is a verified casting account."})
     body = fields.String(allow_none=True, metadata={"example": "Can you come in for a callback on Friday?"})
     attachments = fields.List(fields.Nested(AttachmentSchema), required=True)
     client_id = fields.String(required=True, metadata={"example": "2b0d7b3e-6c1a-4a8e-9f7e-0c9d3f1e2a41"})
@@ -79,7 +79,7 @@ class MessageSchema(Schema):
 class ConversationSchema(Schema):
     id = Int32(required=True, metadata={"example": 9})
     audition_id = Int32(allow_none=True)
-    is_group = fields.Boolean(required=True)
+    is_group = Boolean(required=True)
     participants = fields.List(fields.Nested(ParticipantSchema), required=True)
     last_message = fields.Nested(MessageSchema, allow_none=True)
     unread_count = Int32(required=True, metadata={"description": "Messages from others after your "
@@ -135,7 +135,7 @@ class SocketReadSchema(ReadSchema):
 
 class TypingSchema(Schema):
     conversation_id = Int32(required=True, validate=validate.Range(min=1))
-    is_typing = fields.Boolean(required=True)
+    is_typing = Boolean(required=True)
 
 
 class ReceiptSchema(Schema):

@@ -1,6 +1,6 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from casting.numbers import Int32
+from casting.numbers import Boolean, Int32
 from casting.pagination import PageArgsSchema
 from casting.productions.models import ProductionStatus, ProductionType, RoleStatus
 from casting.talents.models import Gender
@@ -41,10 +41,17 @@ class ProductionUpdateSchema(ProductionInputSchema):
     type = fields.Enum(ProductionType, by_value=True)
 
 
+class OptionalNested(fields.Nested):
+    """A nested object stored as `{}` when absent: dumped as null, not as an object missing its required keys."""
+
+    def _serialize(self, nested_obj, attr, obj, **kwargs):
+        return super()._serialize(nested_obj or None, attr, obj, **kwargs)
+
+
 class ProductionSchema(Schema):
     id = Int32(required=True)
     owner_id = Int32(required=True)
-    is_verified = fields.Boolean(required=True, metadata={"description": "Posted by a verified casting account."})
+    is_verified = Boolean(required=True, metadata={"description": "Posted by a verified casting account."})
     held_for_review = fields.Function(lambda item: item.held_at is not None, required=True, metadata={
         "description": "The scam shield held it from search and matching until the safety team reviews it "
                        "(only its owner and admins see it meanwhile)."})
@@ -55,7 +62,7 @@ class ProductionSchema(Schema):
     status = fields.Enum(ProductionStatus, by_value=True, required=True)
     shoot_start = fields.Date(allow_none=True)
     shoot_end = fields.Date(allow_none=True)
-    location = fields.Nested(LocationSchema)
+    location = OptionalNested(LocationSchema, allow_none=True, metadata={"description": "null when none was given."})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -63,7 +70,7 @@ class ProductionSchema(Schema):
 class ProductionQuerySchema(PageArgsSchema):
     status = fields.Enum(ProductionStatus, by_value=True)
     type = fields.Enum(ProductionType, by_value=True)
-    mine = fields.Boolean(metadata={"description": "Only productions you own."})
+    mine = Boolean(metadata={"description": "Only productions you own."})
 
 
 class RoleInputSchema(Schema):
@@ -78,7 +85,7 @@ class RoleInputSchema(Schema):
         "description": "Languages the part needs, each with the least proficiency that will do.",
         "example": [{"name": "Marathi", "proficiency": "fluent"}]})
     city = TitledField(validate=validate.Length(max=80), allow_none=True, metadata={"example": "Mumbai"})
-    city_required = fields.Boolean(metadata={
+    city_required = Boolean(metadata={
         "description": "Only talent in `city` match (otherwise being there only helps the score)."})
     pay_inr = Int32(validate=validate.Range(min=0, max=1_000_000_000), allow_none=True)
 
@@ -106,10 +113,10 @@ class RoleSchema(Schema):
     skills = fields.List(fields.String())
     languages = fields.List(fields.Nested(LanguageSchema))
     city = fields.String(allow_none=True)
-    city_required = fields.Boolean()
+    city_required = Boolean()
     status = fields.Enum(RoleStatus, by_value=True, required=True)
     pay_inr = Int32(allow_none=True)
-    is_verified = fields.Boolean(required=True, metadata={"description": "Posted by a verified casting account."})
+    is_verified = Boolean(required=True, metadata={"description": "Posted by a verified casting account."})
     held_for_review = fields.Function(lambda item: item.held_at is not None, required=True, metadata={
         "description": "The scam shield held it from search and matching until the safety team reviews it "
                        "(only its owner and admins see it meanwhile)."})

@@ -9,7 +9,7 @@ from casting.openapi import error_responses
 from casting.pagination import PageArgsSchema, page_of
 from casting.talents import embeddings, media, services
 from casting.talents.schemas import (EMBEDDING_EXAMPLE, EMBEDDING_STORED_EXAMPLE, MEDIA_EXAMPLE, TALENT_EXAMPLE,
-                                     EmbeddingInputSchema, EmbeddingSchema, MediaFileSchema, MediaFormSchema,
+                                     EmbeddingInputSchema, EmbeddingSchema, MediaUploadSchema,
                                      MediaSchema, TalentInputSchema, TalentQueryArgsSchema, TalentSchema,
                                      TalentSearchSchema, TalentUpdateSchema)
 from casting.throttle import rate_limit
@@ -124,13 +124,12 @@ class TalentRestoreViews(MethodView):
 class TalentMediaViews(MethodView):
     @rate_limit("RATELIMIT_UPLOAD")
     @login_required()
-    @blp.arguments(MediaFormSchema, location="form")
-    @blp.arguments(MediaFileSchema, location="files")
+    @blp.arguments(MediaUploadSchema, location="multipart")
     @blp.response(201, MediaSchema, example=MEDIA_EXAMPLE)
     @error_responses(blp, 401, 403, 404, 409, 413, 415)
-    def post(self, form, files, talent_id):
+    def post(self, upload, talent_id):
         """Upload a headshot or portfolio image (multipart `file` and `kind`; the talent, their agent or admin)."""
-        item = media.add(talent_id, current_user, form["kind"], files["file"])
+        item = media.add(talent_id, current_user, upload["kind"], upload["file"])
         return services.public_media(item.snapshot())
 
 

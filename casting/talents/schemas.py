@@ -4,9 +4,10 @@ from flask import current_app
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from casting.numbers import Int32
+from casting.numbers import Boolean, Int32
 from casting.pagination import PageArgsSchema
 from casting.sorting import CommaList, sort_field
+from config import embedding_dim
 from casting.talents.models import Availability, Gender, MediaKind
 from casting.users.schemas import PlainTextField
 
@@ -69,16 +70,15 @@ class TalentUpdateSchema(TalentInputSchema):
     """PUT: every field optional; the ones left out stay as they are."""
 
     stage_name = PlainTextField(validate=validate.Length(min=1, max=120), metadata={"example": "Asha Rao"})
-    is_verified = fields.Boolean(metadata={"description": "Admins only; anyone else gets a 403."})
-    is_featured = fields.Boolean(metadata={"description": "Admins only; anyone else gets a 403."})
+    is_verified = Boolean(metadata={"description": "Admins only; anyone else gets a 403."})
+    is_featured = Boolean(metadata={"description": "Admins only; anyone else gets a 403."})
 
 
-class MediaFormSchema(Schema):
+class MediaUploadSchema(Schema):
+    """The multipart body of an upload: the image and its kind."""
+
     kind = fields.Enum(MediaKind, by_value=True, required=True, metadata={
         "description": "`headshot` (one per talent: a new one replaces the old) or `portfolio`."})
-
-
-class MediaFileSchema(Schema):
     file = Upload(required=True, metadata={
         "description": "A JPEG, PNG or WebP image (judged by its content), at most MEDIA_MAX_BYTES (10 MB) "
                        "and MEDIA_MAX_PIXELS (40 megapixels, read from its header; 413 MEDIA_002 beyond). "
@@ -114,8 +114,8 @@ class TalentSchema(Schema):
     experience_years = Int32(allow_none=True)
     availability_status = fields.Enum(Availability, by_value=True)
     day_rate_inr = Int32(allow_none=True)
-    is_verified = fields.Boolean()
-    is_featured = fields.Boolean()
+    is_verified = Boolean()
+    is_featured = Boolean()
     headshot = fields.Nested(MediaSchema, allow_none=True, metadata={"description": "The headshot, if any."})
     media = fields.List(fields.Nested(MediaSchema), metadata={
         "description": "Every image of the talent, the headshot included, oldest first."})
@@ -149,7 +149,7 @@ def _filters(list_field):
         "height_max": Int32(validate=validate.Range(min=0, max=300)),
         "availability_status": fields.Enum(Availability, by_value=True),
         "experience_min": Int32(validate=validate.Range(min=0, max=80)),
-        "is_verified": fields.Boolean(),
+        "is_verified": Boolean(),
         "sort": sort_field(SORT_KEYS, "-created_at,stage_name", list_field),
     }
 
@@ -163,8 +163,10 @@ def _embedding_size(value):
         raise ValidationError("Must not be all zeros: a zero vector has no direction to compare.")
 
 
-def embedding_field(**kwargs):
-    return fields.List(fields.Float(allow_nan=False), validate=_embedding_size, **kwargs)
+def embedding_field(metadata=None, **kwargs):
+    dim = embedding_dim()  # the document says the length the check below asks for
+    return fields.List(fields.Float(allow_nan=False), validate=_embedding_size,
+                       metadata={"minItems": dim, "maxItems": dim, **(metadata or {})}, **kwargs)
 
 
 def _known_model(value):
@@ -225,5 +227,7 @@ MEDIA_EXAMPLE = {"id": 12, "kind": "headshot", "url": "https://casting-media.s3.
                  "content_type": "image/jpeg", "width": 1200, "height": 1600, "created_at": "2026-11-24T10:00:00+00:00"}
 
 
-EMBEDDING_EXAMPLE = {"model": "all-MiniLM-L6-v2", "dimension": 384, "embedding": [0.0123, -0.0456, 0.0789]}
+# A whole vector, as the document says one is (EMBEDDING_DIM numbers, not all zero).
+EMBEDDING_EXAMPLE = {"model": "all-MiniLM-L6-v2", "dimension": embedding_dim(),
+                     "embedding": [round((i * 37 % 200 - 100) / 1000, 3) for i in range(embedding_dim())]}
 EMBEDDING_STORED_EXAMPLE = {"model": "all-MiniLM-L6-v2", "dimension": 384, "updated_at": "2026-11-30T10:00:00+00:00"}

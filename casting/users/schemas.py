@@ -1,6 +1,6 @@
 from marshmallow import Schema, ValidationError, fields, validate
 
-from casting.numbers import Int32
+from casting.numbers import Boolean, Int32
 from casting.text import plain
 from casting.notifications.models import Channel
 from casting.users.models import Role
@@ -22,9 +22,13 @@ class PhoneField(fields.String):
     required unless `mobile=False`.
     """
 
+    # What the document says a phone number looks like: E.164, or an Indian mobile number as people write it.
+    PATTERN = r"^(\+[1-9][0-9]{7,14}|(\+91[ -]?|0091[ -]?|0)?[6-9][0-9]{4}[ -]?[0-9]{5})$"
+
     def __init__(self, *args, mobile=True, metadata=None, **kwargs):
         self.mobile = mobile
-        metadata = {"description": PHONE_DESCRIPTION, "example": "+919876543210", **(metadata or {})}
+        metadata = {"description": PHONE_DESCRIPTION, "example": "+919876543210", "pattern": self.PATTERN,
+                    **(metadata or {})}
         super().__init__(*args, metadata=metadata, validate=validate.Length(max=32), **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -75,13 +79,13 @@ class UserSchema(Schema):
     email = fields.String(allow_none=True, metadata={"example": "asha@example.in"})
     phone = fields.String(allow_none=True, metadata={"example": "+919876543210"})
     role = fields.Enum(Role, by_value=True, required=True, metadata={"example": "talent"})
-    phone_verified = fields.Boolean(required=True)
-    email_verified = fields.Boolean(required=True)
+    phone_verified = Boolean(required=True)
+    email_verified = Boolean(required=True)
     notify_channel = notify_channel_field()
-    only_verified_contacts = fields.Boolean(required=True, metadata={
+    only_verified_contacts = Boolean(required=True, metadata={
         "description": "Talent: accept new conversations only from verified casting accounts."})
-    is_verified = fields.Boolean(required=True, metadata={"description": "A verified casting account."})
-    is_suspended = fields.Boolean(required=True)
+    is_verified = Boolean(required=True, metadata={"description": "A verified casting account."})
+    is_suspended = Boolean(required=True)
     created_at = fields.DateTime(required=True, metadata={"example": "2026-11-24T10:00:00+00:00"})
 
 
