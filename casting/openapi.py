@@ -107,7 +107,7 @@ def uri_format(converter, field, ret, **kwargs):
     schemes = sorted(urls[0].schemes if urls else ("http", "https"))
     host = f"({_LABEL}\\.)+[A-Za-z]{{2,6}}" if field.require_tld else f"{_LABEL}(\\.{_LABEL})*"
     return {"format": "uri",
-            "pattern": f"^({'|'.join(schemes)})://{host}(:[0-9]{{1,5}})?(/|[/?#]\\S+)?$"}
+            "pattern": f"^({'|'.join(schemes)})://{host}(:[0-9]{{1,5}})?(/|[/?#][!-~]+)?$"}
 
 
 class OperationsPlugin(BasePlugin):

@@ -10,12 +10,14 @@ import html
 import re
 
 import nh3
+from marshmallow import ValidationError, fields
 
 MAX_PASSES = 4
 # A `<` that no `>` follows before the next `<` is text (`a<b`, `x <3 y`): the user's reading, kept.
 _LENIENT = re.compile(r"<(?![^<>]*>)")
 # A `<` that no `>` follows at all can open no tag, as an HTML parser reads it (`<a<>` is a tag named `a<`).
 _STRICT = re.compile(r"<(?![^>]*>)")
+_URI_CHARACTERS = re.compile(r"[!-~]+")
 
 
 def _strip_once(text, literal_lt):
@@ -46,3 +48,13 @@ def plain(value):
         return value
     value = value.replace("\x00", "")  # a NUL is no text anyone typed, and PostgreSQL's text cannot hold one
     return _stable(_stable(value, _LENIENT), _STRICT).strip()
+
+
+class Url(fields.Url):
+    """A URL as RFC 3986 writes it: printable ASCII only (other characters percent-encoded), as `format: uri` says."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        url = super()._deserialize(value, attr, data, **kwargs)
+        if url is not None and not _URI_CHARACTERS.fullmatch(url):
+            raise ValidationError("Must be a URL in printable ASCII; percent-encode other characters.")
+        return url

@@ -5,6 +5,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from casting.auditions.models import AuditionMode, AuditionStatus, InvitationStatus
 from casting.auditions.services import MAX_INVITES, RSVP
 from casting.numbers import Boolean, Int32
+from casting.text import Url
 from casting.talents.schemas import LocationSchema
 from casting.users.schemas import PlainTextField
 
@@ -22,7 +23,7 @@ class AuditionInputSchema(Schema):
     title = PlainTextField(validate=validate.Length(min=1, max=200), metadata={"example": "Young Radha: first round"})
     mode = fields.Enum(AuditionMode, by_value=True, metadata={"example": "in_person"})
     location = fields.Nested(LocationSchema, allow_none=True)
-    meeting_url = fields.Url(schemes={"https"}, allow_none=True, validate=validate.Length(max=500))
+    meeting_url = Url(schemes={"https"}, allow_none=True, validate=validate.Length(max=500))
     instructions = PlainTextField(validate=validate.Length(max=10000), allow_none=True,
                                   metadata={"example": "Prepare the sangeet scene; wear something simple."})
     duration_minutes = Int32(validate=validate.Range(min=1, max=1440), allow_none=True)

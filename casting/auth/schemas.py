@@ -2,6 +2,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from casting.auth.api_keys import SCOPES
 from casting.numbers import Boolean, Int32
+from casting.text import Url
 from casting.users.schemas import (SELF_SERVICE_ROLES, USER_EXAMPLE, EmailField, PhoneField, PlainTextField,
                                    UserSchema, notify_channel_field)
 from casting.users.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, password_problems
@@ -86,7 +87,7 @@ class SessionSchema(Schema):
 
 class _OAuthSchema(Schema):
     code = fields.String(validate=validate.Length(max=2048))
-    redirect_uri = fields.Url(require_tld=False)
+    redirect_uri = Url(require_tld=False)
     token_field = ""
 
     @validates_schema
