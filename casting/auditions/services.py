@@ -16,6 +16,7 @@ from casting.productions import services as productions
 from casting.productions.models import CastingRole, Production
 from casting.safety import services as safety
 from casting.safety.models import FlagTarget
+from casting.sorting import order_by
 from casting.talents.models import Talent
 from casting.users.models import Role, User
 
@@ -79,8 +80,9 @@ def owned(audition_id, user):
     return audition
 
 
-def listing(user):
-    """Casting teams see their productions' auditions, talent the ones they are invited to, admins all."""
+def listing(user, args):
+    """Casting teams see their productions' auditions, talent the ones they are invited to, admins all;
+    `date_from`/`date_to` bound `scheduled_date`, `sort` orders (newest first by default)."""
     query = select(Audition)
     if user.role != Role.ADMIN:
         owns = Audition.production_id.in_(select(Production.id).where(Production.owner_id == user.id))
@@ -88,7 +90,24 @@ def listing(user):
                                  Talent.user_id == user.id)
         shown = Audition.production_id.in_(select(Production.id).where(productions.shown()))
         query = query.where(or_(owns, invited & shown))
-    return query.options(selectinload(Audition.slots)).order_by(Audition.created_at.desc(), Audition.id.desc())
+    if args.get("date_from"):
+        query = query.where(Audition.scheduled_date >= args["date_from"])
+    if args.get("date_to"):
+        query = query.where(Audition.scheduled_date <= args["date_to"])
+    return query.options(selectinload(Audition.slots)).order_by(
+        *order_by(Audition, args.get("sort"), (Audition.created_at.desc(),)))
+
+
+def invitations(audition_id, user, args):
+    """An audition's invitations: all of them for its owner (and admins), their own for an invited talent."""
+    audition = visible(audition_id, user)
+    query = select(Invitation).where(Invitation.audition_id == audition.id)
+    if not is_owner(audition, user):
+        query = query.join(Talent, Talent.id == Invitation.talent_id).where(Talent.user_id == user.id)
+    if args.get("status") is not None:
+        query = query.where(Invitation.status == args["status"])
+    return query.options(selectinload(Invitation.slot), selectinload(Invitation.history)).order_by(
+        *order_by(Invitation, args.get("sort"), (Invitation.created_at.desc(),)))
 
 
 def create(user, data):
