@@ -118,5 +118,5 @@ def seed_auditions(count, invites=50, seed=2026):
         connection.close()
     with db.engine.begin() as conn:
         for table in ("auditions", "audition_slots", "invitations", "invitation_events"):
-            conn.execute(text(f"ANALYZE {table}"))  # nosec B608 - a fixed table name
+            conn.execute(text(f"ANALYZE {table}"))
     return len(audition_ids)
