@@ -10,6 +10,7 @@ from casting.auditions.schemas import (AuditionCreateSchema, AuditionInputSchema
                                        AuditionSchema, InvitationQueryArgsSchema, InvitationSchema, InviteResultSchema,
                                        InviteSchema, ResultsSchema, RsvpSchema, ScheduleSchema)
 from casting.auth.permissions import login_required
+from casting.jsonprovider import dumps_bytes, json_response
 from casting.numbers import Int32
 from casting.openapi import error_responses
 from casting.pagination import page_of, paginate
@@ -46,7 +47,7 @@ class AuditionViews(MethodView):
     @error_responses(blp, 401)
     def get(self, args):
         """Auditions: your productions' (casting team), the ones you are invited to (talent), all (admins)."""
-        return paginate(services.listing(current_user, args), args)
+        return json_response(dumps_bytes(services.listing_page(current_user, args)))
 
     @login_required()
     @blp.arguments(AuditionCreateSchema, example={"production_id": 3, "role_id": 11, "title": "First round",
