@@ -371,11 +371,14 @@ def _next_position(audition_id):
 
 
 def rsvp(audition_id, user, answer):
-    """The invited talent answers from the app."""
-    audition = visible(audition_id, user)
-    invitation = _own_invitation(audition, user)
-    if invitation is None:
-        raise ApiError(Codes.AUTH_FORBIDDEN, "Only invited talent answer an invitation.")
+    """The invited talent answers from the app (404 for those who may not see the audition, 403 for the
+    others who are not invited). The invitation is looked up once: the usual caller is invited."""
+    audition = db.session.get(Audition, audition_id)
+    invitation = _own_invitation(audition, user) if audition is not None else None
+    if invitation is None or not productions.is_shown(db.session.get(Production, audition.production_id)):
+        visible(audition_id, user)  # a 404 unless they may see it anyway (its owner)
+        if invitation is None:
+            raise ApiError(Codes.AUTH_FORBIDDEN, "Only invited talent answer an invitation.")
     return answer_invitation(audition, invitation, user, answer)
 
 
