@@ -2,7 +2,7 @@
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import false, func, select, union_all, update
+from sqlalchemy import and_, false, func, select, union_all, update
 from sqlalchemy.orm import selectinload
 
 from casting import throttle
@@ -372,10 +372,15 @@ def _next_position(audition_id):
 
 def rsvp(audition_id, user, answer):
     """The invited talent answers from the app (404 for those who may not see the audition, 403 for the
-    others who are not invited). The invitation is looked up once: the usual caller is invited."""
-    audition = db.session.get(Audition, audition_id)
-    invitation = _own_invitation(audition, user) if audition is not None else None
-    if invitation is None or not productions.is_shown(db.session.get(Production, audition.production_id)):
+    others who are not invited). The audition, whether it may be shown and the caller's invitation
+    come in one query: the usual caller is invited."""
+    mine = and_(Invitation.audition_id == Audition.id,
+                Invitation.talent_id.in_(select(Talent.id).where(Talent.user_id == user.id)))
+    found = db.session.execute(select(Audition, Invitation, productions.shown())
+                               .join(Production, Production.id == Audition.production_id)
+                               .outerjoin(Invitation, mine).where(Audition.id == audition_id)).first()
+    audition, invitation, shown = found or (None, None, False)
+    if invitation is None or not shown:
         visible(audition_id, user)  # a 404 unless they may see it anyway (its owner)
         if invitation is None:
             raise ApiError(Codes.AUTH_FORBIDDEN, "Only invited talent answer an invitation.")
