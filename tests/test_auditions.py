@@ -487,3 +487,27 @@ def test_a_bulk_invite_costs_the_same_statements_for_3_talent_as_for_60(app, cli
         with app.app_context():
             event.remove(db.engine, "before_cursor_execute", listen)
     assert few == many <= 10, (few, many)
+
+
+def test_seed_auditions_loads_slots_invitations_and_history_and_tops_up(app, runner):
+    from sqlalchemy import func
+
+    from casting.auditions.models import Audition, Invitation, InvitationEvent
+
+    refused = runner.invoke(args=["seed", "auditions", "20"])
+    assert refused.exit_code != 0 and "flask seed demo" in refused.output
+    runner.invoke(args=["seed", "demo"])
+    runner.invoke(args=["seed", "talents", "40"])
+    assert "20 auditions loaded" in runner.invoke(args=["seed", "auditions", "20", "--invites", "5"]).output
+    assert "0 auditions loaded" in runner.invoke(args=["seed", "auditions", "20", "--up-to"]).output
+    with app.app_context():
+        count = lambda model: db.session.scalar(select(func.count()).select_from(model))  # noqa: E731
+        assert count(Audition) == 20 and count(AuditionSlot) == 20 * 12
+        assert count(Invitation) == count(InvitationEvent) >= 20 * 5
+        assert db.session.scalar(select(func.count()).where(Audition.scheduled_date.is_(None))) == 0
+    admin = {"identifier": "admin1@demo.casting.in", "password": "Demo@Casting2026"}
+    client = app.test_client()
+    token = client.post("/api/auth/login", json=admin).json["access_token"]
+    listed = client.get("/api/auditions/?sort=scheduled_date", headers={"Authorization": f"Bearer {token}"}).json
+    days = [item["scheduled_date"] for item in listed["items"]]
+    assert listed["meta"]["total"] == 20 and days == sorted(days) and len(listed["items"][0]["slots"]) == 12
