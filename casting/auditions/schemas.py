@@ -63,7 +63,7 @@ INVITATION_SORT_KEYS = ["created_at", "updated_at", "status", "talent_id", "wait
 
 
 class InvitationQueryArgsSchema(PageArgsSchema):
-    status = fields.Enum(InvitationStatus, by_value=True)
+    status = fields.Enum(InvitationStatus, by_value=True, metadata={"description": "Only invitations in this status."})
     sort = sort_field(INVITATION_SORT_KEYS, "status,-updated_at")
 
 
