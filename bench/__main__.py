@@ -5,7 +5,8 @@ service's processes (gunicorn master and workers, from psutil) spent over the ti
 req/s on a shared machine.
 
 Settings: BENCH_DURATION (seconds per route), BENCH_CONNECTIONS, BENCH_THREADS, WEB_CONCURRENCY,
-BENCH_TALENTS (profiles to seed), BENCH_ONLY (only routes whose name contains it). The service runs
+BENCH_TALENTS (profiles to seed), BENCH_AUDITIONS (auditions to seed, with slots and invitations),
+BENCH_ONLY (only routes whose name contains it). The service runs
 on its own embedded servers under BENCH_INSTANCE (default instance/bench; keep one per size) or on
 DATABASE_URL/REDIS_URL.
 """
@@ -37,10 +38,12 @@ WORKERS = int(os.environ.get("WEB_CONCURRENCY", "2"))
 ONLY = os.environ.get("BENCH_ONLY", "")  # run only the routes whose name contains this
 # The benchmark's database lives on between runs, so its (fake) data keeps fixed PII keys.
 TALENTS = int(os.environ.get("BENCH_TALENTS", "100000"))
+AUDITIONS = int(os.environ.get("BENCH_AUDITIONS", "10000"))
 # Loading the data is a development step (the demo admin is never seeded in production); the service
 # itself then runs in production mode, on the same database and keys.
 PREPARE = [["flask", "db", "upgrade"], ["flask", "seed", "demo"],
-           ["flask", "seed", "talents", str(TALENTS), "--up-to", "--vectors"]]
+           ["flask", "seed", "talents", str(TALENTS), "--up-to", "--vectors"],
+           ["flask", "seed", "auditions", str(AUDITIONS), "--up-to"]]
 
 
 def pii_key(secret, purpose):
@@ -209,6 +212,8 @@ def main():
            # the login route signs one account in over and over: its flood guards would refuse it
            "LOGIN_LIMIT_PER_IDENTIFIER": "10000000/minute", "LOGIN_LIMIT_PER_IP": "10000000/minute",
            "CHAT_SEND_LIMIT": "10000000/minute", "CHAT_CONVERSATION_LIMIT": "10000000/minute",
+           # every run invites the same 500 talent again: the per-talent cap would skip them after a few runs
+           "INVITE_LIMIT_PER_TALENT": "10000000/minute",
            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     for command in PREPARE:
         done = subprocess.run(command, cwd=ROOT, env={**env, "APP_ENV": "development"},  # nosec B603

@@ -1,5 +1,6 @@
 """The routes the benchmark drives; later features append theirs to APP_ROUTES."""
 import json
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -77,8 +78,13 @@ REFERENCE_SELECT = Route("reference: select 1", "/select1")
 
 
 def audition_routes(base):
-    """Make an audition of the demo director's (production 1) with demo talent 1 invited; its routes."""
-    director, talent = director_bearer(base), demo_bearer(base)
+    """Make an audition of the demo director's (production 1) with demo talent 1 invited; its routes.
+
+    The lists run over what `flask seed auditions` made (BENCH_AUDITIONS): the demo director owns an
+    eighth of them, the demo talent is invited to one in a hundred, the admin sees them all. The 500
+    talent invited are new ones every run (the first request invites them all; the rest find them
+    already invited)."""
+    director, talent, admin = director_bearer(base), demo_bearer(base), admin_bearer(base)
     as_director, as_talent = {"Authorization": director}, {"Authorization": talent}
     own = requests.get(base + "/api/talents/me", headers=as_talent, timeout=30)
     if own.status_code == 404:
@@ -92,11 +98,19 @@ def audition_routes(base):
         "capacity_per_slot": 5}).raise_for_status()
     requests.post(f"{base}/api/auditions/{audition}/invite", headers=as_director, timeout=30,
                   json={"talent_ids": [talent_id]}).raise_for_status()
+    runs = max(1, (int(os.environ.get("BENCH_TALENTS", "100000")) - 2000) // 500)
+    first = 1000 + (audition % runs) * 500  # new (seeded) talent to invite every run
     return [
-        Route("GET /api/auditions/", "/api/auditions/", authorization=lambda _: director),
+        Route("GET /api/auditions/ (casting director)", "/api/auditions/", authorization=lambda _: director),
+        Route("GET /api/auditions/?date_from&date_to&sort=scheduled_date (casting director)",
+              "/api/auditions/?date_from=2026-12-01&date_to=2027-02-28&sort=scheduled_date",
+              authorization=lambda _: director),
+        Route("GET /api/auditions/ (invited talent)", "/api/auditions/", authorization=lambda _: talent),
+        Route("GET /api/auditions/?sort=-scheduled_date (admin: all)", "/api/auditions/?sort=-scheduled_date",
+              authorization=lambda _: admin),
         Route("POST /api/auditions/{id}/rsvp (decline)", f"/api/auditions/{audition}/rsvp", method="POST",
               body=json.dumps({"response": "decline"}), authorization=lambda _: talent),
         Route("POST /api/auditions/{id}/invite (500 talent; then all already invited)",
               f"/api/auditions/{audition}/invite", method="POST", expect=202, cold=True,
-              body=json.dumps({"talent_ids": list(range(1000, 1500))}), authorization=lambda _: director),
+              body=json.dumps({"talent_ids": list(range(first, first + 500))}), authorization=lambda _: director),
     ]

@@ -28,6 +28,8 @@ from casting.messaging import tasks as _messaging_tasks  # noqa: F401 - periodic
 from casting.notifications import tasks as _notification_tasks  # noqa: F401
 from casting.safety import tasks as _safety_tasks  # noqa: F401
 from casting.pii import rotate_all
+from casting.auditions.models import Audition
+from casting.auditions.seeding import seed_auditions
 from casting.seeding import DEMO_PASSWORD, seed_demo
 from casting.talents.cache import forget_lists
 from casting.talents.models import Talent
@@ -114,6 +116,25 @@ def seed_talents_command(count, seed, up_to, vectors):
         else:
             click.echo(f"{added} embeddings added in {time.monotonic() - started - build:.1f} s; "
                        f"HNSW index built in {build:.1f} s")
+
+
+@seed_cli.command("auditions")
+@click.argument("count", type=click.IntRange(1, 1_000_000))
+@click.option("--invites", default=50, show_default=True, type=click.IntRange(1, 500),
+              help="Invitations per audition (random seeded talent).")
+@click.option("--up-to", is_flag=True, help="Only add what is missing for COUNT auditions in all.")
+def seed_auditions_command(count, invites, up_to):
+    """Load COUNT auditions with slots and invitations over the demo productions, for benchmarks."""
+    if up_to:
+        count -= db.session.scalar(select(func.count()).select_from(Audition))
+        db.session.rollback()
+    started = time.monotonic()
+    if count > 0:
+        try:
+            count = seed_auditions(count, invites)
+        except RuntimeError as error:
+            raise click.ClickException(str(error)) from error
+    click.echo(f"{max(count, 0)} auditions loaded in {time.monotonic() - started:.1f} s")
 
 
 @users_cli.command("create-admin")

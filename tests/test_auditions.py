@@ -436,3 +436,78 @@ def test_the_same_answer_twice_changes_nothing_and_moving_to_a_full_slot_keeps_y
     moved = client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept", "slot_id": slots[1]["id"]},
                         headers=asha_headers).json
     assert moved["slot"]["id"] == slots[1]["id"] and moved["history"] == first["history"]
+
+
+def test_the_list_writes_each_audition_as_the_schema_does(client, stage):
+    """The list is read as plain rows and written without the schema; it must say what the schema says."""
+    owner = stage["owner"]
+    client.post(f"/api/auditions/{stage['audition']}/schedule", json=WINDOW, headers=owner)
+    bare = client.post("/api/auditions/", headers=owner, json={
+        "production_id": stage["production"], "title": "Self-tape round", "mode": "self_tape"}).json["id"]
+    client.put(f"/api/auditions/{stage['audition']}", headers=owner, json={
+        "location": {"city": "pune", "state": "Maharashtra"}, "meeting_url": "https://meet.example.in/x",
+        "duration_minutes": 20})
+    listed = client.get("/api/auditions/", headers=owner).json["items"]
+    assert [item["id"] for item in listed] == [bare, stage["audition"]]
+    assert listed == [client.get(f"/api/auditions/{item['id']}", headers=owner).json for item in listed]
+    assert len(listed[1]["slots"]) == 4 and listed[0]["slots"] == [] and listed[0]["location"] is None
+
+
+def test_a_bulk_invite_costs_the_same_statements_for_3_talent_as_for_60(app, client, stage, monkeypatch):
+    from sqlalchemy import event
+
+    from casting import throttle
+    from casting.talents.models import Talent
+
+    with app.app_context():
+        made = [Talent(stage_name=f"Talent {number}") for number in range(63)]
+        for talent in made:
+            talent.refresh_derived()
+        db.session.add_all(made)
+        db.session.commit()
+        ids = [talent.id for talent in made]
+    statements = []
+    monkeypatch.setattr(throttle, "hit", None)  # the senders' caps are counted in one pipelined call
+
+    def invite(talent_ids):
+        statements.clear()
+        response = client.post(f"/api/auditions/{stage['audition']}/invite", json={"talent_ids": talent_ids},
+                               headers=stage["owner"])
+        assert response.status_code == 202 and response.json["invited"] == len(talent_ids)
+        return len(statements)
+
+    def listen(*args):
+        statements.append(args[2])
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        few, many = invite(ids[:3]), invite(ids[3:])
+    finally:
+        with app.app_context():
+            event.remove(db.engine, "before_cursor_execute", listen)
+    assert few == many <= 10, (few, many)
+
+
+def test_seed_auditions_loads_slots_invitations_and_history_and_tops_up(app, runner):
+    from sqlalchemy import func
+
+    from casting.auditions.models import Audition, Invitation, InvitationEvent
+
+    refused = runner.invoke(args=["seed", "auditions", "20"])
+    assert refused.exit_code != 0 and "flask seed demo" in refused.output
+    runner.invoke(args=["seed", "demo"])
+    runner.invoke(args=["seed", "talents", "40"])
+    assert "20 auditions loaded" in runner.invoke(args=["seed", "auditions", "20", "--invites", "5"]).output
+    assert "0 auditions loaded" in runner.invoke(args=["seed", "auditions", "20", "--up-to"]).output
+    with app.app_context():
+        count = lambda model: db.session.scalar(select(func.count()).select_from(model))  # noqa: E731
+        assert count(Audition) == 20 and count(AuditionSlot) == 20 * 12
+        assert count(Invitation) == count(InvitationEvent) >= 20 * 5
+        assert db.session.scalar(select(func.count()).where(Audition.scheduled_date.is_(None))) == 0
+    admin = {"identifier": "admin1@demo.casting.in", "password": "Demo@Casting2026"}
+    client = app.test_client()
+    token = client.post("/api/auth/login", json=admin).json["access_token"]
+    listed = client.get("/api/auditions/?sort=scheduled_date", headers={"Authorization": f"Bearer {token}"}).json
+    days = [item["scheduled_date"] for item in listed["items"]]
+    assert listed["meta"]["total"] == 20 and days == sorted(days) and len(listed["items"][0]["slots"]) == 12

@@ -3,12 +3,12 @@ from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from casting.admin import services
-from casting.admin.schemas import AuditEventSchema, AuditQuerySchema
+from casting.admin.schemas import ApiKeyQueryArgsSchema, AuditEventSchema, AuditQuerySchema
 from casting.auth import api_keys
 from casting.auth.permissions import login_required
 from casting.auth.schemas import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema
 from casting.openapi import error_responses
-from casting.pagination import PageArgsSchema, page_of, paginate
+from casting.pagination import page_of, paginate
 from casting.users.schemas import USER_EXAMPLE, RoleChangeSchema, UserSchema
 
 API_KEY_EXAMPLE = {"id": 3, "name": "matching-service", "prefix": "9f3a61c2", "scopes": ["ml"],
@@ -47,13 +47,13 @@ class AuditEventViews(MethodView):
 @blp.route("/api-keys")
 class ApiKeyViews(MethodView):
     @login_required("admin")
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(ApiKeyQueryArgsSchema, location="query")
     @blp.response(200, page_of(ApiKeySchema), example={
         "items": [API_KEY_EXAMPLE], "meta": {"page": 1, "per_page": 20, "total": 1, "total_pages": 1}})
     @error_responses(blp, 401, 403)
     def get(self, args):
         """Service API keys (never the keys themselves), newest first."""
-        return paginate(api_keys.listing(), args)
+        return paginate(api_keys.listing(args.get("sort")), args)
 
     @login_required("admin")
     @blp.arguments(ApiKeyCreateSchema, example={"name": "matching-service", "scopes": ["ml"]})

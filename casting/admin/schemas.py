@@ -2,6 +2,7 @@ from marshmallow import Schema, fields, validate
 
 from casting.numbers import Int32
 from casting.pagination import PageArgsSchema
+from casting.sorting import sort_field
 
 
 class AuditEventSchema(Schema):
@@ -24,3 +25,8 @@ class AuditQuerySchema(PageArgsSchema):
     target_id = fields.String(validate=validate.Length(max=64))
     since = fields.AwareDateTime()
     until = fields.AwareDateTime()
+    sort = sort_field(["at", "action", "target_type"], "action,-at")
+
+
+class ApiKeyQueryArgsSchema(PageArgsSchema):
+    sort = sort_field(["created_at", "last_used_at", "revoked_at", "name"], "name")

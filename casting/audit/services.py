@@ -5,6 +5,7 @@ from sqlalchemy import select
 from casting.audit.models import AuditEvent
 from casting.extensions import db
 from casting.requestid import request_id
+from casting.sorting import order_by
 
 
 def record(action, actor_id=None, target_type=None, target_id=None, details=None, api_key_id=None,
@@ -21,7 +22,8 @@ def record(action, actor_id=None, target_type=None, target_id=None, details=None
 
 
 def search(filters):
-    """Audit events matching `filters` (action, actor_id, target_type, target_id, since, until), newest first."""
+    """Audit events matching `filters` (action, actor_id, target_type, target_id, since, until), newest first
+    unless `sort` says otherwise."""
     query = select(AuditEvent)
     for name in ("action", "actor_id", "target_type", "target_id"):
         if filters.get(name) is not None:
@@ -30,4 +32,4 @@ def search(filters):
         query = query.where(AuditEvent.at >= filters["since"])
     if filters.get("until"):
         query = query.where(AuditEvent.at < filters["until"])
-    return query.order_by(AuditEvent.id.desc())
+    return query.order_by(*order_by(AuditEvent, filters.get("sort")))

@@ -49,7 +49,7 @@ class Audition(db.Model):
     location: Mapped[dict | None] = mapped_column(JSONB)
     meeting_url: Mapped[str | None] = mapped_column(String(500))
     instructions: Mapped[str | None] = mapped_column(Text)
-    scheduled_date: Mapped[date | None] = mapped_column(Date)
+    scheduled_date: Mapped[date | None] = mapped_column(Date, index=True)
     duration_minutes: Mapped[int | None]
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Kolkata", server_default="Asia/Kolkata")
     status: Mapped[AuditionStatus] = mapped_column(pg_enum(AuditionStatus, "audition_status"),

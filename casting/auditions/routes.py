@@ -6,12 +6,14 @@ from marshmallow import Schema, fields
 
 from casting.auditions import inbound  # noqa: F401 - registers the WhatsApp RSVP button handler
 from casting.auditions import calendar, services
-from casting.auditions.schemas import (AuditionCreateSchema, AuditionInputSchema, AuditionSchema, InvitationSchema,
-                                       InviteResultSchema, InviteSchema, ResultsSchema, RsvpSchema, ScheduleSchema)
+from casting.auditions.schemas import (AuditionCreateSchema, AuditionInputSchema, AuditionQueryArgsSchema,
+                                       AuditionSchema, InvitationQueryArgsSchema, InvitationSchema, InviteResultSchema,
+                                       InviteSchema, ResultsSchema, RsvpSchema, ScheduleSchema)
 from casting.auth.permissions import login_required
+from casting.jsonprovider import dumps_bytes, json_response
 from casting.numbers import Int32
 from casting.openapi import error_responses
-from casting.pagination import PageArgsSchema, page_of, paginate
+from casting.pagination import page_of, paginate
 from casting.web import public_url
 
 ICS = {"200": {"description": "An iCalendar (RFC 5545) file.", "content": {"text/calendar": {
@@ -39,13 +41,13 @@ INVITATION_EXAMPLE = {
 @blp.route("/")
 class AuditionViews(MethodView):
     @login_required()
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(AuditionQueryArgsSchema, location="query")
     @blp.response(200, page_of(AuditionSchema), example={"items": [AUDITION_EXAMPLE], "meta": {
         "page": 1, "per_page": 20, "total": 1, "total_pages": 1}})
     @error_responses(blp, 401)
     def get(self, args):
         """Auditions: your productions' (casting team), the ones you are invited to (talent), all (admins)."""
-        return paginate(services.listing(current_user), args)
+        return json_response(dumps_bytes(services.listing_page(current_user, args)))
 
     @login_required()
     @blp.arguments(AuditionCreateSchema, example={"production_id": 3, "role_id": 11, "title": "First round",
@@ -99,6 +101,18 @@ class InviteViews(MethodView):
         """Invite up to 500 talent at once; messages go out after the answer (WhatsApp, SMS fallback)."""
         invited, skipped = services.invite(audition_id, current_user, data["talent_ids"])
         return {"invited": invited, "skipped": skipped}
+
+
+@blp.route("/<int:audition_id>/invitations")
+class InvitationViews(MethodView):
+    @login_required()
+    @blp.arguments(InvitationQueryArgsSchema, location="query")
+    @blp.response(200, page_of(InvitationSchema), example={"items": [INVITATION_EXAMPLE], "meta": {
+        "page": 1, "per_page": 20, "total": 1, "total_pages": 1}})
+    @error_responses(blp, 401, 404)
+    def get(self, args, audition_id):
+        """An audition's invitations: every one for its owner, your own for an invited talent; newest first."""
+        return paginate(services.invitations(audition_id, current_user, args), args)
 
 
 @blp.route("/<int:audition_id>/rsvp")

@@ -5,6 +5,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from casting.auditions.models import AuditionMode, AuditionStatus, InvitationStatus
 from casting.auditions.services import MAX_INVITES, RSVP
 from casting.numbers import Boolean, Int32
+from casting.pagination import PageArgsSchema
+from casting.sorting import sort_field
 from casting.text import Url
 from casting.talents.schemas import LocationSchema
 from casting.users.schemas import PlainTextField
@@ -26,6 +28,9 @@ class AuditionInputSchema(Schema):
     meeting_url = Url(schemes={"https"}, allow_none=True, validate=validate.Length(max=500))
     instructions = PlainTextField(validate=validate.Length(max=10000), allow_none=True,
                                   metadata={"example": "Prepare the sangeet scene; wear something simple."})
+    scheduled_date = fields.Date(allow_none=True, metadata={
+        "example": "2026-12-05", "description": "The audition's day (`YYYY-MM-DD`); scheduling slots sets it to "
+                                                "the first slot's day in `timezone`."})
     duration_minutes = Int32(validate=validate.Range(min=1, max=1440), allow_none=True)
     timezone = fields.String(validate=_zone, metadata={"example": "Asia/Kolkata",
                                                        "description": "IANA zone; Asia/Kolkata by default."})
@@ -37,6 +42,30 @@ class AuditionCreateSchema(AuditionInputSchema):
     role_id = Int32(allow_none=True, metadata={"example": 11})
     title = PlainTextField(required=True, validate=validate.Length(min=1, max=200))
     mode = fields.Enum(AuditionMode, by_value=True, required=True)
+
+
+AUDITION_SORT_KEYS = ["scheduled_date", "created_at", "updated_at", "title", "status"]
+
+
+class AuditionQueryArgsSchema(PageArgsSchema):
+    date_from = fields.Date(metadata={"example": "2026-12-01",
+                                      "description": "Only auditions on this day or later (`scheduled_date`)."})
+    date_to = fields.Date(metadata={"example": "2026-12-31",
+                                    "description": "Only auditions on this day or earlier (`scheduled_date`)."})
+    sort = sort_field(AUDITION_SORT_KEYS, "scheduled_date,-created_at")
+
+    @validates_schema
+    def _range(self, data, **kwargs):
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise ValidationError("Must not be before date_from.", "date_to")
+
+
+INVITATION_SORT_KEYS = ["created_at", "updated_at", "status", "talent_id", "waitlist_position", "rating"]
+
+
+class InvitationQueryArgsSchema(PageArgsSchema):
+    status = fields.Enum(InvitationStatus, by_value=True, metadata={"description": "Only invitations in this status."})
+    sort = sort_field(INVITATION_SORT_KEYS, "status,-updated_at")
 
 
 class InvitationSlotSchema(Schema):

@@ -14,6 +14,7 @@ from casting.auth.models import ApiKey
 from casting.auth.permissions import login_required
 from casting.errors import ApiError, Codes
 from casting.extensions import db, redis
+from casting.sorting import order_by
 
 SCOPES = ("ml", "export", "pii")
 HEADER = "X-API-Key"
@@ -51,8 +52,9 @@ def revoke(key_id, actor_id=None):
     return key
 
 
-def listing():
-    return select(ApiKey).order_by(ApiKey.id.desc())
+def listing(sort=None):
+    """Service API keys, newest first unless `sort` says otherwise."""
+    return select(ApiKey).order_by(*order_by(ApiKey, sort))
 
 
 def authenticate(plaintext):

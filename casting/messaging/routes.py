@@ -7,11 +7,12 @@ from casting.auth.permissions import login_required
 from casting.media.storage import DiskStorage, storage
 from casting.messaging import attachments, services
 from casting.messaging.schemas import (AttachmentArgsSchema, AttachmentFileSchema, AttachmentSchema,
-                                       ConversationCreateSchema, ConversationSchema, MessageCreateSchema,
+                                       ConversationCreateSchema, ConversationQueryArgsSchema, ConversationSchema,
+                                       MessageCreateSchema,
                                        MessagePageArgsSchema, MessagePageSchema, MessageSchema, ReadSchema,
                                        ReceiptSchema)
 from casting.openapi import error_responses
-from casting.pagination import PageArgsSchema, page_of
+from casting.pagination import page_of
 from casting.throttle import rate_limit
 
 blp = Blueprint("messaging", __name__, url_prefix="/api",
@@ -35,7 +36,7 @@ ATTACHMENT_EXAMPLE = {"id": 5, "kind": "pdf", "name": "showreel-stills.pdf", "co
 @blp.route("/conversations")
 class ConversationViews(MethodView):
     @login_required()
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(ConversationQueryArgsSchema, location="query")
     @blp.response(200, page_of(ConversationSchema), example={"items": [CONVERSATION_EXAMPLE], "meta": {
         "page": 1, "per_page": 20, "total": 1, "total_pages": 1}})
     @error_responses(blp, 401)

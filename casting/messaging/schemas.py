@@ -3,6 +3,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from casting.messaging.models import AttachmentKind
 from casting.numbers import Boolean, Int32, Int64
+from casting.pagination import PageArgsSchema
+from casting.sorting import sort_field
 from casting.users.models import Role
 from casting.users.schemas import PlainTextField
 
@@ -87,6 +89,10 @@ class ConversationSchema(Schema):
     last_read_message_id = Int64(required=True, metadata={"description": "Yours; 0 before any."})
     created_at = fields.DateTime(required=True)
     last_message_at = fields.DateTime(allow_none=True)
+
+
+class ConversationQueryArgsSchema(PageArgsSchema):
+    sort = sort_field(["last_message_at", "created_at"], "-created_at")
 
 
 class MessagePageArgsSchema(Schema):

@@ -24,6 +24,7 @@ from casting.messaging.schemas import MessageSchema, ReceiptSchema
 from casting.pagination import paginate
 from casting.safety import services as safety
 from casting.safety.models import FlagTarget
+from casting.sorting import order_by
 from casting.users.models import Role, User
 
 NAMESPACE = "/chat"
@@ -126,10 +127,10 @@ def _direct(key):
 
 
 def conversations(user, args):
-    """A page of the user's conversations, the most recently active first."""
+    """A page of the user's conversations, the most recently active first unless `sort` says otherwise."""
     query = (select(Conversation).join(Participant, Participant.conversation_id == Conversation.id)
              .where(Participant.user_id == user.id)
-             .order_by(Conversation.last_message_at.desc().nulls_last(), Conversation.id.desc()))
+             .order_by(*order_by(Conversation, args.get("sort"), (Conversation.last_message_at.desc().nulls_last(),))))
     result = paginate(query, args)
     result["items"] = describe_conversations(result["items"], user)
     return result

@@ -9,7 +9,8 @@ from casting.pagination import PageArgsSchema, page, page_of, paginate
 from casting.productions import services
 from casting.productions.schemas import (MATCH_EXAMPLE, PRODUCTION_EXAMPLE, ROLE_EXAMPLE, MatchSchema,
                                          ProductionCreateSchema, ProductionQuerySchema, ProductionSchema,
-                                         ProductionUpdateSchema, RoleInputSchema, RoleSchema, RoleUpdateSchema)
+                                         ProductionUpdateSchema, RoleInputSchema, RoleQueryArgsSchema, RoleSchema,
+                                         RoleUpdateSchema)
 from casting.talents import embeddings
 from casting.talents.schemas import (EMBEDDING_EXAMPLE, EMBEDDING_STORED_EXAMPLE, EmbeddingInputSchema,
                                      EmbeddingSchema)
@@ -71,12 +72,12 @@ class ProductionByIdViews(MethodView):
 @blp.route("/<int:production_id>/roles")
 class RoleViews(MethodView):
     @login_required()
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(RoleQueryArgsSchema, location="query")
     @blp.response(200, page_of(RoleSchema), example=_page_example(ROLE_EXAMPLE))
     @error_responses(blp, 401, 404)
     def get(self, args, production_id):
-        """The production's roles, in the order they were added."""
-        return paginate(services.roles(production_id, current_user), args)
+        """The production's roles, in the order they were added (or as `sort` says)."""
+        return paginate(services.roles(production_id, current_user, args), args)
 
     @login_required()
     @blp.arguments(RoleInputSchema, example={"name": "Young Radha", "gender": "female", "age_min": 20,

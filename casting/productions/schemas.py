@@ -3,6 +3,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from casting.numbers import Boolean, Int32
 from casting.pagination import PageArgsSchema
 from casting.productions.models import ProductionStatus, ProductionType, RoleStatus
+from casting.sorting import sort_field
 from casting.talents.models import Gender
 from casting.talents.schemas import TALENT_EXAMPLE, LanguageSchema, LocationSchema, TalentSchema, TitledField
 from casting.users.schemas import PlainTextField
@@ -71,6 +72,12 @@ class ProductionQuerySchema(PageArgsSchema):
     status = fields.Enum(ProductionStatus, by_value=True)
     type = fields.Enum(ProductionType, by_value=True)
     mine = Boolean(metadata={"description": "Only productions you own."})
+    sort = sort_field(["created_at", "updated_at", "title", "status", "type", "shoot_start", "shoot_end"],
+                      "shoot_start,-created_at")
+
+
+class RoleQueryArgsSchema(PageArgsSchema):
+    sort = sort_field(["name", "created_at", "updated_at", "status", "pay_inr", "age_min", "age_max"], "-pay_inr,name")
 
 
 class RoleInputSchema(Schema):

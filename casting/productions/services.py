@@ -7,6 +7,7 @@ from casting.productions import matching
 from casting.productions.models import CastingRole, Production, ProductionStatus, RoleStatus
 from casting.safety import services as safety
 from casting.safety.models import FlagTarget
+from casting.sorting import order_by, sort_clauses
 from casting.talents import cache as talent_cache
 from casting.talents.services import profiles
 from casting.users.models import Role, User
@@ -75,7 +76,7 @@ def listing(user, args):
     for name in ("status", "type"):
         if args.get(name) is not None:
             query = query.where(getattr(Production, name) == args[name])
-    return query.order_by(Production.created_at.desc(), Production.id.desc())
+    return query.order_by(*order_by(Production, args.get("sort"), (Production.created_at.desc(),)))
 
 
 def is_shown(production):
@@ -146,13 +147,14 @@ def _sees_held(production, user):
     return user.role == Role.ADMIN or production.owner_id == user.id
 
 
-def roles(production_id, user):
-    """A production's roles (held ones only for its owner and admins)."""
+def roles(production_id, user, args):
+    """A production's roles (held ones only for its owner and admins), in the order they were added unless
+    `sort` says otherwise."""
     production = visible(production_id, user)
     query = select(CastingRole).where(CastingRole.production_id == production_id)
     if not _sees_held(production, user):
         query = query.where(CastingRole.held_at.is_(None))
-    return query.order_by(CastingRole.id)
+    return query.order_by(*sort_clauses(CastingRole, args.get("sort")), CastingRole.id)
 
 
 def role(production_id, role_id, user, manage=False):

@@ -3,6 +3,7 @@ from marshmallow import Schema, fields, validate
 from casting.numbers import Int32
 from casting.pagination import PageArgsSchema
 from casting.safety.models import FlagSource, FlagStatus, FlagTarget, ReportReason
+from casting.sorting import sort_field
 from casting.users.schemas import PlainTextField
 
 REPORTABLE = [FlagTarget.MESSAGE.value, FlagTarget.PRODUCTION.value, FlagTarget.USER.value]
@@ -44,6 +45,7 @@ class FlagQueryArgsSchema(PageArgsSchema):
     source = fields.Enum(FlagSource, by_value=True)
     target_type = fields.Enum(FlagTarget, by_value=True)
     subject_id = Int32()
+    sort = sort_field(["created_at", "resolved_at", "status", "source", "target_type"], "status,created_at")
 
 
 class ResolveSchema(Schema):

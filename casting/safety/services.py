@@ -16,6 +16,7 @@ from casting.errors import ApiError, Codes
 from casting.extensions import db
 from casting.safety import shield
 from casting.safety.models import Flag, FlagSource, FlagStatus, FlagTarget
+from casting.sorting import order_by
 from casting.users.models import Role, User
 from casting.users.services import get_user
 
@@ -138,12 +139,12 @@ def report(reporter, target_type, target_id, reason, note=None):
 # the admin queue
 
 def flags(args):
-    """Flags for the queue, newest first, filtered by status, source, target type and subject."""
+    """Flags for the queue, newest first (or as `sort` says), filtered by status, source, target type and subject."""
     query = select(Flag)
     for name in ("status", "source", "target_type", "subject_id"):
         if args.get(name) is not None:
             query = query.where(getattr(Flag, name) == args[name])
-    return query.order_by(Flag.created_at.desc(), Flag.id.desc())
+    return query.order_by(*order_by(Flag, args.get("sort"), (Flag.created_at.desc(),)))
 
 
 def resolve(admin, flag_id, outcome, note=None):
