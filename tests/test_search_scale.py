@@ -158,7 +158,8 @@ def _insert(rows):
         VALUES (:name, CAST(:gender AS talent_gender), CAST(:location AS jsonb), CAST(:skills AS jsonb),
                 CAST(:skill_keys AS jsonb), CAST(:languages AS jsonb), CAST(:language_keys AS jsonb), :low, :high,
                 :years, CAST(:available AS talent_availability), :verified, :score, :words)"""), [
-        {**row, "words": row["name"].lower(), "location": json.dumps({"city": row["city"]}), "skills": json.dumps(row["skills"]),
+        {**row, "words": row["name"].lower(), "location": json.dumps({"city": row["city"]}),
+         "skills": json.dumps(row["skills"]),
          "skill_keys": json.dumps(sorted(skill.lower() for skill in row["skills"])),
          "languages": json.dumps(row["languages"]),
          "language_keys": json.dumps(sorted(language["name"].lower() for language in row["languages"])),
@@ -195,7 +196,8 @@ def _role(requirements):
     from casting.talents.models import Gender
 
     gender = requirements.get("gender")
-    return CastingRole(production_id=None, name="Part", **{**requirements, "gender": gender and Gender(gender)})
+    return CastingRole(production_id=None, name="Part",
+                       **{**requirements, "gender": gender and Gender(gender)})
 
 
 def test_the_bounded_ranking_with_a_role_embedding(app):
@@ -222,6 +224,7 @@ def test_the_bounded_ranking_with_a_role_embedding(app):
 
 
 def test_the_seed_query_uses_its_index(app):
+    """The issue's seed query (`bench.SEED_QUERY`) is one scan of the partial `(location, skills)` index."""
     with app.app_context():
         db.session.execute(text("""
             INSERT INTO talents (stage_name, location, skills, skill_keys, languages, language_keys,

@@ -162,14 +162,16 @@ def tiered(role, offset, limit):
     the next level plus `continuous_most`, which no talent left out can reach (strictly above, as
     equal scores order by id). The last tier is every candidate, as `ranked` does."""
     need = offset + limit
-    levels, rest, hard = tiers(role), continuous_most(role), set(_hard_keys(role))
+    levels, rest = tiers(role), continuous_most(role)
     index = 0
     while True:
         _, arms = levels[index]
         last = index == len(levels) - 1 or len(arms) > MAX_ARMS
         query = ranked(role)
         if not last:
-            query = query.where(or_(*(Talent.filter_keys.contains(sorted(keys | hard)) for keys in arms)))
+            # The tier's own keys only: the hard ones (`available`, a gender) would add the longest posting
+            # lists of the index to every look-up; they are checked on the few rows the tier finds.
+            query = query.where(or_(*(Talent.filter_keys.contains(sorted(keys)) for keys in arms)))
         rows = db.session.execute(query.limit(need)).all()
         if last:
             return rows[offset:], None

@@ -187,12 +187,21 @@ def _cached_page(make_query, cache_key, args, vector=False, rerank=None, counted
     def compute():
         query = make_query()
         offset = (args["page"] - 1) * args["per_page"]
+        if vector:
+            embeddings.scan_settings()
+        if rerank is None and counted is None and offset + args["per_page"] <= COUNT_BOUND:
+            # One statement finds the page and counts the matches up to the bound: one index scan.
+            ranked = query.with_only_columns(Talent.id).limit(COUNT_BOUND + 1).subquery()
+            rows = db.session.execute(select(ranked.c.id, func.count().over()).offset(offset)
+                                      .limit(args["per_page"])).all()
+            if rows or offset == 0:
+                total = rows[0][1] if rows else 0
+                return [talent_id for talent_id, _ in rows], total, total <= COUNT_BOUND
+            return [], *bounded_count(query.order_by(None).with_only_columns(Talent.id))
         if rerank is not None:
             page_query = embeddings.reranked(query, rerank, offset, args["per_page"])
         else:
             page_query = query.with_only_columns(Talent.id).limit(args["per_page"]).offset(offset)
-        if vector:
-            embeddings.scan_settings()
         ids = list(db.session.scalars(page_query))
         if len(ids) < args["per_page"] and (ids or offset == 0):
             return ids, offset + len(ids), True
