@@ -371,7 +371,11 @@ def alike(key, word, likeness):
     if likeness >= WORD_SIMILARITY:
         return likeness
     allowed = 2 if len(key) >= 9 else 1 if len(key) >= 5 else 0
-    distance = edits(key, word) if allowed else allowed + 1
+    # One or two edits leave a word of five letters or more at least this trigram-alike: the rest
+    # (nearly all of the 64) are not worth the edit distance.
+    if not allowed or likeness < 0.15 or abs(len(key) - len(word)) > allowed:
+        return 0
+    distance = edits(key, word)
     return max(likeness, 1 - distance / max(len(key), len(word))) if distance <= allowed else 0
 
 
