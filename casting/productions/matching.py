@@ -18,7 +18,7 @@ from sqlalchemy import Float, case, cast, func, literal, null, or_, select
 from casting.extensions import db
 from casting.talents.models import Availability, Talent, TalentEmbedding
 from casting.talents.schemas import PROFICIENCIES
-from casting.talents.services import age_clause, filter_key
+from casting.talents.services import age_clause, compact, filter_key
 
 WEIGHTS = {"skills": 0.35, "languages": 0.25, "experience": 0.15, "city": 0.10, "completeness": 0.10,
            "verified": 0.05, "like_role": 0.30}
@@ -84,20 +84,16 @@ def score_expression(role):
     return sum((expression * weights[name] for name, expression in parts), literal(0.0))
 
 
-def _hard_keys(role):
-    keys = [filter_key("a", Availability.AVAILABLE.value)]
-    if role.gender is not None:
-        keys.append(filter_key("g", role.gender.value))
-    if role.city and role.city_required:
-        keys.append(filter_key("c", role.city))
-    return keys
-
-
 def candidates(role):
     """Talent meeting the role's hard requirements: live, available, gender, age, city if required."""
-    query = select(Talent.id).where(Talent.deleted_at.is_(None), Talent.filter_keys.contains(_hard_keys(role)))
+    query = select(Talent.id).where(Talent.deleted_at.is_(None),
+                                    Talent.availability_status == Availability.AVAILABLE)
+    if role.gender is not None:
+        query = query.where(Talent.gender == role.gender)
     if role.age_min is not None or role.age_max is not None:
         query = query.where(age_clause(role.age_min, role.age_max))
+    if role.city and role.city_required:
+        query = query.where(_has(filter_key("c", role.city)))
     return query
 
 
@@ -169,9 +165,11 @@ def tiered(role, offset, limit):
         last = index == len(levels) - 1 or len(arms) > MAX_ARMS
         query = ranked(role)
         if not last:
-            # The tier's own keys only: the hard ones (`available`, a gender) would add the longest posting
-            # lists of the index to every look-up; they are checked on the few rows the tier finds.
-            query = query.where(or_(*(Talent.filter_keys.contains(sorted(keys)) for keys in arms)))
+            # A required city joins the tier's keys (folded into them); availability, gender and age are
+            # checked on the few rows the tier finds.
+            required = {filter_key("c", role.city)} if role.city and role.city_required else set()
+            query = query.where(or_(*(Talent.filter_keys.contains(sorted(compact(sorted(keys | required))))
+                                      for keys in arms)))
         rows = db.session.execute(query.limit(need)).all()
         if last:
             return rows[offset:], None

@@ -101,10 +101,9 @@ class Talent(db.Model):
     is_featured: Mapped[bool] = mapped_column(default=False, server_default="false")
     search_text: Mapped[str] = mapped_column(Text, default="")
     # Kept by PostgreSQL from the columns above (SQL functions of migration 0014), never written here:
-    # `c:mumbai`, `s:acting`, `l:marathi:fluent`, `g:female`, `a:available`, `v`... (see `filter_key`)
+    # `c:mumbai`, `st:maharashtra`, `s:acting`, `l:marathi`, `l:marathi:fluent`, `c:mumbai/s:acting`...
     filter_keys: Mapped[list] = mapped_column(ARRAY(Text), Computed(
-        "casting_talent_keys(location, skill_keys, languages, gender, availability_status, is_verified)",
-        persisted=True), deferred=True)
+        "casting_talent_keys(location, skill_keys, languages)", persisted=True), deferred=True)
     # The phonetic keys of the words of `search_text` (`casting_word_key`), what `q` finds talent by.
     search_words: Mapped[list] = mapped_column(ARRAY(Text), Computed("casting_words(search_text)", persisted=True),
                                                deferred=True)

@@ -331,17 +331,23 @@ def language_key(wanted):
 
 
 def filter_keys(filters, skip=()):
-    """The `filter_keys` a talent must all have for the equality filters (those not in `skip`)."""
+    """The `filter_keys` a talent must all have for the city, state, skills and languages filters
+    (those not in `skip`), the city folded into the skills and languages (`compact`)."""
     keys = [filter_key(kind, filters[name]) for name, kind in (("city", "c"), ("state", "st"))
             if filters.get(name) and name not in skip]
     keys += [filter_key("s", skill) for skill in _lower(filters.get("skills"))]
     keys += sorted({language_key(wanted) for wanted in filters.get("languages") or [] if wanted.strip()})
-    for name, kind in (("gender", "g"), ("availability_status", "a")):
-        if filters.get(name) is not None and name not in skip:
-            keys.append(filter_key(kind, getattr(filters[name], "value", filters[name])))
-    if filters.get("is_verified"):
-        keys.append("v")
-    return keys
+    return compact(keys)
+
+
+def compact(keys):
+    """`keys` with the city folded into each skill and language (`c:mumbai/s:acting`, a key of its own):
+    the index then intersects the short lists of a city's actors, not all of a city and all actors."""
+    city = next((key for key in keys if key.startswith("c:")), None)
+    paired = [key for key in keys if key.startswith(("s:", "l:"))]
+    if city is None or not paired:
+        return list(keys)
+    return [key for key in keys if key != city and key not in paired] + [f"{city}/{key}" for key in paired]
 
 
 # The dictionary words nearest to each word of `q` (phonetic keys, trigram distance on the GiST index).
@@ -414,9 +420,9 @@ def search(filters, vector=None, exact=False):
     `vector`, only talent with an embedding, nearest first (after the `sort` keys, if any): by the
     HNSW index's half-precision distance, or the full-precision one with `exact` or `sort`.
 
-    The equality filters are one `filter_keys @> ARRAY[...]` (one GIN index scan for any mix of
-    them); ranges are checked on the rows that index finds, or on the newest rows first when the
-    planner judges the filters broad."""
+    City, state, skills and languages are one `filter_keys @> ARRAY[...]` (one GIN index scan for
+    any mix of them); the rest is checked on the rows that index finds, or on the newest rows first
+    when the planner judges the filters broad."""
     query = select(Talent).where(Talent.deleted_at.is_(None))
     # A vector search checks city and gender on the embedding row (their copies there), not here.
     on_vector = {key: filters.get(key).strip().title() if key == "city" and filters.get(key) else filters.get(key)
@@ -427,8 +433,11 @@ def search(filters, vector=None, exact=False):
     if filters.get("skills_any"):
         query = query.where(Talent.filter_keys.overlap([filter_key("s", skill)
                                                         for skill in _lower(filters["skills_any"])]))
-    if filters.get("is_verified") is False:
-        query = query.where(Talent.is_verified.is_(False))
+    # Checked on the rows the keys (or the newest-first index) find: each value is a third or more of
+    # all talent, far too long a list to intersect.
+    for name in ("gender", "availability_status", "is_verified"):
+        if filters.get(name) is not None and name not in on_vector:
+            query = query.where(getattr(Talent, name) == filters[name])
     if filters.get("age_min") is not None or filters.get("age_max") is not None:
         query = query.where(age_clause(filters.get("age_min"), filters.get("age_max")))
     if filters.get("height_min") is not None:

@@ -2,9 +2,12 @@
 
 - `talents.filter_keys` (generated): every equality filter of a list or search as one text array
   (`c:mumbai`, `st:maharashtra`, `s:acting`, `l:marathi`, `l:marathi:fluent` for each level up to
-  the talent's, `g:female`, `a:available`, `v` when verified) under one GIN index over the live
-  talent: a combination of filters is one index scan that intersects its posting lists, the rarest
-  first, instead of a bitmap per JSONB index ANDed afterwards.
+  the talent's, and the city with each skill and language, `c:mumbai/s:acting`) under one GIN
+  index over the live talent: a combination of filters is one index scan that intersects its
+  posting lists instead of a bitmap per JSONB index ANDed afterwards, and a city with skills or
+  languages intersects the short combined lists. Gender, availability and verification are not
+  keys: a third to two thirds of all talent share each value, lists far too long to intersect;
+  they are checked on the rows the keys find.
 - `talents.search_words` (generated): the phonetic keys (`casting_word_key`: Indian transliteration
   variants folded, `ksh`/`ks` -> `x`, long vowels, aspirates, `w` -> `v`, doubled letters, a final
   `a`) of every word of the stage name, bio and skills, under a GIN index; `talent_words` holds each
@@ -42,25 +45,24 @@ CREATE FUNCTION casting_words(document text) RETURNS text[] LANGUAGE sql IMMUTAB
     FROM regexp_split_to_table(lower(coalesce(document, '')), '[^[:alnum:]]+') AS word
     WHERE length(word) > 1
 $$"""
-# Enum values are passed as themselves (their text cast is only STABLE; the function is immutable).
 TALENT_KEYS = """
-CREATE FUNCTION casting_talent_keys(location jsonb, skill_keys jsonb, languages jsonb, gender talent_gender,
-                                    availability talent_availability, verified boolean)
+CREATE FUNCTION casting_talent_keys(location jsonb, skill_keys jsonb, languages jsonb)
 RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    WITH own(key) AS (
+        SELECT 's:' || skill FROM jsonb_array_elements_text(coalesce(skill_keys, '[]')) AS skill
+        UNION SELECT 'l:' || lower(spoken ->> 'name') FROM jsonb_array_elements(coalesce(languages, '[]')) AS spoken
+        UNION SELECT 'l:' || lower(spoken ->> 'name') || ':' || level
+              FROM jsonb_array_elements(coalesce(languages, '[]')) AS spoken,
+                   unnest(ARRAY['basic', 'conversational', 'fluent', 'native']) WITH ORDINALITY AS levels(level, rank)
+              WHERE rank <= coalesce(array_position(ARRAY['basic', 'conversational', 'fluent', 'native'],
+                                                    spoken ->> 'proficiency'), 0))
     SELECT array(
         SELECT 'c:' || lower(location ->> 'city') WHERE location ->> 'city' IS NOT NULL
         UNION ALL SELECT 'st:' || lower(location ->> 'state') WHERE location ->> 'state' IS NOT NULL
-        UNION ALL SELECT 's:' || skill FROM jsonb_array_elements_text(coalesce(skill_keys, '[]')) AS skill
-        UNION ALL SELECT DISTINCT 'l:' || lower(spoken ->> 'name')
-                  FROM jsonb_array_elements(coalesce(languages, '[]')) AS spoken
-        UNION ALL SELECT DISTINCT 'l:' || lower(spoken ->> 'name') || ':' || level
-                  FROM jsonb_array_elements(coalesce(languages, '[]')) AS spoken,
-                       unnest(ARRAY['basic', 'conversational', 'fluent', 'native']) WITH ORDINALITY AS levels(level, rank)
-                  WHERE rank <= coalesce(array_position(ARRAY['basic', 'conversational', 'fluent', 'native'],
-                                                        spoken ->> 'proficiency'), 0)
-        UNION ALL SELECT 'g:' || gender::text WHERE gender IS NOT NULL
-        UNION ALL SELECT 'a:' || availability::text WHERE availability IS NOT NULL
-        UNION ALL SELECT 'v' WHERE verified)
+        UNION ALL SELECT key FROM own
+        -- the city with each skill and language: a city and a skill are one short posting list
+        UNION ALL SELECT 'c:' || lower(location ->> 'city') || '/' || key FROM own
+                  WHERE location ->> 'city' IS NOT NULL)
 $$"""
 # New words reach the dictionary with the statement that wrote them (COPY included); words no live
 # talent uses any more stay (they find nobody), so nothing has to be counted on delete.
@@ -85,8 +87,7 @@ def upgrade():
     # One statement, so the million-row table is rewritten once for both.
     op.execute("""
         ALTER TABLE talents
-        ADD COLUMN filter_keys text[] GENERATED ALWAYS AS (casting_talent_keys(
-            location, skill_keys, languages, gender, availability_status, is_verified)) STORED,
+        ADD COLUMN filter_keys text[] GENERATED ALWAYS AS (casting_talent_keys(location, skill_keys, languages)) STORED,
         ADD COLUMN search_words text[] GENERATED ALWAYS AS (casting_words(search_text)) STORED""")
     op.execute("SET LOCAL maintenance_work_mem = '1GB'")
     op.create_index("ix_talents_filter_keys", "talents", ["filter_keys"], postgresql_using="gin",
@@ -123,6 +124,6 @@ def downgrade():
     op.drop_index("ix_talents_filter_keys", table_name="talents")
     op.drop_column("talents", "search_words")
     op.drop_column("talents", "filter_keys")
-    op.execute("DROP FUNCTION casting_talent_keys(jsonb, jsonb, jsonb, talent_gender, talent_availability, boolean)")
+    op.execute("DROP FUNCTION casting_talent_keys(jsonb, jsonb, jsonb)")
     op.execute("DROP FUNCTION casting_words(text)")
     op.execute("DROP FUNCTION casting_word_key(text)")
