@@ -183,21 +183,23 @@ def _cached_page(make_query, cache_key, args, vector=False, rerank=None, counted
     With `rerank` (the query vector), the page comes from the index's candidates in exact order;
     `counted` makes a cheaper select of the same rows to count, if there is one. Matches are counted
     up to COUNT_BOUND (beyond, `total` is a lower bound: counting every match of a broad filter over
-    a million talents costs more than finding the page); a page that is not full needs no count."""
+    a million talents costs more than finding the page), in the page's own statement."""
     def compute():
         query = make_query()
         offset = (args["page"] - 1) * args["per_page"]
         if vector:
             embeddings.scan_settings()
-        if rerank is None and counted is None and offset + args["per_page"] <= COUNT_BOUND:
-            # One statement finds the page and counts the matches up to the bound: one index scan.
-            ranked = query.with_only_columns(Talent.id).limit(COUNT_BOUND + 1).subquery()
-            rows = db.session.execute(select(ranked.c.id, func.count().over()).offset(offset)
-                                      .limit(args["per_page"])).all()
-            if rows or offset == 0:
-                total = rows[0][1] if rows else 0
+        if rerank is None and counted is None:
+            # One round trip: the page, and beside it the bounded count as an uncorrelated subquery
+            # (planned on its own, so it stops at the bound in whatever order is cheapest).
+            total = count_statement(query.order_by(None).with_only_columns(Talent.id)).scalar_subquery()
+            rows = db.session.execute(query.with_only_columns(Talent.id, total).limit(args["per_page"])
+                                      .offset(offset)).all()
+            if rows:  # a page longer than the bound shows at least that many
+                total = max(rows[0][1], offset + len(rows))
                 return [talent_id for talent_id, _ in rows], total, total <= COUNT_BOUND
-            return [], *bounded_count(query.order_by(None).with_only_columns(Talent.id))
+            counting = query.order_by(None).with_only_columns(Talent.id)
+            return [], *(bounded_count(counting) if offset else (0, True))
         if rerank is not None:
             page_query = embeddings.reranked(query, rerank, offset, args["per_page"])
         else:
@@ -211,9 +213,14 @@ def _cached_page(make_query, cache_key, args, vector=False, rerank=None, counted
     return talent_cache.cached_page_json(cache_key, compute, _render_json)
 
 
+def count_statement(query):
+    """SELECT how many rows `query` selects, counted up to COUNT_BOUND + 1 (one more says "more")."""
+    return select(func.count()).select_from(query.limit(COUNT_BOUND + 1).subquery())
+
+
 def bounded_count(query):
     """(how many rows `query` selects, counted up to COUNT_BOUND + 1; whether that is exact)."""
-    total = db.session.scalar(select(func.count()).select_from(query.limit(COUNT_BOUND + 1).subquery()))
+    total = db.session.scalar(count_statement(query))
     return total, total <= COUNT_BOUND
 
 
