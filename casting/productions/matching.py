@@ -153,13 +153,14 @@ def top(role, offset, limit):
 def tiered(role, offset, limit):
     """(`top`'s rows, the discrete score of the last tier scored, None when it was every candidate).
 
-    Tier after tier (1, 2, 4, 8... discrete levels at a time) the candidates whose keys promise at
+    Tier after tier (2, 4, 8... discrete levels at a time) the candidates whose keys promise at
     least that level's discrete score are scored; the page is final when its last score is above
     the next level plus `continuous_most`, which no talent left out can reach (strictly above, as
     equal scores order by id). The last tier is every candidate, as `ranked` does."""
     need = offset + limit
     levels, rest = tiers(role), continuous_most(role)
-    index = 0
+    # The first level alone (every key) rarely holds a page; the second holds it and costs about as much.
+    index = 1 if len(levels) > 2 else 0
     while True:
         _, arms = levels[index]
         last = index == len(levels) - 1 or len(arms) > MAX_ARMS
