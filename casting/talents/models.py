@@ -72,6 +72,9 @@ class Talent(db.Model):
         Index("ix_talents_seed", "location", "skills", postgresql_using="gin",
               postgresql_ops={"location": "jsonb_path_ops", "skills": "jsonb_path_ops"},
               postgresql_where=text("availability_status = 'available' AND deleted_at IS NULL")),
+        # An age filter is an OR over these two (see `age_clause`): a rare age is two short ranges.
+        Index("ix_talents_playing_age_max", "playing_age_max", postgresql_where=text("deleted_at IS NULL")),
+        Index("ix_talents_date_of_birth", "date_of_birth", postgresql_where=text("deleted_at IS NULL")),
         Index("ix_talents_live_newest", text("created_at DESC"), text("id DESC"),
               postgresql_where=text("deleted_at IS NULL")),
         Index("ix_talents_featured_rank", text("is_featured DESC"), text("profile_score DESC"),

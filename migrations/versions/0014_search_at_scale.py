@@ -15,6 +15,9 @@
   dictionary by trigram distance (a few thousand rows, not a million) and then finds the talent by
   exact keys.
 - `ix_talents_seed`: `(location, skills)` for the available live talent, the shape of the seed query.
+- `ix_talents_playing_age_max`, `ix_talents_date_of_birth`: an age filter (a playing age range, or
+  the real age without one) is an OR of the two; a rare age (`age_min=75`) is a BitmapOr of short
+  ranges instead of a scan of every row.
 
 The JSONB and trigram indexes these replace are dropped (no query uses them any more).
 
@@ -97,6 +100,8 @@ def upgrade():
     op.create_index("ix_talents_seed", "talents", ["location", "skills"], postgresql_using="gin",
                     postgresql_ops={"location": "jsonb_path_ops", "skills": "jsonb_path_ops"},
                     postgresql_where=sa.text("availability_status = 'available' AND deleted_at IS NULL"))
+    for column in ("playing_age_max", "date_of_birth"):
+        op.create_index(f"ix_talents_{column}", "talents", [column], postgresql_where=sa.text("deleted_at IS NULL"))
     for name, _, _ in DROPPED:
         op.drop_index(name, table_name="talents")
     op.drop_index("ix_talents_availability_status", table_name="talents")
@@ -120,6 +125,8 @@ def downgrade():
     for name, column, ops in DROPPED:
         op.create_index(name, "talents", [column], postgresql_using="gin", postgresql_ops={column: ops})
     op.drop_index("ix_talents_seed", table_name="talents")
+    op.drop_index("ix_talents_date_of_birth", table_name="talents")
+    op.drop_index("ix_talents_playing_age_max", table_name="talents")
     op.drop_index("ix_talents_search_words", table_name="talents")
     op.drop_index("ix_talents_filter_keys", table_name="talents")
     op.drop_column("talents", "search_words")
