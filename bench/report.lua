@@ -24,13 +24,19 @@ function init(args)
   counter = offset or 0
 end
 
--- With BENCH_VARY=1, `{a}` and `{h}` in the body become an age and a height that change with every
--- request (3,050 combinations), so a cached search never answers: the uncached cost.
+-- With BENCH_VARY=1, `{a}` and `{h}` in the body and the path become an age and a height that change
+-- with every request (3,050 combinations), so a cached search never answers: the uncached cost.
+local function fill(text, age, height)
+  return (text:gsub("{a}", age):gsub("{h}", height))
+end
+
 if vary then
+  local path = wrk.path
   function request()
     counter = counter + 1
-    local filled = body:gsub("{a}", tostring(counter % 61 + 18)):gsub("{h}", tostring(math.floor(counter / 61) % 50 + 140))
-    return wrk.format(nil, nil, nil, filled)
+    local age, height = tostring(counter % 61 + 18), tostring(math.floor(counter / 61) % 50 + 140)
+    local filled = body and body ~= "" and fill(body, age, height) or nil
+    return wrk.format(nil, fill(path, age, height), nil, filled)
   end
 end
 

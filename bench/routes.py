@@ -57,13 +57,26 @@ APP_ROUTES = [
     Route("GET /api/talents/?city=Mumbai&skills=Acting,Dancing", "/api/talents/?city=Mumbai&skills=Acting,Dancing",
           authorization=demo_bearer),
     Route("POST /api/talents/search (q, typo; cached)", "/api/talents/search", method="POST",
-          body=json.dumps({"q": "Priyanca", "city": "Mumbai"}), authorization=demo_bearer),
+          body=json.dumps({"q": "Viswanatan", "city": "Mumbai"}), authorization=demo_bearer),
+    # Uncached: new filters with every request (see report.lua), so the database answers each one.
     Route("POST /api/talents/search (seed filters, new each time: uncached)", "/api/talents/search",
           method="POST", vary=True, authorization=demo_bearer,
           body='{"city": "Mumbai", "skills": ["Acting", "Dancing"], "availability_status": "available", '
                '"age_min": {a}, "height_min": {h}}'),
-    Route("POST /api/talents/search (q, new each time: uncached)", "/api/talents/search", method="POST",
-          vary=True, authorization=demo_bearer, body='{"q": "Priyanca", "age_min": {a}, "height_min": {h}}'),
+    Route("POST /api/talents/search (q, typo, new each time: uncached)", "/api/talents/search", method="POST",
+          vary=True, authorization=demo_bearer, body='{"q": "Viswanatan", "age_min": {a}, "height_min": {h}}'),
+    Route("GET /api/talents/?q= (two words, typos, new each time: uncached)",
+          "/api/talents/?q=Nandani%20Jayaraman&age_min={a}&height_min={h}", vary=True, authorization=demo_bearer),
+    Route("POST /api/talents/search (city, gender, Marathi:fluent, available, age; uncached)", "/api/talents/search",
+          method="POST", vary=True, authorization=demo_bearer,
+          body='{"city": "Pune", "gender": "female", "languages": ["Marathi:fluent"], '
+               '"availability_status": "available", "age_min": {a}, "height_min": {h}}'),
+    Route("GET /api/talents/?skills, languages, gender, age (uncached)",
+          "/api/talents/?skills=Acting&languages=Hindi&gender=male&age_min={a}&height_min={h}", vary=True,
+          authorization=demo_bearer),
+    Route("GET /api/talents/?gender, available, age (broad: bounded total; uncached)",
+          "/api/talents/?gender=female&availability_status=available&age_min={a}&height_min={h}", vary=True,
+          authorization=demo_bearer),
     Route("GET /api/talents/featured", "/api/talents/featured", authorization=demo_bearer),
     Route("GET /api/talents/{id}", "/api/talents/1", authorization=demo_bearer),
     Route("PUT /api/talents/{id} (admin)", "/api/talents/2", method="PUT",
@@ -71,6 +84,10 @@ APP_ROUTES = [
     Route("GET /api/meta/skills", "/api/meta/skills"),
     Route("GET /api/productions/{id}/roles/{id}/matches", "/api/productions/1/roles/1/matches",
           authorization=director_bearer, cold=True),
+    Route("GET /api/productions/{id}/roles/{id}/matches (role 2)", "/api/productions/1/roles/2/matches",
+          authorization=director_bearer, cold=True),
+    Route("GET /api/productions/{id}/roles/{id}/matches (role 3, city required)",
+          "/api/productions/2/roles/3/matches", authorization=director_bearer, cold=True),
 ]
 
 REFERENCE_HELLO = Route("reference: JSON hello", "/hello")

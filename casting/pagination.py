@@ -21,7 +21,9 @@ class PageMetaSchema(Schema):
     total = Int32(required=True)
     total_pages = Int32(required=True)
     total_exact = Boolean(metadata={
-        "description": "False when `total` is a lower bound (at least 1,000) on a large search; absent: exact."})
+        "description": "False when `total` is a lower bound: talent lists, searches and matches count their "
+                       "matches up to 1,000 only (counting a million rows would cost more than the page); "
+                       "`total` is then at least 1,000 and `total_pages` follows it. Absent: `total` is exact."})
 
 
 _page_schemas = {}

@@ -1,17 +1,24 @@
 """Rank talent for a role: hard requirements filter, soft ones score (0..1) with reasons a person can read.
 
-The score is computed in SQL so a page is ordered over every candidate; the reasons are written from
-the page's own profiles. Weights apply only where the role says something (a role with no languages
+The score is computed in SQL; the reasons are written from the page's own profiles. A page is the
+exact top of the ranking over every candidate without scoring every candidate (`top`): the skills,
+languages and city (the "discrete" part of the score) are looked up in the talent's `filter_keys`
+index, tier by tier from the best possible discrete score down, and the search stops as soon as the
+page's last score beats anything a talent outside the tiers read so far could reach (its discrete
+score at most the next tier's, plus full marks for everything else). `ranked` scores everyone: the
+reference the bounded search agrees with. Weights apply only where the role says something (a role with no languages
 does not score languages), and are renormalised over what applies. A role with an embedding from the
 ML service also scores "like this role": the cosine similarity of the talent's embedding to the
 role's (0 for talent without one, and never below 0).
 """
+from itertools import product
+
 from sqlalchemy import Float, case, cast, func, literal, null, or_, select
 
 from casting.extensions import db
 from casting.talents.models import Availability, Talent, TalentEmbedding
 from casting.talents.schemas import PROFICIENCIES
-from casting.talents.services import age_clause
+from casting.talents.services import age_clause, compact, filter_key
 
 WEIGHTS = {"skills": 0.35, "languages": 0.25, "experience": 0.15, "city": 0.10, "completeness": 0.10,
            "verified": 0.05, "like_role": 0.30}
@@ -22,26 +29,37 @@ def _at_least(proficiency):
     return PROFICIENCIES[PROFICIENCIES.index(proficiency):]
 
 
+def _discrete(role):
+    """The role's skills, languages and (when it only scores) city as units `(name, full key, half key)`:
+    a talent with the full key earns the unit's whole share, with only the half key half of it."""
+    units = [("skills", filter_key("s", skill), None)
+             for skill in sorted({skill.lower() for skill in role.skills or []})]
+    for wanted in role.languages or []:
+        spoken = filter_key("l", wanted["name"])
+        units.append(("languages", f"{spoken}:{wanted['proficiency']}", spoken))
+    if role.city and not role.city_required:
+        units.append(("city", filter_key("c", role.city), None))
+    return units
+
+
+def _has(key):
+    return Talent.filter_keys.contains([key])
+
+
 def _components(role):
     """(name, SQL expression in 0..1) for each soft requirement this role has."""
     parts = []
-    skills = sorted({skill.lower() for skill in role.skills or []})
-    if skills:
-        matched = sum((case((Talent.skill_keys.contains([skill]), 1.0), else_=0.0) for skill in skills),
-                      literal(0.0))
-        parts.append(("skills", matched / len(skills)))
-    if role.languages:
-        points = []
-        for wanted in role.languages:
-            good = or_(*(Talent.languages.contains([{"name": wanted["name"], "proficiency": level}])
-                         for level in _at_least(wanted["proficiency"])))
-            points.append(case((good, 1.0), (Talent.language_keys.contains([wanted["name"].lower()]), 0.5),
-                               else_=0.0))
-        parts.append(("languages", sum(points, literal(0.0)) / len(points)))
+    units = _discrete(role)
+    for name in ("skills", "languages"):
+        mine = [(full, half) for kind, full, half in units if kind == name]
+        if mine:
+            points = [case((_has(full), 1.0), (_has(half), 0.5), else_=0.0) if half
+                      else case((_has(full), 1.0), else_=0.0) for full, half in mine]
+            parts.append((name, sum(points, literal(0.0)) / len(points)))
     parts.append(("experience", func.least(func.coalesce(Talent.experience_years, 0), FULL_EXPERIENCE_YEARS)
                   / float(FULL_EXPERIENCE_YEARS)))
-    if role.city and not role.city_required:
-        parts.append(("city", case((Talent.location.contains({"city": role.city}), 1.0), else_=0.0)))
+    if any(kind == "city" for kind, _, _ in units):
+        parts.append(("city", case((_has(filter_key("c", role.city)), 1.0), else_=0.0)))
     parts.append(("completeness", cast(Talent.profile_score - 40 * cast(Talent.is_verified, db.Integer), Float)
                   / 60.0))
     parts.append(("verified", case((Talent.is_verified, 1.0), else_=0.0)))
@@ -55,10 +73,15 @@ def _likeness(role):
     return func.greatest(1.0 - TalentEmbedding.embedding.cosine_distance(role.embedding), 0.0)
 
 
-def score_expression(role):
+def _weights(role):
     parts = _components(role)
     total = sum(WEIGHTS[name] for name, _ in parts)
-    return sum((expression * (WEIGHTS[name] / total) for name, expression in parts), literal(0.0))
+    return parts, {name: WEIGHTS[name] / total for name, _ in parts}
+
+
+def score_expression(role):
+    parts, weights = _weights(role)
+    return sum((expression * weights[name] for name, expression in parts), literal(0.0))
 
 
 def candidates(role):
@@ -70,7 +93,7 @@ def candidates(role):
     if role.age_min is not None or role.age_max is not None:
         query = query.where(age_clause(role.age_min, role.age_max))
     if role.city and role.city_required:
-        query = query.where(Talent.location.contains({"city": role.city}))
+        query = query.where(_has(filter_key("c", role.city)))
     return query
 
 
@@ -85,6 +108,76 @@ def ranked(role):
         like = case((TalentEmbedding.talent_id.is_(None), null()),  # GREATEST would make a missing one 0
                     else_=func.round(cast(_likeness(role), db.Numeric), 4))
     return query.add_columns(score, like.label("like")).order_by(score.desc(), Talent.id.desc())
+
+
+MAX_ARMS = 64  # key sets ORed in one tier's look-up; past it, the tier scores every candidate instead
+MAX_UNITS = 10  # skills, languages and city of a role beyond which tiers are not worth making
+
+
+def tiers(role):
+    """[(discrete score at least, [key sets: a talent with every key of one has at least that score])],
+    best first, ending with the empty key set (everyone); the discrete score is the skills, languages
+    and city part of the score, weights applied."""
+    units = _discrete(role)
+    if len(units) > MAX_UNITS:
+        return [(0.0, [frozenset()])]
+    _, weights = _weights(role)
+    counts = {name: sum(1 for kind, _, _ in units if kind == name) for name in ("skills", "languages", "city")}
+    shares = [weights[kind] / counts[kind] for kind, _, _ in units]
+    states = [((1.0, full), (0.5, half), (0.0, None)) if half else ((1.0, full), (0.0, None))
+              for _, full, half in units]
+    combos = {}
+    for choice in product(*states):
+        value = round(sum(share * earned for share, (earned, _) in zip(shares, choice)), 9)
+        combos.setdefault(value, set()).add(frozenset(key for _, key in choice if key))
+    levels, minimal = [], []
+    for value in sorted(combos, reverse=True):
+        for keys in combos[value]:  # keep only the key sets no smaller one already covers
+            if not any(other <= keys for other in minimal):
+                minimal = [other for other in minimal if not keys < other] + [keys]
+        levels.append((value, sorted(minimal, key=sorted)))
+    return levels
+
+
+def continuous_most(role):
+    """The most the rest of the score (experience, completeness, verification, likeness) can add."""
+    _, weights = _weights(role)
+    return sum(weight for name, weight in weights.items() if name not in ("skills", "languages", "city"))
+
+
+def top(role, offset, limit):
+    """The rows of `ranked(role)` from `offset` to `offset + limit`, without scoring every candidate."""
+    return tiered(role, offset, limit)[0]
+
+
+def tiered(role, offset, limit):
+    """(`top`'s rows, the discrete score of the last tier scored, None when it was every candidate).
+
+    Tier after tier (2, 4, 8... discrete levels at a time) the candidates whose keys promise at
+    least that level's discrete score are scored; the page is final when its last score is above
+    the next level plus `continuous_most`, which no talent left out can reach (strictly above, as
+    equal scores order by id). The last tier is every candidate, as `ranked` does."""
+    need = offset + limit
+    levels, rest = tiers(role), continuous_most(role)
+    # The first level alone (every key) rarely holds a page; the second holds it and costs about as much.
+    index = 1 if len(levels) > 2 else 0
+    while True:
+        _, arms = levels[index]
+        last = index == len(levels) - 1 or len(arms) > MAX_ARMS
+        query = ranked(role)
+        if not last:
+            # A required city joins the tier's keys (folded into them); availability, gender and age are
+            # checked on the few rows the tier finds.
+            required = {filter_key("c", role.city)} if role.city and role.city_required else set()
+            query = query.where(or_(*(Talent.filter_keys.contains(sorted(compact(sorted(keys | required))))
+                                      for keys in arms)))
+        rows = db.session.execute(query.limit(need)).all()
+        if last:
+            return rows[offset:], None
+        beyond = levels[index + 1][0] + rest
+        if len(rows) == need and float(rows[-1].score) > beyond + 0.00005 + 1e-9:
+            return rows[offset:], levels[index][0]
+        index = min(len(levels) - 1, 2 * index + 1)
 
 
 def reasons(role, talent, like=None):

@@ -128,12 +128,13 @@ class RoleMatchViews(MethodView):
         Hard: available, not deleted, the role's gender, playing age (or age) overlapping the role's
         range, the city when `city_required`. Scored: skills, languages at the needed proficiency,
         experience, the city, profile completeness, verification, and, when the role has an embedding,
-        how like the role the talent's embedding is ("like this role").
+        how like the role the talent's embedding is ("like this role"). `meta.total` counts the
+        candidates up to 1,000: beyond, `meta.total_exact` is false and `total` a lower bound.
         """
         viewer = calling_user()
-        items, total = services.matches(production_id, role_id, viewer, args)
+        items, total, exact = services.matches(production_id, role_id, viewer, args)
         return page([{"talent": view(snapshot, viewer), "score": score, "reasons": reasons}
-                     for snapshot, score, reasons in items], total, args["page"], args["per_page"])
+                     for snapshot, score, reasons in items], total, args["page"], args["per_page"], exact)
 
 
 @blp.route("/<int:production_id>/roles/<int:role_id>/embedding")

@@ -1,5 +1,5 @@
 """Productions and roles: who may see and change them, and the status moves they may make."""
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, or_, select
 
 from casting.errors import ApiError, Codes
 from casting.extensions import db
@@ -9,7 +9,7 @@ from casting.safety import services as safety
 from casting.safety.models import FlagTarget
 from casting.sorting import order_by, sort_clauses
 from casting.talents import cache as talent_cache
-from casting.talents.services import profiles
+from casting.talents.services import bounded_count, profiles
 from casting.users.models import Role, User
 
 PRODUCTION_MOVES = {
@@ -208,8 +208,9 @@ def delete_role(production_id, role_id, user):
 
 
 def matches(production_id, role_id, user, args):
-    """A page of (snapshot, score, reasons) for the role, best first (owner or admin; `user` None: the ML
-    service's key, which may ask for any role).
+    """A page of (snapshot, score, reasons) for the role, best first, with the total (counted up to
+    COUNT_BOUND) and whether it is exact (owner or admin; `user` None: the ML service's key, which may
+    ask for any role).
 
     The ranking is cached like talent lists (any talent write shows at once) and keyed by the role's
     last change, so editing the role (or its embedding) re-ranks.
@@ -222,18 +223,21 @@ def matches(production_id, role_id, user, args):
         raise ApiError(Codes.PRODUCTION_HELD)
 
     def compute():
-        ranked = matching.ranked(found)
-        page_query = ranked.limit(args["per_page"]).offset((args["page"] - 1) * args["per_page"])
-        total = db.session.scalar(select(func.count()).select_from(matching.candidates(found).subquery()))
+        offset = (args["page"] - 1) * args["per_page"]
+        rows = matching.top(found, offset, args["per_page"])
+        if len(rows) < args["per_page"] and (rows or offset == 0):
+            total, exact = offset + len(rows), True
+        else:
+            total, exact = bounded_count(matching.candidates(found))
         return [(talent_id, float(score), None if like is None else float(like))
-                for talent_id, score, like in db.session.execute(page_query)], total
+                for talent_id, score, like in rows], total, exact
 
     key = {"matches": found.id, "changed": found.updated_at.isoformat(), **args}
-    scored, total = talent_cache.cached_page(key, compute)
+    scored, total, exact = talent_cache.cached_page(key, compute)
     snapshots = {snapshot["id"]: snapshot for snapshot in profiles([talent_id for talent_id, _, _ in scored])}
     items = [(snapshots[talent_id], score, matching.reasons(found, snapshots[talent_id], like))
              for talent_id, score, like in scored if talent_id in snapshots]
-    return items, total
+    return items, total, exact
 
 
 def _reported_production(reporter, production_id):

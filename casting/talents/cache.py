@@ -44,7 +44,7 @@ return result
 """
 
 
-LIST_SHAPE = 2  # bumped when what a cached page holds changes (2: exact-total flag, match likeness)
+LIST_SHAPE = 3  # bumped when what a cached page holds changes (3: matches' exact-total flag)
 
 
 def list_key(filters, version):

@@ -1,8 +1,8 @@
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text, cast, func, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import CheckConstraint, Computed, Date, DateTime, ForeignKey, Index, String, Text, cast, func, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from pgvector.sqlalchemy import HALFVEC, Vector
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -63,16 +63,18 @@ class Talent(db.Model):
     __table_args__ = (
         CheckConstraint("playing_age_min IS NULL OR playing_age_max IS NULL OR playing_age_min <= playing_age_max",
                         name="playing_age_range"),
-        Index("ix_talents_location", "location", postgresql_using="gin",
-              postgresql_ops={"location": "jsonb_path_ops"}),
-        Index("ix_talents_skills", "skills", postgresql_using="gin", postgresql_ops={"skills": "jsonb_path_ops"}),
-        Index("ix_talents_skill_keys", "skill_keys", postgresql_using="gin",
-              postgresql_ops={"skill_keys": "jsonb_path_ops"}),
-        Index("ix_talents_language_keys", "language_keys", postgresql_using="gin",
-              postgresql_ops={"language_keys": "jsonb_path_ops"}),
-        Index("ix_talents_availability_status", "availability_status"),
-        Index("ix_talents_search_text", "search_text", postgresql_using="gin",
-              postgresql_ops={"search_text": "gin_trgm_ops"}),
+        # Every equality filter in one GIN index over the live talent (migration 0014).
+        Index("ix_talents_filter_keys", "filter_keys", postgresql_using="gin",
+              postgresql_where=text("deleted_at IS NULL")),
+        Index("ix_talents_search_words", "search_words", postgresql_using="gin",
+              postgresql_where=text("deleted_at IS NULL")),
+        # The seed query's shape: city and skills of the available live talent, in one index scan.
+        Index("ix_talents_seed", "location", "skills", postgresql_using="gin",
+              postgresql_ops={"location": "jsonb_path_ops", "skills": "jsonb_path_ops"},
+              postgresql_where=text("availability_status = 'available' AND deleted_at IS NULL")),
+        # An age filter is an OR over these two (see `age_clause`): a rare age is two short ranges.
+        Index("ix_talents_playing_age_max", "playing_age_max", postgresql_where=text("deleted_at IS NULL")),
+        Index("ix_talents_date_of_birth", "date_of_birth", postgresql_where=text("deleted_at IS NULL")),
         Index("ix_talents_live_newest", text("created_at DESC"), text("id DESC"),
               postgresql_where=text("deleted_at IS NULL")),
         Index("ix_talents_featured_rank", text("is_featured DESC"), text("profile_score DESC"),
@@ -101,6 +103,13 @@ class Talent(db.Model):
     is_verified: Mapped[bool] = mapped_column(default=False, server_default="false")
     is_featured: Mapped[bool] = mapped_column(default=False, server_default="false")
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # Kept by PostgreSQL from the columns above (SQL functions of migration 0014), never written here:
+    # `c:mumbai`, `st:maharashtra`, `s:acting`, `l:marathi`, `l:marathi:fluent`, `c:mumbai/s:acting`...
+    filter_keys: Mapped[list] = mapped_column(ARRAY(Text), Computed(
+        "casting_talent_keys(location, skill_keys, languages)", persisted=True), deferred=True)
+    # The phonetic keys of the words of `search_text` (`casting_word_key`), what `q` finds talent by.
+    search_words: Mapped[list] = mapped_column(ARRAY(Text), Computed("casting_words(search_text)", persisted=True),
+                                               deferred=True)
     profile_score: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
@@ -120,6 +129,18 @@ class Talent(db.Model):
         self.search_text = " ".join([self.stage_name or "", self.bio or "", " ".join(self.skills or [])]).lower()
         self.profile_score = profile_score({name: getattr(self, name) for name in (*COMPLETENESS, "is_verified")},
                                            any(item.kind == MediaKind.HEADSHOT for item in self.media))
+
+
+class TalentWord(db.Model):
+    """Each phonetic word key some talent's text has (kept by triggers): `q` looks its words up here by
+    trigram distance (thousands of rows), then finds the talent by the keys (`Talent.search_words`)."""
+
+    __tablename__ = "talent_words"
+    __table_args__ = (
+        Index("ix_talent_words_trigram", "word", postgresql_using="gist", postgresql_ops={"word": "gist_trgm_ops"}),
+    )
+
+    word: Mapped[str] = mapped_column(Text, primary_key=True)
 
 
 class TalentEmbedding(db.Model):

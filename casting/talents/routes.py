@@ -34,7 +34,13 @@ class TalentViews(MethodView):
     @blp.response(200, page_of(TalentSchema), example=PAGE_EXAMPLE)
     @error_responses(blp, 401)
     def get(self, filters):
-        """Talent, newest first, filtered (lists are comma-separated: `skills=Acting,Kathak`)."""
+        """Talent, newest first, filtered (lists are comma-separated: `skills=Acting,Kathak`).
+
+        `languages=Marathi:fluent` asks for at least that proficiency. `q` is typo-tolerant (a letter
+        wrong, missing or swapped; Indian transliteration variants such as Lakshmi/Laxmi) and ranks.
+        `meta.total` counts up to 1,000 matches: beyond, `meta.total_exact` is false and `total` a lower
+        bound.
+        """
         return _page(services.search_page_json(filters), filters)
 
     @login_required()
@@ -59,7 +65,8 @@ class TalentSearchViews(MethodView):
 
         Vector search: `similar_to` (a talent id) or `embedding` (a vector) ranks by cosine similarity,
         nearest first, over the talent that have an embedding; every filter and paging combine with it.
-        Its `meta.total` counts up to 1,000 matches: beyond, `meta.total_exact` is false.
+        `meta.total` counts up to 1,000 matches: beyond, `meta.total_exact` is false and `total` a lower
+        bound.
         """
         return _page(services.search_page_json(filters), filters)
 

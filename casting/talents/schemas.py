@@ -133,6 +133,14 @@ TALENT_EXAMPLE = {
     "updated_at": "2026-11-24T10:00:00+00:00"}
 
 
+def _language_levels(values):
+    """`Marathi` or `Marathi:fluent` (at least that proficiency), each level one of PROFICIENCIES."""
+    wrong = sorted({value for value in values if ":" in value
+                    and value.partition(":")[2].strip().lower() not in PROFICIENCIES})
+    if wrong:
+        raise ValidationError(f"Unknown proficiency in {', '.join(wrong)}; after `:` use {', '.join(PROFICIENCIES)}.")
+
+
 def _filters(list_field):
     """The filter fields, with lists as `list_field` (comma strings in a query, arrays in a body)."""
     return {
@@ -141,7 +149,10 @@ def _filters(list_field):
         "state": fields.String(validate=validate.Length(max=80)),
         "skills": list_field(metadata={"description": "All of these skills."}),
         "skills_any": list_field(metadata={"description": "Any of these skills."}),
-        "languages": list_field(metadata={"description": "All of these languages."}),
+        "languages": list_field(validate=_language_levels, metadata={
+            "description": "All of these languages; `Marathi:fluent` asks for at least that proficiency "
+                           f"({' < '.join(PROFICIENCIES)}), as role matching does.",
+            "example": ["Marathi:fluent", "Hindi"]}),
         "gender": fields.Enum(Gender, by_value=True),
         "age_min": Int32(validate=validate.Range(min=0, max=120)),
         "age_max": Int32(validate=validate.Range(min=0, max=120)),

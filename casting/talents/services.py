@@ -1,7 +1,7 @@
 """Talent profiles: who may create and edit them, what others see, and the search every list uses."""
 from datetime import date, datetime, timezone
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, false, func, literal, or_, select, text
 from sqlalchemy.orm import defer
 
 from casting.errors import ApiError, Codes
@@ -18,7 +18,9 @@ from casting.users.models import Role
 
 ADMIN_FIELDS = {"is_verified", "is_featured"}
 _PUBLIC_SCHEMA = TalentSchema(exclude=("date_of_birth",))
-COUNT_BOUND = 1000  # a vector search counts its matches up to here (CONTRACT §3 `total_exact`)
+COUNT_BOUND = 1000  # a list or search counts its matches up to here (CONTRACT §3 `total_exact`)
+WORD_SIMILARITY = 0.45  # trigram similarity of two phonetic word keys for `q` to take one for the other
+WORD_CANDIDATES = 64  # dictionary words looked at per word of `q`, nearest first
 # What a vector search may have and still be counted on the embedding rows alone (any other filter is
 # checked on the talent row, so the count joins it).
 EMBEDDING_SIDE = {"embedding", "similar_to", "city", "gender", "page", "per_page"}
@@ -117,7 +119,8 @@ def _load_snapshots(ids):
     """Snapshots of the live talents among `ids`, by id (the search-only columns are not read)."""
     found = db.session.scalars(select(Talent).where(Talent.id.in_(ids), Talent.deleted_at.is_(None))
                                .options(defer(Talent.search_text), defer(Talent.skill_keys),
-                                        defer(Talent.language_keys)))
+                                        defer(Talent.language_keys), defer(Talent.filter_keys),
+                                        defer(Talent.search_words)))
     return {talent.id: snapshot(talent) for talent in found}
 
 
@@ -178,22 +181,47 @@ def _cached_page(make_query, cache_key, args, vector=False, rerank=None, counted
     """One page of the select `make_query()` makes (only on a miss) as (ids, JSON entries, total, exact).
 
     With `rerank` (the query vector), the page comes from the index's candidates in exact order;
-    `counted` makes a cheaper select of the same rows to count, if there is one."""
+    `counted` makes a cheaper select of the same rows to count, if there is one. Matches are counted
+    up to COUNT_BOUND (beyond, `total` is a lower bound: counting every match of a broad filter over
+    a million talents costs more than finding the page), in the page's own statement."""
     def compute():
         query = make_query()
         offset = (args["page"] - 1) * args["per_page"]
+        if vector:
+            embeddings.scan_settings()
+        if rerank is None and counted is None:
+            # One round trip: the page, and beside it the bounded count as an uncorrelated subquery
+            # (planned on its own, so it stops at the bound in whatever order is cheapest).
+            total = count_statement(query.order_by(None).with_only_columns(Talent.id)).scalar_subquery()
+            rows = db.session.execute(query.with_only_columns(Talent.id, total).limit(args["per_page"])
+                                      .offset(offset)).all()
+            if rows:  # a page longer than the bound shows at least that many
+                total = max(rows[0][1], offset + len(rows))
+                return [talent_id for talent_id, _ in rows], total, total <= COUNT_BOUND
+            counting = query.order_by(None).with_only_columns(Talent.id)
+            return [], *(bounded_count(counting) if offset else (0, True))
         if rerank is not None:
             page_query = embeddings.reranked(query, rerank, offset, args["per_page"])
         else:
             page_query = query.with_only_columns(Talent.id).limit(args["per_page"]).offset(offset)
+        ids = list(db.session.scalars(page_query))
+        if len(ids) < args["per_page"] and (ids or offset == 0):
+            return ids, offset + len(ids), True
         counting = query.order_by(None).with_only_columns(Talent.id) if counted is None else counted()
-        if vector:
-            embeddings.scan_settings()
-            counting = counting.limit(COUNT_BOUND + 1)
-        total = db.session.scalar(select(func.count()).select_from(counting.subquery()))
-        return list(db.session.scalars(page_query)), total, total <= COUNT_BOUND or not vector
+        return (ids, *bounded_count(counting))
 
     return talent_cache.cached_page_json(cache_key, compute, _render_json)
+
+
+def count_statement(query):
+    """SELECT how many rows `query` selects, counted up to COUNT_BOUND + 1 (one more says "more")."""
+    return select(func.count()).select_from(query.limit(COUNT_BOUND + 1).subquery())
+
+
+def bounded_count(query):
+    """(how many rows `query` selects, counted up to COUNT_BOUND + 1; whether that is exact)."""
+    total = db.session.scalar(count_statement(query))
+    return total, total <= COUNT_BOUND
 
 
 def create(user, data):
@@ -298,23 +326,122 @@ def _lower(values):
     return sorted({value.strip().lower() for value in values or [] if value.strip()})
 
 
+def filter_key(kind, value):
+    """One entry of `Talent.filter_keys` (see migration 0014): `c:mumbai`, `s:acting`, `g:female`..."""
+    return f"{kind}:{str(value).strip().lower()}"
+
+
+def language_key(wanted):
+    """`Marathi` -> `l:marathi` (speaks it); `Marathi:fluent` -> `l:marathi:fluent` (fluent or better)."""
+    name, _, level = wanted.partition(":")
+    return filter_key("l", name) + (f":{level.strip().lower()}" if level.strip() else "")
+
+
+def filter_keys(filters, skip=()):
+    """The `filter_keys` a talent must all have for the city, state, skills and languages filters
+    (those not in `skip`), the city folded into the skills and languages (`compact`)."""
+    keys = [filter_key(kind, filters[name]) for name, kind in (("city", "c"), ("state", "st"))
+            if filters.get(name) and name not in skip]
+    keys += [filter_key("s", skill) for skill in _lower(filters.get("skills"))]
+    keys += sorted({language_key(wanted) for wanted in filters.get("languages") or [] if wanted.strip()})
+    return compact(keys)
+
+
+def compact(keys):
+    """`keys` with the city folded into each skill and language (`c:mumbai/s:acting`, a key of its own):
+    the index then intersects the short lists of a city's actors, not all of a city and all actors."""
+    city = next((key for key in keys if key.startswith("c:")), None)
+    paired = [key for key in keys if key.startswith(("s:", "l:"))]
+    if city is None or not paired:
+        return list(keys)
+    return [key for key in keys if key != city and key not in paired] + [f"{city}/{key}" for key in paired]
+
+
+# The dictionary words nearest to each word of `q` (phonetic keys, trigram distance on the GiST index).
+_WORDS = text("""
+    SELECT query.n, query.key, found.word, similarity(found.word, query.key) AS likeness,
+           cardinality(casting_words(:q)) AS words
+    FROM unnest(casting_words(:q)) WITH ORDINALITY AS query(key, n)
+    CROSS JOIN LATERAL (SELECT word FROM talent_words ORDER BY word <-> query.key LIMIT :limit) AS found""")
+
+
+def edits(one, other):
+    """Letters to change, add, drop or swap (adjacent) to turn `one` into `other` (optimal string alignment)."""
+    previous, row = None, list(range(len(other) + 1))
+    for i, letter in enumerate(one, 1):
+        current = [i] + [0] * len(other)
+        for j, theirs in enumerate(other, 1):
+            current[j] = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + (letter != theirs))
+            if previous is not None and j > 1 and letter == other[j - 2] and one[i - 2] == theirs:
+                current[j] = min(current[j], previous[j - 2] + 1)
+        previous, row = row, current
+    return row[-1]
+
+
+def alike(key, word, likeness):
+    """How alike two phonetic keys are (0 when not alike enough for `q`): trigram similarity, or, as
+    trigrams judge short words harshly, one edit in a word of five letters or more (two from nine)."""
+    if likeness >= WORD_SIMILARITY:
+        return likeness
+    allowed = 2 if len(key) >= 9 else 1 if len(key) >= 5 else 0
+    # One or two edits leave a word of five letters or more at least this trigram-alike: the rest
+    # (nearly all of the 64) are not worth the edit distance.
+    if not allowed or likeness < 0.15 or abs(len(key) - len(word)) > allowed:
+        return 0
+    distance = edits(key, word)
+    return max(likeness, 1 - distance / max(len(key), len(word))) if distance <= allowed else 0
+
+
+def word_matches(q):
+    """For each word of `q` (at least two letters), the known words that may stand for it, with their
+    likeness (1 for the same phonetic key): `[{word: likeness}]`, one dict per word of `q`."""
+    found, words = {}, 0  # no rows: no word in `q`, or none known at all; either way nothing matches
+    for n, key, word, likeness, words in db.session.execute(_WORDS, {"q": q, "limit": WORD_CANDIDATES}):
+        likeness = alike(key, word, float(likeness))
+        if likeness:
+            found.setdefault(n, {})[word] = round(likeness, 3)
+    return [found.get(n, {}) for n in range(1, words + 1)]
+
+
+def text_match(q):
+    """(WHERE clause, relevance) for `q`: each of its words (or a word like it: a typo, a missing or
+    swapped letter, another transliteration) is among the talent's words; the likeness of the best
+    such word, summed over the words of `q`, ranks."""
+    matches = word_matches(q)
+    if not matches or not all(matches):
+        return false(), literal(0.0)
+    clauses, relevance = [], literal(0.0)
+    for words in matches:
+        clauses.append(Talent.search_words.overlap(sorted(words)))
+        by_likeness = {}
+        for word, likeness in words.items():
+            by_likeness.setdefault(likeness, []).append(word)
+        relevance = relevance + case(*((Talent.search_words.overlap(sorted(group)), likeness)
+                                       for likeness, group in sorted(by_likeness.items(), reverse=True)),
+                                     else_=0.0)
+    return and_(*clauses), relevance
+
+
 def search(filters, vector=None, exact=False):
     """The select for a list or search: every filter combines; `q` is typo-tolerant and ranks; with
     `vector`, only talent with an embedding, nearest first (after the `sort` keys, if any): by the
-    HNSW index's half-precision distance, or the full-precision one with `exact` or `sort`."""
+    HNSW index's half-precision distance, or the full-precision one with `exact` or `sort`.
+
+    City, state, skills and languages are one `filter_keys @> ARRAY[...]` (one GIN index scan for
+    any mix of them); the rest is checked on the rows that index finds, or on the newest rows first
+    when the planner judges the filters broad."""
     query = select(Talent).where(Talent.deleted_at.is_(None))
-    place = {key: filters[key].strip().title() for key in ("city", "state") if filters.get(key)}
     # A vector search checks city and gender on the embedding row (their copies there), not here.
-    on_vector = {key: place.pop(key, None) if key == "city" else filters.get(key)
+    on_vector = {key: filters.get(key).strip().title() if key == "city" and filters.get(key) else filters.get(key)
                  for key in ("city", "gender")} if vector is not None else {}
-    if place:
-        query = query.where(Talent.location.contains(place))
-    if filters.get("skills"):
-        query = query.where(Talent.skill_keys.contains(_lower(filters["skills"])))
+    keys = filter_keys(filters, skip=on_vector)
+    if keys:
+        query = query.where(Talent.filter_keys.contains(keys))
     if filters.get("skills_any"):
-        query = query.where(or_(*(Talent.skill_keys.contains([skill]) for skill in _lower(filters["skills_any"]))))
-    if filters.get("languages"):
-        query = query.where(Talent.language_keys.contains(_lower(filters["languages"])))
+        query = query.where(Talent.filter_keys.overlap([filter_key("s", skill)
+                                                        for skill in _lower(filters["skills_any"])]))
+    # Checked on the rows the keys (or the newest-first index) find: each value is a third or more of
+    # all talent, far too long a list to intersect.
     for name in ("gender", "availability_status", "is_verified"):
         if filters.get(name) is not None and name not in on_vector:
             query = query.where(getattr(Talent, name) == filters[name])
@@ -328,10 +455,10 @@ def search(filters, vector=None, exact=False):
         query = query.where(Talent.experience_years >= filters["experience_min"])
     order = sort_clauses(Talent, filters.get("sort"))
     if filters.get("q"):
-        q = filters["q"].strip().lower()
-        query = query.where(Talent.search_text.op("%>")(q))
+        matched, relevance = text_match(filters["q"])
+        query = query.where(matched)
         if not order and vector is None:
-            order = [func.word_similarity(q, Talent.search_text).desc()]
+            order = [relevance.desc()]
     if vector is not None:
         # Nearest first and nothing after it, so the HNSW index can give the order (exact ties are rare).
         query, distance = embeddings.rank(query, vector, filters.get("similar_to"), on_vector,

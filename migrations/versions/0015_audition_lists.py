@@ -7,7 +7,7 @@ Create Date: 2026-11-30
 from alembic import op
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
