@@ -17,7 +17,8 @@ from casting.auth import api_keys
 from casting.extensions import db
 from casting.jobs import book_periodic_jobs, run_worker
 from casting.optional import MissingExtra, require
-from casting.messaging import tasks as _messaging_tasks  # noqa: F401 - periodic jobs register on import
+from casting.calls import tasks as _call_tasks  # noqa: F401 - periodic jobs register on import
+from casting.messaging import tasks as _messaging_tasks  # noqa: F401
 from casting.notifications import tasks as _notification_tasks  # noqa: F401
 from casting.safety import tasks as _safety_tasks  # noqa: F401
 from casting.pii import rotate_all
