@@ -17,6 +17,7 @@ local counter = 0
 
 function setup(thread)
   thread:set("offset", #threads * 100003)
+  thread:set("index", #threads)
   table.insert(threads, thread)
 end
 
@@ -25,11 +26,16 @@ function init(args)
 end
 
 -- With BENCH_VARY=1, `{a}` and `{h}` in the body become an age and a height that change with every
--- request (3,050 combinations), so a cached search never answers: the uncached cost.
+-- request (3,050 combinations), so a cached search never answers: the uncached cost. `{n}` becomes a
+-- number no other request of the run uses: BENCH_FIRST, then on, interleaved over BENCH_STRIDE threads.
+local first = tonumber(os.getenv("BENCH_FIRST") or "1")
+local stride = tonumber(os.getenv("BENCH_STRIDE") or "1")
 if vary then
   function request()
     counter = counter + 1
+    local n = first + (counter - (offset or 0) - 1) * stride + (index or 0)
     local filled = body:gsub("{a}", tostring(counter % 61 + 18)):gsub("{h}", tostring(math.floor(counter / 61) % 50 + 140))
+    filled = filled:gsub("{n}", tostring(n))
     return wrk.format(nil, nil, nil, filled)
   end
 end

@@ -76,6 +76,26 @@ def seed_talents_command(count, seed, up_to, vectors):
                        f"HNSW index built in {build:.1f} s")
 
 
+@seed_cli.command("calls")
+@click.argument("count", type=click.IntRange(0, 5_000_000))
+@click.option("--submissions", default=0, type=click.IntRange(0, 1_000_000), show_default=True,
+              help="Submissions in all to the demo call for Young Radha (from the seeded talent).")
+@click.option("--represented", default=0, type=click.IntRange(0, 5_000_000), show_default=True,
+              help="Make the first demo agent the agent of this many seeded talent.")
+@click.option("--up-to", is_flag=True, help="Only add what is missing for COUNT calls in all.")
+def seed_calls_command(count, submissions, represented, up_to):
+    """Load COUNT open casting calls (on new roles of the demo's second casting director), for benchmarks."""
+    from casting.calls.models import CastingCall
+    from casting.calls.seeding import seed_calls
+
+    if up_to:
+        count -= db.session.scalar(select(func.count()).select_from(CastingCall))
+        db.session.rollback()
+    started = time.monotonic()
+    added, sent = seed_calls(max(count, 0), submissions, represented)
+    click.echo(f"{added} calls and {sent} submissions loaded in {time.monotonic() - started:.1f} s")
+
+
 @users_cli.command("create-admin")
 @click.option("--email", help="The admin's email.")
 @click.option("--phone", help="The admin's phone (E.164 or a 10-digit Indian number).")

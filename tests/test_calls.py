@@ -2,7 +2,7 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from casting.calls.models import CastingCall
 from casting.extensions import db
@@ -452,3 +452,19 @@ def test_a_calls_routes_need_sign_in_and_unknown_ids_are_404(client, login):
     me = login("talent")
     assert client.get("/api/calls/12345", headers=me).json["code"] == "CALL_001"
     assert client.get("/api/calls/submissions/12345", headers=me).json["code"] == "CALL_007"
+
+
+def test_seeding_demo_calls_and_benchmark_calls(app, runner):
+    assert runner.invoke(args=["seed", "demo"]).exit_code == 0
+    assert runner.invoke(args=["seed", "demo"]).exit_code == 0  # idempotent
+    with app.app_context():
+        calls = db.session.scalars(select(CastingCall).order_by(CastingCall.id)).all()
+        seeded = [(call.role.name, call.submission_count) for call in calls]
+        assert seeded == [("Young Radha", 2), ("Uncle Prakash", 1)]
+    result = runner.invoke(args=["seed", "calls", "250", "--submissions", "3", "--represented", "3"])
+    assert result.exit_code == 0 and "250 calls and 1 submissions" in result.output, result.output
+    again = runner.invoke(args=["seed", "calls", "250", "--up-to"])
+    assert "0 calls" in again.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(CastingCall)) == 252
+        assert db.session.scalar(select(func.count()).where(CastingCall.status == "open")) == 252
