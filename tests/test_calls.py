@@ -310,21 +310,24 @@ def test_review_filters_sorts_bulk_marks_notes_and_tells_once(app, client, stage
         return [item["id"] for item in response.json["items"]]
 
     assert listed() == [ids["bina"], ids["asha"]]  # newest first, withdrawn left out
+    run_jobs(app)  # the job after each submission stores its match score
     assert listed("city=pune") == [ids["bina"]]
     assert listed("age_min=20&age_max=28") == [ids["asha"]]
     assert listed("verified=true") == []
     assert listed("has_self_tape=true") == [] and listed("has_self_tape=false") == [ids["bina"], ids["asha"]]
     assert listed("status=withdrawn") == [ids["chitra"]]
     best = client.get(f"{path}?sort=-match_score", headers=owner).json["items"]
-    assert [item["id"] for item in best] == [ids["asha"], ids["bina"]]  # Bina is outside the age range
-    assert best[0]["match_score"] > best[1]["match_score"] and best[0]["talent"]["stage_name"] == "Asha"
+    assert [item["id"] for item in best] == [ids["asha"], ids["bina"]]  # Bina is outside the age range: 0
+    assert best[0]["match_score"] > 0 == best[1]["match_score"] and best[0]["talent"]["stage_name"] == "Asha"
     assert client.get(f"{path}?sort=height", headers=owner).status_code == 422
 
+    assert listed("status=shortlisted") == []  # cached now: the mark below must show at once
     marked = client.post(f"{path}/status", headers=owner, json={
         "submission_ids": [ids["asha"], ids["asha"], ids["chitra"], 999999], "status": "shortlisted"}).json
     assert marked == {"updated": 1, "skipped": [{"submission_id": ids["asha"], "reason": "duplicate"},
                                                 {"submission_id": ids["chitra"], "reason": "not_allowed"},
                                                 {"submission_id": 999999, "reason": "not_found"}]}
+    assert listed("status=shortlisted") == [ids["asha"]]
     declined = client.post(f"{path}/status", headers=owner, json={"submission_ids": [ids["bina"]],
                                                                   "status": "declined"}).json
     assert declined["updated"] == 1

@@ -89,6 +89,7 @@ class Submission(db.Model):
     """One talent's submission to a call (one per talent per call, whoever sent it)."""
 
     __tablename__ = "call_submissions"
+    __mapper_args__ = {"eager_defaults": True}  # the INSERT returns the timestamps: no read after it
     __table_args__ = (
         UniqueConstraint("call_id", "talent_id", name="one_submission_per_talent"),
         Index("ix_call_submissions_call_created", "call_id", text("created_at DESC"), text("id DESC")),

@@ -10,11 +10,16 @@ from casting.calls.schemas import (CALL_EXAMPLE, FOR_ME_EXAMPLE, NOTE_EXAMPLE, R
                                    ForMeSchema, MySubmissionQuerySchema, NoteInputSchema, NoteSchema,
                                    ReviewedSubmissionSchema, ReviewResultSchema, ReviewSchema, SubmissionQuerySchema,
                                    SubmissionSchema, SubmitSchema)
+from casting.jsonprovider import json_response
 from casting.openapi import error_responses
 from casting.pagination import page, page_of, paginate
 
 blp = Blueprint("calls", __name__, url_prefix="/api/calls",
                 description="Open casting calls: roles open to submissions, roles for me, applying and reviewing.")
+
+
+_FOR_ME_PAGE = page_of(ForMeSchema)()
+_REVIEWED_PAGE = page_of(ReviewedSubmissionSchema)()
 
 
 def _page_example(item):
@@ -70,9 +75,11 @@ class ForMeViews(MethodView):
         on skills, languages at the needed proficiency, city, experience, profile completeness,
         verification and, when both have embeddings, likeness. Agents pass `talent_id`.
         """
-        items, total = services.roles_for_me(current_user, args)
-        return page([{"call": call, "score": score, "reasons": reasons} for call, score, reasons in items],
-                    total, args["page"], args["per_page"])
+        def dump(items, total):
+            return _FOR_ME_PAGE.dump(page([{"call": call, "score": score, "reasons": reasons}
+                                           for call, score, reasons in items], total, args["page"], args["per_page"]))
+
+        return json_response(services.roles_for_me(current_user, args, dump))
 
 
 @blp.route("/digest")
@@ -192,7 +199,7 @@ class CallSubmissionViews(MethodView):
     @error_responses(blp, 401, 403, 404)
     def get(self, args, call_id):
         """The call's submissions for its casting team, newest first; `sort=-match_score` for best match."""
-        return _presented(paginate(services.submissions(call_id, current_user, args), args), reviewer=True)
+        return json_response(services.submissions_json(call_id, current_user, args, _REVIEWED_PAGE.dump))
 
     @login_required()
     @blp.arguments(SubmitSchema, example={"cover_note": "I trained in Kathak for eight years.",
@@ -206,8 +213,7 @@ class CallSubmissionViews(MethodView):
         or once closed (409 `CALL_003`), beyond the cap (409 `CALL_004`), without what the call asks for
         (422 `CALL_005`, naming each field), or from someone the call does not take (403 `CALL_006`).
         """
-        submission = services.submit(call_id, current_user, data)
-        return services.present([submission], current_user, False)[0]
+        return services.submit(call_id, current_user, data)
 
 
 @blp.route("/<int:call_id>/submissions/status")

@@ -11,6 +11,8 @@ that also counts the submission against the cap, so a burst at the deadline or a
 one too many in. The periodic sweep marks calls past their deadline closed and tells those still
 waiting, once.
 """
+import hashlib
+import json
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
@@ -26,6 +28,7 @@ from casting.calls.models import (CallStatus, CastingCall, DigestSubscription, E
 from casting.errors import ApiError, Codes
 from casting.extensions import db, redis
 from casting.jobs import enqueue
+from casting.jsonprovider import dumps_bytes
 from casting.productions import matching
 from casting.productions import services as productions
 from casting.productions.models import CastingRole, Production, ProductionStatus
@@ -33,7 +36,7 @@ from casting.safety import services as safety
 from casting.safety.models import FlagTarget
 from casting.sorting import order_by, sort_clauses
 from casting.talents import cache as talent_cache
-from casting.talents.models import MediaKind, Talent
+from casting.talents.models import MediaKind, Talent, TalentMedia
 from casting.talents.services import age_clause, can_manage, profile
 from casting.users.models import Role
 
@@ -57,6 +60,33 @@ def _now():
 
 def _bump():
     redis.incr(VERSION_KEY)
+
+
+def _submissions_version_key(call_id):
+    return f"casting:calls:submissions-version:{call_id}"
+
+
+def _bump_submissions(call_id):
+    """A write that changes what a call's submission list shows: its cached pages are not served again."""
+    redis.incr(_submissions_version_key(call_id))
+
+
+def cached_json(name, parts, version_keys, seconds, build):
+    """A response body (JSON bytes) from Redis, or `build()` serialised and kept `seconds`.
+
+    The key holds `parts` and the current value of each of `version_keys`, so a write that bumps one of
+    them is seen by the next read at once; `seconds` bounds everything else (a role's edit, a link's
+    signing window).
+    """
+    versions = redis.mget(*version_keys)
+    digest = hashlib.sha256(json.dumps([parts, versions], sort_keys=True, default=str).encode()).hexdigest()
+    key = f"casting:cache:calls:{name}:{digest}"
+    body = redis.get(key)
+    if body is None:
+        body = dumps_bytes(build())
+        if seconds > 0:
+            redis.setex(key, seconds, body)
+    return body
 
 
 # which calls are shown, and to whom
@@ -92,10 +122,22 @@ def _is_shown(call):
 
 
 def visible(call_id, user):
-    """A call `user` may see; a hidden one is as good as missing (404)."""
-    call = db.session.scalar(_joined().where(CastingCall.id == call_id))
-    if call is None or not (_manages(call, user) or _is_shown(call)):
+    """A call `user` may see; a hidden one is as good as missing (404). One query, whether shown included."""
+    found = db.session.execute(_joined().add_columns(shown().label("shown")).where(CastingCall.id == call_id)).first()
+    if found is None or not (found[1] or _manages(found[0], user)):
         raise ApiError(Codes.CALL_NOT_FOUND)
+    return found[0]
+
+
+def _managed(call_id, user):
+    """A call `user` manages, checked in one query (what a cached read needs); others go through `owned`
+    for the same 404 or 403 as every other route."""
+    call = db.session.scalar(select(CastingCall).join(Production, Production.id == CastingCall.production_id)
+                             .where(CastingCall.id == call_id, Production.owner_id == user.id)
+                             if user.role != Role.ADMIN else select(CastingCall).where(CastingCall.id == call_id))
+    if call is None:
+        return owned(call_id, user)
+    safety.ensure_active(user)
     return call
 
 
@@ -172,6 +214,7 @@ def edit(call_id, user, changes):
     _screen(call, user, changes.get("details"), *(changes.get("questions") or []))
     db.session.commit()
     _bump()
+    _bump_submissions(call.id)
     if was_open and not is_open(call):
         enqueue("default", "casting.calls.tasks.tell_waiting", call.id)
     return call
@@ -187,6 +230,7 @@ def _role_closed(role):
     db.session.commit()
     for call_id in closed:
         _bump()
+        _bump_submissions(call_id)
         enqueue("default", "casting.calls.tasks.tell_waiting", call_id)
 
 
@@ -200,6 +244,7 @@ def close_past_deadline():
     if closed:
         _bump()
     for call_id in closed:
+        _bump_submissions(call_id)
         enqueue("default", "casting.calls.tasks.tell_waiting", call_id)
     return closed
 
@@ -249,16 +294,19 @@ def listing(user, args):
 
 
 def _for_me_talent(user, talent_id):
-    """The talent roles-for-me is about: your own profile, or (an agent) one you represent."""
+    """(id, last change) of the talent roles-for-me is about: your own profile, or (an agent) one you represent."""
+    query = select(Talent.id, Talent.updated_at).where(Talent.deleted_at.is_(None))
     if talent_id is None:
-        talent = db.session.scalar(select(Talent).where(Talent.user_id == user.id, Talent.deleted_at.is_(None)))
-        if talent is None:
+        found = db.session.execute(query.where(Talent.user_id == user.id)).first()
+        if found is None:
             raise ApiError(Codes.TALENT_NOT_FOUND, "Create your talent profile first: roles are matched to it.")
-        return talent
-    talent = db.session.get(Talent, talent_id)
-    if talent is None or talent.deleted_at is not None or not can_manage(talent, user):
+        return found
+    if user.role != Role.ADMIN:
+        query = query.where(or_(Talent.user_id == user.id, Talent.agent_id == user.id))
+    found = db.session.execute(query.where(Talent.id == talent_id)).first()
+    if found is None:
         raise ApiError(Codes.TALENT_NOT_FOUND)
-    return talent
+    return found
 
 
 def _for_me(talent, vector):
@@ -283,31 +331,35 @@ def new_roles_for(talent, since, limit):
     return total, "; ".join(f"{role} in {production}" for role, production, _ in names)
 
 
-def roles_for_me(user, args):
-    """A page of (call, score, reasons) for the talent, best fit first, among the open calls they meet the
-    hard requirements of. The ranking is cached for a minute under the calls' version and the profile's
-    last change, so a new call or a profile edit shows in the next read."""
-    talent = _for_me_talent(user, args.get("talent_id"))
-    vector = fit.talent_vector(talent.id)
-    version = int(redis.get(VERSION_KEY) or 0)
-    key = {"calls_for_me": talent.id, "changed": talent.updated_at.isoformat(), "version": version,
-           "page": args["page"], "per_page": args["per_page"]}
+def roles_for_me(user, args, dump):
+    """Roles for me as a JSON page: (call, score, reasons) items for the talent, best fit first, among the open
+    calls whose hard requirements they meet; `dump(items, total)` serialises a page.
 
-    def compute():
-        base, score, like = _for_me(talent, vector)
+    The page is cached for a minute under the calls' version (bumped by every call write), the talent
+    list version (bumped by every profile write) and the profile's last change: a new call or a profile
+    edit shows in the next read.
+    """
+    talent_id, changed = _for_me_talent(user, args.get("talent_id"))
+
+    def build():
+        talent = db.session.get(Talent, talent_id)
+        base, score, like = _for_me(talent, fit.talent_vector(talent.id))
         rows = db.session.execute(base.add_columns(score, like)
                                   .order_by(score.desc(), CastingCall.deadline.asc(), CastingCall.id.desc())
                                   .limit(args["per_page"]).offset((args["page"] - 1) * args["per_page"])).all()
         total = db.session.scalar(select(func.count()).select_from(base.subquery()))
-        return [(call_id, float(score), None if like is None else float(like)) for call_id, score, like in rows], total
+        calls = {call.id: call for call in db.session.scalars(  # the reasons read whether a role has an embedding
+            _joined().where(CastingCall.id.in_([row[0] for row in rows]))
+            .options(contains_eager(CastingCall.role).undefer(CastingRole.embedding)))}
+        snapshot = profile(talent.id)
+        items = [(calls[call_id], float(score), matching.reasons(
+            calls[call_id].role, snapshot, None if like is None else float(like), voice="talent"))
+            for call_id, score, like in rows if call_id in calls]
+        return dump(items, total)
 
-    ranked, total = talent_cache.cached_page(key, compute, timeout=FOR_ME_SECONDS)
-    calls = {call.id: call for call in db.session.scalars(
-        _joined().where(CastingCall.id.in_([call_id for call_id, _, _ in ranked])))}
-    snapshot = profile(talent.id)
-    items = [(calls[call_id], score, matching.reasons(calls[call_id].role, snapshot, like, voice="talent"))
-             for call_id, score, like in ranked if call_id in calls]
-    return items, total
+    parts = {"talent": talent_id, "changed": changed.isoformat(), "page": args["page"],
+             "per_page": args["per_page"]}
+    return cached_json("for-me", parts, [VERSION_KEY, talent_cache.VERSION_KEY], FOR_ME_SECONDS, build)
 
 
 # applying
@@ -369,7 +421,8 @@ def _take_place(call):
     taken = db.session.scalar(update(CastingCall).where(
         CastingCall.id == call.id, open_now(),
         or_(CastingCall.submission_cap.is_(None), CastingCall.submission_count < CastingCall.submission_cap))
-        .values(submission_count=CastingCall.submission_count + 1).returning(CastingCall.id))
+        .values(submission_count=CastingCall.submission_count + 1).returning(CastingCall.id)
+        .execution_options(synchronize_session=False))
     if taken is None:
         db.session.rollback()
         db.session.refresh(call)
@@ -379,10 +432,21 @@ def _take_place(call):
         raise ApiError(Codes.CALL_FULL, details={"submission_cap": call.submission_cap})
 
 
-def _score(role, talent_id):
-    """The talent's match score for the role (0 when they miss a hard requirement): for "best match"."""
-    row = db.session.execute(matching.ranked(role).where(Talent.id == talent_id)).first()
-    return float(row[1]) if row else 0.0
+def score_submission(submission_id):
+    """Store the talent's match score for the role (0 when they miss a hard requirement), for "best match".
+
+    Run by the job that follows a submission, so applying stays one short transaction at a deadline rush.
+    """
+    submission = db.session.get(Submission, submission_id)
+    if submission is None:
+        return None
+    role = db.session.scalar(select(CastingRole).join(CastingCall, CastingCall.role_id == CastingRole.id)
+                             .where(CastingCall.id == submission.call_id))
+    row = db.session.execute(matching.ranked(role).where(Talent.id == submission.talent_id)).first()
+    submission.match_score = float(row[1]) if row else 0.0
+    db.session.commit()
+    _bump_submissions(submission.call_id)
+    return submission.match_score
 
 
 def submit(call_id, user, data):
@@ -394,22 +458,21 @@ def submit(call_id, user, data):
     talent = _applicant(call, user, data.get("talent_id"))
     safety.ensure_active(user)
     headshot_id, portfolio = _picks(call, talent, data)
-    if db.session.scalar(select(Submission.id).where(Submission.call_id == call.id,
-                                                     Submission.talent_id == talent.id)):
-        raise ApiError(Codes.SUBMISSION_EXISTS, details={"talent_id": talent.id})
-    score = _score(call.role, talent.id)
-    _take_place(call)
+    _take_place(call)  # a second submission of the talent is refused by the unique constraint, in this transaction
     submission = Submission(call_id=call.id, talent_id=talent.id, submitted_by=user.id, headshot_id=headshot_id,
                             portfolio_ids=portfolio, cover_note=data.get("cover_note"),
-                            answers=data.get("answers") or [], match_score=score)
+                            answers=data.get("answers") or [])
     db.session.add(submission)
     try:
-        db.session.commit()
-    except IntegrityError:  # the same talent, sent twice at once (by them and their agent)
+        db.session.flush()
+    except IntegrityError:  # this talent's second submission (or two sent at once, by them and their agent)
         db.session.rollback()
         raise ApiError(Codes.SUBMISSION_EXISTS, details={"talent_id": talent.id}) from None
-    enqueue("default", "casting.calls.tasks.tell_applicant", submission.id, "call_submission_received")
-    return submission
+    shown = present([submission], user, False, calls=[call], media=talent.media)[0]  # before commit expires it
+    db.session.commit()
+    _bump_submissions(shown["call_id"])
+    enqueue("default", "casting.calls.tasks.submission_received", shown["id"])
+    return shown
 
 
 def _applicant_clause(user):
@@ -451,6 +514,7 @@ def withdraw(submission_id, user):
     db.session.execute(update(CastingCall).where(CastingCall.id == call.id)
                        .values(submission_count=func.greatest(CastingCall.submission_count - 1, 0)))
     db.session.commit()
+    _bump_submissions(call.id)
     return submission
 
 
@@ -464,9 +528,8 @@ def my_submissions(user, args):
 
 # reviewing
 
-def submissions(call_id, user, args):
+def _submissions_query(call, args):
     """A call's submissions for its team, filtered and sorted (newest first by default)."""
-    call = owned(call_id, user)
     query = select(Submission).where(Submission.call_id == call.id)
     talent_filters = []
     if args.get("city"):
@@ -485,6 +548,25 @@ def submissions(call_id, user, args):
         query = query.where(Submission.self_tape_id.is_not(None) if args["has_self_tape"]
                             else Submission.self_tape_id.is_(None))
     return query.order_by(*order_by(Submission, args.get("sort"), (Submission.created_at.desc(),)))
+
+
+def submissions_json(call_id, user, args, dump):
+    """A page of a call's submissions for its team as JSON; `dump(page)` serialises it. Cached until a write
+    to the call's submissions (or any profile) and at most until the photo links' signing window ends."""
+    from casting.pagination import paginate
+
+    call = _managed(call_id, user)
+    seconds = min(talent_cache.json_seconds(True), int((call.deadline - _now()).total_seconds()) if is_open(call)
+                  else talent_cache.json_seconds(True))
+    parts = {"call": call.id, "admin": user.role == Role.ADMIN, **args}
+
+    def build():
+        result = paginate(_submissions_query(call, args), args)
+        result["items"] = present(result["items"], user, reviewer=True)
+        return dump(result)
+
+    return cached_json("submissions", parts, [_submissions_version_key(call.id), talent_cache.VERSION_KEY],
+                       seconds, build)
 
 
 def review(call_id, user, submission_ids, status):
@@ -510,6 +592,7 @@ def review(call_id, user, submission_ids, status):
         submission.status = status
         moved.append(submission.id)
     db.session.commit()
+    _bump_submissions(call.id)
     template = {S.SHORTLISTED: "call_shortlisted", S.DECLINED: "call_declined"}.get(status)
     if template and moved:
         enqueue("default", "casting.calls.tasks.tell_applicants", moved, template)
@@ -530,6 +613,7 @@ def add_note(submission_id, user, data):
     if submission.status == S.SUBMITTED:
         submission.status = S.VIEWED
     db.session.commit()
+    _bump_submissions(submission.call_id)
     return note
 
 
@@ -566,6 +650,7 @@ def invite(call_id, user, data):
         db.session.execute(update(Submission).where(Submission.id.in_(done), Submission.status == S.SHORTLISTED)
                            .values(status=S.INVITED))
         db.session.commit()
+        _bump_submissions(call.id)
     return invited, skipped
 
 
@@ -624,19 +709,34 @@ def unsubscribe(token):
 
 # what a response is made of
 
-def present(submissions, viewer, reviewer):
+def _media_of(submissions):
+    """Snapshots of the media the submissions pick, by id (one query)."""
+    ids = {media_id for s in submissions for media_id in [s.headshot_id, *s.portfolio_ids] if media_id}
+    return [item.snapshot() for item in db.session.scalars(select(TalentMedia).where(TalentMedia.id.in_(ids)))] \
+        if ids else []
+
+
+def present(submissions, viewer, reviewer, calls=None, media=None):
     """Submissions as dicts for the response schemas: picks as media links, the call in brief, and for the
-    team (`reviewer`) the talent's profile, notes and rating."""
+    team (`reviewer`) the talent's profile, notes and rating. `calls` and `media` (TalentMedia rows): what
+    the caller has loaded already."""
     from casting.talents.services import profiles, public_media, view
 
     submissions = list(submissions)
-    snapshots = {snapshot["id"]: snapshot for snapshot in profiles(sorted({s.talent_id for s in submissions}))}
-    calls = {call.id: call for call in db.session.scalars(
+    snapshots = {snapshot["id"]: snapshot for snapshot in profiles(sorted({s.talent_id for s in submissions}))} \
+        if reviewer else {}
+    if media is not None:
+        picks = {item.id: item.snapshot() for item in media}
+    elif reviewer:
+        picks = {item["id"]: item for snapshot in snapshots.values() for item in snapshot["media"]}
+    else:
+        picks = {item["id"]: item for item in _media_of(submissions)}
+    calls = {call.id: call for call in calls or db.session.scalars(
         _joined().where(CastingCall.id.in_({s.call_id for s in submissions})))}
     shown = []
     for submission in submissions:
         snapshot = snapshots.get(submission.talent_id)
-        media = {item["id"]: item for item in (snapshot or {}).get("media", [])}
+        media = picks
         call = calls[submission.call_id]
         item = {name: getattr(submission, name) for name in (
             "id", "call_id", "talent_id", "submitted_by", "status", "cover_note", "answers", "self_tape_id",

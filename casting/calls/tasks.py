@@ -33,8 +33,10 @@ def _rows(*conditions):
                               .where(*conditions).order_by(Submission.id)).all()
 
 
-def tell_applicant(submission_id, template):
-    tell_applicants([submission_id], template)
+def submission_received(submission_id):
+    """After a submission: its match score for "best match", then the applicant hears it arrived."""
+    services.score_submission(submission_id)
+    tell_applicants([submission_id], "call_submission_received")
 
 
 def tell_applicants(submission_ids, template):
