@@ -259,7 +259,11 @@ def test_a_talent_never_sees_anothers_submission_and_an_agent_only_their_talents
     agent, _ = signed_in("agent", "agent@example.in")
     call = stage["open_call"]()
     mine = client.post(f"/api/calls/{call['id']}/submissions", json={}, headers=asha).json["id"]
-    for stranger in (bina, agent, login("casting_director", "other@example.in")):
+    # the team's page is cached now: nobody else is answered from that cache
+    assert client.get(f"/api/calls/{call['id']}/submissions", headers=stage["owner"]).json["meta"]["total"] == 1
+    other_director = login("casting_director", "other@example.in")
+    assert client.get(f"/api/calls/{call['id']}/submissions", headers=other_director).status_code == 403
+    for stranger in (bina, agent, other_director):
         response = client.get(f"/api/calls/submissions/{mine}", headers=stranger)
         assert (response.status_code, response.json["code"]) == (404, "CALL_007")
         assert client.post(f"/api/calls/submissions/{mine}/withdraw", headers=stranger).status_code == 404

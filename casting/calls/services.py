@@ -19,14 +19,14 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, joinedload
 
 from casting.auditions import services as auditions
 from casting.calls import fit
 from casting.calls.models import (CallStatus, CastingCall, DigestSubscription, Eligibility, Submission,
                                   SubmissionNote, SubmissionStatus)
 from casting.errors import ApiError, Codes
-from casting.extensions import db, redis
+from casting.extensions import db, redis, script
 from casting.jobs import enqueue
 from casting.jsonprovider import dumps_bytes
 from casting.productions import matching
@@ -71,19 +71,30 @@ def _bump_submissions(call_id):
     redis.incr(_submissions_version_key(call_id))
 
 
-def cached_json(name, parts, version_keys, seconds, build):
-    """A response body (JSON bytes) from Redis, or `build()` serialised and kept `seconds`.
+# KEYS: the version keys. ARGV: the key's prefix, the digest of its parts. The cached body, or the versions.
+_CACHED = """
+local versions = redis.call('MGET', unpack(KEYS))
+local key = ARGV[1]
+for i, version in ipairs(versions) do key = key .. ':' .. (version or '0') end
+key = key .. ':' .. ARGV[2]
+return {key, redis.call('GET', key)}
+"""
 
-    The key holds `parts` and the current value of each of `version_keys`, so a write that bumps one of
-    them is seen by the next read at once; `seconds` bounds everything else (a role's edit, a link's
-    signing window).
+
+def cached_json(name, parts, version_keys, build):
+    """A response body (JSON bytes) from Redis in one round trip, or `build()`'s (value, seconds) serialised
+    and kept that long.
+
+    The key holds the viewer's `parts` and the current value of each of `version_keys`, so a write that
+    bumps one of them is seen by the next read at once; the seconds bound everything else (a role's
+    edit, a deadline passing, a photo link's signing window). Permission checks happen in `build`: a
+    body is kept per viewer, for what they were allowed to see.
     """
-    versions = redis.mget(*version_keys)
-    digest = hashlib.sha256(json.dumps([parts, versions], sort_keys=True, default=str).encode()).hexdigest()
-    key = f"casting:cache:calls:{name}:{digest}"
-    body = redis.get(key)
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    key, body = script(_CACHED)(keys=version_keys, args=[f"casting:cache:calls:{name}", digest])
     if body is None:
-        body = dumps_bytes(build())
+        value, seconds = build()
+        body = dumps_bytes(value)
         if seconds > 0:
             redis.setex(key, seconds, body)
     return body
@@ -121,9 +132,14 @@ def _is_shown(call):
             and productions.is_shown(call.production))
 
 
-def visible(call_id, user):
-    """A call `user` may see; a hidden one is as good as missing (404). One query, whether shown included."""
-    found = db.session.execute(_joined().add_columns(shown().label("shown")).where(CastingCall.id == call_id)).first()
+def visible(call_id, user, lean=False):
+    """A call `user` may see; a hidden one is as good as missing (404). One query, whether shown included;
+    `lean` leaves out what only the call's own response shows (applying reads less)."""
+    query = _joined().add_columns(shown().label("shown")).where(CastingCall.id == call_id)
+    if lean:
+        query = query.options(contains_eager(CastingCall.role).defer(CastingRole.is_verified),
+                              contains_eager(CastingCall.production).defer(Production.is_verified))
+    found = db.session.execute(query).first()
     if found is None or not (found[1] or _manages(found[0], user)):
         raise ApiError(Codes.CALL_NOT_FOUND)
     return found[0]
@@ -339,9 +355,8 @@ def roles_for_me(user, args, dump):
     list version (bumped by every profile write) and the profile's last change: a new call or a profile
     edit shows in the next read.
     """
-    talent_id, changed = _for_me_talent(user, args.get("talent_id"))
-
     def build():
+        talent_id, _ = _for_me_talent(user, args.get("talent_id"))
         talent = db.session.get(Talent, talent_id)
         base, score, like = _for_me(talent, fit.talent_vector(talent.id))
         rows = db.session.execute(base.add_columns(score, like)
@@ -355,26 +370,26 @@ def roles_for_me(user, args, dump):
         items = [(calls[call_id], float(score), matching.reasons(
             calls[call_id].role, snapshot, None if like is None else float(like), voice="talent"))
             for call_id, score, like in rows if call_id in calls]
-        return dump(items, total)
+        return dump(items, total), FOR_ME_SECONDS
 
-    parts = {"talent": talent_id, "changed": changed.isoformat(), "page": args["page"],
-             "per_page": args["per_page"]}
-    return cached_json("for-me", parts, [VERSION_KEY, talent_cache.VERSION_KEY], FOR_ME_SECONDS, build)
+    parts = {"viewer": user.id, "role": user.role.value, **args}
+    return cached_json("for-me", parts, [VERSION_KEY, talent_cache.VERSION_KEY], build)
 
 
 # applying
 
 def _applicant(call, user, talent_id):
     """The talent a submission is for: your own profile (talent) or one you represent (agent)."""
+    with_media = select(Talent).options(joinedload(Talent.media)).where(Talent.deleted_at.is_(None))
     if user.role == Role.TALENT:
-        talent = db.session.scalar(select(Talent).where(Talent.user_id == user.id, Talent.deleted_at.is_(None)))
+        talent = db.session.scalars(with_media.where(Talent.user_id == user.id)).unique().first()
         if talent is None or (talent_id is not None and talent_id != talent.id):
             raise ApiError(Codes.CALL_NOT_ELIGIBLE, "Submit your own talent profile (create it first).")
     elif user.role == Role.AGENT:
         if talent_id is None:
             raise ApiError(Codes.VALIDATION, details={"fields": {"talent_id": ["Agents name the talent they submit."]}})
-        talent = db.session.get(Talent, talent_id)
-        if talent is None or talent.deleted_at is not None or talent.agent_id != user.id:
+        talent = db.session.scalars(with_media.where(Talent.id == talent_id)).unique().first()
+        if talent is None or talent.agent_id != user.id:
             raise ApiError(Codes.CALL_NOT_ELIGIBLE, "Agents submit only talent they represent.",
                            details={"talent_id": talent_id})
     else:
@@ -451,7 +466,7 @@ def score_submission(submission_id):
 
 def submit(call_id, user, data):
     """Submit a talent to a call; one submission per talent per call, whoever sends it."""
-    call = visible(call_id, user)
+    call = visible(call_id, user, lean=True)
     if not is_open(call):
         raise ApiError(Codes.CALL_CLOSED, details={"reason": "closed" if call.status == CallStatus.CLOSED
                                                    else "deadline", "deadline": call.deadline.isoformat()})
@@ -555,18 +570,19 @@ def submissions_json(call_id, user, args, dump):
     to the call's submissions (or any profile) and at most until the photo links' signing window ends."""
     from casting.pagination import paginate
 
-    call = _managed(call_id, user)
-    seconds = min(talent_cache.json_seconds(True), int((call.deadline - _now()).total_seconds()) if is_open(call)
-                  else talent_cache.json_seconds(True))
-    parts = {"call": call.id, "admin": user.role == Role.ADMIN, **args}
+    safety.ensure_active(user)  # a suspended owner is refused even what was cached for them
+    parts = {"call": call_id, "viewer": user.id, "role": user.role.value, **args}
 
     def build():
+        call = _managed(call_id, user)
         result = paginate(_submissions_query(call, args), args)
         result["items"] = present(result["items"], user, reviewer=True)
-        return dump(result)
+        seconds = talent_cache.json_seconds(True)
+        if is_open(call):  # its `is_open` changes at the deadline
+            seconds = min(seconds, int((call.deadline - _now()).total_seconds()))
+        return dump(result), seconds
 
-    return cached_json("submissions", parts, [_submissions_version_key(call.id), talent_cache.VERSION_KEY],
-                       seconds, build)
+    return cached_json("submissions", parts, [_submissions_version_key(call_id), talent_cache.VERSION_KEY], build)
 
 
 def review(call_id, user, submission_ids, status):
