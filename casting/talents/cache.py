@@ -52,13 +52,14 @@ def list_key(filters, version):
     return f"talents:list:{LIST_SHAPE}:{int(version or 0)}:{digest}"
 
 
-def cached_page(filters, compute, timeout=LIST_TIMEOUT):
+def cached_page(filters, compute):
     """The (ids, total) for `filters`, from the cache or `compute()`; concurrent misses compute once."""
     key = list_key(filters, redis.get(VERSION_KEY))
     hit = cache.get(key)
     if hit is not None:
         return hit
-    return _single_flight(key, lambda: cache.get(key), compute, lambda value: cache.set(key, value, timeout=timeout))
+    return _single_flight(key, lambda: cache.get(key), compute, lambda value: cache.set(key, value,
+                                                                                        timeout=LIST_TIMEOUT))
 
 
 def _single_flight(key, read, compute, write):
