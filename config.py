@@ -194,6 +194,8 @@ class Config:
         self.ATTACHMENT_PRUNE_MINUTES = _int("ATTACHMENT_PRUNE_MINUTES", 60)
         self.SAFETY_SUSPEND_AFTER = _int("SAFETY_SUSPEND_AFTER", 3)
         self.SAFETY_DIGEST_MINUTES = _int("SAFETY_DIGEST_MINUTES", 60)
+        self.CALLS_SWEEP_MINUTES = _int("CALLS_SWEEP_MINUTES", 5)
+        self.CALLS_DIGEST_MINUTES = _int("CALLS_DIGEST_MINUTES", 60)
         self.EMBEDDING_DIM = embedding_dim()
         self.EMBEDDING_MODEL = _str("EMBEDDING_MODEL", "all-MiniLM-L6-v2")
         self.HNSW_EF_SEARCH = _int("HNSW_EF_SEARCH", 100)

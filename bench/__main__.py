@@ -26,7 +26,7 @@ import requests
 from pathlib import Path
 
 from bench import chat, vectors
-from bench.routes import APP_ROUTES, REFERENCE_HELLO, REFERENCE_SELECT, audition_routes
+from bench.routes import APP_ROUTES, REFERENCE_HELLO, REFERENCE_SELECT, audition_routes, calls_routes
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -39,11 +39,13 @@ ONLY = os.environ.get("BENCH_ONLY", "")  # run only the routes whose name contai
 # The benchmark's database lives on between runs, so its (fake) data keeps fixed PII keys.
 TALENTS = int(os.environ.get("BENCH_TALENTS", "100000"))
 AUDITIONS = int(os.environ.get("BENCH_AUDITIONS", "10000"))
+CALLS = int(os.environ.get("BENCH_CALLS", "100000"))  # open casting calls (roles for me ranks them all)
 # Loading the data is a development step (the demo admin is never seeded in production); the service
 # itself then runs in production mode, on the same database and keys.
 PREPARE = [["flask", "db", "upgrade"], ["flask", "seed", "demo"],
            ["flask", "seed", "talents", str(TALENTS), "--up-to", "--vectors"],
-           ["flask", "seed", "auditions", str(AUDITIONS), "--up-to"]]
+           ["flask", "seed", "auditions", str(AUDITIONS), "--up-to"],
+           ["flask", "seed", "calls", str(CALLS), "--up-to", "--submissions", "10000", "--represented", "100000"]]
 
 
 def pii_key(secret, purpose):
@@ -132,15 +134,22 @@ def stop(process):
         process.wait(timeout=30)
 
 
+_sequence = {}  # route name -> the next `{n}` it may use (a number is never sent twice, across runs too)
+
+
 def drive(base, route, seconds):
     """One wrk run against `route`; returns its JSON line (req/s, p50, p99, errors)."""
+    first = _sequence.get(route.name, route.sequence_from)
     env = {**os.environ, "BENCH_METHOD": route.method, "BENCH_BODY": route.body,
+           "BENCH_FIRST": str(first), "BENCH_STRIDE": str(THREADS),
            "BENCH_EXPECT": str(route.expect), "BENCH_VARY": "1" if route.vary else "0",
            "BENCH_AUTHORIZATION": route.authorization(base) if route.authorization else ""}
     command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s",
                "-s", str(ROOT / "bench" / "report.lua"), base + route.path]
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout  # nosec B603
-    return json.loads(output.strip().splitlines()[-1])
+    result = json.loads(output.strip().splitlines()[-1])
+    _sequence[route.name] = first + (result["requests"] + 1) * THREADS  # no thread sent more than all of them
+    return result
 
 
 REDIS = {}  # the service's Redis URL, to make a route's first request miss every cached list
@@ -256,8 +265,8 @@ def main():
         service, base = start("service", "wsgi:app", env)
         processes.append(service)
         rows = [(REFERENCE_HELLO.name, hello), (REFERENCE_SELECT.name, select)]
-        rows += [(route.name, measure(service, base, route)) for route in APP_ROUTES + audition_routes(base)
-                 if ONLY in route.name]
+        routes = APP_ROUTES + audition_routes(base) + calls_routes(base)
+        rows += [(route.name, measure(service, base, route)) for route in routes if ONLY in route.name]
         if ONLY in "chat":
             chat_result = chat_report(base, env)
     finally:

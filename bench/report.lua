@@ -17,6 +17,7 @@ local counter = 0
 
 function setup(thread)
   thread:set("offset", #threads * 100003)
+  thread:set("index", #threads)
   table.insert(threads, thread)
 end
 
@@ -25,9 +26,13 @@ function init(args)
 end
 
 -- With BENCH_VARY=1, `{a}` and `{h}` in the body and the path become an age and a height that change
--- with every request (3,050 combinations), so a cached search never answers: the uncached cost.
-local function fill(text, age, height)
-  return (text:gsub("{a}", age):gsub("{h}", height))
+-- with every request (3,050 combinations), so a cached search never answers: the uncached cost. `{n}`
+-- becomes a number no other request of the run uses: BENCH_FIRST, then on, interleaved over BENCH_STRIDE threads.
+local first = tonumber(os.getenv("BENCH_FIRST") or "1")
+local stride = tonumber(os.getenv("BENCH_STRIDE") or "1")
+
+local function fill(text, age, height, n)
+  return (text:gsub("{a}", age):gsub("{h}", height):gsub("{n}", n))
 end
 
 if vary then
@@ -35,8 +40,9 @@ if vary then
   function request()
     counter = counter + 1
     local age, height = tostring(counter % 61 + 18), tostring(math.floor(counter / 61) % 50 + 140)
-    local filled = body and body ~= "" and fill(body, age, height) or nil
-    return wrk.format(nil, fill(path, age, height), nil, filled)
+    local n = tostring(first + (counter - (offset or 0) - 1) * stride + (index or 0))
+    local filled = body and body ~= "" and fill(body, age, height, n) or nil
+    return wrk.format(nil, fill(path, age, height, n), nil, filled)
   end
 end
 

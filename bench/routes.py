@@ -11,6 +11,7 @@ from casting.seeding import DEMO_PASSWORD
 DEMO_LOGIN = {"identifier": "talent1@demo.casting.in", "password": DEMO_PASSWORD}
 ADMIN_LOGIN = {"identifier": "admin1@demo.casting.in", "password": DEMO_PASSWORD}
 DIRECTOR_LOGIN = {"identifier": "casting.director1@demo.casting.in", "password": DEMO_PASSWORD}
+AGENT_LOGIN = {"identifier": "agent1@demo.casting.in", "password": DEMO_PASSWORD}
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Route:
     authorization: Callable[[str], str] | None = None  # base URL -> Authorization header value
     vary: bool = False  # fill `{a}`/`{h}` in the body per request (see report.lua): defeats the cache
     cold: bool = False  # also time the very first request (before anything is cached)
+    sequence_from: int = 1  # the first `{n}` of a varied body (see report.lua)
 
 
 def _bearer(base, login):
@@ -130,4 +132,44 @@ def audition_routes(base):
         Route("POST /api/auditions/{id}/invite (500 talent; then all already invited)",
               f"/api/auditions/{audition}/invite", method="POST", expect=202, cold=True,
               body=json.dumps({"talent_ids": list(range(first, first + 500))}), authorization=lambda _: director),
+    ]
+
+
+def calls_routes(base):
+    """Casting calls over the seeded 100,000 open calls: roles for me (demo talent 1's seeded profile), the
+    seeded 10,000 submissions of the demo call for Young Radha, and a burst of submissions to a new call
+    (the demo agent submits seeded talent it represents, a new one each request), then the same call
+    after its deadline."""
+    import time
+    from datetime import datetime, timedelta, timezone
+
+    director, talent, agent = director_bearer(base), demo_bearer(base), _bearer(base, AGENT_LOGIN)
+    as_director = {"Authorization": director}
+    radha = requests.get(base + "/api/calls/?mine=true&q=young radha", headers=as_director,
+                         timeout=30).json()["items"][0]["id"]
+
+    def new_call(name, seconds):
+        role = requests.post(base + "/api/productions/1/roles", headers=as_director, timeout=30,
+                             json={"name": name}).json()["id"]
+        deadline = (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat()
+        made = requests.post(base + "/api/calls/", headers=as_director, timeout=30, json={
+            "role_id": role, "deadline": deadline, "requires_headshot": False})
+        made.raise_for_status()
+        return made.json()["id"]
+
+    stamp = int(time.time())
+    burst, passed = new_call(f"Burst {stamp}", 3600), new_call(f"Closed {stamp}", 2)
+    time.sleep(2.5)
+    return [
+        Route("GET /api/calls/for-me (100,000 open calls)", "/api/calls/for-me", authorization=lambda _: talent,
+              cold=True),
+        Route("GET /api/calls/{id}/submissions (10,000; best match)",
+              f"/api/calls/{radha}/submissions?sort=-match_score", authorization=lambda _: director, cold=True),
+        Route("GET /api/calls/{id}/submissions (10,000; shortlisted, newest)",
+              f"/api/calls/{radha}/submissions?status=shortlisted", authorization=lambda _: director),
+        Route("POST /api/calls/{id}/submissions (burst before a deadline; a new talent each time)",
+              f"/api/calls/{burst}/submissions", method="POST", body='{"talent_id": {n}}', vary=True, expect=201,
+              sequence_from=1000, authorization=lambda _: agent),
+        Route("POST /api/calls/{id}/submissions (after the deadline: 409)", f"/api/calls/{passed}/submissions",
+              method="POST", body='{"talent_id": 1000}', expect=409, authorization=lambda _: agent),
     ]

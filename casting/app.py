@@ -104,6 +104,7 @@ def _register_blueprints(app):
     from casting.admin.routes import blp as admin_blp
     from casting.auditions.routes import blp as auditions_blp, calendar_blp
     from casting.auth.routes import blp as auth_blp
+    from casting.calls.routes import blp as calls_blp
     from casting.exports.routes import blp as exports_blp
     from casting.health.routes import blp as health_blp
     from casting.media.routes import blp as media_blp
@@ -115,8 +116,8 @@ def _register_blueprints(app):
     from casting.talents.routes import blp as talents_blp
     from casting.webhooks.routes import blp as webhooks_blp
 
-    for blueprint in (health_blp, auth_blp, admin_blp, talents_blp, productions_blp, auditions_blp, calendar_blp,
-                      exports_blp, media_blp, messaging_blp, meta_blp, safety_blp, webhooks_blp):
+    for blueprint in (health_blp, auth_blp, admin_blp, talents_blp, productions_blp, calls_blp, auditions_blp,
+                      calendar_blp, exports_blp, media_blp, messaging_blp, meta_blp, safety_blp, webhooks_blp):
         api.register_blueprint(blueprint)
     if app.config["APP_ENV"] == "development":
         api.register_blueprint(dev_blp)

@@ -24,7 +24,8 @@ from casting.exports.services import export_lines
 from casting.extensions import db
 from casting.jobs import book_periodic_jobs, run_worker
 from casting.optional import MissingExtra, require
-from casting.messaging import tasks as _messaging_tasks  # noqa: F401 - periodic jobs register on import
+from casting.calls import tasks as _call_tasks  # noqa: F401 - periodic jobs register on import
+from casting.messaging import tasks as _messaging_tasks  # noqa: F401
 from casting.notifications import tasks as _notification_tasks  # noqa: F401
 from casting.safety import tasks as _safety_tasks  # noqa: F401
 from casting.pii import rotate_all
@@ -135,6 +136,26 @@ def seed_auditions_command(count, invites, up_to):
         except RuntimeError as error:
             raise click.ClickException(str(error)) from error
     click.echo(f"{max(count, 0)} auditions loaded in {time.monotonic() - started:.1f} s")
+
+
+@seed_cli.command("calls")
+@click.argument("count", type=click.IntRange(0, 5_000_000))
+@click.option("--submissions", default=0, type=click.IntRange(0, 1_000_000), show_default=True,
+              help="Submissions in all to the demo call for Young Radha (from the seeded talent).")
+@click.option("--represented", default=0, type=click.IntRange(0, 5_000_000), show_default=True,
+              help="Make the first demo agent the agent of this many seeded talent.")
+@click.option("--up-to", is_flag=True, help="Only add what is missing for COUNT calls in all.")
+def seed_calls_command(count, submissions, represented, up_to):
+    """Load COUNT open casting calls (on new roles of the demo's second casting director), for benchmarks."""
+    from casting.calls.models import CastingCall
+    from casting.calls.seeding import seed_calls
+
+    if up_to:
+        count -= db.session.scalar(select(func.count()).select_from(CastingCall))
+        db.session.rollback()
+    started = time.monotonic()
+    added, sent = seed_calls(max(count, 0), submissions, represented)
+    click.echo(f"{added} calls and {sent} submissions loaded in {time.monotonic() - started:.1f} s")
 
 
 @users_cli.command("create-admin")

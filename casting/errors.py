@@ -88,6 +88,16 @@ class Codes:
     UNVERIFIED_START_LIMIT = ErrorCode("MESSAGE_008", 429,
                                        "Until your account is verified, you can start only a few new conversations "
                                        "a day.")
+    CALL_NOT_FOUND = ErrorCode("CALL_001", 404, "No such casting call.")
+    CALL_EXISTS = ErrorCode("CALL_002", 409, "This role already has a casting call: edit that one.")
+    CALL_CLOSED = ErrorCode("CALL_003", 409, "This casting call is closed: its deadline passed or it was closed.")
+    CALL_FULL = ErrorCode("CALL_004", 409, "This casting call has all the submissions it takes.")
+    CALL_INCOMPLETE = ErrorCode("CALL_005", 422, "The submission lacks something the casting call asks for.")
+    CALL_NOT_ELIGIBLE = ErrorCode("CALL_006", 403, "This casting call does not take submissions from you.")
+    SUBMISSION_NOT_FOUND = ErrorCode("CALL_007", 404, "No such submission.")
+    SUBMISSION_EXISTS = ErrorCode("CALL_008", 409, "This talent has already submitted to this casting call.")
+    SUBMISSION_BAD_MOVE = ErrorCode("CALL_009", 409, "This submission cannot make that move.")
+    DIGEST_LINK_INVALID = ErrorCode("CALL_010", 404, "This unsubscribe link is not valid.")
 
 
 CATALOGUE = sorted((value for value in vars(Codes).values() if isinstance(value, ErrorCode)),

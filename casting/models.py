@@ -1,6 +1,7 @@
 """Every domain's models, imported in one place so the metadata (and Alembic) sees them all."""
 from casting.auditions.models import Audition, AuditionSlot, CalendarFeed, Invitation, InvitationEvent
 from casting.audit.models import AuditEvent
+from casting.calls.models import CastingCall, DigestSubscription, Submission, SubmissionNote
 from casting.auth.models import ApiKey, AuthSession, OAuthIdentity
 from casting.messaging.models import Attachment, Conversation, Message, MessageRead, Participant
 from casting.notifications.models import Notification
@@ -10,6 +11,6 @@ from casting.talents.models import Talent, TalentEmbedding, TalentMedia
 from casting.users.models import User
 
 __all__ = ["ApiKey", "Attachment", "Audition", "AuditionSlot", "AuditEvent", "AuthSession", "CalendarFeed",
-           "CastingRole", "Conversation", "Flag", "Invitation", "InvitationEvent", "Message", "MessageRead",
-           "Notification", "OAuthIdentity", "Participant", "Production", "Talent", "TalentEmbedding", "TalentMedia",
-           "User"]
+           "CastingCall", "CastingRole", "Conversation", "DigestSubscription", "Flag", "Invitation", "InvitationEvent",
+           "Message", "MessageRead", "Notification", "OAuthIdentity", "Participant", "Production", "Submission",
+           "SubmissionNote", "Talent", "TalentEmbedding", "TalentMedia", "User"]

@@ -136,4 +136,7 @@ def seed_demo():
     indexes = [row["email_index"] for row in rows]
     total = db.session.scalar(select(func.count()).select_from(User).where(User.email_index.in_(indexes)))
     _demo_productions()
+    from casting.calls.seeding import seed_demo_calls
+
+    seed_demo_calls()
     return added, total

@@ -177,6 +177,52 @@ TEMPLATES = {template.name: template for template in (
         dlt_template_id={"en": "1107172000000000901", "hi": "1107172000000000902"},
         fallbacks={"name": HELLO},
     ),
+    Template(
+        name="call_submission_received", version=1, params=("talent_name", "role", "production", "deadline"),
+        text={"en": "{talent_name}, your submission for {role} in {production} reached the casting team. They "
+                    "review submissions after {deadline}; you can see its status in the Casting app.",
+              "hi": "{talent_name}, {production} में {role} के लिए आपका आवेदन कास्टिंग टीम तक पहुँच गया है। वे "
+                    "{deadline} के बाद आवेदन देखेंगे; इसकी स्थिति Casting ऐप में देखें।"},
+        subject={"en": "Submitted: {role} in {production}", "hi": "आवेदन भेजा गया: {production} में {role}"},
+        whatsapp_name="casting_call_submission_received",
+        whatsapp_body=("talent_name", "role", "production", "deadline"),
+        msg91_flow_id="casting_call_submission_received_flow",
+        dlt_template_id={"en": "1107172000000001001", "hi": "1107172000000001002"},
+    ),
+    Template(
+        name="call_shortlisted", version=1, params=("talent_name", "role", "production"),
+        text={"en": "Good news, {talent_name}: the casting team shortlisted you for {role} in {production}. "
+                    "Watch the Casting app for an audition invitation.",
+              "hi": "खुशखबरी, {talent_name}: कास्टिंग टीम ने आपको {production} में {role} के लिए शॉर्टलिस्ट किया है। "
+                    "ऑडिशन के आमंत्रण के लिए Casting ऐप देखते रहें।"},
+        subject={"en": "Shortlisted: {role} in {production}", "hi": "शॉर्टलिस्ट: {production} में {role}"},
+        whatsapp_name="casting_call_shortlisted", whatsapp_body=("talent_name", "role", "production"),
+        msg91_flow_id="casting_call_shortlisted_flow",
+        dlt_template_id={"en": "1107172000000001101", "hi": "1107172000000001102"},
+    ),
+    Template(
+        name="call_declined", version=1, params=("talent_name", "role", "production"),
+        text={"en": "Thank you, {talent_name}, for submitting for {role} in {production}. The casting team has "
+                    "chosen other talent this time. Your profile stays with casting teams for the next one.",
+              "hi": "{talent_name}, {production} में {role} के लिए आवेदन करने के लिए धन्यवाद। इस बार कास्टिंग टीम ने "
+                    "किसी और को चुना है। आपकी प्रोफ़ाइल अगली बार के लिए कास्टिंग टीमों के पास रहेगी।"},
+        subject={"en": "{production}: an update on your submission", "hi": "{production}: आपके आवेदन की जानकारी"},
+        whatsapp_name="casting_call_declined", whatsapp_body=("talent_name", "role", "production"),
+        msg91_flow_id="casting_call_declined_flow",
+        dlt_template_id={"en": "1107172000000001201", "hi": "1107172000000001202"},
+    ),
+    Template(
+        name="call_digest", version=1, params=("name", "count", "roles", "unsubscribe_url"),
+        text={"en": "{name}, {count} new roles fit your profile: {roles}. See why in the Casting app under "
+                    "Roles for me. Stop these daily messages: {unsubscribe_url}",
+              "hi": "{name}, आपकी प्रोफ़ाइल के लिए {count} नई भूमिकाएँ: {roles}। क्यों, यह Casting ऐप में "
+                    "'मेरे लिए भूमिकाएँ' में देखें। ये रोज़ के संदेश बंद करें: {unsubscribe_url}"},
+        subject={"en": "{count} new roles for you", "hi": "आपके लिए {count} नई भूमिकाएँ"},
+        whatsapp_name="casting_call_digest", whatsapp_body=("name", "count", "roles", "unsubscribe_url"),
+        msg91_flow_id="casting_call_digest_flow",
+        dlt_template_id={"en": "1107172000000001301", "hi": "1107172000000001302"},
+        fallbacks={"name": HELLO},
+    ),
 )}
 
 

@@ -180,31 +180,84 @@ def tiered(role, offset, limit):
         index = min(len(levels) - 1, 2 * index + 1)
 
 
-def reasons(role, talent, like=None):
-    """Short sentences on how `talent` (a profile snapshot) meets `role`; `like`: the likeness to the role's
-    embedding, when the role has one."""
+# How each fact reads: to the casting team about a talent ("team"), or to the talent about a role ("talent",
+# roles for me). A fact without a phrase in a voice is not said in it.
+PHRASES = {
+    "team": {
+        "like": "like this role (similarity {like:.2f})", "no_like": "no embedding yet to compare with this role",
+        "skill": "has {skill}", "no_skill": "missing skill: {skill}",
+        "no_language": "does not speak {name}", "language": "speaks {name} ({level})",
+        "weak_language": "speaks {name} ({level}; the part needs {needed})",
+        "city": "based in {city}", "other_city": "based in {actual}, not {city}",
+        "experience": "{years} year{plural} of experience", "verified": "verified profile",
+    },
+    "talent": {
+        "like": "your profile is like this role (similarity {like:.2f})",
+        "no_like": "your profile has no embedding yet to compare with this role",
+        "skill": "you have {skill}", "no_skill": "the role asks for {skill}, which is not on your profile",
+        "no_language": "the role needs {name}, which you do not list",
+        "language": "you speak {name} ({level})",
+        "weak_language": "you speak {name} ({level}; the part needs {needed})",
+        "city": "the role is in {city}, where you are based",
+        "other_city": "the role is in {city}; you are based in {actual}",
+        "age": "the role asks for {wanted}; your {which} is {have}",
+        "experience": "you have {years} year{plural} of experience", "verified": "your profile is verified",
+    },
+}
+
+
+def _span(low, high):
+    if low is not None and high is not None:
+        return f"{low}\u2013{high}" if low != high else str(low)
+    return f"{low}+" if low is not None else f"up to {high}"
+
+
+def _age_fact(role, talent):
+    if role.age_min is None and role.age_max is None:
+        return None
+    wanted = _span(role.age_min, role.age_max)
+    if talent.get("playing_age_min") is not None and talent.get("playing_age_max") is not None:
+        playing = _span(talent["playing_age_min"], talent["playing_age_max"])
+        return {"wanted": wanted, "which": "playing age", "have": playing}
+    if talent.get("age") is not None:
+        return {"wanted": wanted, "which": "age", "have": str(talent["age"])}
+    return {"wanted": wanted, "which": "age", "have": "not on your profile"}
+
+
+def facts(role, talent, like=None):
+    """(phrase name, values) for how `talent` (a profile snapshot) meets `role`, in the order they are said."""
     said = []
     if role.embedding is not None:
-        said.append(f"like this role (similarity {like:.2f})" if like is not None
-                    else "no embedding yet to compare with this role")
+        said.append(("like", {"like": like}) if like is not None else ("no_like", {}))
     have = {skill.lower() for skill in talent["skills"]}
     for skill in role.skills or []:
-        said.append(f"has {skill}" if skill.lower() in have else f"missing skill: {skill}")
+        said.append(("skill" if skill.lower() in have else "no_skill", {"skill": skill}))
     spoken = {language["name"].lower(): language["proficiency"] for language in talent["languages"]}
     for wanted in role.languages or []:
         level = spoken.get(wanted["name"].lower())
+        values = {"name": wanted["name"], "level": level, "needed": wanted["proficiency"]}
         if level is None:
-            said.append(f"does not speak {wanted['name']}")
+            said.append(("no_language", values))
         elif level in _at_least(wanted["proficiency"]):
-            said.append(f"speaks {wanted['name']} ({level})")
+            said.append(("language", values))
         else:
-            said.append(f"speaks {wanted['name']} ({level}; the part needs {wanted['proficiency']})")
+            said.append(("weak_language", values))
+    age = _age_fact(role, talent)
+    if age:
+        said.append(("age", age))
     city = (talent["location"] or {}).get("city")
     if role.city:
-        said.append(f"based in {role.city}" if city == role.city else f"based in {city or 'an unknown city'}, "
-                    f"not {role.city}")
+        said.append(("city" if city == role.city else "other_city",
+                     {"city": role.city, "actual": city or "an unknown city"}))
     years = talent["experience_years"] or 0
-    said.append(f"{years} year{'s' if years != 1 else ''} of experience")
+    said.append(("experience", {"years": years, "plural": "s" if years != 1 else ""}))
     if talent["is_verified"]:
-        said.append("verified profile")
+        said.append(("verified", {}))
     return said
+
+
+def reasons(role, talent, like=None, voice="team"):
+    """Short sentences on how `talent` (a profile snapshot) meets `role`; `like`: the likeness to the role's
+    embedding, when the role has one. `voice`: "team" (about the talent) or "talent" (to them, roles for me)."""
+    phrases = PHRASES[voice]
+    return [phrases[name].format(**values) for name, values in facts(role, talent, like) if name in phrases]

@@ -27,6 +27,7 @@ class FlagTarget(str, enum.Enum):
     ROLE = "role"
     AUDITION = "audition"
     USER = "user"
+    CALL = "call"
 
 
 class ReportReason(str, enum.Enum):

@@ -1,0 +1,1 @@
+"""Open casting calls: a role open to submissions, talent and agents applying, casting teams reviewing."""

@@ -1,0 +1,769 @@
+"""Casting calls: opening a role to submissions, finding work, applying, reviewing, and telling people.
+
+Who sees what. A call is public (to anyone signed in) while it is shown: neither it, its role nor its
+production held by the scam shield, the production not a draft and its owner not suspended; its
+production's owner and admins always see it. Submissions are seen by the production's owner (and
+admins) who review them, and by the applicant: the talent themselves or the agent who represents them
+(`Talent.agent_id`). Nobody else learns a submission exists (404).
+
+A call takes submissions while it is open and before its deadline; both are checked in the one UPDATE
+that also counts the submission against the cap, so a burst at the deadline or at the cap never lets
+one too many in. The periodic sweep marks calls past their deadline closed and tells those still
+waiting, once.
+"""
+import hashlib
+import json
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager, joinedload
+
+from casting.auditions import services as auditions
+from casting.calls import fit
+from casting.calls.models import (CallStatus, CastingCall, DigestSubscription, Eligibility, Submission,
+                                  SubmissionNote, SubmissionStatus)
+from casting.errors import ApiError, Codes
+from casting.extensions import db, redis, script
+from casting.jobs import enqueue
+from casting.jsonprovider import dumps_bytes
+from casting.productions import matching
+from casting.productions import services as productions
+from casting.productions.models import CastingRole, Production, ProductionStatus
+from casting.safety import services as safety
+from casting.safety.models import FlagTarget
+from casting.sorting import order_by, sort_clauses
+from casting.talents import cache as talent_cache
+from casting.talents.models import MediaKind, Talent, TalentMedia
+from casting.talents.services import age_clause, can_manage, profile
+from casting.users.models import Role
+
+S = SubmissionStatus
+WAITING = (S.SUBMITTED, S.VIEWED, S.SHORTLISTED)  # still waiting to hear: told once when the call closes
+REVIEW_MOVES = {  # what the casting team may mark, from what
+    S.VIEWED: {S.SUBMITTED},
+    S.SHORTLISTED: {S.SUBMITTED, S.VIEWED, S.DECLINED},
+    S.DECLINED: {S.SUBMITTED, S.VIEWED, S.SHORTLISTED},
+}
+WITHDRAWABLE = {S.SUBMITTED, S.VIEWED, S.SHORTLISTED}
+MAX_BULK = 500
+MAX_DEADLINE_DAYS = 365
+VERSION_KEY = "casting:calls:version"  # bumped by every write that changes which calls are open
+FOR_ME_SECONDS = 60
+
+
+def _now():
+    return datetime.now(timezone.utc)
+
+
+def _bump():
+    redis.incr(VERSION_KEY)
+
+
+def _submissions_version_key(call_id):
+    return f"casting:calls:submissions-version:{call_id}"
+
+
+def _bump_submissions(call_id):
+    """A write that changes what a call's submission list shows: its cached pages are not served again."""
+    redis.incr(_submissions_version_key(call_id))
+
+
+# KEYS: the version keys. ARGV: the key's prefix, the digest of its parts. The cached body, or the versions.
+_CACHED = """
+local versions = redis.call('MGET', unpack(KEYS))
+local key = ARGV[1]
+for i, version in ipairs(versions) do key = key .. ':' .. (version or '0') end
+key = key .. ':' .. ARGV[2]
+return {key, redis.call('GET', key)}
+"""
+
+
+def cached_json(name, parts, version_keys, build):
+    """A response body (JSON bytes) from Redis in one round trip, or `build()`'s (value, seconds) serialised
+    and kept that long.
+
+    The key holds the viewer's `parts` and the current value of each of `version_keys`, so a write that
+    bumps one of them is seen by the next read at once; the seconds bound everything else (a role's
+    edit, a deadline passing, a photo link's signing window). Permission checks happen in `build`: a
+    body is kept per viewer, for what they were allowed to see.
+    """
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    key, body = script(_CACHED)(keys=version_keys, args=[f"casting:cache:calls:{name}", digest])
+    if body is None:
+        value, seconds = build()
+        body = dumps_bytes(value)
+        if seconds > 0:
+            redis.setex(key, seconds, body)
+    return body
+
+
+# which calls are shown, and to whom
+
+def shown():
+    """SQL (over a query joined to the call's role and production): a call anyone signed in may see."""
+    return and_(CastingCall.held_at.is_(None), CastingRole.held_at.is_(None),
+                Production.status != ProductionStatus.DRAFT, productions.shown())
+
+
+def open_now():
+    """SQL: a call taking submissions now (the deadline is checked here, not only by the sweep)."""
+    return and_(CastingCall.status == CallStatus.OPEN, CastingCall.deadline > func.now())
+
+
+def is_open(call):
+    return call.status == CallStatus.OPEN and call.deadline > _now()
+
+
+def _joined():
+    return (select(CastingCall).join(CastingRole, CastingRole.id == CastingCall.role_id)
+            .join(Production, Production.id == CastingCall.production_id)
+            .options(contains_eager(CastingCall.role), contains_eager(CastingCall.production)))
+
+
+def _manages(call, user):
+    return user.role == Role.ADMIN or call.production.owner_id == user.id
+
+
+def _is_shown(call):
+    return (call.held_at is None and call.role.held_at is None and call.production.status != ProductionStatus.DRAFT
+            and productions.is_shown(call.production))
+
+
+def visible(call_id, user, lean=False):
+    """A call `user` may see; a hidden one is as good as missing (404). One query, whether shown included;
+    `lean` leaves out what only the call's own response shows (applying reads less)."""
+    query = _joined().add_columns(shown().label("shown")).where(CastingCall.id == call_id)
+    if lean:
+        query = query.options(contains_eager(CastingCall.role).defer(CastingRole.is_verified),
+                              contains_eager(CastingCall.production).defer(Production.is_verified))
+    found = db.session.execute(query).first()
+    if found is None or not (found[1] or _manages(found[0], user)):
+        raise ApiError(Codes.CALL_NOT_FOUND)
+    return found[0]
+
+
+def _managed(call_id, user):
+    """A call `user` manages, checked in one query (what a cached read needs); others go through `owned`
+    for the same 404 or 403 as every other route."""
+    call = db.session.scalar(select(CastingCall).join(Production, Production.id == CastingCall.production_id)
+                             .where(CastingCall.id == call_id, Production.owner_id == user.id)
+                             if user.role != Role.ADMIN else select(CastingCall).where(CastingCall.id == call_id))
+    if call is None:
+        return owned(call_id, user)
+    safety.ensure_active(user)
+    return call
+
+
+def owned(call_id, user):
+    """A call `user` may change or review: its production's owner or an admin (403 for other viewers)."""
+    call = visible(call_id, user)
+    if not _manages(call, user):
+        raise ApiError(Codes.AUTH_FORBIDDEN)
+    safety.ensure_active(user)
+    return call
+
+
+def _reported_call(reporter, call_id):
+    call = db.session.scalar(_joined().where(CastingCall.id == call_id))
+    return call.production.owner_id if call is not None and _is_shown(call) else None
+
+
+safety.register_target(FlagTarget.CALL, _reported_call, holdable=CastingCall)
+
+
+# the casting team: opening, editing and closing a call
+
+def _check_deadline(deadline):
+    now = _now()
+    if deadline <= now or deadline > now + timedelta(days=MAX_DEADLINE_DAYS):
+        raise ApiError(Codes.VALIDATION, details={"fields": {"deadline": [
+            f"Must be in the future, at most {MAX_DEADLINE_DAYS} days ahead."]}})
+
+
+def _screen(call, user, *texts):
+    """Hold a call the scam shield flags until an admin reviews it (as productions and roles are)."""
+    verdict = safety.screen(user, *texts)
+    if verdict:
+        safety.hold(call, FlagTarget.CALL, user, verdict)
+
+
+def create(user, data):
+    """Open a role to submissions (its production's owner or an admin); one call per role."""
+    found = db.session.get(CastingRole, data["role_id"])
+    if found is None:
+        raise ApiError(Codes.ROLE_NOT_FOUND)
+    role = productions.role(found.production_id, found.id, user, manage=True)
+    _check_deadline(data["deadline"])
+    if db.session.scalar(select(CastingCall.id).where(CastingCall.role_id == role.id)):
+        raise ApiError(Codes.CALL_EXISTS)
+    call = CastingCall(production_id=role.production_id, created_by=user.id, **data)
+    db.session.add(call)
+    _screen(call, user, call.details, *(call.questions or []))
+    try:
+        db.session.commit()
+    except IntegrityError:  # a second call for the role, sent at the same moment
+        db.session.rollback()
+        raise ApiError(Codes.CALL_EXISTS) from None
+    _bump()
+    return visible(call.id, user)
+
+
+def edit(call_id, user, changes):
+    """Edit a call, or close (or reopen, before its deadline) it; closing tells everyone still waiting."""
+    call = owned(call_id, user)
+    was_open = is_open(call)
+    status = changes.pop("status", None)
+    for name, value in changes.items():
+        setattr(call, name, value)
+    if "deadline" in changes:
+        _check_deadline(call.deadline)
+    if status == CallStatus.CLOSED and call.status == CallStatus.OPEN:
+        call.status, call.closed_at = CallStatus.CLOSED, _now()
+    elif status == CallStatus.OPEN and call.status == CallStatus.CLOSED:
+        if call.deadline <= _now():
+            raise ApiError(Codes.CALL_CLOSED, "The deadline has passed: set a new one to reopen the call.",
+                           details={"reason": "deadline"})
+        call.status, call.closed_at = CallStatus.OPEN, None
+    _screen(call, user, changes.get("details"), *(changes.get("questions") or []))
+    db.session.commit()
+    _bump()
+    _bump_submissions(call.id)
+    if was_open and not is_open(call):
+        enqueue("default", "casting.calls.tasks.tell_waiting", call.id)
+    return call
+
+
+@productions.on_role_closed
+def _role_closed(role):
+    """A role filled or closed: its call closes too, and those still waiting hear it once."""
+    closed = db.session.scalars(update(CastingCall).where(CastingCall.role_id == role.id,
+                                                          CastingCall.status == CallStatus.OPEN)
+                                .values(status=CallStatus.CLOSED, closed_at=func.now())
+                                .returning(CastingCall.id)).all()
+    db.session.commit()
+    for call_id in closed:
+        _bump()
+        _bump_submissions(call_id)
+        enqueue("default", "casting.calls.tasks.tell_waiting", call_id)
+
+
+def close_past_deadline():
+    """Mark open calls whose deadline has passed closed; their waiting applicants are told. Returns the ids."""
+    closed = db.session.scalars(update(CastingCall).where(CastingCall.status == CallStatus.OPEN,
+                                                          CastingCall.deadline <= func.now())
+                                .values(status=CallStatus.CLOSED, closed_at=func.now())
+                                .returning(CastingCall.id)).all()
+    db.session.commit()
+    if closed:
+        _bump()
+    for call_id in closed:
+        _bump_submissions(call_id)
+        enqueue("default", "casting.calls.tasks.tell_waiting", call_id)
+    return closed
+
+
+# finding work
+
+def _text_filter(column, value):
+    return func.lower(column) == value.strip().lower()
+
+
+def listing(user, args):
+    """Calls matching the filters: open ones for everyone (with `mine`, your productions' calls, any status)."""
+    query = _joined()
+    if args.get("mine"):
+        query = query.where(Production.owner_id == user.id)
+    else:
+        query = query.where(open_now(), shown())
+    if args.get("q"):
+        words = f"%{args['q'].strip().lower()}%"
+        query = query.where(or_(func.lower(CastingRole.name).like(words), func.lower(Production.title).like(words),
+                                func.lower(func.coalesce(CastingRole.description, "")).like(words)))
+    if args.get("city"):
+        query = query.where(or_(_text_filter(CastingRole.city, args["city"]),
+                                and_(CastingRole.city.is_(None),
+                                     _text_filter(Production.location["city"].astext, args["city"]))))
+    if args.get("language"):
+        query = query.where(or_(_text_filter(Production.language, args["language"]),
+                                CastingRole.languages.contains([{"name": args["language"].strip().title()}])))
+    for name, column in (("category", CastingCall.category), ("production_type", Production.type),
+                         ("gender", CastingRole.gender), ("remote", CastingCall.remote),
+                         ("self_tape", CastingCall.self_tape)):
+        if args.get(name) is not None:
+            query = query.where(column == args[name])
+    if args.get("pay_min") is not None:
+        query = query.where(CastingRole.pay_inr >= args["pay_min"])
+    if args.get("pay_max") is not None:
+        query = query.where(CastingRole.pay_inr <= args["pay_max"])
+    if args.get("deadline_before") is not None:
+        query = query.where(CastingCall.deadline <= args["deadline_before"])
+    if args.get("deadline_after") is not None:
+        query = query.where(CastingCall.deadline >= args["deadline_after"])
+    sort = args.get("sort") or []
+    clauses = [CastingRole.pay_inr.desc().nulls_last() if key == "-pay_inr" else
+               CastingRole.pay_inr.asc().nulls_last() if key == "pay_inr" else
+               sort_clauses(CastingCall, [key])[0] for key in sort]
+    return query.order_by(*clauses, CastingCall.deadline.asc(), CastingCall.id.desc())
+
+
+def _for_me_talent(user, talent_id):
+    """(id, last change) of the talent roles-for-me is about: your own profile, or (an agent) one you represent."""
+    query = select(Talent.id, Talent.updated_at).where(Talent.deleted_at.is_(None))
+    if talent_id is None:
+        found = db.session.execute(query.where(Talent.user_id == user.id)).first()
+        if found is None:
+            raise ApiError(Codes.TALENT_NOT_FOUND, "Create your talent profile first: roles are matched to it.")
+        return found
+    if user.role != Role.ADMIN:
+        query = query.where(or_(Talent.user_id == user.id, Talent.agent_id == user.id))
+    found = db.session.execute(query.where(Talent.id == talent_id)).first()
+    if found is None:
+        raise ApiError(Codes.TALENT_NOT_FOUND)
+    return found
+
+
+def _for_me(talent, vector):
+    """(select of open, shown call ids whose role `talent` meets, score column, likeness column)."""
+    score = func.round(func.cast(fit.score_expression(talent, vector), db.Numeric), 4).label("score")
+    base = (select(CastingCall.id).join(CastingRole, CastingRole.id == CastingCall.role_id)
+            .join(Production, Production.id == CastingCall.production_id)
+            .where(open_now(), shown(), fit.fits(talent)))
+    return base, score, fit.likeness(vector).label("like")
+
+
+def new_roles_for(talent, since, limit):
+    """(how many, "role in production, ...") of the open calls for `talent` opened since `since`, best
+    first; None when there are none (the digest)."""
+    base, score, _ = _for_me(talent, fit.talent_vector(talent.id))
+    base = base.where(CastingCall.created_at > since)
+    total = db.session.scalar(select(func.count()).select_from(base.subquery()))
+    if not total:
+        return None
+    names = db.session.execute(base.with_only_columns(CastingRole.name, Production.title, score)
+                               .order_by(score.desc(), CastingCall.id.desc()).limit(limit)).all()
+    return total, "; ".join(f"{role} in {production}" for role, production, _ in names)
+
+
+def roles_for_me(user, args, dump):
+    """Roles for me as a JSON page: (call, score, reasons) items for the talent, best fit first, among the open
+    calls whose hard requirements they meet; `dump(items, total)` serialises a page.
+
+    The page is cached for a minute under the calls' version (bumped by every call write), the talent
+    list version (bumped by every profile write) and the profile's last change: a new call or a profile
+    edit shows in the next read.
+    """
+    def build():
+        talent_id, _ = _for_me_talent(user, args.get("talent_id"))
+        talent = db.session.get(Talent, talent_id)
+        base, score, like = _for_me(talent, fit.talent_vector(talent.id))
+        rows = db.session.execute(base.add_columns(score, like)
+                                  .order_by(score.desc(), CastingCall.deadline.asc(), CastingCall.id.desc())
+                                  .limit(args["per_page"]).offset((args["page"] - 1) * args["per_page"])).all()
+        total = db.session.scalar(select(func.count()).select_from(base.subquery()))
+        calls = {call.id: call for call in db.session.scalars(  # the reasons read whether a role has an embedding
+            _joined().where(CastingCall.id.in_([row[0] for row in rows]))
+            .options(contains_eager(CastingCall.role).undefer(CastingRole.embedding)))}
+        snapshot = profile(talent.id)
+        items = [(calls[call_id], float(score), matching.reasons(
+            calls[call_id].role, snapshot, None if like is None else float(like), voice="talent"))
+            for call_id, score, like in rows if call_id in calls]
+        return dump(items, total), FOR_ME_SECONDS
+
+    parts = {"viewer": user.id, "role": user.role.value, **args}
+    return cached_json("for-me", parts, [VERSION_KEY, talent_cache.VERSION_KEY], build)
+
+
+# applying
+
+def _applicant(call, user, talent_id):
+    """The talent a submission is for: your own profile (talent) or one you represent (agent)."""
+    with_media = select(Talent).options(joinedload(Talent.media)).where(Talent.deleted_at.is_(None))
+    if user.role == Role.TALENT:
+        talent = db.session.scalars(with_media.where(Talent.user_id == user.id)).unique().first()
+        if talent is None or (talent_id is not None and talent_id != talent.id):
+            raise ApiError(Codes.CALL_NOT_ELIGIBLE, "Submit your own talent profile (create it first).")
+    elif user.role == Role.AGENT:
+        if talent_id is None:
+            raise ApiError(Codes.VALIDATION, details={"fields": {"talent_id": ["Agents name the talent they submit."]}})
+        talent = db.session.scalars(with_media.where(Talent.id == talent_id)).unique().first()
+        if talent is None or talent.agent_id != user.id:
+            raise ApiError(Codes.CALL_NOT_ELIGIBLE, "Agents submit only talent they represent.",
+                           details={"talent_id": talent_id})
+    else:
+        raise ApiError(Codes.CALL_NOT_ELIGIBLE, "Talent and their agents submit to casting calls.")
+    if call.eligibility == Eligibility.VERIFIED and not talent.is_verified:
+        raise ApiError(Codes.CALL_NOT_ELIGIBLE, "This call takes verified talent only.",
+                       details={"eligibility": "verified"})
+    if call.eligibility == Eligibility.AGENTS and user.role != Role.AGENT:
+        raise ApiError(Codes.CALL_NOT_ELIGIBLE, "This call takes submissions from agents only.",
+                       details={"eligibility": "agents"})
+    return talent
+
+
+def _picks(call, talent, data):
+    """The headshot and portfolio picks, checked against the talent's own media and what the call asks."""
+    media = {item.id: item for item in talent.media}
+    missing = {}
+    headshot_id = data.get("headshot_id")
+    if headshot_id is None and call.requires_headshot:
+        headshot_id = next((item.id for item in talent.media if item.kind == MediaKind.HEADSHOT), None)
+    if headshot_id is not None and (headshot_id not in media or media[headshot_id].kind != MediaKind.HEADSHOT):
+        missing["headshot_id"] = ["Not a headshot of this talent."]
+    elif headshot_id is None and call.requires_headshot:
+        missing["headshot_id"] = ["This call asks for a headshot: upload one to the profile first."]
+    portfolio = data.get("portfolio_ids") or []
+    strangers = [media_id for media_id in portfolio if media_id not in media
+                 or media[media_id].kind != MediaKind.PORTFOLIO]
+    if strangers:
+        missing["portfolio_ids"] = [f"Not portfolio images of this talent: {', '.join(map(str, strangers))}."]
+    elif len(portfolio) < call.portfolio_min:
+        missing["portfolio_ids"] = [f"This call asks for at least {call.portfolio_min} portfolio pick(s)."]
+    if call.requires_cover_note and not (data.get("cover_note") or "").strip():
+        missing["cover_note"] = ["This call asks for a cover note."]
+    answers = data.get("answers") or []
+    if len(answers) != len(call.questions) or not all(answer.strip() for answer in answers):
+        missing["answers"] = [f"Answer each of the call's {len(call.questions)} question(s), in order."]
+    if missing:
+        raise ApiError(Codes.CALL_INCOMPLETE, details={"fields": missing})
+    return headshot_id, portfolio
+
+
+def _take_place(call):
+    """Count the submission against the call, if it is open, before its deadline and under its cap."""
+    taken = db.session.scalar(update(CastingCall).where(
+        CastingCall.id == call.id, open_now(),
+        or_(CastingCall.submission_cap.is_(None), CastingCall.submission_count < CastingCall.submission_cap))
+        .values(submission_count=CastingCall.submission_count + 1).returning(CastingCall.id)
+        .execution_options(synchronize_session=False))
+    if taken is None:
+        db.session.rollback()
+        db.session.refresh(call)
+        if not is_open(call):
+            raise ApiError(Codes.CALL_CLOSED, details={"reason": "closed" if call.status == CallStatus.CLOSED
+                                                       else "deadline", "deadline": call.deadline.isoformat()})
+        raise ApiError(Codes.CALL_FULL, details={"submission_cap": call.submission_cap})
+
+
+def score_submission(submission_id):
+    """Store the talent's match score for the role (0 when they miss a hard requirement), for "best match".
+
+    Run by the job that follows a submission, so applying stays one short transaction at a deadline rush.
+    """
+    submission = db.session.get(Submission, submission_id)
+    if submission is None:
+        return None
+    role = db.session.scalar(select(CastingRole).join(CastingCall, CastingCall.role_id == CastingRole.id)
+                             .where(CastingCall.id == submission.call_id))
+    row = db.session.execute(matching.ranked(role).where(Talent.id == submission.talent_id)).first()
+    submission.match_score = float(row[1]) if row else 0.0
+    db.session.commit()
+    _bump_submissions(submission.call_id)
+    return submission.match_score
+
+
+def submit(call_id, user, data):
+    """Submit a talent to a call; one submission per talent per call, whoever sends it."""
+    call = visible(call_id, user, lean=True)
+    if not is_open(call):
+        raise ApiError(Codes.CALL_CLOSED, details={"reason": "closed" if call.status == CallStatus.CLOSED
+                                                   else "deadline", "deadline": call.deadline.isoformat()})
+    talent = _applicant(call, user, data.get("talent_id"))
+    safety.ensure_active(user)
+    headshot_id, portfolio = _picks(call, talent, data)
+    _take_place(call)  # a second submission of the talent is refused by the unique constraint, in this transaction
+    submission = Submission(call_id=call.id, talent_id=talent.id, submitted_by=user.id, headshot_id=headshot_id,
+                            portfolio_ids=portfolio, cover_note=data.get("cover_note"),
+                            answers=data.get("answers") or [])
+    db.session.add(submission)
+    try:
+        db.session.flush()
+    except IntegrityError:  # this talent's second submission (or two sent at once, by them and their agent)
+        db.session.rollback()
+        raise ApiError(Codes.SUBMISSION_EXISTS, details={"talent_id": talent.id}) from None
+    shown = present([submission], user, False, calls=[call], media=talent.media)[0]  # before commit expires it
+    db.session.commit()
+    _bump_submissions(shown["call_id"])
+    enqueue("default", "casting.calls.tasks.submission_received", shown["id"])
+    return shown
+
+
+def _applicant_clause(user):
+    """SQL: submissions `user` sent or is answerable for (their own talent, or talent they represent)."""
+    return Submission.talent_id.in_(select(Talent.id).where(or_(Talent.user_id == user.id,
+                                                                Talent.agent_id == user.id)))
+
+
+def submission_for(submission_id, user):
+    """(submission, reviewer?) for a submission `user` may see: the call's team, or its applicant."""
+    submission = db.session.get(Submission, submission_id)
+    if submission is None:
+        raise ApiError(Codes.SUBMISSION_NOT_FOUND)
+    call = db.session.scalar(_joined().where(CastingCall.id == submission.call_id))
+    if _manages(call, user):
+        return submission, True
+    talent = db.session.get(Talent, submission.talent_id)
+    if user.role != Role.ADMIN and user.id in (talent.user_id, talent.agent_id):
+        return submission, False
+    raise ApiError(Codes.SUBMISSION_NOT_FOUND)
+
+
+def withdraw(submission_id, user):
+    """The applicant takes a submission back, while the call is open and before its deadline."""
+    submission, reviewer = submission_for(submission_id, user)
+    if reviewer and not can_manage(db.session.get(Talent, submission.talent_id), user):
+        raise ApiError(Codes.AUTH_FORBIDDEN, "Only the applicant withdraws a submission.")
+    db.session.refresh(submission, with_for_update=True)
+    call = db.session.get(CastingCall, submission.call_id)
+    if not is_open(call):
+        db.session.rollback()
+        raise ApiError(Codes.CALL_CLOSED, details={"reason": "closed" if call.status == CallStatus.CLOSED
+                                                   else "deadline", "deadline": call.deadline.isoformat()})
+    if submission.status not in WITHDRAWABLE:
+        db.session.rollback()
+        raise ApiError(Codes.SUBMISSION_BAD_MOVE, f"A submission that is {submission.status.value} cannot be "
+                       "withdrawn.", details={"from": submission.status.value, "to": S.WITHDRAWN.value})
+    submission.status, submission.withdrawn_at = S.WITHDRAWN, _now()
+    db.session.execute(update(CastingCall).where(CastingCall.id == call.id)
+                       .values(submission_count=func.greatest(CastingCall.submission_count - 1, 0)))
+    db.session.commit()
+    _bump_submissions(call.id)
+    return submission
+
+
+def my_submissions(user, args):
+    """Your submissions (talent) or your represented talent's (agents), newest first."""
+    query = select(Submission).where(_applicant_clause(user))
+    if args.get("status") is not None:
+        query = query.where(Submission.status == args["status"])
+    return query.order_by(*order_by(Submission, args.get("sort"), (Submission.created_at.desc(),)))
+
+
+# reviewing
+
+def _submissions_query(call, args):
+    """A call's submissions for its team, filtered and sorted (newest first by default)."""
+    query = select(Submission).where(Submission.call_id == call.id)
+    talent_filters = []
+    if args.get("city"):
+        talent_filters.append(Talent.location.contains({"city": args["city"].strip().title()}))
+    if args.get("age_min") is not None or args.get("age_max") is not None:
+        talent_filters.append(age_clause(args.get("age_min"), args.get("age_max")))
+    if args.get("verified") is not None:
+        talent_filters.append(Talent.is_verified.is_(args["verified"]))
+    if talent_filters:
+        query = query.join(Talent, Talent.id == Submission.talent_id).where(*talent_filters)
+    if args.get("status") is not None:
+        query = query.where(Submission.status == args["status"])
+    else:
+        query = query.where(Submission.status != S.WITHDRAWN)
+    if args.get("has_self_tape") is not None:
+        query = query.where(Submission.self_tape_id.is_not(None) if args["has_self_tape"]
+                            else Submission.self_tape_id.is_(None))
+    return query.order_by(*order_by(Submission, args.get("sort"), (Submission.created_at.desc(),)))
+
+
+def submissions_json(call_id, user, args, dump):
+    """A page of a call's submissions for its team as JSON; `dump(page)` serialises it. Cached until a write
+    to the call's submissions (or any profile) and at most until the photo links' signing window ends."""
+    from casting.pagination import paginate
+
+    safety.ensure_active(user)  # a suspended owner is refused even what was cached for them
+    parts = {"call": call_id, "viewer": user.id, "role": user.role.value, **args}
+
+    def build():
+        call = _managed(call_id, user)
+        result = paginate(_submissions_query(call, args), args)
+        result["items"] = present(result["items"], user, reviewer=True)
+        seconds = talent_cache.json_seconds(True)
+        if is_open(call):  # its `is_open` changes at the deadline
+            seconds = min(seconds, int((call.deadline - _now()).total_seconds()))
+        return dump(result), seconds
+
+    return cached_json("submissions", parts, [_submissions_version_key(call_id), talent_cache.VERSION_KEY], build)
+
+
+def review(call_id, user, submission_ids, status):
+    """Mark submissions viewed, shortlisted or declined in bulk: (updated count, skipped with reasons).
+
+    Shortlisted and declined talent hear it (once each); a submission already there is skipped as
+    `unchanged`, one that cannot make the move (withdrawn, invited) as `not_allowed`.
+    """
+    call = owned(call_id, user)
+    found = {submission.id: submission for submission in db.session.scalars(
+        select(Submission).where(Submission.call_id == call.id, Submission.id.in_(submission_ids))
+        .with_for_update())}
+    moved, skipped, seen = [], [], set()
+    for submission_id in submission_ids:
+        submission = found.get(submission_id)
+        reason = ("duplicate" if submission_id in seen else "not_found" if submission is None
+                  else "unchanged" if submission.status == status
+                  else "not_allowed" if submission.status not in REVIEW_MOVES[status] else None)
+        seen.add(submission_id)
+        if reason:
+            skipped.append({"submission_id": submission_id, "reason": reason})
+            continue
+        submission.status = status
+        moved.append(submission.id)
+    db.session.commit()
+    _bump_submissions(call.id)
+    template = {S.SHORTLISTED: "call_shortlisted", S.DECLINED: "call_declined"}.get(status)
+    if template and moved:
+        enqueue("default", "casting.calls.tasks.tell_applicants", moved, template)
+    return len(moved), skipped
+
+
+def add_note(submission_id, user, data):
+    """A private note (and/or a 1-5 rating) by the call's team; the latest rating is the submission's."""
+    submission, reviewer = submission_for(submission_id, user)
+    if not reviewer:
+        raise ApiError(Codes.AUTH_FORBIDDEN, "Only the casting team adds notes.")
+    safety.ensure_active(user)
+    note = SubmissionNote(submission_id=submission.id, author_id=user.id, body=data.get("body"),
+                          rating=data.get("rating"))
+    db.session.add(note)
+    if note.rating is not None:
+        submission.rating = note.rating
+    if submission.status == S.SUBMITTED:
+        submission.status = S.VIEWED
+    db.session.commit()
+    _bump_submissions(submission.call_id)
+    return note
+
+
+def invite(call_id, user, data):
+    """Invite shortlisted submissions to one of the production's auditions through the auditions' bulk invite
+    (its WhatsApp invitations, RSVPs and reminders follow). Returns (invited count, skipped with reasons)."""
+    call = owned(call_id, user)
+    audition = auditions.owned(data["audition_id"], user)
+    if audition.production_id != call.production_id or audition.role_id not in (None, call.role_id):
+        raise ApiError(Codes.VALIDATION, details={"fields": {"audition_id": [
+            "Not an audition of this call's production and role."]}})
+    query = select(Submission).where(Submission.call_id == call.id)
+    wanted = data.get("submission_ids")
+    query = query.where(Submission.id.in_(wanted)) if wanted else query.where(Submission.status == S.SHORTLISTED)
+    found = {submission.id: submission for submission in db.session.scalars(query.order_by(Submission.id))}
+    skipped, chosen = [], []
+    for submission_id in wanted or list(found):
+        submission = found.get(submission_id)
+        if submission is None:
+            skipped.append({"submission_id": submission_id, "reason": "not_found"})
+        elif submission.status != S.SHORTLISTED:
+            skipped.append({"submission_id": submission_id, "talent_id": submission.talent_id,
+                            "reason": "not_shortlisted"})
+        else:
+            chosen.append(submission)
+    db.session.rollback()
+    invited, refused = auditions.invite(audition.id, user, [submission.talent_id for submission in chosen]) \
+        if chosen else (0, [])
+    why = {item["talent_id"]: item["reason"] for item in refused}
+    done = [submission.id for submission in chosen if submission.talent_id not in why]
+    skipped += [{"submission_id": submission.id, "talent_id": submission.talent_id,
+                 "reason": why[submission.talent_id]} for submission in chosen if submission.talent_id in why]
+    if done:
+        db.session.execute(update(Submission).where(Submission.id.in_(done), Submission.status == S.SHORTLISTED)
+                           .values(status=S.INVITED))
+        db.session.commit()
+        _bump_submissions(call.id)
+    return invited, skipped
+
+
+# the daily digest of new roles for me
+
+def _serializer():
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="calls-digest-unsubscribe")
+
+
+def unsubscribe_token(user_id):
+    return _serializer().dumps(user_id)
+
+
+def digest(user):
+    return db.session.get(DigestSubscription, user.id)
+
+
+def set_digest(user, data):
+    """Opt in (on WhatsApp or email) or out of the daily digest of new roles for you."""
+    if user.role != Role.TALENT:
+        raise ApiError(Codes.AUTH_FORBIDDEN, "The digest of roles for you is for talent.")
+    subscription = db.session.get(DigestSubscription, user.id)
+    if not data["enabled"]:
+        if subscription is not None:
+            db.session.delete(subscription)
+        db.session.commit()
+        return None
+    channel = data.get("channel") or (subscription.channel if subscription else None)
+    if channel is None:
+        from casting.notifications.services import preferred_channel
+
+        channel = preferred_channel(user)
+    address = user.email if channel.value == "email" else user.phone
+    if not address:
+        raise ApiError(Codes.VALIDATION, details={"fields": {"channel": [
+            f"Your account has no {'email' if channel.value == 'email' else 'phone'} to send the digest to."]}})
+    if subscription is None:
+        subscription = DigestSubscription(user_id=user.id, channel=channel)
+        db.session.add(subscription)
+    subscription.channel = channel
+    db.session.commit()
+    return subscription
+
+
+def unsubscribe(token):
+    """The digest's unsubscribe link: works without signing in; unknown or tampered links are a 404."""
+    try:
+        user_id = _serializer().loads(token)
+    except BadSignature:
+        raise ApiError(Codes.DIGEST_LINK_INVALID) from None
+    subscription = db.session.get(DigestSubscription, user_id)
+    if subscription is not None:
+        db.session.delete(subscription)
+        db.session.commit()
+
+
+# what a response is made of
+
+def _media_of(submissions):
+    """Snapshots of the media the submissions pick, by id (one query)."""
+    ids = {media_id for s in submissions for media_id in [s.headshot_id, *s.portfolio_ids] if media_id}
+    return [item.snapshot() for item in db.session.scalars(select(TalentMedia).where(TalentMedia.id.in_(ids)))] \
+        if ids else []
+
+
+def present(submissions, viewer, reviewer, calls=None, media=None):
+    """Submissions as dicts for the response schemas: picks as media links, the call in brief, and for the
+    team (`reviewer`) the talent's profile, notes and rating. `calls` and `media` (TalentMedia rows): what
+    the caller has loaded already."""
+    from casting.talents.services import profiles, public_media, view
+
+    submissions = list(submissions)
+    snapshots = {snapshot["id"]: snapshot for snapshot in profiles(sorted({s.talent_id for s in submissions}))} \
+        if reviewer else {}
+    if media is not None:
+        picks = {item.id: item.snapshot() for item in media}
+    elif reviewer:
+        picks = {item["id"]: item for snapshot in snapshots.values() for item in snapshot["media"]}
+    else:
+        picks = {item["id"]: item for item in _media_of(submissions)}
+    calls = {call.id: call for call in calls or db.session.scalars(
+        _joined().where(CastingCall.id.in_({s.call_id for s in submissions})))}
+    shown = []
+    for submission in submissions:
+        snapshot = snapshots.get(submission.talent_id)
+        media = picks
+        call = calls[submission.call_id]
+        item = {name: getattr(submission, name) for name in (
+            "id", "call_id", "talent_id", "submitted_by", "status", "cover_note", "answers", "self_tape_id",
+            "created_at", "updated_at", "withdrawn_at")}
+        item["headshot"] = public_media(media[submission.headshot_id]) if submission.headshot_id in media else None
+        item["portfolio"] = [public_media(media[media_id]) for media_id in submission.portfolio_ids
+                             if media_id in media]
+        item["call"] = {"id": call.id, "role_id": call.role_id, "role_name": call.role.name,
+                        "production_title": call.production.title, "deadline": call.deadline, "is_open": is_open(call)}
+        if reviewer:
+            item.update(talent=view(snapshot, viewer) if snapshot else None, match_score=submission.match_score,
+                        rating=submission.rating, notes=submission.notes)
+        shown.append(item)
+    return shown

@@ -1,0 +1,477 @@
+"""Open casting calls (issue 22): calls, finding work, roles for me, applying, reviewing, notifications."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select, update
+
+from casting.calls.models import CastingCall
+from casting.extensions import db
+from casting.notifications.models import Notification
+from casting.safety.models import Flag
+from casting.talents.models import MediaKind, TalentMedia
+from tests.support import run_jobs
+from tests.test_talents import profile
+
+
+def soon(days=7):
+    return (datetime.now(timezone.utc) + timedelta(days=days)).isoformat()
+
+
+def add_media(app, talent_id, kind):
+    """A stored image of the talent's (the upload path has its own tests): its id."""
+    with app.app_context():
+        item = TalentMedia(talent_id=talent_id, kind=kind, key=f"t/{talent_id}/{kind.value}.jpg",
+                           thumbnail_key=f"t/{talent_id}/{kind.value}-thumb.jpg", content_type="image/jpeg",
+                           width=800, height=1000, size_bytes=1000)
+        db.session.add(item)
+        db.session.commit()
+        return item.id
+
+
+@pytest.fixture
+def stage(app, client, login, signed_in):
+    """A casting director's production (casting) with a role, and a way to add talent who can sign in."""
+    owner = login("casting_director")
+    production = client.post("/api/productions/", headers=owner, json={
+        "title": "Monsoon Wedding 2", "type": "film", "language": "Hindi", "status": "casting",
+        "location": {"city": "Mumbai"}}).json["id"]
+    role = client.post(f"/api/productions/{production}/roles", headers=owner, json={
+        "name": "Young Radha", "gender": "female", "age_min": 20, "age_max": 28, "skills": ["Acting", "Kathak"],
+        "languages": [{"name": "Marathi", "proficiency": "fluent"}], "city": "Mumbai", "pay_inr": 25000}).json["id"]
+
+    def talent(name, headshot=True, **changes):
+        headers, user_id = signed_in("talent", f"{name.lower()}@example.in")
+        talent_id = client.post("/api/talents/", json=profile(stage_name=name, **changes), headers=headers).json["id"]
+        if headshot:
+            add_media(app, talent_id, MediaKind.HEADSHOT)
+        return talent_id, headers
+
+    def open_call(**body):
+        made = client.post("/api/calls/", headers=owner, json={"role_id": role, "deadline": soon(), **body})
+        assert made.status_code == 201, made.json
+        return made.json
+
+    return {"owner": owner, "production": production, "role": role, "talent": talent, "open_call": open_call}
+
+
+def test_an_owner_opens_one_call_per_role_and_others_cannot(client, login, stage):
+    other, talent = login("casting_director", "other@example.in"), login("talent")
+    body = {"role_id": stage["role"], "deadline": soon(), "questions": ["<b>Accent</b>?"], "portfolio_min": 1}
+    assert client.post("/api/calls/", json=body, headers=other).json["code"] == "AUTH_007"
+    assert client.post("/api/calls/", json=body, headers=talent).status_code == 403
+    assert client.post("/api/calls/", json={**body, "role_id": 999}, headers=stage["owner"]).json["code"] == \
+        "PRODUCTION_004"
+    made = client.post("/api/calls/", json=body, headers=stage["owner"])
+    assert made.status_code == 201
+    call = made.json
+    assert (call["questions"], call["is_open"], call["role"]["name"], call["production"]["title"]) == (
+        ["Accent?"], True, "Young Radha", "Monsoon Wedding 2")
+    again = client.post("/api/calls/", json=body, headers=stage["owner"])
+    assert (again.status_code, again.json["code"]) == (409, "CALL_002")
+    assert client.get(f"/api/calls/{call['id']}", headers=talent).json["id"] == call["id"]
+    assert client.put(f"/api/calls/{call['id']}", json={"status": "closed"}, headers=other).status_code == 403
+
+
+@pytest.mark.parametrize("bad, field", [
+    ({"deadline": "2020-01-01T00:00:00+00:00"}, "deadline"),
+    ({"deadline": soon(400)}, "deadline"),
+    ({"deadline": "2030-01-01T00:00:00"}, "deadline"),  # no offset
+    ({"questions": ["a", "b", "c", "d", "e", "f"]}, "questions"),
+    ({"portfolio_min": 11}, "portfolio_min"),
+    ({"submission_cap": 0}, "submission_cap"),
+    ({"submission_cap": 2 ** 40}, "submission_cap"),
+    ({"eligibility": "friends"}, "eligibility"),
+])
+def test_bad_call_input_is_a_422_naming_the_field(client, stage, bad, field):
+    response = client.post("/api/calls/", json={"role_id": stage["role"], "deadline": soon(), **bad},
+                           headers=stage["owner"])
+    assert (response.status_code, response.json["code"]) == (422, "VALIDATION_001")
+    assert field in response.json["details"]["fields"]
+
+
+def test_the_scam_shield_holds_a_call_and_a_held_call_is_not_visible(app, client, login, stage):
+    talent = login("talent")
+    call = stage["open_call"](details="Registration fee of Rs 5000 to be paid before the audition via UPI.")
+    assert call["held_for_review"] is True
+    assert client.get(f"/api/calls/{call['id']}", headers=talent).json["code"] == "CALL_001"
+    assert client.get("/api/calls/", headers=talent).json["meta"]["total"] == 0
+    assert client.post(f"/api/calls/{call['id']}/submissions", json={}, headers=talent).status_code == 404
+    assert client.get(f"/api/calls/{call['id']}", headers=stage["owner"]).status_code == 200
+    with app.app_context():
+        flag = db.session.scalar(select(Flag))
+        assert (flag.target_type.value, flag.target_id) == ("call", call["id"])
+
+
+def test_browse_filters_pages_and_sorts_open_calls(client, login, stage):
+    talent = login("talent")
+    first = stage["open_call"](category="lead", remote=True)
+    ad = client.post("/api/productions/", headers=stage["owner"], json={
+        "title": "Chai Break", "type": "ad", "language": "Marathi", "status": "casting"}).json["id"]
+    cheap = client.post(f"/api/productions/{ad}/roles", headers=stage["owner"], json={
+        "name": "Friend", "city": "Pune", "pay_inr": 5000}).json["id"]
+    second = client.post("/api/calls/", headers=stage["owner"], json={
+        "role_id": cheap, "deadline": soon(2), "self_tape": True}).json
+    draft = client.post("/api/productions/", headers=stage["owner"], json={"title": "Secret", "type": "tv"}).json["id"]
+    hidden_role = client.post(f"/api/productions/{draft}/roles", headers=stage["owner"], json={"name": "X"}).json["id"]
+    client.post("/api/calls/", headers=stage["owner"], json={"role_id": hidden_role, "deadline": soon()})
+
+    def ids(query=""):
+        response = client.get(f"/api/calls/?{query}", headers=talent)
+        assert response.status_code == 200, response.json
+        return [item["id"] for item in response.json["items"]]
+
+    assert ids() == [second["id"], first["id"]]  # soonest deadline first; the draft production's call hidden
+    assert ids("city=pune") == [second["id"]]
+    assert ids("production_type=film") == [first["id"]]
+    assert ids("language=marathi") == [second["id"], first["id"]]  # the ad's language, the role's language
+    assert ids("pay_min=10000") == [first["id"]]
+    assert ids("pay_max=10000") == [second["id"]]
+    assert ids("remote=true") == [first["id"]]
+    assert ids("self_tape=true") == [second["id"]]
+    assert ids("category=lead") == [first["id"]]
+    assert ids("q=radha") == [first["id"]]
+    assert ids(f"deadline_before={soon(3).replace('+', '%2B')}") == [second["id"]]
+    assert ids("sort=-pay_inr") == [first["id"], second["id"]]
+    assert ids("per_page=1&page=2") == [first["id"]]
+    assert client.get("/api/calls/?sort=salary", headers=talent).status_code == 422
+    assert client.get("/api/calls/?per_page=101", headers=talent).status_code == 422
+    mine = client.get("/api/calls/?mine=true", headers=stage["owner"]).json
+    assert mine["meta"]["total"] == 3
+
+
+def test_roles_for_me_ranks_calls_by_fit_with_reasons_in_the_talents_voice(client, login, stage):
+    talent_id, me = stage["talent"]("Asha")  # female, playing age 22-30, Mumbai, Acting+Dancing, Marathi native
+    call = stage["open_call"]()
+    other = client.post(f"/api/productions/{stage['production']}/roles", headers=stage["owner"], json={
+        "name": "Dancer", "skills": ["Dancing"], "city": "Delhi"}).json["id"]
+    dancer = client.post("/api/calls/", headers=stage["owner"], json={"role_id": other, "deadline": soon()}).json
+    male = client.post(f"/api/productions/{stage['production']}/roles", headers=stage["owner"], json={
+        "name": "Groom", "gender": "male"}).json["id"]
+    client.post("/api/calls/", headers=stage["owner"], json={"role_id": male, "deadline": soon()})
+    old = client.post(f"/api/productions/{stage['production']}/roles", headers=stage["owner"], json={
+        "name": "Grandmother", "age_min": 60}).json["id"]
+    client.post("/api/calls/", headers=stage["owner"], json={"role_id": old, "deadline": soon()})
+
+    page = client.get("/api/calls/for-me", headers=me).json
+    assert [item["call"]["id"] for item in page["items"]] == [call["id"], dancer["id"]]  # the groom, grandma: out
+    assert page["meta"]["total"] == 2
+    radha = page["items"][0]
+    assert page["items"][1]["reasons"][:2] == ["you have Dancing", "the role is in Delhi; you are based in Mumbai"]
+    assert radha["reasons"] == [
+        "you have Acting", "the role asks for Kathak, which is not on your profile", "you speak Marathi (native)",
+        "the role asks for 20\u201328; your playing age is 22\u201330", "the role is in Mumbai, where you are based",
+        "you have 5 years of experience"]
+    # the same score the role's matches give this talent
+    matches = client.get(f"/api/productions/{stage['production']}/roles/{stage['role']}/matches",
+                         headers=stage["owner"]).json["items"]
+    assert [(m["talent"]["id"], m["score"]) for m in matches] == [(talent_id, radha["score"])]
+    # a new call shows at once (the ranking is cached under the calls' version)
+    newer = client.post(f"/api/productions/{stage['production']}/roles", headers=stage["owner"], json={
+        "name": "Sister", "skills": ["Acting", "Dancing"], "city": "Mumbai"}).json["id"]
+    client.post("/api/calls/", headers=stage["owner"], json={"role_id": newer, "deadline": soon()})
+    assert client.get("/api/calls/for-me", headers=me).json["meta"]["total"] == 3
+    nobody = login("talent", "noprofile@example.in")
+    assert client.get("/api/calls/for-me", headers=nobody).json["code"] == "TALENT_002"
+    assert client.get("/api/calls/for-me?talent_id=1", headers=login("agent")).json["code"] == "TALENT_002"
+
+
+def test_apply_once_with_what_the_call_asks_and_see_the_status(app, client, login, stage):
+    talent_id, me = stage["talent"]("Asha")
+    call = stage["open_call"](portfolio_min=1, requires_cover_note=True, questions=["Accent?", "Dates free?"])
+    path = f"/api/calls/{call['id']}/submissions"
+    incomplete = client.post(path, json={"answers": ["Yes"]}, headers=me)
+    assert (incomplete.status_code, incomplete.json["code"]) == (422, "CALL_005")
+    assert set(incomplete.json["details"]["fields"]) == {"portfolio_ids", "cover_note", "answers"}
+    stranger = add_media(app, stage["talent"]("Bina")[0], MediaKind.PORTFOLIO)
+    someone_elses = client.post(path, json={"portfolio_ids": [stranger], "cover_note": "Hi",
+                                            "answers": ["Yes", "Yes"]}, headers=me)
+    assert someone_elses.json["details"]["fields"] == {"portfolio_ids": [f"Not portfolio images of this talent: "
+                                                                         f"{stranger}."]}
+    mine = add_media(app, talent_id, MediaKind.PORTFOLIO)
+    body = {"portfolio_ids": [mine], "cover_note": "<i>Trained</i> in Kathak", "answers": ["Yes", "All of May"]}
+    made = client.post(path, json=body, headers=me)
+    assert made.status_code == 201, made.json
+    submission = made.json
+    assert (submission["status"], submission["cover_note"], submission["talent_id"]) == (
+        "submitted", "Trained in Kathak", talent_id)
+    assert submission["headshot"]["kind"] == "headshot" and [p["id"] for p in submission["portfolio"]] == [mine]
+    assert "notes" not in submission and "match_score" not in submission
+    twice = client.post(path, json=body, headers=me)
+    assert (twice.status_code, twice.json["code"]) == (409, "CALL_008")
+    listed = client.get("/api/calls/submissions", headers=me).json
+    assert [(item["id"], item["status"], item["call"]["role_name"]) for item in listed["items"]] == [
+        (submission["id"], "submitted", "Young Radha")]
+    assert client.get(f"/api/calls/{call['id']}", headers=me).json["submission_count"] == 1
+    run_jobs(app)
+    with app.app_context():
+        told = db.session.scalars(select(Notification.template)).all()
+    assert told == ["call_submission_received"]
+
+
+def test_no_headshot_a_closed_call_a_full_call_and_who_may_apply(app, client, login, signed_in, stage):
+    _, bare = stage["talent"]("Chitra", headshot=False)
+    call = stage["open_call"](submission_cap=1)
+    path = f"/api/calls/{call['id']}/submissions"
+    no_headshot = client.post(path, json={}, headers=bare)
+    assert no_headshot.json["details"]["fields"]["headshot_id"] == [
+        "This call asks for a headshot: upload one to the profile first."]
+    _, first = stage["talent"]("Asha")
+    _, second = stage["talent"]("Bina")
+    assert client.post(path, json={}, headers=first).status_code == 201
+    full = client.post(path, json={}, headers=second)
+    assert (full.status_code, full.json["code"], full.json["details"]) == (409, "CALL_004", {"submission_cap": 1})
+    assert client.post(path, json={}, headers=stage["owner"]).json["code"] == "CALL_006"
+    with app.app_context():
+        db.session.execute(update(CastingCall).values(deadline=datetime.now(timezone.utc) - timedelta(seconds=1)))
+        db.session.commit()
+    late = client.post(path, json={}, headers=second)
+    assert (late.status_code, late.json["code"], late.json["details"]["reason"]) == (409, "CALL_003", "deadline")
+
+
+def test_verified_only_and_agents_only_calls(app, client, signed_in, stage):
+    _, me = stage["talent"]("Asha")
+    verified = stage["open_call"](eligibility="verified")
+    refused = client.post(f"/api/calls/{verified['id']}/submissions", json={}, headers=me)
+    assert (refused.status_code, refused.json["code"], refused.json["details"]) == (
+        403, "CALL_006", {"eligibility": "verified"})
+    agent, agent_id = signed_in("agent", "agent@example.in")
+    represented = client.post("/api/talents/", json=profile(stage_name="Devika"), headers=agent).json["id"]
+    add_media(app, represented, MediaKind.HEADSHOT)
+    role = client.post(f"/api/productions/{stage['production']}/roles", headers=stage["owner"],
+                       json={"name": "Dancer"}).json["id"]
+    agents_only = client.post("/api/calls/", headers=stage["owner"], json={
+        "role_id": role, "deadline": soon(), "eligibility": "agents"}).json
+    path = f"/api/calls/{agents_only['id']}/submissions"
+    assert client.post(path, json={}, headers=me).json["details"] == {"eligibility": "agents"}
+    assert client.post(path, json={}, headers=agent).json["details"]["fields"] == {
+        "talent_id": ["Agents name the talent they submit."]}
+    other_talent = client.get("/api/talents/", headers=me).json["items"]
+    not_mine = next(t["id"] for t in other_talent if t["id"] != represented)
+    assert client.post(path, json={"talent_id": not_mine}, headers=agent).json["code"] == "CALL_006"
+    made = client.post(path, json={"talent_id": represented}, headers=agent)
+    assert made.status_code == 201 and made.json["submitted_by"] == agent_id
+    assert client.post(path, json={"talent_id": represented}, headers=agent).json["code"] == "CALL_008"
+
+
+def test_a_talent_never_sees_anothers_submission_and_an_agent_only_their_talents(client, login, signed_in, stage):
+    _, asha = stage["talent"]("Asha")
+    _, bina = stage["talent"]("Bina")
+    agent, _ = signed_in("agent", "agent@example.in")
+    call = stage["open_call"]()
+    mine = client.post(f"/api/calls/{call['id']}/submissions", json={}, headers=asha).json["id"]
+    # the team's page is cached now: nobody else is answered from that cache
+    assert client.get(f"/api/calls/{call['id']}/submissions", headers=stage["owner"]).json["meta"]["total"] == 1
+    other_director = login("casting_director", "other@example.in")
+    assert client.get(f"/api/calls/{call['id']}/submissions", headers=other_director).status_code == 403
+    for stranger in (bina, agent, other_director):
+        response = client.get(f"/api/calls/submissions/{mine}", headers=stranger)
+        assert (response.status_code, response.json["code"]) == (404, "CALL_007")
+        assert client.post(f"/api/calls/submissions/{mine}/withdraw", headers=stranger).status_code == 404
+        assert client.post(f"/api/calls/submissions/{mine}/notes", json={"rating": 5},
+                           headers=stranger).status_code == 404
+    assert client.get("/api/calls/submissions", headers=bina).json["meta"]["total"] == 0
+    assert client.get(f"/api/calls/{call['id']}/submissions", headers=asha).json["code"] == "AUTH_007"
+    assert client.get(f"/api/calls/{call['id']}/submissions", headers=agent).status_code == 403
+    seen = client.get(f"/api/calls/submissions/{mine}", headers=asha).json
+    assert "notes" not in seen and seen["status"] == "submitted"
+    assert client.post(f"/api/calls/submissions/{mine}/notes", json={"rating": 5}, headers=asha).status_code == 403
+
+
+def test_withdraw_before_the_deadline_frees_the_place(app, client, stage):
+    _, me = stage["talent"]("Asha")
+    call = stage["open_call"](submission_cap=1)
+    mine = client.post(f"/api/calls/{call['id']}/submissions", json={}, headers=me).json["id"]
+    withdrawn = client.post(f"/api/calls/submissions/{mine}/withdraw", headers=me)
+    assert withdrawn.status_code == 200 and withdrawn.json["status"] == "withdrawn"
+    assert client.get(f"/api/calls/{call['id']}", headers=me).json["submission_count"] == 0
+    again = client.post(f"/api/calls/submissions/{mine}/withdraw", headers=me)
+    assert (again.status_code, again.json["code"]) == (409, "CALL_009")
+    _, other = stage["talent"]("Bina")
+    assert client.post(f"/api/calls/{call['id']}/submissions", json={}, headers=other).status_code == 201
+    with app.app_context():
+        db.session.execute(update(CastingCall).values(deadline=datetime.now(timezone.utc) - timedelta(seconds=1)))
+        db.session.commit()
+    theirs = client.get("/api/calls/submissions", headers=other).json["items"][0]["id"]
+    late = client.post(f"/api/calls/submissions/{theirs}/withdraw", headers=other)
+    assert (late.status_code, late.json["code"]) == (409, "CALL_003")
+
+
+def test_review_filters_sorts_bulk_marks_notes_and_tells_once(app, client, stage):
+    asha, asha_h = stage["talent"]("Asha")
+    bina, bina_h = stage["talent"]("Bina", location={"city": "Pune"}, playing_age_min=35, playing_age_max=40,
+                                   skills=["Acting", "Kathak"])
+    chitra, chitra_h = stage["talent"]("Chitra")
+    call = stage["open_call"]()
+    path = f"/api/calls/{call['id']}/submissions"
+    ids = {name: client.post(path, json={}, headers=h).json["id"]
+           for name, h in (("asha", asha_h), ("bina", bina_h), ("chitra", chitra_h))}
+    client.post(f"/api/calls/submissions/{ids['chitra']}/withdraw", headers=chitra_h)
+    owner = stage["owner"]
+
+    def listed(query=""):
+        response = client.get(f"{path}?{query}", headers=owner)
+        assert response.status_code == 200, response.json
+        return [item["id"] for item in response.json["items"]]
+
+    assert listed() == [ids["bina"], ids["asha"]]  # newest first, withdrawn left out
+    run_jobs(app)  # the job after each submission stores its match score
+    assert listed("city=pune") == [ids["bina"]]
+    assert listed("age_min=20&age_max=28") == [ids["asha"]]
+    assert listed("verified=true") == []
+    assert listed("has_self_tape=true") == [] and listed("has_self_tape=false") == [ids["bina"], ids["asha"]]
+    assert listed("status=withdrawn") == [ids["chitra"]]
+    best = client.get(f"{path}?sort=-match_score", headers=owner).json["items"]
+    assert [item["id"] for item in best] == [ids["asha"], ids["bina"]]  # Bina is outside the age range: 0
+    assert best[0]["match_score"] > 0 == best[1]["match_score"] and best[0]["talent"]["stage_name"] == "Asha"
+    assert client.get(f"{path}?sort=height", headers=owner).status_code == 422
+
+    assert listed("status=shortlisted") == []  # cached now: the mark below must show at once
+    marked = client.post(f"{path}/status", headers=owner, json={
+        "submission_ids": [ids["asha"], ids["asha"], ids["chitra"], 999999], "status": "shortlisted"}).json
+    assert marked == {"updated": 1, "skipped": [{"submission_id": ids["asha"], "reason": "duplicate"},
+                                                {"submission_id": ids["chitra"], "reason": "not_allowed"},
+                                                {"submission_id": 999999, "reason": "not_found"}]}
+    assert listed("status=shortlisted") == [ids["asha"]]
+    declined = client.post(f"{path}/status", headers=owner, json={"submission_ids": [ids["bina"]],
+                                                                  "status": "declined"}).json
+    assert declined["updated"] == 1
+    back = client.post(f"{path}/status", headers=owner, json={"submission_ids": [ids["bina"]], "status": "viewed"})
+    assert back.json["skipped"] == [{"submission_id": ids["bina"], "reason": "not_allowed"}]
+    assert client.post(f"{path}/status", headers=owner, json={"submission_ids": [ids["asha"]],
+                                                              "status": "withdrawn"}).status_code == 422
+    note = client.post(f"/api/calls/submissions/{ids['asha']}/notes", headers=owner,
+                       json={"body": "Strong <b>dancer</b>", "rating": 4})
+    assert note.status_code == 201 and note.json["body"] == "Strong dancer"
+    assert client.post(f"/api/calls/submissions/{ids['asha']}/notes", headers=owner, json={}).status_code == 422
+    assert client.post(f"/api/calls/submissions/{ids['asha']}/notes", headers=owner,
+                       json={"rating": 6}).status_code == 422
+    reviewed = client.get(f"/api/calls/submissions/{ids['asha']}", headers=owner).json
+    assert (reviewed["rating"], [n["body"] for n in reviewed["notes"]], reviewed["status"]) == (
+        4, ["Strong dancer"], "shortlisted")
+    applicant_view = client.get(f"/api/calls/submissions/{ids['asha']}", headers=asha_h).json
+    assert "notes" not in applicant_view and "rating" not in applicant_view
+    run_jobs(app)
+    client.post(f"{path}/status", headers=owner, json={"submission_ids": [ids["asha"]], "status": "declined"})
+    client.post(f"{path}/status", headers=owner, json={"submission_ids": [ids["asha"]], "status": "shortlisted"})
+    run_jobs(app)
+    with app.app_context():
+        told = sorted(db.session.scalars(select(Notification.template).where(
+            Notification.template.in_(["call_shortlisted", "call_declined"]))).all())
+    assert told == ["call_declined", "call_declined", "call_shortlisted"]  # Bina's, Asha's, Asha's once
+
+
+def test_invite_shortlisted_through_the_audition_bulk_invite(app, client, stage):
+    asha, asha_h = stage["talent"]("Asha")
+    bina, bina_h = stage["talent"]("Bina")
+    call = stage["open_call"]()
+    path = f"/api/calls/{call['id']}/submissions"
+    first = client.post(path, json={}, headers=asha_h).json["id"]
+    second = client.post(path, json={}, headers=bina_h).json["id"]
+    client.post(f"{path}/status", headers=stage["owner"], json={"submission_ids": [first], "status": "shortlisted"})
+    audition = client.post("/api/auditions/", headers=stage["owner"], json={
+        "production_id": stage["production"], "role_id": stage["role"], "title": "Round one",
+        "mode": "in_person"}).json["id"]
+    invited = client.post(f"/api/calls/{call['id']}/invite", headers=stage["owner"],
+                          json={"audition_id": audition, "submission_ids": [first, second]})
+    assert invited.status_code == 202
+    assert invited.json == {"invited": 1, "skipped": [{"submission_id": second, "talent_id": bina,
+                                                       "reason": "not_shortlisted"}]}
+    assert client.get(f"/api/calls/submissions/{first}", headers=asha_h).json["status"] == "invited"
+    assert [i["id"] for i in client.get("/api/auditions/", headers=asha_h).json["items"]] == [audition]
+    run_jobs(app)
+    with app.app_context():
+        assert db.session.scalars(select(Notification.template).where(
+            Notification.template == "audition_invite")).all() == ["audition_invite"]
+    elsewhere = client.post("/api/productions/", headers=stage["owner"], json={"title": "Ad", "type": "ad"}).json["id"]
+    other = client.post("/api/auditions/", headers=stage["owner"], json={
+        "production_id": elsewhere, "title": "x", "mode": "virtual"}).json["id"]
+    wrong = client.post(f"/api/calls/{call['id']}/invite", headers=stage["owner"], json={"audition_id": other})
+    assert (wrong.status_code, list(wrong.json["details"]["fields"])) == (422, ["audition_id"])
+
+
+def test_closing_tells_everyone_still_waiting_once(app, client, stage):
+    _, asha_h = stage["talent"]("Asha")
+    _, bina_h = stage["talent"]("Bina")
+    call = stage["open_call"]()
+    path = f"/api/calls/{call['id']}/submissions"
+    client.post(path, json={}, headers=asha_h)
+    declined = client.post(path, json={}, headers=bina_h).json["id"]
+    client.post(f"{path}/status", headers=stage["owner"], json={"submission_ids": [declined], "status": "declined"})
+    closed = client.put(f"/api/calls/{call['id']}", json={"status": "closed"}, headers=stage["owner"])
+    assert closed.json["status"] == "closed" and closed.json["is_open"] is False
+    assert client.get("/api/calls/", headers=asha_h).json["meta"]["total"] == 0
+    reopened = client.put(f"/api/calls/{call['id']}", json={"status": "open"}, headers=stage["owner"])
+    assert reopened.json["is_open"] is True
+    # the role is cast: its call closes again; the same people are not told twice
+    client.put(f"/api/productions/{stage['production']}/roles/{stage['role']}", json={"status": "filled"},
+               headers=stage["owner"])
+    assert client.get(f"/api/calls/{call['id']}", headers=stage["owner"]).json["status"] == "closed"
+    run_jobs(app)
+    with app.app_context():
+        told = db.session.scalars(select(Notification.params).where(Notification.template == "audition_closed")).all()
+    assert [params["talent_name"] for params in told] == ["Asha"]
+
+
+def test_the_sweep_closes_calls_past_their_deadline(app, client, stage):
+    from casting.calls.tasks import close_calls_past_deadline
+
+    _, me = stage["talent"]("Asha")
+    call = stage["open_call"]()
+    client.post(f"/api/calls/{call['id']}/submissions", json={}, headers=me)
+    with app.app_context():
+        db.session.execute(update(CastingCall).values(deadline=datetime.now(timezone.utc) - timedelta(seconds=1)))
+        db.session.commit()
+        assert close_calls_past_deadline() == 1
+        assert close_calls_past_deadline() == 0
+    assert client.get(f"/api/calls/{call['id']}", headers=me).json["status"] == "closed"
+    run_jobs(app)
+    with app.app_context():
+        assert db.session.scalar(select(Notification.template).where(
+            Notification.template == "audition_closed")) == "audition_closed"
+
+
+def test_the_digest_is_opt_in_daily_and_unsubscribes(app, client, login, stage):
+    from casting.calls.tasks import send_digests
+
+    _, me = stage["talent"]("Asha")
+    assert client.get("/api/calls/digest", headers=me).json == {"enabled": False, "channel": None,
+                                                                "last_sent_at": None}
+    assert client.put("/api/calls/digest", json={"enabled": True, "channel": "sms"}, headers=me).status_code == 422
+    assert client.put("/api/calls/digest", json={"enabled": True}, headers=stage["owner"]).status_code == 403
+    on = client.put("/api/calls/digest", json={"enabled": True, "channel": "email"}, headers=me).json
+    assert on["enabled"] is True and on["channel"] == "email"
+    stage["open_call"]()
+    with app.app_context():
+        assert send_digests() == 1
+        assert send_digests() == 0  # at most one a day
+        sent = db.session.scalars(select(Notification).where(Notification.template == "call_digest")).all()
+        assert len(sent) == 1 and sent[0].channel.value == "email"
+        assert sent[0].params["count"] == "1" and sent[0].params["roles"] == "Young Radha in Monsoon Wedding 2"
+        link = sent[0].params["unsubscribe_url"]
+    path = link[link.index("/api/"):]
+    assert client.get(path[:-3] + "abc").status_code == 404
+    assert client.get(path).status_code == 204
+    assert client.get("/api/calls/digest", headers=me).json["enabled"] is False
+
+
+def test_a_calls_routes_need_sign_in_and_unknown_ids_are_404(client, login):
+    assert client.get("/api/calls/").status_code == 401
+    me = login("talent")
+    assert client.get("/api/calls/12345", headers=me).json["code"] == "CALL_001"
+    assert client.get("/api/calls/submissions/12345", headers=me).json["code"] == "CALL_007"
+
+
+def test_seeding_demo_calls_and_benchmark_calls(app, runner):
+    assert runner.invoke(args=["seed", "demo"]).exit_code == 0
+    assert runner.invoke(args=["seed", "demo"]).exit_code == 0  # idempotent
+    with app.app_context():
+        calls = db.session.scalars(select(CastingCall).order_by(CastingCall.id)).all()
+        seeded = [(call.role.name, call.submission_count) for call in calls]
+        assert seeded == [("Young Radha", 2), ("Uncle Prakash", 1)]
+    result = runner.invoke(args=["seed", "calls", "250", "--submissions", "3", "--represented", "3"])
+    assert result.exit_code == 0 and "250 calls and 1 submissions" in result.output, result.output
+    again = runner.invoke(args=["seed", "calls", "250", "--up-to"])
+    assert "0 calls" in again.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(CastingCall)) == 252
+        assert db.session.scalar(select(func.count()).where(CastingCall.status == "open")) == 252
