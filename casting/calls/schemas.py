@@ -3,7 +3,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from casting.calls.models import CallCategory, CallStatus, Eligibility, SubmissionStatus
 from casting.calls.services import MAX_BULK
 from casting.notifications.models import Channel
-from casting.numbers import Int32
+from casting.numbers import Boolean, Int32
 from casting.pagination import PageArgsSchema
 from casting.productions.models import ProductionType
 from casting.productions.schemas import ROLE_EXAMPLE, RoleSchema
@@ -26,17 +26,17 @@ class CallInputSchema(Schema):
         "example": "2026-12-20T18:00:00+05:30"})
     details = PlainTextField(validate=validate.Length(max=5000), allow_none=True, metadata={
         "example": "Prepare the sangeet scene; a 60-second self-tape helps."})
-    requires_headshot = fields.Boolean(metadata={"description": "Default true."})
+    requires_headshot = Boolean(metadata={"description": "Default true."})
     portfolio_min = Int32(validate=validate.Range(min=0, max=10), metadata={
         "description": "Portfolio images a submission must pick (0-10, default 0)."})
-    requires_cover_note = fields.Boolean()
+    requires_cover_note = Boolean()
     questions = fields.List(QUESTION, validate=validate.Length(max=5), metadata={
         "description": "Up to five questions; a submission answers each, in order.",
         "example": ["Can you do a Lucknowi accent?"]})
     submission_cap = Int32(validate=validate.Range(min=1, max=100_000), allow_none=True, metadata={
         "description": "Stop taking submissions after this many (withdrawn ones free their place)."})
-    remote = fields.Boolean(metadata={"description": "The part can be auditioned for remotely."})
-    self_tape = fields.Boolean(metadata={"description": "The call asks for (or welcomes) a self-tape."})
+    remote = Boolean(metadata={"description": "The part can be auditioned for remotely."})
+    self_tape = Boolean(metadata={"description": "The call asks for (or welcomes) a self-tape."})
 
 
 class CallCreateSchema(CallInputSchema):
@@ -58,7 +58,7 @@ class ProductionBriefSchema(Schema):
     type = fields.Enum(ProductionType, by_value=True, required=True)
     language = fields.String(allow_none=True)
     location = fields.Dict()
-    is_verified = fields.Boolean(required=True, metadata={"description": "Posted by a verified casting account."})
+    is_verified = Boolean(required=True, metadata={"description": "Posted by a verified casting account."})
 
 
 class CallSchema(Schema):
@@ -72,14 +72,14 @@ class CallSchema(Schema):
     eligibility = fields.Enum(Eligibility, by_value=True, required=True)
     deadline = fields.DateTime(required=True)
     details = fields.String(allow_none=True)
-    requires_headshot = fields.Boolean(required=True)
+    requires_headshot = Boolean(required=True)
     portfolio_min = Int32(required=True)
-    requires_cover_note = fields.Boolean(required=True)
+    requires_cover_note = Boolean(required=True)
     questions = fields.List(fields.String(), required=True)
     submission_cap = Int32(allow_none=True)
     submission_count = Int32(required=True, metadata={"description": "Submissions so far (not withdrawn)."})
-    remote = fields.Boolean(required=True)
-    self_tape = fields.Boolean(required=True)
+    remote = Boolean(required=True)
+    self_tape = Boolean(required=True)
     held_for_review = fields.Function(lambda call: call.held_at is not None, required=True, metadata={
         "description": "The scam shield held it until the safety team reviews it (only its owner and admins see "
                        "it meanwhile)."})
@@ -109,9 +109,9 @@ class CallQuerySchema(PageArgsSchema):
     pay_max = Int32(validate=validate.Range(min=0, max=1_000_000_000), metadata={"description": "Rupees."})
     deadline_after = fields.AwareDateTime(metadata={"example": "2026-12-01T00:00:00+05:30"})
     deadline_before = fields.AwareDateTime(metadata={"example": "2026-12-31T00:00:00+05:30"})
-    remote = fields.Boolean()
-    self_tape = fields.Boolean()
-    mine = fields.Boolean(metadata={"description": "Your productions' calls, open or closed (casting teams)."})
+    remote = Boolean()
+    self_tape = Boolean()
+    mine = Boolean(metadata={"description": "Your productions' calls, open or closed (casting teams)."})
     sort = sort_field(["deadline", "created_at", "pay_inr"], "-created_at")
 
 
@@ -146,7 +146,7 @@ class CallBriefSchema(Schema):
     role_name = fields.String(required=True)
     production_title = fields.String(required=True)
     deadline = fields.DateTime(required=True)
-    is_open = fields.Boolean(required=True)
+    is_open = Boolean(required=True)
 
 
 class SubmissionSchema(Schema):
@@ -205,8 +205,8 @@ class SubmissionQuerySchema(PageArgsSchema):
     age_min = Int32(validate=validate.Range(min=0, max=120), metadata={
         "description": "Playing age (or, without one, age) overlapping the range, as in talent search."})
     age_max = Int32(validate=validate.Range(min=0, max=120))
-    verified = fields.Boolean(metadata={"description": "Only verified (or only unverified) talent."})
-    has_self_tape = fields.Boolean()
+    verified = Boolean(metadata={"description": "Only verified (or only unverified) talent."})
+    has_self_tape = Boolean()
     sort = sort_field(["created_at", "match_score", "rating"], "-match_score")
 
 
@@ -248,14 +248,14 @@ class CallInviteResultSchema(Schema):
 
 
 class DigestInputSchema(Schema):
-    enabled = fields.Boolean(required=True, metadata={"example": True})
+    enabled = Boolean(required=True, metadata={"example": True})
     channel = fields.Enum(Channel, by_value=True, validate=validate.OneOf([Channel.WHATSAPP, Channel.EMAIL]),
                           metadata={"description": "`whatsapp` or `email` (default: your preferred channel).",
                                     "example": "whatsapp"})
 
 
 class DigestSchema(Schema):
-    enabled = fields.Boolean(required=True)
+    enabled = Boolean(required=True)
     channel = fields.Enum(Channel, by_value=True, allow_none=True)
     last_sent_at = fields.DateTime(allow_none=True)
 
