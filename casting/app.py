@@ -7,7 +7,7 @@ from socketio import RedisManager
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from casting.embedded import PendingRedisConnection, connect_pending_database, is_pending, resolve_urls
+from casting.embedded import connect_pending_database, is_pending, pending_redis_connection, resolve_urls
 from casting.auth.principal import RATE_LIMIT_HEADERS
 from casting.auth.sessions import register_jwt_callbacks
 from casting.errors import register_error_handlers, register_jwt_errors
@@ -40,7 +40,7 @@ def redis_options(config):
     encrypts without verifying it, REDIS_SSL_CA_CERTS verifies it against the provider's CA instead.
     """
     if is_pending(config["REDIS_URL"]):
-        return {"connection_class": PendingRedisConnection}  # the embedded Redis, attached on first use
+        return {"connection_class": pending_redis_connection()}  # the embedded Redis, attached on first use
     if not config["REDIS_URL"].startswith("rediss://"):
         return {}
     options = {"ssl_cert_reqs": config["REDIS_SSL_CERT_REQS"]}

@@ -19,9 +19,8 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from functools import lru_cache
 from urllib.parse import urlsplit
-
-import redis
 
 from casting.optional import require
 
@@ -335,11 +334,18 @@ def connect_pending_database(dialect, connection_record, cargs, cparams):
     cparams.update(conninfo_to_dict(url.render_as_string(hide_password=False)))
 
 
-class PendingRedisConnection(redis.Connection):
-    """A Redis connection whose placeholder host becomes the attached embedded server's on connecting."""
+@lru_cache(maxsize=1)
+def pending_redis_connection():
+    """The Redis connection class whose placeholder host becomes the attached embedded server's on
+    connecting. Made on first use: gunicorn's master imports this module before gevent patches the
+    standard library, so redis (and ssl) must not be imported with it."""
+    import redis
 
-    def _connect(self):
-        if self.host == PENDING_REDIS_HOST:
-            url = urlsplit(attach_pending()["REDIS_URL"])
-            self.host, self.port = url.hostname, url.port
-        return super()._connect()
+    class PendingRedisConnection(redis.Connection):
+        def _connect(self):
+            if self.host == PENDING_REDIS_HOST:
+                url = urlsplit(attach_pending()["REDIS_URL"])
+                self.host, self.port = url.hostname, url.port
+            return super()._connect()
+
+    return PendingRedisConnection
