@@ -239,3 +239,203 @@ def test_abandoned_uploads_are_cleaned_up(app, client, talent, videos):
     assert not parts_dir.exists()
     assert client.get(f"/api/tapes/{old['id']}", headers=me).json["code"] == "TAPE_001"
     assert client.get(f"/api/tapes/{fresh['id']}", headers=me).json["status"] == "uploading"
+
+
+def soon(days=7):
+    return (datetime.now(timezone.utc) + timedelta(days=days)).isoformat()
+
+
+@pytest.fixture
+def team(client, login):
+    """A casting director's production (casting), a role, and a self-tape audition due in a week."""
+    owner = login("casting_director")
+    production = client.post("/api/productions/", headers=owner, json={
+        "title": "Monsoon Wedding 2", "type": "film", "status": "casting"}).json["id"]
+    role = client.post(f"/api/productions/{production}/roles", headers=owner, json={"name": "Radha"}).json["id"]
+
+    def audition(mode="self_tape", **extra):
+        made = client.post("/api/auditions/", headers=owner, json={
+            "production_id": production, "role_id": role, "title": "Tape round", "mode": mode, **extra})
+        assert made.status_code == 201, made.json
+        return made.json
+
+    return {"owner": owner, "production": production, "role": role, "audition": audition}
+
+
+def test_a_tape_goes_to_a_self_tape_audition_before_its_deadline_and_only_its_team_watches(
+        app, client, login, talent, team, videos):
+    me, talent_id = talent
+    owner = team["owner"]
+    audition = team["audition"](tape_due_at=soon())
+    assert audition["tape_due_at"]
+    invited = client.post(f"/api/auditions/{audition['id']}/invite", headers=owner, json={"talent_ids": [talent_id]})
+    assert invited.json["invited"] == 1
+    first = upload(client, me, videos["phone"])
+    sent = client.post(f"/api/tapes/{first['id']}/submit", headers=me, json={"audition_id": audition["id"]})
+    assert sent.status_code == 200, sent.json
+    assert [(item["kind"], item["audition_id"]) for item in sent.json["sent_to"]] == [("audition", audition["id"])]
+    # the team sees it at once, and can watch it once the worker is done
+    assert client.get(f"/api/tapes/{first['id']}", headers=owner).json["video_url"] is None
+    run_jobs(app)
+    seen = client.get(f"/api/tapes/{first['id']}", headers=owner).json
+    assert seen["status"] == "ready" and seen["video_url"] and seen["poster_url"] and "upload" not in seen
+    review = client.get("/api/tapes/", headers=owner, query_string={"audition_id": audition["id"]}).json
+    assert [(item["id"], item["talent_id"]) for item in review["items"]] == [(first["id"], talent_id)]
+    assert review["items"][0]["poster_url"]
+    # nobody else: another casting director, another talent; the team changes nothing
+    stranger, other_talent = login("casting_director", "other@example.in"), login("talent", "asha@example.in")
+    for headers in (stranger, other_talent):
+        assert client.get(f"/api/tapes/{first['id']}", headers=headers).json["code"] == "TAPE_001"
+    assert client.get("/api/tapes/", headers=stranger, query_string={"audition_id": audition["id"]}).status_code == 404
+    assert client.get("/api/tapes/", headers=other_talent).json["items"] == []
+    assert client.delete(f"/api/tapes/{first['id']}", headers=owner).json["code"] == "AUTH_007"
+    assert client.post(f"/api/tapes/{first['id']}/submit", headers=owner,
+                       json={"audition_id": audition["id"]}).status_code == 403
+    # replaced before the deadline: the team's list shows the new one only
+    second = upload(client, me, videos["phone"])
+    assert client.post(f"/api/tapes/{second['id']}/submit", headers=me,
+                       json={"audition_id": audition["id"]}).status_code == 200
+    review = client.get("/api/tapes/", headers=owner, query_string={"audition_id": audition["id"]}).json
+    assert [item["id"] for item in review["items"]] == [second["id"]]
+    assert client.get(f"/api/tapes/{first['id']}", headers=owner).json["code"] == "TAPE_001"
+    assert client.get(f"/api/tapes/{first['id']}", headers=me).json["sent_to"] == []
+    # after the deadline, no more
+    client.put(f"/api/auditions/{audition['id']}", headers=owner, json={
+        "tape_due_at": (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()})
+    late = client.post(f"/api/tapes/{first['id']}/submit", headers=me, json={"audition_id": audition["id"]})
+    assert (late.status_code, late.json["code"]) == (409, "TAPE_005") and late.json["details"]["deadline"]
+    review = client.get("/api/tapes/", headers=owner, query_string={"audition_id": audition["id"]}).json
+    assert [item["id"] for item in review["items"]] == [second["id"]]
+
+
+def test_where_a_tape_cannot_go(app, client, talent, team, videos):
+    me, talent_id = talent
+    owner = team["owner"]
+    in_person = team["audition"]("in_person")
+    not_invited = team["audition"]()
+    dated = team["audition"]()
+    for audition in (in_person, dated):
+        client.post(f"/api/auditions/{audition['id']}/invite", headers=owner, json={"talent_ids": [talent_id]})
+    still_uploading = upload(client, me, videos["phone"], complete=False)
+    refused = client.post(f"/api/tapes/{still_uploading['id']}/submit", headers=me,
+                          json={"audition_id": dated["id"]})
+    assert (refused.status_code, refused.json["code"]) == (409, "TAPE_004")
+    tape = upload(client, me, videos["phone"])
+    path = f"/api/tapes/{tape['id']}/submit"
+    wrong_mode = client.post(path, headers=me, json={"audition_id": in_person["id"]})
+    assert (wrong_mode.status_code, wrong_mode.json["code"]) == (409, "TAPE_006")
+    assert client.post(path, headers=me, json={"audition_id": not_invited["id"]}).json["code"] == "AUDITION_003"
+    assert client.post(path, headers=me, json={}).status_code == 422
+    assert client.post(path, headers=me, json={"audition_id": 1, "submission_id": 1}).status_code == 422
+    # without tape_due_at, tapes are due by the end of the scheduled day in the audition's zone
+    with app.app_context():
+        from casting.auditions.models import Audition
+        from casting.tapes.services import deadline_of
+
+        db.session.execute(update(Audition).where(Audition.id == dated["id"]).values(
+            scheduled_date=(datetime.now(timezone.utc) - timedelta(days=2)).date()))
+        db.session.commit()
+        due = deadline_of(db.session.get(Audition, dated["id"]))
+        assert due.utcoffset() == timedelta(hours=5, minutes=30) and (due.hour, due.minute) == (0, 0)
+    late = client.post(path, headers=me, json={"audition_id": dated["id"]})
+    assert (late.status_code, late.json["code"]) == (409, "TAPE_005")
+
+
+def test_a_tape_goes_with_a_call_submission_and_shows_in_the_review_list(app, client, signed_in, talent, team,
+                                                                          videos):
+    from casting.calls.models import CastingCall
+    from tests.test_calls import add_media
+    from casting.talents.models import MediaKind
+
+    me, talent_id = talent
+    owner = team["owner"]
+    add_media(app, talent_id, MediaKind.HEADSHOT)
+    call = client.post("/api/calls/", headers=owner, json={"role_id": team["role"], "deadline": soon(),
+                                                          "self_tape": True}).json
+    submission = client.post(f"/api/calls/{call['id']}/submissions", headers=me, json={})
+    assert submission.status_code == 201, submission.json
+    tape = upload(client, me, videos["phone"])
+    run_jobs(app)
+    sent = client.post(f"/api/tapes/{tape['id']}/submit", headers=me, json={"submission_id": submission.json["id"]})
+    assert sent.status_code == 200 and sent.json["sent_to"][0]["call_id"] == call["id"]
+    review = client.get(f"/api/calls/{call['id']}/submissions", headers=owner,
+                        query_string={"has_self_tape": "true"}).json["items"]
+    assert [item["self_tape_id"] for item in review] == [tape["id"]]
+    shown = review[0]["self_tape"]
+    assert shown["status"] == "ready" and shown["poster_url"] and shown["video_url"]
+    assert client.get(f"/api/tapes/{tape['id']}", headers=owner).json["video_url"]
+    assert client.get("/api/tapes/", headers=owner, query_string={"call_id": call["id"]}).json["meta"]["total"] == 1
+    # someone else's submission is not yours to send to; a closed call takes no tape
+    other, other_id = signed_in("talent", "asha@example.in")
+    other_talent = client.post("/api/talents/", json=profile(stage_name="Asha"), headers=other).json["id"]
+    add_media(app, other_talent, MediaKind.HEADSHOT)
+    theirs = client.post(f"/api/calls/{call['id']}/submissions", headers=other, json={}).json["id"]
+    assert client.post(f"/api/tapes/{tape['id']}/submit", headers=me,
+                       json={"submission_id": theirs}).json["code"] == "CALL_007"
+    with app.app_context():
+        db.session.execute(update(CastingCall).where(CastingCall.id == call["id"]).values(
+            deadline=datetime.now(timezone.utc) - timedelta(minutes=1)))
+        db.session.commit()
+    late = client.post(f"/api/tapes/{tape['id']}/submit", headers=me, json={"submission_id": submission.json["id"]})
+    assert (late.status_code, late.json["code"]) == (409, "TAPE_005")
+
+
+def test_an_agent_uploads_for_the_talent_they_represent_and_watches_with_range_requests(app, client, login, videos):
+    agent = login("agent")
+    talent_id = client.post("/api/talents/", json=profile(stage_name="Meera"), headers=agent).json["id"]
+    assert client.post("/api/tapes/", headers=agent, json={"filename": "a.mov", "size_bytes": 10}).status_code == 422
+    tape = upload(client, agent, videos["phone"], talent_id=talent_id)
+    run_jobs(app)
+    ready = client.get(f"/api/tapes/{tape['id']}", headers=agent).json
+    whole = fetch(client, ready["video_url"])
+    ranged = fetch(client, ready["video_url"], Range="bytes=100-299")
+    assert ranged.status_code == 206 and ranged.data == whole.data[100:300]
+    assert ranged.headers["Content-Range"] == f"bytes 100-299/{len(whole.data)}"
+    assert ranged.headers["Accept-Ranges"] == "bytes" and "private" in ranged.headers["Cache-Control"]
+    url = urlsplit(ready["video_url"])
+    expired = client.get(url.path, query_string={**{k: v[0] for k, v in parse_qs(url.query).items()},
+                                                 "expires": "1000"})
+    assert expired.json["code"] == "MEDIA_005"
+    assert client.delete(f"/api/tapes/{tape['id']}", headers=agent).status_code == 204
+    assert [path for path in Path(app.config["MEDIA_ROOT"]).rglob("*") if path.is_file()] == []
+
+
+def test_on_s3_parts_go_straight_to_the_bucket_and_links_are_presigned(app, client, talent, videos, s3, monkeypatch):
+    import boto3
+    from moto.s3 import models as moto_s3
+
+    me, _ = talent
+    data = videos["phone"]
+    # moto, like S3, refuses parts under 5 MiB but the last; these test videos are a few KiB
+    monkeypatch.setattr(moto_s3, "S3_UPLOAD_PART_MIN_SIZE", 256)
+    tape = start(client, me, data)
+    first = tape["upload"]["parts"][0]["url"]
+    assert first.startswith(app.config["S3_ENDPOINT_URL"]) and "uploadId=" in first and "X-Amz-Signature" in first
+    assert requests.put(first, data=data[:PART], timeout=10).status_code == 200
+    state = client.get(f"/api/tapes/{tape['id']}/upload", headers=me).json
+    assert [part["number"] for part in state["received"]] == [1]
+    for part in state["parts"]:
+        sent = requests.put(part["url"], data=data[(part["number"] - 1) * PART:part["number"] * PART], timeout=10)
+        assert sent.status_code == 200 and sent.headers["ETag"]
+    assert client.post(f"/api/tapes/{tape['id']}/upload/complete", headers=me).status_code == 202
+    run_jobs(app)
+    ready = client.get(f"/api/tapes/{tape['id']}", headers=me).json
+    assert ready["status"] == "ready" and "X-Amz-Signature" in ready["video_url"]
+    whole = requests.get(ready["video_url"], timeout=10)
+    ranged = requests.get(ready["video_url"], headers={"Range": "bytes=0-99"}, timeout=10)
+    assert whole.status_code == 200 and ranged.status_code == 206 and ranged.content == whole.content[:100]
+    assert requests.get(ready["poster_url"], timeout=10).content[:3] == b"\xff\xd8\xff"
+    assert [key.rsplit(".", 1)[-1] for key in s3()] == ["jpg", "mp4"]  # the raw upload is gone
+    # an abandoned upload is aborted on S3 too
+    from casting.tapes.tasks import prune_abandoned_uploads
+
+    abandoned = start(client, me, data)
+    bucket = boto3.client("s3", region_name="ap-south-1", endpoint_url=app.config["S3_ENDPOINT_URL"])
+    uploads = bucket.list_multipart_uploads(Bucket=app.config["S3_BUCKET"]).get("Uploads", [])
+    assert len(uploads) == 1
+    with app.app_context():
+        db.session.execute(update(Tape).where(Tape.id == abandoned["id"]).values(
+            created_at=datetime.now(timezone.utc) - timedelta(hours=25)))
+        db.session.commit()
+        assert prune_abandoned_uploads() == 1
+    assert bucket.list_multipart_uploads(Bucket=app.config["S3_BUCKET"]).get("Uploads", []) == []
