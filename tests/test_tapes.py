@@ -341,8 +341,8 @@ def test_where_a_tape_cannot_go(app, client, talent, team, videos):
     assert (late.status_code, late.json["code"]) == (409, "TAPE_005")
 
 
-def test_a_tape_goes_with_a_call_submission_and_shows_in_the_review_list(app, client, signed_in, talent, team,
-                                                                          videos):
+def test_a_tape_goes_with_a_call_submission_and_shows_in_the_review_list(
+        app, client, signed_in, talent, team, videos):
     from casting.calls.models import CastingCall
     from tests.test_calls import add_media
     from casting.talents.models import MediaKind
@@ -350,8 +350,8 @@ def test_a_tape_goes_with_a_call_submission_and_shows_in_the_review_list(app, cl
     me, talent_id = talent
     owner = team["owner"]
     add_media(app, talent_id, MediaKind.HEADSHOT)
-    call = client.post("/api/calls/", headers=owner, json={"role_id": team["role"], "deadline": soon(),
-                                                          "self_tape": True}).json
+    call = client.post("/api/calls/", headers=owner,
+                       json={"role_id": team["role"], "deadline": soon(), "self_tape": True}).json
     submission = client.post(f"/api/calls/{call['id']}/submissions", headers=me, json={})
     assert submission.status_code == 201, submission.json
     tape = upload(client, me, videos["phone"])
