@@ -373,8 +373,13 @@ def test_a_tape_goes_with_a_call_submission_and_shows_in_the_review_list(
     assert client.post(f"/api/tapes/{tape['id']}/submit", headers=me,
                        json={"submission_id": theirs}).json["code"] == "CALL_007"
     with app.app_context():
+        db.session.execute(update(CastingCall).where(CastingCall.id == call["id"]).values(self_tape=False))
+        db.session.commit()
+    no_tapes = client.post(f"/api/tapes/{tape['id']}/submit", headers=me, json={"submission_id": submission.json["id"]})
+    assert (no_tapes.status_code, no_tapes.json["code"]) == (409, "TAPE_006")
+    with app.app_context():
         db.session.execute(update(CastingCall).where(CastingCall.id == call["id"]).values(
-            deadline=datetime.now(timezone.utc) - timedelta(minutes=1)))
+            self_tape=True, deadline=datetime.now(timezone.utc) - timedelta(minutes=1)))
         db.session.commit()
     late = client.post(f"/api/tapes/{tape['id']}/submit", headers=me, json={"submission_id": submission.json["id"]})
     assert (late.status_code, late.json["code"]) == (409, "TAPE_005")

@@ -280,9 +280,10 @@ def _to_submission(tape, submission_id):
         db.session.rollback()
         raise ApiError(Codes.SUBMISSION_NOT_FOUND)
     call = db.session.get(CastingCall, submission.call_id)
-    if submission.status in CLOSED_SUBMISSIONS:
+    if not call.self_tape or submission.status in CLOSED_SUBMISSIONS:
         db.session.rollback()
-        raise ApiError(Codes.TAPE_NOT_TAKEN, "This submission is over.", details={"status": submission.status.value})
+        raise ApiError(Codes.TAPE_NOT_TAKEN, "This casting call does not ask for a self-tape." if not call.self_tape
+                       else "This submission is over.", details={"status": submission.status.value})
     if not is_open(call):
         db.session.rollback()
         _late(call.deadline)
