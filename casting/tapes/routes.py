@@ -115,7 +115,8 @@ class SubmitViews(MethodView):
 
 @parts_blp.route("/<int:tape_id>/parts/<int:number>", endpoint="part")
 class PartViews(MethodView):
-    @parts_blp.doc(security=[])
+    @parts_blp.doc(security=[], requestBody={"required": True, "content": {
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}})
     @parts_blp.arguments(PartLinkSchema, location="query")
     @parts_blp.response(200, PartSchema, example=PART_EXAMPLE)
     @error_responses(parts_blp, 403, 404, 409, 413, 422)

@@ -171,6 +171,7 @@ def write_part(tape_id, number, link, stream):
     if tape is None or tape.status != TapeStatus.UPLOADING or not 1 <= number <= tape.part_count:
         raise ApiError(Codes.TAPE_BAD_STATE, "This tape takes no such part now.")
     limit = expected_sizes(tape)[number]
+    db.session.expunge(tape)
     db.session.rollback()  # no transaction held open while the bytes arrive
     try:
         return flow.write_part(tape, number, stream, limit)

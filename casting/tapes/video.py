@@ -8,6 +8,7 @@ chapters and data streams are not mapped.
 import json
 import logging
 import math
+import os
 import subprocess  # nosec B404
 import tempfile
 import threading
@@ -15,6 +16,7 @@ import threading
 log = logging.getLogger(__name__)
 
 MAX_LONG_SIDE, MAX_SHORT_SIDE = 1920, 1080  # at most 1080p, landscape or portrait
+NICENESS = 10
 
 
 class MediaRefused(Exception):
@@ -85,6 +87,11 @@ def output_size(width, height, rotation=0):
     return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
 
 
+def _lower_priority():
+    """In the child before ffmpeg starts: a conversion yields the CPU to web processes on the same machine."""
+    os.nice(NICENESS)
+
+
 def transcode(ffmpeg, source, target, info, on_progress=None, timeout=None):
     """`source` to an H.264/AAC MP4 at `target`: at most 1080p, fast start (the index first), no metadata.
 
@@ -99,7 +106,8 @@ def transcode(ffmpeg, source, target, info, on_progress=None, timeout=None):
                "-movflags", "+faststart", "-f", "mp4", "-progress", "pipe:1", "-nostats", str(target)]
     timeout = timeout or max(120.0, info["duration"] * 10)
     with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)  # nosec B603
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors,  # nosec B603
+                                   preexec_fn=_lower_priority)
         expired = threading.Event()
 
         def stop():
