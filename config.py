@@ -129,9 +129,7 @@ class Config:
         self.CORS_ORIGINS = _list("CORS_ORIGINS")
         self.PUBLIC_BASE_URL = (_str("PUBLIC_BASE_URL") or self.default_public_base_url()).rstrip("/")
         self.MEDIA_MAX_BYTES = _int("MEDIA_MAX_BYTES", 10 * 1024 * 1024)
-        self.VIDEO_PART_BYTES = _int("VIDEO_PART_BYTES", 8 * 1024 * 1024)
-        self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH",
-                                       max(self.MEDIA_MAX_BYTES, self.VIDEO_PART_BYTES) + 2 * 1024 * 1024)
+        self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", self.MEDIA_MAX_BYTES + 2 * 1024 * 1024)
         self.MEDIA_MAX_PIXELS = _int("MEDIA_MAX_PIXELS", 40_000_000)
         self.MEDIA_WORKERS = _int("MEDIA_WORKERS", 2)
         self.MEDIA_PORTFOLIO_MAX = _int("MEDIA_PORTFOLIO_MAX", 30)
@@ -141,6 +139,7 @@ class Config:
         self.S3_REGION = _str("S3_REGION", "ap-south-1")
         self.S3_ENDPOINT_URL = _str("S3_ENDPOINT_URL")
         self.VIDEO_MAX_BYTES = _int("VIDEO_MAX_BYTES", 1024 * 1024 * 1024)
+        self.VIDEO_PART_BYTES = _int("VIDEO_PART_BYTES", 8 * 1024 * 1024)
         self.VIDEO_MAX_SECONDS = _int("VIDEO_MAX_SECONDS", 600)
         self.VIDEO_UPLOAD_HOURS = _int("VIDEO_UPLOAD_HOURS", 24)
         self.VIDEO_PRUNE_MINUTES = _int("VIDEO_PRUNE_MINUTES", 60)
@@ -226,9 +225,6 @@ class Config:
         if self.MAX_CONTENT_LENGTH <= self.MEDIA_MAX_BYTES:
             raise RuntimeError("MAX_CONTENT_LENGTH must be above MEDIA_MAX_BYTES, or uploads of the allowed "
                                "size are cut off before they are read.")
-        if self.MAX_CONTENT_LENGTH <= self.VIDEO_PART_BYTES:
-            raise RuntimeError("MAX_CONTENT_LENGTH must be above VIDEO_PART_BYTES, or a self-tape's parts are "
-                               "cut off on disk storage.")
         if self.VIDEO_PART_BYTES < 5 * 1024 * 1024 or self.VIDEO_MAX_BYTES > 10_000 * self.VIDEO_PART_BYTES:
             raise RuntimeError("VIDEO_PART_BYTES must be at least 5 MiB (S3's smallest part) and a video of "
                                "VIDEO_MAX_BYTES must fit in 10,000 parts (S3's most).")

@@ -176,6 +176,12 @@ def test_part_links_are_signed_and_bounded(app, client, talent, videos):
     too_big = client.put(url.path, query_string=query, data=b"x" * (PART + 1))
     assert (too_big.status_code, too_big.json["code"]) == (413, "TAPE_002")
     assert client.get(f"/api/tapes/{tape['id']}/upload", headers=me).json["received"] == []
+    app.config["MAX_CONTENT_LENGTH"] = 1024  # the app-wide bound is for JSON and images: a part has its own
+    whole = client.put(url.path, query_string=query, data=data[:PART])
+    assert (whole.status_code, whole.json["size"]) == (200, PART)
+    assert whole.headers["ETag"].strip('"') == whole.json["etag"]
+    assert client.post("/api/tapes/", headers=me, json={"filename": "x" * 2000, "size_bytes": 1}).status_code == 413
+    app.config["MAX_CONTENT_LENGTH"] = 10 * 1024 * 1024
     huge = client.post("/api/tapes/", headers=me, json={"filename": "long.mov", "size_bytes": 2 ** 30 + 1})
     assert (huge.status_code, huge.json["code"], huge.json["details"]) == (413, "TAPE_002", {"max_bytes": 2 ** 30})
     assert client.post("/api/tapes/", headers=me, json={"filename": "x.mov"}).status_code == 422

@@ -1,4 +1,3 @@
-from flask import request
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
@@ -125,5 +124,5 @@ class PartViews(MethodView):
 
         Only when media is kept on local disk; on S3 the part URLs are S3's own.
         """
-        part = services.write_part(tape_id, number, link, request.stream)
+        part = services.write_part(tape_id, number, link)
         return part, 200, {"ETag": f'"{part["etag"]}"'}

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime, time as day_time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, request
 from sqlalchemy import exists, or_, select
 
 from casting.auditions.models import Audition, AuditionMode, AuditionStatus, Invitation, InvitationStatus
@@ -160,7 +160,7 @@ def upload_state(tape):
             "expires_at": tape.created_at + timedelta(hours=current_app.config["VIDEO_UPLOAD_HOURS"])}
 
 
-def write_part(tape_id, number, link, stream):
+def write_part(tape_id, number, link):
     """Disk storage's stand-in for S3's part URL: the link is the proof, as S3's signature is."""
     flow = uploads()
     if not hasattr(flow, "write_part"):
@@ -171,13 +171,17 @@ def write_part(tape_id, number, link, stream):
     if tape is None or tape.status != TapeStatus.UPLOADING or not 1 <= number <= tape.part_count:
         raise ApiError(Codes.TAPE_BAD_STATE, "This tape takes no such part now.")
     limit = expected_sizes(tape)[number]
+    too_large = ApiError(Codes.TAPE_TOO_LARGE, "The part is larger than its place in the upload.",
+                         details={"max_bytes": limit})
+    if (request.content_length or 0) > limit:
+        raise too_large
+    request.max_content_length = limit  # the part's own bound, not the app-wide one for JSON and images
     db.session.expunge(tape)
     db.session.rollback()  # no transaction held open while the bytes arrive
     try:
-        return flow.write_part(tape, number, stream, limit)
+        return flow.write_part(tape, number, request.stream, limit)
     except OverflowError:
-        raise ApiError(Codes.TAPE_TOO_LARGE, "The part is larger than its place in the upload.",
-                       details={"max_bytes": limit}) from None
+        raise too_large from None
 
 
 def complete(tape_id, user):
