@@ -175,7 +175,9 @@ def write_part(tape_id, number, link):
                          details={"max_bytes": limit})
     if (request.content_length or 0) > limit:
         raise too_large
-    request.max_content_length = limit  # the part's own bound, not the app-wide one for JSON and images
+    # The part's own bound, not the app-wide one for JSON and images. One byte over it: a server that ends the
+    # stream itself (gunicorn) has Werkzeug refuse any read past the bound, even the one that finds the end.
+    request.max_content_length = limit + 1
     db.session.expunge(tape)
     db.session.rollback()  # no transaction held open while the bytes arrive
     try:
