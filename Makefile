@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lock bench lint clean
+.PHONY: install media-tools run test lock bench lint clean
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +14,16 @@ $(BIN)/.installed: setup.cfg pyproject.toml
 
 install: $(BIN)/.installed
 
-run: install
+# ffmpeg and ffprobe (Debian's `ffmpeg` package): the worker checks and converts self-tapes with them.
+media-tools:
+	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg) \
+		|| (echo "self-tapes need ffmpeg and ffprobe: install the 'ffmpeg' package" && exit 1)
+
+run: install media-tools
 	APP_ENV=development $(BIN)/flask up
 
-test: install
+test: install media-tools
 	$(BIN)/python tools/lock.py check
 	$(BIN)/bandit --quiet --severity-level medium -r casting config.py wsgi.py gunicorn.conf.py tools
 	$(BIN)/flake8 casting tests bench tools config.py wsgi.py gunicorn.conf.py migrations
@@ -27,7 +33,7 @@ test: install
 lock: install
 	$(BIN)/python tools/lock.py compile
 
-bench: install
+bench: install media-tools
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) \
 		|| (echo "bench needs wrk: install the 'wrk' package" && exit 1)
 	$(BIN)/python -m bench

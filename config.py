@@ -144,6 +144,13 @@ class Config:
         self.S3_BUCKET = _str("S3_BUCKET", "")
         self.S3_REGION = _str("S3_REGION", "ap-south-1")
         self.S3_ENDPOINT_URL = _str("S3_ENDPOINT_URL")
+        self.VIDEO_MAX_BYTES = _int("VIDEO_MAX_BYTES", 1024 * 1024 * 1024)
+        self.VIDEO_PART_BYTES = _int("VIDEO_PART_BYTES", 8 * 1024 * 1024)
+        self.VIDEO_MAX_SECONDS = _int("VIDEO_MAX_SECONDS", 600)
+        self.VIDEO_UPLOAD_HOURS = _int("VIDEO_UPLOAD_HOURS", 24)
+        self.VIDEO_PRUNE_MINUTES = _int("VIDEO_PRUNE_MINUTES", 60)
+        self.FFMPEG_BIN = _str("FFMPEG_BIN", "ffmpeg")
+        self.FFPROBE_BIN = _str("FFPROBE_BIN", "ffprobe")
         self.METRICS_TOKEN = _str("METRICS_TOKEN")
         self.RQ_QUEUES = ["high", "default", "low"]
 
@@ -230,6 +237,9 @@ class Config:
         if self.MAX_CONTENT_LENGTH <= self.MEDIA_MAX_BYTES:
             raise RuntimeError("MAX_CONTENT_LENGTH must be above MEDIA_MAX_BYTES, or uploads of the allowed "
                                "size are cut off before they are read.")
+        if self.VIDEO_PART_BYTES < 5 * 1024 * 1024 or self.VIDEO_MAX_BYTES > 10_000 * self.VIDEO_PART_BYTES:
+            raise RuntimeError("VIDEO_PART_BYTES must be at least 5 MiB (S3's smallest part) and a video of "
+                               "VIDEO_MAX_BYTES must fit in 10,000 parts (S3's most).")
         if self.MEDIA_WORKERS < 1:
             raise RuntimeError("MEDIA_WORKERS must be at least 1 (images are worked on by that many threads).")
         if self.MEDIA_URL_TTL < 60:

@@ -114,10 +114,12 @@ def _register_blueprints(app):
     from casting.productions.routes import blp as productions_blp
     from casting.safety.routes import blp as safety_blp
     from casting.talents.routes import blp as talents_blp
+    from casting.tapes.routes import blp as tapes_blp, parts_blp as tape_parts_blp
     from casting.webhooks.routes import blp as webhooks_blp
 
     for blueprint in (health_blp, auth_blp, admin_blp, talents_blp, productions_blp, calls_blp, auditions_blp,
-                      calendar_blp, exports_blp, media_blp, messaging_blp, meta_blp, safety_blp, webhooks_blp):
+                      calendar_blp, exports_blp, media_blp, messaging_blp, meta_blp, safety_blp, tapes_blp,
+                      tape_parts_blp, webhooks_blp):
         api.register_blueprint(blueprint)
     if app.config["APP_ENV"] == "development":
         api.register_blueprint(dev_blp)

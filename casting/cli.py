@@ -28,6 +28,7 @@ from casting.calls import tasks as _call_tasks  # noqa: F401 - periodic jobs reg
 from casting.messaging import tasks as _messaging_tasks  # noqa: F401
 from casting.notifications import tasks as _notification_tasks  # noqa: F401
 from casting.safety import tasks as _safety_tasks  # noqa: F401
+from casting.tapes import tasks as _tape_tasks  # noqa: F401
 from casting.pii import rotate_all
 from casting.auditions.models import Audition
 from casting.auditions.seeding import seed_auditions

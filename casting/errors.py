@@ -98,6 +98,14 @@ class Codes:
     SUBMISSION_EXISTS = ErrorCode("CALL_008", 409, "This talent has already submitted to this casting call.")
     SUBMISSION_BAD_MOVE = ErrorCode("CALL_009", 409, "This submission cannot make that move.")
     DIGEST_LINK_INVALID = ErrorCode("CALL_010", 404, "This unsubscribe link is not valid.")
+    TAPE_NOT_FOUND = ErrorCode("TAPE_001", 404, "No such self-tape.")
+    TAPE_TOO_LARGE = ErrorCode("TAPE_002", 413, "The video is larger than the upload limit.")
+    TAPE_UPLOAD_INCOMPLETE = ErrorCode("TAPE_003", 409,
+                                       "The upload is not complete: some parts are missing or the wrong size.")
+    TAPE_BAD_STATE = ErrorCode("TAPE_004", 409, "The self-tape cannot do that in its present state.")
+    TAPE_LATE = ErrorCode("TAPE_005", 409, "The deadline for this self-tape has passed.")
+    TAPE_NOT_TAKEN = ErrorCode("TAPE_006", 409, "This audition or submission does not take a self-tape.")
+    TAPE_LINK_INVALID = ErrorCode("TAPE_007", 403, "The upload link is invalid or has expired.")
 
 
 CATALOGUE = sorted((value for value in vars(Codes).values() if isinstance(value, ErrorCode)),

@@ -8,9 +8,10 @@ from casting.notifications.models import Notification
 from casting.productions.models import CastingRole, Production
 from casting.safety.models import Flag
 from casting.talents.models import Talent, TalentEmbedding, TalentMedia
+from casting.tapes.models import Tape
 from casting.users.models import User
 
 __all__ = ["ApiKey", "Attachment", "Audition", "AuditionSlot", "AuditEvent", "AuthSession", "CalendarFeed",
            "CastingCall", "CastingRole", "Conversation", "DigestSubscription", "Flag", "Invitation", "InvitationEvent",
            "Message", "MessageRead", "Notification", "OAuthIdentity", "Participant", "Production", "Submission",
-           "SubmissionNote", "Talent", "TalentEmbedding", "TalentMedia", "User"]
+           "SubmissionNote", "Talent", "Tape", "TalentEmbedding", "TalentMedia", "User"]

@@ -51,6 +51,7 @@ class Audition(db.Model):
     instructions: Mapped[str | None] = mapped_column(Text)
     scheduled_date: Mapped[date | None] = mapped_column(Date, index=True)
     duration_minutes: Mapped[int | None]
+    tape_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # self-tapes due by then
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Kolkata", server_default="Asia/Kolkata")
     status: Mapped[AuditionStatus] = mapped_column(pg_enum(AuditionStatus, "audition_status"),
                                                    default=AuditionStatus.DRAFT)
@@ -90,6 +91,8 @@ class Invitation(db.Model):
     waitlist_position: Mapped[int | None]
     notes: Mapped[str | None] = mapped_column(Text)
     rating: Mapped[int | None]
+    # the self-tape sent for a self_tape audition (casting/tapes); replaced until the deadline
+    tape_id: Mapped[int | None] = mapped_column(ForeignKey("tapes.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                  onupdate=func.now())

@@ -32,6 +32,10 @@ class AuditionInputSchema(Schema):
         "example": "2026-12-05", "description": "The audition's day (`YYYY-MM-DD`); scheduling slots sets it to "
                                                 "the first slot's day in `timezone`."})
     duration_minutes = Int32(validate=validate.Range(min=1, max=1440), allow_none=True)
+    tape_due_at = fields.AwareDateTime(default_timezone=None, allow_none=True, metadata={
+        "description": "For a `self_tape` audition: tapes are taken until then (with an offset); unset, until the "
+                       "end of `scheduled_date` in `timezone`, or while the audition is open.",
+        "example": "2026-12-05T18:00:00+05:30"})
     timezone = fields.String(validate=_zone, metadata={"example": "Asia/Kolkata",
                                                        "description": "IANA zone; Asia/Kolkata by default."})
     status = fields.Enum(AuditionStatus, by_value=True)
@@ -91,6 +95,7 @@ class AuditionSchema(Schema):
     instructions = fields.String(allow_none=True)
     scheduled_date = fields.Date(allow_none=True)
     duration_minutes = Int32(allow_none=True)
+    tape_due_at = fields.DateTime(allow_none=True, metadata={"description": "When self-tapes are due (if set)."})
     timezone = fields.String()
     status = fields.Enum(AuditionStatus, by_value=True, required=True)
     slots = fields.List(fields.Nested(SlotSchema))

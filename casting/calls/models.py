@@ -106,8 +106,8 @@ class Submission(db.Model):
     portfolio_ids: Mapped[list] = mapped_column(JSONB, default=list)
     cover_note: Mapped[str | None] = mapped_column(Text)
     answers: Mapped[list] = mapped_column(JSONB, default=list)
-    # Where a self-tape attaches (issue 23 adds the tapes and the foreign key); null: none yet.
-    self_tape_id: Mapped[int | None]
+    # The self-tape attached to the submission (casting/tapes); null: none yet.
+    self_tape_id: Mapped[int | None] = mapped_column(ForeignKey("tapes.id", ondelete="SET NULL"), index=True)
     match_score: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     rating: Mapped[int | None]  # the team's latest 1-5, private
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -10,6 +10,7 @@ from casting.productions.schemas import ROLE_EXAMPLE, RoleSchema
 from casting.sorting import sort_field
 from casting.talents.models import Gender
 from casting.talents.schemas import TALENT_EXAMPLE, MediaSchema, TalentSchema
+from casting.tapes.schemas import TapeBriefSchema
 from casting.users.schemas import PlainTextField
 
 QUESTION = PlainTextField(validate=validate.Length(min=1, max=300))
@@ -162,7 +163,9 @@ class SubmissionSchema(Schema):
     cover_note = fields.String(allow_none=True)
     answers = fields.List(fields.String(), required=True)
     self_tape_id = Int32(allow_none=True, metadata={
-        "description": "The self-tape attached to the submission (self-tapes arrive with their own API); null: none."})
+        "description": "The self-tape sent with the submission (`POST /api/tapes/{id}/submit`); null: none."})
+    self_tape = fields.Nested(TapeBriefSchema, allow_none=True, metadata={
+        "description": "That tape's status, length, poster and (once ready) a signed link to watch it."})
     call = fields.Nested(CallBriefSchema, required=True)
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)

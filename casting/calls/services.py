@@ -737,8 +737,10 @@ def present(submissions, viewer, reviewer, calls=None, media=None):
     team (`reviewer`) the talent's profile, notes and rating. `calls` and `media` (TalentMedia rows): what
     the caller has loaded already."""
     from casting.talents.services import profiles, public_media, view
+    from casting.tapes.services import brief
 
     submissions = list(submissions)
+    tapes = brief([s.self_tape_id for s in submissions if s.self_tape_id])
     snapshots = {snapshot["id"]: snapshot for snapshot in profiles(sorted({s.talent_id for s in submissions}))} \
         if reviewer else {}
     if media is not None:
@@ -760,6 +762,7 @@ def present(submissions, viewer, reviewer, calls=None, media=None):
         item["headshot"] = public_media(media[submission.headshot_id]) if submission.headshot_id in media else None
         item["portfolio"] = [public_media(media[media_id]) for media_id in submission.portfolio_ids
                              if media_id in media]
+        item["self_tape"] = tapes.get(submission.self_tape_id)
         item["call"] = {"id": call.id, "role_id": call.role_id, "role_name": call.role.name,
                         "production_title": call.production.title, "deadline": call.deadline, "is_open": is_open(call)}
         if reviewer:

@@ -12,7 +12,8 @@ from casting.numbers import Int64
 from casting.openapi import error_responses
 
 blp = Blueprint("media", __name__, url_prefix="/api/media",
-                description="Uploaded images kept on local disk (when S3 is not configured), by signed link.")
+                description="Uploaded images and self-tapes kept on local disk (when S3 is not configured), by signed "
+                            "link.")
 limiter.exempt(blp)  # a gallery loads dozens at once; the signature is what guards them
 
 
@@ -25,10 +26,14 @@ class SignedLinkSchema(Schema):
 class MediaFileViews(MethodView):
     @blp.doc(security=[])
     @blp.arguments(SignedLinkSchema, location="query")
-    @blp.response(200, content_type="image/*", description="The image.")
+    @blp.response(200, content_type="image/*", description="The image (or a self-tape's MP4, `video/mp4`).")
+    @blp.alt_response(206, description="The byte range asked for with `Range` (a video player seeking).")
     @error_responses(blp, 403, 404, 422)
     def get(self, link, key):
-        """One stored image, through the expiring link a talent response gave (no token needed)."""
+        """One stored image or self-tape, through the expiring link a response gave (no token needed).
+
+        Answers `Range` requests (206) and `If-None-Match`/`If-Modified-Since` (304), so a browser's player seeks.
+        """
         files = storage()
         if not isinstance(files, DiskStorage):
             raise ApiError(Codes.NOT_FOUND)

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import logging
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +30,10 @@ class Storage:
         self._urls = {}
 
     def save(self, key, data, content_type):
+        raise NotImplementedError
+
+    def save_file(self, key, path, content_type):
+        """Store the file at `path` under `key` (a video: streamed, never read whole into memory)."""
         raise NotImplementedError
 
     def delete(self, *keys):
@@ -77,6 +82,15 @@ class DiskStorage(Storage):
         os.chmod(temporary.name, 0o644)  # images are public by link: a front server may serve them
         os.replace(temporary.name, path)
 
+    def save_file(self, key, path, content_type):
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as temporary:
+            with open(path, "rb") as source:
+                shutil.copyfileobj(source, temporary, 1024 * 1024)
+        os.chmod(temporary.name, 0o644)
+        os.replace(temporary.name, target)
+
     def delete(self, *keys):
         for key in keys:
             self.path(key).unlink(missing_ok=True)
@@ -104,6 +118,10 @@ class S3Storage(Storage):
     def save(self, key, data, content_type):
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type,
                                CacheControl="private, max-age=86400")
+
+    def save_file(self, key, path, content_type):
+        self.client.upload_file(str(path), self.bucket, key, ExtraArgs={
+            "ContentType": content_type, "CacheControl": "private, max-age=86400"})
 
     def delete(self, *keys):
         if keys:
