@@ -57,3 +57,8 @@ class Boolean(fields.Boolean):
         if not isinstance(value, (bool, str)):
             raise self.make_error("invalid", input=value)
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+def members(*choices):
+    """A validator for an enum field that takes only `choices`; its 422 names their values, as clients send them."""
+    return validate.OneOf(choices, labels=[choice.value for choice in choices], error="Must be one of: {labels}.")

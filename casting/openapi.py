@@ -83,14 +83,21 @@ def operation_id(endpoint, method):
 
 def typed_enum(converter, field, ret, **kwargs):
     """An enum's JSON type, which apispec leaves out for `fields.Enum` (and so for its nullable form,
-    whose `nullable: true` needs a sibling `type`): validators and generated clients need it."""
-    values = [value for value in ret.get("enum") or () if value is not None]
+    whose `nullable: true` needs a sibling `type`): validators and generated clients need it. An enum
+    field that takes only some members (`validate.OneOf`) lists only those."""
+    update = {}
+    chosen = [choice for check in field.validators if isinstance(check, validate.OneOf) for choice in check.choices]
+    if isinstance(field, fields.Enum) and chosen:
+        values = [choice.value if field.by_value else choice.name for choice in chosen]
+        update["enum"] = values + ([None] if field.allow_none else [])
+    else:
+        values = [value for value in ret.get("enum") or () if value is not None]
     if values and "type" not in ret:
         kinds = {type(value) for value in values}
         names = {str: "string", int: "integer", bool: "boolean", float: "number"}
         if len(kinds) == 1 and kinds <= names.keys():
-            return {"type": names[kinds.pop()]}
-    return {}
+            update["type"] = names[kinds.pop()]
+    return update
 
 
 _LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"

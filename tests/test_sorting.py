@@ -154,8 +154,8 @@ def test_admin_queues_sort(app, client, login):
 
 def test_every_sort_key_is_documented(client):
     spec = client.get("/api/openapi.json").json
-    for path, keys in (("/api/productions/", "title"), ("/api/productions/{production_id}/roles", "pay_inr"),
-                       ("/api/auditions/", "scheduled_date"), ("/api/auditions/{audition_id}/invitations", "status"),
+    for path, keys in (("/api/productions", "title"), ("/api/productions/{production_id}/roles", "pay_inr"),
+                       ("/api/auditions", "scheduled_date"), ("/api/auditions/{audition_id}/invitations", "status"),
                        ("/api/conversations", "last_message_at"), ("/api/admin/flags", "target_type"),
                        ("/api/admin/audit-events", "action"), ("/api/admin/api-keys", "name")):
         parameters = {p["name"]: p for p in spec["paths"][path]["get"]["parameters"]}

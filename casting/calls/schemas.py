@@ -3,7 +3,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from casting.calls.models import CallCategory, CallStatus, Eligibility, SubmissionStatus
 from casting.calls.services import MAX_BULK
 from casting.notifications.models import Channel
-from casting.numbers import Boolean, Int32
+from casting.numbers import Boolean, Int32, members
 from casting.pagination import PageArgsSchema
 from casting.productions.models import ProductionType
 from casting.productions.schemas import ROLE_EXAMPLE, RoleSchema
@@ -221,8 +221,8 @@ class MySubmissionQuerySchema(PageArgsSchema):
 class ReviewSchema(Schema):
     submission_ids = fields.List(Int32(validate=validate.Range(min=1)), required=True,
                                  validate=validate.Length(min=1, max=MAX_BULK), metadata={"example": [41, 42, 43]})
-    status = fields.Enum(SubmissionStatus, by_value=True, required=True, validate=validate.OneOf(
-        [SubmissionStatus.VIEWED, SubmissionStatus.SHORTLISTED, SubmissionStatus.DECLINED]), metadata={
+    status = fields.Enum(SubmissionStatus, by_value=True, required=True, validate=members(
+        SubmissionStatus.VIEWED, SubmissionStatus.SHORTLISTED, SubmissionStatus.DECLINED), metadata={
         "description": "`viewed`, `shortlisted` or `declined`.", "example": "shortlisted"})
 
 
@@ -252,7 +252,7 @@ class CallInviteResultSchema(Schema):
 
 class DigestInputSchema(Schema):
     enabled = Boolean(required=True, metadata={"example": True})
-    channel = fields.Enum(Channel, by_value=True, validate=validate.OneOf([Channel.WHATSAPP, Channel.EMAIL]),
+    channel = fields.Enum(Channel, by_value=True, validate=members(Channel.WHATSAPP, Channel.EMAIL),
                           metadata={"description": "`whatsapp` or `email` (default: your preferred channel).",
                                     "example": "whatsapp"})
 

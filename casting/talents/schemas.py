@@ -152,7 +152,7 @@ def _filters(list_field):
         "languages": list_field(validate=_language_levels, metadata={
             "description": "All of these languages; `Marathi:fluent` asks for at least that proficiency "
                            f"({' < '.join(PROFICIENCIES)}), as role matching does.",
-            "example": ["Marathi:fluent", "Hindi"]}),
+            "example": "Marathi:fluent,Hindi" if list_field is CommaList else ["Marathi:fluent", "Hindi"]}),
         "gender": fields.Enum(Gender, by_value=True),
         "age_min": Int32(validate=validate.Range(min=0, max=120)),
         "age_max": Int32(validate=validate.Range(min=0, max=120)),
