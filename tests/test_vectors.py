@@ -186,7 +186,9 @@ def test_vector_search_refuses_bad_input_and_needs_sign_in(app, client, login, p
     assert client.post("/api/talents/search", json={"embedding": vector}).status_code == 401
     cases = [({"embedding": vector[:10]}, "embedding"), ({"embedding": [0.0] * DIM}, "embedding"),
              ({"embedding": vector, "similar_to": 3}, "embedding"), ({"similar_to": 0}, "similar_to"),
-             ({"similar_to": 999999}, "similar_to"), ({"embedding": ["a"] * DIM}, "embedding")]
+             ({"similar_to": 999999}, "similar_to"), ({"embedding": ["a"] * DIM}, "embedding"),
+             ({"embedding": [1.7976931348623157e+308] + vector[1:]}, "embedding"),  # beyond half precision
+             ({"embedding": [-70000.0] + vector[1:]}, "embedding")]
     for filters, field in cases:
         refused = client.post("/api/talents/search", json=filters, headers=me)
         named = {key.split(".")[0] for key in refused.json["details"]["fields"]}  # `embedding.0` names item 0

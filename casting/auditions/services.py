@@ -105,7 +105,7 @@ def listing(user, args, columns=(Audition,)):
 
 LISTED = (Audition.id, Audition.production_id, Audition.is_verified, Audition.role_id, Audition.title,
           Audition.mode, Audition.location, Audition.meeting_url, Audition.instructions, Audition.scheduled_date,
-          Audition.duration_minutes, Audition.timezone, Audition.status, Audition.created_at)
+          Audition.tape_due_at, Audition.duration_minutes, Audition.timezone, Audition.status, Audition.created_at)
 SLOT_COLUMNS = (AuditionSlot.id, AuditionSlot.start_at, AuditionSlot.end_at, AuditionSlot.capacity,
                 AuditionSlot.booked)
 LOCATION_KEYS = ("city", "state", "country")
@@ -130,8 +130,8 @@ def listing_page(user, args):
     items = [{**row, "mode": row["mode"].value, "status": row["status"].value,
               "location": None if row["location"] is None else {
                   key: row["location"][key] for key in LOCATION_KEYS if key in row["location"]},
-              "scheduled_date": _iso(row["scheduled_date"]), "created_at": _iso(row["created_at"]),
-              "slots": slots[row["id"]]} for row in rows]
+              "scheduled_date": _iso(row["scheduled_date"]), "tape_due_at": _iso(row["tape_due_at"]),
+              "created_at": _iso(row["created_at"]), "slots": slots[row["id"]]} for row in rows]
     return page(items, total, args["page"], args["per_page"])
 
 

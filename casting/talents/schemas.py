@@ -174,9 +174,13 @@ def _embedding_size(value):
         raise ValidationError("Must not be all zeros: a zero vector has no direction to compare.")
 
 
+HALF_MAX = 65504.0  # the largest half-precision number: the HNSW index keeps vectors as halfvec
+
+
 def embedding_field(metadata=None, **kwargs):
     dim = embedding_dim()  # the document says the length the check below asks for
-    return fields.List(fields.Float(allow_nan=False), validate=_embedding_size,
+    number = fields.Float(allow_nan=False, validate=validate.Range(min=-HALF_MAX, max=HALF_MAX))
+    return fields.List(number, validate=_embedding_size,
                        metadata={"minItems": dim, "maxItems": dim, **(metadata or {})}, **kwargs)
 
 
