@@ -117,6 +117,45 @@ def uri_format(converter, field, ret, **kwargs):
             "pattern": f"^({'|'.join(schemes)})://{host}(:[0-9]{{1,5}})?(/|[/?#][!-~]+)?$"}
 
 
+def _refs(node):
+    """The component schema names `node` refers to, directly."""
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        found = {ref.rsplit("/", 1)[-1]} if ref.startswith("#/components/schemas/") else set()
+        return found.union(*(_refs(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(value) for value in node))
+    return set()
+
+
+def _reachable(names, schemas):
+    """`names` and every component schema they refer to, however deep."""
+    seen, todo = set(), list(names)
+    while todo:
+        name = todo.pop()
+        if name not in seen and name in schemas:
+            seen.add(name)
+            todo.extend(_refs(schemas[name]))
+    return seen
+
+
+def request_defaults_described(document):
+    """Request-only schemas say their defaults in words, not with `default`: generators such as
+    openapi-typescript read `default` as "always present" and would make `page` or `channel` required in
+    a request. A schema that a response also uses keeps `default` (there the field is always present)."""
+    schemas = document.get("components", {}).get("schemas", {})
+    operations = [operation for item in document.get("paths", {}).values() for operation in item.values()
+                  if isinstance(operation, dict)]
+    sent = _reachable(set().union(*(_refs(op.get("requestBody", {})) for op in operations)), schemas)
+    answered = _reachable(set().union(*(_refs(op.get("responses", {})) for op in operations)), schemas)
+    for name in sent - answered:
+        for prop in schemas[name].get("properties", {}).values():
+            if "default" in prop:
+                default = json.dumps(prop.pop("default"))
+                prop["description"] = f"{prop.get('description', '').rstrip()} Default: `{default}`.".lstrip()
+    return document
+
+
 class OperationsPlugin(BasePlugin):
     """What every operation gets from the route it documents rather than from each view:
 
@@ -194,7 +233,7 @@ class CastingApi(Api):
     def _openapi_json(self):
         """Serve the OpenAPI document, serialised once: it only changes when a blueprint is added."""
         if self._document is None or self._document[0] is not self.spec:
-            self._document = (self.spec, json.dumps(self.spec.to_dict(), indent=2))
+            self._document = (self.spec, json.dumps(request_defaults_described(self.spec.to_dict()), indent=2))
         return current_app.response_class(self._document[1], mimetype="application/json")
 
 
