@@ -117,6 +117,5 @@ def seed_auditions(count, invites=50, seed=2026):
     finally:
         connection.close()
     with db.engine.begin() as conn:
-        for table in ("auditions", "audition_slots", "invitations", "invitation_events"):
-            conn.execute(text(f"ANALYZE {table}"))
+        conn.execute(text("ANALYZE auditions, audition_slots, invitations, invitation_events"))
     return len(audition_ids)

@@ -754,14 +754,13 @@ def present(submissions, viewer, reviewer, calls=None, media=None):
     shown = []
     for submission in submissions:
         snapshot = snapshots.get(submission.talent_id)
-        media = picks
         call = calls[submission.call_id]
         item = {name: getattr(submission, name) for name in (
             "id", "call_id", "talent_id", "submitted_by", "status", "cover_note", "answers", "self_tape_id",
             "created_at", "updated_at", "withdrawn_at")}
-        item["headshot"] = public_media(media[submission.headshot_id]) if submission.headshot_id in media else None
-        item["portfolio"] = [public_media(media[media_id]) for media_id in submission.portfolio_ids
-                             if media_id in media]
+        item["headshot"] = public_media(picks[submission.headshot_id]) if submission.headshot_id in picks else None
+        item["portfolio"] = [public_media(picks[media_id]) for media_id in submission.portfolio_ids
+                             if media_id in picks]
         item["self_tape"] = tapes.get(submission.self_tape_id)
         item["call"] = {"id": call.id, "role_id": call.role_id, "role_name": call.role.name,
                         "production_title": call.production.title, "deadline": call.deadline, "is_open": is_open(call)}
