@@ -14,6 +14,7 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
 from casting.errors import CATALOGUE, handle_http_exception
+from casting.text import URI_CHARACTER
 
 
 class ErrorSchema(Schema):
@@ -114,7 +115,7 @@ def uri_format(converter, field, ret, **kwargs):
     schemes = sorted(urls[0].schemes if urls else ("http", "https"))
     host = f"({_LABEL}\\.)+[A-Za-z]{{2,6}}" if field.require_tld else f"{_LABEL}(\\.{_LABEL})*"
     return {"format": "uri",
-            "pattern": f"^({'|'.join(schemes)})://{host}(:[0-9]{{1,5}})?(/|[/?#][!-~]+)?$"}
+            "pattern": f"^({'|'.join(schemes)})://{host}(:[0-9]{{1,5}})?(/|[/?#]{URI_CHARACTER}+)?$"}
 
 
 def _refs(node):

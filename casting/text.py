@@ -17,7 +17,9 @@ MAX_PASSES = 4
 _LENIENT = re.compile(r"<(?![^<>]*>)")
 # A `<` that no `>` follows at all can open no tag, as an HTML parser reads it (`<a<>` is a tag named `a<`).
 _STRICT = re.compile(r"<(?![^>]*>)")
-_URI_CHARACTERS = re.compile(r"[!-~]+")
+# What RFC 3986 lets a URI hold: unreserved and reserved characters, and `%` only before two hex digits.
+URI_CHARACTER = r"([A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})"
+_URI = re.compile(f"{URI_CHARACTER}+")
 
 
 def _strip_once(text, literal_lt):
@@ -51,10 +53,10 @@ def plain(value):
 
 
 class Url(fields.Url):
-    """A URL as RFC 3986 writes it: printable ASCII only (other characters percent-encoded), as `format: uri` says."""
+    """A URL as RFC 3986 writes it (other characters percent-encoded), as `format: uri` says."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         url = super()._deserialize(value, attr, data, **kwargs)
-        if url is not None and not _URI_CHARACTERS.fullmatch(url):
-            raise ValidationError("Must be a URL in printable ASCII; percent-encode other characters.")
+        if url is not None and not _URI.fullmatch(url):
+            raise ValidationError("Must be a URL as RFC 3986 writes it; percent-encode other characters.")
         return url

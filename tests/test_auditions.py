@@ -453,6 +453,18 @@ def test_the_list_writes_each_audition_as_the_schema_does(client, stage):
     assert len(listed[1]["slots"]) == 4 and listed[0]["slots"] == [] and listed[0]["location"] is None
 
 
+def test_a_meeting_url_holds_only_what_rfc_3986_lets_a_uri_hold(client, stage):
+    """`format: uri` in the document: a brace, a space, a non-ASCII letter or a stray `%` is refused, not stored."""
+    owner, audition = stage["owner"], stage["audition"]
+    for bad in ("https://meet.example.in/r?x=}", "https://meet.example.in/a b", "https://meet.example.in/sé",
+                "https://meet.example.in/%zz"):
+        refused = client.put(f"/api/auditions/{audition}", headers=owner, json={"meeting_url": bad})
+        assert refused.status_code == 422 and "meeting_url" in refused.json["details"]["fields"], bad
+    kept = client.put(f"/api/auditions/{audition}", headers=owner,
+                      json={"meeting_url": "https://meet.example.in/r/7?who=Asha%20Rao&at=10:30#room"})
+    assert kept.status_code == 200 and kept.json["meeting_url"].endswith("%20Rao&at=10:30#room")
+
+
 def test_a_bulk_invite_costs_the_same_statements_for_3_talent_as_for_60(app, client, stage, monkeypatch):
     from sqlalchemy import event
 

@@ -281,6 +281,7 @@ def test_url_phone_and_sort_fields_carry_the_patterns_their_validators_apply(cli
     meeting = schemas["AuditionInput"]["properties"]["meeting_url"]
     assert meeting["format"] == "uri" and re.match(meeting["pattern"], "https://meet.example.in/r/7")
     assert not re.match(meeting["pattern"], "http://meet.example.in") and not re.match(meeting["pattern"], "")
+    assert not re.match(meeting["pattern"], "https://meet.example.in/r?x=}")
     phone = schemas["Register"]["properties"]["phone"]["pattern"]
     assert all(re.match(phone, ok) for ok in ("+919876543210", "98765 43210", "+91 98765-43210"))
     assert not any(re.match(phone, bad) for bad in ("", "12345", "phone"))
