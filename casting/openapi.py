@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
-from casting.errors import CATALOGUE, handle_http_exception
+from casting.errors import CATALOGUE, catalogue_markdown, handle_http_exception
 from casting.text import URI_CHARACTER
 
 
@@ -254,11 +254,6 @@ def docs_asset(filename):
     return send_from_directory(folder, filename, max_age=86400)
 
 
-def _catalogue_markdown():
-    rows = "\n".join(f"| `{e.code}` | {e.status} | {e.message} |" for e in CATALOGUE)
-    return "| code | status | meaning |\n|---|---|---|\n" + rows
-
-
 ERRORS_TAG = "errors"
 
 
@@ -267,7 +262,7 @@ def errors_tag():
     ReDoc shows it as a section after the operations and the Swagger UI page renders it below them, so
     both pages open on the operations and the Authorize button."""
     return {"name": ERRORS_TAG, "x-traitTag": True,
-            "description": "Every error response's `code`, its HTTP status and meaning.\n\n" + _catalogue_markdown()}
+            "description": "Every error response's `code`, its HTTP status and meaning.\n\n" + catalogue_markdown()}
 
 
 def spec_options(config):

@@ -17,7 +17,7 @@ from casting.throttle import rate_limit
 
 blp = Blueprint("messaging", __name__, url_prefix="/api",
                 description="Conversations and messages (the REST side of chat; live events are on Socket.IO "
-                            "namespace `/chat`, see the README).")
+                            "namespace `/chat`, see docs/domains/messaging.md).")
 
 MESSAGE_EXAMPLE = {"id": 1201, "conversation_id": 9, "sender_id": 5, "is_verified": True, "safety": None,
                    "body": "Can you come in for a callback on Friday?", "attachments": [],
