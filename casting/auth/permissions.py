@@ -37,10 +37,3 @@ def _verify(fresh):
     g._jwt_extended_jwt_header = {}
     g._jwt_extended_jwt = payload
     g._jwt_extended_jwt_location = "headers"
-
-
-def ensure_allowed(owner_id, *roles):
-    """Object-level check: the owner, a user with one of `roles`, or an admin; 403 for anyone else."""
-    if current_user.id == owner_id or current_user.role in {Role.ADMIN, *map(Role, roles)}:
-        return
-    raise ApiError(Codes.AUTH_FORBIDDEN)
