@@ -9,6 +9,7 @@ from casting.auth.permissions import login_required
 from casting.auth.schemas import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema
 from casting.openapi import error_responses
 from casting.pagination import page_of, paginate
+from casting.requestid import current_client
 from casting.users.schemas import USER_EXAMPLE, RoleChangeSchema, UserSchema
 
 API_KEY_EXAMPLE = {"id": 3, "name": "matching-service", "prefix": "9f3a61c2", "scopes": ["ml"],
@@ -26,7 +27,7 @@ class UserRoleViews(MethodView):
     @error_responses(blp, 401, 403, 404)
     def put(self, data, user_id):
         """Give a user another role (the only way, besides the CLI, to make an admin)."""
-        return services.change_role(current_user, user_id, data["role"])
+        return services.change_role(current_user, user_id, data["role"], current_client())
 
 
 @blp.route("/audit-events")
@@ -62,7 +63,8 @@ class ApiKeyViews(MethodView):
     @error_responses(blp, 401, 403)
     def post(self, data):
         """Create a key; the answer holds the key itself, shown this once."""
-        key, plaintext = api_keys.create(data["name"], data["scopes"], created_by_id=current_user.id)
+        key, plaintext = api_keys.create(data["name"], data["scopes"], created_by_id=current_user.id,
+                                         client=current_client())
         return {"api_key": key, "key": plaintext}
 
 
@@ -73,4 +75,4 @@ class ApiKeyByIdViews(MethodView):
     @error_responses(blp, 401, 403, 404)
     def delete(self, key_id):
         """Revoke a key: it stops working at once."""
-        api_keys.revoke(key_id, actor_id=current_user.id)
+        api_keys.revoke(key_id, actor_id=current_user.id, client=current_client())

@@ -1,3 +1,4 @@
+from flask import request
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
@@ -112,6 +113,19 @@ class SubmitViews(MethodView):
         return _one(services.submit(tape_id, current_user, data), True)
 
 
+class _RequestBody:
+    """The request body as the upload service reads it: its declared length, and its stream under a bound
+    of the service's choosing (Werkzeug refuses to read past it)."""
+
+    @property
+    def length(self):
+        return request.content_length or 0
+
+    def stream(self, bound):
+        request.max_content_length = bound
+        return request.stream
+
+
 @parts_blp.route("/<int:tape_id>/parts/<int:number>", endpoint="part")
 class PartViews(MethodView):
     @parts_blp.doc(security=[], requestBody={"required": True, "content": {
@@ -124,5 +138,5 @@ class PartViews(MethodView):
 
         Only when media is kept on local disk; on S3 the part URLs are S3's own.
         """
-        part = services.write_part(tape_id, number, link)
+        part = services.write_part(tape_id, number, link, _RequestBody())
         return part, 200, {"ETag": f'"{part["etag"]}"'}
