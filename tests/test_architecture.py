@@ -1,5 +1,6 @@
 """The house's layers, read from the source: services take plain values and never reach for the request."""
 import ast
+import inspect
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,3 +29,62 @@ def test_no_service_reads_the_request():
         for module, name in _imports(path):
             assert (module, name) != ("flask", "request") and module != "flask.request", \
                 f"{path.relative_to(ROOT)} imports flask.request: take the value from the view instead"
+
+
+def _domains(package=PACKAGE):
+    return sorted(path.parent.name for path in package.glob("*/__init__.py"))
+
+
+def _cross_domain_imports(package=PACKAGE):
+    """(file, its domain, the other domain, the module below it or None, the imported name) for every import of
+    another domain from inside a domain package."""
+    domains = set(_domains(package))
+    for path in sorted(package.glob("*/**/*.py")):
+        own = path.relative_to(package).parts[0]
+        for module, name in _imports(path):
+            parts = module.split(".")
+            if parts[0] != "casting" or len(parts) < 2 or parts[1] not in domains or parts[1] == own:
+                continue
+            yield path, own, parts[1], ".".join(parts[2:]) or None, name
+
+
+def test_a_domain_imports_another_only_through_its_public_face():
+    """`from casting.<other> import name` with `name` in the other's face, or its tables (`models`); never
+    one of its private modules (`casting.talents.services`, `casting.users.schemas`, ...)."""
+    import importlib
+
+    faces = {domain: getattr(importlib.import_module(f"casting.{domain}"), "PUBLIC", frozenset())
+             for domain in _domains()}
+    checked = 0
+    for path, own, other, below, name in _cross_domain_imports():
+        where = f"{path.relative_to(PACKAGE)} imports casting.{other}.{below or name}"
+        if below is not None:
+            assert below == "models", f"{where}: a private module of {other}; add the name to its public face"
+        else:
+            assert name in faces[other] or name == "models", f"{where}: {name} is not in {other}'s public face"
+        checked += 1
+    assert checked > 50
+
+
+def test_the_check_finds_a_private_import(tmp_path):
+    """The check above reads real import statements: a private import in a domain file is found."""
+    for domain in ("calls", "talents"):
+        (tmp_path / domain).mkdir()
+        (tmp_path / domain / "__init__.py").write_text("")
+    (tmp_path / "calls" / "services.py").write_text(
+        "from casting.talents.services import view\nfrom casting.talents import TALENT\n")
+    found = [(other, below, name) for _, _, other, below, name in _cross_domain_imports(tmp_path)]
+    assert found == [("talents", "services", "view"), ("talents", None, "TALENT")]
+
+
+def test_every_public_name_is_there():
+    """A face names only what its modules hold (a renamed function fails here, not in another domain)."""
+    import importlib
+
+    for domain in _domains():
+        package = importlib.import_module(f"casting.{domain}")
+        modules = {path.stem for path in (PACKAGE / domain).glob("*.py")}
+        for name in getattr(package, "PUBLIC", ()):
+            assert getattr(package, name) is not None, f"casting.{domain}.{name}"
+            if name in modules:  # a module of the same name would shadow the name once imported
+                assert inspect.ismodule(getattr(package, name)), f"casting.{domain}.{name} is also a module"

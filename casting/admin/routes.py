@@ -5,12 +5,12 @@ from flask_smorest import Blueprint
 from casting.admin import services
 from casting.admin.schemas import ApiKeyQueryArgsSchema, AuditEventSchema, AuditQuerySchema
 from casting.auth import api_keys
-from casting.auth.permissions import login_required
-from casting.auth.schemas import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema
+from casting.auth import login_required
+from casting.auth import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema
 from casting.openapi import error_responses
 from casting.pagination import page_of, paginate
 from casting.requestid import current_client
-from casting.users.schemas import USER_EXAMPLE, RoleChangeSchema, UserSchema
+from casting.users import RoleChangeSchema, USER_EXAMPLE, UserSchema
 
 API_KEY_EXAMPLE = {"id": 3, "name": "matching-service", "prefix": "9f3a61c2", "scopes": ["ml"],
                    "created_by_id": 1, "created_at": "2026-11-24T10:00:00+00:00", "last_used_at": None,

@@ -1,8 +1,8 @@
 """Administration: role changes and the audit log."""
-from casting.audit.services import record, search
+from casting.audit import record, search
 from casting.extensions import db
 from casting.users.models import Role
-from casting.users.services import get_user
+from casting.users import get_user
 
 
 def change_role(admin, user_id, role, client):

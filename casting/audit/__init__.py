@@ -1,0 +1,9 @@
+"""The audit log: who changed who can do what, from where.
+
+Other domains import from it only what its public face names below (and its tables, in `models`).
+"""
+from casting.faces import public_face
+
+__getattr__, __dir__, PUBLIC = public_face(__name__, {
+    "services": ["record", "search"]
+})

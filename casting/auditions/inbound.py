@@ -7,7 +7,7 @@ from casting.errors import ApiError
 from casting.extensions import db
 from casting.talents.models import Talent
 from casting.users.models import User
-from casting.webhooks.services import on_inbound
+from casting.webhooks import on_inbound
 
 log = logging.getLogger(__name__)
 

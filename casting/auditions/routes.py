@@ -9,7 +9,7 @@ from casting.auditions import calendar, services
 from casting.auditions.schemas import (AuditionCreateSchema, AuditionInputSchema, AuditionQueryArgsSchema,
                                        AuditionSchema, InvitationQueryArgsSchema, InvitationSchema, InviteResultSchema,
                                        InviteSchema, ResultsSchema, RsvpSchema, ScheduleSchema)
-from casting.auth.permissions import login_required
+from casting.auth import login_required
 from casting.jsonprovider import dumps_bytes, json_response
 from casting.numbers import Int32
 from casting.openapi import error_responses

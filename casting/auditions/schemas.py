@@ -8,8 +8,8 @@ from casting.numbers import Boolean, Int32
 from casting.pagination import PageArgsSchema
 from casting.sorting import sort_field
 from casting.text import Url
-from casting.talents.schemas import LocationSchema
-from casting.users.schemas import PlainTextField
+from casting.fields import LocationSchema
+from casting.fields import PlainTextField
 
 OUTCOMES = ["shortlisted", "callback", "selected", "rejected", "no_show"]
 

@@ -13,9 +13,9 @@ from casting.errors import ApiError, Codes
 from casting.extensions import db
 from casting.jobs import enqueue
 from casting.pagination import page, paginate_rows
-from casting.productions import services as productions
+from casting import productions
 from casting.productions.models import CastingRole, Production
-from casting.safety import services as safety
+from casting import safety
 from casting.safety.models import FlagTarget
 from casting.sorting import order_by
 from casting.talents.models import Talent

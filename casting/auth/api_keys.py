@@ -9,7 +9,7 @@ from flask import g, request
 from flask_jwt_extended import current_user
 from sqlalchemy import select
 
-from casting.audit.services import record
+from casting.audit import record
 from casting.auth.models import ApiKey
 from casting.auth.permissions import login_required
 from casting.errors import ApiError, Codes

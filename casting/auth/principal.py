@@ -318,7 +318,7 @@ def _publish(session):
     changed = session.info.pop("casting_principals", None)
     if not changed or not has_app_context():
         return
-    from casting.users.cache import forget
+    from casting.users import forget
 
     try:
         with redis.pipeline(transaction=False) as pipe:

@@ -15,7 +15,7 @@ from casting.pagination import PageArgsSchema, page_of, paginate
 from casting.requestid import current_client
 from casting.throttle import rate_limit
 from casting.users import cache as user_cache
-from casting.users.schemas import USER_EXAMPLE, UserSchema
+from casting.users import USER_EXAMPLE, UserSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth",
                 description="Sign-up and sign-in (password, phone OTP, Google, Facebook), tokens and sessions.")

@@ -8,16 +8,16 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from casting import throttle
-from casting.audit.services import record
+from casting.audit import record
 from casting.auth import sessions
 from casting.auth.models import OAuthIdentity
 from casting.errors import ApiError, Codes
 from casting.extensions import db, redis
-from casting.notifications.services import NotificationFlood, Recipient, notify
+from casting.notifications import NotificationFlood, notify, Recipient
 from casting.pii import blind_index
 from casting.users.models import Role, User
-from casting.users.services import (UserError, check_password, find_by_contact, hash_password,
-                                    normalise_email, normalise_phone, rehash_if_needed)
+from casting.users import (check_password, find_by_contact, hash_password, normalise_email, normalise_phone,
+                           rehash_if_needed, UserError)
 
 
 def _signed_in(user, action, client, is_new=None, fresh=True):

@@ -11,7 +11,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token, get_jt
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from casting.audit.services import record
+from casting.audit import record
 from casting.auth.models import AuthSession
 from casting.auth.principal import ACTIVE, REVOKED, resolve, session_key
 from casting.errors import ApiError, Codes

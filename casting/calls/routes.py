@@ -2,7 +2,7 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-from casting.auth.permissions import login_required
+from casting.auth import login_required
 from casting.calls import services
 from casting.calls.schemas import (CALL_EXAMPLE, FOR_ME_EXAMPLE, NOTE_EXAMPLE, REVIEWED_EXAMPLE, SUBMISSION_EXAMPLE,
                                    CallCreateSchema, CallInviteResultSchema, CallInviteSchema, CallQuerySchema,

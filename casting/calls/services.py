@@ -21,7 +21,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload
 
-from casting.auditions import services as auditions
+from casting import auditions
 from casting.calls import fit
 from casting.calls.models import (CallStatus, CastingCall, DigestSubscription, Eligibility, Submission,
                                   SubmissionNote, SubmissionStatus)
@@ -30,14 +30,14 @@ from casting.extensions import db, redis, script
 from casting.jobs import enqueue
 from casting.jsonprovider import dumps_bytes
 from casting.productions import matching
-from casting.productions import services as productions
+from casting import productions
 from casting.productions.models import CastingRole, Production, ProductionStatus
-from casting.safety import services as safety
+from casting import safety
 from casting.safety.models import FlagTarget
 from casting.sorting import order_by, sort_clauses
 from casting.talents import cache as talent_cache
 from casting.talents.models import MediaKind, Talent, TalentMedia
-from casting.talents.services import age_clause, can_manage, profile
+from casting.talents import age_clause, can_manage, profile
 from casting.users.models import Role
 
 S = SubmissionStatus
@@ -696,7 +696,7 @@ def set_digest(user, data):
         return None
     channel = data.get("channel") or (subscription.channel if subscription else None)
     if channel is None:
-        from casting.notifications.services import preferred_channel
+        from casting.notifications import preferred_channel
 
         channel = preferred_channel(user)
     address = user.email if channel.value == "email" else user.phone
@@ -736,8 +736,8 @@ def present(submissions, viewer, reviewer, calls=None, media=None):
     """Submissions as dicts for the response schemas: picks as media links, the call in brief, and for the
     team (`reviewer`) the talent's profile, notes and rating. `calls` and `media` (TalentMedia rows): what
     the caller has loaded already."""
-    from casting.talents.services import profiles, public_media, view
-    from casting.tapes.services import brief
+    from casting.talents import profiles, public_media, view
+    from casting.tapes import brief
 
     submissions = list(submissions)
     tapes = brief([s.self_tape_id for s in submissions if s.self_tape_id])

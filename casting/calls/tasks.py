@@ -8,12 +8,12 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from casting.auditions.tasks import tell
+from casting.auditions import tell
 from casting.calls import services
 from casting.calls.models import CastingCall, DigestSubscription, Submission
 from casting.extensions import db
 from casting.jobs import periodic
-from casting.notifications.services import Recipient, NotificationError, notify
+from casting.notifications import NotificationError, notify, Recipient
 from casting.productions.models import CastingRole, Production
 from casting.talents.models import Talent
 from casting.users.models import User

@@ -1,0 +1,1 @@
+"""Bulk export of talent for the ML service and partners. Other domains import nothing from it."""

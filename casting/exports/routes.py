@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from casting.numbers import Boolean
-from casting.auth.api_keys import api_key_required
+from casting.auth import api_key_required
 from casting.exports import services
 from casting.openapi import error_responses
 from casting.requestid import current_client

@@ -3,10 +3,10 @@ import json
 
 from sqlalchemy import func, select
 
-from casting.audit.services import record
+from casting.audit import record
 from casting.extensions import db
 from casting.talents.models import Talent, TalentEmbedding, age_on
-from casting.talents.services import PUBLIC_FIELDS
+from casting.talents import PUBLIC_FIELDS
 from casting.users.models import User
 
 BATCH = 1000

@@ -1,0 +1,1 @@
+"""Liveness and readiness probes. Other domains import nothing from it."""

@@ -18,8 +18,8 @@ from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_socketio import ConnectionRefusedError, emit, join_room
 from marshmallow import ValidationError
 
-from casting.auth.principal import resolve
-from casting.auth.sessions import on_revoke
+from casting.auth import resolve
+from casting.auth import on_revoke
 from casting.errors import ApiError, Codes, envelope, flatten_messages
 from casting.extensions import db, redis, socketio
 from casting.messaging import presence, services

@@ -3,8 +3,8 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-from casting.auth.permissions import login_required
-from casting.media.storage import DiskStorage, storage
+from casting.auth import login_required
+from casting.media import DiskStorage, file_storage as storage
 from casting.messaging import attachments, services
 from casting.messaging.schemas import (AttachmentArgsSchema, AttachmentFileSchema, AttachmentSchema,
                                        ConversationCreateSchema, ConversationQueryArgsSchema, ConversationSchema,

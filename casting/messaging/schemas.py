@@ -6,7 +6,7 @@ from casting.numbers import Boolean, Int32, Int64
 from casting.pagination import PageArgsSchema
 from casting.sorting import sort_field
 from casting.users.models import Role
-from casting.users.schemas import PlainTextField
+from casting.fields import PlainTextField
 
 MAX_BODY = 4000
 MAX_HISTORY_PAGE = 100

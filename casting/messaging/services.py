@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
 from casting import throttle
-from casting.auditions.services import visible as visible_audition
+from casting.auditions import visible as visible_audition
 from casting.errors import ApiError, Codes
 from casting.extensions import db, redis, socketio
 from casting.jobs import enqueue
@@ -22,7 +22,7 @@ from casting.messaging import attachments, presence
 from casting.messaging.models import Conversation, Message, MessageRead, Participant
 from casting.messaging.schemas import MessageSchema, ReceiptSchema
 from casting.pagination import paginate
-from casting.safety import services as safety
+from casting import safety
 from casting.safety.models import FlagTarget
 from casting.sorting import order_by
 from casting.users.models import Role, User

@@ -2,8 +2,8 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-from casting.auth.api_keys import api_key_required, calling_user, user_or_api_key
-from casting.auth.permissions import login_required
+from casting.auth import api_key_required, calling_user, user_or_api_key
+from casting.auth import login_required
 from casting.openapi import error_responses
 from casting.pagination import PageArgsSchema, page, page_of, paginate
 from casting.productions import services
@@ -12,9 +12,8 @@ from casting.productions.schemas import (MATCH_EXAMPLE, PRODUCTION_EXAMPLE, ROLE
                                          ProductionUpdateSchema, RoleInputSchema, RoleQueryArgsSchema, RoleSchema,
                                          RoleUpdateSchema)
 from casting.talents import embeddings
-from casting.talents.schemas import (EMBEDDING_EXAMPLE, EMBEDDING_STORED_EXAMPLE, EmbeddingInputSchema,
-                                     EmbeddingSchema)
-from casting.talents.services import view
+from casting.talents import EMBEDDING_EXAMPLE, EMBEDDING_STORED_EXAMPLE, EmbeddingInputSchema, EmbeddingSchema
+from casting.talents import view
 
 blp = Blueprint("productions", __name__, url_prefix="/api/productions",
                 description="Productions and their roles, owned by the casting director or producer who made them.")

@@ -5,8 +5,9 @@ from casting.pagination import PageArgsSchema
 from casting.productions.models import ProductionStatus, ProductionType, RoleStatus
 from casting.sorting import sort_field
 from casting.talents.models import Gender
-from casting.talents.schemas import TALENT_EXAMPLE, LanguageSchema, LocationSchema, TalentSchema, TitledField
-from casting.users.schemas import PlainTextField
+from casting.fields import LanguageSchema, LocationSchema, TitledField
+from casting.talents import TALENT_EXAMPLE, TalentSchema
+from casting.fields import PlainTextField
 
 TITLE = validate.Length(min=1, max=200)
 NAME = validate.Length(min=1, max=120)

@@ -5,11 +5,11 @@ from casting.errors import ApiError, Codes
 from casting.extensions import db
 from casting.productions import matching
 from casting.productions.models import CastingRole, Production, ProductionStatus, RoleStatus
-from casting.safety import services as safety
+from casting import safety
 from casting.safety.models import FlagTarget
 from casting.sorting import order_by, sort_clauses
 from casting.talents import cache as talent_cache
-from casting.talents.services import bounded_count, profiles
+from casting.talents import bounded_count, profiles
 from casting.users.models import Role, User
 
 PRODUCTION_MOVES = {

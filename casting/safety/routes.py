@@ -2,7 +2,7 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-from casting.auth.permissions import login_required
+from casting.auth import login_required
 from casting.openapi import error_responses
 from casting.pagination import page_of, paginate
 from casting.requestid import current_client
@@ -10,7 +10,7 @@ from casting.safety import services
 from casting.safety.models import FlagTarget
 from casting.safety.schemas import (FlagQueryArgsSchema, FlagSchema, ReportReceiptSchema, ReportSchema, ResolveSchema,
                                     VerificationSchema)
-from casting.users.schemas import USER_EXAMPLE, UserSchema
+from casting.users import USER_EXAMPLE, UserSchema
 
 blp = Blueprint("safety", __name__, url_prefix="/api",
                 description="Trust and safety: reports, the admin review queue, verified casting accounts, "

@@ -4,7 +4,7 @@ from casting.numbers import Int32
 from casting.pagination import PageArgsSchema
 from casting.safety.models import FlagSource, FlagStatus, FlagTarget, ReportReason
 from casting.sorting import sort_field
-from casting.users.schemas import PlainTextField
+from casting.fields import PlainTextField
 
 REPORTABLE = [FlagTarget.MESSAGE.value, FlagTarget.PRODUCTION.value, FlagTarget.USER.value]
 

@@ -11,14 +11,14 @@ from datetime import datetime, timezone
 from flask import current_app
 from sqlalchemy import func, select
 
-from casting.audit.services import record
+from casting.audit import record
 from casting.errors import ApiError, Codes
 from casting.extensions import db
 from casting.safety import shield
 from casting.safety.models import Flag, FlagSource, FlagStatus, FlagTarget
 from casting.sorting import order_by
 from casting.users.models import Role, User
-from casting.users.services import get_user
+from casting.users import get_user
 
 CASTING_SIDE = {Role.CASTING_DIRECTOR, Role.PRODUCER, Role.AGENT}
 _targets = {}

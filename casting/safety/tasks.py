@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from casting.extensions import db
 from casting.jobs import periodic
-from casting.notifications.services import notify_user
+from casting.notifications import notify_user
 from casting.safety.models import Flag, FlagStatus
 from casting.users.models import Role, User
 

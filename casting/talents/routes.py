@@ -2,8 +2,8 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-from casting.auth.api_keys import api_key_required
-from casting.auth.permissions import login_required
+from casting.auth import api_key_required
+from casting.auth import login_required
 from casting.jsonprovider import json_response
 from casting.openapi import error_responses
 from casting.pagination import PageArgsSchema, page_of

@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from casting.extensions import db
 from casting.optional import require
-from casting.meta.catalog import CITIES, LANGUAGES, SKILLS
+from casting.meta import CITIES, LANGUAGES, SKILLS
 from casting.talents.models import TalentEmbedding, profile_score
 from casting.talents.schemas import PROFICIENCIES
 

@@ -11,7 +11,7 @@ from casting.pagination import page
 from casting.sorting import sort_clauses
 from casting.talents import cache as talent_cache
 from casting.talents import embeddings
-from casting.media.storage import storage
+from casting.media import file_storage as storage
 from casting.talents.models import MediaKind, Talent
 from casting.talents.schemas import TalentSchema
 from casting.users.models import Role

@@ -3,7 +3,7 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-from casting.auth.permissions import login_required
+from casting.auth import login_required
 from casting.extensions import limiter
 from casting.openapi import error_responses
 from casting.pagination import page_of, paginate

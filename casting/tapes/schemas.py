@@ -3,7 +3,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from casting.numbers import Int32, Int64
 from casting.pagination import PageArgsSchema
 from casting.tapes.models import TapeStatus
-from casting.users.schemas import PlainTextField
+from casting.fields import PlainTextField
 
 
 class TapeCreateSchema(Schema):

@@ -12,10 +12,10 @@ from casting.calls.models import CastingCall, Submission, SubmissionStatus
 from casting.errors import ApiError, Codes
 from casting.extensions import db
 from casting.jobs import enqueue
-from casting.media.storage import storage
+from casting.media import file_storage as storage
 from casting.productions.models import Production
 from casting.talents.models import Talent
-from casting.talents.services import can_manage, get_live
+from casting.talents import can_manage, get_live
 from casting.tapes.models import Tape, TapeStatus
 from casting.tapes.uploads import uploads
 from casting.users.models import Role
@@ -104,13 +104,13 @@ def listing(user, args):
 
 
 def _team_audition(audition_id, user):
-    from casting.auditions.services import owned
+    from casting.auditions import owned
 
     return owned(audition_id, user)
 
 
 def _team_call(call_id, user):
-    from casting.calls.services import owned
+    from casting.calls import owned
 
     return owned(call_id, user)
 
@@ -284,7 +284,7 @@ def _to_invitation(tape, audition_id):
 
 
 def _to_submission(tape, submission_id):
-    from casting.calls.services import is_open
+    from casting.calls import is_open
 
     submission = db.session.get(Submission, submission_id, with_for_update=True)
     if submission is None or submission.talent_id != tape.talent_id:

@@ -1,0 +1,9 @@
+"""Inbound webhooks: WhatsApp messages and delivery statuses.
+
+Other domains import from it only what its public face names below (and its tables, in `models`).
+"""
+from casting.faces import public_face
+
+__getattr__, __dir__, PUBLIC = public_face(__name__, {
+    "services": ["on_inbound"]
+})

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from casting.extensions import redis
 from casting.jobs import enqueue
-from casting.notifications.services import apply_status
+from casting.notifications import apply_status
 
 log = logging.getLogger(__name__)
 WHATSAPP_STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "failed": "failed"}
