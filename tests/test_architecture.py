@@ -88,3 +88,33 @@ def test_every_public_name_is_there():
             assert getattr(package, name) is not None, f"casting.{domain}.{name}"
             if name in modules:  # a module of the same name would shadow the name once imported
                 assert inspect.ismodule(getattr(package, name)), f"casting.{domain}.{name} is also a module"
+
+
+def test_every_offset_paged_list_wears_the_paging_decorator():
+    """No view documents a page by hand or runs `paginate` itself: `@paginated` does both, one way."""
+    import re
+
+    paged = 0
+    for path in sorted(PACKAGE.glob("*/routes.py")):
+        source = path.read_text()
+        assert not re.search(r"\.response\(\s*200,\s*page_of\(", source), f"{path.name}: use @paginated"
+        assert not re.search(r"\bpaginate\(", source), f"{path.relative_to(ROOT)}: return the query to @paginated"
+        paged += len(re.findall(r"@paginated\(", source))
+    assert paged >= 20
+
+
+def test_paged_lists_document_a_generated_example(client):
+    """Each page's example is the item's example in the one envelope (`page_example`)."""
+    spec = client.get("/api/openapi.json").json
+    examples = 0
+    for path, operations in spec["paths"].items():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue  # the path's own `parameters`
+            content = operation.get("responses", {}).get("200", {}).get("content", {}).get("application/json", {})
+            example = content.get("example")
+            if isinstance(example, dict) and "per_page" in example.get("meta", {}):
+                items = example["items"]
+                assert example["meta"] == {"page": 1, "per_page": 20, "total": len(items), "total_pages": 1}, path
+                examples += 1
+    assert examples >= 20

@@ -8,7 +8,7 @@ from casting.auth import api_keys
 from casting.auth import login_required
 from casting.auth import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema
 from casting.openapi import error_responses
-from casting.pagination import page_of, paginate
+from casting.pagination import paginated
 from casting.requestid import current_client
 from casting.users import RoleChangeSchema, USER_EXAMPLE, UserSchema
 
@@ -34,27 +34,25 @@ class UserRoleViews(MethodView):
 class AuditEventViews(MethodView):
     @login_required("admin")
     @blp.arguments(AuditQuerySchema, location="query")
-    @blp.response(200, page_of(AuditEventSchema), example={"items": [{
+    @paginated(blp, AuditEventSchema, {
         "id": 318, "actor_id": 42, "actor_api_key_id": None, "action": "token_reuse", "target_type": "session",
         "target_id": "5f0c2a9e0d6b4c1f8e3a7b6d5c4e3f21", "ip": "203.0.113.7",
-        "request_id": "0b6f0c5e6a0d4c1f9f1b2a7d3e4c5b6a", "details": {}, "at": "2026-11-24T10:00:00+00:00"}],
-        "meta": {"page": 1, "per_page": 20, "total": 1, "total_pages": 1}})
+        "request_id": "0b6f0c5e6a0d4c1f9f1b2a7d3e4c5b6a", "details": {}, "at": "2026-11-24T10:00:00+00:00"})
     @error_responses(blp, 401, 403)
     def get(self, args):
         """The audit log, newest first, filtered by action, actor, target and time."""
-        return paginate(services.audit_events(args), args)
+        return services.audit_events(args)
 
 
 @blp.route("/api-keys")
 class ApiKeyViews(MethodView):
     @login_required("admin")
     @blp.arguments(ApiKeyQueryArgsSchema, location="query")
-    @blp.response(200, page_of(ApiKeySchema), example={
-        "items": [API_KEY_EXAMPLE], "meta": {"page": 1, "per_page": 20, "total": 1, "total_pages": 1}})
+    @paginated(blp, ApiKeySchema, API_KEY_EXAMPLE)
     @error_responses(blp, 401, 403)
     def get(self, args):
         """Service API keys (never the keys themselves), newest first."""
-        return paginate(api_keys.listing(args.get("sort")), args)
+        return api_keys.listing(args.get("sort"))
 
     @login_required("admin")
     @blp.arguments(ApiKeyCreateSchema, example={"name": "matching-service", "scopes": ["ml"]})

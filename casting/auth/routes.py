@@ -11,7 +11,7 @@ from casting.auth.schemas import (SIGNED_IN_EXAMPLE, TOKENS_EXAMPLE, FacebookSig
                                   OtpVerifySchema, RegisterSchema, SessionSchema, SignedInSchema, TokensSchema)
 from casting.jsonprovider import json_response
 from casting.openapi import error_responses
-from casting.pagination import PageArgsSchema, page_of, paginate
+from casting.pagination import PageArgsSchema, paginated
 from casting.requestid import current_client
 from casting.throttle import rate_limit
 from casting.users import cache as user_cache
@@ -127,20 +127,22 @@ class MeViews(MethodView):
                                   client=current_client(), session_id=get_jwt()["sid"])
 
 
+def _described(items):
+    return [sessions.describe(session, get_jwt()["sid"]) for session in items]
+
+
 @blp.route("/sessions")
 class SessionViews(MethodView):
     @login_required()
     @blp.arguments(PageArgsSchema, location="query")
-    @blp.response(200, page_of(SessionSchema), example={"items": [{
+    @paginated(blp, SessionSchema, {
         "id": "5f0c2a9e0d6b4c1f8e3a7b6d5c4e3f21", "device": "CastingApp/2.3 (Android 15)", "ip": "203.0.113.7",
-        "created_at": "2026-11-20T09:00:00+00:00", "last_used_at": "2026-11-24T10:00:00+00:00", "current": True}],
-        "meta": {"page": 1, "per_page": 20, "total": 1, "total_pages": 1}})
+        "created_at": "2026-11-20T09:00:00+00:00", "last_used_at": "2026-11-24T10:00:00+00:00", "current": True},
+        present=_described)
     @error_responses(blp, 401)
     def get(self, args):
         """Your signed-in devices, most recently used first."""
-        result = paginate(sessions.active_sessions(current_user), args)
-        result["items"] = [sessions.describe(session, get_jwt()["sid"]) for session in result["items"]]
-        return result
+        return sessions.active_sessions(current_user)
 
 
 @blp.route("/sessions/<string:session_id>")

@@ -7,5 +7,5 @@ from casting.faces import public_face
 __getattr__, __dir__, PUBLIC = public_face(__name__, {
     "documents": ["PDF_CONTENT_TYPE", "check_pdf", "is_pdf"],
     "images": ["CONTENT_TYPES", "process", "read_limited"],
-    "storage": ["DiskStorage", "S3Storage", "file_storage=storage"]
+    "storage": ["DiskStorage", "S3Storage", "file_storage=storage", "serve_file=serve"]
 })

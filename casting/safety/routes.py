@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 
 from casting.auth import login_required
 from casting.openapi import error_responses
-from casting.pagination import page_of, paginate
+from casting.pagination import paginated
 from casting.requestid import current_client
 from casting.safety import services
 from casting.safety.models import FlagTarget
@@ -42,12 +42,11 @@ class ReportViews(MethodView):
 class FlagViews(MethodView):
     @login_required("admin")
     @blp.arguments(FlagQueryArgsSchema, location="query")
-    @blp.response(200, page_of(FlagSchema), example={"items": [FLAG_EXAMPLE], "meta": {
-        "page": 1, "per_page": 20, "total": 1, "total_pages": 1}})
+    @paginated(blp, FlagSchema, FLAG_EXAMPLE)
     @error_responses(blp, 401, 403)
     def get(self, args):
         """The review queue: reports and the scam shield's flags, newest first (admins)."""
-        return paginate(services.flags(args), args)
+        return services.flags(args)
 
 
 @blp.route("/admin/flags/<int:flag_id>/resolve")

@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from casting.auth import login_required
 from casting.extensions import limiter
 from casting.openapi import error_responses
-from casting.pagination import page_of, paginate
+from casting.pagination import paginated
 from casting.tapes import services
 from casting.tapes.schemas import (PART_EXAMPLE, QUEUED_EXAMPLE, TAPE_EXAMPLE, UPLOAD_EXAMPLE, UPLOADING_EXAMPLE,
                                    PartLinkSchema, PartSchema, SubmitTapeSchema, TapeCreateSchema, TapeQuerySchema,
@@ -28,15 +28,12 @@ def _one(tape, manages):
 class TapesViews(MethodView):
     @login_required()
     @blp.arguments(TapeQuerySchema, location="query")
-    @blp.response(200, page_of(TapeSchema), example={
-        "items": [TAPE_EXAMPLE], "meta": {"page": 1, "per_page": 20, "total": 1, "total_pages": 1}})
+    @paginated(blp, TapeSchema, TAPE_EXAMPLE, present=services.present)
     @error_responses(blp, 401, 403, 404)
     def get(self, args):
         """Your tapes (talent; agents: your talent's), or, for its casting team, those sent to an audition
         (`audition_id`) or with a call's submissions (`call_id`), newest first, each with its poster."""
-        result = paginate(services.listing(current_user, args), args)
-        result["items"] = services.present(result["items"])
-        return result
+        return services.listing(current_user, args)
 
     @login_required()
     @blp.arguments(TapeCreateSchema, example={"filename": "radha-sangeet.mov", "size_bytes": 48_000_000,
