@@ -27,11 +27,6 @@ from casting.exports.services import export_lines
 from casting.extensions import db
 from casting.jobs import book_periodic_jobs, run_worker
 from casting.optional import MissingExtra, require
-from casting.calls import tasks as _call_tasks  # noqa: F401 - periodic jobs register on import
-from casting.messaging import tasks as _messaging_tasks  # noqa: F401
-from casting.notifications import tasks as _notification_tasks  # noqa: F401
-from casting.safety import tasks as _safety_tasks  # noqa: F401
-from casting.tapes import tasks as _tape_tasks  # noqa: F401
 from casting.pii import rotate_all
 from casting.auditions.models import Audition
 from casting.auditions.seeding import seed_auditions

@@ -145,9 +145,9 @@ def finish(response):
     return response
 
 
-def register_request_hooks(app):
-    from casting.auth.principal import check_request, rate_limit_headers
-
+def register_request_hooks(app, check_request, rate_limit_headers):
+    """The hooks every request passes; `check_request` (the caller's principal and rate limit, before the
+    view) and `rate_limit_headers` (after it) come from the auth domain."""
     app.url_map.converters["secret"] = SecretConverter
     app.before_request(start_timer)
     app.before_request(check_request)

@@ -14,7 +14,6 @@ from casting import create_app
 from tests.support import RecordingServer, recreate_database, skip_durability
 from casting.embedded import EmbeddedPostgres, EmbeddedRedis
 from casting.extensions import db
-from casting import models  # noqa: F401 - every table, for the clean-up between tests
 from config import TestConfig, database_url
 
 ROOT = Path(__file__).resolve().parent.parent

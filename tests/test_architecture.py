@@ -118,3 +118,44 @@ def test_paged_lists_document_a_generated_example(client):
                 assert example["meta"] == {"page": 1, "per_page": 20, "total": len(items), "total_pages": 1}, path
                 examples += 1
     assert examples >= 20
+
+
+def test_each_domain_is_wired_by_its_own_init_app_and_create_app_lists_them_all():
+    import importlib
+
+    from casting.app import DOMAINS
+
+    names = _domains()
+    assert sorted(domain.__name__.removeprefix("casting.") for domain in DOMAINS) == names
+    for name in names:
+        assert callable(importlib.import_module(f"casting.{name}").__dict__.get("init_app")), name
+
+
+def test_no_import_is_there_only_for_its_side_effect_and_jobs_are_enqueued_by_function():
+    import re
+
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = path.read_text()
+        assert "noqa: F401" not in source, f"{path.relative_to(ROOT)}: wire it in an init_app instead"
+        assert not re.search(r"""enqueue(_in)?\([^)]*["']casting\.""", source), \
+            f"{path.relative_to(ROOT)}: enqueue the task function, not its dotted path"
+        assert not re.search(r"""Callback\(\s*["']""", source), f"{path.relative_to(ROOT)}: a callback by function"
+
+
+def test_an_app_books_the_periodic_jobs_its_domains_registered(app):
+    booked = app.extensions["periodic_jobs"]
+    assert {"casting.calls.tasks.close_calls_past_deadline": "CALLS_SWEEP_MINUTES",
+            "casting.calls.tasks.send_digests": "CALLS_DIGEST_MINUTES",
+            "casting.messaging.tasks.prune_unsent_attachments": "ATTACHMENT_PRUNE_MINUTES",
+            "casting.notifications.tasks.reconcile_notifications": "NOTIFY_RECONCILE_MINUTES",
+            "casting.safety.tasks.flag_digest": "SAFETY_DIGEST_MINUTES",
+            "casting.tapes.tasks.prune_abandoned_uploads": "VIDEO_PRUNE_MINUTES"} == booked
+
+
+def test_every_app_gets_the_chat_handlers_on_its_own_socket_server(make_app):
+    from casting.extensions import socketio
+
+    for _ in range(2):
+        make_app()
+        handlers = socketio.server.handlers["/chat"]
+        assert {"connect", "disconnect", "message:send", "message:read", "typing"} <= set(handlers)

@@ -4,7 +4,6 @@ from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from casting.auditions import inbound  # noqa: F401 - registers the WhatsApp RSVP button handler
 from casting.auditions import calendar, services
 from casting.auditions.schemas import (AuditionCreateSchema, AuditionInputSchema, AuditionQueryArgsSchema,
                                        AuditionSchema, InvitationQueryArgsSchema, InvitationSchema, InviteResultSchema,

@@ -22,7 +22,8 @@ _on_revoke = []
 
 def on_revoke(listener):
     """Call `listener(session_id)` when a session ends (chat disconnects that session's live sockets)."""
-    _on_revoke.append(listener)
+    if listener not in _on_revoke:
+        _on_revoke.append(listener)
     return listener
 
 

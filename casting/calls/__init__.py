@@ -7,3 +7,22 @@ from casting.faces import public_face
 __getattr__, __dir__, PUBLIC = public_face(__name__, {
     "services": ["is_open", "owned"]
 })
+
+
+def init_app(app):
+    """The casting-call routes; calls can be reported and held; a closed role closes its call; the deadline
+    sweep and the digest run periodically."""
+    from casting.calls import tasks
+    from casting.calls.models import CastingCall
+    from casting.calls.routes import blp
+    from casting.calls.services import reported_call, role_closed
+    from casting.extensions import api
+    from casting.jobs import register_periodic
+    from casting.productions import on_role_closed
+    from casting.safety import register_target
+    from casting.safety.models import FlagTarget
+
+    api.register_blueprint(blp)
+    register_target(FlagTarget.CALL, reported_call, holdable=CastingCall)
+    on_role_closed(role_closed)
+    register_periodic(app, tasks.close_calls_past_deadline, tasks.send_digests)

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload
 
 from casting import auditions
-from casting.calls import fit
+from casting.calls import fit, tasks
 from casting.calls.models import (CallStatus, CastingCall, DigestSubscription, Eligibility, Submission,
                                   SubmissionNote, SubmissionStatus)
 from casting.errors import ApiError, Codes
@@ -166,12 +166,9 @@ def owned(call_id, user):
     return call
 
 
-def _reported_call(reporter, call_id):
+def reported_call(reporter, call_id):
     call = db.session.scalar(_joined().where(CastingCall.id == call_id))
     return call.production.owner_id if call is not None and _is_shown(call) else None
-
-
-safety.register_target(FlagTarget.CALL, _reported_call, holdable=CastingCall)
 
 
 # the casting team: opening, editing and closing a call
@@ -232,12 +229,11 @@ def edit(call_id, user, changes):
     _bump()
     _bump_submissions(call.id)
     if was_open and not is_open(call):
-        enqueue("default", "casting.calls.tasks.tell_waiting", call.id)
+        enqueue("default", tasks.tell_waiting, call.id)
     return call
 
 
-@productions.on_role_closed
-def _role_closed(role):
+def role_closed(role):
     """A role filled or closed: its call closes too, and those still waiting hear it once."""
     closed = db.session.scalars(update(CastingCall).where(CastingCall.role_id == role.id,
                                                           CastingCall.status == CallStatus.OPEN)
@@ -247,7 +243,7 @@ def _role_closed(role):
     for call_id in closed:
         _bump()
         _bump_submissions(call_id)
-        enqueue("default", "casting.calls.tasks.tell_waiting", call_id)
+        enqueue("default", tasks.tell_waiting, call_id)
 
 
 def close_past_deadline():
@@ -261,7 +257,7 @@ def close_past_deadline():
         _bump()
     for call_id in closed:
         _bump_submissions(call_id)
-        enqueue("default", "casting.calls.tasks.tell_waiting", call_id)
+        enqueue("default", tasks.tell_waiting, call_id)
     return closed
 
 
@@ -486,7 +482,7 @@ def submit(call_id, user, data):
     shown = present([submission], user, False, calls=[call], media=talent.media)[0]  # before commit expires it
     db.session.commit()
     _bump_submissions(shown["call_id"])
-    enqueue("default", "casting.calls.tasks.submission_received", shown["id"])
+    enqueue("default", tasks.submission_received, shown["id"])
     return shown
 
 
@@ -611,7 +607,7 @@ def review(call_id, user, submission_ids, status):
     _bump_submissions(call.id)
     template = {S.SHORTLISTED: "call_shortlisted", S.DECLINED: "call_declined"}.get(status)
     if template and moved:
-        enqueue("default", "casting.calls.tasks.tell_applicants", moved, template)
+        enqueue("default", tasks.tell_applicants, moved, template)
     return len(moved), skipped
 
 

@@ -9,3 +9,11 @@ __getattr__, __dir__, PUBLIC = public_face(__name__, {
     "images": ["CONTENT_TYPES", "process", "read_limited"],
     "storage": ["DiskStorage", "S3Storage", "file_storage=storage", "serve_file=serve"]
 })
+
+
+def init_app(app):
+    """The signed media-link route."""
+    from casting.extensions import api
+    from casting.media.routes import blp
+
+    api.register_blueprint(blp)

@@ -7,3 +7,11 @@ from casting.faces import public_face
 __getattr__, __dir__, PUBLIC = public_face(__name__, {
     "catalog": ["CITIES", "LANGUAGES", "SKILLS"]
 })
+
+
+def init_app(app):
+    """The suggestion-list routes."""
+    from casting.extensions import api
+    from casting.meta.routes import blp
+
+    api.register_blueprint(blp)

@@ -9,3 +9,17 @@ __getattr__, __dir__, PUBLIC = public_face(__name__, {
     "matching": ["FULL_EXPERIENCE_YEARS", "WEIGHTS"],
     "schemas": ["ROLE_EXAMPLE", "RoleSchema"]
 }, modules=["matching"])
+
+
+def init_app(app):
+    """The production and role routes; productions and roles can be reported and held."""
+    from casting.extensions import api
+    from casting.productions.models import CastingRole, Production
+    from casting.productions.routes import blp
+    from casting.productions.services import reported_production, reported_role
+    from casting.safety import register_target
+    from casting.safety.models import FlagTarget
+
+    api.register_blueprint(blp)
+    register_target(FlagTarget.PRODUCTION, reported_production, holdable=Production)
+    register_target(FlagTarget.ROLE, reported_role, holdable=CastingRole)

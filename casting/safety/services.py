@@ -15,7 +15,7 @@ from casting.audit import record
 from casting.errors import ApiError, Codes
 from casting.extensions import db
 from casting.safety import shield
-from casting.safety.models import Flag, FlagSource, FlagStatus, FlagTarget
+from casting.safety.models import Flag, FlagSource, FlagStatus
 from casting.sorting import order_by
 from casting.users.models import Role, User
 from casting.users import get_user
@@ -33,11 +33,8 @@ def register_target(target_type, subject_of, holdable=None):
     _targets[target_type] = (subject_of, holdable)
 
 
-def _user_subject(reporter, user_id):
+def user_subject(reporter, user_id):
     return user_id if db.session.get(User, user_id) is not None else None
-
-
-register_target(FlagTarget.USER, _user_subject)
 
 
 def _now():

@@ -10,3 +10,11 @@ __getattr__, __dir__, PUBLIC = public_face(__name__, {
     "schemas": ["EMBEDDING_EXAMPLE", "EMBEDDING_STORED_EXAMPLE", "EmbeddingInputSchema", "EmbeddingSchema",
                 "MediaSchema", "TALENT_EXAMPLE", "TalentSchema"]
 }, modules=["cache", "embeddings"])
+
+
+def init_app(app):
+    """The talent routes."""
+    from casting.extensions import api
+    from casting.talents.routes import blp
+
+    api.register_blueprint(blp)

@@ -9,3 +9,15 @@ __getattr__, __dir__, PUBLIC = public_face(__name__, {
     "schemas": ["TapeBriefSchema"],
     "services": ["brief"]
 })
+
+
+def init_app(app):
+    """The self-tape routes and the disk upload's part route; abandoned uploads are pruned periodically."""
+    from casting.extensions import api
+    from casting.jobs import register_periodic
+    from casting.tapes import tasks
+    from casting.tapes.routes import blp, parts_blp
+
+    api.register_blueprint(blp)
+    api.register_blueprint(parts_blp)
+    register_periodic(app, tasks.prune_abandoned_uploads)

@@ -12,3 +12,7 @@ __getattr__, __dir__, PUBLIC = public_face(__name__, {
                  "rehash_if_needed"],
     "cache": ["forget"]
 }, modules=["cache"])
+
+
+def init_app(app):
+    """Nothing to register: users are served by the auth and admin routes."""
