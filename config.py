@@ -311,7 +311,8 @@ class ProductionConfig(Config):
             raise RuntimeError(
                 "production mode (APP_ENV is unset or `production`) refuses to start:\n  - "
                 + "\n  - ".join(problems)
-                + "\nSee the Deploy section of docs/configuration.md. On a laptop, set APP_ENV=development (`make run` does).")
+                + "\nSee the Deploy section of docs/configuration.md. On a laptop, set APP_ENV=development "
+                  "(`make run` does).")
 
     def production_problems(self):
         """Every setting that is missing or unsafe, each naming what to set."""
