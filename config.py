@@ -118,7 +118,7 @@ class Config:
 
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_DEFAULT = _str("RATELIMIT_DEFAULT", "100/minute")
-        # Routes where the default does not fit have their own budget (`casting.throttle.rate_limit`):
+        # Routes where the default does not fit have their own budget (`casting.kernel.throttle.rate_limit`):
         self.RATELIMIT_SEARCH = _str("RATELIMIT_SEARCH", "30/minute")  # talent search: the costliest read
         self.RATELIMIT_UPLOAD = _str("RATELIMIT_UPLOAD", "20/minute")  # photos and attachments: images decoded
         self.RATELIMIT_SIGN_IN = _str("RATELIMIT_SIGN_IN", "20/minute")  # register, password, OTP, Google/Facebook

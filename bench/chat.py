@@ -25,9 +25,9 @@ def setup(count):
     """Users, tokens and conversations for `count` clients (made once, reused by later runs)."""
     from casting import create_app
     from casting.auth import sessions
-    from casting.extensions import db
+    from casting.kernel.extensions import db
     from casting.messaging import services
-    from casting.requestid import current_client
+    from casting.kernel.requestid import current_client
     from casting.users.models import Role, User
     from casting.users.services import find_by_contact
 

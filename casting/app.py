@@ -9,15 +9,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from casting import (admin, audit, auditions, auth, calls, exports, health, media, messaging, meta, notifications,
                      productions, safety, talents, tapes, users, webhooks)
-from casting.embedded import connect_pending_database, is_pending, pending_redis_connection, resolve_urls
-from casting.errors import register_error_handlers, register_jwt_errors
-from casting.extensions import api, cache, cors, db, jwt, limiter, migrate, socketio
-from casting.jsonprovider import OrjsonProvider
-from casting.logs import configure_logging
-from casting.numbers import register_converters
-from casting.observability import configure_tracing, log_slow_queries, register_observability
-from casting.openapi import SWAGGER_UI_ASSETS, docs_asset, spec_options
-from casting.web import CastingFlask, register_request_hooks
+from casting.kernel.embedded import connect_pending_database, is_pending, pending_redis_connection, resolve_urls
+from casting.kernel.errors import register_error_handlers, register_jwt_errors
+from casting.kernel.extensions import api, cache, cors, db, jwt, limiter, migrate, socketio
+from casting.kernel.jsonprovider import OrjsonProvider
+from casting.kernel.logs import configure_logging
+from casting.kernel.numbers import register_converters
+from casting.kernel.observability import configure_tracing, log_slow_queries, register_observability
+from casting.kernel.openapi import SWAGGER_UI_ASSETS, docs_asset, spec_options
+from casting.kernel.web import CastingFlask, register_request_hooks
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # The domains, each wired by its own init_app (routes, socket handlers, safety targets, inbound handlers,

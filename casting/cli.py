@@ -21,13 +21,13 @@ from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from casting.auth import api_keys
-from casting.embedded import attach_pending, is_pending
-from casting.errors import with_catalogue
+from casting.kernel.embedded import attach_pending, is_pending
+from casting.kernel.errors import with_catalogue
 from casting.exports.services import export_lines
-from casting.extensions import db
-from casting.jobs import book_periodic_jobs, run_worker
-from casting.optional import MissingExtra, require
-from casting.pii import rotate_all
+from casting.kernel.extensions import db
+from casting.kernel.jobs import book_periodic_jobs, run_worker
+from casting.kernel.optional import MissingExtra, require
+from casting.kernel.pii import rotate_all
 from casting.auditions.models import Audition
 from casting.auditions.seeding import seed_auditions
 from casting.seeding import DEMO_PASSWORD, seed_demo
@@ -233,7 +233,7 @@ def export_talents_command(output, updated_since, embeddings, pii):
 @docs_cli.command("errors")
 @click.option("--check", is_flag=True, help="Write nothing; fail when docs/errors.md is not current.")
 def docs_errors_command(check):
-    """The error table of docs/errors.md, from the catalogue in casting/errors.py."""
+    """The error table of docs/errors.md, from the catalogue in casting/kernel/errors.py."""
     current = ERRORS_DOC.read_text(encoding="utf-8")
     written = with_catalogue(current)
     if check:

@@ -32,7 +32,8 @@ def test_no_service_reads_the_request():
 
 
 def _domains(package=PACKAGE):
-    return sorted(path.parent.name for path in package.glob("*/__init__.py"))
+    """The domain packages: every package of casting but the kernel."""
+    return sorted(path.parent.name for path in package.glob("*/__init__.py") if path.parent.name != "kernel")
 
 
 def _cross_domain_imports(package=PACKAGE):
@@ -41,6 +42,8 @@ def _cross_domain_imports(package=PACKAGE):
     domains = set(_domains(package))
     for path in sorted(package.glob("*/**/*.py")):
         own = path.relative_to(package).parts[0]
+        if own not in domains:
+            continue
         for module, name in _imports(path):
             parts = module.split(".")
             if parts[0] != "casting" or len(parts) < 2 or parts[1] not in domains or parts[1] == own:
@@ -153,9 +156,93 @@ def test_an_app_books_the_periodic_jobs_its_domains_registered(app):
 
 
 def test_every_app_gets_the_chat_handlers_on_its_own_socket_server(make_app):
-    from casting.extensions import socketio
+    from casting.kernel.extensions import socketio
 
     for _ in range(2):
         make_app()
         handlers = socketio.server.handlers["/chat"]
         assert {"connect", "disconnect", "message:send", "message:read", "typing"} <= set(handlers)
+
+
+KERNEL = PACKAGE / "kernel"
+ROOTS = {"casting.app", "casting.cli", "casting.models", "casting.seeding"}  # where the domains are put together
+
+
+def test_the_kernel_imports_no_domain_and_nothing_above_it():
+    """Domains may import the kernel; the kernel (even inside a function) never a domain nor the app."""
+    domains = set(_domains())
+    for path in sorted(KERNEL.rglob("*.py")):
+        for module, _ in _imports(path):
+            parts = module.split(".")
+            assert not (parts[0] == "casting" and len(parts) > 1 and parts[1] in domains), \
+                f"{path.relative_to(ROOT)} imports the domain {module}"
+            assert module not in ROOTS and module != "casting", f"{path.relative_to(ROOT)} imports {module}"
+    assert not [path.name for path in PACKAGE.glob("*.py")
+                if f"casting.{path.stem}" not in ROOTS | {"casting.__init__"}], "a flat module outside the kernel"
+
+
+def _module_of(path):
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _lent(package_init):
+    """What a domain's face lends: {public name: the module that defines it}, read from its __init__.py."""
+    lent = {}
+    for node in ast.walk(ast.parse(package_init.read_text())):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "public_face":
+            exports = node.args[1]
+            for key, names in zip(exports.keys, exports.values):
+                for name in names.elts:
+                    lent[name.value.partition("=")[0]] = key.value
+            for keyword in node.keywords:
+                if keyword.arg == "modules":
+                    lent.update({name.value: name.value for name in keyword.value.elts})
+    return lent
+
+
+def _import_time_graph():
+    """casting module -> the casting modules its import-time (top-level) statements load."""
+    modules = {_module_of(path): path for path in PACKAGE.rglob("*.py")}
+    lent = {name.removeprefix("casting."): _lent(path) for name, path in modules.items()
+            if path.name == "__init__.py" and name.count(".") == 1}
+    graph = {}
+    for name, path in modules.items():
+        edges = set()
+        for node in ast.parse(path.read_text()).body:  # top level only: a function's imports run later
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [(alias.name, None) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                targets = [(node.module, alias.name) for alias in node.names]
+            for module, imported in targets:
+                if not module.startswith("casting"):
+                    continue
+                below = f"{module}.{imported}" if imported else None
+                if below in modules:
+                    edges.add(below)
+                elif module.count(".") == 1 and imported in lent.get(module.split(".")[1], {}):
+                    edges.add(f"{module}.{lent[module.split('.')[1]][imported]}")
+                elif module in modules:
+                    edges.add(module)
+        graph[name] = edges - {name}
+    return graph
+
+
+def test_there_is_no_import_cycle():
+    graph = _import_time_graph()
+    assert len(graph) > 100
+    state = {}
+
+    def visit(module, trail):
+        state[module] = "open"
+        for target in sorted(graph.get(module, ())):
+            if state.get(target) == "open":
+                raise AssertionError("import cycle: " + " -> ".join(trail[trail.index(target):] + [target]))
+            if target not in state:
+                visit(target, trail + [target])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])

@@ -9,7 +9,7 @@ from flask_jwt_extended import decode_token
 from sqlalchemy import select
 
 from casting.audit.models import AuditEvent
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.users.models import User
 from tests.support import run_jobs
 
@@ -350,7 +350,7 @@ def test_sessions_and_audit_take_the_client_from_their_caller(app):
     """A service called with no request (the command line, a job) records the client it was handed."""
     from casting.auth import sessions
     from casting.auth.models import AuthSession
-    from casting.requestid import Client
+    from casting.kernel.requestid import Client
     from casting.users.models import Role
 
     with app.app_context():

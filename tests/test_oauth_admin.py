@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from casting.auth.api_keys import api_key_required
 from casting.auth.models import ApiKey, OAuthIdentity
-from casting.extensions import api, db
+from casting.kernel.extensions import api, db
 from casting.users.services import create_user
 
 GOOGLE_CLIENT = "casting-web.apps.googleusercontent.com"

@@ -3,7 +3,7 @@ from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields
 
-from casting.pagination import PageArgsSchema, page, paginated
+from casting.kernel.pagination import PageArgsSchema, page, paginated
 
 
 class ItemSchema(Schema):

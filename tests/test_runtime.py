@@ -3,8 +3,8 @@ import importlib.util
 import re
 from pathlib import Path
 
-from casting.errors import CATALOGUE
-from casting.extensions import socketio
+from casting.kernel.errors import CATALOGUE
+from casting.kernel.extensions import socketio
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +26,7 @@ def test_the_gunicorn_master_can_attach_servers_without_loading_the_app():
     import subprocess
     import sys
 
-    probe = ("import sys, casting.embedded; "
+    probe = ("import sys, casting.kernel.embedded; "
              "print(sorted(m for m in ('flask', 'ssl', 'redis', 'prometheus_client') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
@@ -56,7 +56,7 @@ def test_docs_document_every_setting_and_error_code():
 
 
 def test_the_error_table_is_generated_from_the_catalogue(app):
-    from casting.errors import with_catalogue
+    from casting.kernel.errors import with_catalogue
 
     current = (ROOT / "docs" / "errors.md").read_text()
     assert with_catalogue(current) == current, "docs/errors.md is not current: run `flask docs errors`"

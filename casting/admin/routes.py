@@ -7,9 +7,9 @@ from casting.admin.schemas import ApiKeyQueryArgsSchema, AuditEventSchema, Audit
 from casting.auth import api_keys
 from casting.auth import login_required
 from casting.auth import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema
-from casting.openapi import error_responses
-from casting.pagination import paginated
-from casting.requestid import current_client
+from casting.kernel.openapi import error_responses
+from casting.kernel.pagination import paginated
+from casting.kernel.requestid import current_client
 from casting.users import RoleChangeSchema, USER_EXAMPLE, UserSchema
 
 API_KEY_EXAMPLE = {"id": 3, "name": "matching-service", "prefix": "9f3a61c2", "scopes": ["ml"],

@@ -1,6 +1,6 @@
 """Administration: role changes and the audit log."""
 from casting.audit import record, search
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.users.models import Role
 from casting.users import get_user
 

@@ -2,9 +2,9 @@
 from sqlalchemy import select
 
 from casting.audit.models import AuditEvent
-from casting.extensions import db
-from casting.requestid import request_id
-from casting.sorting import order_by
+from casting.kernel.extensions import db
+from casting.kernel.requestid import request_id
+from casting.kernel.sorting import order_by
 
 
 def record(action, actor_id=None, target_type=None, target_id=None, details=None, api_key_id=None,

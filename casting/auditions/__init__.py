@@ -2,7 +2,7 @@
 
 Other domains import from it only what its public face names below (and its tables, in `models`).
 """
-from casting.faces import public_face
+from casting.kernel.faces import public_face
 
 __getattr__, __dir__, PUBLIC = public_face(__name__, {
     "services": ["invite", "owned", "visible"],
@@ -16,7 +16,7 @@ def init_app(app):
     from casting.auditions.inbound import rsvp_from_whatsapp
     from casting.auditions.routes import blp, calendar_blp
     from casting.auditions.services import count_auditions, role_cast
-    from casting.extensions import api
+    from casting.kernel.extensions import api
     from casting.productions import on_role_closed, register_dependent
     from casting.webhooks import on_inbound
 

@@ -3,8 +3,8 @@ import logging
 
 from casting.auditions.models import Audition, Invitation
 from casting.auditions.services import RSVP, answer_invitation
-from casting.errors import ApiError
-from casting.extensions import db
+from casting.kernel.errors import ApiError
+from casting.kernel.extensions import db
 from casting.talents.models import Talent
 from casting.users.models import User
 

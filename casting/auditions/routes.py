@@ -9,11 +9,11 @@ from casting.auditions.schemas import (AuditionCreateSchema, AuditionInputSchema
                                        AuditionSchema, InvitationQueryArgsSchema, InvitationSchema, InviteResultSchema,
                                        InviteSchema, ResultsSchema, RsvpSchema, ScheduleSchema)
 from casting.auth import login_required
-from casting.jsonprovider import dumps_bytes, json_response
-from casting.numbers import Int32
-from casting.openapi import error_responses
-from casting.pagination import paginated
-from casting.web import public_url
+from casting.kernel.jsonprovider import dumps_bytes, json_response
+from casting.kernel.numbers import Int32
+from casting.kernel.openapi import error_responses
+from casting.kernel.pagination import paginated
+from casting.kernel.web import public_url
 
 ICS = {"200": {"description": "An iCalendar (RFC 5545) file.", "content": {"text/calendar": {
     "schema": {"type": "string"}}}}}

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, select, text
 
 from casting.auditions.models import Audition, AuditionMode, AuditionStatus
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.meta import CITIES
-from casting.pii import blind_index
+from casting.kernel.pii import blind_index
 from casting.seeding import DEMO_ACCOUNTS
 from casting.productions.models import CastingRole, Production, ProductionStatus, ProductionType
 from casting import talents

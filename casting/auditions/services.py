@@ -5,19 +5,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, false, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
-from casting import throttle
+from casting.kernel import throttle
 from casting.auditions import reminders, tasks
 from casting.auditions.models import (Audition, AuditionSlot, AuditionStatus, Invitation, InvitationEvent,
                                       InvitationStatus)
-from casting.errors import ApiError, Codes
-from casting.extensions import db
-from casting.jobs import enqueue
-from casting.pagination import page, paginate_rows
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db
+from casting.kernel.jobs import enqueue
+from casting.kernel.pagination import page, paginate_rows
 from casting import productions
 from casting.productions.models import CastingRole, Production
 from casting import safety
 from casting.safety.models import FlagTarget
-from casting.sorting import order_by
+from casting.kernel.sorting import order_by
 from casting.talents.models import Talent
 from casting.users.models import Role, User
 

@@ -4,7 +4,7 @@ import logging
 from sqlalchemy import select
 
 from casting.auditions.models import Audition, Invitation, InvitationStatus
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.notifications import notify_user
 from casting.productions.models import CastingRole, Production
 from casting.talents.models import Talent

@@ -2,7 +2,7 @@
 
 Other domains import from it only what its public face names below (and its tables, in `models`).
 """
-from casting.faces import public_face
+from casting.kernel.faces import public_face
 
 __getattr__, __dir__, PUBLIC = public_face(__name__, {
     "permissions": ["login_required"],
@@ -17,7 +17,7 @@ def init_app(app):
     """Sign-up, sign-in and session routes, and the JWT callbacks that check a token's session."""
     from casting.auth.routes import blp
     from casting.auth.sessions import register_jwt_callbacks
-    from casting.extensions import api, jwt
+    from casting.kernel.extensions import api, jwt
 
     register_jwt_callbacks(jwt)
     api.register_blueprint(blp)

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from casting.audit import record
 from casting.auth.models import ApiKey
 from casting.auth.permissions import login_required
-from casting.errors import ApiError, Codes
-from casting.extensions import db, redis
-from casting.requestid import NO_CLIENT
-from casting.sorting import order_by
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db, redis
+from casting.kernel.requestid import NO_CLIENT
+from casting.kernel.sorting import order_by
 
 SCOPES = ("ml", "export", "pii")
 HEADER = "X-API-Key"
@@ -27,7 +27,7 @@ def _digest(plaintext):
 
 def create(name, scopes, created_by_id=None, client=NO_CLIENT):
     """Make a key; returns (key, plaintext). The plaintext exists only in this answer. `client`: the
-    caller's `casting.requestid.Client` (none from the command line)."""
+    caller's `casting.kernel.requestid.Client` (none from the command line)."""
     unknown = set(scopes) - set(SCOPES)
     if unknown or not scopes:
         raise ValueError(f"scopes must be some of {', '.join(SCOPES)}")

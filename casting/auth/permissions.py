@@ -5,7 +5,7 @@ from flask import g
 from flask_jwt_extended import current_user, verify_jwt_in_request
 
 from casting.auth.principal import signed_in_principal
-from casting.errors import ApiError, Codes
+from casting.kernel.errors import ApiError, Codes
 from casting.users.models import Role
 
 

@@ -9,11 +9,11 @@ from casting.auth.permissions import login_required
 from casting.auth.schemas import (SIGNED_IN_EXAMPLE, TOKENS_EXAMPLE, FacebookSignInSchema, GoogleSignInSchema,
                                   LoginSchema, LogoutSchema, MeUpdateSchema, OtpSendSchema, OtpSentSchema,
                                   OtpVerifySchema, RegisterSchema, SessionSchema, SignedInSchema, TokensSchema)
-from casting.jsonprovider import json_response
-from casting.openapi import error_responses
-from casting.pagination import PageArgsSchema, paginated
-from casting.requestid import current_client
-from casting.throttle import rate_limit
+from casting.kernel.jsonprovider import json_response
+from casting.kernel.openapi import error_responses
+from casting.kernel.pagination import PageArgsSchema, paginated
+from casting.kernel.requestid import current_client
+from casting.kernel.throttle import rate_limit
 from casting.users import cache as user_cache
 from casting.users import USER_EXAMPLE, UserSchema
 

@@ -1,9 +1,9 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from casting.auth.api_keys import SCOPES
-from casting.numbers import Boolean, Int32
-from casting.text import Url
-from casting.fields import PlainTextField
+from casting.kernel.numbers import Boolean, Int32
+from casting.kernel.text import Url
+from casting.kernel.fields import PlainTextField
 from casting.users import EmailField, notify_channel_field, PhoneField, SELF_SERVICE_ROLES, USER_EXAMPLE, UserSchema
 from casting.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, password_problems
 

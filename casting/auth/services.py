@@ -7,14 +7,14 @@ from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from casting import throttle
+from casting.kernel import throttle
 from casting.audit import record
 from casting.auth import sessions
 from casting.auth.models import OAuthIdentity
-from casting.errors import ApiError, Codes
-from casting.extensions import db, redis
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db, redis
 from casting.notifications import NotificationFlood, notify, Recipient
-from casting.pii import blind_index
+from casting.kernel.pii import blind_index
 from casting.users.models import Role, User
 from casting.users import (check_password, find_by_contact, hash_password, normalise_email, normalise_phone,
                            rehash_if_needed, UserError)
@@ -33,7 +33,7 @@ def _signed_in(user, action, client, is_new=None, fresh=True):
 
 def register(data, client):
     """Create an account with a password; its email or phone must be new (409 otherwise). `client`: the
-    caller's `casting.requestid.Client` (address and user agent), here and below."""
+    caller's `casting.kernel.requestid.Client` (address and user agent), here and below."""
     if find_by_contact(data.get("email"), data.get("phone")):
         raise ApiError(Codes.AUTH_ACCOUNT_EXISTS)
     user = User(full_name=data["full_name"], role=Role(data["role"]), email=data.get("email"),

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from casting.audit import record
 from casting.auth.models import AuthSession
 from casting.auth.principal import ACTIVE, REVOKED, resolve, session_key
-from casting.errors import ApiError, Codes
-from casting.extensions import db, redis
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db, redis
 
 _on_revoke = []
 
@@ -48,7 +48,7 @@ def _tokens(user, session, fresh):
 
 
 def start(user, client, fresh=True):
-    """Open a session for `user` on the device `client` describes (a `casting.requestid.Client`); returns its
+    """Open a session for `user` on the device `client` describes (a `casting.kernel.requestid.Client`); returns its
     first tokens (caller commits)."""
     session = AuthSession(id=uuid.uuid4().hex, user_id=user.id, refresh_jti="",
                           device=(client.user_agent or "")[:200] or None, ip=client.ip,

@@ -2,7 +2,7 @@
 
 Other domains import from it only what its public face names below (and its tables, in `models`).
 """
-from casting.faces import public_face
+from casting.kernel.faces import public_face
 
 __getattr__, __dir__, PUBLIC = public_face(__name__, {
     "services": ["is_open", "owned"]
@@ -16,8 +16,8 @@ def init_app(app):
     from casting.calls.models import CastingCall
     from casting.calls.routes import blp
     from casting.calls.services import reported_call, role_closed
-    from casting.extensions import api
-    from casting.jobs import register_periodic
+    from casting.kernel.extensions import api
+    from casting.kernel.jobs import register_periodic
     from casting.productions import on_role_closed
     from casting.safety import register_target
     from casting.safety.models import FlagTarget

@@ -12,9 +12,9 @@ from sqlalchemy.dialects.postgresql import JSONB, array
 from casting.calls.models import CastingCall, Eligibility
 from casting.productions import FULL_EXPERIENCE_YEARS, WEIGHTS
 from casting.productions.models import CastingRole
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.talents.models import TalentEmbedding
-from casting.fields import PROFICIENCIES
+from casting.kernel.fields import PROFICIENCIES
 
 
 def _ranks(languages):

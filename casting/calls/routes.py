@@ -10,9 +10,9 @@ from casting.calls.schemas import (CALL_EXAMPLE, FOR_ME_EXAMPLE, NOTE_EXAMPLE, R
                                    ForMeSchema, MySubmissionQuerySchema, NoteInputSchema, NoteSchema,
                                    ReviewedSubmissionSchema, ReviewResultSchema, ReviewSchema, SubmissionQuerySchema,
                                    SubmissionSchema, SubmitSchema)
-from casting.jsonprovider import json_response
-from casting.openapi import error_responses
-from casting.pagination import page, page_of, paginated
+from casting.kernel.jsonprovider import json_response
+from casting.kernel.openapi import error_responses
+from casting.kernel.pagination import page, page_of, paginated
 
 blp = Blueprint("calls", __name__, url_prefix="/api/calls",
                 description="Open casting calls: roles open to submissions, roles for me, applying and reviewing.")

@@ -25,16 +25,16 @@ from casting import auditions
 from casting.calls import fit, tasks
 from casting.calls.models import (CallStatus, CastingCall, DigestSubscription, Eligibility, Submission,
                                   SubmissionNote, SubmissionStatus)
-from casting.errors import ApiError, Codes
-from casting.extensions import db, redis, script
-from casting.jobs import enqueue
-from casting.jsonprovider import dumps_bytes
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db, redis, script
+from casting.kernel.jobs import enqueue
+from casting.kernel.jsonprovider import dumps_bytes
 from casting.productions import matching
 from casting import productions
 from casting.productions.models import CastingRole, Production, ProductionStatus
 from casting import safety
 from casting.safety.models import FlagTarget
-from casting.sorting import order_by, sort_clauses
+from casting.kernel.sorting import order_by, sort_clauses
 from casting.talents import cache as talent_cache
 from casting.talents.models import MediaKind, Talent, TalentMedia
 from casting.talents import age_clause, can_manage, profile
@@ -564,7 +564,7 @@ def _submissions_query(call, args):
 def submissions_json(call_id, user, args, dump):
     """A page of a call's submissions for its team as JSON; `dump(page)` serialises it. Cached until a write
     to the call's submissions (or any profile) and at most until the photo links' signing window ends."""
-    from casting.pagination import paginate
+    from casting.kernel.pagination import paginate
 
     safety.ensure_active(user)  # a suspended owner is refused even what was cached for them
     parts = {"call": call_id, "viewer": user.id, "role": user.role.value, **args}

@@ -10,13 +10,13 @@ from sqlalchemy import select
 
 from casting.auditions import tell
 from casting.calls.models import CastingCall, DigestSubscription, Submission
-from casting.extensions import db
-from casting.jobs import periodic
+from casting.kernel.extensions import db
+from casting.kernel.jobs import periodic
 from casting.notifications import NotificationError, notify, Recipient
 from casting.productions.models import CastingRole, Production
 from casting.talents.models import Talent
 from casting.users.models import User
-from casting.web import public_url
+from casting.kernel.web import public_url
 
 log = logging.getLogger(__name__)
 DIGEST_ROLES = 5  # named in one digest message

@@ -3,11 +3,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from casting.numbers import Boolean
+from casting.kernel.numbers import Boolean
 from casting.auth import api_key_required
 from casting.exports import services
-from casting.openapi import error_responses
-from casting.requestid import current_client
+from casting.kernel.openapi import error_responses
+from casting.kernel.requestid import current_client
 
 blp = Blueprint("exports", __name__, url_prefix="/api/export",
                 description="Bulk exports for the ML service and partners (service API keys).")

@@ -4,7 +4,7 @@ import json
 from sqlalchemy import func, select
 
 from casting.audit import record
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.talents.models import Talent, TalentEmbedding, age_on
 from casting.talents import PUBLIC_FIELDS
 from casting.users.models import User

@@ -6,7 +6,7 @@ Other domains import nothing from it.
 
 def init_app(app):
     """The probes' routes."""
-    from casting.extensions import api
+    from casting.kernel.extensions import api
     from casting.health.routes import blp
 
     api.register_blueprint(blp)

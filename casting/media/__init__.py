@@ -2,7 +2,7 @@
 
 Other domains import from it only what its public face names below (and its tables, in `models`).
 """
-from casting.faces import public_face
+from casting.kernel.faces import public_face
 
 __getattr__, __dir__, PUBLIC = public_face(__name__, {
     "documents": ["PDF_CONTENT_TYPE", "check_pdf", "is_pdf"],
@@ -13,7 +13,7 @@ __getattr__, __dir__, PUBLIC = public_face(__name__, {
 
 def init_app(app):
     """The signed media-link route."""
-    from casting.extensions import api
+    from casting.kernel.extensions import api
     from casting.media.routes import blp
 
     api.register_blueprint(blp)

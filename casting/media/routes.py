@@ -4,11 +4,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from casting.errors import ApiError, Codes
-from casting.extensions import limiter
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import limiter
 from casting.media.storage import DiskStorage, serve, storage
-from casting.numbers import Int64
-from casting.openapi import error_responses
+from casting.kernel.numbers import Int64
+from casting.kernel.openapi import error_responses
 
 blp = Blueprint("media", __name__, url_prefix="/api/media",
                 description="Uploaded images and self-tapes kept on local disk (when S3 is not configured), by signed "

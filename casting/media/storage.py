@@ -14,10 +14,10 @@ from pathlib import Path
 
 from flask import current_app, redirect, send_file
 
-from casting.errors import ApiError, Codes
-from casting.web import public_url
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.web import public_url
 
-from casting.optional import require
+from casting.kernel.optional import require
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ Other domains import nothing from it.
 def init_app(app):
     """The conversation routes and the `/chat` Socket.IO handlers; messages can be reported; unsent
     attachments are pruned periodically."""
-    from casting.extensions import api, socketio
-    from casting.jobs import register_periodic
+    from casting.kernel.extensions import api, socketio
+    from casting.kernel.jobs import register_periodic
     from casting.messaging import events, tasks
     from casting.messaging.routes import blp
     from casting.messaging.services import reported_message

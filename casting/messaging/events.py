@@ -20,8 +20,8 @@ from marshmallow import ValidationError
 
 from casting.auth import resolve
 from casting.auth import on_revoke
-from casting.errors import ApiError, Codes, envelope, flatten_messages
-from casting.extensions import db, redis, socketio
+from casting.kernel.errors import ApiError, Codes, envelope, flatten_messages
+from casting.kernel.extensions import db, redis, socketio
 from casting.messaging import presence, services
 from casting.messaging.schemas import MessageSchema, ReceiptSchema, SocketMessageSchema, SocketReadSchema, TypingSchema
 

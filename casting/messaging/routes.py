@@ -10,9 +10,9 @@ from casting.messaging.schemas import (AttachmentArgsSchema, AttachmentFileSchem
                                        MessageCreateSchema,
                                        MessagePageArgsSchema, MessagePageSchema, MessageSchema, ReadSchema,
                                        ReceiptSchema)
-from casting.openapi import error_responses
-from casting.pagination import paginated
-from casting.throttle import rate_limit
+from casting.kernel.openapi import error_responses
+from casting.kernel.pagination import paginated
+from casting.kernel.throttle import rate_limit
 
 blp = Blueprint("messaging", __name__, url_prefix="/api",
                 description="Conversations and messages (the REST side of chat; live events are on Socket.IO "

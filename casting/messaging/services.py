@@ -13,18 +13,18 @@ from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
-from casting import throttle
+from casting.kernel import throttle
 from casting.auditions import visible as visible_audition
-from casting.errors import ApiError, Codes
-from casting.extensions import db, redis, socketio
-from casting.jobs import enqueue
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db, redis, socketio
+from casting.kernel.jobs import enqueue
 from casting.messaging import attachments, presence, tasks
 from casting.messaging.models import Conversation, Message, MessageRead, Participant
 from casting.messaging.schemas import MessageSchema, ReceiptSchema
-from casting.pagination import paginate
+from casting.kernel.pagination import paginate
 from casting import safety
 from casting.safety.models import FlagTarget
-from casting.sorting import order_by
+from casting.kernel.sorting import order_by
 from casting.users.models import Role, User
 
 NAMESPACE = "/chat"

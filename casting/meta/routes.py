@@ -2,10 +2,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from casting.extensions import cache
+from casting.kernel.extensions import cache
 from casting.meta.catalog import CATEGORIES, CITIES, LANGUAGES, SKILLS
-from casting.openapi import error_responses
-from casting.pagination import PageArgsSchema, paginated
+from casting.kernel.openapi import error_responses
+from casting.kernel.pagination import PageArgsSchema, paginated
 
 DAY = 86400
 NAME_LISTS = {"skills": SKILLS, "languages": LANGUAGES, "categories": CATEGORIES}

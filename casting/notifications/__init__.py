@@ -2,7 +2,7 @@
 
 Other domains import from it only what its public face names below (and its tables, in `models`).
 """
-from casting.faces import public_face
+from casting.kernel.faces import public_face
 
 __getattr__, __dir__, PUBLIC = public_face(__name__, {
     "services": ["NotificationError", "NotificationFlood", "Recipient", "apply_status", "notify", "notify_user",
@@ -12,8 +12,8 @@ __getattr__, __dir__, PUBLIC = public_face(__name__, {
 
 def init_app(app):
     """In development, the outbox route; stale notifications are reconciled periodically."""
-    from casting.extensions import api
-    from casting.jobs import register_periodic
+    from casting.kernel.extensions import api
+    from casting.kernel.jobs import register_periodic
     from casting.notifications import tasks
     from casting.notifications.routes import dev_blp
 

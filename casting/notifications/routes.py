@@ -3,7 +3,7 @@ from flask_smorest import Blueprint
 
 from casting.notifications import services
 from casting.notifications.schemas import OutboxMessageSchema
-from casting.pagination import PageArgsSchema, page, paginated
+from casting.kernel.pagination import PageArgsSchema, page, paginated
 
 dev_blp = Blueprint("dev", __name__, url_prefix="/api/dev",
                     description="Development mode only: what the console provider would have sent.")

@@ -17,9 +17,9 @@ from rq.job import JobStatus
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from casting import throttle
-from casting.extensions import db, redis
-from casting.jobs import enqueue, get_queue
+from casting.kernel import throttle
+from casting.kernel.extensions import db, redis
+from casting.kernel.jobs import enqueue, get_queue
 from casting.notifications.models import Channel, Notification, NotificationStatus
 from casting.notifications.providers import (OUTBOX_KEY, Message, PermanentDeliveryError,
                                              TransientDeliveryError, provider_for)

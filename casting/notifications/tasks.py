@@ -1,5 +1,5 @@
 """RQ jobs of the notifications layer: they take ids, never ORM objects, and are idempotent."""
-from casting.jobs import periodic
+from casting.kernel.jobs import periodic
 
 
 def deliver_notification(notification_id):

@@ -2,7 +2,7 @@
 
 Other domains import from it only what its public face names below (and its tables, in `models`).
 """
-from casting.faces import public_face
+from casting.kernel.faces import public_face
 
 __getattr__, __dir__, PUBLIC = public_face(__name__, {
     "services": ["is_shown", "on_role_closed", "owned", "register_dependent", "role", "shown"],
@@ -13,7 +13,7 @@ __getattr__, __dir__, PUBLIC = public_face(__name__, {
 
 def init_app(app):
     """The production and role routes; productions and roles can be reported and held."""
-    from casting.extensions import api
+    from casting.kernel.extensions import api
     from casting.productions.models import CastingRole, Production
     from casting.productions.routes import blp
     from casting.productions.services import reported_production, reported_role

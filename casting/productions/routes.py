@@ -4,8 +4,8 @@ from flask_smorest import Blueprint
 
 from casting.auth import api_key_required, calling_user, user_or_api_key
 from casting.auth import login_required
-from casting.openapi import error_responses
-from casting.pagination import PageArgsSchema, page, paginated
+from casting.kernel.openapi import error_responses
+from casting.kernel.pagination import PageArgsSchema, page, paginated
 from casting.productions import services
 from casting.productions.schemas import (MATCH_EXAMPLE, PRODUCTION_EXAMPLE, ROLE_EXAMPLE, MatchSchema,
                                          ProductionCreateSchema, ProductionQuerySchema, ProductionSchema,

@@ -1,13 +1,13 @@
 """Productions and roles: who may see and change them, and the status moves they may make."""
 from sqlalchemy import and_, exists, or_, select
 
-from casting.errors import ApiError, Codes
-from casting.extensions import db
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db
 from casting.productions import matching
 from casting.productions.models import CastingRole, Production, ProductionStatus, RoleStatus
 from casting import safety
 from casting.safety.models import FlagTarget
-from casting.sorting import order_by, sort_clauses
+from casting.kernel.sorting import order_by, sort_clauses
 from casting.talents import cache as talent_cache
 from casting.talents import bounded_count, profiles
 from casting.users.models import Role, User

@@ -2,7 +2,7 @@
 
 Other domains import from it only what its public face names below (and its tables, in `models`).
 """
-from casting.faces import public_face
+from casting.kernel.faces import public_face
 
 __getattr__, __dir__, PUBLIC = public_face(__name__, {
     "services": ["ensure_active", "flag_automatically", "hold", "register_target", "screen"]
@@ -12,8 +12,8 @@ __getattr__, __dir__, PUBLIC = public_face(__name__, {
 def init_app(app):
     """The report, flag-queue and verification routes; users can be reported; the admins' flag digest runs
     periodically."""
-    from casting.extensions import api
-    from casting.jobs import register_periodic
+    from casting.kernel.extensions import api
+    from casting.kernel.jobs import register_periodic
     from casting.safety import tasks
     from casting.safety.models import FlagTarget
     from casting.safety.routes import blp

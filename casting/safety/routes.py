@@ -3,9 +3,9 @@ from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from casting.auth import login_required
-from casting.openapi import error_responses
-from casting.pagination import paginated
-from casting.requestid import current_client
+from casting.kernel.openapi import error_responses
+from casting.kernel.pagination import paginated
+from casting.kernel.requestid import current_client
 from casting.safety import services
 from casting.safety.models import FlagTarget
 from casting.safety.schemas import (FlagQueryArgsSchema, FlagSchema, ReportReceiptSchema, ReportSchema, ResolveSchema,

@@ -12,11 +12,11 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from casting.audit import record
-from casting.errors import ApiError, Codes
-from casting.extensions import db
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db
 from casting.safety import shield
 from casting.safety.models import Flag, FlagSource, FlagStatus
-from casting.sorting import order_by
+from casting.kernel.sorting import order_by
 from casting.users.models import Role, User
 from casting.users import get_user
 

@@ -2,7 +2,7 @@
 
 Other domains import from it only what its public face names below (and its tables, in `models`).
 """
-from casting.faces import public_face
+from casting.kernel.faces import public_face
 
 __getattr__, __dir__, PUBLIC = public_face(__name__, {
     "services": ["PUBLIC_FIELDS", "age_clause", "bounded_count", "can_manage", "compact", "create", "filter_key",
@@ -14,7 +14,7 @@ __getattr__, __dir__, PUBLIC = public_face(__name__, {
 
 def init_app(app):
     """The talent routes."""
-    from casting.extensions import api
+    from casting.kernel.extensions import api
     from casting.talents.routes import blp
 
     api.register_blueprint(blp)

@@ -4,15 +4,15 @@ from flask_smorest import Blueprint
 
 from casting.auth import api_key_required
 from casting.auth import login_required
-from casting.jsonprovider import json_response
-from casting.openapi import error_responses
-from casting.pagination import PageArgsSchema, paginated
+from casting.kernel.jsonprovider import json_response
+from casting.kernel.openapi import error_responses
+from casting.kernel.pagination import PageArgsSchema, paginated
 from casting.talents import embeddings, media, services
 from casting.talents.schemas import (EMBEDDING_EXAMPLE, EMBEDDING_STORED_EXAMPLE, MEDIA_EXAMPLE, TALENT_EXAMPLE,
                                      EmbeddingInputSchema, EmbeddingSchema, MediaUploadSchema,
                                      MediaSchema, TalentInputSchema, TalentQueryArgsSchema, TalentSchema,
                                      TalentSearchSchema, TalentUpdateSchema)
-from casting.throttle import rate_limit
+from casting.kernel.throttle import rate_limit
 
 blp = Blueprint("talents", __name__, url_prefix="/api/talents",
                 description="Talent profiles: create, edit, list, search, featured, photos.")

@@ -4,12 +4,12 @@ from flask import current_app
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from casting.numbers import Boolean, Int32
-from casting.pagination import PageArgsSchema
-from casting.sorting import CommaList, sort_field
+from casting.kernel.numbers import Boolean, Int32
+from casting.kernel.pagination import PageArgsSchema
+from casting.kernel.sorting import CommaList, sort_field
 from config import embedding_dim
 from casting.talents.models import Availability, Gender, MediaKind
-from casting.fields import PROFICIENCIES, LanguageSchema, LocationSchema, PlainTextField
+from casting.kernel.fields import PROFICIENCIES, LanguageSchema, LocationSchema, PlainTextField
 
 SORT_KEYS = ["stage_name", "created_at", "updated_at", "experience_years", "day_rate_inr", "height_cm"]
 

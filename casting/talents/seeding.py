@@ -6,8 +6,8 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import text
 
-from casting.extensions import db
-from casting.optional import require
+from casting.kernel.extensions import db
+from casting.kernel.optional import require
 from casting.meta import CITIES, LANGUAGES, SKILLS
 from casting.talents.models import TalentEmbedding, profile_score
 from casting.talents.schemas import PROFICIENCIES

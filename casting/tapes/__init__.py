@@ -3,7 +3,7 @@ worker, attached to a self-tape audition invitation or a casting-call submission
 
 Other domains import from it only what its public face names below (and its tables, in `models`).
 """
-from casting.faces import public_face
+from casting.kernel.faces import public_face
 
 __getattr__, __dir__, PUBLIC = public_face(__name__, {
     "schemas": ["TapeBriefSchema"],
@@ -13,8 +13,8 @@ __getattr__, __dir__, PUBLIC = public_face(__name__, {
 
 def init_app(app):
     """The self-tape routes and the disk upload's part route; abandoned uploads are pruned periodically."""
-    from casting.extensions import api
-    from casting.jobs import register_periodic
+    from casting.kernel.extensions import api
+    from casting.kernel.jobs import register_periodic
     from casting.tapes import tasks
     from casting.tapes.routes import blp, parts_blp
 

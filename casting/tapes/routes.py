@@ -4,9 +4,9 @@ from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from casting.auth import login_required
-from casting.extensions import limiter
-from casting.openapi import error_responses
-from casting.pagination import paginated
+from casting.kernel.extensions import limiter
+from casting.kernel.openapi import error_responses
+from casting.kernel.pagination import paginated
 from casting.tapes import services
 from casting.tapes.schemas import (PART_EXAMPLE, QUEUED_EXAMPLE, TAPE_EXAMPLE, UPLOAD_EXAMPLE, UPLOADING_EXAMPLE,
                                    PartLinkSchema, PartSchema, SubmitTapeSchema, TapeCreateSchema, TapeQuerySchema,

@@ -9,9 +9,9 @@ from sqlalchemy import exists, or_, select
 
 from casting.auditions.models import Audition, AuditionMode, AuditionStatus, Invitation, InvitationStatus
 from casting.calls.models import CastingCall, Submission, SubmissionStatus
-from casting.errors import ApiError, Codes
-from casting.extensions import db
-from casting.jobs import enqueue
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db
+from casting.kernel.jobs import enqueue
 from casting.media import file_storage as storage
 from casting.productions.models import Production
 from casting.talents.models import Talent

@@ -18,7 +18,7 @@ from pathlib import Path
 from flask import current_app
 
 from casting.media import file_storage as storage, S3Storage
-from casting.web import public_url
+from casting.kernel.web import public_url
 
 COPY_CHUNK = 1024 * 1024
 

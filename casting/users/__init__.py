@@ -2,7 +2,7 @@
 
 Other domains import from it only what its public face names below (and its tables, in `models`).
 """
-from casting.faces import public_face
+from casting.kernel.faces import public_face
 
 __getattr__, __dir__, PUBLIC = public_face(__name__, {
     "schemas": ["EmailField", "PhoneField", "RoleChangeSchema", "SELF_SERVICE_ROLES", "USER_EXAMPLE", "UserSchema",

@@ -1,6 +1,6 @@
 from marshmallow import Schema, ValidationError, fields, validate
 
-from casting.numbers import Boolean, Int32
+from casting.kernel.numbers import Boolean, Int32
 from casting.notifications.models import Channel
 from casting.users.models import Role
 from casting.users.services import UserError, normalise_email, normalise_phone

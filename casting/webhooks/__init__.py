@@ -2,7 +2,7 @@
 
 Other domains import from it only what its public face names below (and its tables, in `models`).
 """
-from casting.faces import public_face
+from casting.kernel.faces import public_face
 
 __getattr__, __dir__, PUBLIC = public_face(__name__, {
     "services": ["on_inbound"]
@@ -11,7 +11,7 @@ __getattr__, __dir__, PUBLIC = public_face(__name__, {
 
 def init_app(app):
     """The WhatsApp and SMS webhook routes (the domains register their inbound handlers themselves)."""
-    from casting.extensions import api
+    from casting.kernel.extensions import api
     from casting.webhooks.routes import blp
 
     api.register_blueprint(blp)

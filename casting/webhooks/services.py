@@ -11,8 +11,8 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
-from casting.extensions import redis
-from casting.jobs import enqueue
+from casting.kernel.extensions import redis
+from casting.kernel.jobs import enqueue
 from casting.notifications import apply_status
 from casting.webhooks import tasks
 

@@ -2,7 +2,7 @@
 a spoken language. Kernel code: it imports no domain."""
 from marshmallow import Schema, fields, validate
 
-from casting.text import plain
+from casting.kernel.text import plain
 
 PLAIN_TEXT = ("Plain text: tags, comments and scripts are removed and everything else is kept as typed "
               "(`a<b`, `&` and `&lt;` included, never HTML-escaped); escape it when you render it.")
@@ -10,7 +10,7 @@ PROFICIENCIES = ["basic", "conversational", "fluent", "native"]
 
 
 class PlainTextField(fields.String):
-    """Free text with markup and scripts removed, otherwise as typed (see `casting.text.plain`)."""
+    """Free text with markup and scripts removed, otherwise as typed (see `casting.kernel.text.plain`)."""
 
     def __init__(self, *args, metadata=None, **kwargs):
         metadata = dict(metadata or {})

@@ -8,8 +8,8 @@ from rq import Queue, Worker
 from rq.job import Job
 from sqlalchemy.exc import DBAPIError
 
-from casting.extensions import db, redis
-from casting.logs import current_job_id, database_error_fields
+from casting.kernel.extensions import db, redis
+from casting.kernel.logs import current_job_id, database_error_fields
 
 tracer = trace.get_tracer("casting.jobs")
 

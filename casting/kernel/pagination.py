@@ -5,7 +5,7 @@ from math import ceil
 
 from marshmallow import Schema, fields, validate
 
-from casting.numbers import Boolean, Int32
+from casting.kernel.numbers import Boolean, Int32
 
 MAX_PER_PAGE = 100
 
@@ -53,7 +53,7 @@ def paginate_rows(query, args):
     """Like `paginate` for a select of columns: the page's rows (as mappings) and the exact total."""
     from sqlalchemy import func, select
 
-    from casting.extensions import db
+    from casting.kernel.extensions import db
 
     counted = query.with_only_columns(query.selected_columns[0]).order_by(None)  # no other column is computed
     total = db.session.scalar(select(func.count()).select_from(counted.subquery()))
@@ -64,7 +64,7 @@ def paginate_rows(query, args):
 
 def paginate(query, args):
     """Run a select for one page and wrap it: `{items, meta}`."""
-    from casting.extensions import db
+    from casting.kernel.extensions import db
 
     result = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False,
                          max_per_page=MAX_PER_PAGE, count=True)

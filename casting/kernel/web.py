@@ -15,8 +15,8 @@ from urllib.parse import quote, urlsplit
 from flask import Flask, current_app, g, request
 from werkzeug.routing import Rule, UnicodeConverter
 
-from casting.errors import ApiError, Codes
-from casting.requestid import request_id
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.requestid import request_id
 
 log = logging.getLogger("casting.access")
 error_log = logging.getLogger("casting.errors")
@@ -82,7 +82,7 @@ class ContractRule(Rule):
 
 
 class CastingFlask(Flask):
-    """Flask, logging an unhandled error without secret path parts (and, see `casting.logs`, without a
+    """Flask, logging an unhandled error without secret path parts (and, see `casting.kernel.logs`, without a
     database error's message); its routes are `ContractRule`s."""
 
     url_rule_class = ContractRule

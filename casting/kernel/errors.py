@@ -10,9 +10,9 @@ from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from casting.requestid import request_id
+from casting.kernel.requestid import request_id
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("casting.errors")  # the name it logged under before the kernel folder
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class Codes:
 
 CATALOGUE = sorted((value for value in vars(Codes).values() if isinstance(value, ErrorCode)),
                    key=lambda error: error.code)
-CATALOGUE_BEGIN = "<!-- generated from casting/errors.py by `flask docs errors`: do not edit by hand -->"
+CATALOGUE_BEGIN = "<!-- generated from casting/kernel/errors.py by `flask docs errors`: do not edit by hand -->"
 CATALOGUE_END = "<!-- end of the generated catalogue -->"
 
 

@@ -1,6 +1,6 @@
 """A domain's public face: the few names other domains may import from it, declared in its `__init__.py`.
 
-    from casting.faces import public_face
+    from casting.kernel.faces import public_face
 
     __getattr__, __dir__, PUBLIC = public_face(__name__, {"services": ["visible", "owned"]}, modules=["cache"])
 
