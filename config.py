@@ -118,7 +118,7 @@ class Config:
 
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_DEFAULT = _str("RATELIMIT_DEFAULT", "100/minute")
-        # Routes where the default does not fit have their own budget (`casting.throttle.rate_limit`):
+        # Routes where the default does not fit have their own budget (`casting.kernel.throttle.rate_limit`):
         self.RATELIMIT_SEARCH = _str("RATELIMIT_SEARCH", "30/minute")  # talent search: the costliest read
         self.RATELIMIT_UPLOAD = _str("RATELIMIT_UPLOAD", "20/minute")  # photos and attachments: images decoded
         self.RATELIMIT_SIGN_IN = _str("RATELIMIT_SIGN_IN", "20/minute")  # register, password, OTP, Google/Facebook
@@ -311,7 +311,8 @@ class ProductionConfig(Config):
             raise RuntimeError(
                 "production mode (APP_ENV is unset or `production`) refuses to start:\n  - "
                 + "\n  - ".join(problems)
-                + "\nSee the README's Deploy section. On a laptop, set APP_ENV=development (`make run` does).")
+                + "\nSee the Deploy section of docs/configuration.md. On a laptop, set APP_ENV=development "
+                  "(`make run` does).")
 
     def production_problems(self):
         """Every setting that is missing or unsafe, each naming what to set."""

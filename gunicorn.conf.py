@@ -17,7 +17,7 @@ errorlog = "-"
 
 def on_starting(server):
     """Attach the embedded servers once, in the master, so every worker shares them."""
-    from casting.embedded import resolve_urls
+    from casting.kernel.embedded import resolve_urls
     from config import load_config
 
     config = load_config()

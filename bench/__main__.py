@@ -56,7 +56,7 @@ def pii_key(secret, purpose):
 
 def service_urls():
     """DATABASE_URL and REDIS_URL, or embedded servers of the benchmark's own under instance/bench."""
-    from casting.embedded import EmbeddedPostgres, EmbeddedRedis
+    from casting.kernel.embedded import EmbeddedPostgres, EmbeddedRedis
 
     instance = Path(os.environ.get("BENCH_INSTANCE", ROOT / "instance" / "bench"))
     return {"DATABASE_URL": os.environ.get("DATABASE_URL") or EmbeddedPostgres(instance).attach(),

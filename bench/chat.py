@@ -25,8 +25,9 @@ def setup(count):
     """Users, tokens and conversations for `count` clients (made once, reused by later runs)."""
     from casting import create_app
     from casting.auth import sessions
-    from casting.extensions import db
+    from casting.kernel.extensions import db
     from casting.messaging import services
+    from casting.kernel.requestid import current_client
     from casting.users.models import Role, User
     from casting.users.services import find_by_contact
 
@@ -41,7 +42,7 @@ def setup(count):
                             role=Role.CASTING_DIRECTOR if n % 2 == 0 else Role.TALENT)
                 db.session.add(user)
                 db.session.flush()
-            people.append({"id": user.id, "token": sessions.start(user)["access_token"]})
+            people.append({"id": user.id, "token": sessions.start(user, current_client())["access_token"]})
         db.session.commit()
         for first, second in zip(people[::2], people[1::2]):
             conversation, _ = services.start(db.session.get(User, first["id"]), [second["id"]])

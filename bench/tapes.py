@@ -107,7 +107,7 @@ def main():
                        capture_output=True)
         subprocess.run([str(BIN / "python"), "-c", (  # nosec B603
             "from casting import create_app; from casting.users.services import create_user\n"
-            "from casting.users.models import User; from casting.extensions import db\n"
+            "from casting.users.models import User; from casting.kernel.extensions import db\n"
             "from sqlalchemy import select\n"
             "app = create_app()\n"
             "with app.app_context():\n"

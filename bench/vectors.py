@@ -52,7 +52,7 @@ def _plan(db, query):
 
 def measure():
     from casting import create_app
-    from casting.extensions import db
+    from casting.kernel.extensions import db
     from casting.talents import embeddings, services
     from casting.talents.models import TalentEmbedding
 

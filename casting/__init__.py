@@ -1,6 +1,6 @@
 """The casting platform API. `create_app` (in `casting.app`) builds the Flask app.
 
-The package itself imports nothing heavy, so a process can use `casting.embedded` (the gunicorn
+The package itself imports nothing heavy, so a process can use `casting.kernel.embedded` (the gunicorn
 master does) without loading Flask, Redis or metrics before gunicorn forks its gevent workers.
 """
 

@@ -7,19 +7,23 @@ from socketio import RedisManager
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from casting.embedded import connect_pending_database, is_pending, pending_redis_connection, resolve_urls
-from casting.auth.principal import RATE_LIMIT_HEADERS
-from casting.auth.sessions import register_jwt_callbacks
-from casting.errors import register_error_handlers, register_jwt_errors
-from casting.extensions import api, cache, cors, db, jwt, limiter, migrate, socketio
-from casting.jsonprovider import OrjsonProvider
-from casting.logs import configure_logging
-from casting.numbers import register_converters
-from casting.observability import configure_tracing, log_slow_queries, register_observability
-from casting.openapi import SWAGGER_UI_ASSETS, docs_asset, spec_options
-from casting.web import CastingFlask, register_request_hooks
+from casting import (admin, audit, auditions, auth, calls, exports, health, media, messaging, meta, notifications,
+                     productions, safety, talents, tapes, users, webhooks)
+from casting.kernel.embedded import connect_pending_database, is_pending, pending_redis_connection, resolve_urls
+from casting.kernel.errors import register_error_handlers, register_jwt_errors
+from casting.kernel.extensions import api, cache, cors, db, jwt, limiter, migrate, socketio
+from casting.kernel.jsonprovider import OrjsonProvider
+from casting.kernel.logs import configure_logging
+from casting.kernel.numbers import register_converters
+from casting.kernel.observability import configure_tracing, log_slow_queries, register_observability
+from casting.kernel.openapi import SWAGGER_UI_ASSETS, docs_asset, spec_options
+from casting.kernel.web import CastingFlask, register_request_hooks
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# The domains, each wired by its own init_app (routes, socket handlers, safety targets, inbound handlers,
+# periodic jobs), in the order their sections appear in the OpenAPI document.
+DOMAINS = (health, auth, users, audit, admin, talents, productions, calls, auditions, exports, media, messaging, meta,
+           safety, tapes, webhooks, notifications)
 
 
 def _engine_options(config):
@@ -90,7 +94,7 @@ def _init_extensions(app):
     app.session_interface = StatelessSessions()
     if origins:
         cors.init_app(app, resources={r"/api/*": {"origins": origins}},
-                      expose_headers=["X-Request-ID", "Retry-After", *RATE_LIMIT_HEADERS], max_age=600)
+                      expose_headers=["X-Request-ID", "Retry-After", *auth.RATE_LIMIT_HEADERS], max_age=600)
     api.init_app(app)
     app.add_url_rule(f"{SWAGGER_UI_ASSETS}<path:filename>", "docs_assets", limiter.exempt(docs_asset))
     queue = RedisManager(app.config["REDIS_URL"], channel="flask-socketio",
@@ -99,30 +103,17 @@ def _init_extensions(app):
                       cors_allowed_origins=origins or [], transports=["websocket"])
 
 
-def _register_blueprints(app):
-    import casting.models  # noqa: F401 - the metadata must know every table
-    from casting.admin.routes import blp as admin_blp
-    from casting.auditions.routes import blp as auditions_blp, calendar_blp
-    from casting.auth.routes import blp as auth_blp
-    from casting.calls.routes import blp as calls_blp
-    from casting.exports.routes import blp as exports_blp
-    from casting.health.routes import blp as health_blp
-    from casting.media.routes import blp as media_blp
-    from casting.messaging.routes import blp as messaging_blp
-    from casting.meta.routes import blp as meta_blp
-    from casting.notifications.routes import dev_blp
-    from casting.productions.routes import blp as productions_blp
-    from casting.safety.routes import blp as safety_blp
-    from casting.talents.routes import blp as talents_blp
-    from casting.tapes.routes import blp as tapes_blp, parts_blp as tape_parts_blp
-    from casting.webhooks.routes import blp as webhooks_blp
+def _check_models():
+    """Every table in the metadata (Alembic and the tests read it), every relationship resolved now: a
+    missing model fails here, at start, not on a first query."""
+    from sqlalchemy.orm import configure_mappers
 
-    for blueprint in (health_blp, auth_blp, admin_blp, talents_blp, productions_blp, calls_blp, auditions_blp,
-                      calendar_blp, exports_blp, media_blp, messaging_blp, meta_blp, safety_blp, tapes_blp,
-                      tape_parts_blp, webhooks_blp):
-        api.register_blueprint(blueprint)
-    if app.config["APP_ENV"] == "development":
-        api.register_blueprint(dev_blp)
+    from casting.models import MODELS
+
+    missing = [model.__name__ for model in MODELS if model.__table__.name not in db.metadata.tables]
+    if missing:
+        raise RuntimeError(f"models outside the metadata: {', '.join(missing)}")
+    configure_mappers()
 
 
 def _under_the_command_line():
@@ -148,7 +139,6 @@ def create_app(config=None):
     app.config.from_object(config)
     register_converters(app)
     configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
-    import casting.messaging.events  # noqa: F401 - Socket.IO handlers, before init_app binds them
     _bind_urls(app, lazy=_under_the_command_line())
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
@@ -156,10 +146,12 @@ def create_app(config=None):
     _init_extensions(app)
     register_error_handlers(app, limiter)
     register_jwt_errors(jwt)
-    register_jwt_callbacks(jwt)
-    register_request_hooks(app)  # before the blueprints: it adds the `secret` path converter their routes use
+    # before the domains: it adds the `secret` path converter their routes use
+    register_request_hooks(app, auth.check_request, auth.rate_limit_headers)
     register_observability(app)
-    _register_blueprints(app)
+    _check_models()
+    for domain in DOMAINS:
+        domain.init_app(app)
 
     from casting.cli import register_cli
 

@@ -1,4 +1,5 @@
-"""`flask seed ...`, `flask users ...`, `flask keys ...`, `flask export ...`, `flask worker` and `flask up`.
+"""`flask seed ...`, `flask users ...`, `flask keys ...`, `flask export ...`, `flask docs ...`, `flask worker`
+and `flask up`.
 
 Long work (seeding, PII rotation, exports) draws a progress bar on a terminal (stderr).
 """
@@ -10,6 +11,7 @@ import time
 import urllib.request
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
+from pathlib import Path
 
 import click
 from cryptography.fernet import Fernet
@@ -19,17 +21,13 @@ from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from casting.auth import api_keys
-from casting.embedded import attach_pending, is_pending
+from casting.kernel.embedded import attach_pending, is_pending
+from casting.kernel.errors import with_catalogue
 from casting.exports.services import export_lines
-from casting.extensions import db
-from casting.jobs import book_periodic_jobs, run_worker
-from casting.optional import MissingExtra, require
-from casting.calls import tasks as _call_tasks  # noqa: F401 - periodic jobs register on import
-from casting.messaging import tasks as _messaging_tasks  # noqa: F401
-from casting.notifications import tasks as _notification_tasks  # noqa: F401
-from casting.safety import tasks as _safety_tasks  # noqa: F401
-from casting.tapes import tasks as _tape_tasks  # noqa: F401
-from casting.pii import rotate_all
+from casting.kernel.extensions import db
+from casting.kernel.jobs import book_periodic_jobs, run_worker
+from casting.kernel.optional import MissingExtra, require
+from casting.kernel.pii import rotate_all
 from casting.auditions.models import Audition
 from casting.auditions.seeding import seed_auditions
 from casting.seeding import DEMO_PASSWORD, seed_demo
@@ -43,6 +41,8 @@ seed_cli = AppGroup("seed", help="Load demo data.")
 keys_cli = AppGroup("keys", help="Manage PII encryption keys and service API keys.")
 users_cli = AppGroup("users", help="Manage users.")
 export_cli = AppGroup("export", help="Bulk exports (audited).")
+docs_cli = AppGroup("docs", help="Write the generated parts of docs/.")
+ERRORS_DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
 
 
 @contextmanager
@@ -230,6 +230,20 @@ def export_talents_command(output, updated_since, embeddings, pii):
     click.echo(f"{written} talents exported", err=True)
 
 
+@docs_cli.command("errors")
+@click.option("--check", is_flag=True, help="Write nothing; fail when docs/errors.md is not current.")
+def docs_errors_command(check):
+    """The error table of docs/errors.md, from the catalogue in casting/kernel/errors.py."""
+    current = ERRORS_DOC.read_text(encoding="utf-8")
+    written = with_catalogue(current)
+    if check:
+        if written != current:
+            raise click.ClickException("docs/errors.md is not current: run `flask docs errors`")
+        return
+    ERRORS_DOC.write_text(written, encoding="utf-8")
+    click.echo(f"wrote {ERRORS_DOC.name}")
+
+
 @click.command("worker")
 @with_appcontext
 @click.option("--queues", default=None, help="Comma-separated queues, highest priority first.")
@@ -289,5 +303,5 @@ def up_command(port):
 
 
 def register_cli(app):
-    for command in (seed_cli, users_cli, keys_cli, export_cli, worker_command, up_command):
+    for command in (seed_cli, users_cli, keys_cli, export_cli, docs_cli, worker_command, up_command):
         app.cli.add_command(command)

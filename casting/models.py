@@ -1,4 +1,5 @@
-"""Every domain's models, imported in one place so the metadata (and Alembic) sees them all."""
+"""Every domain's models in one tuple: `create_app` checks the metadata holds them all (Alembic and the tests
+read it)."""
 from casting.auditions.models import Audition, AuditionSlot, CalendarFeed, Invitation, InvitationEvent
 from casting.audit.models import AuditEvent
 from casting.calls.models import CastingCall, DigestSubscription, Submission, SubmissionNote
@@ -11,7 +12,7 @@ from casting.talents.models import Talent, TalentEmbedding, TalentMedia
 from casting.tapes.models import Tape
 from casting.users.models import User
 
-__all__ = ["ApiKey", "Attachment", "Audition", "AuditionSlot", "AuditEvent", "AuthSession", "CalendarFeed",
-           "CastingCall", "CastingRole", "Conversation", "DigestSubscription", "Flag", "Invitation", "InvitationEvent",
-           "Message", "MessageRead", "Notification", "OAuthIdentity", "Participant", "Production", "Submission",
-           "SubmissionNote", "Talent", "Tape", "TalentEmbedding", "TalentMedia", "User"]
+MODELS = (ApiKey, Attachment, Audition, AuditionSlot, AuditEvent, AuthSession, CalendarFeed, CastingCall, CastingRole,
+          Conversation, DigestSubscription, Flag, Invitation, InvitationEvent, Message, MessageRead, Notification,
+          OAuthIdentity, Participant, Production, Submission, SubmissionNote, Talent, Tape, TalentEmbedding,
+          TalentMedia, User)

@@ -7,9 +7,9 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from casting.extensions import db
-from casting.optional import require
-from casting.pii import blind_index
+from casting.kernel.extensions import db
+from casting.kernel.optional import require
+from casting.kernel.pii import blind_index
 from casting.productions.models import CastingRole, Production
 from casting.users.models import Role, User
 from casting.users.services import UserError, hash_password, normalise_phone

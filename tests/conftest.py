@@ -12,9 +12,8 @@ from sqlalchemy.engine import make_url
 
 from casting import create_app
 from tests.support import RecordingServer, recreate_database, skip_durability
-from casting.embedded import EmbeddedPostgres, EmbeddedRedis
-from casting.extensions import db
-from casting import models  # noqa: F401 - every table, for the clean-up between tests
+from casting.kernel.embedded import EmbeddedPostgres, EmbeddedRedis
+from casting.kernel.extensions import db
 from config import TestConfig, database_url
 
 ROOT = Path(__file__).resolve().parent.parent

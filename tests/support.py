@@ -89,7 +89,7 @@ def run_jobs(app):
     """Run every queued job in a real RQ worker (in this process) until the queues are empty."""
     from rq import SimpleWorker
 
-    from casting.jobs import TracedJob, get_queue
+    from casting.kernel.jobs import TracedJob, get_queue
 
     with app.app_context():
         queues = [get_queue(name) for name in app.config["RQ_QUEUES"]]

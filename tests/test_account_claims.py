@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from casting.audit.models import AuditEvent
 from casting.auth.models import OAuthIdentity
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.users.models import User
 from tests.test_auth import _otp_code, bearer
 from tests.test_oauth_admin import GOOGLE_CLIENT, google_key, google_token, oauth_app  # noqa: F401 - fixtures

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from casting.auditions.models import AuditionSlot
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.notifications.models import Notification
 from tests.support import run_jobs
 from tests.test_talents import profile
@@ -242,7 +242,7 @@ def test_reminders_are_planned_at_booking_and_dropped_with_the_slot(app, client,
     client.post(f"/api/auditions/{audition}/invite", json={"talent_ids": [talent_id]}, headers=stage["owner"])
     accepted = client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept"}, headers=me).json
     with app.app_context():
-        from casting.jobs import get_queue
+        from casting.kernel.jobs import get_queue
 
         registry = ScheduledJobRegistry(queue=get_queue("default"))
         planned = {job_id: registry.get_scheduled_time(job_id) for job_id in registry.get_job_ids()}
@@ -257,7 +257,7 @@ def test_a_due_reminder_goes_out_once_through_a_real_scheduler(app, client, stag
     from rq import SimpleWorker
 
     from casting.auditions import reminders
-    from casting.jobs import TracedJob, get_queue
+    from casting.kernel.jobs import TracedJob, get_queue
 
     app.config["AUDITION_REMINDER_MINUTES"] = [60]
     audition = stage["audition"]
@@ -468,7 +468,7 @@ def test_a_meeting_url_holds_only_what_rfc_3986_lets_a_uri_hold(client, stage):
 def test_a_bulk_invite_costs_the_same_statements_for_3_talent_as_for_60(app, client, stage, monkeypatch):
     from sqlalchemy import event
 
-    from casting import throttle
+    from casting.kernel import throttle
     from casting.talents.models import Talent
 
     with app.app_context():

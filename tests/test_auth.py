@@ -9,7 +9,7 @@ from flask_jwt_extended import decode_token
 from sqlalchemy import select
 
 from casting.audit.models import AuditEvent
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.users.models import User
 from tests.support import run_jobs
 
@@ -344,3 +344,23 @@ def test_passwords_beyond_72_characters_are_refused_as_invalid(client, length):
     response = register(client, password=long)
     assert (response.status_code, response.json["code"]) == (422, "VALIDATION_001")
     assert "password" in response.json["details"]["fields"]
+
+
+def test_sessions_and_audit_take_the_client_from_their_caller(app):
+    """A service called with no request (the command line, a job) records the client it was handed."""
+    from casting.auth import sessions
+    from casting.auth.models import AuthSession
+    from casting.kernel.requestid import Client
+    from casting.users.models import Role
+
+    with app.app_context():
+        user = User(full_name="Asha", role=Role.TALENT, email="asha.client@example.in")
+        db.session.add(user)
+        db.session.flush()
+        sessions.start(user, Client("203.0.113.9", "CastingApp/2.3 (Android 15)"))
+        db.session.commit()
+        session = db.session.scalar(select(AuthSession).where(AuthSession.user_id == user.id))
+        assert (session.ip, session.device) == ("203.0.113.9", "CastingApp/2.3 (Android 15)")
+        sessions.end(user, session.id, "logout", Client("198.51.100.4"))
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "logout"))
+        assert (event.ip, event.request_id) == ("198.51.100.4", None)

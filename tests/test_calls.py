@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from casting.calls.models import CastingCall
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.notifications.models import Notification
 from casting.safety.models import Flag
 from casting.talents.models import MediaKind, TalentMedia

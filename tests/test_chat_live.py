@@ -18,7 +18,7 @@ import socketio
 from flask_jwt_extended import create_access_token, decode_token
 from sqlalchemy import func, select
 
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.messaging.models import Message
 from casting.notifications.models import Notification
 from tests.support import run_jobs

@@ -64,7 +64,7 @@ def test_off_a_terminal_only_the_label_is_printed_and_stdout_keeps_the_result(ru
 
 
 def test_the_services_report_progress_that_adds_up(app):
-    from casting.pii import rotate_all
+    from casting.kernel.pii import rotate_all
     from casting.talents.seeding import seed_talents
     from casting.users.services import create_user
 
@@ -97,7 +97,7 @@ def test_export_writes_ndjson_with_progress_and_is_audited(app, runner, tmp_path
     from sqlalchemy import select
 
     from casting.audit.models import AuditEvent
-    from casting.extensions import db
+    from casting.kernel.extensions import db
 
     assert runner.invoke(args=["seed", "talents", "12"]).exit_code == 0
     out = tmp_path / "talents.ndjson"

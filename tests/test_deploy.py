@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from casting import create_app
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.notifications.providers import OUTBOX_KEY
 from casting.users.models import Role, User
 from config import DEV_JWT_SECRET, DEV_SECRET, DevelopmentConfig, ProductionConfig, load_config, pii_key
@@ -288,8 +288,8 @@ def tls_redis(server_urls, tmp_path):
 
 
 def _every_redis_client_answers(app):
-    from casting.extensions import cache, limiter, socketio
-    from casting.jobs import get_queue
+    from casting.kernel.extensions import cache, limiter, socketio
+    from casting.kernel.jobs import get_queue
 
     with app.app_context():
         assert app.extensions["redis"].ping()  # RQ, presence, health and the services

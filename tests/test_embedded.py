@@ -113,7 +113,7 @@ def test_no_urls_means_embedded_servers_shared_and_stopped(tmp_path):
             process.wait(timeout=60)
     assert _server_pids(instance) == (None, None)
     assert _exits(postgres) and _exits(redis)
-    count = ("from casting import create_app; from casting.extensions import db; "
+    count = ("from casting import create_app; from casting.kernel.extensions import db; "
              "from sqlalchemy import text; app = create_app(); app.app_context().push(); "
              "print(db.session.scalar(text('select count(*) from users')))")
     counted = subprocess.run([sys.executable, "-c", count], cwd=ROOT, env=_env(instance),
@@ -162,7 +162,7 @@ def test_the_embedded_server_loads_pg_stat_statements(app, server_urls):
         pytest.skip("a configured server is set up by its operator")
     from sqlalchemy import text
 
-    from casting.extensions import db
+    from casting.kernel.extensions import db
 
     with app.app_context():
         assert db.session.scalar(text("SHOW shared_preload_libraries")) == "pg_stat_statements"

@@ -10,8 +10,8 @@ from flask_jwt_extended import create_access_token, create_refresh_token, jwt_re
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from casting.errors import CATALOGUE
-from casting.extensions import api
+from casting.kernel.errors import CATALOGUE
+from casting.kernel.extensions import api
 
 probe = Blueprint("probe", __name__, url_prefix="/api/_probe")
 
@@ -191,7 +191,7 @@ def test_catalogue_is_in_the_openapi_document(client):
 
 
 def test_an_exhausted_database_pool_is_a_503_to_retry(make_app):
-    from casting.extensions import db
+    from casting.kernel.extensions import db
 
     app = make_app(DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0, DB_POOL_TIMEOUT=1)
     with app.app_context():

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from casting.audit.models import AuditEvent
 from casting.auth import api_keys
 from casting.exports import services
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.talents.seeding import seed_talents
 from tests.test_talents import profile
 

@@ -3,7 +3,7 @@ are served from JSON made once, with no database connection, and still show each
 that viewer may see; a profile edit reads its row once."""
 from sqlalchemy import event
 
-from casting.extensions import db
+from casting.kernel.extensions import db
 from tests.test_principal import Statements, _commands
 from tests.test_talents import profile
 

@@ -13,7 +13,7 @@ from http.server import ThreadingHTTPServer
 import pytest
 from sqlalchemy import text
 
-from casting.extensions import db
+from casting.kernel.extensions import db
 from tests.support import run_jobs
 from tests.test_observability import _Collector
 from tests.test_talent_media import image_bytes, upload
@@ -109,7 +109,7 @@ def cast_a_secret():
 
 
 def test_a_failed_job_is_logged_and_kept_without_its_query_values(app, caplog):
-    from casting.jobs import enqueue
+    from casting.kernel.jobs import enqueue
 
     with app.test_request_context():
         job = enqueue("default", "tests.test_links_and_logs.cast_a_secret")
@@ -129,7 +129,7 @@ def test_traces_carry_neither_feed_tokens_nor_query_values(server_urls):
         from sqlalchemy import text
         from casting import create_app
         from casting.auditions.calendar import open_feed
-        from casting.extensions import db
+        from casting.kernel.extensions import db
         from casting.users.services import create_user
         app = create_app()
         with app.app_context():

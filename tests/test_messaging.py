@@ -8,11 +8,11 @@ from PIL import Image
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.messaging import services
 from casting.messaging.models import Message
 from casting.notifications.models import Notification
-from casting.pii import encrypt
+from casting.kernel.pii import encrypt
 from tests.support import run_jobs
 from tests.test_talent_media import image_bytes
 
@@ -328,7 +328,7 @@ def test_uploads_no_message_took_are_pruned_with_their_files(client, people, app
 
     from rq.registry import ScheduledJobRegistry
 
-    from casting.jobs import book_periodic_jobs, get_queue, periodic_job_id
+    from casting.kernel.jobs import book_periodic_jobs, get_queue, periodic_job_id
     from casting.messaging.models import Attachment
     from casting.messaging.tasks import prune_unsent_attachments
 

@@ -6,7 +6,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
-from casting.extensions import db
+from casting.kernel.extensions import db
 from tests.support import recreate_database
 
 

@@ -6,7 +6,7 @@ import logging
 import pytest
 from sqlalchemy import select, update
 
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.notifications.models import Notification, NotificationStatus
 from casting.notifications.providers import OUTBOX_KEY, Message, WhatsAppCloud
 from casting.notifications.templates import LANGUAGES, TEMPLATES

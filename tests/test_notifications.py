@@ -9,7 +9,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
-from casting.extensions import db, redis
+from casting.kernel.extensions import db, redis
 from casting.notifications import services
 from casting.notifications.models import Notification
 from casting.notifications.services import NotificationError, NotificationFlood, Recipient, notify
@@ -261,7 +261,7 @@ def test_a_notification_whose_job_was_lost_is_settled_not_stuck(provider_app, pr
 def test_the_reconcile_job_books_its_next_run(provider_app):
     from rq.registry import ScheduledJobRegistry
 
-    from casting.jobs import periodic_job_id
+    from casting.kernel.jobs import periodic_job_id
     from casting.notifications.tasks import reconcile_notifications
 
     with provider_app.app_context():

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from casting.auth.api_keys import api_key_required
 from casting.auth.models import ApiKey, OAuthIdentity
-from casting.extensions import api, db
+from casting.kernel.extensions import api, db
 from casting.users.services import create_user
 
 GOOGLE_CLIENT = "casting-web.apps.googleusercontent.com"
@@ -184,25 +184,3 @@ def test_api_keys_authenticate_by_scope_and_record_their_use(make_app):
     assert "ml\tml\tactive" in runner.invoke(args=["keys", "list-api-keys"]).output.replace(used.prefix + "\t", "")
     runner.invoke(args=["keys", "revoke-api-key", str(used.id)])
     assert client.get("/api/_keyprobe/ml", headers={"X-API-Key": ml}).status_code == 401
-
-
-def test_ownership_check_allows_the_owner_the_named_roles_and_admins(app, client, admin_headers):
-    from flask_jwt_extended import verify_jwt_in_request
-
-    from casting.auth.permissions import ensure_allowed
-    from casting.errors import ApiError
-
-    talent = _signed_in(client)
-    agent = _signed_in(client, role="agent", email="agent@example.in")
-    for headers, owner, roles, allowed in (
-            ({"Authorization": f"Bearer {talent['access_token']}"}, talent["user"]["id"], (), True),
-            ({"Authorization": f"Bearer {agent['access_token']}"}, talent["user"]["id"], (), False),
-            ({"Authorization": f"Bearer {agent['access_token']}"}, talent["user"]["id"], ("agent",), True),
-            (admin_headers, talent["user"]["id"], (), True)):
-        with app.test_request_context(headers=headers):
-            verify_jwt_in_request()
-            try:
-                ensure_allowed(owner, *roles)
-                assert allowed
-            except ApiError as error:
-                assert not allowed and error.error.code == "AUTH_007"

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from sqlalchemy import text
 
-from casting.extensions import db
+from casting.kernel.extensions import db
 
 
 def test_metrics_count_requests_per_route_and_status(client):
@@ -28,7 +28,7 @@ def test_metrics_count_requests_per_route_and_status(client):
 
 
 def test_queue_depth_counts_waiting_jobs(app, client):
-    from casting.jobs import enqueue
+    from casting.kernel.jobs import enqueue
 
     with app.test_request_context():
         enqueue("low", "math.factorial", 3)
@@ -75,7 +75,7 @@ def test_otlp_traces_cover_flask_sqlalchemy_and_redis(server_urls):
         from opentelemetry import trace
         from rq import SimpleWorker
         from casting import create_app
-        from casting.jobs import TracedJob, enqueue, get_queue
+        from casting.kernel.jobs import TracedJob, enqueue, get_queue
         app = create_app()
         client = app.test_client()
         assert client.get("/api/health/ready").status_code == 200
@@ -109,7 +109,7 @@ def test_otlp_traces_cover_flask_sqlalchemy_and_redis(server_urls):
 
 
 def test_tracing_stays_off_without_an_endpoint(monkeypatch):
-    from casting.observability import tracing_requested
+    from casting.kernel.observability import tracing_requested
 
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)

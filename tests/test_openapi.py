@@ -90,7 +90,7 @@ def test_document_is_valid_openapi_3(make_app):
 
 
 def test_every_operation_has_a_stable_unique_operation_id_from_its_endpoint(app, client):
-    from casting.openapi import operation_id
+    from casting.kernel.openapi import operation_id
 
     spec = client.get("/api/openapi.json").json
     ids = [operation["operationId"] for _, _, operation in _operations(spec)]

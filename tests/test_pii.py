@@ -4,7 +4,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.users.services import create_user, find_by_contact
 from tests.support import recreate_database
 

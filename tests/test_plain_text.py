@@ -5,7 +5,7 @@ from html.parser import HTMLParser
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from casting.text import plain
+from casting.kernel.text import plain
 from tests.test_talents import profile
 
 

@@ -1,6 +1,6 @@
 """Shared plumbing: rate limits behind proxies, the Redis cache, CORS, configuration rules."""
 
-from casting.extensions import cache
+from casting.kernel.extensions import cache
 from config import ProductionConfig
 
 DOC = "/api/openapi.json"
@@ -72,7 +72,7 @@ def test_postgres_urls_map_to_psycopg(monkeypatch):
 
 
 def test_pool_is_sized_from_settings_and_pgbouncer_disables_prepares(make_app):
-    from casting.extensions import db
+    from casting.kernel.extensions import db
 
     app = make_app(DB_POOL_SIZE=3, DB_MAX_OVERFLOW=1, DB_PGBOUNCER=True)
     with app.app_context():

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import event
 
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.users.models import User
 from casting.users.services import create_user
 from tests.conftest import TEST_PASSWORD

@@ -10,7 +10,7 @@ import requests
 from sqlalchemy import select
 
 from casting.audit.models import AuditEvent
-from casting.extensions import db
+from casting.kernel.extensions import db
 from tests.test_auth import _otp_code
 from tests.test_chat_live import start_server
 

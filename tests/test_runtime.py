@@ -3,8 +3,8 @@ import importlib.util
 import re
 from pathlib import Path
 
-from casting.errors import CATALOGUE
-from casting.extensions import socketio
+from casting.kernel.errors import CATALOGUE
+from casting.kernel.extensions import socketio
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +26,7 @@ def test_the_gunicorn_master_can_attach_servers_without_loading_the_app():
     import subprocess
     import sys
 
-    probe = ("import sys, casting.embedded; "
+    probe = ("import sys, casting.kernel.embedded; "
              "print(sorted(m for m in ('flask', 'ssl', 'redis', 'prometheus_client') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
@@ -42,13 +42,30 @@ def test_procfile_runs_release_web_and_worker():
                         "worker": "flask worker"}
 
 
-def test_readme_documents_every_setting_and_error_code():
-    readme = (ROOT / "README.md").read_text()
+def test_docs_document_every_setting_and_error_code():
+    configuration = (ROOT / "docs" / "configuration.md").read_text()
+    errors = (ROOT / "docs" / "errors.md").read_text()
     sources = (ROOT / "config.py").read_text() + (ROOT / "gunicorn.conf.py").read_text()
     settings = set(re.findall(r'_(?:str|int|bool|list)\(\s*"([A-Z_]+)"', sources))
     settings |= set(re.findall(r'os\.environ(?:\.get|\.setdefault)?\(\s*"([A-Z_]+)"', sources))
     assert len(settings) > 20
     for name in settings:
-        assert f"`{name}`" in readme, f"README does not document {name}"
+        assert f"| `{name}` |" in configuration, f"docs/configuration.md does not document {name}"
     for error in CATALOGUE:
-        assert f"| `{error.code}` | {error.status} |" in readme, f"README lacks {error.code}"
+        assert f"| `{error.code}` | {error.status} | {error.message} |" in errors, f"docs/errors.md lacks {error.code}"
+
+
+def test_the_error_table_is_generated_from_the_catalogue(app):
+    from casting.kernel.errors import with_catalogue
+
+    current = (ROOT / "docs" / "errors.md").read_text()
+    assert with_catalogue(current) == current, "docs/errors.md is not current: run `flask docs errors`"
+    assert app.test_cli_runner().invoke(args=["docs", "errors", "--check"]).exit_code == 0
+
+
+def test_the_readme_is_short_and_links_every_doc():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) < 150
+    for doc in sorted((ROOT / "docs").rglob("*.md")):
+        if doc.name not in {"chat.md", "operations.md"}:  # other work links its own
+            assert str(doc.relative_to(ROOT)) in readme, f"README does not link {doc.relative_to(ROOT)}"

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from casting.audit.models import AuditEvent
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.notifications.models import Notification
 from casting.safety import shield, tasks
 from tests.support import run_jobs

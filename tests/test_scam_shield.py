@@ -3,7 +3,7 @@ are caught, ordinary postings are not, and no demo posting is ever flagged."""
 import pytest
 from sqlalchemy import select
 
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.productions.models import CastingRole, Production
 from casting.safety import shield
 from casting.seeding import DEMO_PRODUCTIONS

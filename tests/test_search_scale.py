@@ -6,7 +6,7 @@ import random
 import pytest
 from sqlalchemy import event, text
 
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.productions import matching
 from casting.productions.models import CastingRole
 from casting.talents import services

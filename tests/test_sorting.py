@@ -5,7 +5,7 @@ import pytest
 
 from casting.audit.services import record
 from casting.auth import api_keys
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.safety.models import Flag, FlagSource, FlagTarget
 from tests.test_talents import profile
 

@@ -2,7 +2,7 @@
 import pytest
 from sqlalchemy import select
 
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.notifications.models import Notification
 from casting.users.services import create_user
 from tests.support import run_jobs

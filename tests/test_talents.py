@@ -3,7 +3,7 @@ from datetime import date
 
 import pytest
 
-from casting.extensions import db
+from casting.kernel.extensions import db
 
 
 def profile(**changes):
@@ -238,7 +238,7 @@ def test_a_profile_read_while_a_write_lands_is_not_cached(app, redis_client):
 def test_concurrent_misses_of_one_list_compute_it_once(app, redis_client):
     import threading
 
-    from casting.extensions import cache
+    from casting.kernel.extensions import cache
     from casting.talents import cache as talent_cache
 
     filters, computed, answers = {"city": "Mumbai"}, [], []

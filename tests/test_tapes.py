@@ -10,7 +10,7 @@ import pytest
 import requests
 from sqlalchemy import update
 
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.tapes.models import Tape
 from tests.support import run_jobs
 from tests.test_talents import profile
@@ -246,7 +246,7 @@ def test_abandoned_uploads_are_cleaned_up(app, client, talent, videos):
         assert prune_abandoned_uploads() == 1
         from rq.registry import ScheduledJobRegistry
 
-        from casting.jobs import book_periodic_jobs, get_queue, periodic_job_id
+        from casting.kernel.jobs import book_periodic_jobs, get_queue, periodic_job_id
 
         book_periodic_jobs()
         booked = ScheduledJobRegistry(queue=get_queue("low")).get_job_ids()

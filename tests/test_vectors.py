@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from casting.auth import api_keys
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.talents import embeddings, services
 from casting.talents.models import Talent, TalentEmbedding
 from casting.talents.seeding import seed_talents

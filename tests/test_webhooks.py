@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.notifications.models import Notification
 from casting.notifications.services import Recipient, notify
 from casting.webhooks import services as webhooks

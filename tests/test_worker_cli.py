@@ -6,8 +6,8 @@ import sys
 
 from sqlalchemy import func, select
 
-from casting.extensions import db
-from casting.jobs import enqueue, get_queue
+from casting.kernel.extensions import db
+from casting.kernel.jobs import enqueue, get_queue
 from casting.productions.models import Production
 from casting.seeding import DEMO_ACCOUNTS
 from casting.users.models import Role, User

@@ -5,11 +5,12 @@ from flask_smorest import Blueprint
 from casting.admin import services
 from casting.admin.schemas import ApiKeyQueryArgsSchema, AuditEventSchema, AuditQuerySchema
 from casting.auth import api_keys
-from casting.auth.permissions import login_required
-from casting.auth.schemas import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema
-from casting.openapi import error_responses
-from casting.pagination import page_of, paginate
-from casting.users.schemas import USER_EXAMPLE, RoleChangeSchema, UserSchema
+from casting.auth import login_required
+from casting.auth import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema
+from casting.kernel.openapi import error_responses
+from casting.kernel.pagination import paginated
+from casting.kernel.requestid import current_client
+from casting.users import RoleChangeSchema, USER_EXAMPLE, UserSchema
 
 API_KEY_EXAMPLE = {"id": 3, "name": "matching-service", "prefix": "9f3a61c2", "scopes": ["ml"],
                    "created_by_id": 1, "created_at": "2026-11-24T10:00:00+00:00", "last_used_at": None,
@@ -26,34 +27,32 @@ class UserRoleViews(MethodView):
     @error_responses(blp, 401, 403, 404)
     def put(self, data, user_id):
         """Give a user another role (the only way, besides the CLI, to make an admin)."""
-        return services.change_role(current_user, user_id, data["role"])
+        return services.change_role(current_user, user_id, data["role"], current_client())
 
 
 @blp.route("/audit-events")
 class AuditEventViews(MethodView):
     @login_required("admin")
     @blp.arguments(AuditQuerySchema, location="query")
-    @blp.response(200, page_of(AuditEventSchema), example={"items": [{
+    @paginated(blp, AuditEventSchema, {
         "id": 318, "actor_id": 42, "actor_api_key_id": None, "action": "token_reuse", "target_type": "session",
         "target_id": "5f0c2a9e0d6b4c1f8e3a7b6d5c4e3f21", "ip": "203.0.113.7",
-        "request_id": "0b6f0c5e6a0d4c1f9f1b2a7d3e4c5b6a", "details": {}, "at": "2026-11-24T10:00:00+00:00"}],
-        "meta": {"page": 1, "per_page": 20, "total": 1, "total_pages": 1}})
+        "request_id": "0b6f0c5e6a0d4c1f9f1b2a7d3e4c5b6a", "details": {}, "at": "2026-11-24T10:00:00+00:00"})
     @error_responses(blp, 401, 403)
     def get(self, args):
         """The audit log, newest first, filtered by action, actor, target and time."""
-        return paginate(services.audit_events(args), args)
+        return services.audit_events(args)
 
 
 @blp.route("/api-keys")
 class ApiKeyViews(MethodView):
     @login_required("admin")
     @blp.arguments(ApiKeyQueryArgsSchema, location="query")
-    @blp.response(200, page_of(ApiKeySchema), example={
-        "items": [API_KEY_EXAMPLE], "meta": {"page": 1, "per_page": 20, "total": 1, "total_pages": 1}})
+    @paginated(blp, ApiKeySchema, API_KEY_EXAMPLE)
     @error_responses(blp, 401, 403)
     def get(self, args):
         """Service API keys (never the keys themselves), newest first."""
-        return paginate(api_keys.listing(args.get("sort")), args)
+        return api_keys.listing(args.get("sort"))
 
     @login_required("admin")
     @blp.arguments(ApiKeyCreateSchema, example={"name": "matching-service", "scopes": ["ml"]})
@@ -62,7 +61,8 @@ class ApiKeyViews(MethodView):
     @error_responses(blp, 401, 403)
     def post(self, data):
         """Create a key; the answer holds the key itself, shown this once."""
-        key, plaintext = api_keys.create(data["name"], data["scopes"], created_by_id=current_user.id)
+        key, plaintext = api_keys.create(data["name"], data["scopes"], created_by_id=current_user.id,
+                                         client=current_client())
         return {"api_key": key, "key": plaintext}
 
 
@@ -73,4 +73,4 @@ class ApiKeyByIdViews(MethodView):
     @error_responses(blp, 401, 403, 404)
     def delete(self, key_id):
         """Revoke a key: it stops working at once."""
-        api_keys.revoke(key_id, actor_id=current_user.id)
+        api_keys.revoke(key_id, actor_id=current_user.id, client=current_client())

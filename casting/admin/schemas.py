@@ -1,8 +1,8 @@
 from marshmallow import Schema, fields, validate
 
-from casting.numbers import Int32
-from casting.pagination import PageArgsSchema
-from casting.sorting import sort_field
+from casting.kernel.numbers import Int32
+from casting.kernel.pagination import PageArgsSchema
+from casting.kernel.sorting import sort_field
 
 
 class AuditEventSchema(Schema):

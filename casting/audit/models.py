@@ -4,7 +4,7 @@ from sqlalchemy import DateTime, ForeignKey, Index, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from casting.extensions import db
+from casting.kernel.extensions import db
 
 
 class AuditEvent(db.Model):

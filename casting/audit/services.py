@@ -1,19 +1,19 @@
 """The audit log: one call, `record()`, from every place that changes who can do what."""
-from flask import has_request_context, request
 from sqlalchemy import select
 
 from casting.audit.models import AuditEvent
-from casting.extensions import db
-from casting.requestid import request_id
-from casting.sorting import order_by
+from casting.kernel.extensions import db
+from casting.kernel.requestid import request_id
+from casting.kernel.sorting import order_by
 
 
 def record(action, actor_id=None, target_type=None, target_id=None, details=None, api_key_id=None,
-           commit=False):
-    """Add an audit event to the current transaction (or commit it on its own with `commit=True`)."""
+           commit=False, ip=None):
+    """Add an audit event to the current transaction (or commit it on its own with `commit=True`); `ip` is
+    the client address the caller was given (none for the system's own steps)."""
     event = AuditEvent(action=action, actor_id=actor_id, actor_api_key_id=api_key_id,
                        target_type=target_type, target_id=None if target_id is None else str(target_id),
-                       ip=request.remote_addr if has_request_context() else None,
+                       ip=ip,
                        request_id=request_id(), details=details or {})
     db.session.add(event)
     if commit:

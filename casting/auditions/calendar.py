@@ -8,8 +8,8 @@ from icalendar import Calendar, Event
 from sqlalchemy import select
 
 from casting.auditions.models import Audition, AuditionSlot, AuditionStatus, CalendarFeed, Invitation
-from casting.errors import ApiError, Codes
-from casting.extensions import db
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db
 from casting.productions.models import Production
 from casting.talents.models import Talent
 

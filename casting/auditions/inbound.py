@@ -3,11 +3,10 @@ import logging
 
 from casting.auditions.models import Audition, Invitation
 from casting.auditions.services import RSVP, answer_invitation
-from casting.errors import ApiError
-from casting.extensions import db
+from casting.kernel.errors import ApiError
+from casting.kernel.extensions import db
 from casting.talents.models import Talent
 from casting.users.models import User
-from casting.webhooks.services import on_inbound
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +18,6 @@ def _parse(payload):
     return None
 
 
-@on_inbound("button")
 def rsvp_from_whatsapp(message):
     """Answer the invitation, but only when the reply comes from the invited talent's own phone."""
     parsed = _parse(message.payload)

@@ -5,8 +5,8 @@ from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
-from casting.columns import pg_enum
-from casting.extensions import db
+from casting.kernel.columns import pg_enum
+from casting.kernel.extensions import db
 from casting.productions.models import Production
 from casting.users.models import User
 

@@ -14,8 +14,8 @@ from rq.job import Job
 
 from casting.auditions.models import Audition, AuditionSlot, Invitation, InvitationStatus
 from casting.auditions.tasks import tell
-from casting.extensions import db, redis
-from casting.jobs import get_queue
+from casting.kernel.extensions import db, redis
+from casting.kernel.jobs import get_queue
 from casting.productions.models import Production
 from casting.talents.models import Talent
 

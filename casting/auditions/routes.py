@@ -4,17 +4,16 @@ from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from casting.auditions import inbound  # noqa: F401 - registers the WhatsApp RSVP button handler
 from casting.auditions import calendar, services
 from casting.auditions.schemas import (AuditionCreateSchema, AuditionInputSchema, AuditionQueryArgsSchema,
                                        AuditionSchema, InvitationQueryArgsSchema, InvitationSchema, InviteResultSchema,
                                        InviteSchema, ResultsSchema, RsvpSchema, ScheduleSchema)
-from casting.auth.permissions import login_required
-from casting.jsonprovider import dumps_bytes, json_response
-from casting.numbers import Int32
-from casting.openapi import error_responses
-from casting.pagination import page_of, paginate
-from casting.web import public_url
+from casting.auth import login_required
+from casting.kernel.jsonprovider import dumps_bytes, json_response
+from casting.kernel.numbers import Int32
+from casting.kernel.openapi import error_responses
+from casting.kernel.pagination import paginated
+from casting.kernel.web import public_url
 
 ICS = {"200": {"description": "An iCalendar (RFC 5545) file.", "content": {"text/calendar": {
     "schema": {"type": "string"}}}}}
@@ -42,8 +41,7 @@ INVITATION_EXAMPLE = {
 class AuditionViews(MethodView):
     @login_required()
     @blp.arguments(AuditionQueryArgsSchema, location="query")
-    @blp.response(200, page_of(AuditionSchema), example={"items": [AUDITION_EXAMPLE], "meta": {
-        "page": 1, "per_page": 20, "total": 1, "total_pages": 1}})
+    @paginated(blp, AuditionSchema, AUDITION_EXAMPLE)
     @error_responses(blp, 401)
     def get(self, args):
         """Auditions: your productions' (casting team), the ones you are invited to (talent), all (admins)."""
@@ -107,12 +105,11 @@ class InviteViews(MethodView):
 class InvitationViews(MethodView):
     @login_required()
     @blp.arguments(InvitationQueryArgsSchema, location="query")
-    @blp.response(200, page_of(InvitationSchema), example={"items": [INVITATION_EXAMPLE], "meta": {
-        "page": 1, "per_page": 20, "total": 1, "total_pages": 1}})
+    @paginated(blp, InvitationSchema, INVITATION_EXAMPLE)
     @error_responses(blp, 401, 404)
     def get(self, args, audition_id):
         """An audition's invitations: every one for its owner, your own for an invited talent; newest first."""
-        return paginate(services.invitations(audition_id, current_user, args), args)
+        return services.invitations(audition_id, current_user, args)
 
 
 @blp.route("/<int:audition_id>/rsvp")

@@ -4,12 +4,12 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from casting.auditions.models import AuditionMode, AuditionStatus, InvitationStatus
 from casting.auditions.services import MAX_INVITES, RSVP
-from casting.numbers import Boolean, Int32
-from casting.pagination import PageArgsSchema
-from casting.sorting import sort_field
-from casting.text import Url
-from casting.talents.schemas import LocationSchema
-from casting.users.schemas import PlainTextField
+from casting.kernel.numbers import Boolean, Int32
+from casting.kernel.pagination import PageArgsSchema
+from casting.kernel.sorting import sort_field
+from casting.kernel.text import Url
+from casting.kernel.fields import LocationSchema
+from casting.kernel.fields import PlainTextField
 
 OUTCOMES = ["shortlisted", "callback", "selected", "rejected", "no_show"]
 

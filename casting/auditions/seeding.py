@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, select, text
 
 from casting.auditions.models import Audition, AuditionMode, AuditionStatus
-from casting.extensions import db
-from casting.meta.catalog import CITIES
-from casting.pii import blind_index
+from casting.kernel.extensions import db
+from casting.meta import CITIES
+from casting.kernel.pii import blind_index
 from casting.seeding import DEMO_ACCOUNTS
 from casting.productions.models import CastingRole, Production, ProductionStatus, ProductionType
-from casting.talents import services as talents
+from casting import talents
 from casting.talents.models import Talent
 from casting.users.models import Role, User
 

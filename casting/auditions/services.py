@@ -5,19 +5,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, false, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
-from casting import throttle
-from casting.auditions import reminders
+from casting.kernel import throttle
+from casting.auditions import reminders, tasks
 from casting.auditions.models import (Audition, AuditionSlot, AuditionStatus, Invitation, InvitationEvent,
                                       InvitationStatus)
-from casting.errors import ApiError, Codes
-from casting.extensions import db
-from casting.jobs import enqueue
-from casting.pagination import page, paginate_rows
-from casting.productions import services as productions
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db
+from casting.kernel.jobs import enqueue
+from casting.kernel.pagination import page, paginate_rows
+from casting import productions
 from casting.productions.models import CastingRole, Production
-from casting.safety import services as safety
+from casting import safety
 from casting.safety.models import FlagTarget
-from casting.sorting import order_by
+from casting.kernel.sorting import order_by
 from casting.talents.models import Talent
 from casting.users.models import Role, User
 
@@ -38,11 +38,8 @@ MAX_INVITES = 500
 MAX_SLOTS = 500
 
 
-def _count_auditions(production_id):
+def count_auditions(production_id):
     return db.session.scalar(select(func.count()).where(Audition.production_id == production_id))
-
-
-productions.register_dependent("auditions", _count_auditions)
 
 
 def is_owner(audition, user):
@@ -179,15 +176,14 @@ def update_audition(audition_id, user, changes):
     _screen(audition, user, changes.get("title"), changes.get("instructions"))
     db.session.commit()
     if was not in CLOSED and audition.status in CLOSED:
-        enqueue("default", "casting.auditions.tasks.tell_waiting", audition.id)
+        enqueue("default", tasks.tell_waiting, audition.id)
     return audition
 
 
-@productions.on_role_closed
-def _role_cast(role):
+def role_cast(role):
     """A role filled or closed: the talent still waiting in its auditions hear it."""
     for audition_id in db.session.scalars(select(Audition.id).where(Audition.role_id == role.id)):
-        enqueue("default", "casting.auditions.tasks.tell_waiting", audition_id)
+        enqueue("default", tasks.tell_waiting, audition_id)
 
 
 def _local(moment, zone):
@@ -233,7 +229,7 @@ def schedule(audition_id, user, plan):
     for invitation_id, slot_id in given_up:
         reminders.cancel(invitation_id, slot_id)
     if given_up:
-        enqueue("default", "casting.auditions.tasks.tell_moved", given_up)
+        enqueue("default", tasks.tell_moved, given_up)
     _fill_from_waitlist(audition.id)
     return audition
 
@@ -306,7 +302,7 @@ def invite(audition_id, user, talent_ids):
     invited = [invitation.id for invitation in invitations]  # read before the commit expires them
     db.session.commit()
     if invited:
-        enqueue("default", "casting.auditions.tasks.send_invites", invited)
+        enqueue("default", tasks.send_invites, invited)
     return len(invited), skipped
 
 
@@ -413,7 +409,7 @@ def answer_invitation(audition, invitation, user, answer):
     if invitation.slot_id is not None:
         reminders.plan(invitation.id, invitation.slot_id, invitation.slot.start_at)
     if wanted == S.RESCHEDULE_REQUESTED:
-        enqueue("default", "casting.auditions.tasks.tell_team", invitation.id, len(invitation.history))
+        enqueue("default", tasks.tell_team, invitation.id, len(invitation.history))
     _fill_from_waitlist(audition.id)
     db.session.refresh(invitation)
     return invitation

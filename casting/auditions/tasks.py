@@ -4,8 +4,8 @@ import logging
 from sqlalchemy import select
 
 from casting.auditions.models import Audition, Invitation, InvitationStatus
-from casting.extensions import db
-from casting.notifications.services import notify_user
+from casting.kernel.extensions import db
+from casting.notifications import notify_user
 from casting.productions.models import CastingRole, Production
 from casting.talents.models import Talent
 from casting.users.models import User

@@ -9,12 +9,13 @@ from flask import g, request
 from flask_jwt_extended import current_user
 from sqlalchemy import select
 
-from casting.audit.services import record
+from casting.audit import record
 from casting.auth.models import ApiKey
 from casting.auth.permissions import login_required
-from casting.errors import ApiError, Codes
-from casting.extensions import db, redis
-from casting.sorting import order_by
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db, redis
+from casting.kernel.requestid import NO_CLIENT
+from casting.kernel.sorting import order_by
 
 SCOPES = ("ml", "export", "pii")
 HEADER = "X-API-Key"
@@ -24,8 +25,9 @@ def _digest(plaintext):
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
-def create(name, scopes, created_by_id=None):
-    """Make a key; returns (key, plaintext). The plaintext exists only in this answer."""
+def create(name, scopes, created_by_id=None, client=NO_CLIENT):
+    """Make a key; returns (key, plaintext). The plaintext exists only in this answer. `client`: the
+    caller's `casting.kernel.requestid.Client` (none from the command line)."""
     unknown = set(scopes) - set(SCOPES)
     if unknown or not scopes:
         raise ValueError(f"scopes must be some of {', '.join(SCOPES)}")
@@ -36,18 +38,18 @@ def create(name, scopes, created_by_id=None):
     db.session.add(key)
     db.session.flush()
     record("api_key_created", actor_id=created_by_id, target_type="api_key", target_id=key.id,
-           details={"scopes": key.scopes})
+           details={"scopes": key.scopes}, ip=client.ip)
     db.session.commit()
     return key, plaintext
 
 
-def revoke(key_id, actor_id=None):
+def revoke(key_id, actor_id=None, client=NO_CLIENT):
     key = db.session.get(ApiKey, key_id)
     if key is None:
         raise ApiError(Codes.AUTH_NOT_FOUND)
     if key.revoked_at is None:
         key.revoked_at = datetime.now(timezone.utc)
-        record("api_key_revoked", actor_id=actor_id, target_type="api_key", target_id=key.id)
+        record("api_key_revoked", actor_id=actor_id, target_type="api_key", target_id=key.id, ip=client.ip)
         db.session.commit()
     return key
 

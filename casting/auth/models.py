@@ -3,7 +3,7 @@ from datetime import datetime
 from sqlalchemy import ARRAY, DateTime, ForeignKey, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from casting.extensions import db
+from casting.kernel.extensions import db
 
 
 class AuthSession(db.Model):

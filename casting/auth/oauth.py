@@ -9,8 +9,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from casting.errors import ApiError, Codes
-from casting.extensions import cache
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import cache
 
 TIMEOUT = (5, 10)
 GOOGLE_ISSUERS = ["https://accounts.google.com", "accounts.google.com"]

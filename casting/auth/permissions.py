@@ -5,7 +5,7 @@ from flask import g
 from flask_jwt_extended import current_user, verify_jwt_in_request
 
 from casting.auth.principal import signed_in_principal
-from casting.errors import ApiError, Codes
+from casting.kernel.errors import ApiError, Codes
 from casting.users.models import Role
 
 
@@ -37,10 +37,3 @@ def _verify(fresh):
     g._jwt_extended_jwt_header = {}
     g._jwt_extended_jwt = payload
     g._jwt_extended_jwt_location = "headers"
-
-
-def ensure_allowed(owner_id, *roles):
-    """Object-level check: the owner, a user with one of `roles`, or an admin; 403 for anyone else."""
-    if current_user.id == owner_id or current_user.role in {Role.ADMIN, *map(Role, roles)}:
-        return
-    raise ApiError(Codes.AUTH_FORBIDDEN)

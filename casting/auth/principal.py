@@ -29,9 +29,9 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from casting.auth.models import AuthSession
-from casting.errors import ApiError, Codes
-from casting.extensions import db, limiter, redis, script
-from casting.throttle import route_limit_setting
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db, limiter, redis, script
+from casting.kernel.throttle import route_limit_setting
 from casting.users.models import Role, User
 
 log = logging.getLogger(__name__)
@@ -318,7 +318,7 @@ def _publish(session):
     changed = session.info.pop("casting_principals", None)
     if not changed or not has_app_context():
         return
-    from casting.users.cache import forget
+    from casting.users import forget
 
     try:
         with redis.pipeline(transaction=False) as pipe:

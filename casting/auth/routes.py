@@ -9,12 +9,13 @@ from casting.auth.permissions import login_required
 from casting.auth.schemas import (SIGNED_IN_EXAMPLE, TOKENS_EXAMPLE, FacebookSignInSchema, GoogleSignInSchema,
                                   LoginSchema, LogoutSchema, MeUpdateSchema, OtpSendSchema, OtpSentSchema,
                                   OtpVerifySchema, RegisterSchema, SessionSchema, SignedInSchema, TokensSchema)
-from casting.jsonprovider import json_response
-from casting.openapi import error_responses
-from casting.pagination import PageArgsSchema, page_of, paginate
-from casting.throttle import rate_limit
+from casting.kernel.jsonprovider import json_response
+from casting.kernel.openapi import error_responses
+from casting.kernel.pagination import PageArgsSchema, paginated
+from casting.kernel.requestid import current_client
+from casting.kernel.throttle import rate_limit
 from casting.users import cache as user_cache
-from casting.users.schemas import USER_EXAMPLE, UserSchema
+from casting.users import USER_EXAMPLE, UserSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth",
                 description="Sign-up and sign-in (password, phone OTP, Google, Facebook), tokens and sessions.")
@@ -33,7 +34,7 @@ class RegisterViews(MethodView):
     @error_responses(blp, 409)
     def post(self, data):
         """Create an account (talent, casting director, producer or agent) and sign in."""
-        return services.register(data)
+        return services.register(data, current_client())
 
 
 @blp.route("/login")
@@ -45,7 +46,7 @@ class LoginViews(MethodView):
     @error_responses(blp, 401, 429)
     def post(self, data):
         """Sign in with email or phone and password (`AUTH_001` whatever was wrong)."""
-        return services.login(data["identifier"], data["password"])
+        return services.login(data["identifier"], data["password"], current_client())
 
 
 @blp.route("/otp/send")
@@ -57,7 +58,7 @@ class OtpSendViews(MethodView):
     @error_responses(blp, 429)
     def post(self, data):
         """Send a 6-digit sign-in code by WhatsApp (default) or SMS."""
-        return services.send_otp(data["phone"], data["channel"], data["purpose"])
+        return services.send_otp(data["phone"], data["channel"], data["purpose"], current_client())
 
 
 @blp.route("/otp/verify")
@@ -69,7 +70,7 @@ class OtpVerifyViews(MethodView):
     @error_responses(blp, 401)
     def post(self, data):
         """Check the code: sign in, or create the account (`is_new_user`), and mark the phone verified."""
-        return services.verify_otp(data["phone"], data["code"])
+        return services.verify_otp(data["phone"], data["code"], current_client())
 
 
 @blp.route("/refresh")
@@ -79,7 +80,7 @@ class RefreshViews(MethodView):
     @error_responses(blp, 401)
     def post(self):
         """Swap the refresh token (as Bearer) for new tokens; a spent one ends its session."""
-        return sessions.rotate(current_user, get_jwt())
+        return sessions.rotate(current_user, get_jwt(), current_client())
 
 
 def _own_session_of(refresh_token):
@@ -100,10 +101,10 @@ class LogoutViews(MethodView):
     @error_responses(blp, 401)
     def post(self, data):
         """End this session (and the one of `refresh_token`, if it is the caller's)."""
-        sessions.end(current_user, get_jwt()["sid"], "logout")
+        sessions.end(current_user, get_jwt()["sid"], "logout", current_client())
         other = _own_session_of(data.get("refresh_token", ""))
         if other and other != get_jwt()["sid"]:
-            sessions.end(current_user, other, "logout")
+            sessions.end(current_user, other, "logout", current_client())
 
 
 @blp.route("/me")
@@ -123,23 +124,25 @@ class MeViews(MethodView):
     def patch(self, changes):
         """Change your name; email, phone or password need a fresh sign-in (`AUTH_006`)."""
         return services.update_me(current_user.row, changes, fresh=get_jwt().get("fresh", False),
-                                  session_id=get_jwt()["sid"])
+                                  client=current_client(), session_id=get_jwt()["sid"])
+
+
+def _described(items):
+    return [sessions.describe(session, get_jwt()["sid"]) for session in items]
 
 
 @blp.route("/sessions")
 class SessionViews(MethodView):
     @login_required()
     @blp.arguments(PageArgsSchema, location="query")
-    @blp.response(200, page_of(SessionSchema), example={"items": [{
+    @paginated(blp, SessionSchema, {
         "id": "5f0c2a9e0d6b4c1f8e3a7b6d5c4e3f21", "device": "CastingApp/2.3 (Android 15)", "ip": "203.0.113.7",
-        "created_at": "2026-11-20T09:00:00+00:00", "last_used_at": "2026-11-24T10:00:00+00:00", "current": True}],
-        "meta": {"page": 1, "per_page": 20, "total": 1, "total_pages": 1}})
+        "created_at": "2026-11-20T09:00:00+00:00", "last_used_at": "2026-11-24T10:00:00+00:00", "current": True},
+        present=_described)
     @error_responses(blp, 401)
     def get(self, args):
         """Your signed-in devices, most recently used first."""
-        result = paginate(sessions.active_sessions(current_user), args)
-        result["items"] = [sessions.describe(session, get_jwt()["sid"]) for session in result["items"]]
-        return result
+        return sessions.active_sessions(current_user)
 
 
 @blp.route("/sessions/<string:session_id>")
@@ -149,7 +152,7 @@ class SessionByIdViews(MethodView):
     @error_responses(blp, 401, 404)
     def delete(self, session_id):
         """Sign one of your devices out."""
-        sessions.end(current_user, session_id, "session_revoked")
+        sessions.end(current_user, session_id, "session_revoked", current_client())
 
 
 @blp.route("/oauth/google")
@@ -162,7 +165,7 @@ class GoogleViews(MethodView):
     def post(self, data):
         """Sign in with Google (ID token, or an authorisation code with its redirect URI)."""
         identity = oauth.google_identity(data.get("id_token"), data.get("code"), data.get("redirect_uri"))
-        return services.oauth_sign_in("google", identity)
+        return services.oauth_sign_in("google", identity, current_client())
 
 
 @blp.route("/oauth/facebook")
@@ -175,4 +178,4 @@ class FacebookViews(MethodView):
     def post(self, data):
         """Sign in with Facebook (user access token, or an authorisation code with its redirect URI)."""
         identity = oauth.facebook_identity(data.get("access_token"), data.get("code"), data.get("redirect_uri"))
-        return services.oauth_sign_in("facebook", identity)
+        return services.oauth_sign_in("facebook", identity, current_client())

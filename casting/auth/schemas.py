@@ -1,11 +1,11 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from casting.auth.api_keys import SCOPES
-from casting.numbers import Boolean, Int32
-from casting.text import Url
-from casting.users.schemas import (SELF_SERVICE_ROLES, USER_EXAMPLE, EmailField, PhoneField, PlainTextField,
-                                   UserSchema, notify_channel_field)
-from casting.users.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, password_problems
+from casting.kernel.numbers import Boolean, Int32
+from casting.kernel.text import Url
+from casting.kernel.fields import PlainTextField
+from casting.users import EmailField, notify_channel_field, PhoneField, SELF_SERVICE_ROLES, USER_EXAMPLE, UserSchema
+from casting.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, password_problems
 
 TOKENS_EXAMPLE = {"access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJl",
                   "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0eXBlIjoicmVmcmVzaCJ9.c2ln"}

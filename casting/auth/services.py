@@ -3,27 +3,27 @@ import hashlib
 import hmac
 import secrets
 
-from flask import current_app, request
+from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from casting import throttle
-from casting.audit.services import record
+from casting.kernel import throttle
+from casting.audit import record
 from casting.auth import sessions
 from casting.auth.models import OAuthIdentity
-from casting.errors import ApiError, Codes
-from casting.extensions import db, redis
-from casting.notifications.services import NotificationFlood, Recipient, notify
-from casting.pii import blind_index
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db, redis
+from casting.notifications import NotificationFlood, notify, Recipient
+from casting.kernel.pii import blind_index
 from casting.users.models import Role, User
-from casting.users.services import (UserError, check_password, find_by_contact, hash_password,
-                                    normalise_email, normalise_phone, rehash_if_needed)
+from casting.users import (check_password, find_by_contact, hash_password, normalise_email, normalise_phone,
+                           rehash_if_needed, UserError)
 
 
-def _signed_in(user, action, is_new=None, fresh=True):
+def _signed_in(user, action, client, is_new=None, fresh=True):
     """Open a session, audit `action`, commit, and answer like CONTRACT §2 does."""
-    tokens = sessions.start(user, fresh=fresh)
-    record(action, actor_id=user.id, target_type="user", target_id=user.id)
+    tokens = sessions.start(user, client, fresh=fresh)
+    record(action, actor_id=user.id, target_type="user", target_id=user.id, ip=client.ip)
     db.session.commit()
     answer = {"user": user, **tokens}
     if is_new is not None:
@@ -31,8 +31,9 @@ def _signed_in(user, action, is_new=None, fresh=True):
     return answer
 
 
-def register(data):
-    """Create an account with a password; its email or phone must be new (409 otherwise)."""
+def register(data, client):
+    """Create an account with a password; its email or phone must be new (409 otherwise). `client`: the
+    caller's `casting.kernel.requestid.Client` (address and user agent), here and below."""
     if find_by_contact(data.get("email"), data.get("phone")):
         raise ApiError(Codes.AUTH_ACCOUNT_EXISTS)
     user = User(full_name=data["full_name"], role=Role(data["role"]), email=data.get("email"),
@@ -43,7 +44,7 @@ def register(data):
     except IntegrityError:
         db.session.rollback()
         raise ApiError(Codes.AUTH_ACCOUNT_EXISTS) from None
-    return _signed_in(user, "register")
+    return _signed_in(user, "register", client)
 
 
 def _normalised_identifier(identifier):
@@ -53,7 +54,7 @@ def _normalised_identifier(identifier):
         return identifier.strip().lower()
 
 
-def login(identifier, password):
+def login(identifier, password, client):
     """Password sign-in. Failures are throttled per identifier and per IP, and never say which part was wrong.
 
     The attempt is counted before the password is checked (atomically, so parallel guesses get no
@@ -61,17 +62,17 @@ def login(identifier, password):
     """
     identifier = _normalised_identifier(identifier)
     limits = (("LOGIN_LIMIT_PER_IDENTIFIER", "login-id", identifier),
-              ("LOGIN_LIMIT_PER_IP", "login-ip", request.remote_addr))
+              ("LOGIN_LIMIT_PER_IP", "login-ip", client.ip))
     wait = throttle.reserve(*limits)
     if wait:
         raise ApiError(Codes.AUTH_TOO_MANY_ATTEMPTS, headers={"Retry-After": str(wait)})
     user = find_by_contact(email=identifier) if "@" in identifier else find_by_contact(phone=identifier)
     if not check_password(user, password) or not user.is_active:
-        record("login_failed", target_type="user", target_id=user.id if user else None, commit=True)
+        record("login_failed", target_type="user", target_id=user.id if user else None, commit=True, ip=client.ip)
         raise ApiError(Codes.AUTH_INVALID_CREDENTIALS)
     throttle.release(*limits)
     rehash_if_needed(user, password)
-    return _signed_in(user, "login")
+    return _signed_in(user, "login", client)
 
 
 def _otp_key(phone):
@@ -83,7 +84,7 @@ def _otp_mac(phone, code):
     return hmac.new(key, f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def send_otp(phone, channel, purpose):
+def send_otp(phone, channel, purpose, client):
     """Send a 6-digit code (WhatsApp by default, SMS on request or as fallback); only its HMAC is kept."""
     config = current_app.config
     resend_key = f"casting:otp:resend:{blind_index(phone)}"
@@ -91,7 +92,7 @@ def send_otp(phone, channel, purpose):
     if resend > 0 and not redis.set(resend_key, 1, ex=resend, nx=True):
         raise ApiError(Codes.AUTH_CODE_THROTTLED, headers={"Retry-After": str(max(redis.ttl(resend_key), 1))})
     wait = throttle.reserve(("OTP_LIMIT_PER_PHONE", "otp-phone", phone),
-                            ("OTP_LIMIT_PER_IP", "otp-ip", request.remote_addr))
+                            ("OTP_LIMIT_PER_IP", "otp-ip", client.ip))
     if wait:
         raise ApiError(Codes.AUTH_CODE_THROTTLED, headers={"Retry-After": str(wait)})
     code = f"{secrets.randbelow(10 ** 6):06d}"
@@ -121,7 +122,7 @@ return {redis.call('HGET', KEYS[1], 'mac'), redis.call('HGET', KEYS[1], 'tries')
 """
 
 
-def verify_otp(phone, code):
+def verify_otp(phone, code, client):
     """Check a code (constant time, 5 tries counted before checking, single use); sign the phone's owner in.
 
     The code proves the phone: an account that claimed this phone without proving it is claimed
@@ -132,21 +133,22 @@ def verify_otp(phone, code):
     if stored is None or not hmac.compare_digest(stored[0].decode(), _otp_mac(phone, code)):
         if stored is not None and int(stored[1]) >= most:
             redis.delete(key)
-        record("otp_failed", details={"reason": "expired" if stored is None else "mismatch"}, commit=True)
+        record("otp_failed", details={"reason": "expired" if stored is None else "mismatch"}, commit=True,
+               ip=client.ip)
         raise ApiError(Codes.AUTH_BAD_CODE)
     if not redis.delete(key):
         raise ApiError(Codes.AUTH_BAD_CODE)
-    user = _account_for_proven("phone", phone)
+    user = _account_for_proven("phone", phone, client)
     is_new = user is None
     if is_new:
         user = User(full_name="", role=Role.TALENT, phone=phone)
         db.session.add(user)
     user.phone_verified = True
     db.session.flush()
-    return _signed_in(user, "otp_verified", is_new=is_new)
+    return _signed_in(user, "otp_verified", client, is_new=is_new)
 
 
-def _account_for_proven(kind, value):
+def _account_for_proven(kind, value, client):
     """The account that a just-proven email or phone (`kind`) signs in to, or None for a new one.
 
     Only an account that proved this contact is entered as it is. An account holding it unproven is
@@ -159,14 +161,14 @@ def _account_for_proven(kind, value):
     other = "phone" if kind == "email" else "email"
     if getattr(user, f"{other}_verified"):
         setattr(user, kind, None)
-        record("contact_released", target_type="user", target_id=user.id, details={"contact": kind})
+        record("contact_released", target_type="user", target_id=user.id, details={"contact": kind}, ip=client.ip)
         db.session.flush()
         return None
-    _claim(user, kind)
+    _claim(user, kind, client)
     return user
 
 
-def _claim(user, kind):
+def _claim(user, kind, client):
     """Hand an account that proved nothing to whoever just proved its `kind` of contact.
 
     Whatever the account had that nobody proved goes: its password, its other contact and the
@@ -178,10 +180,10 @@ def _claim(user, kind):
     db.session.execute(delete(OAuthIdentity).where(OAuthIdentity.user_id == user.id))
     for session in db.session.scalars(sessions.active_sessions(user)):
         sessions.revoke(session, "account_claimed")
-    record("account_claimed", target_type="user", target_id=user.id, details={"proven": kind})
+    record("account_claimed", target_type="user", target_id=user.id, details={"proven": kind}, ip=client.ip)
 
 
-def oauth_sign_in(provider, identity):
+def oauth_sign_in(provider, identity, client):
     """Sign in with a Google/Facebook identity: linked account, account of the same proven email, or new.
 
     Only a provider-verified email (Google's `email_verified`) links or claims an account by email; an
@@ -194,7 +196,7 @@ def oauth_sign_in(provider, identity):
     if user is None:
         email = _provider_email(identity)
         proven = identity.get("email_verified") is True
-        user = _account_for_proven("email", email) if proven else None
+        user = _account_for_proven("email", email, client) if proven else None
         if user is None:
             if not proven and find_by_contact(email=email):
                 raise ApiError(Codes.AUTH_OAUTH_FAILED, "An account with this email exists: sign in with your "
@@ -207,7 +209,7 @@ def oauth_sign_in(provider, identity):
         db.session.add(OAuthIdentity(user_id=user.id, provider=provider, subject=identity["subject"]))
     if not user.is_active:
         raise ApiError(Codes.AUTH_OAUTH_FAILED)
-    return _signed_in(user, f"oauth_{provider}", is_new=is_new)
+    return _signed_in(user, f"oauth_{provider}", client, is_new=is_new)
 
 
 def _provider_email(identity):
@@ -221,7 +223,7 @@ def _provider_email(identity):
 CREDENTIALS = ("email", "phone", "password")
 
 
-def update_me(user, changes, fresh, session_id=None):
+def update_me(user, changes, fresh, client, session_id=None):
     """Change one's own name, or (with a fresh sign-in) email, phone or password.
 
     A new password ends every other session of the account (the one making the change goes on).
@@ -245,6 +247,6 @@ def update_me(user, changes, fresh, session_id=None):
             setattr(user, name, changes[name])
     if credentials:
         record("credential_change", actor_id=user.id, target_type="user", target_id=user.id,
-               details={"changed": credentials})
+               details={"changed": credentials}, ip=client.ip)
     db.session.commit()
     return user

@@ -6,23 +6,24 @@ caches each session's state for the per-request check (`casting.auth.principal`)
 import uuid
 from datetime import datetime, timezone
 
-from flask import current_app, request
+from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token, get_jti
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from casting.audit.services import record
+from casting.audit import record
 from casting.auth.models import AuthSession
 from casting.auth.principal import ACTIVE, REVOKED, resolve, session_key
-from casting.errors import ApiError, Codes
-from casting.extensions import db, redis
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db, redis
 
 _on_revoke = []
 
 
 def on_revoke(listener):
     """Call `listener(session_id)` when a session ends (chat disconnects that session's live sockets)."""
-    _on_revoke.append(listener)
+    if listener not in _on_revoke:
+        _on_revoke.append(listener)
     return listener
 
 
@@ -46,10 +47,11 @@ def _tokens(user, session, fresh):
     return {"access_token": access, "refresh_token": refresh}
 
 
-def start(user, fresh=True):
-    """Open a session for `user` on this device; returns its first tokens (caller commits)."""
+def start(user, client, fresh=True):
+    """Open a session for `user` on the device `client` describes (a `casting.kernel.requestid.Client`); returns its
+    first tokens (caller commits)."""
     session = AuthSession(id=uuid.uuid4().hex, user_id=user.id, refresh_jti="",
-                          device=(request.user_agent.string or "")[:200] or None, ip=request.remote_addr,
+                          device=(client.user_agent or "")[:200] or None, ip=client.ip,
                           expires_at=_now() + current_app.config["JWT_REFRESH_TOKEN_EXPIRES"])
     db.session.add(session)
     tokens = _tokens(user, session, fresh)
@@ -64,7 +66,7 @@ def revoke(session, reason):
         listener(session.id)
 
 
-def rotate(user, payload):
+def rotate(user, payload, client):
     """Swap a refresh token for new tokens; a spent one revokes its whole session (theft)."""
     session = db.session.scalar(select(AuthSession).where(AuthSession.id == payload["sid"]).with_for_update())
     if session is None or session.revoked_at is not None:
@@ -72,7 +74,7 @@ def rotate(user, payload):
         raise ApiError(Codes.AUTH_REVOKED)
     if payload["jti"] != session.refresh_jti:
         revoke(session, "refresh_reuse")
-        record("token_reuse", actor_id=user.id, target_type="session", target_id=session.id)
+        record("token_reuse", actor_id=user.id, target_type="session", target_id=session.id, ip=client.ip)
         db.session.commit()
         raise ApiError(Codes.AUTH_REVOKED)
     session.last_used_at = _now()
@@ -81,14 +83,14 @@ def rotate(user, payload):
     return tokens
 
 
-def end(user, session_id, action):
+def end(user, session_id, action, client):
     """Revoke one of `user`'s sessions (404 when it is not theirs), with an audit event."""
     session = db.session.get(AuthSession, session_id)
     if session is None or session.user_id != user.id:
         raise ApiError(Codes.AUTH_NOT_FOUND)
     if session.revoked_at is None:
         revoke(session, action)
-    record(action, actor_id=user.id, target_type="session", target_id=session.id)
+    record(action, actor_id=user.id, target_type="session", target_id=session.id, ip=client.ip)
     db.session.commit()
 
 

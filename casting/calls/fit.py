@@ -10,11 +10,11 @@ from sqlalchemy import Float, Integer, and_, bindparam, case, cast, func, litera
 from sqlalchemy.dialects.postgresql import JSONB, array
 
 from casting.calls.models import CastingCall, Eligibility
-from casting.productions.matching import FULL_EXPERIENCE_YEARS, WEIGHTS
+from casting.productions import FULL_EXPERIENCE_YEARS, WEIGHTS
 from casting.productions.models import CastingRole
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.talents.models import TalentEmbedding
-from casting.talents.schemas import PROFICIENCIES
+from casting.kernel.fields import PROFICIENCIES
 
 
 def _ranks(languages):

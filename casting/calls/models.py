@@ -7,8 +7,8 @@ from sqlalchemy import (CheckConstraint, DateTime, Float, ForeignKey, Index, Tex
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from casting.columns import pg_enum
-from casting.extensions import db
+from casting.kernel.columns import pg_enum
+from casting.kernel.extensions import db
 from casting.notifications.models import Channel
 
 

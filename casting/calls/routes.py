@@ -2,7 +2,7 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-from casting.auth.permissions import login_required
+from casting.auth import login_required
 from casting.calls import services
 from casting.calls.schemas import (CALL_EXAMPLE, FOR_ME_EXAMPLE, NOTE_EXAMPLE, REVIEWED_EXAMPLE, SUBMISSION_EXAMPLE,
                                    CallCreateSchema, CallInviteResultSchema, CallInviteSchema, CallQuerySchema,
@@ -10,9 +10,9 @@ from casting.calls.schemas import (CALL_EXAMPLE, FOR_ME_EXAMPLE, NOTE_EXAMPLE, R
                                    ForMeSchema, MySubmissionQuerySchema, NoteInputSchema, NoteSchema,
                                    ReviewedSubmissionSchema, ReviewResultSchema, ReviewSchema, SubmissionQuerySchema,
                                    SubmissionSchema, SubmitSchema)
-from casting.jsonprovider import json_response
-from casting.openapi import error_responses
-from casting.pagination import page, page_of, paginate
+from casting.kernel.jsonprovider import json_response
+from casting.kernel.openapi import error_responses
+from casting.kernel.pagination import page, page_of, paginated
 
 blp = Blueprint("calls", __name__, url_prefix="/api/calls",
                 description="Open casting calls: roles open to submissions, roles for me, applying and reviewing.")
@@ -22,20 +22,15 @@ _FOR_ME_PAGE = page_of(ForMeSchema)()
 _REVIEWED_PAGE = page_of(ReviewedSubmissionSchema)()
 
 
-def _page_example(item):
-    return {"items": [item], "meta": {"page": 1, "per_page": 20, "total": 1, "total_pages": 1}}
-
-
-def _presented(result, reviewer):
-    result["items"] = services.present(result["items"], current_user, reviewer)
-    return result
+def _presented_to_talent(items):
+    return services.present(items, current_user, False)
 
 
 @blp.route("/")
 class CallViews(MethodView):
     @login_required()
     @blp.arguments(CallQuerySchema, location="query")
-    @blp.response(200, page_of(CallSchema), example=_page_example(CALL_EXAMPLE))
+    @paginated(blp, CallSchema, CALL_EXAMPLE)
     @error_responses(blp, 401)
     def get(self, args):
         """Open calls, soonest deadline first, filtered; `sort` by `deadline`, `created_at` or `pay_inr`.
@@ -43,7 +38,7 @@ class CallViews(MethodView):
         Only calls taking submissions now (open, before the deadline) that the scam shield has not held;
         with `mine`, the calls of your own productions in any state.
         """
-        return paginate(services.listing(current_user, args), args)
+        return services.listing(current_user, args)
 
     @login_required()
     @blp.arguments(CallCreateSchema, example={
@@ -65,7 +60,7 @@ class CallViews(MethodView):
 class ForMeViews(MethodView):
     @login_required()
     @blp.arguments(ForMeQuerySchema, location="query")
-    @blp.response(200, page_of(ForMeSchema), example=_page_example(FOR_ME_EXAMPLE))
+    @paginated(blp, ForMeSchema, FOR_ME_EXAMPLE)
     @error_responses(blp, 401, 404)
     def get(self, args):
         """Roles for me: open calls ranked by how well your profile fits the role, with reasons, best first.
@@ -130,11 +125,11 @@ class DigestUnsubscribeViews(MethodView):
 class MySubmissionViews(MethodView):
     @login_required()
     @blp.arguments(MySubmissionQuerySchema, location="query")
-    @blp.response(200, page_of(SubmissionSchema), example=_page_example(SUBMISSION_EXAMPLE))
+    @paginated(blp, SubmissionSchema, SUBMISSION_EXAMPLE, present=_presented_to_talent)
     @error_responses(blp, 401)
     def get(self, args):
         """Your submissions (talent), or those of the talent you represent (agents), newest first."""
-        return _presented(paginate(services.my_submissions(current_user, args), args), reviewer=False)
+        return services.my_submissions(current_user, args)
 
 
 @blp.route("/submissions/<int:submission_id>")
@@ -195,7 +190,7 @@ class CallByIdViews(MethodView):
 class CallSubmissionViews(MethodView):
     @login_required()
     @blp.arguments(SubmissionQuerySchema, location="query")
-    @blp.response(200, page_of(ReviewedSubmissionSchema), example=_page_example(REVIEWED_EXAMPLE))
+    @paginated(blp, ReviewedSubmissionSchema, REVIEWED_EXAMPLE)
     @error_responses(blp, 401, 403, 404)
     def get(self, args, call_id):
         """The call's submissions for its casting team, newest first; `sort=-match_score` for best match."""

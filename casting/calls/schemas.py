@@ -3,15 +3,15 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from casting.calls.models import CallCategory, CallStatus, Eligibility, SubmissionStatus
 from casting.calls.services import MAX_BULK
 from casting.notifications.models import Channel
-from casting.numbers import Boolean, Int32, members
-from casting.pagination import PageArgsSchema
+from casting.kernel.numbers import Boolean, Int32, members
+from casting.kernel.pagination import PageArgsSchema
 from casting.productions.models import ProductionType
-from casting.productions.schemas import ROLE_EXAMPLE, RoleSchema
-from casting.sorting import sort_field
+from casting.productions import ROLE_EXAMPLE, RoleSchema
+from casting.kernel.sorting import sort_field
 from casting.talents.models import Gender
-from casting.talents.schemas import TALENT_EXAMPLE, MediaSchema, TalentSchema
-from casting.tapes.schemas import TapeBriefSchema
-from casting.users.schemas import PlainTextField
+from casting.talents import MediaSchema, TALENT_EXAMPLE, TalentSchema
+from casting.tapes import TapeBriefSchema
+from casting.kernel.fields import PlainTextField
 
 QUESTION = PlainTextField(validate=validate.Length(min=1, max=300))
 ANSWER = PlainTextField(validate=validate.Length(max=2000))

@@ -6,12 +6,12 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import func, select, text
 
 from casting.calls.models import CallCategory, CastingCall, Submission, SubmissionNote, SubmissionStatus
-from casting.extensions import db
-from casting.meta.catalog import CITIES, LANGUAGES, SKILLS
-from casting.pii import blind_index
+from casting.kernel.extensions import db
+from casting.meta import CITIES, LANGUAGES, SKILLS
+from casting.kernel.pii import blind_index
 from casting.productions.models import CastingRole, Production
 from casting.talents.models import Talent
-from casting.talents.schemas import PROFICIENCIES
+from casting.kernel.fields import PROFICIENCIES
 from casting.users.models import User
 
 DEMO_TALENTS = [  # the first demo talent accounts get a profile, so their submissions have someone behind them

@@ -21,23 +21,23 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload
 
-from casting.auditions import services as auditions
-from casting.calls import fit
+from casting import auditions
+from casting.calls import fit, tasks
 from casting.calls.models import (CallStatus, CastingCall, DigestSubscription, Eligibility, Submission,
                                   SubmissionNote, SubmissionStatus)
-from casting.errors import ApiError, Codes
-from casting.extensions import db, redis, script
-from casting.jobs import enqueue
-from casting.jsonprovider import dumps_bytes
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db, redis, script
+from casting.kernel.jobs import enqueue
+from casting.kernel.jsonprovider import dumps_bytes
 from casting.productions import matching
-from casting.productions import services as productions
+from casting import productions
 from casting.productions.models import CastingRole, Production, ProductionStatus
-from casting.safety import services as safety
+from casting import safety
 from casting.safety.models import FlagTarget
-from casting.sorting import order_by, sort_clauses
+from casting.kernel.sorting import order_by, sort_clauses
 from casting.talents import cache as talent_cache
 from casting.talents.models import MediaKind, Talent, TalentMedia
-from casting.talents.services import age_clause, can_manage, profile
+from casting.talents import age_clause, can_manage, profile
 from casting.users.models import Role
 
 S = SubmissionStatus
@@ -166,12 +166,9 @@ def owned(call_id, user):
     return call
 
 
-def _reported_call(reporter, call_id):
+def reported_call(reporter, call_id):
     call = db.session.scalar(_joined().where(CastingCall.id == call_id))
     return call.production.owner_id if call is not None and _is_shown(call) else None
-
-
-safety.register_target(FlagTarget.CALL, _reported_call, holdable=CastingCall)
 
 
 # the casting team: opening, editing and closing a call
@@ -232,12 +229,11 @@ def edit(call_id, user, changes):
     _bump()
     _bump_submissions(call.id)
     if was_open and not is_open(call):
-        enqueue("default", "casting.calls.tasks.tell_waiting", call.id)
+        enqueue("default", tasks.tell_waiting, call.id)
     return call
 
 
-@productions.on_role_closed
-def _role_closed(role):
+def role_closed(role):
     """A role filled or closed: its call closes too, and those still waiting hear it once."""
     closed = db.session.scalars(update(CastingCall).where(CastingCall.role_id == role.id,
                                                           CastingCall.status == CallStatus.OPEN)
@@ -247,7 +243,7 @@ def _role_closed(role):
     for call_id in closed:
         _bump()
         _bump_submissions(call_id)
-        enqueue("default", "casting.calls.tasks.tell_waiting", call_id)
+        enqueue("default", tasks.tell_waiting, call_id)
 
 
 def close_past_deadline():
@@ -261,7 +257,7 @@ def close_past_deadline():
         _bump()
     for call_id in closed:
         _bump_submissions(call_id)
-        enqueue("default", "casting.calls.tasks.tell_waiting", call_id)
+        enqueue("default", tasks.tell_waiting, call_id)
     return closed
 
 
@@ -486,7 +482,7 @@ def submit(call_id, user, data):
     shown = present([submission], user, False, calls=[call], media=talent.media)[0]  # before commit expires it
     db.session.commit()
     _bump_submissions(shown["call_id"])
-    enqueue("default", "casting.calls.tasks.submission_received", shown["id"])
+    enqueue("default", tasks.submission_received, shown["id"])
     return shown
 
 
@@ -568,7 +564,7 @@ def _submissions_query(call, args):
 def submissions_json(call_id, user, args, dump):
     """A page of a call's submissions for its team as JSON; `dump(page)` serialises it. Cached until a write
     to the call's submissions (or any profile) and at most until the photo links' signing window ends."""
-    from casting.pagination import paginate
+    from casting.kernel.pagination import paginate
 
     safety.ensure_active(user)  # a suspended owner is refused even what was cached for them
     parts = {"call": call_id, "viewer": user.id, "role": user.role.value, **args}
@@ -611,7 +607,7 @@ def review(call_id, user, submission_ids, status):
     _bump_submissions(call.id)
     template = {S.SHORTLISTED: "call_shortlisted", S.DECLINED: "call_declined"}.get(status)
     if template and moved:
-        enqueue("default", "casting.calls.tasks.tell_applicants", moved, template)
+        enqueue("default", tasks.tell_applicants, moved, template)
     return len(moved), skipped
 
 
@@ -696,7 +692,7 @@ def set_digest(user, data):
         return None
     channel = data.get("channel") or (subscription.channel if subscription else None)
     if channel is None:
-        from casting.notifications.services import preferred_channel
+        from casting.notifications import preferred_channel
 
         channel = preferred_channel(user)
     address = user.email if channel.value == "email" else user.phone
@@ -736,8 +732,8 @@ def present(submissions, viewer, reviewer, calls=None, media=None):
     """Submissions as dicts for the response schemas: picks as media links, the call in brief, and for the
     team (`reviewer`) the talent's profile, notes and rating. `calls` and `media` (TalentMedia rows): what
     the caller has loaded already."""
-    from casting.talents.services import profiles, public_media, view
-    from casting.tapes.services import brief
+    from casting.talents import profiles, public_media, view
+    from casting.tapes import brief
 
     submissions = list(submissions)
     tapes = brief([s.self_tape_id for s in submissions if s.self_tape_id])

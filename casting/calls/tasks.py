@@ -8,16 +8,15 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from casting.auditions.tasks import tell
-from casting.calls import services
+from casting.auditions import tell
 from casting.calls.models import CastingCall, DigestSubscription, Submission
-from casting.extensions import db
-from casting.jobs import periodic
-from casting.notifications.services import Recipient, NotificationError, notify
+from casting.kernel.extensions import db
+from casting.kernel.jobs import periodic
+from casting.notifications import NotificationError, notify, Recipient
 from casting.productions.models import CastingRole, Production
 from casting.talents.models import Talent
 from casting.users.models import User
-from casting.web import public_url
+from casting.kernel.web import public_url
 
 log = logging.getLogger(__name__)
 DIGEST_ROLES = 5  # named in one digest message
@@ -35,6 +34,7 @@ def _rows(*conditions):
 
 def submission_received(submission_id):
     """After a submission: its match score for "best match", then the applicant hears it arrived."""
+    from casting.calls import services  # here, not above: the services enqueue these tasks
     services.score_submission(submission_id)
     tell_applicants([submission_id], "call_submission_received")
 
@@ -56,6 +56,7 @@ def tell_applicants(submission_ids, template):
 def tell_waiting(call_id):
     """The call closed (by hand, at its deadline, or its role was cast): everyone still waiting hears it,
     once, with the auditions' closing message."""
+    from casting.calls import services  # here, not above: the services enqueue these tasks
     _, role, production = _context(call_id)
     for submission, talent in _rows(Submission.call_id == call_id, Submission.status.in_(services.WAITING)):
         tell(talent, "audition_closed", {"talent_name": talent.stage_name, "production": production, "role": role},
@@ -65,6 +66,7 @@ def tell_waiting(call_id):
 @periodic("CALLS_SWEEP_MINUTES")
 def close_calls_past_deadline():
     """Close the calls whose deadline passed (applying is refused from the deadline on regardless)."""
+    from casting.calls import services  # here, not above: the services enqueue these tasks
     return len(services.close_past_deadline())
 
 
@@ -91,6 +93,7 @@ def send_digests():
 
 
 def _digest_one(subscription, now):
+    from casting.calls import services  # here, not above: the services enqueue these tasks
     user = db.session.get(User, subscription.user_id)
     talent = db.session.scalar(select(Talent).where(Talent.user_id == user.id, Talent.deleted_at.is_(None)))
     if talent is None or not user.is_active:

@@ -3,10 +3,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from casting.numbers import Boolean
-from casting.auth.api_keys import api_key_required
+from casting.kernel.numbers import Boolean
+from casting.auth import api_key_required
 from casting.exports import services
-from casting.openapi import error_responses
+from casting.kernel.openapi import error_responses
+from casting.kernel.requestid import current_client
 
 blp = Blueprint("exports", __name__, url_prefix="/api/export",
                 description="Bulk exports for the ML service and partners (service API keys).")
@@ -31,5 +32,6 @@ class TalentExportViews(MethodView):
     @error_responses(blp, 401, 403)
     def get(self, args):
         """Stream every live talent as NDJSON (an API key with the `export` or `ml` scope); every export is audited."""
-        lines = services.talent_lines(g.api_key, args.get("updated_since"), args["include_embeddings"])
+        lines = services.talent_lines(g.api_key, current_client(), args.get("updated_since"),
+                                      args["include_embeddings"])
         return Response(stream_with_context(lines), mimetype="application/x-ndjson")

@@ -3,10 +3,10 @@ import json
 
 from sqlalchemy import func, select
 
-from casting.audit.services import record
-from casting.extensions import db
+from casting.audit import record
+from casting.kernel.extensions import db
 from casting.talents.models import Talent, TalentEmbedding, age_on
-from casting.talents.services import PUBLIC_FIELDS
+from casting.talents import PUBLIC_FIELDS
 from casting.users.models import User
 
 BATCH = 1000
@@ -37,17 +37,18 @@ def _plain(value):
     return value.value if hasattr(value, "value") else value.isoformat()
 
 
-def talent_lines(api_key, updated_since=None, with_embeddings=False):
+def talent_lines(api_key, client, updated_since=None, with_embeddings=False):
     """NDJSON lines of every live talent (optionally changed since a time), by id; PII only for `pii` keys;
     with `with_embeddings`, each talent's stored embedding (or null).
 
     The export is audit-logged before the first line. Rows are read as plain tuples a batch at a
     time, each batch after the last id seen, so memory does not grow with the table.
     """
-    return export_lines("pii" in api_key.scopes, updated_since, with_embeddings, api_key_id=api_key.id)
+    return export_lines("pii" in api_key.scopes, updated_since, with_embeddings, api_key_id=api_key.id,
+                        ip=client.ip)
 
 
-def export_lines(with_pii, updated_since=None, with_embeddings=False, api_key_id=None, progress=None):
+def export_lines(with_pii, updated_since=None, with_embeddings=False, api_key_id=None, progress=None, ip=None):
     """`talent_lines` for a service key (`api_key_id`) or an operator (`flask export talents`, no key).
 
     `progress(talents, total)`, if given, is called after every batch, `total` being counted first.
@@ -55,7 +56,7 @@ def export_lines(with_pii, updated_since=None, with_embeddings=False, api_key_id
     record("talent_export", api_key_id=api_key_id, target_type="talent",
            details={"updated_since": updated_since.isoformat() if updated_since else None, "pii": with_pii,
                     "embeddings": with_embeddings, "via": "api" if api_key_id else "cli"},
-           commit=True)
+           commit=True, ip=ip)
     query = select(*_columns(with_pii, with_embeddings)).where(Talent.deleted_at.is_(None))
     live = select(func.count()).select_from(Talent).where(Talent.deleted_at.is_(None))
     if with_pii:

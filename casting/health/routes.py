@@ -1,7 +1,7 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from casting.extensions import limiter
+from casting.kernel.extensions import limiter
 from casting.health import services
 from casting.health.schemas import HealthSchema, ReadinessSchema
 

@@ -5,8 +5,8 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from casting.errors import ApiError, Codes
-from casting.extensions import db, redis
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db, redis
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ attachments are always served as downloads (`Content-Disposition: attachment`, `
 """
 import re
 
-from casting.errors import ApiError, Codes
+from casting.kernel.errors import ApiError, Codes
 
 PDF_CONTENT_TYPE = "application/pdf"
 _ACTIVE = re.compile(rb"/(JavaScript|JS|Launch|EmbeddedFiles?)(?![A-Za-z0-9])")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from casting.errors import ApiError, Codes
+from casting.kernel.errors import ApiError, Codes
 from casting.media.pool import offload
 
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}

@@ -1,15 +1,14 @@
 import time
 
-from flask import send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from casting.errors import ApiError, Codes
-from casting.extensions import limiter
-from casting.media.storage import DiskStorage, storage
-from casting.numbers import Int64
-from casting.openapi import error_responses
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import limiter
+from casting.media.storage import DiskStorage, serve, storage
+from casting.kernel.numbers import Int64
+from casting.kernel.openapi import error_responses
 
 blp = Blueprint("media", __name__, url_prefix="/api/media",
                 description="Uploaded images and self-tapes kept on local disk (when S3 is not configured), by signed "
@@ -39,10 +38,4 @@ class MediaFileViews(MethodView):
             raise ApiError(Codes.NOT_FOUND)
         if not files.verify(key, link["expires"], link["signature"]):
             raise ApiError(Codes.MEDIA_LINK_INVALID)
-        path = files.path(key)
-        if not path.is_file():
-            raise ApiError(Codes.NOT_FOUND)
-        response = send_file(path, max_age=max(0, link["expires"] - int(time.time())), conditional=True)
-        response.cache_control.public = False
-        response.cache_control.private = True
-        return response
+        return serve(key, max_age=max(0, link["expires"] - int(time.time())), conditional=True)

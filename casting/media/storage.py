@@ -12,11 +12,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, redirect, send_file
 
-from casting.web import public_url
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.web import public_url
 
-from casting.optional import require
+from casting.kernel.optional import require
 
 log = logging.getLogger(__name__)
 
@@ -149,3 +150,23 @@ def storage():
     if "storage" not in extensions:
         extensions["storage"] = _build(current_app.config)
     return extensions["storage"]
+
+
+def serve(key, max_age=0, mimetype=None, download_name=None, conditional=False):
+    """A stored file as the response: from disk, private to the browser (no shared cache keeps it), or with
+    S3 a redirect to a short-lived link. With `download_name` it is a download that no browser sniffs or
+    runs (`nosniff`, a sandboxing CSP). 404 when the disk holds no such file."""
+    files = storage()
+    if not isinstance(files, DiskStorage):
+        return redirect(files.url(key))
+    path = files.path(key)
+    if not path.is_file():
+        raise ApiError(Codes.NOT_FOUND)
+    response = send_file(path, mimetype=mimetype, as_attachment=download_name is not None,
+                         download_name=download_name, max_age=max_age, conditional=conditional)
+    if download_name is not None:
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Content-Security-Policy"] = "sandbox"
+    response.cache_control.public = False
+    response.cache_control.private = True
+    return response

@@ -1,0 +1,21 @@
+"""Conversations and messages: REST and the Socket.IO `/chat` namespace.
+
+Other domains import nothing from it.
+"""
+
+
+def init_app(app):
+    """The conversation routes and the `/chat` Socket.IO handlers; messages can be reported; unsent
+    attachments are pruned periodically."""
+    from casting.kernel.extensions import api, socketio
+    from casting.kernel.jobs import register_periodic
+    from casting.messaging import events, tasks
+    from casting.messaging.routes import blp
+    from casting.messaging.services import reported_message
+    from casting.safety import register_target
+    from casting.safety.models import FlagTarget
+
+    api.register_blueprint(blp)
+    events.register(socketio)
+    register_target(FlagTarget.MESSAGE, reported_message)
+    register_periodic(app, tasks.prune_unsent_attachments)

@@ -11,13 +11,13 @@ from flask import current_app
 from sqlalchemy import exists, select
 from werkzeug.utils import secure_filename
 
-from casting.errors import ApiError, Codes
-from casting.extensions import db
-from casting.media.documents import PDF_CONTENT_TYPE, check_pdf, is_pdf
-from casting.media.images import CONTENT_TYPES, process, read_limited
-from casting.media.storage import storage
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db
+from casting.media import check_pdf, is_pdf, PDF_CONTENT_TYPE
+from casting.media import CONTENT_TYPES, process, read_limited
+from casting.media import file_storage as storage
 from casting.messaging.models import Attachment, AttachmentKind, Message, Participant
-from casting.text import plain
+from casting.kernel.text import plain
 
 ACCEPTED = [*CONTENT_TYPES.values(), PDF_CONTENT_TYPE]
 

@@ -18,10 +18,10 @@ from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_socketio import ConnectionRefusedError, emit, join_room
 from marshmallow import ValidationError
 
-from casting.auth.principal import resolve
-from casting.auth.sessions import on_revoke
-from casting.errors import ApiError, Codes, envelope, flatten_messages
-from casting.extensions import db, redis, socketio
+from casting.auth import resolve
+from casting.auth import on_revoke
+from casting.kernel.errors import ApiError, Codes, envelope, flatten_messages
+from casting.kernel.extensions import db, redis, socketio
 from casting.messaging import presence, services
 from casting.messaging.schemas import MessageSchema, ReceiptSchema, SocketMessageSchema, SocketReadSchema, TypingSchema
 
@@ -58,7 +58,6 @@ def _authenticate(auth):
     return user, payload["sid"]
 
 
-@socketio.on("connect", namespace=NAMESPACE)
 def on_connect(auth=None):
     user, auth_session = _authenticate(auth)
     session["user_id"], session["auth_session"] = user.id, auth_session
@@ -76,7 +75,6 @@ def on_connect(auth=None):
         emit("presence", {"user_id": contact, "online": True})
 
 
-@socketio.on("disconnect", namespace=NAMESPACE)
 def on_disconnect(*reason):
     user_id = _sockets.pop(request.sid, None)
     if user_id is None:
@@ -93,8 +91,7 @@ def _session_sockets(auth_session):
     return f"casting:chat:session-sockets:{auth_session}"
 
 
-@on_revoke
-def _end_session_sockets(auth_session):
+def end_session_sockets(auth_session):
     """A signed-out (or stolen-token) session's sockets are disconnected, on whichever process holds them."""
     for sid in redis.smembers(_session_sockets(auth_session)):
         socketio.server.disconnect(sid.decode(), namespace=NAMESPACE)
@@ -137,7 +134,6 @@ def chat_event(schema):
     return decorate
 
 
-@socketio.on("message:send", namespace=NAMESPACE)
 @chat_event(SocketMessageSchema())
 def on_send(user, data):
     sent = services.send(user, data["conversation_id"], data.get("body"), data["attachment_ids"], data["client_id"])
@@ -147,14 +143,12 @@ def on_send(user, data):
     return MessageSchema().dump(sent.message)
 
 
-@socketio.on("message:read", namespace=NAMESPACE)
 @chat_event(SocketReadSchema())
 def on_read(user, data):
     receipt = services.mark_read(user, data["conversation_id"], data["message_id"], skip_sid=request.sid)
     return ReceiptSchema().dump(receipt)
 
 
-@socketio.on("typing", namespace=NAMESPACE)
 @chat_event(TypingSchema())
 def on_typing(user, data):
     payload = services.typing(user, data["conversation_id"], data["is_typing"])
@@ -197,3 +191,11 @@ def _beat(app):
                     services.announce_presence(user_id, False)
             except Exception:
                 log.exception("presence heartbeat failed")
+
+
+def register(sockets):
+    """The `/chat` namespace's handlers, on this app's Socket.IO server; a revoked session's sockets close."""
+    for event, handler in (("connect", on_connect), ("disconnect", on_disconnect), ("message:send", on_send),
+                           ("message:read", on_read), ("typing", on_typing)):
+        sockets.on_event(event, handler, namespace=NAMESPACE)
+    on_revoke(end_session_sockets)

@@ -6,9 +6,9 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, UniqueCo
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
-from casting.columns import pg_enum
-from casting.extensions import db
-from casting.pii import EncryptedString
+from casting.kernel.columns import pg_enum
+from casting.kernel.extensions import db
+from casting.kernel.pii import EncryptedString
 from casting.users.models import User
 
 

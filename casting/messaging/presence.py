@@ -14,7 +14,7 @@ import time
 
 from flask import current_app
 
-from casting.extensions import redis
+from casting.kernel.extensions import redis
 
 
 ALL_SOCKETS = "casting:presence:sockets"

@@ -1,23 +1,22 @@
-from flask import redirect, send_file
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-from casting.auth.permissions import login_required
-from casting.media.storage import DiskStorage, storage
+from casting.auth import login_required
+from casting.media import serve_file
 from casting.messaging import attachments, services
 from casting.messaging.schemas import (AttachmentArgsSchema, AttachmentFileSchema, AttachmentSchema,
                                        ConversationCreateSchema, ConversationQueryArgsSchema, ConversationSchema,
                                        MessageCreateSchema,
                                        MessagePageArgsSchema, MessagePageSchema, MessageSchema, ReadSchema,
                                        ReceiptSchema)
-from casting.openapi import error_responses
-from casting.pagination import page_of
-from casting.throttle import rate_limit
+from casting.kernel.openapi import error_responses
+from casting.kernel.pagination import paginated
+from casting.kernel.throttle import rate_limit
 
 blp = Blueprint("messaging", __name__, url_prefix="/api",
                 description="Conversations and messages (the REST side of chat; live events are on Socket.IO "
-                            "namespace `/chat`, see the README).")
+                            "namespace `/chat`, see docs/domains/messaging.md).")
 
 MESSAGE_EXAMPLE = {"id": 1201, "conversation_id": 9, "sender_id": 5, "is_verified": True, "safety": None,
                    "body": "Can you come in for a callback on Friday?", "attachments": [],
@@ -37,8 +36,7 @@ ATTACHMENT_EXAMPLE = {"id": 5, "kind": "pdf", "name": "showreel-stills.pdf", "co
 class ConversationViews(MethodView):
     @login_required()
     @blp.arguments(ConversationQueryArgsSchema, location="query")
-    @blp.response(200, page_of(ConversationSchema), example={"items": [CONVERSATION_EXAMPLE], "meta": {
-        "page": 1, "per_page": 20, "total": 1, "total_pages": 1}})
+    @paginated(blp, ConversationSchema, CONVERSATION_EXAMPLE)
     @error_responses(blp, 401)
     def get(self, args):
         """Your conversations, the most recently active first, with unread counts and who is online."""
@@ -130,12 +128,5 @@ class AttachmentByIdViews(MethodView):
         attachment = attachments.readable(attachment_id, current_user)
         thumbnail = args["size"] == "thumbnail" and attachment.thumbnail_key
         key = attachment.thumbnail_key if thumbnail else attachment.key
-        files = storage()
-        if not isinstance(files, DiskStorage):
-            return redirect(files.url(key))
-        response = send_file(files.path(key), mimetype="image/webp" if thumbnail else attachment.content_type,
-                             as_attachment=True, download_name=attachment.name, max_age=0)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Content-Security-Policy"] = "sandbox"
-        response.cache_control.private = True
-        return response
+        return serve_file(key, mimetype="image/webp" if thumbnail else attachment.content_type,
+                          download_name=attachment.name)

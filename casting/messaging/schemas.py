@@ -2,11 +2,11 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from casting.messaging.models import AttachmentKind
-from casting.numbers import Boolean, Int32, Int64
-from casting.pagination import PageArgsSchema
-from casting.sorting import sort_field
+from casting.kernel.numbers import Boolean, Int32, Int64
+from casting.kernel.pagination import PageArgsSchema
+from casting.kernel.sorting import sort_field
 from casting.users.models import Role
-from casting.users.schemas import PlainTextField
+from casting.kernel.fields import PlainTextField
 
 MAX_BODY = 4000
 MAX_HISTORY_PAGE = 100

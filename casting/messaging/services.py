@@ -13,18 +13,18 @@ from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
-from casting import throttle
-from casting.auditions.services import visible as visible_audition
-from casting.errors import ApiError, Codes
-from casting.extensions import db, redis, socketio
-from casting.jobs import enqueue
-from casting.messaging import attachments, presence
+from casting.kernel import throttle
+from casting.auditions import visible as visible_audition
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db, redis, socketio
+from casting.kernel.jobs import enqueue
+from casting.messaging import attachments, presence, tasks
 from casting.messaging.models import Conversation, Message, MessageRead, Participant
 from casting.messaging.schemas import MessageSchema, ReceiptSchema
-from casting.pagination import paginate
-from casting.safety import services as safety
+from casting.kernel.pagination import paginate
+from casting import safety
 from casting.safety.models import FlagTarget
-from casting.sorting import order_by
+from casting.kernel.sorting import order_by
 from casting.users.models import Role, User
 
 NAMESPACE = "/chat"
@@ -240,7 +240,7 @@ def send(user, conversation_id, body, attachment_ids, client_id):
                 read_by=[])
     db.session.commit()
     if warning:
-        enqueue("default", "casting.messaging.tasks.send_safety_tips", message_id)
+        enqueue("default", tasks.send_safety_tips, message_id)
     return Sent(view, True, user_ids)
 
 
@@ -262,7 +262,7 @@ def publish(sent, skip_sid=None):
     for user_id in set(others) - presence.online(others):
         if redis.set(_burst_key(view["conversation_id"], user_id), view["id"], nx=True,
                      ex=current_app.config["CHAT_NOTIFY_BURST_SECONDS"]):
-            enqueue("default", "casting.messaging.tasks.tell_unread", view["conversation_id"], user_id, view["id"],
+            enqueue("default", tasks.tell_unread, view["conversation_id"], user_id, view["id"],
                     delay=current_app.config["CHAT_NOTIFY_DELAY_SECONDS"])
 
 
@@ -332,12 +332,9 @@ def announce_presence(user_id, online, people=None):
     _emit("presence", {"user_id": user_id, "online": online}, contacts(user_id) if people is None else people)
 
 
-def _reported_message(reporter, message_id):
+def reported_message(reporter, message_id):
     """A message's sender, when the reporter is in its conversation (for reports to the safety team)."""
     message = db.session.get(Message, message_id)
     if message is not None and db.session.get(Participant, (message.conversation_id, reporter.id)):
         return message.sender_id
     return None
-
-
-safety.register_target(FlagTarget.MESSAGE, _reported_message)

@@ -4,12 +4,12 @@ from datetime import datetime, timedelta, timezone
 from flask import current_app
 from sqlalchemy import delete, select
 
-from casting.extensions import db
-from casting.jobs import periodic
-from casting.media.storage import storage
+from casting.kernel.extensions import db
+from casting.kernel.jobs import periodic
+from casting.media import file_storage as storage
 from casting.messaging import presence
 from casting.messaging.models import Attachment, Message, Participant
-from casting.notifications.services import notify_user
+from casting.notifications import notify_user
 from casting.users.models import Role, User
 
 

@@ -2,10 +2,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from casting.extensions import cache
+from casting.kernel.extensions import cache
 from casting.meta.catalog import CATEGORIES, CITIES, LANGUAGES, SKILLS
-from casting.openapi import error_responses
-from casting.pagination import PageArgsSchema, page, page_of
+from casting.kernel.openapi import error_responses
+from casting.kernel.pagination import PageArgsSchema, paginated
 
 DAY = 86400
 NAME_LISTS = {"skills": SKILLS, "languages": LANGUAGES, "categories": CATEGORIES}
@@ -23,15 +23,6 @@ class CitySchema(Schema):
     country = fields.String(required=True)
 
 
-def _page(items, args):
-    start = (args["page"] - 1) * args["per_page"]
-    return page(items[start:start + args["per_page"]], len(items), args["page"], args["per_page"])
-
-
-def _example(items):
-    return {"items": items, "meta": {"page": 1, "per_page": 20, "total": len(items), "total_pages": 1}}
-
-
 @blp.after_request
 def _cache_for_a_day(response):
     if response.status_code == 200:
@@ -44,22 +35,21 @@ def _cache_for_a_day(response):
 class NameListViews(MethodView):
     @blp.doc(security=[])
     @blp.arguments(PageArgsSchema, location="query")
-    @blp.response(200, page_of(NameSchema), example=_example([{"name": "Acting"}, {"name": "Kathak"}]))
+    @paginated(blp, NameSchema, [{"name": "Acting"}, {"name": "Kathak"}])
     @error_responses(blp, 404, 422)
     @cache.cached(timeout=DAY, query_string=True)
     def get(self, args, kind):
         """Common skills, languages or talent categories: suggestions (a talent may list any value)."""
-        return _page([{"name": name} for name in NAME_LISTS[kind]], args)
+        return [{"name": name} for name in NAME_LISTS[kind]]
 
 
 @blp.route("/cities")
 class CityViews(MethodView):
     @blp.doc(security=[])
     @blp.arguments(PageArgsSchema, location="query")
-    @blp.response(200, page_of(CitySchema), example=_example([
-        {"city": "Mumbai", "state": "Maharashtra", "country": "India"}]))
+    @paginated(blp, CitySchema, {"city": "Mumbai", "state": "Maharashtra", "country": "India"})
     @error_responses(blp, 422)
     @cache.cached(timeout=DAY, query_string=True)
     def get(self, args):
         """Cities where casting happens, with their state."""
-        return _page([{"city": city, "state": state, "country": "India"} for city, state in CITIES], args)
+        return [{"city": city, "state": state, "country": "India"} for city, state in CITIES]

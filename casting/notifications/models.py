@@ -5,9 +5,9 @@ from sqlalchemy import DateTime, ForeignKey, Index, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from casting.columns import pg_enum
-from casting.extensions import db
-from casting.pii import EncryptedString
+from casting.kernel.columns import pg_enum
+from casting.kernel.extensions import db
+from casting.kernel.pii import EncryptedString
 
 
 class Channel(str, enum.Enum):

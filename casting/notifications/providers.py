@@ -15,7 +15,7 @@ from email.utils import make_msgid
 
 import requests
 
-from casting.extensions import redis
+from casting.kernel.extensions import redis
 from casting.notifications.templates import Template
 
 log = logging.getLogger(__name__)

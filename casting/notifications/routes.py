@@ -3,22 +3,21 @@ from flask_smorest import Blueprint
 
 from casting.notifications import services
 from casting.notifications.schemas import OutboxMessageSchema
-from casting.pagination import PageArgsSchema, page, page_of
+from casting.kernel.pagination import PageArgsSchema, page, paginated
 
 dev_blp = Blueprint("dev", __name__, url_prefix="/api/dev",
                     description="Development mode only: what the console provider would have sent.")
 
-OUTBOX_EXAMPLE = {"items": [{"id": 7, "channel": "whatsapp", "to": "+919876543210", "template": "otp",
-                             "body": "482913 is your Casting verification code. It expires in 10 minutes.",
-                             "created_at": "2026-11-24T10:00:00+00:00"}],
-                  "meta": {"page": 1, "per_page": 20, "total": 1, "total_pages": 1}}
+OUTBOX_ITEM = {"id": 7, "channel": "whatsapp", "to": "+919876543210", "template": "otp",
+               "body": "482913 is your Casting verification code. It expires in 10 minutes.",
+               "created_at": "2026-11-24T10:00:00+00:00"}
 
 
 @dev_blp.route("/outbox")
 class OutboxViews(MethodView):
     @dev_blp.doc(security=[])
     @dev_blp.arguments(PageArgsSchema, location="query")
-    @dev_blp.response(200, page_of(OutboxMessageSchema), example=OUTBOX_EXAMPLE)
+    @paginated(dev_blp, OutboxMessageSchema, OUTBOX_ITEM)
     def get(self, args):
         """The dev outbox: messages the console provider kept, newest first."""
         items, total = services.dev_outbox(args["page"], args["per_page"])

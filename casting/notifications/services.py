@@ -17,13 +17,14 @@ from rq.job import JobStatus
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from casting import throttle
-from casting.extensions import db, redis
-from casting.jobs import enqueue, get_queue
+from casting.kernel import throttle
+from casting.kernel.extensions import db, redis
+from casting.kernel.jobs import enqueue, get_queue
 from casting.notifications.models import Channel, Notification, NotificationStatus
 from casting.notifications.providers import (OUTBOX_KEY, Message, PermanentDeliveryError,
                                              TransientDeliveryError, provider_for)
 from casting.notifications.templates import get_template
+from casting.notifications import tasks
 
 log = logging.getLogger(__name__)
 FALLBACK = {Channel.WHATSAPP: Channel.SMS}
@@ -135,9 +136,9 @@ def notify_user(person, template_name, params, key):
 
 def _enqueue_delivery(notification_id, queue_name):
     backoff = current_app.config["NOTIFY_BACKOFF_SECONDS"]
-    enqueue(queue_name, "casting.notifications.tasks.deliver_notification", notification_id,
+    enqueue(queue_name, tasks.deliver_notification, notification_id,
             job_id=_job_id(notification_id), retry=Retry(max=len(backoff), interval=backoff),
-            on_failure=Callback("casting.notifications.tasks.delivery_failed"),
+            on_failure=Callback(tasks.delivery_failed),
             result_ttl=3600, failure_ttl=7 * 86400)
 
 

@@ -15,10 +15,10 @@ from itertools import product
 
 from sqlalchemy import Float, case, cast, func, literal, null, or_, select
 
-from casting.extensions import db
+from casting.kernel.extensions import db
 from casting.talents.models import Availability, Talent, TalentEmbedding
-from casting.talents.schemas import PROFICIENCIES
-from casting.talents.services import age_clause, compact, filter_key
+from casting.kernel.fields import PROFICIENCIES
+from casting.talents import age_clause, compact, filter_key
 
 WEIGHTS = {"skills": 0.35, "languages": 0.25, "experience": 0.15, "city": 0.10, "completeness": 0.10,
            "verified": 0.05, "like_role": 0.30}

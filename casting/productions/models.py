@@ -6,8 +6,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from pgvector.sqlalchemy import Vector
 from sqlalchemy.orm import Mapped, aliased, column_property, mapped_column, relationship
 
-from casting.columns import pg_enum
-from casting.extensions import db
+from casting.kernel.columns import pg_enum
+from casting.kernel.extensions import db
 from casting.talents.models import Gender
 from casting.users.models import User
 from config import embedding_dim

@@ -2,37 +2,32 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-from casting.auth.api_keys import api_key_required, calling_user, user_or_api_key
-from casting.auth.permissions import login_required
-from casting.openapi import error_responses
-from casting.pagination import PageArgsSchema, page, page_of, paginate
+from casting.auth import api_key_required, calling_user, user_or_api_key
+from casting.auth import login_required
+from casting.kernel.openapi import error_responses
+from casting.kernel.pagination import PageArgsSchema, page, paginated
 from casting.productions import services
 from casting.productions.schemas import (MATCH_EXAMPLE, PRODUCTION_EXAMPLE, ROLE_EXAMPLE, MatchSchema,
                                          ProductionCreateSchema, ProductionQuerySchema, ProductionSchema,
                                          ProductionUpdateSchema, RoleInputSchema, RoleQueryArgsSchema, RoleSchema,
                                          RoleUpdateSchema)
 from casting.talents import embeddings
-from casting.talents.schemas import (EMBEDDING_EXAMPLE, EMBEDDING_STORED_EXAMPLE, EmbeddingInputSchema,
-                                     EmbeddingSchema)
-from casting.talents.services import view
+from casting.talents import EMBEDDING_EXAMPLE, EMBEDDING_STORED_EXAMPLE, EmbeddingInputSchema, EmbeddingSchema
+from casting.talents import view
 
 blp = Blueprint("productions", __name__, url_prefix="/api/productions",
                 description="Productions and their roles, owned by the casting director or producer who made them.")
-
-
-def _page_example(item):
-    return {"items": [item], "meta": {"page": 1, "per_page": 20, "total": 1, "total_pages": 1}}
 
 
 @blp.route("/")
 class ProductionViews(MethodView):
     @login_required()
     @blp.arguments(ProductionQuerySchema, location="query")
-    @blp.response(200, page_of(ProductionSchema), example=_page_example(PRODUCTION_EXAMPLE))
+    @paginated(blp, ProductionSchema, PRODUCTION_EXAMPLE)
     @error_responses(blp, 401)
     def get(self, args):
         """Productions, newest first: everyone's once casting, your own drafts too (admins see all)."""
-        return paginate(services.listing(current_user, args), args)
+        return services.listing(current_user, args)
 
     @login_required()
     @blp.arguments(ProductionCreateSchema, example={"title": "Monsoon Wedding 2", "type": "film",
@@ -73,11 +68,11 @@ class ProductionByIdViews(MethodView):
 class RoleViews(MethodView):
     @login_required()
     @blp.arguments(RoleQueryArgsSchema, location="query")
-    @blp.response(200, page_of(RoleSchema), example=_page_example(ROLE_EXAMPLE))
+    @paginated(blp, RoleSchema, ROLE_EXAMPLE)
     @error_responses(blp, 401, 404)
     def get(self, args, production_id):
         """The production's roles, in the order they were added (or as `sort` says)."""
-        return paginate(services.roles(production_id, current_user, args), args)
+        return services.roles(production_id, current_user, args)
 
     @login_required()
     @blp.arguments(RoleInputSchema, example={"name": "Young Radha", "gender": "female", "age_min": 20,
@@ -119,7 +114,7 @@ class RoleMatchViews(MethodView):
     @user_or_api_key("ml")
     @blp.doc(security=[{"bearerAuth": []}, {"apiKeyAuth": []}])
     @blp.arguments(PageArgsSchema, location="query")
-    @blp.response(200, page_of(MatchSchema), example=_page_example(MATCH_EXAMPLE))
+    @paginated(blp, MatchSchema, MATCH_EXAMPLE)
     @error_responses(blp, 401, 403, 404, 409)
     def get(self, args, production_id, role_id):
         """Talent ranked for the role (owner or admin, or the ML service's `ml` API key): hard requirements

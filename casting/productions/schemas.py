@@ -1,12 +1,13 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from casting.numbers import Boolean, Int32
-from casting.pagination import PageArgsSchema
+from casting.kernel.numbers import Boolean, Int32
+from casting.kernel.pagination import PageArgsSchema
 from casting.productions.models import ProductionStatus, ProductionType, RoleStatus
-from casting.sorting import sort_field
+from casting.kernel.sorting import sort_field
 from casting.talents.models import Gender
-from casting.talents.schemas import TALENT_EXAMPLE, LanguageSchema, LocationSchema, TalentSchema, TitledField
-from casting.users.schemas import PlainTextField
+from casting.kernel.fields import LanguageSchema, LocationSchema, TitledField
+from casting.talents import TALENT_EXAMPLE, TalentSchema
+from casting.kernel.fields import PlainTextField
 
 TITLE = validate.Length(min=1, max=200)
 NAME = validate.Length(min=1, max=120)

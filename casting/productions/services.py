@@ -1,15 +1,15 @@
 """Productions and roles: who may see and change them, and the status moves they may make."""
 from sqlalchemy import and_, exists, or_, select
 
-from casting.errors import ApiError, Codes
-from casting.extensions import db
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db
 from casting.productions import matching
 from casting.productions.models import CastingRole, Production, ProductionStatus, RoleStatus
-from casting.safety import services as safety
+from casting import safety
 from casting.safety.models import FlagTarget
-from casting.sorting import order_by, sort_clauses
+from casting.kernel.sorting import order_by, sort_clauses
 from casting.talents import cache as talent_cache
-from casting.talents.services import bounded_count, profiles
+from casting.talents import bounded_count, profiles
 from casting.users.models import Role, User
 
 PRODUCTION_MOVES = {
@@ -29,12 +29,14 @@ _role_closed = []
 
 def register_dependent(name, count):
     """Refuse deleting a production while `count(production_id)` > 0 (auditions register here)."""
-    _dependents.append((name, count))
+    if (name, count) not in _dependents:
+        _dependents.append((name, count))
 
 
 def on_role_closed(listener):
     """Call `listener(role)` after a role becomes filled or closed (auditions tell their waiting talent)."""
-    _role_closed.append(listener)
+    if listener not in _role_closed:
+        _role_closed.append(listener)
     return listener
 
 
@@ -240,17 +242,13 @@ def matches(production_id, role_id, user, args):
     return items, total, exact
 
 
-def _reported_production(reporter, production_id):
+def reported_production(reporter, production_id):
     production = db.session.get(Production, production_id)
     if production is None or production.status == ProductionStatus.DRAFT or not is_shown(production):
         return None
     return production.owner_id
 
 
-def _reported_role(reporter, role_id):
+def reported_role(reporter, role_id):
     found = db.session.get(CastingRole, role_id)
-    return None if found is None or found.held_at else _reported_production(reporter, found.production_id)
-
-
-safety.register_target(FlagTarget.PRODUCTION, _reported_production, holdable=Production)
-safety.register_target(FlagTarget.ROLE, _reported_role, holdable=CastingRole)
+    return None if found is None or found.held_at else reported_production(reporter, found.production_id)

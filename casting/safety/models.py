@@ -6,8 +6,8 @@ from sqlalchemy import DateTime, ForeignKey, Index, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from casting.columns import pg_enum
-from casting.extensions import db
+from casting.kernel.columns import pg_enum
+from casting.kernel.extensions import db
 
 
 class FlagSource(str, enum.Enum):

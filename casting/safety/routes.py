@@ -2,14 +2,15 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-from casting.auth.permissions import login_required
-from casting.openapi import error_responses
-from casting.pagination import page_of, paginate
+from casting.auth import login_required
+from casting.kernel.openapi import error_responses
+from casting.kernel.pagination import paginated
+from casting.kernel.requestid import current_client
 from casting.safety import services
 from casting.safety.models import FlagTarget
 from casting.safety.schemas import (FlagQueryArgsSchema, FlagSchema, ReportReceiptSchema, ReportSchema, ResolveSchema,
                                     VerificationSchema)
-from casting.users.schemas import USER_EXAMPLE, UserSchema
+from casting.users import USER_EXAMPLE, UserSchema
 
 blp = Blueprint("safety", __name__, url_prefix="/api",
                 description="Trust and safety: reports, the admin review queue, verified casting accounts, "
@@ -33,7 +34,7 @@ class ReportViews(MethodView):
     def post(self, data):
         """Report a message (in a conversation of yours), a production or a user to the safety team."""
         flag, created = services.report(current_user, FlagTarget(data["target_type"]), data["target_id"],
-                                        data["reason"], data.get("note"))
+                                        data["reason"], current_client(), data.get("note"))
         return flag, 201 if created else 200
 
 
@@ -41,12 +42,11 @@ class ReportViews(MethodView):
 class FlagViews(MethodView):
     @login_required("admin")
     @blp.arguments(FlagQueryArgsSchema, location="query")
-    @blp.response(200, page_of(FlagSchema), example={"items": [FLAG_EXAMPLE], "meta": {
-        "page": 1, "per_page": 20, "total": 1, "total_pages": 1}})
+    @paginated(blp, FlagSchema, FLAG_EXAMPLE)
     @error_responses(blp, 401, 403)
     def get(self, args):
         """The review queue: reports and the scam shield's flags, newest first (admins)."""
-        return paginate(services.flags(args), args)
+        return services.flags(args)
 
 
 @blp.route("/admin/flags/<int:flag_id>/resolve")
@@ -57,7 +57,7 @@ class FlagResolveViews(MethodView):
     @error_responses(blp, 401, 403, 404, 409)
     def post(self, data, flag_id):
         """Uphold or dismiss a flag: dismissing lifts a hold; upheld flags add up to a suspension (admins)."""
-        return services.resolve(current_user, flag_id, data["outcome"], data.get("note"))
+        return services.resolve(current_user, flag_id, data["outcome"], current_client(), data.get("note"))
 
 
 @blp.route("/admin/users/<int:user_id>/verification")
@@ -68,14 +68,14 @@ class VerificationViews(MethodView):
     @error_responses(blp, 401, 403, 404, 409)
     def post(self, data, user_id):
         """Verify a casting director, producer or agent, noting the evidence (admins)."""
-        return services.verify(current_user, user_id, data["note"])
+        return services.verify(current_user, user_id, data["note"], current_client())
 
     @login_required("admin")
     @blp.response(200, UserSchema, example={**VERIFIED_EXAMPLE, "is_verified": False})
     @error_responses(blp, 401, 403, 404)
     def delete(self, user_id):
         """Revoke a verification (admins)."""
-        return services.unverify(current_user, user_id)
+        return services.unverify(current_user, user_id, current_client())
 
 
 @blp.route("/admin/users/<int:user_id>/reinstate")
@@ -85,4 +85,4 @@ class ReinstateViews(MethodView):
     @error_responses(blp, 401, 403, 404)
     def post(self, user_id):
         """Lift a suspension: the account may message and publish again, and its content shows again (admins)."""
-        return services.reinstate(current_user, user_id)
+        return services.reinstate(current_user, user_id, current_client())

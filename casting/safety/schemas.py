@@ -1,10 +1,10 @@
 from marshmallow import Schema, fields, validate
 
-from casting.numbers import Int32
-from casting.pagination import PageArgsSchema
+from casting.kernel.numbers import Int32
+from casting.kernel.pagination import PageArgsSchema
 from casting.safety.models import FlagSource, FlagStatus, FlagTarget, ReportReason
-from casting.sorting import sort_field
-from casting.users.schemas import PlainTextField
+from casting.kernel.sorting import sort_field
+from casting.kernel.fields import PlainTextField
 
 REPORTABLE = [FlagTarget.MESSAGE.value, FlagTarget.PRODUCTION.value, FlagTarget.USER.value]
 

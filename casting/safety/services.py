@@ -11,14 +11,14 @@ from datetime import datetime, timezone
 from flask import current_app
 from sqlalchemy import func, select
 
-from casting.audit.services import record
-from casting.errors import ApiError, Codes
-from casting.extensions import db
+from casting.audit import record
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db
 from casting.safety import shield
-from casting.safety.models import Flag, FlagSource, FlagStatus, FlagTarget
-from casting.sorting import order_by
+from casting.safety.models import Flag, FlagSource, FlagStatus
+from casting.kernel.sorting import order_by
 from casting.users.models import Role, User
-from casting.users.services import get_user
+from casting.users import get_user
 
 CASTING_SIDE = {Role.CASTING_DIRECTOR, Role.PRODUCER, Role.AGENT}
 _targets = {}
@@ -33,11 +33,8 @@ def register_target(target_type, subject_of, holdable=None):
     _targets[target_type] = (subject_of, holdable)
 
 
-def _user_subject(reporter, user_id):
+def user_subject(reporter, user_id):
     return user_id if db.session.get(User, user_id) is not None else None
-
-
-register_target(FlagTarget.USER, _user_subject)
 
 
 def _now():
@@ -78,30 +75,30 @@ def hold(item, target_type, author, verdict):
 
 # verification
 
-def verify(admin, user_id, note):
+def verify(admin, user_id, note, client):
     user = get_user(user_id)
     if user.role not in CASTING_SIDE:
         raise ApiError(Codes.NOT_VERIFIABLE)
     user.verified_at, user.verified_by, user.verification_note = _now(), admin.id, note
-    record("verify", actor_id=admin.id, target_type="user", target_id=user.id)
+    record("verify", actor_id=admin.id, target_type="user", target_id=user.id, ip=client.ip)
     db.session.commit()
     return user
 
 
-def unverify(admin, user_id):
+def unverify(admin, user_id, client):
     user = get_user(user_id)
     if user.verified_at is not None:
         user.verified_at = user.verified_by = user.verification_note = None
-        record("unverify", actor_id=admin.id, target_type="user", target_id=user.id)
+        record("unverify", actor_id=admin.id, target_type="user", target_id=user.id, ip=client.ip)
         db.session.commit()
     return user
 
 
-def reinstate(admin, user_id):
+def reinstate(admin, user_id, client):
     user = get_user(user_id)
     if user.suspended_at is not None:
         user.suspended_at, user.reinstated_at = None, _now()
-        record("reinstate", actor_id=admin.id, target_type="user", target_id=user.id)
+        record("reinstate", actor_id=admin.id, target_type="user", target_id=user.id, ip=client.ip)
         db.session.commit()
     return user
 
@@ -117,7 +114,7 @@ def _subject(reporter, target_type, target_id):
     return subject_id
 
 
-def report(reporter, target_type, target_id, reason, note=None):
+def report(reporter, target_type, target_id, reason, client, note=None):
     """File a report (or return the reporter's open one on the same target): (flag, created)."""
     subject_id = _subject(reporter, target_type, target_id)
     if subject_id == reporter.id:
@@ -131,7 +128,7 @@ def report(reporter, target_type, target_id, reason, note=None):
     db.session.add(flag)
     db.session.flush()
     record("report", actor_id=reporter.id, target_type=target_type.value, target_id=target_id,
-           details={"flag_id": flag.id, "reason": reason.value})
+           details={"flag_id": flag.id, "reason": reason.value}, ip=client.ip)
     db.session.commit()
     return flag, True
 
@@ -147,7 +144,7 @@ def flags(args):
     return query.order_by(*order_by(Flag, args.get("sort"), (Flag.created_at.desc(),)))
 
 
-def resolve(admin, flag_id, outcome, note=None):
+def resolve(admin, flag_id, outcome, client, note=None):
     """Uphold or dismiss an open flag; holds and suspensions follow from it."""
     flag = db.session.scalar(select(Flag).where(Flag.id == flag_id).with_for_update())
     if flag is None:
@@ -156,17 +153,17 @@ def resolve(admin, flag_id, outcome, note=None):
         raise ApiError(Codes.FLAG_RESOLVED, details={"status": flag.status.value})
     flag.status, flag.resolved_at, flag.resolved_by, flag.outcome_note = FlagStatus(outcome), _now(), admin.id, note
     record("flag_" + flag.status.value, actor_id=admin.id, target_type="flag", target_id=flag.id,
-           details={"target_type": flag.target_type.value, "target_id": flag.target_id})
+           details={"target_type": flag.target_type.value, "target_id": flag.target_id}, ip=client.ip)
     db.session.flush()
     if flag.status == FlagStatus.DISMISSED:
-        _release(flag)
+        _release(flag, client)
     elif flag.subject_id is not None:
-        _suspend_if_due(admin, flag.subject_id)
+        _suspend_if_due(admin, flag.subject_id, client)
     db.session.commit()
     return flag
 
 
-def _release(flag):
+def _release(flag, client):
     """A dismissed flag lifts its target's hold, unless another open flag still stands against it."""
     _, model = _targets.get(flag.target_type, (None, None))
     open_flags = db.session.scalar(select(func.count()).where(
@@ -174,10 +171,10 @@ def _release(flag):
     item = db.session.get(model, flag.target_id) if model else None
     if item is not None and item.held_at is not None and not open_flags:
         item.held_at = None
-        record("release", target_type=flag.target_type.value, target_id=flag.target_id)
+        record("release", target_type=flag.target_type.value, target_id=flag.target_id, ip=client.ip)
 
 
-def _suspend_if_due(admin, user_id):
+def _suspend_if_due(admin, user_id, client):
     user = db.session.get(User, user_id, with_for_update=True)
     if user is None or user.suspended_at is not None or user.role == Role.ADMIN:
         return
@@ -186,4 +183,5 @@ def _suspend_if_due(admin, user_id):
                                                           Flag.status == FlagStatus.UPHELD, Flag.resolved_at > since))
     if upheld >= current_app.config["SAFETY_SUSPEND_AFTER"]:
         user.suspended_at = _now()
-        record("suspend", actor_id=admin.id, target_type="user", target_id=user.id, details={"upheld_flags": upheld})
+        record("suspend", actor_id=admin.id, target_type="user", target_id=user.id, details={"upheld_flags": upheld},
+               ip=client.ip)

@@ -4,9 +4,9 @@ from datetime import datetime, timedelta, timezone
 from flask import current_app
 from sqlalchemy import func, select
 
-from casting.extensions import db
-from casting.jobs import periodic
-from casting.notifications.services import notify_user
+from casting.kernel.extensions import db
+from casting.kernel.jobs import periodic
+from casting.notifications import notify_user
 from casting.safety.models import Flag, FlagStatus
 from casting.users.models import Role, User
 

@@ -18,7 +18,7 @@ import time
 from flask import current_app
 from redis.exceptions import LockError, WatchError
 
-from casting.extensions import cache, redis, script
+from casting.kernel.extensions import cache, redis, script
 
 LIST_TIMEOUT = 300
 COMPUTE_SECONDS = 10  # how long concurrent misses of one list wait for the first to fill it

@@ -17,8 +17,8 @@ from pgvector.sqlalchemy import HALFVEC, Vector
 from sqlalchemy import cast, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 
-from casting.errors import ApiError, Codes
-from casting.extensions import db
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db
 from casting.talents import cache as talent_cache
 from casting.talents.models import Talent, TalentEmbedding
 

@@ -8,10 +8,10 @@ import uuid
 from flask import current_app
 from sqlalchemy import func, select
 
-from casting.errors import ApiError, Codes
-from casting.extensions import db
-from casting.media.images import process, read_limited
-from casting.media.storage import storage
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db
+from casting.media import process, read_limited
+from casting.media import file_storage as storage
 from casting.talents import cache as talent_cache
 from casting.talents.models import MediaKind, TalentMedia
 from casting.talents.services import can_manage, get_live

@@ -6,8 +6,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from pgvector.sqlalchemy import HALFVEC, Vector
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from casting.columns import pg_enum
-from casting.extensions import db
+from casting.kernel.columns import pg_enum
+from casting.kernel.extensions import db
 from config import embedding_dim
 
 

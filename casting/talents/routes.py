@@ -2,21 +2,20 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-from casting.auth.api_keys import api_key_required
-from casting.auth.permissions import login_required
-from casting.jsonprovider import json_response
-from casting.openapi import error_responses
-from casting.pagination import PageArgsSchema, page_of
+from casting.auth import api_key_required
+from casting.auth import login_required
+from casting.kernel.jsonprovider import json_response
+from casting.kernel.openapi import error_responses
+from casting.kernel.pagination import PageArgsSchema, paginated
 from casting.talents import embeddings, media, services
 from casting.talents.schemas import (EMBEDDING_EXAMPLE, EMBEDDING_STORED_EXAMPLE, MEDIA_EXAMPLE, TALENT_EXAMPLE,
                                      EmbeddingInputSchema, EmbeddingSchema, MediaUploadSchema,
                                      MediaSchema, TalentInputSchema, TalentQueryArgsSchema, TalentSchema,
                                      TalentSearchSchema, TalentUpdateSchema)
-from casting.throttle import rate_limit
+from casting.kernel.throttle import rate_limit
 
 blp = Blueprint("talents", __name__, url_prefix="/api/talents",
                 description="Talent profiles: create, edit, list, search, featured, photos.")
-PAGE_EXAMPLE = {"items": [TALENT_EXAMPLE], "meta": {"page": 1, "per_page": 20, "total": 1, "total_pages": 1}}
 INPUT_EXAMPLE = {"stage_name": "Asha Rao", "gender": "female", "date_of_birth": "1998-04-12",
                  "playing_age_min": 22, "playing_age_max": 30, "height_cm": 165,
                  "location": {"city": "Mumbai", "state": "Maharashtra"}, "skills": ["Acting", "Kathak"],
@@ -31,7 +30,7 @@ def _page(result, args):
 class TalentViews(MethodView):
     @login_required()
     @blp.arguments(TalentQueryArgsSchema, location="query")
-    @blp.response(200, page_of(TalentSchema), example=PAGE_EXAMPLE)
+    @paginated(blp, TalentSchema, TALENT_EXAMPLE)
     @error_responses(blp, 401)
     def get(self, filters):
         """Talent, newest first, filtered (lists are comma-separated: `skills=Acting,Kathak`).
@@ -58,7 +57,7 @@ class TalentSearchViews(MethodView):
     @login_required()
     @blp.arguments(TalentSearchSchema, example={"q": "Priyanka", "city": "Mumbai", "skills": ["Acting"],
                                                 "age_min": 20, "age_max": 30})
-    @blp.response(200, page_of(TalentSchema), example=PAGE_EXAMPLE)
+    @paginated(blp, TalentSchema, TALENT_EXAMPLE)
     @error_responses(blp, 401)
     def post(self, filters):
         """Search talent: the list filters as a JSON body; ordered by relevance unless `sort` is given.
@@ -85,7 +84,7 @@ class OwnTalentViews(MethodView):
 class FeaturedTalentViews(MethodView):
     @login_required()
     @blp.arguments(PageArgsSchema, location="query")
-    @blp.response(200, page_of(TalentSchema), example=PAGE_EXAMPLE)
+    @paginated(blp, TalentSchema, TALENT_EXAMPLE)
     @error_responses(blp, 401)
     def get(self, args):
         """Featured talent: those admins feature first, then verified, complete, recently updated profiles."""

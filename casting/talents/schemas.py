@@ -4,34 +4,14 @@ from flask import current_app
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from casting.numbers import Boolean, Int32
-from casting.pagination import PageArgsSchema
-from casting.sorting import CommaList, sort_field
+from casting.kernel.numbers import Boolean, Int32
+from casting.kernel.pagination import PageArgsSchema
+from casting.kernel.sorting import CommaList, sort_field
 from config import embedding_dim
 from casting.talents.models import Availability, Gender, MediaKind
-from casting.users.schemas import PlainTextField
+from casting.kernel.fields import PROFICIENCIES, LanguageSchema, LocationSchema, PlainTextField
 
-PROFICIENCIES = ["basic", "conversational", "fluent", "native"]
 SORT_KEYS = ["stage_name", "created_at", "updated_at", "experience_years", "day_rate_inr", "height_cm"]
-
-
-class TitledField(PlainTextField):
-    """Free text title-cased, so `mumbai` and `Mumbai` (or `hindi` and `Hindi`) are one value."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).strip().title()
-
-
-class LocationSchema(Schema):
-    city = TitledField(required=True, validate=validate.Length(min=1, max=80), metadata={"example": "Mumbai"})
-    state = TitledField(validate=validate.Length(max=80), metadata={"example": "Maharashtra"})
-    country = PlainTextField(load_default="India", validate=validate.Length(max=80), metadata={"example": "India"})
-
-
-class LanguageSchema(Schema):
-    name = TitledField(required=True, validate=validate.Length(min=1, max=40), metadata={"example": "Marathi"})
-    proficiency = fields.String(required=True, validate=validate.OneOf(PROFICIENCIES),
-                                metadata={"example": "native"})
 
 
 def _past(value):

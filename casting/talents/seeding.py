@@ -6,9 +6,9 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import text
 
-from casting.extensions import db
-from casting.optional import require
-from casting.meta.catalog import CITIES, LANGUAGES, SKILLS
+from casting.kernel.extensions import db
+from casting.kernel.optional import require
+from casting.meta import CITIES, LANGUAGES, SKILLS
 from casting.talents.models import TalentEmbedding, profile_score
 from casting.talents.schemas import PROFICIENCIES
 
@@ -77,7 +77,7 @@ def seed_talents(count, seed=2026, progress=_no_progress):
 
 # Sentence embeddings fill a small part of their space: a few dozen directions explain them (their
 # intrinsic dimension is low), topics form clusters of very different sizes, and neighbours are
-# clearly nearer than the rest. The seeded vectors are made that way (see the README), so the index
+# clearly nearer than the rest. The seeded vectors are made that way (see docs/benchmark.md), so the index
 # is measured on data shaped like what the ML service sends, not on uniform or isotropic noise.
 VECTOR_LATENT = 24  # the latent space's dimension, projected to EMBEDDING_DIM by one fixed random matrix
 VECTOR_CLUSTERS = 200  # topics, of Zipf-like sizes

@@ -4,14 +4,14 @@ from datetime import date, datetime, timezone
 from sqlalchemy import and_, case, false, func, literal, or_, select, text
 from sqlalchemy.orm import defer
 
-from casting.errors import ApiError, Codes
-from casting.extensions import db
-from casting.jsonprovider import dumps_bytes
-from casting.pagination import page
-from casting.sorting import sort_clauses
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db
+from casting.kernel.jsonprovider import dumps_bytes
+from casting.kernel.pagination import page
+from casting.kernel.sorting import sort_clauses
 from casting.talents import cache as talent_cache
 from casting.talents import embeddings
-from casting.media.storage import storage
+from casting.media import file_storage as storage
 from casting.talents.models import MediaKind, Talent
 from casting.talents.schemas import TalentSchema
 from casting.users.models import Role

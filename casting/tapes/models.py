@@ -6,8 +6,8 @@ from sqlalchemy import BigInteger, CheckConstraint, DateTime, Float, ForeignKey,
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from casting.columns import pg_enum
-from casting.extensions import db
+from casting.kernel.columns import pg_enum
+from casting.kernel.extensions import db
 
 
 class TapeStatus(str, enum.Enum):

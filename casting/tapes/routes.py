@@ -1,11 +1,12 @@
+from flask import request
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-from casting.auth.permissions import login_required
-from casting.extensions import limiter
-from casting.openapi import error_responses
-from casting.pagination import page_of, paginate
+from casting.auth import login_required
+from casting.kernel.extensions import limiter
+from casting.kernel.openapi import error_responses
+from casting.kernel.pagination import paginated
 from casting.tapes import services
 from casting.tapes.schemas import (PART_EXAMPLE, QUEUED_EXAMPLE, TAPE_EXAMPLE, UPLOAD_EXAMPLE, UPLOADING_EXAMPLE,
                                    PartLinkSchema, PartSchema, SubmitTapeSchema, TapeCreateSchema, TapeQuerySchema,
@@ -27,15 +28,12 @@ def _one(tape, manages):
 class TapesViews(MethodView):
     @login_required()
     @blp.arguments(TapeQuerySchema, location="query")
-    @blp.response(200, page_of(TapeSchema), example={
-        "items": [TAPE_EXAMPLE], "meta": {"page": 1, "per_page": 20, "total": 1, "total_pages": 1}})
+    @paginated(blp, TapeSchema, TAPE_EXAMPLE, present=services.present)
     @error_responses(blp, 401, 403, 404)
     def get(self, args):
         """Your tapes (talent; agents: your talent's), or, for its casting team, those sent to an audition
         (`audition_id`) or with a call's submissions (`call_id`), newest first, each with its poster."""
-        result = paginate(services.listing(current_user, args), args)
-        result["items"] = services.present(result["items"])
-        return result
+        return services.listing(current_user, args)
 
     @login_required()
     @blp.arguments(TapeCreateSchema, example={"filename": "radha-sangeet.mov", "size_bytes": 48_000_000,
@@ -112,6 +110,19 @@ class SubmitViews(MethodView):
         return _one(services.submit(tape_id, current_user, data), True)
 
 
+class _RequestBody:
+    """The request body as the upload service reads it: its declared length, and its stream under a bound
+    of the service's choosing (Werkzeug refuses to read past it)."""
+
+    @property
+    def length(self):
+        return request.content_length or 0
+
+    def stream(self, bound):
+        request.max_content_length = bound
+        return request.stream
+
+
 @parts_blp.route("/<int:tape_id>/parts/<int:number>", endpoint="part")
 class PartViews(MethodView):
     @parts_blp.doc(security=[], requestBody={"required": True, "content": {
@@ -124,5 +135,5 @@ class PartViews(MethodView):
 
         Only when media is kept on local disk; on S3 the part URLs are S3's own.
         """
-        part = services.write_part(tape_id, number, link)
+        part = services.write_part(tape_id, number, link, _RequestBody())
         return part, 200, {"ETag": f'"{part["etag"]}"'}

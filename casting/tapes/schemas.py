@@ -1,9 +1,9 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from casting.numbers import Int32, Int64
-from casting.pagination import PageArgsSchema
+from casting.kernel.numbers import Int32, Int64
+from casting.kernel.pagination import PageArgsSchema
 from casting.tapes.models import TapeStatus
-from casting.users.schemas import PlainTextField
+from casting.kernel.fields import PlainTextField
 
 
 class TapeCreateSchema(Schema):

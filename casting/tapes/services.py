@@ -4,18 +4,18 @@ import uuid
 from datetime import datetime, time as day_time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from flask import current_app, request
+from flask import current_app
 from sqlalchemy import exists, or_, select
 
 from casting.auditions.models import Audition, AuditionMode, AuditionStatus, Invitation, InvitationStatus
 from casting.calls.models import CastingCall, Submission, SubmissionStatus
-from casting.errors import ApiError, Codes
-from casting.extensions import db
-from casting.jobs import enqueue
-from casting.media.storage import storage
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db
+from casting.kernel.jobs import enqueue
+from casting.media import file_storage as storage
 from casting.productions.models import Production
 from casting.talents.models import Talent
-from casting.talents.services import can_manage, get_live
+from casting.talents import can_manage, get_live
 from casting.tapes.models import Tape, TapeStatus
 from casting.tapes.uploads import uploads
 from casting.users.models import Role
@@ -104,13 +104,13 @@ def listing(user, args):
 
 
 def _team_audition(audition_id, user):
-    from casting.auditions.services import owned
+    from casting.auditions import owned
 
     return owned(audition_id, user)
 
 
 def _team_call(call_id, user):
-    from casting.calls.services import owned
+    from casting.calls import owned
 
     return owned(call_id, user)
 
@@ -160,8 +160,12 @@ def upload_state(tape):
             "expires_at": tape.created_at + timedelta(hours=current_app.config["VIDEO_UPLOAD_HOURS"])}
 
 
-def write_part(tape_id, number, link):
-    """Disk storage's stand-in for S3's part URL: the link is the proof, as S3's signature is."""
+def write_part(tape_id, number, link, body):
+    """Disk storage's stand-in for S3's part URL: the link is the proof, as S3's signature is.
+
+    `body` is the request body as the view hands it over: `body.length` (as declared, 0 when not) and
+    `body.stream(bound)`, which reads no more than `bound` bytes.
+    """
     flow = uploads()
     if not hasattr(flow, "write_part"):
         raise ApiError(Codes.NOT_FOUND)
@@ -173,15 +177,15 @@ def write_part(tape_id, number, link):
     limit = expected_sizes(tape)[number]
     too_large = ApiError(Codes.TAPE_TOO_LARGE, "The part is larger than its place in the upload.",
                          details={"max_bytes": limit})
-    if (request.content_length or 0) > limit:
+    if body.length > limit:
         raise too_large
     # The part's own bound, not the app-wide one for JSON and images. One byte over it: a server that ends the
     # stream itself (gunicorn) has Werkzeug refuse any read past the bound, even the one that finds the end.
-    request.max_content_length = limit + 1
+    stream = body.stream(limit + 1)
     db.session.expunge(tape)
     db.session.rollback()  # no transaction held open while the bytes arrive
     try:
-        return flow.write_part(tape, number, request.stream, limit)
+        return flow.write_part(tape, number, stream, limit)
     except OverflowError:
         raise too_large from None
 
@@ -280,7 +284,7 @@ def _to_invitation(tape, audition_id):
 
 
 def _to_submission(tape, submission_id):
-    from casting.calls.services import is_open
+    from casting.calls import is_open
 
     submission = db.session.get(Submission, submission_id, with_for_update=True)
     if submission is None or submission.talent_id != tape.talent_id:

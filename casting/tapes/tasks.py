@@ -12,9 +12,9 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select, update
 
-from casting.extensions import db
-from casting.jobs import periodic
-from casting.media.storage import storage
+from casting.kernel.extensions import db
+from casting.kernel.jobs import periodic
+from casting.media import file_storage as storage
 from casting.tapes import video
 from casting.tapes.models import Tape, TapeStatus
 from casting.tapes.uploads import uploads

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from flask import current_app
 
-from casting.media.storage import S3Storage, storage
-from casting.web import public_url
+from casting.media import file_storage as storage, S3Storage
+from casting.kernel.web import public_url
 
 COPY_CHUNK = 1024 * 1024
 

@@ -12,9 +12,9 @@ like those columns in PostgreSQL: Redis never holds them in clear.
 from cryptography.fernet import InvalidToken
 from redis.exceptions import RedisError
 
-from casting.extensions import redis, script
-from casting.jsonprovider import dumps_bytes
-from casting.pii import fernet
+from casting.kernel.extensions import redis, script
+from casting.kernel.jsonprovider import dumps_bytes
+from casting.kernel.pii import fernet
 
 TIMEOUT = 3600
 

@@ -4,10 +4,10 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from casting.columns import pg_enum
-from casting.extensions import db
+from casting.kernel.columns import pg_enum
+from casting.kernel.extensions import db
 from casting.notifications.models import Channel
-from casting.pii import EncryptedString, blind_index
+from casting.kernel.pii import EncryptedString, blind_index
 
 
 class Role(str, enum.Enum):

@@ -1,7 +1,6 @@
 from marshmallow import Schema, ValidationError, fields, validate
 
-from casting.numbers import Boolean, Int32
-from casting.text import plain
+from casting.kernel.numbers import Boolean, Int32
 from casting.notifications.models import Channel
 from casting.users.models import Role
 from casting.users.services import UserError, normalise_email, normalise_phone
@@ -47,22 +46,6 @@ class EmailField(fields.Email):
                                                         attr, data, **kwargs))
         except UserError as error:
             raise ValidationError(str(error)) from error
-
-
-PLAIN_TEXT = ("Plain text: tags, comments and scripts are removed and everything else is kept as typed "
-              "(`a<b`, `&` and `&lt;` included, never HTML-escaped); escape it when you render it.")
-
-
-class PlainTextField(fields.String):
-    """Free text with markup and scripts removed, otherwise as typed (see `casting.text.plain`)."""
-
-    def __init__(self, *args, metadata=None, **kwargs):
-        metadata = dict(metadata or {})
-        metadata["description"] = " ".join(filter(None, (metadata.get("description"), PLAIN_TEXT)))
-        super().__init__(*args, metadata=metadata, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        return plain(super()._deserialize(value, attr, data, **kwargs))
 
 
 def notify_channel_field():

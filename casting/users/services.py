@@ -8,9 +8,9 @@ from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberTyp
 from sqlalchemy import or_, select
 from zxcvbn import zxcvbn
 
-from casting.errors import ApiError, Codes
-from casting.extensions import db
-from casting.pii import blind_index
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import db
+from casting.kernel.pii import blind_index
 from casting.users.models import Role, User
 
 # OWASP's argon2id profile: 19 MiB of memory, 2 iterations, 1 lane.

@@ -2,8 +2,8 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from casting.errors import ApiError, Codes
-from casting.extensions import limiter
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.extensions import limiter
 from casting.webhooks import services
 from casting.webhooks.schemas import VerificationArgsSchema, WebhookAckSchema
 

@@ -1,5 +1,5 @@
 from marshmallow import Schema, fields
-from casting.numbers import Int32
+from casting.kernel.numbers import Int32
 
 
 class VerificationArgsSchema(Schema):

@@ -11,9 +11,10 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
-from casting.extensions import redis
-from casting.jobs import enqueue
-from casting.notifications.services import apply_status
+from casting.kernel.extensions import redis
+from casting.kernel.jobs import enqueue
+from casting.notifications import apply_status
+from casting.webhooks import tasks
 
 log = logging.getLogger(__name__)
 WHATSAPP_STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "failed": "failed"}
@@ -35,12 +36,14 @@ class InboundMessage:
     received_at: str
 
 
-def on_inbound(kind):
-    """Register a handler for inbound WhatsApp messages of `kind` (`button` or `text`)."""
+def on_inbound(kind, handler=None):
+    """Run `handler(message)` for each inbound WhatsApp message of `kind` (`button` or `text`); without
+    `handler`, a decorator. A domain registers its handlers in its `init_app`."""
     def register(handler):
-        _handlers[kind].append(handler)
+        if handler not in _handlers[kind]:
+            _handlers[kind].append(handler)
         return handler
-    return register
+    return register if handler is None else register(handler)
 
 
 def run_inbound_handlers(message):
@@ -99,7 +102,7 @@ def _hand_over(message):
     """Queue the handlers for a message, once per WhatsApp message id (Meta retries webhooks)."""
     if not redis.set(f"casting:webhook:inbound:{message.message_id}", 1, nx=True, ex=INBOUND_SEEN_TTL):
         return False
-    enqueue("default", "casting.webhooks.tasks.handle_inbound", asdict(message))
+    enqueue("default", tasks.handle_inbound, asdict(message))
     return True
 
 

@@ -7,7 +7,7 @@ Create Date: 2026-11-24
 import sqlalchemy as sa
 from alembic import op
 
-from casting.pii import blind_index, decrypt, encrypt
+from casting.kernel.pii import blind_index, decrypt, encrypt
 
 revision = "0003"
 down_revision = "0002"

@@ -1,4 +1,4 @@
-// What a frontend writes against the client generated from /api/openapi.json (see README, "API
+// What a frontend writes against the client generated from /api/openapi.json (see docs/api.md, "API
 // documentation"): `tsc` must accept all of it, and reject what the @ts-expect-error lines do.
 import type { components, operations, paths } from "./generated/api";
 

@@ -13,8 +13,8 @@ from marshmallow import Schema, fields, validate
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
-from casting.errors import CATALOGUE, handle_http_exception
-from casting.text import URI_CHARACTER
+from casting.kernel.errors import CATALOGUE, catalogue_markdown, handle_http_exception
+from casting.kernel.text import URI_CHARACTER
 
 
 class ErrorSchema(Schema):
@@ -63,7 +63,7 @@ class OncePerSchemaParser(FlaskParser):
         return super()._get_schema(argmap, req)
 
 
-# Set before any blueprint is decorated (this module is imported by casting.extensions).
+# Set before any blueprint is decorated (this module is imported by casting.kernel.extensions).
 ArgumentsMixin.ARGUMENTS_PARSER = OncePerSchemaParser()
 Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
     **Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING, "multipart": "multipart/form-data"}
@@ -195,7 +195,7 @@ class OperationsPlugin(BasePlugin):
     def _rate_limited(self, endpoint):
         from flask_limiter import ExemptionScope
 
-        from casting.extensions import limiter
+        from casting.kernel.extensions import limiter
 
         app = self.api._app
         scope = limiter.limit_manager.exemption_scope(app, endpoint, endpoint.rpartition(".")[0] or None)
@@ -214,7 +214,7 @@ class CastingApi(Api):
         self._errors_tag_last()
 
     def _register_pagination_header(self):
-        """None: lists page with their own envelope (`casting.pagination`), not flask-smorest's header."""
+        """None: lists page with their own envelope (`casting.kernel.pagination`), not flask-smorest's header."""
 
     def _register_responses(self):
         super()._register_responses()
@@ -254,11 +254,6 @@ def docs_asset(filename):
     return send_from_directory(folder, filename, max_age=86400)
 
 
-def _catalogue_markdown():
-    rows = "\n".join(f"| `{e.code}` | {e.status} | {e.message} |" for e in CATALOGUE)
-    return "| code | status | meaning |\n|---|---|---|\n" + rows
-
-
 ERRORS_TAG = "errors"
 
 
@@ -267,7 +262,7 @@ def errors_tag():
     ReDoc shows it as a section after the operations and the Swagger UI page renders it below them, so
     both pages open on the operations and the Authorize button."""
     return {"name": ERRORS_TAG, "x-traitTag": True,
-            "description": "Every error response's `code`, its HTTP status and meaning.\n\n" + _catalogue_markdown()}
+            "description": "Every error response's `code`, its HTTP status and meaning.\n\n" + catalogue_markdown()}
 
 
 def spec_options(config):

@@ -8,8 +8,8 @@ from rq import Queue, Worker
 from rq.job import Job
 from sqlalchemy.exc import DBAPIError
 
-from casting.extensions import db, redis
-from casting.logs import current_job_id, database_error_fields
+from casting.kernel.extensions import db, redis
+from casting.kernel.logs import current_job_id, database_error_fields
 
 tracer = trace.get_tracer("casting.jobs")
 
@@ -72,40 +72,42 @@ def enqueue(queue_name, func, *args, delay=0, **kwargs):
     return queue.enqueue(func, *args, meta={"trace": carrier}, **kwargs)
 
 
-_periodic = {}
-
-
 def periodic(setting):
-    """Make a job run every `config[setting]` minutes: each run books the next when it ends, and
-    `flask worker` books the first. The booking's job id is the job's path, so it is booked once,
-    whatever the number of workers."""
+    """Make a job that runs every `config[setting]` minutes once a domain's `init_app` registers it
+    (`register_periodic`): each run books the next when it ends, and `flask worker` books the first. The
+    booking's job id is the job's path, so it is booked once, whatever the number of workers."""
     def decorate(func):
         path = f"{func.__module__}.{func.__name__}"
-        _periodic[path] = setting
 
         @wraps(func)
         def run(*args, **kwargs):
             try:
                 return func(*args, **kwargs)
             finally:
-                book(path)
+                book(path, setting)
+        run.periodic = (path, setting)
         return run
     return decorate
+
+
+def register_periodic(app, *jobs):
+    """Have `flask worker` book these `@periodic` jobs for `app`."""
+    app.extensions.setdefault("periodic_jobs", {}).update(job.periodic for job in jobs)
 
 
 def periodic_job_id(path):
     return "periodic-" + path.replace(".", "-")
 
 
-def book(path):
-    """Book the next run of the periodic job at `path`."""
-    minutes = current_app.config[_periodic[path]]
+def book(path, setting):
+    """Book the next run of the periodic job at `path`, `config[setting]` minutes from now."""
+    minutes = current_app.config[setting]
     get_queue("low").enqueue_in(timedelta(minutes=minutes), path, job_id=periodic_job_id(path), result_ttl=600)
 
 
 def book_periodic_jobs():
-    for path in _periodic:
-        book(path)
+    for path, setting in current_app.extensions.get("periodic_jobs", {}).items():
+        book(path, setting)
 
 
 def run_worker(queues, burst=False):

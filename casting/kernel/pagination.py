@@ -1,9 +1,11 @@
-"""Paging for every list route: `page`/`per_page` arguments and the `{items, meta}` envelope."""
+"""Paging for every list route: `page`/`per_page` arguments, the `{items, meta}` envelope, and `@paginated`,
+the one decorator every offset-paged list view wears. (Messages page by cursor: `casting.messaging`.)"""
+from functools import wraps
 from math import ceil
 
 from marshmallow import Schema, fields, validate
 
-from casting.numbers import Boolean, Int32
+from casting.kernel.numbers import Boolean, Int32
 
 MAX_PER_PAGE = 100
 
@@ -51,7 +53,7 @@ def paginate_rows(query, args):
     """Like `paginate` for a select of columns: the page's rows (as mappings) and the exact total."""
     from sqlalchemy import func, select
 
-    from casting.extensions import db
+    from casting.kernel.extensions import db
 
     counted = query.with_only_columns(query.selected_columns[0]).order_by(None)  # no other column is computed
     total = db.session.scalar(select(func.count()).select_from(counted.subquery()))
@@ -62,8 +64,53 @@ def paginate_rows(query, args):
 
 def paginate(query, args):
     """Run a select for one page and wrap it: `{items, meta}`."""
-    from casting.extensions import db
+    from casting.kernel.extensions import db
 
     result = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False,
                          max_per_page=MAX_PER_PAGE, count=True)
     return page(result.items, result.total, args["page"], args["per_page"])
+
+
+def page_example(*items):
+    """The documented example of a page holding `items` (the first page of 20)."""
+    return {"items": list(items), "meta": {"page": 1, "per_page": 20, "total": len(items), "total_pages": 1}}
+
+
+def _paging(args, kwargs):
+    """The view's parsed `page`/`per_page` arguments (the query schema derives from PageArgsSchema)."""
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, dict) and "per_page" in value and "page" in value:
+            return value
+    raise TypeError("a @paginated view takes page arguments: put it below @blp.arguments(<a PageArgsSchema>)")
+
+
+def paginated(blp, item_schema, example, present=None):
+    """Serve and document one page `{items, meta}` of `item_schema`, its example made from one item example
+    (or a list of them). Put it where `@blp.response` would go, below `@blp.arguments`.
+
+    The view returns a select (run here for the asked page, counted exactly), a list (paged here, in memory),
+    or a page it made itself (`page(...)`: a bounded count, a cached page) or a response, given back as they
+    are. `present(items)`, if given, turns the rows of the page into what the schema shows.
+    """
+    examples = example if isinstance(example, list) else [example]
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            result = view(*args, **kwargs)
+            if isinstance(result, dict) or hasattr(result, "status_code"):
+                return result
+            paging = _paging(args, kwargs)
+            if isinstance(result, (list, tuple)):
+                start = (paging["page"] - 1) * paging["per_page"]
+                shown = page(list(result[start:start + paging["per_page"]]), len(result), paging["page"],
+                             paging["per_page"])
+            else:
+                shown = paginate(result, paging)
+            if present is not None:
+                shown["items"] = present(shown["items"])
+            return shown
+
+        return blp.response(200, page_of(item_schema), example=page_example(*examples))(wrapper)
+
+    return decorator

@@ -16,7 +16,7 @@ from pythonjsonlogger.core import BaseJsonFormatter
 from pythonjsonlogger.orjson import OrjsonFormatter
 from sqlalchemy.exc import DBAPIError
 
-from casting.requestid import request_id
+from casting.kernel.requestid import request_id
 
 current_job_id = ContextVar("current_job_id", default=None)
 _base_factory = logging.getLogRecordFactory()

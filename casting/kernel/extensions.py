@@ -12,7 +12,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 from werkzeug.local import LocalProxy
 
-from casting.openapi import CastingApi
+from casting.kernel.openapi import CastingApi
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -33,7 +33,7 @@ api = CastingApi()
 jwt = JWTManager()
 socketio = SocketIO()
 limiter = Limiter(get_remote_address)
-# Every route's limit (RATELIMIT_DEFAULT, or the setting `casting.throttle.rate_limit` names) is counted per
+# Every route's limit (RATELIMIT_DEFAULT, or the setting `casting.kernel.throttle.rate_limit` names) is counted per
 # signed-in user or, anonymous, per IP by `casting.auth.principal.check_request`, in the same Redis round
 # trip as the caller's session and role (the limiter's key format and moving window): the limiter's own
 # per-request check stands aside, and `limiter.exempt` still marks the routes that are not counted.

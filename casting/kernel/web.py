@@ -15,8 +15,8 @@ from urllib.parse import quote, urlsplit
 from flask import Flask, current_app, g, request
 from werkzeug.routing import Rule, UnicodeConverter
 
-from casting.errors import ApiError, Codes
-from casting.requestid import request_id
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.requestid import request_id
 
 log = logging.getLogger("casting.access")
 error_log = logging.getLogger("casting.errors")
@@ -82,7 +82,7 @@ class ContractRule(Rule):
 
 
 class CastingFlask(Flask):
-    """Flask, logging an unhandled error without secret path parts (and, see `casting.logs`, without a
+    """Flask, logging an unhandled error without secret path parts (and, see `casting.kernel.logs`, without a
     database error's message); its routes are `ContractRule`s."""
 
     url_rule_class = ContractRule
@@ -145,9 +145,9 @@ def finish(response):
     return response
 
 
-def register_request_hooks(app):
-    from casting.auth.principal import check_request, rate_limit_headers
-
+def register_request_hooks(app, check_request, rate_limit_headers):
+    """The hooks every request passes; `check_request` (the caller's principal and rate limit, before the
+    view) and `rate_limit_headers` (after it) come from the auth domain."""
     app.url_map.converters["secret"] = SecretConverter
     app.before_request(start_timer)
     app.before_request(check_request)

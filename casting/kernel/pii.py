@@ -58,7 +58,7 @@ class EncryptedString(TypeDecorator):
 
 def encrypted_columns():
     """Every (table, [columns]) of the models that holds EncryptedString values."""
-    from casting.extensions import db
+    from casting.kernel.extensions import db
 
     for table in db.metadata.sorted_tables:
         columns = [column for column in table.columns if isinstance(column.type, EncryptedString)]
@@ -73,7 +73,7 @@ def rotate_all(batch_size=500, progress=None):
     `progress(rows, total)`, if given, is called after every batch with the rows it went through, out
     of all the rows of the tables that hold PII (counted first).
     """
-    from casting.extensions import db
+    from casting.kernel.extensions import db
 
     tables = list(encrypted_columns())
     total = sum(db.session.scalar(select(func.count()).select_from(table)) for table, _ in tables) if progress else 0

@@ -18,7 +18,7 @@ import time
 from flask import current_app
 from limits import parse
 
-from casting.extensions import limiter, redis
+from casting.kernel.extensions import limiter, redis
 
 _RESERVE = """
 for i, key in ipairs(KEYS) do

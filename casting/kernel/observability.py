@@ -10,8 +10,8 @@ from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry,
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import event
 
-from casting.errors import ApiError, Codes
-from casting.web import redact
+from casting.kernel.errors import ApiError, Codes
+from casting.kernel.web import redact
 
 log = logging.getLogger("casting.db")
 
@@ -29,7 +29,7 @@ class PoolAndQueueCollector:
     def collect(self):
         from rq import Queue
 
-        from casting.extensions import db, redis
+        from casting.kernel.extensions import db, redis
 
         with self.app.app_context():
             pool = db.engine.pool

@@ -10,9 +10,9 @@ from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from casting.requestid import request_id
+from casting.kernel.requestid import request_id
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("casting.errors")  # the name it logged under before the kernel folder
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,25 @@ class Codes:
 
 CATALOGUE = sorted((value for value in vars(Codes).values() if isinstance(value, ErrorCode)),
                    key=lambda error: error.code)
+CATALOGUE_BEGIN = "<!-- generated from casting/kernel/errors.py by `flask docs errors`: do not edit by hand -->"
+CATALOGUE_END = "<!-- end of the generated catalogue -->"
+
+
+def catalogue_markdown():
+    """The catalogue as a Markdown table: the OpenAPI document's `errors` section and docs/errors.md."""
+    rows = "\n".join(f"| `{e.code}` | {e.status} | {e.message} |" for e in CATALOGUE)
+    return "| code | status | meaning |\n|---|---|---|\n" + rows
+
+
+def with_catalogue(document):
+    """`document` (docs/errors.md) with the table between its markers written from the catalogue."""
+    head, found, rest = document.partition(CATALOGUE_BEGIN)
+    _, ended, tail = rest.partition(CATALOGUE_END)
+    if not (found and ended):
+        raise ValueError("the errors document lacks the generated catalogue's markers")
+    return f"{head}{CATALOGUE_BEGIN}\n{catalogue_markdown()}\n{CATALOGUE_END}{tail}"
+
+
 _BY_STATUS = {400: Codes.BAD_REQUEST, 401: Codes.AUTH_MISSING, 403: Codes.AUTH_FORBIDDEN,
               404: Codes.NOT_FOUND, 405: Codes.METHOD_NOT_ALLOWED, 413: Codes.TOO_LARGE,
               415: Codes.UNSUPPORTED_MEDIA_TYPE, 422: Codes.VALIDATION, 429: Codes.RATE_LIMITED,

@@ -22,9 +22,9 @@ from pathlib import Path
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from casting.optional import require
+from casting.kernel.optional import require
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("casting.embedded")  # the name it logged under before the kernel folder
 DATABASE_NAME = "casting"
 
 
