@@ -22,8 +22,9 @@ from casting.auth import api_keys
 from casting.embedded import attach_pending, is_pending
 from casting.exports.services import export_lines
 from casting.extensions import db
-from casting.jobs import book_periodic_jobs, run_worker
+from casting.jobs import enqueue, run_worker
 from casting.optional import MissingExtra, require
+from casting.auditions import repair as _repair
 from casting.calls import tasks as _call_tasks  # noqa: F401 - periodic jobs register on import
 from casting.messaging import tasks as _messaging_tasks  # noqa: F401
 from casting.notifications import tasks as _notification_tasks  # noqa: F401
@@ -43,6 +44,7 @@ seed_cli = AppGroup("seed", help="Load demo data.")
 keys_cli = AppGroup("keys", help="Manage PII encryption keys and service API keys.")
 users_cli = AppGroup("users", help="Manage users.")
 export_cli = AppGroup("export", help="Bulk exports (audited).")
+jobs_cli = AppGroup("jobs", help="Background work: repair what the queues lost.")
 
 
 @contextmanager
@@ -239,9 +241,16 @@ def worker_command(queues, burst):
     if is_pending(current_app.config["REDIS_URL"]):
         attach_pending()  # before RQ forks its scheduler and work horses
     names = queues.split(",") if queues else current_app.config["RQ_QUEUES"]
-    if not burst:
-        book_periodic_jobs()
+    if not burst:  # what a killed worker or a wiped Redis lost is found in PostgreSQL and done again
+        enqueue("high", "casting.auditions.repair.repair_lost_work")
     run_worker(names, burst=burst)
+
+
+@jobs_cli.command("repair")
+def repair_command():
+    """Send invitations never messaged and plan the reminders Redis lost (booked slots), from PostgreSQL."""
+    counts = _repair.repair()
+    click.echo(f"{counts['invitations']} invitations messaged, {counts['reminders']} reminders planned or sent")
 
 
 def _wait_until_up(url, process, timeout=60):
@@ -289,5 +298,5 @@ def up_command(port):
 
 
 def register_cli(app):
-    for command in (seed_cli, users_cli, keys_cli, export_cli, worker_command, up_command):
+    for command in (seed_cli, users_cli, keys_cli, export_cli, jobs_cli, worker_command, up_command):
         app.cli.add_command(command)

@@ -1,16 +1,21 @@
 """RQ plumbing: named queues, trace-carrying jobs and the worker that `flask worker` runs."""
+import logging
+import time
 from datetime import timedelta
-from functools import wraps
 
 from flask import current_app
 from opentelemetry import context, propagate, trace
 from rq import Queue, Worker
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.job import Job
+from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
+from rq.utils import utcparse
 from sqlalchemy.exc import DBAPIError
 
 from casting.extensions import db, redis
 from casting.logs import current_job_id, database_error_fields
 
+log = logging.getLogger(__name__)
 tracer = trace.get_tracer("casting.jobs")
 
 
@@ -36,22 +41,6 @@ class TracedJob(Job):
             context.detach(token)
 
 
-class CastingWorker(Worker):
-    """An RQ worker whose log lines, and its work horse's, carry the job id."""
-
-    def main_work_horse(self, job, queue):
-        """In the forked work horse: never reuse the parent's pooled database connections."""
-        db.engine.dispose(close=False)
-        return super().main_work_horse(job, queue)
-
-    def execute_job(self, job, queue):
-        token = current_job_id.set(job.id)
-        try:
-            return super().execute_job(job, queue)
-        finally:
-            current_job_id.reset(token)
-
-
 def get_queue(name="default"):
     """One of the configured queues (`high`, `default`, `low`), bound to the app's Redis."""
     if name not in current_app.config["RQ_QUEUES"]:
@@ -73,45 +62,148 @@ def enqueue(queue_name, func, *args, delay=0, **kwargs):
 
 
 _periodic = {}
+PERIODIC_QUEUE = "low"
+# KEYS: the job's "next run at" key. ARGV: now, interval (seconds). 1 when the run is due (and the next
+# one is now booked), else 0. A missing key (a new deploy, Redis wiped) is due at once: nothing to lose.
+_CLAIM_RUN = """
+local due = tonumber(redis.call('GET', KEYS[1]) or '0')
+if due > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], tostring(tonumber(ARGV[1]) + tonumber(ARGV[2])))
+return 1
+"""
 
 
 def periodic(setting):
-    """Make a job run every `config[setting]` minutes: each run books the next when it ends, and
-    `flask worker` books the first. The booking's job id is the job's path, so it is booked once,
-    whatever the number of workers."""
-    def decorate(func):
-        path = f"{func.__module__}.{func.__name__}"
-        _periodic[path] = setting
+    """Make a job run every `config[setting]` minutes, on the `low` queue.
 
-        @wraps(func)
-        def run(*args, **kwargs):
-            try:
-                return func(*args, **kwargs)
-            finally:
-                book(path)
-        return run
+    The scheduler that holds the `low` queue's lock enqueues it when it is due (`enqueue_due_periodic_jobs`):
+    the schedule is one "next run at" number per job in Redis, not a job record RQ can expire, so a job
+    whose run failed, was lost with a killed worker or with Redis's data, is simply run again when due."""
+    def decorate(func):
+        _periodic[f"{func.__module__}.{func.__name__}"] = setting
+        return func
     return decorate
 
 
-def periodic_job_id(path):
-    return "periodic-" + path.replace(".", "-")
+def periodic_intervals(config):
+    """{job path: interval in seconds} of every periodic job, from `config`."""
+    return {path: int(config[setting]) * 60 for path, setting in _periodic.items()}
 
 
-def book(path):
-    """Book the next run of the periodic job at `path`."""
-    minutes = current_app.config[_periodic[path]]
-    get_queue("low").enqueue_in(timedelta(minutes=minutes), path, job_id=periodic_job_id(path), result_ttl=600)
+def periodic_key(path):
+    return "casting:periodic:" + path
 
 
-def book_periodic_jobs():
-    for path in _periodic:
-        book(path)
+def enqueue_due_periodic_jobs(connection, intervals, now=None):
+    """Enqueue each periodic job whose time has come (at most once per interval, whatever the number of
+    schedulers); returns the paths enqueued."""
+    now = time.time() if now is None else now
+    claim = connection.register_script(_CLAIM_RUN)
+    queue = Queue(PERIODIC_QUEUE, connection=connection, job_class=TracedJob)
+    enqueued = []
+    for path, seconds in sorted(intervals.items()):
+        if claim(keys=[periodic_key(path)], args=[repr(now), seconds]):
+            queue.enqueue(path, job_id=f"periodic-{path.replace('.', '-')}-{int(now)}", result_ttl=600,
+                          failure_ttl=86400)
+            enqueued.append(path)
+    return enqueued
+
+
+class CastingScheduler(RQScheduler):
+    """RQ's scheduler, which also starts the periodic jobs that are due (when it holds their queue)."""
+
+    periodic_intervals = {}
+
+    def enqueue_scheduled_jobs(self):
+        super().enqueue_scheduled_jobs()
+        if PERIODIC_QUEUE in self._acquired_locks and self.periodic_intervals:
+            enqueue_due_periodic_jobs(self.connection, self.periodic_intervals)
+
+
+# KEYS: a queue's scheduler lock. ARGV: the stale holder's name. Deletes the lock if it still names it.
+_BREAK_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def break_stale_scheduler_locks(connection, queue_names, stale_seconds, now=None):
+    """Free the scheduler locks whose holder has not sent a heartbeat for `stale_seconds` (a scheduler
+    killed with its worker keeps its lock for a minute, and RQ would retry only at its next 10-minute
+    maintenance). Returns the queue names freed."""
+    now = time.time() if now is None else now
+    freed = []
+    for name in queue_names:
+        key = RQScheduler.get_locking_key(name)
+        holder = connection.get(key)
+        if holder is None:
+            continue
+        beat = connection.hget(SCHEDULER_KEY_TEMPLATE % holder.decode(), "last_heartbeat")
+        if beat is not None and now - utcparse(beat.decode()).timestamp() < stale_seconds:
+            continue
+        if connection.eval(_BREAK_LOCK, 1, key, holder):
+            log.warning("freed the scheduler lock of a silent scheduler", extra={"queue": name})
+            freed.append(name)
+    return freed
+
+
+class CastingWorker(Worker):
+    """An RQ worker whose log lines, and its work horse's, carry the job id, and which supervises its
+    scheduler: every maintenance round (WORKER_MAINTENANCE_SECONDS, not RQ's 10 minutes) a scheduler
+    that died (a Redis outage, a kill) is started again, taking over locks left by a silent one."""
+
+    stale_scheduler_seconds = 15
+
+    def main_work_horse(self, job, queue):
+        """In the forked work horse: never reuse the parent's pooled database connections."""
+        db.engine.dispose(close=False)
+        return super().main_work_horse(job, queue)
+
+    def execute_job(self, job, queue):
+        token = current_job_id.set(job.id)
+        try:
+            return super().execute_job(job, queue)
+        finally:
+            current_job_id.reset(token)
+
+    def _start_scheduler(self, burst=False, logging_level="INFO", date_format=DEFAULT_LOGGING_DATE_FORMAT,
+                         log_format=DEFAULT_LOGGING_FORMAT):
+        """RQ's own start, with our scheduler class (RQ names its own class there)."""
+        self.scheduler = CastingScheduler(self.queues, connection=self.connection,
+                                          logging_level=logging_level if logging_level is not None else self.log.level,
+                                          date_format=date_format, log_format=log_format, serializer=self.serializer)
+        self.scheduler.periodic_intervals = self.periodic_intervals
+        if not burst:
+            break_stale_scheduler_locks(self.connection, self.queue_names(), self.stale_scheduler_seconds)
+        self.scheduler.acquire_locks()
+        if self.scheduler.acquired_locks:
+            if burst:
+                try:
+                    self.scheduler.register_birth()
+                    self.scheduler.enqueue_scheduled_jobs()
+                finally:
+                    self.scheduler.release_locks()
+                    self.scheduler.register_death()
+            else:
+                self.scheduler.start()
+
+    def run_maintenance_tasks(self):
+        scheduler = self.scheduler
+        if self.last_cleaned_at and scheduler and not (scheduler._process and scheduler._process.is_alive()):
+            break_stale_scheduler_locks(self.connection, self.queue_names(), self.stale_scheduler_seconds)
+        super().run_maintenance_tasks()
 
 
 def run_worker(queues, burst=False):
     """Work the named queues, with the scheduler, inside the current app context."""
+    config = current_app.config
     connection = redis._get_current_object()
     worker = CastingWorker([Queue(name, connection=connection, job_class=TracedJob) for name in queues],
-                           connection=connection, job_class=TracedJob)
-    return worker.work(burst=burst, with_scheduler=True,
-                       logging_level=current_app.config["LOG_LEVEL"])
+                           connection=connection, job_class=TracedJob,
+                           maintenance_interval=config["WORKER_MAINTENANCE_SECONDS"],
+                           # the idle loop comes round every WORKER_MAINTENANCE_SECONDS / 2 (RQ: its ttl - 15)
+                           worker_ttl=max(16, config["WORKER_MAINTENANCE_SECONDS"] // 2 + 15),
+                           job_monitoring_interval=config["WORKER_MAINTENANCE_SECONDS"])
+    worker.periodic_intervals = periodic_intervals(config)
+    worker.stale_scheduler_seconds = config["SCHEDULER_STALE_SECONDS"]
+    return worker.work(burst=burst, with_scheduler=True, logging_level=config["LOG_LEVEL"])
