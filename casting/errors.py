@@ -235,7 +235,8 @@ def _forget_transaction():
 
     try:
         db.session.rollback()
-    except Exception:  # nosec B110 - the connection is gone; the session starts afresh next request
+    except Exception:  # nosec B110
+        # the connection is gone: the session starts afresh on the next request
         pass
 
 
