@@ -262,3 +262,64 @@ def test_redis_killed_answers_503_then_recovers_by_itself_and_no_revoked_session
     assert time.monotonic() - back < 5
     assert client.get("/api/auth/me", headers=revoked).json["code"] == "AUTH_005"
     assert client.get("/api/talents", headers=kept).status_code == 200
+
+
+class Proxy:
+    """tests/tcp_proxy.py in front of the test PostgreSQL, on a port of its own: killed and restarted by PID."""
+
+    def __init__(self, database_url):
+        url = make_url(database_url)
+        host, port = url.query.get("host") or url.host or "127.0.0.1", url.port or 5432
+        self.target = f"unix:{host}/.s.PGSQL.{port}" if host.startswith("/") else f"tcp:{host}:{port}"
+        self.port = _free_port()
+        self.url = url.set(host="127.0.0.1", port=self.port, query={}).render_as_string(hide_password=False)
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "tcp_proxy.py"), str(self.port),
+                                         self.target])
+        assert _until(self._listening, 10)
+
+    def _listening(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def kill(self):
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+
+@pytest.fixture
+def database_proxy(server_urls):
+    proxy = Proxy(server_urls["database"])
+    proxy.start()
+    yield proxy
+    if proxy.process.poll() is None:
+        proxy.kill()
+
+
+@pytest.mark.timeout(60)
+def test_postgresql_out_of_reach_answers_503_then_recovers_by_itself(make_app, database_proxy):
+    app = make_app(DATABASE_URL=database_proxy.url)
+    client = app.test_client()
+    with app.app_context():
+        create_user("Meera", "casting_director", password=TEST_PASSWORD, email="meera@example.in")
+    me = _sign_in(client, "meera@example.in")
+    assert client.get("/api/productions", headers=me).status_code == 200
+
+    database_proxy.kill()  # every pooled connection drops, and no new one can be made
+    for method, path, body in (("GET", "/api/productions", None), ("GET", "/api/auth/me", None),
+                               ("POST", "/api/productions/", {"title": "Kaveri Nights", "type": "film"})):
+        response = client.open(path, method=method, json=body, headers=me)
+        assert (response.status_code, response.json["code"]) == (503, "SERVER_002"), (path, response.json)
+        assert int(response.headers["Retry-After"]) > 0
+
+    database_proxy.start()
+    back = time.monotonic()
+    assert _until(lambda: client.get("/api/productions", headers=me).status_code == 200, 10)
+    assert time.monotonic() - back < 5
+    assert client.post("/api/productions/", json={"title": "Kaveri Nights", "type": "film"},
+                       headers=me).status_code == 201
