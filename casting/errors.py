@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from flask import jsonify
 from flask_limiter.errors import RateLimitExceeded
 from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
+from sqlalchemy.exc import DBAPIError, IntegrityError, TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from casting.requestid import request_id
@@ -107,6 +107,11 @@ class Codes:
     TAPE_LATE = ErrorCode("TAPE_005", 409, "The deadline for this self-tape has passed.")
     TAPE_NOT_TAKEN = ErrorCode("TAPE_006", 409, "This audition or submission does not take a self-tape.")
     TAPE_LINK_INVALID = ErrorCode("TAPE_007", 403, "The upload link is invalid or has expired.")
+    IDEMPOTENCY_KEY_REUSED = ErrorCode("REQUEST_006", 422,
+                                       "This Idempotency-Key was already used for a different request.")
+    IDEMPOTENCY_IN_FLIGHT = ErrorCode("REQUEST_007", 409,
+                                      "The request with this Idempotency-Key was applied, but its answer is not "
+                                      "recorded (yet): it is not applied again.")
 
 
 CATALOGUE = sorted((value for value in vars(Codes).values() if isinstance(value, ErrorCode)),
@@ -212,6 +217,17 @@ def register_error_handlers(app, limiter):
 
     for error in (RedisConnectionError, RedisTimeoutError, DBAPIError):
         app.register_error_handler(error, unavailable)
+
+    def conflict(exc):
+        """A second request with the same Idempotency-Key committed after the first: its work is rolled back."""
+        from casting.idempotency import in_flight_conflict
+
+        if not in_flight_conflict(exc):
+            raise exc
+        _forget_transaction()
+        return error_response(Codes.IDEMPOTENCY_IN_FLIGHT, headers={"Retry-After": "1"})
+
+    app.register_error_handler(IntegrityError, conflict)
 
 
 UNAVAILABLE_RETRY_AFTER = 5

@@ -146,12 +146,15 @@ def finish(response):
 
 
 def register_request_hooks(app):
+    from casting import idempotency
     from casting.auth.principal import check_request, rate_limit_headers
 
     app.url_map.converters["secret"] = SecretConverter
     app.before_request(start_timer)
     app.before_request(check_request)
     app.before_request(check_content_type)
+    app.before_request(idempotency.check)  # after the principal is known and the body's type accepted
     app.after_request(rate_limit_headers)
     app.after_request(security_headers)
     app.after_request(finish)
+    app.after_request(idempotency.remember)

@@ -7,6 +7,7 @@ from casting.admin.schemas import ApiKeyQueryArgsSchema, AuditEventSchema, Audit
 from casting.auth import api_keys
 from casting.auth.permissions import login_required
 from casting.auth.schemas import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema
+from casting.idempotency import secret_answer
 from casting.openapi import error_responses
 from casting.pagination import page_of, paginate
 from casting.users.schemas import USER_EXAMPLE, RoleChangeSchema, UserSchema
@@ -55,6 +56,7 @@ class ApiKeyViews(MethodView):
         """Service API keys (never the keys themselves), newest first."""
         return paginate(api_keys.listing(args.get("sort")), args)
 
+    @secret_answer
     @login_required("admin")
     @blp.arguments(ApiKeyCreateSchema, example={"name": "matching-service", "scopes": ["ml"]})
     @blp.response(201, ApiKeyCreatedSchema, example={

@@ -10,6 +10,7 @@ from casting.auditions.schemas import (AuditionCreateSchema, AuditionInputSchema
                                        AuditionSchema, InvitationQueryArgsSchema, InvitationSchema, InviteResultSchema,
                                        InviteSchema, ResultsSchema, RsvpSchema, ScheduleSchema)
 from casting.auth.permissions import login_required
+from casting.idempotency import secret_answer
 from casting.jsonprovider import dumps_bytes, json_response
 from casting.numbers import Int32
 from casting.openapi import error_responses
@@ -160,6 +161,7 @@ class FeedSchema(Schema):
 
 @calendar_blp.route("/feeds")
 class FeedViews(MethodView):
+    @secret_answer
     @login_required()
     @calendar_blp.response(201, FeedSchema, example={
         "id": 2, "url": "https://api.casting.in/api/calendar/Xb3...q9.ics"})
