@@ -78,6 +78,8 @@ class Config:
         self.INSTANCE_PATH = str(Path(_str("INSTANCE_PATH", BASE_DIR / "instance")).resolve())
         self.DATABASE_URL = database_url(_str("DATABASE_URL"))
         self.REDIS_URL = _str("REDIS_URL")
+        self.QUEUE_REDIS_URL = _str("QUEUE_REDIS_URL", "")  # RQ: must never evict (default: REDIS_URL)
+        self.CACHE_REDIS_URL = _str("CACHE_REDIS_URL", "")  # the cache: may evict (default: REDIS_URL)
         self.REDIS_SSL_CERT_REQS = _str("REDIS_SSL_CERT_REQS", "required").lower()
         self.REDIS_SSL_CA_CERTS = _str("REDIS_SSL_CA_CERTS")
         self.LOG_LEVEL = _str("LOG_LEVEL", "INFO").upper()

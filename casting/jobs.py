@@ -12,7 +12,7 @@ from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 from rq.utils import utcparse
 from sqlalchemy.exc import DBAPIError
 
-from casting.extensions import db, redis
+from casting.extensions import db, queue_redis
 from casting.logs import current_job_id, database_error_fields
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def get_queue(name="default"):
     """One of the configured queues (`high`, `default`, `low`), bound to the app's Redis."""
     if name not in current_app.config["RQ_QUEUES"]:
         raise ValueError(f"unknown queue {name!r}")
-    return Queue(name, connection=redis._get_current_object(), job_class=TracedJob)
+    return Queue(name, connection=queue_redis._get_current_object(), job_class=TracedJob)
 
 
 def enqueue(queue_name, func, *args, delay=0, **kwargs):
@@ -68,7 +68,7 @@ PERIODIC_QUEUE = "low"
 _CLAIM_RUN = """
 local due = tonumber(redis.call('GET', KEYS[1]) or '0')
 if due > tonumber(ARGV[1]) then return 0 end
-redis.call('SET', KEYS[1], tostring(tonumber(ARGV[1]) + tonumber(ARGV[2])))
+redis.call('SET', KEYS[1], math.floor(tonumber(ARGV[1]) + tonumber(ARGV[2])))
 return 1
 """
 
@@ -197,7 +197,7 @@ class CastingWorker(Worker):
 def run_worker(queues, burst=False):
     """Work the named queues, with the scheduler, inside the current app context."""
     config = current_app.config
-    connection = redis._get_current_object()
+    connection = queue_redis._get_current_object()
     worker = CastingWorker([Queue(name, connection=connection, job_class=TracedJob) for name in queues],
                            connection=connection, job_class=TracedJob,
                            maintenance_interval=config["WORKER_MAINTENANCE_SECONDS"],

@@ -323,3 +323,30 @@ def test_postgresql_out_of_reach_answers_503_then_recovers_by_itself(make_app, d
     assert time.monotonic() - back < 5
     assert client.post("/api/productions/", json={"title": "Kaveri Nights", "type": "film"},
                        headers=me).status_code == 201
+
+
+def test_queues_and_cache_can_live_on_redis_servers_of_their_own(make_app, server_urls):
+    """QUEUE_REDIS_URL (RQ: must never evict) and CACHE_REDIS_URL (may evict) apart from REDIS_URL."""
+    from flask import current_app
+
+    from casting.extensions import cache
+    from casting.jobs import enqueue
+    from tests.support import run_jobs
+
+    base = server_urls["redis"].rsplit("/", 1)[0]
+    queues, cached = Redis.from_url(f"{base}/13"), Redis.from_url(f"{base}/12")
+    app = make_app(QUEUE_REDIS_URL=f"{base}/13", CACHE_REDIS_URL=f"{base}/12")
+    try:
+        with app.test_request_context():
+            job = enqueue("low", "math.factorial", 5)
+            cache.set("probe", 1)
+            assert current_app.config["CACHE_REDIS_URL"] == f"{base}/12"
+        main = Redis.from_url(server_urls["redis"])
+        assert queues.exists(f"rq:job:{job.id}") and not main.exists(f"rq:job:{job.id}")
+        assert any(b"probe" in key for key in cached.keys()) and not any(b"probe" in key for key in main.keys())
+        run_jobs(app)
+        assert job.get_status(refresh=True) == "finished"
+        assert app.test_client().get("/api/health/ready").json["redis"] == "ok"
+    finally:
+        queues.flushdb()
+        cached.flushdb()

@@ -16,7 +16,7 @@ from rq.job import Job
 
 from casting.auditions.models import Audition, AuditionSlot, Invitation, InvitationStatus
 from casting.auditions.tasks import tell
-from casting.extensions import db, redis
+from casting.extensions import db, queue_redis
 from casting.jobs import get_queue
 from casting.productions.models import Production
 from casting.talents.models import Talent
@@ -57,7 +57,7 @@ def cancel(invitation_id, slot_id):
     """Drop the reminders of a slot the talent no longer holds."""
     for minutes in current_app.config["AUDITION_REMINDER_MINUTES"]:
         try:
-            Job.fetch(job_id(invitation_id, slot_id, minutes), connection=redis._get_current_object()).delete()
+            Job.fetch(job_id(invitation_id, slot_id, minutes), connection=queue_redis._get_current_object()).delete()
         except NoSuchJobError:
             pass
 

@@ -17,7 +17,7 @@ from sqlalchemy import String, cast, literal, select
 
 from casting.auditions import reminders, tasks
 from casting.auditions.models import Audition, AuditionSlot, AuditionStatus, Invitation, InvitationStatus
-from casting.extensions import db, redis
+from casting.extensions import db, queue_redis
 from casting.jobs import periodic
 from casting.notifications.models import Notification
 
@@ -68,7 +68,7 @@ def _sent_keys(keys):
 
 
 def _existing_jobs(job_ids):
-    connection = redis._get_current_object()
+    connection = queue_redis._get_current_object()
     found = set()
     for chunk in _batches(job_ids):
         with connection.pipeline(transaction=False) as pipe:
