@@ -350,3 +350,24 @@ def test_queues_and_cache_can_live_on_redis_servers_of_their_own(make_app, serve
     finally:
         queues.flushdb()
         cached.flushdb()
+
+
+@pytest.mark.timeout(60)
+def test_chat_emits_made_while_redis_was_down_reach_the_other_processes_once_it_returns(make_app, own_redis):
+    """The Socket.IO queue between processes: an emit that cannot be published waits and goes out, in order,
+    when Redis is back (python-socketio's own manager gives up on it: a stored message is never pushed)."""
+    from casting.extensions import socketio
+
+    make_app(REDIS_URL=own_redis.url)
+    manager = socketio.server.manager
+    manager._publish({"method": "emit", "event": "message:new", "data": {"id": 1}})
+    own_redis.kill()
+    manager._publish({"method": "emit", "event": "message:new", "data": {"id": 2}})  # stored, not published
+    own_redis.start()
+    listener = Redis.from_url(own_redis.url).pubsub(ignore_subscribe_messages=True)
+    listener.subscribe("flask-socketio")
+    _until(lambda: listener.get_message(timeout=0.1) is None, 1)
+    manager._publish({"method": "emit", "event": "message:new", "data": {"id": 3}})
+    heard = []
+    _until(lambda: heard.extend(m for m in [listener.get_message(timeout=0.2)] if m) or len(heard) >= 2, 5)
+    assert [json.loads(m["data"])["data"]["id"] for m in heard] == [2, 3]
