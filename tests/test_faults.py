@@ -138,7 +138,7 @@ def test_a_bulk_invite_killed_mid_job_is_finished_from_postgresql_each_message_o
     blocker = psycopg.connect(_sql(server_urls))
     blocker.execute(BLOCK_SQL, [keys[30]])
     first = workers.start()
-    assert _until(lambda: messaged() == 30, 30), "the job did not reach the 31st invitation"
+    assert _until(lambda: messaged() == 30, 60), "the job did not reach the 31st invitation"
     time.sleep(0.3)
     _kill_tree(first)
     blocker.rollback()
@@ -148,7 +148,7 @@ def test_a_bulk_invite_killed_mid_job_is_finished_from_postgresql_each_message_o
         conn.execute("UPDATE invitations SET created_at = created_at - interval '5 minutes'")
 
     second = workers.start()  # at its start, the sweep finds the 50 invitations never messaged
-    assert _until(lambda: messaged() == 80, 30), f"{messaged()} of 80 invitations have their message"
+    assert _until(lambda: messaged() == 80, 60), f"{messaged()} of 80 invitations have their message"
     second.send_signal(signal.SIGTERM)  # a warm stop: the delivery in hand is finished
     second.wait(30)
     run_jobs(app)

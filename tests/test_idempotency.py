@@ -1,5 +1,6 @@
 """`Idempotency-Key` on creating requests: a retry gets the first answer, never a second thing."""
 import threading
+import time
 
 import psycopg
 from sqlalchemy import func, select
@@ -85,7 +86,12 @@ def test_a_second_request_with_the_key_racing_the_first_creates_nothing(app, cli
             app.test_client().post("/api/productions/", json=FILM, headers=keyed))) for _ in range(2)]
         for thread in threads:
             thread.start()
-        threading.Event().wait(1.0)
+        waiting = ("SELECT count(*) FROM pg_stat_activity "
+                   "WHERE wait_event_type = 'Lock' AND datname = current_database()")
+        deadline = time.monotonic() + 30
+        with psycopg.connect(url, autocommit=True) as watch:  # (a transaction would see one snapshot)
+            while watch.execute(waiting).fetchone()[0] < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)  # both requests passed the key check and wait at their INSERT
         lock.rollback()
     for thread in threads:
         thread.join(30)
