@@ -153,6 +153,7 @@ class CastingWorker(Worker):
     that died (a Redis outage, a kill) is started again, taking over locks left by a silent one."""
 
     stale_scheduler_seconds = 15
+    max_connection_wait_time = 5.0  # Redis back: working again within seconds (RQ backs off to a minute)
 
     def main_work_horse(self, job, queue):
         """In the forked work horse: never reuse the parent's pooled database connections."""

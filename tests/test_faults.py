@@ -69,9 +69,9 @@ class Workers:
                     "WORKER_MAINTENANCE_SECONDS": "2", "SCHEDULER_STALE_SECONDS": "3"}
         self.folder, self.started = folder, []
 
-    def start(self):
+    def start(self, **env):
         log = open(self.folder / f"worker-{len(self.started)}.log", "w")
-        process = subprocess.Popen([str(BIN / "flask"), "worker"], cwd=ROOT, env=self.env, stdout=log,
+        process = subprocess.Popen([str(BIN / "flask"), "worker"], cwd=ROOT, env={**self.env, **env}, stdout=log,
                                    stderr=subprocess.STDOUT)
         self.started.append(process)
         return process
@@ -371,3 +371,21 @@ def test_chat_emits_made_while_redis_was_down_reach_the_other_processes_once_it_
     heard = []
     _until(lambda: heard.extend(m for m in [listener.get_message(timeout=0.2)] if m) or len(heard) >= 2, 5)
     assert [json.loads(m["data"])["data"]["id"] for m in heard] == [2, 3]
+
+
+@pytest.mark.timeout(90)
+def test_a_worker_outlives_a_redis_restart_and_schedules_again(make_app, own_redis, workers):
+    """Redis killed under a running worker and brought back: its scheduler (which dies on the connection
+    error) is started again by the worker's maintenance round, and scheduled jobs run; no worker restart."""
+    from casting.jobs import get_queue
+
+    app = make_app(REDIS_URL=own_redis.url)
+    workers.start(REDIS_URL=own_redis.url)
+    connection = Redis.from_url(own_redis.url)
+    assert _until(lambda: connection.exists("rq:scheduler-lock:default"), 30), "the worker never scheduled"
+    own_redis.kill()
+    time.sleep(4)
+    own_redis.start()
+    with app.app_context():
+        job = get_queue("default").enqueue_in(timedelta(seconds=1), "math.factorial", 5)
+    assert _until(lambda: job.get_status(refresh=True) == "finished", 30), "nothing scheduled after Redis returned"
