@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from flask import current_app
 from opentelemetry import context, propagate, trace
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, Worker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.job import Job
@@ -189,15 +190,34 @@ class CastingWorker(Worker):
                 self.scheduler.start()
 
     def run_maintenance_tasks(self):
-        scheduler = self.scheduler
-        if self.last_cleaned_at and scheduler and not (scheduler._process and scheduler._process.is_alive()):
-            break_stale_scheduler_locks(self.connection, self.queue_names(), self.stale_scheduler_seconds)
-        super().run_maintenance_tasks()
+        """RQ's maintenance, which must not end the worker when Redis is away (RQ lets the error out of its
+        work loop, and the worker quits): it is tried again at the next round."""
+        try:
+            scheduler = self.scheduler
+            if self.last_cleaned_at and scheduler and not (scheduler._process and scheduler._process.is_alive()):
+                break_stale_scheduler_locks(self.connection, self.queue_names(), self.stale_scheduler_seconds)
+            super().run_maintenance_tasks()
+        except RedisConnectionError as error:
+            self.log.warning("maintenance skipped: Redis unreachable (%s)", type(error).__name__)
+
+    def heartbeat(self, timeout=None, pipeline=None):
+        """As RQ's, but not fatal when Redis is away (RQ beats once outside its guarded loop, after a job)."""
+        try:
+            return super().heartbeat(timeout, pipeline)
+        except RedisConnectionError as error:
+            self.log.warning("heartbeat skipped: Redis unreachable (%s)", type(error).__name__)
+            return None
+
+    def check_for_suspension(self, burst):
+        """As RQ's, but Redis being away is left to the dequeue loop, which waits for it instead of quitting."""
+        try:
+            return super().check_for_suspension(burst)
+        except RedisConnectionError as error:
+            self.log.warning("suspension not checked: Redis unreachable (%s)", type(error).__name__)
+            return None
 
 
-def run_worker(queues, burst=False):
-    """Work the named queues, with the scheduler, inside the current app context."""
-    config = current_app.config
+def _new_worker(queues, config):
     connection = queue_redis._get_current_object()
     worker = CastingWorker([Queue(name, connection=connection, job_class=TracedJob) for name in queues],
                            connection=connection, job_class=TracedJob,
@@ -207,4 +227,34 @@ def run_worker(queues, burst=False):
                            job_monitoring_interval=config["WORKER_MAINTENANCE_SECONDS"])
     worker.periodic_intervals = periodic_intervals(config)
     worker.stale_scheduler_seconds = config["SCHEDULER_STALE_SECONDS"]
-    return worker.work(burst=burst, with_scheduler=True, logging_level=config["LOG_LEVEL"])
+    return worker
+
+
+def _wait_for_redis(worker):
+    while not worker._stop_requested:
+        try:
+            worker.connection.ping()
+            return
+        except RedisConnectionError:
+            time.sleep(1)
+
+
+def run_worker(queues, burst=False):
+    """Work the named queues, with the scheduler, inside the current app context.
+
+    RQ's worker quits on a Redis error met outside its dequeue loop; unless it was asked to stop, a new one
+    starts as soon as Redis answers again (the process stays up: no process manager needed for an outage).
+    """
+    config = current_app.config
+    while True:
+        worker = _new_worker(queues, config)
+        try:
+            worked = worker.work(burst=burst, with_scheduler=True, logging_level=config["LOG_LEVEL"])
+        except RedisConnectionError:
+            worked = False
+        if burst or worker._stop_requested:
+            return worked
+        log.warning("the worker stopped on a Redis error: a new one starts when Redis answers")
+        _wait_for_redis(worker)
+        if worker._stop_requested:
+            return worked

@@ -1,4 +1,5 @@
-"""Idempotency keys: a creating request's key, its fingerprint and its first answer.
+"""Idempotency keys: a creating request's key, its fingerprint and its first answer; and the partial
+indexes the repair sweep reads invitations through (recent ones still open, booked ones).
 
 Revision ID: 0018
 Revises: 0017
@@ -28,7 +29,13 @@ def upgrade():
         sa.UniqueConstraint("principal", "key", name="uq_idempotency_keys_principal"),
     )
     op.create_index(op.f("ix_idempotency_keys_created_at"), "idempotency_keys", ["created_at"], unique=False)
+    op.create_index("ix_invitations_invited_created_at", "invitations", ["created_at"],
+                    postgresql_where=sa.text("status = 'invited'"))
+    op.create_index("ix_invitations_accepted_slot_id", "invitations", ["slot_id"],
+                    postgresql_where=sa.text("status = 'accepted'"))
 
 
 def downgrade():
+    op.drop_index("ix_invitations_accepted_slot_id", table_name="invitations")
+    op.drop_index("ix_invitations_invited_created_at", table_name="invitations")
     op.drop_table("idempotency_keys")
