@@ -3,7 +3,6 @@ from pathlib import Path
 
 from flask.sessions import SessionInterface
 from redis import Redis
-from socketio import RedisManager
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -12,12 +11,15 @@ from casting import (admin, audit, auditions, auth, calls, exports, health, medi
 from casting.kernel.embedded import connect_pending_database, is_pending, pending_redis_connection, resolve_urls
 from casting.kernel.errors import register_error_handlers, register_jwt_errors
 from casting.kernel.extensions import api, cache, cors, db, jwt, limiter, migrate, socketio
+from casting.kernel.idempotency import prune_idempotency_keys
+from casting.kernel.jobs import register_periodic
 from casting.kernel.jsonprovider import OrjsonProvider
 from casting.kernel.logs import configure_logging
 from casting.kernel.numbers import register_converters
 from casting.kernel.observability import configure_tracing, log_slow_queries, register_observability
 from casting.kernel.openapi import SWAGGER_UI_ASSETS, docs_asset, spec_options
 from casting.kernel.web import CastingFlask, register_request_hooks
+from casting.messaging.fanout import DurableRedisManager
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # The domains, each wired by its own init_app (routes, socket handlers, safety targets, inbound handlers,
@@ -37,15 +39,17 @@ def _engine_options(config):
             "hide_parameters": True}  # a query's values never reach an error message, a log or a trace
 
 
-def redis_options(config):
+def redis_options(config, url=None):
     """Options every Redis client gets: for a `rediss://` URL, the certificate checks REDIS_SSL_* ask for.
 
     Managed Redis (Heroku's among them) presents a self-signed certificate: REDIS_SSL_CERT_REQS=none
     encrypts without verifying it, REDIS_SSL_CA_CERTS verifies it against the provider's CA instead.
+    `url` is REDIS_URL unless given (QUEUE_REDIS_URL, CACHE_REDIS_URL).
     """
-    if is_pending(config["REDIS_URL"]):
+    url = url or config["REDIS_URL"]
+    if is_pending(url):
         return {"connection_class": pending_redis_connection()}  # the embedded Redis, attached on first use
-    if not config["REDIS_URL"].startswith("rediss://"):
+    if not url.startswith("rediss://"):
         return {}
     options = {"ssl_cert_reqs": config["REDIS_SSL_CERT_REQS"]}
     if config["REDIS_SSL_CA_CERTS"]:
@@ -53,19 +57,27 @@ def redis_options(config):
     return options
 
 
+def _redis_client(config, url):
+    return Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30,
+                          **redis_options(config, url))
+
+
 def _bind_urls(app, lazy):
     resolve_urls(app.config, lazy=lazy)
     redis_url = app.config["REDIS_URL"]
-    tls = redis_options(app.config)
-    # The app's own client: RQ's queues and workers, presence, health and the services use it, and the
-    # rate limiter shares its pool (the limiter is process-wide and merges options across apps).
-    client = Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30,
-                            **tls)
+    # The app's own client: sessions, principals, rate limits, counters, presence, health and the services
+    # use it, and the rate limiter shares its pool (the limiter is process-wide and merges options across
+    # apps). RQ's queues, job records and schedule may live on a Redis of their own (QUEUE_REDIS_URL, which
+    # must never evict), and the cache on another (CACHE_REDIS_URL, which may): see docs/operations.md.
+    client = _redis_client(app.config, redis_url)
+    queue_url = app.config["QUEUE_REDIS_URL"] or redis_url
+    cache_url = app.config["CACHE_REDIS_URL"] or redis_url
     app.extensions["redis"] = client
+    app.extensions["queue_redis"] = client if queue_url == redis_url else _redis_client(app.config, queue_url)
     app.config.update(
         SQLALCHEMY_DATABASE_URI=app.config["DATABASE_URL"],
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(app.config),
-        CACHE_REDIS_URL=redis_url, CACHE_OPTIONS=dict(tls),
+        CACHE_REDIS_URL=cache_url, CACHE_OPTIONS=dict(redis_options(app.config, cache_url)),
         RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_STORAGE_OPTIONS={"connection_pool": client.connection_pool},
         API_SPEC_OPTIONS=spec_options(app.config))
 
@@ -97,8 +109,8 @@ def _init_extensions(app):
                       expose_headers=["X-Request-ID", "Retry-After", *auth.RATE_LIMIT_HEADERS], max_age=600)
     api.init_app(app)
     app.add_url_rule(f"{SWAGGER_UI_ASSETS}<path:filename>", "docs_assets", limiter.exempt(docs_asset))
-    queue = RedisManager(app.config["REDIS_URL"], channel="flask-socketio",
-                         redis_options=redis_options(app.config))
+    queue = DurableRedisManager(app.config["REDIS_URL"], channel="flask-socketio",
+                                redis_options={**redis_options(app.config), "socket_connect_timeout": 3})
     socketio.init_app(app, async_mode="gevent", client_manager=queue,
                       cors_allowed_origins=origins or [], transports=["websocket"])
 
@@ -147,7 +159,8 @@ def create_app(config=None):
     register_error_handlers(app, limiter)
     register_jwt_errors(jwt)
     # before the domains: it adds the `secret` path converter their routes use
-    register_request_hooks(app, auth.check_request, auth.rate_limit_headers)
+    register_request_hooks(app, auth.check_request, auth.rate_limit_headers, auth.signed_in_principal)
+    register_periodic(app, prune_idempotency_keys)
     register_observability(app)
     _check_models()
     for domain in DOMAINS:

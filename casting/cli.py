@@ -25,10 +25,11 @@ from casting.kernel.embedded import attach_pending, is_pending
 from casting.kernel.errors import with_catalogue
 from casting.exports.services import export_lines
 from casting.kernel.extensions import db
-from casting.kernel.jobs import book_periodic_jobs, run_worker
+from casting.kernel.jobs import enqueue, run_worker
 from casting.kernel.optional import MissingExtra, require
 from casting.kernel.pii import rotate_all
 from casting.auditions.models import Audition
+from casting.auditions.repair import repair, repair_lost_work
 from casting.auditions.seeding import seed_auditions
 from casting.seeding import DEMO_PASSWORD, seed_demo
 from casting.talents.cache import forget_lists
@@ -41,6 +42,7 @@ seed_cli = AppGroup("seed", help="Load demo data.")
 keys_cli = AppGroup("keys", help="Manage PII encryption keys and service API keys.")
 users_cli = AppGroup("users", help="Manage users.")
 export_cli = AppGroup("export", help="Bulk exports (audited).")
+jobs_cli = AppGroup("jobs", help="Background work: repair what the queues lost.")
 docs_cli = AppGroup("docs", help="Write the generated parts of docs/.")
 ERRORS_DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
 
@@ -253,9 +255,16 @@ def worker_command(queues, burst):
     if is_pending(current_app.config["REDIS_URL"]):
         attach_pending()  # before RQ forks its scheduler and work horses
     names = queues.split(",") if queues else current_app.config["RQ_QUEUES"]
-    if not burst:
-        book_periodic_jobs()
+    if not burst:  # what a killed worker or a wiped Redis lost is found in PostgreSQL and done again
+        enqueue("high", repair_lost_work)
     run_worker(names, burst=burst)
+
+
+@jobs_cli.command("repair")
+def repair_command():
+    """Send invitations never messaged and plan the reminders Redis lost (booked slots), from PostgreSQL."""
+    counts = repair()
+    click.echo(f"{counts['invitations']} invitations messaged, {counts['reminders']} reminders planned or sent")
 
 
 def _wait_until_up(url, process, timeout=60):
@@ -303,5 +312,5 @@ def up_command(port):
 
 
 def register_cli(app):
-    for command in (seed_cli, users_cli, keys_cli, export_cli, docs_cli, worker_command, up_command):
+    for command in (seed_cli, users_cli, keys_cli, export_cli, jobs_cli, docs_cli, worker_command, up_command):
         app.cli.add_command(command)

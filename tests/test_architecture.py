@@ -146,8 +146,10 @@ def test_no_import_is_there_only_for_its_side_effect_and_jobs_are_enqueued_by_fu
 
 
 def test_an_app_books_the_periodic_jobs_its_domains_registered(app):
-    booked = app.extensions["periodic_jobs"]
-    assert {"casting.calls.tasks.close_calls_past_deadline": "CALLS_SWEEP_MINUTES",
+    booked = {path: job.periodic_setting for path, job in app.extensions["periodic_jobs"].items()}
+    assert {"casting.auditions.repair.repair_lost_work": "REPAIR_MINUTES",
+            "casting.calls.tasks.close_calls_past_deadline": "CALLS_SWEEP_MINUTES",
+            "casting.kernel.idempotency.prune_idempotency_keys": "REPAIR_MINUTES",
             "casting.calls.tasks.send_digests": "CALLS_DIGEST_MINUTES",
             "casting.messaging.tasks.prune_unsent_attachments": "ATTACHMENT_PRUNE_MINUTES",
             "casting.notifications.tasks.reconcile_notifications": "NOTIFY_RECONCILE_MINUTES",

@@ -170,3 +170,19 @@ def test_the_embedded_server_loads_pg_stat_statements(app, server_urls):
         calls = db.session.scalar(text("SELECT sum(calls) FROM pg_stat_statements "
                                        "WHERE query LIKE 'SELECT count(*) FROM talents WHERE stage_name = $1'"))
         assert calls >= 1
+
+
+def test_the_embedded_redis_comes_back_on_its_address_whoever_restarts_it(tmp_path):
+    """Killed, then started again by another process (a `flask` command): web and worker, holding its URL,
+    reconnect by themselves."""
+    from casting.kernel.embedded import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path)
+    url = server.attach()
+    pid = json.loads((tmp_path / "redis" / "server.json").read_text())["pid"]
+    os.kill(pid, signal.SIGKILL)
+    assert _exits(pid)
+    try:
+        assert EmbeddedRedis(tmp_path).attach() == url
+    finally:
+        server.detach()

@@ -326,9 +326,7 @@ def test_contacts_are_the_people_who_share_a_conversation(app, client, people):
 def test_uploads_no_message_took_are_pruned_with_their_files(client, people, app):
     from pathlib import Path
 
-    from rq.registry import ScheduledJobRegistry
-
-    from casting.kernel.jobs import book_periodic_jobs, get_queue, periodic_job_id
+    from casting.kernel.jobs import enqueue_due_periodic_jobs, periodic_intervals
     from casting.messaging.models import Attachment
     from casting.messaging.tasks import prune_unsent_attachments
 
@@ -347,10 +345,8 @@ def test_uploads_no_message_took_are_pruned_with_their_files(client, people, app
         assert prune_unsent_attachments() == 1
         assert sorted(db.session.scalars(select(Attachment.id))) == sorted([sent["id"], fresh["id"]])
         assert not any(path.exists() for path in stale_files)
-        book_periodic_jobs()
-        booked = ScheduledJobRegistry(queue=get_queue("low")).get_job_ids()
-    assert periodic_job_id("casting.messaging.tasks.prune_unsent_attachments") in booked
-    assert periodic_job_id("casting.safety.tasks.flag_digest") in booked
+        due = enqueue_due_periodic_jobs(app.extensions["redis"], periodic_intervals(app))
+    assert {"casting.messaging.tasks.prune_unsent_attachments", "casting.safety.tasks.flag_digest"} <= set(due)
     assert client.get(stale["url"], headers=people["cd"][0]).status_code == 404
 
 

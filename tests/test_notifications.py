@@ -258,17 +258,26 @@ def test_a_notification_whose_job_was_lost_is_settled_not_stuck(provider_app, pr
     assert (notification.status.value, notification.failure_reason) == ("failed", "the delivery job was lost")
 
 
-def test_the_reconcile_job_books_its_next_run(provider_app):
+def test_the_reconcile_job_runs_when_due_and_once_per_interval(provider_app):
+    """The schedule is a number in Redis, not a job record RQ can expire: once a run is due it is enqueued,
+    and the next one is due NOTIFY_RECONCILE_MINUTES later, whatever happened to the job in between."""
+    import time
+
     from rq.registry import ScheduledJobRegistry
 
-    from casting.kernel.jobs import periodic_job_id
-    from casting.notifications.tasks import reconcile_notifications
+    from casting.kernel.jobs import enqueue_due_periodic_jobs, periodic_intervals
 
+    path = "casting.notifications.tasks.reconcile_notifications"
     with provider_app.app_context():
-        assert reconcile_notifications() == 0
-        queue = services.get_queue("low")
-        assert ScheduledJobRegistry(queue=queue).get_job_ids() == [
-            periodic_job_id("casting.notifications.tasks.reconcile_notifications")]
+        connection = provider_app.extensions["redis"]
+        intervals = {path: periodic_intervals(provider_app)[path]}
+        now = time.time()
+        assert enqueue_due_periodic_jobs(connection, intervals, now) == [path]
+        assert enqueue_due_periodic_jobs(connection, intervals, now + 60) == []
+        [job] = services.get_queue("low").get_jobs()
+        job.delete()  # the run's record is gone (expired, failed, lost with a worker): the schedule is not
+        assert enqueue_due_periodic_jobs(connection, intervals, now + 5 * 60) == [path]
+        assert ScheduledJobRegistry(queue=services.get_queue("low")).get_job_ids() == []
 
 
 def test_console_keeps_a_dev_outbox_shown_only_in_development(make_app):

@@ -244,13 +244,10 @@ def test_abandoned_uploads_are_cleaned_up(app, client, talent, videos):
             created_at=datetime.now(timezone.utc) - timedelta(hours=25)))
         db.session.commit()
         assert prune_abandoned_uploads() == 1
-        from rq.registry import ScheduledJobRegistry
+        from casting.kernel.jobs import enqueue_due_periodic_jobs, periodic_intervals
 
-        from casting.kernel.jobs import book_periodic_jobs, get_queue, periodic_job_id
-
-        book_periodic_jobs()
-        booked = ScheduledJobRegistry(queue=get_queue("low")).get_job_ids()
-    assert periodic_job_id("casting.tapes.tasks.prune_abandoned_uploads") in booked
+        due = enqueue_due_periodic_jobs(app.extensions["redis"], periodic_intervals(app))
+    assert "casting.tapes.tasks.prune_abandoned_uploads" in due
     assert not parts_dir.exists()
     assert client.get(f"/api/tapes/{old['id']}", headers=me).json["code"] == "TAPE_001"
     assert client.get(f"/api/tapes/{fresh['id']}", headers=me).json["status"] == "uploading"

@@ -117,6 +117,26 @@ def test_inbound_button_replies_reach_registered_handlers_once(hook_app):
         (PHONE, "rsvp:41:accept", "Accept"), (PHONE, "rsvp:41:decline", "Decline")]
 
 
+def test_an_inbound_message_is_marked_seen_only_once_its_job_is_queued(hook_app, redis_client):
+    """Queuing fails (the queue's key is unusable): the webhook fails, Meta retries, and the retry queues it."""
+    received = []
+    webhooks.on_inbound("button")(received.append)
+    try:
+        message = {"from": "919876543210", "id": "wamid.LOST1", "timestamp": "1795514400", "type": "button",
+                   "button": {"payload": "rsvp:41:accept", "text": "Accept"}}
+        payload = {"entry": [{"changes": [{"value": {"messages": [message]}}]}]}
+        client = hook_app.test_client()
+        redis_client.set("rq:queue:default", "not a list")  # RQ's RPUSH onto it fails
+        assert _signed_post(client, payload).status_code == 500
+        redis_client.delete("rq:queue:default")
+        assert _signed_post(client, payload).json == {"statuses": 0, "messages": 1}
+        assert _signed_post(client, payload).json == {"statuses": 0, "messages": 0}  # and once only
+        run_jobs(hook_app)
+    finally:
+        webhooks._handlers["button"].remove(received.append)
+    assert [m.payload for m in received] == ["rsvp:41:accept"]
+
+
 def test_inbound_text_and_unknown_types(hook_app):
     texts = []
     webhooks.on_inbound("text")(texts.append)

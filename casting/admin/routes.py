@@ -11,6 +11,7 @@ from casting.kernel.openapi import error_responses
 from casting.kernel.pagination import paginated
 from casting.kernel.requestid import current_client
 from casting.users import RoleChangeSchema, USER_EXAMPLE, UserSchema
+from casting.kernel.idempotency import secret_answer
 
 API_KEY_EXAMPLE = {"id": 3, "name": "matching-service", "prefix": "9f3a61c2", "scopes": ["ml"],
                    "created_by_id": 1, "created_at": "2026-11-24T10:00:00+00:00", "last_used_at": None,
@@ -54,6 +55,7 @@ class ApiKeyViews(MethodView):
         """Service API keys (never the keys themselves), newest first."""
         return api_keys.listing(args.get("sort"))
 
+    @secret_answer
     @login_required("admin")
     @blp.arguments(ApiKeyCreateSchema, example={"name": "matching-service", "scopes": ["ml"]})
     @blp.response(201, ApiKeyCreatedSchema, example={

@@ -1,7 +1,8 @@
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, String, Text, UniqueConstraint, func, select
+from sqlalchemy import (CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text, UniqueConstraint, func,
+                        select, text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
@@ -80,7 +81,13 @@ class AuditionSlot(db.Model):
 
 class Invitation(db.Model):
     __tablename__ = "invitations"
-    __table_args__ = (UniqueConstraint("audition_id", "talent_id", name="one_invitation_per_talent"),)
+    __table_args__ = (
+        UniqueConstraint("audition_id", "talent_id", name="one_invitation_per_talent"),
+        # the repair sweep's two questions (casting.auditions.repair): recent invitations still open, and
+        # booked slots; each a small part of the table
+        Index("ix_invitations_invited_created_at", "created_at", postgresql_where=text("status = 'invited'")),
+        Index("ix_invitations_accepted_slot_id", "slot_id", postgresql_where=text("status = 'accepted'")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     audition_id: Mapped[int] = mapped_column(ForeignKey("auditions.id", ondelete="CASCADE"), index=True)

@@ -14,6 +14,7 @@ from casting.kernel.numbers import Int32
 from casting.kernel.openapi import error_responses
 from casting.kernel.pagination import paginated
 from casting.kernel.web import public_url
+from casting.kernel.idempotency import secret_answer
 
 ICS = {"200": {"description": "An iCalendar (RFC 5545) file.", "content": {"text/calendar": {
     "schema": {"type": "string"}}}}}
@@ -157,6 +158,7 @@ class FeedSchema(Schema):
 
 @calendar_blp.route("/feeds")
 class FeedViews(MethodView):
+    @secret_answer
     @login_required()
     @calendar_blp.response(201, FeedSchema, example={
         "id": 2, "url": "https://api.casting.in/api/calendar/Xb3...q9.ics"})

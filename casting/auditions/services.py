@@ -2,6 +2,7 @@
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from rq import Retry
 from sqlalchemy import and_, false, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
@@ -302,7 +303,8 @@ def invite(audition_id, user, talent_ids):
     invited = [invitation.id for invitation in invitations]  # read before the commit expires them
     db.session.commit()
     if invited:
-        enqueue("default", tasks.send_invites, invited)
+        # retried if its worker dies (RQ requeues an abandoned job with retries left); the repair sweep backs it up
+        enqueue("default", tasks.send_invites, invited, retry=Retry(max=3, interval=[10, 60, 300]))
     return len(invited), skipped
 
 

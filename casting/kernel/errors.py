@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 
 from flask import jsonify
 from flask_limiter.errors import RateLimitExceeded
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, IntegrityError, TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from casting.kernel.requestid import request_id
@@ -106,6 +107,11 @@ class Codes:
     TAPE_LATE = ErrorCode("TAPE_005", 409, "The deadline for this self-tape has passed.")
     TAPE_NOT_TAKEN = ErrorCode("TAPE_006", 409, "This audition or submission does not take a self-tape.")
     TAPE_LINK_INVALID = ErrorCode("TAPE_007", 403, "The upload link is invalid or has expired.")
+    IDEMPOTENCY_KEY_REUSED = ErrorCode("REQUEST_006", 422,
+                                       "This Idempotency-Key was already used for a different request.")
+    IDEMPOTENCY_IN_FLIGHT = ErrorCode("REQUEST_007", 409,
+                                      "The request with this Idempotency-Key was applied, but its answer is not "
+                                      "recorded (yet): it is not applied again.")
 
 
 CATALOGUE = sorted((value for value in vars(Codes).values() if isinstance(value, ErrorCode)),
@@ -218,6 +224,55 @@ def register_error_handlers(app, limiter):
         return error_response(Codes.BUSY, headers={"Retry-After": "1"})
 
     app.register_error_handler(PoolTimeout, busy)
+
+    def unavailable(exc):
+        """PostgreSQL or Redis unreachable: a 503 the client may retry, never a 500 (the pools reconnect by
+        themselves when it returns: pre-ping for PostgreSQL, a new connection per failure for Redis)."""
+        if isinstance(exc, DBAPIError) and not unreachable_database(exc):
+            raise exc  # a bad query or a conflict: the usual 500, logged with its trace
+        log.warning("dependency unreachable: answering 503", extra={"error": type(exc).__name__})
+        _forget_transaction()
+        return error_response(Codes.UNAVAILABLE, headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)})
+
+    for error in (RedisConnectionError, RedisTimeoutError, DBAPIError):
+        app.register_error_handler(error, unavailable)
+
+    def conflict(exc):
+        """A second request with the same Idempotency-Key committed after the first: its work is rolled back."""
+        from casting.kernel.idempotency import in_flight_conflict
+
+        if not in_flight_conflict(exc):
+            raise exc
+        _forget_transaction()
+        return error_response(Codes.IDEMPOTENCY_IN_FLIGHT, headers={"Retry-After": "1"})
+
+    app.register_error_handler(IntegrityError, conflict)
+
+
+UNAVAILABLE_RETRY_AFTER = 5
+# SQLSTATE classes of a database that is gone or going: connection exceptions, and an operator or a crash
+# shutting the server down ("cannot connect now" while it starts).
+_UNREACHABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
+def unreachable_database(exc):
+    """True when a database error means the server cannot be reached (not a bad query, not a conflict)."""
+    if exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is None:  # raised by the driver while connecting, before the server said anything
+        return type(exc.orig).__name__ in ("OperationalError", "InterfaceError")
+    return sqlstate.startswith(_UNREACHABLE_SQLSTATES)
+
+
+def _forget_transaction():
+    from casting.kernel.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # nosec B110
+        # the connection is gone: the session starts afresh on the next request
+        pass
 
 
 def register_jwt_errors(jwt):

@@ -41,6 +41,8 @@ limiter.request_filter(lambda: True)
 cache = Cache()
 cors = CORS()
 redis = LocalProxy(lambda: current_app.extensions["redis"])
+# RQ's queues, job records and schedule: REDIS_URL's server unless QUEUE_REDIS_URL names another.
+queue_redis = LocalProxy(lambda: current_app.extensions["queue_redis"])
 
 
 def script(source):

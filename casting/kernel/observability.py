@@ -29,7 +29,7 @@ class PoolAndQueueCollector:
     def collect(self):
         from rq import Queue
 
-        from casting.kernel.extensions import db, redis
+        from casting.kernel.extensions import db, queue_redis
 
         with self.app.app_context():
             pool = db.engine.pool
@@ -40,7 +40,7 @@ class PoolAndQueueCollector:
                 yield gauge
             depth = GaugeMetricFamily("rq_queue_depth", "Jobs waiting per RQ queue", labels=["queue"])
             for queue in self.app.config["RQ_QUEUES"]:
-                depth.add_metric([queue], Queue(queue, connection=redis).count)
+                depth.add_metric([queue], Queue(queue, connection=queue_redis).count)
             yield depth
 
 

@@ -157,6 +157,14 @@ def request_defaults_described(document):
     return document
 
 
+IDEMPOTENCY_DESCRIPTION = (
+    "A key of your choosing (a UUID) that makes retrying this request safe: a retry with the same key and the "
+    "same request (method, path, query and body, byte for byte) by the same user gets the first answer again, "
+    "with `Idempotent-Replayed: true`, and creates nothing more. The same key with a different request is "
+    "`422 REQUEST_006`; while the first one's answer is not recorded (still running, or its process died after "
+    "committing) it is `409 REQUEST_007`. Keys are kept `IDEMPOTENCY_HOURS` (24) per user.")
+
+
 class OperationsPlugin(BasePlugin):
     """What every operation gets from the route it documents rather than from each view:
 
@@ -164,7 +172,8 @@ class OperationsPlugin(BasePlugin):
     - a `429` with `Retry-After` wherever a request can be refused for its rate: every route the default
       rate limit counts, and those that document their own limit;
     - a JSON body none of whose fields is required is optional (`requestBody.required: false`): a request
-      without one is read as `{}`, as the server does.
+      without one is read as `{}`, as the server does;
+    - an optional `Idempotency-Key` header on every creating operation (`_idempotency_key`).
     """
 
     def __init__(self, api):
@@ -182,8 +191,26 @@ class OperationsPlugin(BasePlugin):
         for method, operation in operations.items():
             operation.setdefault("operationId", operation_id(rule.endpoint, method))
             self._optional_body(operation)
+            self._idempotency_key(rule.endpoint, method, operation)
             if limited:
                 operation.setdefault("responses", {}).setdefault("429", "TOO_MANY_REQUESTS")
+
+    def _idempotency_key(self, endpoint, method, operation):
+        """The `Idempotency-Key` header on every creating operation a signed-in caller makes (see
+        `casting.kernel.idempotency.creates`, which the server applies to the same operations)."""
+        from casting.kernel.idempotency import HEADER, KEY_PATTERN, creates, handler_of
+
+        handler = handler_of(self.api._app.view_functions.get(endpoint), method)
+        if operation.get("security") == [] or not creates(method, handler):
+            return
+        operation.setdefault("parameters", []).append({
+            "in": "header", "name": HEADER, "required": False,
+            "schema": {"type": "string", "pattern": KEY_PATTERN, "maxLength": 255,
+                       "example": "5f0c6f1e-1b7a-4d0e-9a55-2f4b8c1d9e30"},
+            "description": IDEMPOTENCY_DESCRIPTION})
+        responses = operation.setdefault("responses", {})
+        responses.setdefault("409", "CONFLICT")
+        responses.setdefault("422", "UNPROCESSABLE_ENTITY")
 
     def _optional_body(self, operation):
         schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})

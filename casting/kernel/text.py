@@ -17,8 +17,9 @@ MAX_PASSES = 4
 _LENIENT = re.compile(r"<(?![^<>]*>)")
 # A `<` that no `>` follows at all can open no tag, as an HTML parser reads it (`<a<>` is a tag named `a<`).
 _STRICT = re.compile(r"<(?![^>]*>)")
-# What RFC 3986 lets a URI hold: unreserved and reserved characters, and `%` only before two hex digits.
-URI_CHARACTER = r"([A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})"
+# What RFC 3986 lets a URI's path, query and fragment hold: unreserved characters, the delimiters
+# (not `[` and `]`, which only bracket an IPv6 host) and `%` only before two hex digits.
+URI_CHARACTER = r"([A-Za-z0-9\-._~:/?#@!$&'()*+,;=]|%[0-9A-Fa-f]{2})"
 _URI = re.compile(f"{URI_CHARACTER}+")
 
 

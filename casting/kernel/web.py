@@ -10,6 +10,7 @@ import hashlib
 import logging
 import re
 import time
+from functools import partial
 from urllib.parse import quote, urlsplit
 
 from flask import Flask, current_app, g, request
@@ -145,13 +146,19 @@ def finish(response):
     return response
 
 
-def register_request_hooks(app, check_request, rate_limit_headers):
+def register_request_hooks(app, check_request, rate_limit_headers, signed_in_principal):
     """The hooks every request passes; `check_request` (the caller's principal and rate limit, before the
-    view) and `rate_limit_headers` (after it) come from the auth domain."""
+    view), `rate_limit_headers` (after it) and `signed_in_principal` (whose Idempotency-Key it is) come from
+    the auth domain. Idempotency keys are checked once the principal is known, their answers recorded last."""
+    from casting.kernel import idempotency
+
     app.url_map.converters["secret"] = SecretConverter
     app.before_request(start_timer)
     app.before_request(check_request)
     app.before_request(check_content_type)
+    # after the principal is known and the body's type accepted
+    app.before_request(partial(idempotency.check, signed_in_principal))
     app.after_request(rate_limit_headers)
     app.after_request(security_headers)
     app.after_request(finish)
+    app.after_request(idempotency.remember)

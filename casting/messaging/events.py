@@ -137,9 +137,8 @@ def chat_event(schema):
 @chat_event(SocketMessageSchema())
 def on_send(user, data):
     sent = services.send(user, data["conversation_id"], data.get("body"), data["attachment_ids"], data["client_id"])
-    if sent.created:
-        _typing.pop((request.sid, data["conversation_id"]), None)
-        services.publish(sent, skip_sid=request.sid)
+    _typing.pop((request.sid, data["conversation_id"]), None)
+    services.publish(sent, skip_sid=request.sid)  # again for a resent client_id (see the REST route)
     return MessageSchema().dump(sent.message)
 
 

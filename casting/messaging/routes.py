@@ -87,8 +87,7 @@ class MessageViews(MethodView):
         """Send a message (stored first, then delivered live, or by notification to whoever is away)."""
         sent = services.send(current_user, conversation_id, data.get("body"), data["attachment_ids"],
                              data["client_id"])
-        if sent.created:
-            services.publish(sent)
+        services.publish(sent)  # again for a resent client_id: its first send may have died before publishing
         return sent.message, 201 if sent.created else 200
 
 

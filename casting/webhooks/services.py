@@ -11,6 +11,8 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
+from redis.exceptions import RedisError
+
 from casting.kernel.extensions import redis
 from casting.kernel.jobs import enqueue
 from casting.notifications import apply_status
@@ -23,6 +25,7 @@ TWILIO_STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "un
 MSG91_STATUSES = {"1": "delivered", "delivered": "delivered", "delivrd": "delivered", "2": "failed",
                   "failed": "failed", "undelivered": "failed", "rejected": "failed", "16": "failed"}
 INBOUND_SEEN_TTL = 2 * 86400
+INBOUND_CLAIM_TTL = 60
 _handlers = defaultdict(list)
 
 
@@ -99,10 +102,23 @@ def _inbound(message):
 
 
 def _hand_over(message):
-    """Queue the handlers for a message, once per WhatsApp message id (Meta retries webhooks)."""
-    if not redis.set(f"casting:webhook:inbound:{message.message_id}", 1, nx=True, ex=INBOUND_SEEN_TTL):
+    """Queue the handlers for a message, once per WhatsApp message id (Meta retries webhooks).
+
+    The id is claimed for a minute, the job queued, and only then is the id marked seen for two days: if
+    queuing fails the claim is dropped and the error answers the webhook (a 503), so Meta's retry queues it.
+    """
+    key = f"casting:webhook:inbound:{message.message_id}"
+    if not redis.set(key, "queuing", nx=True, ex=INBOUND_CLAIM_TTL):
         return False
-    enqueue("default", tasks.handle_inbound, asdict(message))
+    try:
+        enqueue("default", tasks.handle_inbound, asdict(message))
+    except Exception:
+        try:
+            redis.delete(key)
+        except RedisError:
+            pass  # the claim lapses by itself within INBOUND_CLAIM_TTL
+        raise
+    redis.set(key, "queued", ex=INBOUND_SEEN_TTL)
     return True
 
 
