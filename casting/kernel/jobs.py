@@ -8,6 +8,7 @@ from opentelemetry import context, propagate, trace
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, Worker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
+from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 from rq.utils import utcparse
@@ -238,13 +239,24 @@ def _new_worker(queues, app):
     return worker
 
 
+def _stopping(worker):
+    """True once the worker was asked to stop (RQ marks a stop asked while idle only by its date)."""
+    return worker._stop_requested or getattr(worker, "_shutdown_requested_date", None) is not None
+
+
 def _wait_for_redis(worker):
-    while not worker._stop_requested:
-        try:
-            worker.connection.ping()
-            return
-        except RedisConnectionError:
-            time.sleep(1)
+    """Wait until Redis answers; False if a stop was asked meanwhile (the old worker's signal handlers
+    still answer SIGTERM, and may raise while Redis is away)."""
+    try:
+        while not _stopping(worker):
+            try:
+                worker.connection.ping()
+                return True
+            except RedisConnectionError:
+                time.sleep(1)
+    except (StopRequested, RedisConnectionError):
+        pass
+    return False
 
 
 def run_worker(queues, burst=False):
@@ -261,9 +273,8 @@ def run_worker(queues, burst=False):
             worked = worker.work(burst=burst, with_scheduler=True, logging_level=config["LOG_LEVEL"])
         except RedisConnectionError:
             worked = False
-        if burst or worker._stop_requested:
+        if burst or _stopping(worker):
             return worked
         log.warning("the worker stopped on a Redis error: a new one starts when Redis answers")
-        _wait_for_redis(worker)
-        if worker._stop_requested:
+        if not _wait_for_redis(worker):
             return worked
