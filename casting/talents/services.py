@@ -169,25 +169,37 @@ def _search(filters):
     embedding_side_only = vector is not None and all(name in EMBEDDING_SIDE for name, value in filters.items()
                                                      if value not in (None, "", []))
 
+    where = {"city": filters.get("city"), "gender": filters.get("gender")}
+
     def counted():
         """Every filter is on the embedding row (a row there is a live talent's): count there alone."""
-        return embeddings.matching({"city": filters.get("city"), "gender": filters.get("gender")},
-                                   filters.get("similar_to"))
+        return embeddings.matching(where, filters.get("similar_to"))
+
+    def exact_page(offset, limit):
+        """A page's select ranked exactly on the embedding rows, or None when the HNSW graph is cheaper."""
+        if not embeddings.ranks_exactly(where):
+            return None
+        return embeddings.exact_page(where, rerank, offset, limit, filters.get("similar_to"))
+    side_only = embedding_side_only and rerank is not None
     return _cached_page(lambda: search(filters, vector), filters, filters, vector=vector is not None,
-                        rerank=rerank, counted=counted if embedding_side_only else None)
+                        rerank=rerank, counted=counted if embedding_side_only else None,
+                        exact_page=exact_page if side_only else None)
 
 
-def _cached_page(make_query, cache_key, args, vector=False, rerank=None, counted=None):
+def _cached_page(make_query, cache_key, args, vector=False, rerank=None, counted=None, exact_page=None):
     """One page of the select `make_query()` makes (only on a miss) as (ids, JSON entries, total, exact).
 
     With `rerank` (the query vector), the page comes from the index's candidates in exact order;
-    `counted` makes a cheaper select of the same rows to count, if there is one. Matches are counted
-    up to COUNT_BOUND (beyond, `total` is a lower bound: counting every match of a broad filter over
-    a million talents costs more than finding the page), in the page's own statement."""
+    `counted` makes a cheaper select of the same rows to count, if there is one; `exact_page(offset,
+    limit)` makes the page's select another way when it finds that cheaper (else None; `counted` then
+    counts). Matches are counted up to COUNT_BOUND (beyond, `total` is a lower bound: counting every
+    match of a broad filter over a million talents costs more than finding the page), in the page's
+    own statement."""
     def compute():
-        query = make_query()
         offset = (args["page"] - 1) * args["per_page"]
-        if vector:
+        page_query = exact_page(offset, args["per_page"]) if exact_page is not None else None
+        query = make_query() if page_query is None else None
+        if vector and page_query is None:
             embeddings.scan_settings()
         if rerank is None and counted is None:
             # One round trip: the page, and beside it the bounded count as an uncorrelated subquery
@@ -200,9 +212,9 @@ def _cached_page(make_query, cache_key, args, vector=False, rerank=None, counted
                 return [talent_id for talent_id, _ in rows], total, total <= COUNT_BOUND
             counting = query.order_by(None).with_only_columns(Talent.id)
             return [], *(bounded_count(counting) if offset else (0, True))
-        if rerank is not None:
+        if page_query is None and rerank is not None:
             page_query = embeddings.reranked(query, rerank, offset, args["per_page"])
-        else:
+        elif page_query is None:
             page_query = query.with_only_columns(Talent.id).limit(args["per_page"]).offset(offset)
         ids = list(db.session.scalars(page_query))
         if len(ids) < args["per_page"] and (ids or offset == 0):
