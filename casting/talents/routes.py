@@ -4,10 +4,11 @@ from flask_smorest import Blueprint
 
 from casting.auth.api_keys import api_key_required
 from casting.auth.permissions import login_required
+from casting.auth.principal import prefetch
 from casting.jsonprovider import json_response
 from casting.openapi import error_responses
 from casting.pagination import PageArgsSchema, page_of
-from casting.talents import embeddings, media, services
+from casting.talents import cache as talent_cache, embeddings, media, services
 from casting.talents.schemas import (EMBEDDING_EXAMPLE, EMBEDDING_STORED_EXAMPLE, MEDIA_EXAMPLE, TALENT_EXAMPLE,
                                      EmbeddingInputSchema, EmbeddingSchema, MediaUploadSchema,
                                      MediaSchema, TalentInputSchema, TalentQueryArgsSchema, TalentSchema,
@@ -94,6 +95,7 @@ class FeaturedTalentViews(MethodView):
 
 @blp.route("/<int:talent_id>")
 class TalentByIdViews(MethodView):
+    @prefetch(lambda user_id, path: talent_cache.profile_keys(path["talent_id"]))
     @login_required()
     @blp.response(200, TalentSchema, example=TALENT_EXAMPLE)
     @error_responses(blp, 401, 404)
