@@ -2,7 +2,7 @@
 from datetime import date, datetime, timezone
 
 from sqlalchemy import and_, case, false, func, literal, or_, select, text
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import defer, joinedload
 
 from casting.errors import ApiError, Codes
 from casting.extensions import db
@@ -108,7 +108,9 @@ def page_json(result, args, viewer):
 
 def get_live(talent_id, lock=False):
     """A talent that is not deleted (404 otherwise); with `lock`, its row is locked and freshly read."""
-    options = {"with_for_update": True, "populate_existing": True} if lock else {}
+    # unlocked, its media come in the same statement (one round trip, not a second select for them);
+    # FOR UPDATE cannot lock the outer side of that join
+    options = {"with_for_update": True, "populate_existing": True} if lock else {"options": [joinedload(Talent.media)]}
     talent = db.session.get(Talent, talent_id, **options)
     if talent is None or talent.deleted_at is not None:
         raise ApiError(Codes.TALENT_NOT_FOUND)
