@@ -213,6 +213,7 @@ class Config:
         self.EMBEDDING_DIM = embedding_dim()
         self.EMBEDDING_MODEL = _str("EMBEDDING_MODEL", "all-MiniLM-L6-v2")
         self.HNSW_EF_SEARCH = _int("HNSW_EF_SEARCH", 100)
+        self.VECTOR_EXACT_MAX = _int("VECTOR_EXACT_MAX", 30000)
 
         self.API_TITLE = "Casting Platform API"
         self.API_VERSION = "v1"
@@ -260,6 +261,8 @@ class Config:
             raise RuntimeError("EMBEDDING_DIM must be between 1 and 2000 (the most an HNSW index takes).")
         if not 1 <= self.HNSW_EF_SEARCH <= 1000:
             raise RuntimeError("HNSW_EF_SEARCH must be between 1 and 1000.")
+        if self.VECTOR_EXACT_MAX < 0:
+            raise RuntimeError("VECTOR_EXACT_MAX must be 0 (never rank exactly) or more.")
         if self.LOG_FORMAT not in ("json", "text"):
             raise RuntimeError("LOG_FORMAT must be `json` or `text`.")
         for name in ("RATELIMIT_DEFAULT", "RATELIMIT_SEARCH", "RATELIMIT_UPLOAD", "RATELIMIT_SIGN_IN"):

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from casting.auditions.models import AuditionSlot
 from casting.kernel.extensions import db
@@ -480,15 +480,26 @@ def test_every_invitation_move_is_allowed_or_refused_as_the_table_says(client, s
             assert [event["to_status"] for event in body["history"]] == moved
 
 
-def test_the_same_answer_twice_changes_nothing_and_moving_to_a_full_slot_keeps_yours(client, stage):
+def test_the_same_answer_twice_changes_nothing_and_moving_to_a_full_slot_keeps_yours(app, client, stage):
     audition = stage["audition"]
     slots = client.post(f"/api/auditions/{audition}/schedule", headers=stage["owner"],
                         json={**WINDOW, "end_at": "2026-12-05T10:30:00", "capacity_per_slot": 1}).json["slots"]
     (asha, asha_headers), (bina, bina_headers) = stage["talent"]("Asha"), stage["talent"]("Bina")
     client.post(f"/api/auditions/{audition}/invite", json={"talent_ids": [asha, bina]}, headers=stage["owner"])
     first = client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept"}, headers=asha_headers).json
-    twice = client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept"}, headers=asha_headers).json
+    sent = []
+    with app.app_context():
+        engine = db.engine
+    listen = lambda conn, cursor, statement, *rest: sent.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        twice = client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept"}, headers=asha_headers).json
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
     assert twice == first and len(twice["history"]) == 2
+    # answered from the invitation as read: no lock taken, nothing written
+    assert not any("FOR UPDATE" in statement or statement.lstrip().startswith(("UPDATE", "INSERT"))
+                   for statement in sent), sent
     client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept"}, headers=bina_headers)
     full = client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept", "slot_id": slots[1]["id"]},
                        headers=asha_headers)

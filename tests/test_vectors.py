@@ -5,7 +5,7 @@ import math
 import random
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from casting.auth import api_keys
 from casting.kernel.extensions import db
@@ -222,6 +222,7 @@ def test_exact_path_is_exact_and_the_hnsw_path_recalls_at_least_95_percent(app, 
             assert _page_ids(filters, 100) == brute_force(population, query)[:100]
         db.session.rollback()
 
+    app.config["VECTOR_EXACT_MAX"] = 0  # a filter on gender alone takes the graph too (restored by the app fixture)
     with app.app_context():
         db.session.execute(text("SET enable_seqscan = off"))
         db.session.execute(text("SET enable_sort = off"))  # the HNSW path, even on a small table
@@ -238,6 +239,49 @@ def test_exact_path_is_exact_and_the_hnsw_path_recalls_at_least_95_percent(app, 
             assert len(got) == 20 and set(got) <= set(females)
             recalls.append(len(set(got) & set(brute_force(population, query, females)[:20])) / 20)
         assert sum(recalls) / len(recalls) >= 0.95, recalls
+
+
+def _statements(app, filters):
+    """The SQL statements one (uncached) page of a search sends."""
+    sent = []
+    with app.app_context():
+        listen = lambda conn, cursor, statement, *rest: sent.append(statement)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listen)
+        try:
+            ids = _page_ids(filters, 5)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listen)
+        db.session.rollback()
+    return ids, sent
+
+
+def test_a_selective_city_and_gender_is_ranked_exactly_without_the_graph(app, client, login, population):
+    with app.app_context():
+        city = db.session.scalar(text("SELECT location->>'city' FROM talents WHERE gender = 'male' "
+                                      "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"))
+        db.session.execute(text("ANALYZE talent_embeddings"))
+        db.session.commit()
+    wanted = matching_ids(app, city=city, gender="male")
+    query = [float(x) for x in normal(random.Random(8))]
+    # Few matches (the planner's estimate at most VECTOR_EXACT_MAX): no HNSW scan, the exact ranking.
+    ids, sent = _statements(app, {"embedding": query, "city": city.lower(), "gender": "male"})
+    assert ids == brute_force(population, query, wanted)[:5]
+    assert not any("set_config" in statement for statement in sent), sent  # no HNSW scan settings
+    assert any("talent_embeddings.embedding <=>" in statement and "FROM talents" not in statement
+               for statement in sent), sent
+    # Paging and the count on the exact path, through the route (the talent itself left out of similar_to).
+    me = login("casting_director")
+    pages = [search(client, me, similar_to=wanted[0], city=city, gender="male", per_page=4, page=number)
+             for number in (1, 2)]
+    expected = brute_force(population, population[wanted[0]], wanted[1:])
+    assert [item["id"] for page in pages for item in page["items"]] == expected[:8]
+    assert pages[0]["meta"]["total"] == len(wanted) - 1
+    # More matches than VECTOR_EXACT_MAX: the HNSW graph, as before.
+    app.config["VECTOR_EXACT_MAX"] = 1
+    query = [float(x) for x in normal(random.Random(9))]  # a new vector: no cached page answers
+    ids, sent = _statements(app, {"embedding": query, "city": city, "gender": "male"})
+    assert any("set_config" in statement for statement in sent), sent  # the HNSW scan settings
+    assert set(ids) <= set(wanted) and len(ids) == 5
 
 
 def test_a_broad_vector_search_counts_up_to_a_bound(app, client, login, population, monkeypatch):

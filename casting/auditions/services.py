@@ -385,14 +385,19 @@ def rsvp(audition_id, user, answer):
 
 
 def answer_invitation(audition, invitation, user, answer):
-    """Accept (a slot, or the waitlist), decline, or ask to reschedule; from the app or a WhatsApp button."""
-    db.session.refresh(invitation, with_for_update=True)
+    """Accept (a slot, or the waitlist), decline, or ask to reschedule; from the app or a WhatsApp button.
+
+    The same answer again (a double tap on WhatsApp, a retried request) changes nothing: seen on the
+    invitation as read, it is answered from that, with no lock and no write."""
     wanted = RSVP[answer["response"]]
     if answer.get("slot_id") is not None and not any(slot.id == answer["slot_id"] for slot in audition.slots):
         raise ApiError(Codes.VALIDATION, details={"fields": {"slot_id": ["Not a slot of this audition."]}})
+    if _unchanged(invitation, wanted, answer):
+        return invitation
+    db.session.refresh(invitation, with_for_update=True)
     same_answer = wanted == invitation.status
-    if same_answer and (wanted != S.ACCEPTED or answer.get("slot_id") in (None, invitation.slot_id)):
-        db.session.commit()  # the same answer twice (a double tap on WhatsApp) changes nothing
+    if _unchanged(invitation, wanted, answer):
+        db.session.commit()  # answered the same meanwhile: nothing to change
         return invitation
     if not same_answer:
         _move(invitation, wanted, user, answer.get("note"))
@@ -415,6 +420,11 @@ def answer_invitation(audition, invitation, user, answer):
     _fill_from_waitlist(audition.id)
     db.session.refresh(invitation)
     return invitation
+
+
+def _unchanged(invitation, wanted, answer):
+    """True when the invitation already holds this answer (and the slot asked for, if any)."""
+    return wanted == invitation.status and (wanted != S.ACCEPTED or answer.get("slot_id") in (None, invitation.slot_id))
 
 
 def _fill_from_waitlist(audition_id):

@@ -40,8 +40,9 @@ RECORD_SECONDS = 24 * 3600
 _FIELDS = ("role", "is_active", "suspended_at")
 
 # KEYS: rate-limit list ('' when the route is exempt), session state, principal record (both
-# optional). ARGV: now, limit, window seconds. Returns {allowed, requests in the window (this one
-# included), when the oldest of them leaves it (or the next one frees, refused), session state, record}.
+# optional), then the keys the view reads first (`prefetch`). ARGV: now, limit, window seconds. Returns
+# {allowed, requests in the window (this one included), when the oldest of them leaves it (or the next
+# one frees, refused), session state, record, then the view's keys' values}.
 # The list is the limits library's moving window (newest first, at most `limit` entries); entries that
 # left the window are dropped from its tail first, so its length is the count (each is popped once).
 _LOOKUP = """
@@ -66,7 +67,9 @@ end
 local state, record = false, false
 if KEYS[2] then state = redis.call('GET', KEYS[2]) end
 if KEYS[3] then record = redis.call('GET', KEYS[3]) end
-return {allowed, used, oldest, state, record}
+local result = {allowed, used, oldest, state, record}
+for i = 4, #KEYS do result[#result + 1] = redis.call('GET', KEYS[i]) end
+return result
 """
 
 
@@ -227,13 +230,15 @@ def check_request():
     rate_key, item = _rate_key(request.endpoint, payload)
     if not rate_key and payload is None:
         return
-    keys = [rate_key]
+    keys, ahead = [rate_key], []
     if payload is not None:
-        keys += [session_key(payload["sid"]), record_key(payload["sub"])]
+        ahead = _prefetch_keys(request.endpoint, payload)
+        keys += [session_key(payload["sid"]), record_key(payload["sub"]), *ahead]
     now = time.time()
     args = [repr(now), item.amount, item.get_expiry()] if item else [0, 0, 0]
     try:
-        allowed, used, oldest, state, raw = script(_LOOKUP)(keys=keys, args=args)
+        allowed, used, oldest, state, raw, *values = script(_LOOKUP)(keys=keys, args=args)
+        g.prefetched = dict(zip(ahead, values))
     except RedisError:  # the database is the source of truth; no count is kept meanwhile
         allowed, state, raw, item = 1, None, None, None
     if item is not None:
@@ -243,6 +248,42 @@ def check_request():
         raise ApiError(Codes.RATE_LIMITED, headers={"Retry-After": str(reset)})
     if payload is not None:
         g.principal_lookup = (payload, *_principal(payload, state, raw))
+
+
+# -- what a view reads first, read in the same round trip ------------------------------------------
+
+_prefetches = {}
+
+
+def prefetch(keys):
+    """A view decorator: `keys(user_id, view_args)` names the Redis keys the view reads first for a
+    signed-in caller. `check_request` reads them in its one round trip (with the rate limit and the
+    principal), and the view takes them with `prefetched`, so a cached read costs one round trip."""
+    def decorate(view):
+        view.prefetch_keys = keys
+        return view
+    return decorate
+
+
+def _prefetch_keys(endpoint, payload):
+    """The keys this request's view asked for (`prefetch`), or none."""
+    if not endpoint:
+        return []
+    found = _prefetches.get((endpoint, request.method), False)
+    if found is False:
+        view = current_app.view_functions.get(endpoint)
+        handler = getattr(getattr(view, "view_class", None), request.method.lower(), view)
+        found = _prefetches[(endpoint, request.method)] = getattr(handler, "prefetch_keys", None)
+    return list(found(int(payload["sub"]), request.view_args or {})) if found else []
+
+
+def prefetched(*keys):
+    """The values `check_request` read for `keys` in this request (bytes or None each), or None when it
+    did not read them all (the caller reads them itself)."""
+    found = g.get("prefetched") if has_app_context() else None
+    if not found or any(key not in found for key in keys):
+        return None
+    return [found[key] for key in keys]
 
 
 def rate_limit_headers(response):

@@ -6,6 +6,7 @@ from jwt.exceptions import PyJWTError
 
 from casting.auth import oauth, services, sessions
 from casting.auth.permissions import login_required
+from casting.auth.principal import prefetch
 from casting.auth.schemas import (SIGNED_IN_EXAMPLE, TOKENS_EXAMPLE, FacebookSignInSchema, GoogleSignInSchema,
                                   LoginSchema, LogoutSchema, MeUpdateSchema, OtpSendSchema, OtpSentSchema,
                                   OtpVerifySchema, RegisterSchema, SessionSchema, SignedInSchema, TokensSchema)
@@ -109,6 +110,7 @@ class LogoutViews(MethodView):
 
 @blp.route("/me")
 class MeViews(MethodView):
+    @prefetch(user_cache.keys)
     @login_required()
     @blp.response(200, UserSchema, example=USER_EXAMPLE)
     @error_responses(blp, 401)

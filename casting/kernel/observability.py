@@ -48,11 +48,22 @@ def _route_label():
     return request.url_rule.rule if request.url_rule else "<unmatched>"
 
 
+_children = {}  # (metric, labels) -> its child: `labels()` takes a lock and builds a key per call
+
+
+def _child(metric, *labels):
+    found = _children.get((metric, labels))
+    if found is None:
+        found = _children[(metric, labels)] = metric.labels(*labels)
+    return found
+
+
 def record_request(response):
     started = g.get("started_at")
+    route = _route_label()
     if started is not None:
-        LATENCY.labels(request.method, _route_label()).observe(time.perf_counter() - started)
-    REQUESTS.labels(request.method, _route_label(), response.status_code).inc()
+        _child(LATENCY, request.method, route).observe(time.perf_counter() - started)
+    _child(REQUESTS, request.method, route, response.status_code).inc()
     return response
 
 

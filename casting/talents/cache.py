@@ -18,6 +18,7 @@ import time
 from flask import current_app
 from redis.exceptions import LockError, WatchError
 
+from casting.auth import prefetched
 from casting.kernel.extensions import cache, redis, script
 
 LIST_TIMEOUT = 300
@@ -143,9 +144,15 @@ def _fill_json(ids, entries, version, render):
             for talent_id, entry in zip(ids, entries)]
 
 
+def profile_keys(talent_id):
+    """What `profile_json` reads: the list version and the profile's JSON entry (a route's `prefetch`)."""
+    return VERSION_KEY, JSON_PREFIX + str(talent_id)
+
+
 def profile_json(talent_id, render):
     """One profile's JSON entry (None when it is not live), from the cache or `render([id])`."""
-    version, entry = redis.mget(VERSION_KEY, JSON_PREFIX + str(talent_id))
+    keys = profile_keys(talent_id)
+    version, entry = prefetched(*keys) or redis.mget(*keys)
     return _fill_json([talent_id], [entry], version, render)[0]
 
 

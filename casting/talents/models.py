@@ -166,6 +166,8 @@ class TalentEmbedding(db.Model):
         Index("ix_talent_embeddings_hnsw", cast(embedding, HALFVEC(embedding_dim())).label("halfvec"),
               postgresql_using="hnsw", postgresql_ops={"halfvec": "halfvec_cosine_ops"}),
         Index("ix_talent_embeddings_filters", "city", "gender", "talent_id"),  # an index-only count
+        # A selective city and gender ranked exactly: the matching vectors side by side, no heap page each.
+        Index("ix_talent_embeddings_exact", "city", "gender", "talent_id", postgresql_include=["embedding"]),
     )
 
 

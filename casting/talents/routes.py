@@ -2,12 +2,11 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-from casting.auth import api_key_required
-from casting.auth import login_required
+from casting.auth import api_key_required, login_required, prefetch
 from casting.kernel.jsonprovider import json_response
 from casting.kernel.openapi import error_responses
 from casting.kernel.pagination import PageArgsSchema, paginated
-from casting.talents import embeddings, media, services
+from casting.talents import cache as talent_cache, embeddings, media, services
 from casting.talents.schemas import (EMBEDDING_EXAMPLE, EMBEDDING_STORED_EXAMPLE, MEDIA_EXAMPLE, TALENT_EXAMPLE,
                                      EmbeddingInputSchema, EmbeddingSchema, MediaUploadSchema,
                                      MediaSchema, TalentInputSchema, TalentQueryArgsSchema, TalentSchema,
@@ -93,6 +92,7 @@ class FeaturedTalentViews(MethodView):
 
 @blp.route("/<int:talent_id>")
 class TalentByIdViews(MethodView):
+    @prefetch(lambda user_id, path: talent_cache.profile_keys(path["talent_id"]))
     @login_required()
     @blp.response(200, TalentSchema, example=TALENT_EXAMPLE)
     @error_responses(blp, 401, 404)

@@ -2,7 +2,7 @@
 from datetime import date, datetime, timezone
 
 from sqlalchemy import and_, case, false, func, literal, or_, select, text
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import defer, joinedload
 
 from casting.kernel.errors import ApiError, Codes
 from casting.kernel.extensions import db
@@ -82,12 +82,24 @@ def _render_json(ids):
     return {record["id"]: _json_entry(record) for record in profiles(ids)}
 
 
-def json_view(entry, viewer):
-    """A profile's cached JSON as `viewer` may see it: with the date of birth for those who manage it."""
-    user_id, agent_id, born, body = entry.split(b"|", 3)
-    if viewer is not None and (viewer.role == Role.ADMIN or str(viewer.id).encode() in (user_id, agent_id)):
-        return b'{"date_of_birth":' + (b'"' + born + b'"' if born else b"null") + b"," + body[1:]
-    return body
+def _manager(viewer):
+    """(whether `viewer` manages every profile, their id as the cached entries write it)."""
+    if viewer is None:
+        return False, None
+    return viewer.role == Role.ADMIN, str(viewer.id).encode()
+
+
+def json_view(entry, viewer, manager=None):
+    """A profile's cached JSON as `viewer` may see it: with the date of birth for those who manage it
+    (`manager`: `_manager(viewer)`, worked out once per page). The body is sliced once, not split."""
+    admin, me = manager or _manager(viewer)
+    first = entry.index(b"|")
+    second = entry.index(b"|", first + 1)
+    third = entry.index(b"|", second + 1)
+    if admin or (me is not None and me in (entry[:first], entry[first + 1:second])):
+        born = entry[second + 1:third]
+        return b'{"date_of_birth":' + (b'"' + born + b'"' if born else b"null") + b"," + entry[third + 2:]
+    return entry[third + 1:]
 
 
 def profile_json(talent_id, viewer):
@@ -102,13 +114,16 @@ def page_json(result, args, viewer):
     """A page `{items, meta}` as JSON bytes from cached entries, each as `viewer` may see it."""
     entries, total, exact = result
     meta = page([], total, args["page"], args["per_page"], exact)["meta"]
-    return (b'{"items":[' + b",".join(json_view(entry, viewer) for entry in entries) + b'],"meta":'
+    manager = _manager(viewer)
+    return (b'{"items":[' + b",".join([json_view(entry, viewer, manager) for entry in entries]) + b'],"meta":'
             + dumps_bytes(meta) + b"}")
 
 
 def get_live(talent_id, lock=False):
     """A talent that is not deleted (404 otherwise); with `lock`, its row is locked and freshly read."""
-    options = {"with_for_update": True, "populate_existing": True} if lock else {}
+    # unlocked, its media come in the same statement (one round trip, not a second select for them);
+    # FOR UPDATE cannot lock the outer side of that join
+    options = {"with_for_update": True, "populate_existing": True} if lock else {"options": [joinedload(Talent.media)]}
     talent = db.session.get(Talent, talent_id, **options)
     if talent is None or talent.deleted_at is not None:
         raise ApiError(Codes.TALENT_NOT_FOUND)
@@ -169,25 +184,37 @@ def _search(filters):
     embedding_side_only = vector is not None and all(name in EMBEDDING_SIDE for name, value in filters.items()
                                                      if value not in (None, "", []))
 
+    where = {"city": filters.get("city"), "gender": filters.get("gender")}
+
     def counted():
         """Every filter is on the embedding row (a row there is a live talent's): count there alone."""
-        return embeddings.matching({"city": filters.get("city"), "gender": filters.get("gender")},
-                                   filters.get("similar_to"))
+        return embeddings.matching(where, filters.get("similar_to"))
+
+    def exact_page(offset, limit):
+        """A page's select ranked exactly on the embedding rows, or None when the HNSW graph is cheaper."""
+        if not embeddings.ranks_exactly(where):
+            return None
+        return embeddings.exact_page(where, rerank, offset, limit, filters.get("similar_to"))
+    side_only = embedding_side_only and rerank is not None
     return _cached_page(lambda: search(filters, vector), filters, filters, vector=vector is not None,
-                        rerank=rerank, counted=counted if embedding_side_only else None)
+                        rerank=rerank, counted=counted if embedding_side_only else None,
+                        exact_page=exact_page if side_only else None)
 
 
-def _cached_page(make_query, cache_key, args, vector=False, rerank=None, counted=None):
+def _cached_page(make_query, cache_key, args, vector=False, rerank=None, counted=None, exact_page=None):
     """One page of the select `make_query()` makes (only on a miss) as (ids, JSON entries, total, exact).
 
     With `rerank` (the query vector), the page comes from the index's candidates in exact order;
-    `counted` makes a cheaper select of the same rows to count, if there is one. Matches are counted
-    up to COUNT_BOUND (beyond, `total` is a lower bound: counting every match of a broad filter over
-    a million talents costs more than finding the page), in the page's own statement."""
+    `counted` makes a cheaper select of the same rows to count, if there is one; `exact_page(offset,
+    limit)` makes the page's select another way when it finds that cheaper (else None; `counted` then
+    counts). Matches are counted up to COUNT_BOUND (beyond, `total` is a lower bound: counting every
+    match of a broad filter over a million talents costs more than finding the page), in the page's
+    own statement."""
     def compute():
-        query = make_query()
         offset = (args["page"] - 1) * args["per_page"]
-        if vector:
+        page_query = exact_page(offset, args["per_page"]) if exact_page is not None else None
+        query = make_query() if page_query is None else None
+        if vector and page_query is None:
             embeddings.scan_settings()
         if rerank is None and counted is None:
             # One round trip: the page, and beside it the bounded count as an uncorrelated subquery
@@ -200,9 +227,9 @@ def _cached_page(make_query, cache_key, args, vector=False, rerank=None, counted
                 return [talent_id for talent_id, _ in rows], total, total <= COUNT_BOUND
             counting = query.order_by(None).with_only_columns(Talent.id)
             return [], *(bounded_count(counting) if offset else (0, True))
-        if rerank is not None:
+        if page_query is None and rerank is not None:
             page_query = embeddings.reranked(query, rerank, offset, args["per_page"])
-        else:
+        elif page_query is None:
             page_query = query.with_only_columns(Talent.id).limit(args["per_page"]).offset(offset)
         ids = list(db.session.scalars(page_query))
         if len(ids) < args["per_page"] and (ids or offset == 0):

@@ -12,6 +12,7 @@ like those columns in PostgreSQL: Redis never holds them in clear.
 from cryptography.fernet import InvalidToken
 from redis.exceptions import RedisError
 
+from casting.auth import prefetched
 from casting.kernel.extensions import redis, script
 from casting.kernel.jsonprovider import dumps_bytes
 from casting.kernel.pii import fernet
@@ -26,15 +27,16 @@ return 1
 """
 
 
-def _keys(user_id):
+def keys(user_id, view_args=None):
+    """The user's entry and generation keys (a `prefetch` of the routes that read them)."""
     return f"casting:cache:user:{user_id}", f"casting:cache:user-generation:{user_id}"
 
 
 def own_profile(user_id, load, schema):
     """The user's profile as JSON bytes: from the cache, or `schema` dumped from `load()` and stored."""
-    entry, generation = _keys(user_id)
+    entry, generation = keys(user_id)
     try:
-        raw, seen = redis.mget(entry, generation)
+        raw, seen = prefetched(entry, generation) or redis.mget(entry, generation)
     except RedisError:
         raw = seen = None
     if raw is not None:
@@ -54,7 +56,7 @@ def forget(*user_ids):
     """After a committed write to these users: a new generation, and their entries gone."""
     with redis.pipeline(transaction=False) as pipe:
         for user_id in user_ids:
-            entry, generation = _keys(user_id)
+            entry, generation = keys(user_id)
             pipe.incr(generation)
             pipe.expire(generation, TIMEOUT)
             pipe.delete(entry)
