@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install media-tools run test lock bench lint clean
+.PHONY: install media-tools run test lock bench load alert-tools lint clean
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,14 @@ bench: install media-tools
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) \
 		|| (echo "bench needs wrk: install the 'wrk' package" && exit 1)
 	$(BIN)/python -m bench
+
+# The load test of real journeys (bench/load.py, bench/locustfile.py): Locust, headless, on loopback only,
+# bounded by LOAD_USERS and LOAD_MINUTES; LOAD_MODE=steps finds the knee, LOAD_MODE=overload checks that a
+# crowd with no think time is answered within 2 s (wrk). Run it under `flock /work/bench.lock` on a shared box.
+load: install media-tools
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) \
+		|| (echo "load needs wrk: install the 'wrk' package" && exit 1)
+	$(BIN)/python -m bench.load
 
 clean:
 	rm -rf $(VENV) instance .coverage htmlcov

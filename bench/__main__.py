@@ -54,11 +54,12 @@ def pii_key(secret, purpose):
     return derive(secret, purpose)
 
 
-def service_urls():
-    """DATABASE_URL and REDIS_URL, or embedded servers of the benchmark's own under instance/bench."""
+def service_urls(instance=None):
+    """DATABASE_URL and REDIS_URL, or embedded servers of the benchmark's own under `instance` (default
+    BENCH_INSTANCE, else instance/bench)."""
     from casting.embedded import EmbeddedPostgres, EmbeddedRedis
 
-    instance = Path(os.environ.get("BENCH_INSTANCE", ROOT / "instance" / "bench"))
+    instance = Path(instance or os.environ.get("BENCH_INSTANCE", ROOT / "instance" / "bench"))
     return {"DATABASE_URL": os.environ.get("DATABASE_URL") or EmbeddedPostgres(instance).attach(),
             "REDIS_URL": os.environ.get("REDIS_URL") or EmbeddedRedis(instance).attach()}
 
@@ -221,27 +222,33 @@ def table(rows, hello, select):
     return "\n".join(lines)
 
 
+def service_env(urls):
+    """The service's environment: production mode on `urls`, fixed PII keys, providers that deliver nothing
+    (no worker runs), and limits lifted, since every client of a run comes from one loopback address."""
+    return {**os.environ, **urls, "APP_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
+            "JWT_SECRET_KEY": secrets.token_hex(32), "PII_KEYS": pii_key("bench", "pii"),
+            "PII_INDEX_KEY": pii_key("bench", "pii-index"), "METRICS_TOKEN": secrets.token_hex(32),
+            "PUBLIC_BASE_URL": "http://127.0.0.1",  # production refuses to start without it; no link is followed
+            # Production refuses the console providers; nothing is delivered during a run (no worker).
+            "WHATSAPP_PROVIDER": "cloud", "WHATSAPP_API_BASE": "http://127.0.0.1:9", "WHATSAPP_PHONE_NUMBER_ID": "0",
+            "WHATSAPP_ACCESS_TOKEN": "bench", "WHATSAPP_APP_SECRET": "bench", "WHATSAPP_VERIFY_TOKEN": "bench",
+            "SMS_PROVIDER": "msg91", "MSG91_API_BASE": "http://127.0.0.1:9", "MSG91_AUTH_KEY": "bench",
+            "MSG91_SENDER_ID": "BENCH", "MSG91_WEBHOOK_TOKEN": "bench", "EMAIL_PROVIDER": "smtp",
+            "RATELIMIT_DEFAULT": "10000000/minute", "RATELIMIT_SEARCH": "10000000/minute",
+            "RATELIMIT_UPLOAD": "10000000/minute", "RATELIMIT_SIGN_IN": "10000000/minute",
+            # the login route signs one account in over and over: its flood guards would refuse it
+            "LOGIN_LIMIT_PER_IDENTIFIER": "10000000/minute", "LOGIN_LIMIT_PER_IP": "10000000/minute",
+            "CHAT_SEND_LIMIT": "10000000/minute", "CHAT_CONVERSATION_LIMIT": "10000000/minute",
+            # every run invites the same 500 talent again: the per-talent cap would skip them after a few runs
+            "INVITE_LIMIT_PER_TALENT": "10000000/minute",
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
 def main():
     if not shutil.which("wrk"):
         raise SystemExit("bench needs wrk: install Debian's `wrk` package (make bench does it).")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **service_urls(), "APP_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
-           "JWT_SECRET_KEY": secrets.token_hex(32), "PII_KEYS": pii_key("bench", "pii"),
-           "PII_INDEX_KEY": pii_key("bench", "pii-index"), "METRICS_TOKEN": secrets.token_hex(32),
-           "PUBLIC_BASE_URL": "http://127.0.0.1",  # production refuses to start without it; no link is followed
-           # Production refuses the console providers; nothing is delivered during a run (no worker).
-           "WHATSAPP_PROVIDER": "cloud", "WHATSAPP_API_BASE": "http://127.0.0.1:9", "WHATSAPP_PHONE_NUMBER_ID": "0",
-           "WHATSAPP_ACCESS_TOKEN": "bench", "WHATSAPP_APP_SECRET": "bench", "WHATSAPP_VERIFY_TOKEN": "bench",
-           "SMS_PROVIDER": "msg91", "MSG91_API_BASE": "http://127.0.0.1:9", "MSG91_AUTH_KEY": "bench",
-           "MSG91_SENDER_ID": "BENCH", "MSG91_WEBHOOK_TOKEN": "bench", "EMAIL_PROVIDER": "smtp",
-           "RATELIMIT_DEFAULT": "10000000/minute", "RATELIMIT_SEARCH": "10000000/minute",
-           "RATELIMIT_UPLOAD": "10000000/minute", "RATELIMIT_SIGN_IN": "10000000/minute",
-           # the login route signs one account in over and over: its flood guards would refuse it
-           "LOGIN_LIMIT_PER_IDENTIFIER": "10000000/minute", "LOGIN_LIMIT_PER_IP": "10000000/minute",
-           "CHAT_SEND_LIMIT": "10000000/minute", "CHAT_CONVERSATION_LIMIT": "10000000/minute",
-           # every run invites the same 500 talent again: the per-talent cap would skip them after a few runs
-           "INVITE_LIMIT_PER_TALENT": "10000000/minute",
-           "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = service_env(service_urls())
     for command in PREPARE:
         done = subprocess.run(command, cwd=ROOT, env={**env, "APP_ENV": "development"},  # nosec B603
                               check=True, capture_output=True, text=True)

@@ -8,6 +8,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from casting.embedded import connect_pending_database, is_pending, pending_redis_connection, resolve_urls
+from casting.admission import register_admission_control
 from casting.auth.principal import RATE_LIMIT_HEADERS
 from casting.auth.sessions import register_jwt_callbacks
 from casting.errors import register_error_handlers, register_jwt_errors
@@ -169,4 +170,5 @@ def create_app(config=None):
             event.listen(db.engine, "do_connect", connect_pending_database)
         log_slow_queries(db.engine, app.config["SLOW_QUERY_MS"])
         configure_tracing(app, db.engine)
+    register_admission_control(app)  # outermost: a refused request costs no more than its headers
     return app
