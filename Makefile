@@ -20,10 +20,16 @@ media-tools:
 		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg) \
 		|| (echo "self-tapes need ffmpeg and ffprobe: install the 'ffmpeg' package" && exit 1)
 
+# promtool (Debian's `prometheus` package): tests/test_alerts.py checks and unit-tests ops/alerts.yml with it.
+alert-tools:
+	@command -v promtool >/dev/null \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) \
+		|| (echo "the alert tests need promtool: install the 'prometheus' package" && exit 1)
+
 run: install media-tools
 	APP_ENV=development $(BIN)/flask up
 
-test: install media-tools
+test: install media-tools alert-tools
 	$(BIN)/python tools/lock.py check
 	$(BIN)/bandit --quiet --severity-level medium -r casting config.py wsgi.py gunicorn.conf.py tools
 	$(BIN)/flake8 casting tests bench tools config.py wsgi.py gunicorn.conf.py migrations
