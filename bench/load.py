@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import requests
 
 from bench.__main__ import BIN, RESULTS, ROOT, cpu_seconds, service_env, service_urls, start, stop
@@ -162,15 +163,20 @@ def locust(base, env, service, users, minutes, label):
     log = open(RESULTS / f"load-{label}.log", "w")
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)  # nosec B603
     time.sleep(ramp)
-    cpu_before, started = cpu_seconds(service), time.monotonic()
-    load_during = []
+    cpu_before, generator_before, started = cpu_seconds(service), cpu_seconds(process), time.monotonic()
+    load_during, generator = [], 0.0
     while process.poll() is None:
         load_during.append(os.getloadavg()[0])
+        try:
+            generator = cpu_seconds(process) - generator_before
+        except psutil.NoSuchProcess:
+            pass
         time.sleep(5)
     cpu, seconds = cpu_seconds(service) - cpu_before, time.monotonic() - started
     with open(f"{prefix}_stats.csv") as stats:
         rows = list(csv.DictReader(stats))
-    return rows, cpu, seconds, max(load_during, default=float("nan"))
+    return rows, cpu, seconds, {"peak_load": max(load_during, default=float("nan")),
+                                "generator_cores": generator / seconds}
 
 
 def summary(rows):
@@ -204,29 +210,30 @@ def verdict(totals):
 
 
 def run(base, env, service):
-    rows, cpu, seconds, peak = locust(base, env, service, USERS, MINUTES, "run")
+    rows, cpu, seconds, machine = locust(base, env, service, USERS, MINUTES, "run")
     table, totals = summary(rows)
     header = (f"{USERS} people (spawned {SPAWN_RATE:g}/s), {MINUTES:g} min at full strength, think time "
               f"{env.get('LOAD_THINK_MIN', '5')}-{env.get('LOAD_THINK_MAX', '30')} s, WEB_CONCURRENCY="
               f"{env['WEB_CONCURRENCY']}, {os.cpu_count()} CPUs (Locust on the same machine); "
-              f"{load_average()} at the end, 1-min peak {peak:.1f} during the run")
-    cpu_note = f"service CPU: {cpu * 1000 / max(totals['requests'], 1):.2f} ms per request ({cpu / seconds:.2f} cores)"
+              f"{load_average()} at the end, 1-min peak {machine['peak_load']:.1f} during the run")
+    cpu_note = (f"service CPU: {cpu * 1000 / max(totals['requests'], 1):.2f} ms per request "
+                f"({cpu / seconds:.2f} cores); Locust: {machine['generator_cores']:.2f} cores")
     return f"{header}\n\n{table}\n\n{cpu_note}\n{verdict(totals)}\n"
 
 
 def steps(base, env, service):
     lines = ["| people | req/s | p50 ms | p99 ms | worst read p99 | worst write p99 | errors | CPU ms/req | "
-             "service cores | load avg (peak) |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "service cores | Locust cores | load avg (peak) |", "|" + "---:|" * 11]
     knee, details = None, []
     for users in STEPS:
-        rows, cpu, seconds, peak = locust(base, env, service, users, STEP_MINUTES, f"step-{users}")
+        rows, cpu, seconds, machine = locust(base, env, service, users, STEP_MINUTES, f"step-{users}")
         table, totals = summary(rows)
         cpu_ms = cpu * 1000 / max(totals["requests"], 1)
         total = next(row for row in rows if row["Name"] == "Aggregated")
         lines.append(f"| {users} | {totals['rps']:.1f} | {total['50%']} | {total['99%']} | "
                      f"{totals['worst_read_p99']:.0f} | {totals['worst_write_p99']:.0f} | "
                      f"{totals['failures']} ({totals['error_rate'] * 100:.2f} %) | {cpu_ms:.2f} | "
-                     f"{cpu / seconds:.2f} | {peak:.1f} |")
+                     f"{cpu / seconds:.2f} | {machine['generator_cores']:.2f} | {machine['peak_load']:.1f} |")
         print(lines[-1], flush=True)
         details.append(f"### {users} people\n\n{table}\n")
         if totals["p99"] < READ_GOAL_MS and totals["error_rate"] < ERROR_GOAL:
@@ -270,8 +277,9 @@ def main():
         done = subprocess.run(command, cwd=ROOT, env={**env, "APP_ENV": "development"},  # nosec B603
                               check=True, capture_output=True, text=True)
         print(f"{' '.join(command)}: {(done.stdout.strip().splitlines() or [''])[-1]}", flush=True)
-    casting = max(1, USERS * CASTING_PERCENT // 100)
-    made = subprocess.run([str(BIN / "python"), "-m", "bench.load", "setup", str(USERS), str(casting)],  # nosec
+    accounts = max(STEPS) if MODE == "steps" else USERS
+    casting = max(1, accounts * CASTING_PERCENT // 100)
+    made = subprocess.run([str(BIN / "python"), "-m", "bench.load", "setup", str(accounts), str(casting)],  # nosec
                           cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     people = json.loads(made.stdout.strip().splitlines()[-1])
     service, base = start("load-service", "wsgi:app", env)

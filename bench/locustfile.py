@@ -16,7 +16,8 @@ import uuid
 from pathlib import Path
 
 import socketio
-from locust import HttpUser, between, task
+from locust import between, task
+from locust.contrib.fasthttp import FastHttpUser
 from PIL import Image
 
 ACCOUNTS = json.loads(Path(os.environ["LOAD_ACCOUNTS"]).read_text())
@@ -29,27 +30,46 @@ _casting_accounts = itertools.cycle(ACCOUNTS["casting"])
 
 
 def _photo():
-    """A phone-camera-sized JPEG (1200 x 1600, noisy enough to weigh a few hundred kB), made once."""
+    """A phone-camera-sized JPEG (1200 x 1600, noisy enough to weigh a few hundred kB) in a multipart body
+    with its kind, made once: (body, Content-Type)."""
     noise = Image.effect_noise((1200, 1600), 40).convert("RGB")
     out = io.BytesIO()
     noise.save(out, "JPEG", quality=85)
-    return out.getvalue()
+    boundary = uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\nportfolio\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo.jpg\"\r\n"
+            f"Content-Type: image/jpeg\r\n\r\n").encode() + out.getvalue() + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
 
 
-PHOTO = _photo()
+PHOTO, PHOTO_TYPE = _photo()
 
 
-class Person(HttpUser):
-    """Signs in, holds a chat connection while active, and thinks between two actions."""
+class Person(FastHttpUser):
+    """Signs in, holds a chat connection while active, and thinks between two actions. Someone whose
+    sign-in failed tries again at their next action, as a person would, instead of acting signed out."""
 
     abstract = True
     wait_time = between(*THINK)
     account: dict
+    token = None
+    chat = None
 
     def on_start(self):
         self.sign_in()
-        self.chat = None
         self.connect_chat()
+
+    def get(self, path, name):
+        return self.client.get(path, name=name, headers=self.auth)
+
+    def send(self, method, path, name, **kwargs):
+        return self.client.request(method, path, name=name, headers={**self.auth, **kwargs.pop("headers", {})},
+                                   **kwargs)
+
+    def signed_in(self):
+        if self.token is None:
+            self.sign_in()
+        return self.token is not None
 
     def on_stop(self):
         if self.chat is not None:
@@ -62,7 +82,7 @@ class Person(HttpUser):
                 response.failure(f"sign-in: HTTP {response.status_code}")
                 return
             self.token = response.json()["access_token"]
-            self.client.headers["Authorization"] = f"Bearer {self.token}"
+            self.auth = {"Authorization": f"Bearer {self.token}"}
 
     def _measure(self, name, call):
         """Time `call` as one request of type WS in Locust's statistics."""
@@ -79,6 +99,8 @@ class Person(HttpUser):
         return result
 
     def connect_chat(self):
+        if self.token is None:
+            return
         client = socketio.Client(reconnection=False)
         client.on("message:new", lambda message: None, namespace="/chat")
 
@@ -101,9 +123,8 @@ class Person(HttpUser):
             "client_id": uuid.uuid4().hex}, namespace="/chat", timeout=10))
 
     def read_chat(self):
-        self.client.get("/api/conversations", name="/api/conversations")
-        self.client.get(f"/api/conversations/{self.account['conversation_id']}/messages",
-                        name="/api/conversations/{id}/messages")
+        self.get("/api/conversations", "/api/conversations")
+        self.get(f"/api/conversations/{self.account['conversation_id']}/messages", "/api/conversations/{id}/messages")
 
 
 class Talent(Person):
@@ -114,48 +135,59 @@ class Talent(Person):
         self.photos = []
         super().on_start()
 
+    def audition(self):
+        return random.choice(self.account["auditions"])
+
     @task(5)
     def read_invitations(self):
-        self.client.get("/api/auditions/", name="/api/auditions/ (talent: invitations)")
+        if self.signed_in():
+            self.get("/api/auditions/", "/api/auditions/ (talent: invitations)")
 
     @task(3)
     def open_audition(self):
-        self.client.get(f"/api/auditions/{random.choice(self.account['auditions'])}", name="/api/auditions/{id}")
+        if self.signed_in():
+            self.get(f"/api/auditions/{self.audition()}", "/api/auditions/{id}")
 
     @task(2)
     def rsvp(self):
-        self.client.post(f"/api/auditions/{random.choice(self.account['auditions'])}/rsvp",
-                         name="/api/auditions/{id}/rsvp", json={"response": random.choice(["accept", "decline"])})
+        if self.signed_in():
+            self.send("POST", f"/api/auditions/{self.audition()}/rsvp", "/api/auditions/{id}/rsvp",
+                      json={"response": random.choice(["accept", "decline"])})
 
     @task(2)
     def roles_for_me(self):
-        self.client.get("/api/calls/for-me", name="/api/calls/for-me")
+        if self.signed_in():
+            self.get("/api/calls/for-me", "/api/calls/for-me")
 
     @task(2)
     def my_profile(self):
-        self.client.get("/api/talents/me", name="/api/talents/me")
+        if self.signed_in():
+            self.get("/api/talents/me", "/api/talents/me")
 
     @task(2)
     def edit_profile(self):
-        self.client.put(f"/api/talents/{self.account['talent_id']}", name="/api/talents/{id} (edit)", json={
-            "availability_status": random.choice(["available", "busy"]),
-            "day_rate_inr": random.randrange(50, 400) * 100})
+        if self.signed_in():
+            self.send("PUT", f"/api/talents/{self.account['talent_id']}", "/api/talents/{id} (edit)", json={
+                "availability_status": random.choice(["available", "busy"]),
+                "day_rate_inr": random.randrange(50, 400) * 100})
 
     @task(1)
     def upload_photo(self):
-        response = self.client.post(f"/api/talents/{self.account['talent_id']}/media",
-                                    name="/api/talents/{id}/media (photo)", data={"kind": "portfolio"},
-                                    files={"file": ("photo.jpg", PHOTO, "image/jpeg")})
+        if not self.signed_in():
+            return
+        talent = self.account["talent_id"]
+        response = self.send("POST", f"/api/talents/{talent}/media", "/api/talents/{id}/media (photo)",
+                             data=PHOTO, headers={"Content-Type": PHOTO_TYPE})
         if response.status_code == 201:
             self.photos.append(response.json()["id"])
         if len(self.photos) > 3:  # keep the portfolio under its cap, as people replace photos
-            self.client.delete(f"/api/talents/{self.account['talent_id']}/media/{self.photos.pop(0)}",
-                               name="/api/talents/{id}/media/{id}")
+            self.send("DELETE", f"/api/talents/{talent}/media/{self.photos.pop(0)}", "/api/talents/{id}/media/{id}")
 
     @task(3)
     def chat(self):
-        self.read_chat()
-        self.send_chat()
+        if self.signed_in():
+            self.read_chat()
+            self.send_chat()
 
     @task(1)
     def sign_in_again(self):
@@ -174,38 +206,44 @@ class CastingTeam(Person):
 
     @task(5)
     def search(self):
-        self.client.post("/api/talents/search", name="/api/talents/search", json={
-            "city": random.choice(CITIES), "skills": random.sample(SKILLS, random.randint(1, 2)),
-            "age_min": random.randint(18, 40), "availability_status": "available"})
+        if self.signed_in():
+            self.send("POST", "/api/talents/search", "/api/talents/search", json={
+                "city": random.choice(CITIES), "skills": random.sample(SKILLS, random.randint(1, 2)),
+                "age_min": random.randint(18, 40), "availability_status": "available"})
 
     @task(2)
     def list_talent(self):
-        self.client.get(f"/api/talents/?city={random.choice(CITIES)}&skills={random.choice(SKILLS)}",
-                        name="/api/talents/?city&skills")
+        if self.signed_in():
+            self.get(f"/api/talents/?city={random.choice(CITIES)}&skills={random.choice(SKILLS)}",
+                     "/api/talents/?city&skills")
 
     @task(5)
     def open_profile(self):
-        self.client.get(f"/api/talents/{self.some_talent()}", name="/api/talents/{id}")
+        if self.signed_in():
+            self.get(f"/api/talents/{self.some_talent()}", "/api/talents/{id}")
 
     @task(2)
     def matches(self):
-        self.client.get(f"/api/productions/{self.account['production_id']}/roles/{self.account['role_id']}/matches",
-                        name="/api/productions/{id}/roles/{id}/matches")
+        if self.signed_in():
+            self.get(f"/api/productions/{self.account['production_id']}/roles/{self.account['role_id']}/matches",
+                     "/api/productions/{id}/roles/{id}/matches")
 
     @task(1)
     def invite(self):
-        self.client.post(f"/api/auditions/{self.account['audition_id']}/invite", name="/api/auditions/{id}/invite",
-                         json={"talent_ids": random.sample(range(1, ACCOUNTS["seeded_talents"] + 1), 20)})
+        if self.signed_in():
+            self.send("POST", f"/api/auditions/{self.account['audition_id']}/invite", "/api/auditions/{id}/invite",
+                      json={"talent_ids": random.sample(range(1, ACCOUNTS["seeded_talents"] + 1), 20)})
 
     @task(2)
     def invitations(self):
-        self.client.get(f"/api/auditions/{self.account['audition_id']}/invitations",
-                        name="/api/auditions/{id}/invitations")
+        if self.signed_in():
+            self.get(f"/api/auditions/{self.account['audition_id']}/invitations", "/api/auditions/{id}/invitations")
 
     @task(3)
     def chat(self):
-        self.read_chat()
-        self.send_chat()
+        if self.signed_in():
+            self.read_chat()
+            self.send_chat()
 
     @task(1)
     def sign_in_again(self):
