@@ -36,9 +36,9 @@ def count_delivery(provider, outcome):
         log.warning("delivery count not recorded: Redis unreachable")
 
 
-def _gauge(name, documentation, value, labels=None, label_values=()):
-    gauge = GaugeMetricFamily(name, documentation, labels=labels)
-    gauge.add_metric(list(label_values), value)
+def _gauge(name, documentation, value):
+    gauge = GaugeMetricFamily(name, documentation)
+    gauge.add_metric([], value)
     return gauge
 
 
