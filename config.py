@@ -92,6 +92,11 @@ class Config:
         self.DB_POOL_RECYCLE = _int("DB_POOL_RECYCLE", 1800)
         self.DB_POOL_PRE_PING = _bool("DB_POOL_PRE_PING", True)
         self.DB_PGBOUNCER = _bool("DB_PGBOUNCER", False)
+        # Admission control (casting/kernel/admission.py): requests one web process serves at once (0: no limit;
+        # keep it within DB_POOL_SIZE + DB_MAX_OVERFLOW), and how long one may wait for a place before it
+        # is refused with 503 SERVER_003 and Retry-After.
+        self.ADMISSION_LIMIT = _int("ADMISSION_LIMIT", 10)
+        self.ADMISSION_WAIT_MS = _int("ADMISSION_WAIT_MS", 500)
         self.SLOW_QUERY_MS = _int("SLOW_QUERY_MS", 100)
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
 
@@ -296,6 +301,7 @@ class TestConfig(Config):
             setattr(self, name, "100000/minute")  # tests that need a limit set their own
         for name in ("CHAT_SEND_LIMIT", "CHAT_TYPING_LIMIT", "CHAT_CONVERSATION_LIMIT", "CHAT_UNVERIFIED_START_LIMIT"):
             setattr(self, name, _str(name, "100000/minute"))
+        self.ADMISSION_LIMIT = _int("ADMISSION_LIMIT", 0)  # parallel test requests are not a crowd to shed
 
 
 class ProductionConfig(Config):

@@ -54,11 +54,12 @@ def pii_key(secret, purpose):
     return derive(secret, purpose)
 
 
-def service_urls():
-    """DATABASE_URL and REDIS_URL, or embedded servers of the benchmark's own under instance/bench."""
+def service_urls(instance=None):
+    """DATABASE_URL and REDIS_URL, or embedded servers of the benchmark's own under `instance` (default
+    BENCH_INSTANCE, else instance/bench)."""
     from casting.kernel.embedded import EmbeddedPostgres, EmbeddedRedis
 
-    instance = Path(os.environ.get("BENCH_INSTANCE", ROOT / "instance" / "bench"))
+    instance = Path(instance or os.environ.get("BENCH_INSTANCE", ROOT / "instance" / "bench"))
     return {"DATABASE_URL": os.environ.get("DATABASE_URL") or EmbeddedPostgres(instance).attach(),
             "REDIS_URL": os.environ.get("REDIS_URL") or EmbeddedRedis(instance).attach()}
 
@@ -221,9 +222,10 @@ def table(rows, hello, select):
     return "\n".join(lines)
 
 
-def service_env():
-    """The environment the service runs under in the benchmark: production, its own keys, no limits."""
-    return {**os.environ, **service_urls(), "APP_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
+def service_env(urls):
+    """The service's environment: production mode on `urls`, fixed PII keys, providers that deliver nothing
+    (no worker runs), and limits lifted, since every client of a run comes from one loopback address."""
+    return {**os.environ, **urls, "APP_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
             "JWT_SECRET_KEY": secrets.token_hex(32), "PII_KEYS": pii_key("bench", "pii"),
             "PII_INDEX_KEY": pii_key("bench", "pii-index"), "METRICS_TOKEN": secrets.token_hex(32),
             "PUBLIC_BASE_URL": "http://127.0.0.1",  # production refuses to start without it; no link is followed
@@ -246,7 +248,7 @@ def main():
     if not shutil.which("wrk"):
         raise SystemExit("bench needs wrk: install Debian's `wrk` package (make bench does it).")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    env, seeded = service_env(), ""
+    env, seeded = service_env(service_urls()), ""
     for command in PREPARE:
         done = subprocess.run(command, cwd=ROOT, env={**env, "APP_ENV": "development"},  # nosec B603
                               check=True, capture_output=True, text=True)

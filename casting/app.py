@@ -8,6 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from casting import (admin, audit, auditions, auth, calls, exports, health, media, messaging, meta, notifications,
                      productions, safety, talents, tapes, users, webhooks)
+from casting.kernel.admission import register_admission_control
 from casting.kernel.embedded import connect_pending_database, is_pending, pending_redis_connection, resolve_urls
 from casting.kernel.errors import register_error_handlers, register_jwt_errors
 from casting.kernel.extensions import api, cache, cors, db, jwt, limiter, migrate, socketio
@@ -190,4 +191,5 @@ def create_app(config=None):
             event.listen(db.engine, "do_connect", connect_pending_database)
         log_slow_queries(db.engine, app.config["SLOW_QUERY_MS"])
         configure_tracing(app, db.engine)
+    register_admission_control(app)  # outermost: a refused request costs no more than its headers
     return app

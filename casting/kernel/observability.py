@@ -7,7 +7,7 @@ import time
 from flask import Response, current_app, g, request
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter,
                                Histogram, generate_latest, multiprocess)
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import event
 
 from casting.kernel.errors import ApiError, Codes
@@ -17,31 +17,100 @@ log = logging.getLogger("casting.db")
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency", ["method", "route"],
-                    buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+                    buckets=(.005, .01, .025, .05, .1, .2, .25, .5, 1, 2, 2.5, 5, 10))  # 0.2 and 0.5: the p99 goals
+
+
+DELIVERIES_KEY = "casting:metrics:deliveries"  # a Redis hash `provider|outcome` -> count, shared by every worker
+
+
+def count_delivery(provider, outcome):
+    """Count one provider call by outcome, in Redis: RQ workers run on other hosts and fork a work horse per
+    job, so no process of theirs is scraped; the web's /metrics reads the totals. Never fails a delivery."""
+    from redis.exceptions import RedisError
+
+    from casting.kernel.extensions import redis
+
+    try:
+        redis.hincrby(DELIVERIES_KEY, f"{provider}|{outcome}", 1)
+    except RedisError:
+        log.warning("delivery count not recorded: Redis unreachable")
+
+
+def _gauge(name, documentation, value):
+    gauge = GaugeMetricFamily(name, documentation)
+    gauge.add_metric([], value)
+    return gauge
 
 
 class PoolAndQueueCollector:
-    """Gauges read at scrape time: this process's SQLAlchemy pool and the RQ queue depths."""
+    """Read at scrape time: this process's SQLAlchemy pool; whether PostgreSQL and Redis answer; and, from
+    Redis, the RQ queues (depth, oldest job's age, failed jobs), the live workers and their last heartbeat,
+    and the provider calls by outcome. A dependency that does not answer is reported down, never a failed
+    scrape."""
 
     def __init__(self, app):
         self.app = app
 
     def collect(self):
-        from rq import Queue
+        from redis.exceptions import RedisError
+        from sqlalchemy import text
+        from sqlalchemy.exc import SQLAlchemyError
 
-        from casting.kernel.extensions import db, queue_redis
+        from casting.kernel.extensions import db, queue_redis, redis
 
         with self.app.app_context():
             pool = db.engine.pool
             for name, value in (("size", pool.size()), ("checked_out", pool.checkedout()),
                                 ("checked_in", pool.checkedin()), ("overflow", max(pool.overflow(), 0))):
-                gauge = GaugeMetricFamily(f"db_pool_{name}", f"SQLAlchemy pool {name}")
-                gauge.add_metric([], value)
-                yield gauge
-            depth = GaugeMetricFamily("rq_queue_depth", "Jobs waiting per RQ queue", labels=["queue"])
-            for queue in self.app.config["RQ_QUEUES"]:
-                depth.add_metric([queue], Queue(queue, connection=queue_redis).count)
-            yield depth
+                yield _gauge(f"db_pool_{name}", f"SQLAlchemy pool {name}", value)
+            up = GaugeMetricFamily("dependency_up", "1 when the dependency answered this scrape's probe, else 0",
+                                   labels=["dependency"])
+            try:
+                with db.engine.connect() as connection:
+                    connection.execute(text("SELECT 1"))
+                up.add_metric(["database"], 1)
+            except SQLAlchemyError:
+                up.add_metric(["database"], 0)
+            try:
+                redis.ping()
+                up.add_metric(["redis"], 1)
+                yield up
+                yield from self._from_redis(queue_redis, redis)
+            except RedisError:
+                up.add_metric(["redis"], 0)
+                yield up
+
+    def _from_redis(self, queues, connection):
+        """RQ's figures from the queues' Redis (QUEUE_REDIS_URL), the provider counts from the app's."""
+        from rq import Queue, Worker
+
+        depth = GaugeMetricFamily("rq_queue_depth", "Jobs waiting per RQ queue", labels=["queue"])
+        oldest = GaugeMetricFamily("rq_queue_oldest_job_age_seconds",
+                                   "How long the job at the head of the queue has waited (0 when empty)",
+                                   labels=["queue"])
+        failed = GaugeMetricFamily("rq_failed_jobs", "Jobs in the queue's failed registry", labels=["queue"])
+        listening = GaugeMetricFamily("rq_workers", "Live RQ workers listening on the queue", labels=["queue"])
+        now = time.time()
+        workers = Worker.all(connection=queues)
+        for name in self.app.config["RQ_QUEUES"]:
+            queue = Queue(name, connection=queues)
+            depth.add_metric([name], queue.count)
+            head = queue.get_jobs(0, 1)
+            enqueued = head[0].enqueued_at if head and head[0].enqueued_at else None
+            oldest.add_metric([name], max(now - enqueued.timestamp(), 0) if enqueued else 0)
+            failed.add_metric([name], queue.failed_job_registry.count)
+            listening.add_metric([name], sum(name in worker.queue_names() for worker in workers))
+        yield from (depth, oldest, failed, listening)
+        beats = [worker.last_heartbeat.timestamp() for worker in workers if worker.last_heartbeat]
+        yield _gauge("rq_worker_heartbeat_age_seconds",
+                     "Seconds since the most recent heartbeat of any RQ worker (-1 when none is registered)",
+                     now - max(beats) if beats else -1)
+        deliveries = CounterMetricFamily("notification_deliveries", "Provider calls by provider and outcome",
+                                         labels=["provider", "outcome"])
+        for field, count in connection.hgetall(DELIVERIES_KEY).items():
+            provider, _, outcome = field.decode().partition("|")
+            deliveries.add_metric([provider, outcome], int(count))
+        yield deliveries
 
 
 def _route_label():
@@ -65,6 +134,11 @@ def record_request(response):
         _child(LATENCY, request.method, route).observe(time.perf_counter() - started)
     _child(REQUESTS, request.method, route, response.status_code).inc()
     return response
+
+
+def record_refusal(method):
+    """A request that admission control refused (503 SERVER_003): counted like any answer, under `<busy>`."""
+    REQUESTS.labels(method, "<busy>", 503).inc()
 
 
 def metrics_view():

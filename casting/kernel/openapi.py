@@ -312,7 +312,10 @@ def spec_options(config):
                 "against `RATELIMIT_DEFAULT` (100 a minute by default) unless the operation's description names "
                 "its own setting (search, uploads, sign-in). Every counted answer carries `RateLimit-Limit`, "
                 "`RateLimit-Remaining`, `RateLimit-Reset` (seconds) and `RateLimit-Policy` (`100;w=60`); over "
-                "the limit the answer is `429` `RATE_001` with `Retry-After` (seconds)."),
+                "the limit the answer is `429` `RATE_001` with `Retry-After` (seconds).\n\n"
+                "Overload: when a server process is already serving all it can, any operation may be answered at "
+                "once with `503` `SERVER_003` and `Retry-After` (seconds) instead of waiting its turn; retry after "
+                "it (`ADMISSION_LIMIT`, `ADMISSION_WAIT_MS`)."),
             "license": {"name": "Proprietary"},
         },
         "servers": [{"url": config["PUBLIC_BASE_URL"], "description": "This deployment (PUBLIC_BASE_URL)."}],

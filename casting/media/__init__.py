@@ -7,6 +7,7 @@ from casting.kernel.faces import public_face
 __getattr__, __dir__, PUBLIC = public_face(__name__, {
     "documents": ["PDF_CONTENT_TYPE", "check_pdf", "is_pdf"],
     "images": ["CONTENT_TYPES", "process", "read_limited"],
+    "pool": ["offload"],
     "storage": ["DiskStorage", "S3Storage", "file_storage=storage", "serve_file=serve"]
 })
 

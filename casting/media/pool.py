@@ -1,4 +1,5 @@
-"""Image work off the gevent loop: one bounded pool of OS threads per process, shared by every upload path.
+"""Image work off the gevent loop: one bounded pool of OS threads per process, shared by every upload path
+(and by password hashing: argon2id is C code that lets go of the GIL too).
 
 Decoding, resizing and encoding run in Pillow's C code, which lets go of the GIL, so the loop keeps
 answering other requests while a picture is worked on; at most MEDIA_WORKERS pictures are worked on at

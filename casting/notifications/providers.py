@@ -238,6 +238,29 @@ PROVIDERS = {
 }
 
 
+class Counted:
+    """A provider whose every send is counted by outcome (`notification_deliveries_total`, for the
+    provider-failing alert): `sent`, `transient_error` (timeouts, 5xx, 429) or `permanent_error`."""
+
+    def __init__(self, provider):
+        self.provider = provider
+        self.name = provider.name
+
+    def send(self, message):
+        from casting.kernel.observability import count_delivery
+
+        try:
+            provider_id = self.provider.send(message)
+        except TransientDeliveryError:
+            count_delivery(self.name, "transient_error")
+            raise
+        except PermanentDeliveryError:
+            count_delivery(self.name, "permanent_error")
+            raise
+        count_delivery(self.name, "sent")
+        return provider_id
+
+
 def provider_for(channel, config):
-    """The provider configured for `channel` (WHATSAPP_PROVIDER, SMS_PROVIDER, EMAIL_PROVIDER)."""
-    return PROVIDERS[channel][config[f"{channel.upper()}_PROVIDER"]](config)
+    """The provider configured for `channel` (WHATSAPP_PROVIDER, SMS_PROVIDER, EMAIL_PROVIDER), counted."""
+    return Counted(PROVIDERS[channel][config[f"{channel.upper()}_PROVIDER"]](config))

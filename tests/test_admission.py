@@ -1,0 +1,86 @@
+"""Overload is answered fast and explicitly (issue 19, item 2): a real gunicorn/gevent worker offered more
+costly requests than it can serve in time refuses the excess at once with 503 SERVER_003 and
+Retry-After, serves the rest, and answers every one quickly; none waits its turn behind the whole crowd."""
+import threading
+import time
+
+import pytest
+import requests
+
+from tests.conftest import TEST_PASSWORD
+from tests.test_chat_live import start_server
+
+CROWD = 40
+SETTINGS = {"ADMISSION_LIMIT": "2", "ADMISSION_WAIT_MS": "200",
+            "LOGIN_LIMIT_PER_IDENTIFIER": "100000/minute", "LOGIN_LIMIT_PER_IP": "100000/minute"}
+
+
+@pytest.fixture(scope="module")
+def server(server_urls, tmp_path_factory):
+    """One gunicorn process with one gevent worker that admits two requests at a time."""
+    process, url = start_server(server_urls, tmp_path_factory.mktemp("admission"), settings=SETTINGS)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def crowd(url, email):
+    """CROWD sign-ins (argon2id: tens of milliseconds of CPU each) sent at the same instant."""
+    answers, start = [], threading.Barrier(CROWD)
+
+    def sign_in():
+        start.wait()
+        began = time.monotonic()
+        response = requests.post(f"{url}/api/auth/login", json={"identifier": email, "password": TEST_PASSWORD},
+                                 timeout=30)
+        answers.append((response, time.monotonic() - began))
+
+    threads = [threading.Thread(target=sign_in) for _ in range(CROWD)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+@pytest.mark.timeout(120)
+def test_a_crowd_beyond_the_admission_limit_is_refused_fast_with_server_003(server, login):
+    login("talent", "crowd@example.in")
+    answers = crowd(server, "crowd@example.in")
+    statuses = sorted(response.status_code for response, _ in answers)
+    refused = [response for response, _ in answers if response.status_code == 503]
+    served = [response for response, _ in answers if response.status_code == 200]
+    assert len(served) + len(refused) == CROWD, statuses
+    assert served and refused, statuses  # today every sign-in is served, the last after all the others
+    for response in refused:
+        body = response.json()
+        assert body["code"] == "SERVER_003" and body["requestId"] == response.headers["X-Request-ID"]
+        assert response.headers["Retry-After"] == "1" and response.headers["Content-Type"] == "application/json"
+    slowest = max(seconds for _, seconds in answers)
+    assert slowest < 1.5, sorted(seconds for _, seconds in answers)
+    # the refusals are counted where the error-rate alert looks for them
+    metrics = requests.get(f"{server}/metrics", timeout=10).text
+    line = next(line for line in metrics.splitlines()
+                if line.startswith("http_requests_total{") and 'route="<busy>"' in line)
+    assert float(line.rsplit(" ", 1)[1]) == len(refused)
+
+
+@pytest.mark.timeout(60)
+def test_probes_bypass_admission_control_while_the_worker_is_full(server, login):
+    """A busy process is still alive and ready: the load balancer must not take it out of rotation."""
+    login("talent", "probe@example.in")
+    health = []
+
+    def probe():
+        time.sleep(0.05)
+        began = time.monotonic()
+        health.append((requests.get(f"{server}/api/health", timeout=10).status_code, time.monotonic() - began))
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    answers = crowd(server, "probe@example.in")
+    prober.join()
+    assert any(response.status_code == 503 for response, _ in answers)
+    assert health[0][0] == 200, health
