@@ -3,7 +3,6 @@ from pathlib import Path
 
 from flask.sessions import SessionInterface
 from redis import Redis
-from socketio import RedisManager
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -14,6 +13,7 @@ from casting.errors import register_error_handlers, register_jwt_errors
 from casting.extensions import api, cache, cors, db, jwt, limiter, migrate, socketio
 from casting.jsonprovider import OrjsonProvider
 from casting.logs import configure_logging
+from casting.messaging.fanout import CHANNEL, ChatManager
 from casting.numbers import register_converters
 from casting.observability import configure_tracing, log_slow_queries, register_observability
 from casting.openapi import SWAGGER_UI_ASSETS, docs_asset, spec_options
@@ -93,8 +93,7 @@ def _init_extensions(app):
                       expose_headers=["X-Request-ID", "Retry-After", *RATE_LIMIT_HEADERS], max_age=600)
     api.init_app(app)
     app.add_url_rule(f"{SWAGGER_UI_ASSETS}<path:filename>", "docs_assets", limiter.exempt(docs_asset))
-    queue = RedisManager(app.config["REDIS_URL"], channel="flask-socketio",
-                         redis_options=redis_options(app.config))
+    queue = ChatManager(app.config["REDIS_URL"], channel=CHANNEL, redis_options=redis_options(app.config))
     socketio.init_app(app, async_mode="gevent", client_manager=queue,
                       cors_allowed_origins=origins or [], transports=["websocket"])
 

@@ -106,6 +106,10 @@ class Codes:
     TAPE_LATE = ErrorCode("TAPE_005", 409, "The deadline for this self-tape has passed.")
     TAPE_NOT_TAKEN = ErrorCode("TAPE_006", 409, "This audition or submission does not take a self-tape.")
     TAPE_LINK_INVALID = ErrorCode("TAPE_007", 403, "The upload link is invalid or has expired.")
+    CHAT_BUSY = ErrorCode("MESSAGE_009", 503, "The chat server is busy: send again after `retry_after` seconds, "
+                                              "with the same client_id.")
+    CHAT_TRANSPORT = ErrorCode("MESSAGE_010", 400, "This Socket.IO transport is not served: connect with the "
+                                                   "WebSocket transport only.")
 
 
 CATALOGUE = sorted((value for value in vars(Codes).values() if isinstance(value, ErrorCode)),

@@ -1,7 +1,12 @@
 """Socket.IO namespace `/chat`: an access token at connect, then `message:send`, `message:read` and `typing`.
 
 Every event is acked: with its result, or with the error envelope. A socket joins only its own user's
-room; what a conversation's participants must hear is sent to their rooms (see services).
+room; what a conversation's participants must hear is sent to their rooms (see services), through the
+processes that hold their sockets only (see fanout).
+
+Back-pressure: a process handles at most CHAT_MAX_IN_FLIGHT events at once; an event that finds no
+room within CHAT_BUSY_WAIT_MS (or no database connection in the pool) is acked with `MESSAGE_009` and
+`details.retry_after`, never left to time out. The client sends it again (the same `client_id`).
 
 Kept in this process, because only this process needs it: which sockets it holds (for the presence
 heartbeat) and when each typing indicator lapses. Kept in Redis: each sign-in session's sockets, so
@@ -11,18 +16,22 @@ import logging
 import time
 from functools import wraps
 
+import gevent.lock
+
 import jwt as pyjwt
 from flask import current_app, request, session
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_socketio import ConnectionRefusedError, emit, join_room
 from marshmallow import ValidationError
+from redis.exceptions import RedisError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from casting.auth.principal import resolve
 from casting.auth.sessions import on_revoke
 from casting.errors import ApiError, Codes, envelope, flatten_messages
 from casting.extensions import db, redis, socketio
-from casting.messaging import presence, services
+from casting.messaging import fanout, presence, services
 from casting.messaging.schemas import MessageSchema, ReceiptSchema, SocketMessageSchema, SocketReadSchema, TypingSchema
 
 log = logging.getLogger(__name__)
@@ -30,6 +39,8 @@ NAMESPACE = services.NAMESPACE
 _sockets = {}  # socket id -> user id, for this process's presence heartbeat
 _typing = {}  # (socket id, conversation id) -> when the indicator lapses
 _heartbeat = []
+_slots = []  # this process's semaphore of CHAT_MAX_IN_FLIGHT (made on first use, after the fork)
+RETRY_AFTER = 1  # seconds, in a busy ack's details
 
 
 def _refuse(error):
@@ -70,7 +81,7 @@ def on_connect(auth=None):
         pipe.execute()
     _start_heartbeat()
     people = services.contacts(user.id)
-    if presence.connected(user.id, request.sid):
+    if presence.connected(user.id, fanout.socket_key(request.sid)):
         services.announce_presence(user.id, True, people)
     for contact in sorted(presence.online(people)):
         emit("presence", {"user_id": contact, "online": True})
@@ -85,7 +96,7 @@ def on_disconnect(*reason):
     for key in [key for key in _typing if key[0] == request.sid]:
         del _typing[key]
         services.announce_typing(user_id, key[1], False)
-    if presence.disconnected(user_id, request.sid):
+    if presence.disconnected(user_id, fanout.socket_key(request.sid)):
         services.announce_presence(user_id, False)
 
 
@@ -116,11 +127,25 @@ def _cut_off(sid):
     socketio.server.disconnect(sid, namespace=NAMESPACE)
 
 
+def _slot():
+    """Wait up to CHAT_BUSY_WAIT_MS for one of this process's CHAT_MAX_IN_FLIGHT slots; False if none."""
+    if not _slots:
+        _slots.append(gevent.lock.BoundedSemaphore(current_app.config["CHAT_MAX_IN_FLIGHT"]))
+    return _slots[0].acquire(timeout=current_app.config["CHAT_BUSY_WAIT_MS"] / 1000)
+
+
+def busy():
+    """The ack of an event this process had no room for: try again after `retry_after` seconds."""
+    return envelope(Codes.CHAT_BUSY, details={"retry_after": RETRY_AFTER})
+
+
 def chat_event(schema):
     """Check the sender and the payload, run the handler, and ack its result or the error envelope."""
     def decorate(handler):
         @wraps(handler)
         def wrapper(data=None):
+            if not _slot():
+                return busy()
             try:
                 user = _signed_in()
                 return handler(user, schema.load(data if isinstance(data, dict) else {}))
@@ -129,10 +154,16 @@ def chat_event(schema):
             except ApiError as error:
                 db.session.rollback()
                 return envelope(error.error, error.message, error.details)
+            except (PoolTimeout, RedisError):
+                db.session.rollback()
+                log.warning("chat event refused: busy", extra={"event": handler.__name__})
+                return busy()
             except Exception:
                 db.session.rollback()
                 log.exception("chat event failed", extra={"event": handler.__name__})
                 return envelope(Codes.SERVER_ERROR)
+            finally:
+                _slots[0].release()
         return wrapper
     return decorate
 
@@ -143,7 +174,7 @@ def on_send(user, data):
     sent = services.send(user, data["conversation_id"], data.get("body"), data["attachment_ids"], data["client_id"])
     if sent.created:
         _typing.pop((request.sid, data["conversation_id"]), None)
-        services.publish(sent, skip_sid=request.sid)
+    services.deliver(sent, skip_sid=request.sid)  # a RedisError: stored, not published; acked busy, sent again
     return MessageSchema().dump(sent.message)
 
 
@@ -192,7 +223,7 @@ def _beat(app):
         socketio.sleep(period)
         with app.app_context():
             try:
-                presence.refresh(dict(_sockets))
+                presence.refresh({fanout.socket_key(sid): user_id for sid, user_id in list(_sockets.items())})
                 for user_id in presence.sweep():
                     services.announce_presence(user_id, False)
             except Exception:

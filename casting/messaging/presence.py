@@ -1,6 +1,7 @@
 """Who is online, shared by every server process through Redis.
 
-Each user has a sorted set of their live socket ids, scored by when each stops counting (a heartbeat
+Each user has a sorted set of their live sockets (`<host id>/<socket id>`: the host id names the
+server process that holds it, see `casting.messaging.fanout`), scored by when each stops counting (a heartbeat
 from the socket's process pushes that forward). A user is online while any score is in the future,
 so a process that dies takes its sockets offline within one presence period, without help. Adding or
 removing a socket and counting the rest happen in one transaction: exactly one connect reports
@@ -78,6 +79,18 @@ def sweep(limit=500):
             if disconnected(int(user_id), sid):
                 gone.add(int(user_id))
     return gone
+
+
+def ask_sockets(pipe, user_ids):
+    """Queue on `pipe` the reads `sockets_of` needs (one command per user, in the caller's round trip)."""
+    now = time.time()
+    for user_id in user_ids:
+        pipe.zrangebyscore(_key(user_id), now, "+inf")
+
+
+def sockets_of(user_ids, replies):
+    """{user id: [socket keys]} from the replies to `ask_sockets` (users with no live socket left out)."""
+    return {user_id: [key.decode() for key in keys] for user_id, keys in zip(user_ids, replies) if keys}
 
 
 def online(user_ids):

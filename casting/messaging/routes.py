@@ -89,8 +89,7 @@ class MessageViews(MethodView):
         """Send a message (stored first, then delivered live, or by notification to whoever is away)."""
         sent = services.send(current_user, conversation_id, data.get("body"), data["attachment_ids"],
                              data["client_id"])
-        if sent.created:
-            services.publish(sent)
+        services.deliver(sent)
         return sent.message, 201 if sent.created else 200
 
 
