@@ -47,16 +47,18 @@ def user_room(user_id):
     return f"user:{user_id}"
 
 
-def _emit(event, payload, user_ids, skip_sid=None, then=None):
+def _emit(event, payload, user_ids, skip_sid=None, then=None, sockets=None):
     """Send a live event to the sockets of `user_ids`: one Redis round trip finds where they are
-    connected, one more publishes it to those processes only (with `then(pipe)`'s commands)."""
+    connected (unless the caller read `sockets` already), one more publishes it to those processes
+    only, with `then(pipe)`'s commands."""
     user_ids = list(dict.fromkeys(user_ids))
     if not user_ids and then is None:
         return {}
     try:
-        with redis.pipeline(transaction=False) as pipe:
-            presence.ask_sockets(pipe, user_ids)
-            sockets = presence.sockets_of(user_ids, pipe.execute())
+        if sockets is None:
+            with redis.pipeline(transaction=False) as pipe:
+                presence.ask_sockets(pipe, user_ids)
+                sockets = presence.sockets_of(user_ids, pipe.execute())
     except RedisError:
         log.warning("presence unreadable: %s goes to every process", event)
         if user_ids:
@@ -254,6 +256,7 @@ class Sent(NamedTuple):
     created: bool
     participant_ids: list
     published: bool = False
+    sockets: dict | None = None  # presence, read with the flood limit: {user id: [socket keys]}
 
 
 # One round trip stores a message: who is in the conversation (the sender must be), the insert (once
@@ -309,11 +312,15 @@ def send(user, conversation_id, body, attachment_ids, client_id):
         view = describe_messages([first])[0]
         db.session.rollback()
         return Sent(view, False, user_ids, redis.exists(_published_key(first.id)) == 1)
-    try:
-        _guard("CHAT_SEND_LIMIT", "chat-send", f"{user.id}:{conversation_id}", Codes.MESSAGE_FLOOD)
-    except ApiError:
+    subject = f"{user.id}:{conversation_id}"
+    with redis.pipeline(transaction=False) as pipe:  # the flood limit, and where the participants are
+        throttle.hit_on(pipe, "CHAT_SEND_LIMIT", "chat-send", subject)
+        presence.ask_sockets(pipe, user_ids)
+        counted, *replies = pipe.execute()
+    if not counted:
         db.session.rollback()
-        raise
+        wait = throttle.wait_seconds("CHAT_SEND_LIMIT", "chat-send", subject)
+        raise ApiError(Codes.MESSAGE_FLOOD, details={"retry_after": wait}, headers={"Retry-After": str(wait)})
     for attachment in claimed:
         attachment.message_id = message_id
     if warning:
@@ -323,7 +330,7 @@ def send(user, conversation_id, body, attachment_ids, client_id):
     db.session.commit()
     if warning:
         enqueue("default", "casting.messaging.tasks.send_safety_tips", message_id)
-    return Sent(view, True, user_ids)
+    return Sent(view, True, user_ids, sockets=presence.sockets_of(user_ids, replies))
 
 
 def deliver(sent, skip_sid=None):
@@ -340,8 +347,8 @@ def publish(sent, skip_sid=None):
     view, user_ids = sent.message, sent.participant_ids
     payload = MessageSchema().dump(view)
     mark = _published_key(view["id"])
-    sockets = _emit("message:new", payload, user_ids, skip_sid,
-                    then=lambda pipe: pipe.set(mark, 1, ex=PUBLISHED_TTL))
+    sockets = _emit("message:new", payload, user_ids, skip_sid, then=lambda pipe: pipe.set(mark, 1, ex=PUBLISHED_TTL),
+                    sockets=sent.sockets)
     if sockets is None:  # presence unreadable: sent to every process, not marked
         return
     others = [user_id for user_id in user_ids if user_id != view["sender_id"] and user_id not in sockets]
