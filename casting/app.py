@@ -13,7 +13,7 @@ from casting.errors import register_error_handlers, register_jwt_errors
 from casting.extensions import api, cache, cors, db, jwt, limiter, migrate, socketio
 from casting.jsonprovider import OrjsonProvider
 from casting.logs import configure_logging
-from casting.messaging.fanout import CHANNEL, ChatManager
+from casting.messaging.fanout import CHANNEL, ChatManager, WebSocketOnly
 from casting.numbers import register_converters
 from casting.observability import configure_tracing, log_slow_queries, register_observability
 from casting.openapi import SWAGGER_UI_ASSETS, docs_asset, spec_options
@@ -96,6 +96,7 @@ def _init_extensions(app):
     queue = ChatManager(app.config["REDIS_URL"], channel=CHANNEL, redis_options=redis_options(app.config))
     socketio.init_app(app, async_mode="gevent", client_manager=queue,
                       cors_allowed_origins=origins or [], transports=["websocket"])
+    app.wsgi_app = WebSocketOnly(app.wsgi_app)
 
 
 def _register_blueprints(app):
@@ -122,6 +123,9 @@ def _register_blueprints(app):
         api.register_blueprint(blueprint)
     if app.config["APP_ENV"] == "development":
         api.register_blueprint(dev_blp)
+    from casting.messaging import asyncapi
+
+    app.add_url_rule("/api/asyncapi.json", "asyncapi", limiter.exempt(asyncapi.serve))  # beside openapi.json
 
 
 def _under_the_command_line():

@@ -32,7 +32,8 @@ from casting.auth.sessions import on_revoke
 from casting.errors import ApiError, Codes, envelope, flatten_messages
 from casting.extensions import db, redis, socketio
 from casting.messaging import fanout, presence, services
-from casting.messaging.schemas import MessageSchema, ReceiptSchema, SocketMessageSchema, SocketReadSchema, TypingSchema
+from casting.messaging.schemas import (MessageSchema, ReceiptSchema, SocketMessageSchema, SocketReadSchema,
+                                       TypingSchema, TypingStateSchema)
 
 log = logging.getLogger(__name__)
 NAMESPACE = services.NAMESPACE
@@ -84,7 +85,7 @@ def on_connect(auth=None):
     if presence.connected(user.id, fanout.socket_key(request.sid)):
         services.announce_presence(user.id, True, people)
     for contact in sorted(presence.online(people)):
-        emit("presence", {"user_id": contact, "online": True})
+        emit("presence", services.EVENTS["presence"].dump({"user_id": contact, "online": True}))
 
 
 @socketio.on("disconnect", namespace=NAMESPACE)
@@ -139,8 +140,9 @@ def busy():
     return envelope(Codes.CHAT_BUSY, details={"retry_after": RETRY_AFTER})
 
 
-def chat_event(schema):
-    """Check the sender and the payload, run the handler, and ack its result or the error envelope."""
+def chat_event(schema, ack):
+    """Check the sender and the payload, run the handler, and ack its result (dumped with `ack`) or the
+    error envelope. Both schemas are kept on the handler for the AsyncAPI document."""
     def decorate(handler):
         @wraps(handler)
         def wrapper(data=None):
@@ -148,7 +150,7 @@ def chat_event(schema):
                 return busy()
             try:
                 user = _signed_in()
-                return handler(user, schema.load(data if isinstance(data, dict) else {}))
+                return ack.dump(handler(user, schema.load(data if isinstance(data, dict) else {})))
             except ValidationError as error:
                 return envelope(Codes.VALIDATION, details={"fields": flatten_messages(error.messages)})
             except ApiError as error:
@@ -164,29 +166,29 @@ def chat_event(schema):
                 return envelope(Codes.SERVER_ERROR)
             finally:
                 _slots[0].release()
+        wrapper.payload_schema, wrapper.ack_schema = type(schema), type(ack)
         return wrapper
     return decorate
 
 
 @socketio.on("message:send", namespace=NAMESPACE)
-@chat_event(SocketMessageSchema())
+@chat_event(SocketMessageSchema(), MessageSchema())
 def on_send(user, data):
     sent = services.send(user, data["conversation_id"], data.get("body"), data["attachment_ids"], data["client_id"])
     if sent.created:
         _typing.pop((request.sid, data["conversation_id"]), None)
     services.deliver(sent, skip_sid=request.sid)  # a RedisError: stored, not published; acked busy, sent again
-    return MessageSchema().dump(sent.message)
+    return sent.message
 
 
 @socketio.on("message:read", namespace=NAMESPACE)
-@chat_event(SocketReadSchema())
+@chat_event(SocketReadSchema(), ReceiptSchema())
 def on_read(user, data):
-    receipt = services.mark_read(user, data["conversation_id"], data["message_id"], skip_sid=request.sid)
-    return ReceiptSchema().dump(receipt)
+    return services.mark_read(user, data["conversation_id"], data["message_id"], skip_sid=request.sid)
 
 
 @socketio.on("typing", namespace=NAMESPACE)
-@chat_event(TypingSchema())
+@chat_event(TypingSchema(), TypingStateSchema())
 def on_typing(user, data):
     payload = services.typing(user, data["conversation_id"], data["is_typing"])
     key = (request.sid, data["conversation_id"])

@@ -10,10 +10,15 @@ away notice tells them). When presence cannot be read, the event goes to every p
 """
 import json
 import logging
+import uuid
+from datetime import datetime, timezone
+from urllib.parse import parse_qs
 
 from socketio import RedisManager
 
+from casting.errors import Codes
 from casting.extensions import socketio
+from casting.requestid import _SANE as _SANE_ID
 
 log = logging.getLogger(__name__)
 CHANNEL = "flask-socketio"
@@ -86,3 +91,30 @@ def emit(pipe, event, payload, namespace, targets, skip_sid=None):
         if mine:
             socketio.server.emit(event, payload, namespace=namespace, to=mine, skip_sid=skip_sid, ignore_queue=True)
     return local
+
+
+class WebSocketOnly:
+    """WSGI middleware: a Socket.IO request on another transport than WebSocket (long-polling, which
+    needs sticky sessions behind several workers and is not served) gets the error envelope
+    (`400 MESSAGE_010`, JSON) instead of Engine.IO's plain-text `"Invalid transport"`."""
+
+    def __init__(self, wsgi_app, path="/socket.io"):
+        self.wsgi_app, self.path = wsgi_app, path
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO", "").startswith(self.path):
+            transport = parse_qs(environ.get("QUERY_STRING", "")).get("transport", ["polling"])[0]
+            if transport != "websocket":
+                return self._refuse(environ, start_response, transport)
+        return self.wsgi_app(environ, start_response)
+
+    @staticmethod
+    def _refuse(environ, start_response, transport):
+        error = Codes.CHAT_TRANSPORT
+        offered = environ.get("HTTP_X_REQUEST_ID", "")
+        body = json.dumps({"code": error.code, "message": error.message, "details": {
+            "transport": transport[:32], "transports": ["websocket"]},
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "requestId": offered if _SANE_ID.match(offered) else uuid.uuid4().hex}).encode()
+        start_response("400 BAD REQUEST", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]

@@ -23,7 +23,7 @@ from casting.extensions import db, redis, socketio
 from casting.jobs import enqueue
 from casting.messaging import attachments, fanout, presence
 from casting.messaging.models import Conversation, Message, MessageRead, Participant
-from casting.messaging.schemas import MessageSchema, ReceiptSchema
+from casting.messaging.schemas import MessageSchema, PresenceSchema, ReceiptSchema, TypingStateSchema
 from casting.pagination import paginate
 from casting.pii import EncryptedString
 from casting.safety import services as safety
@@ -35,6 +35,9 @@ NAMESPACE = "/chat"
 MAX_CONTACTS = 2000
 MEMBERS_TTL = 60
 MEMBERS_CACHED = 10000
+# What the server pushes on `/chat`, and the schema of each payload (the AsyncAPI document lists these).
+EVENTS = {"message:new": MessageSchema(), "message:read": ReceiptSchema(), "typing": TypingStateSchema(),
+          "presence": PresenceSchema()}
 PUBLISHED_TTL = 7 * 24 * 3600  # a client retrying a send later than this republishes it (ids are unique)
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,7 @@ def _emit(event, payload, user_ids, skip_sid=None, then=None, sockets=None):
     user_ids = list(dict.fromkeys(user_ids))
     if not user_ids and then is None:
         return {}
+    payload = EVENTS[event].dump(payload)
     try:
         if sockets is None:
             with redis.pipeline(transaction=False) as pipe:
@@ -234,13 +238,18 @@ def describe_messages(messages):
                  read_by=reads.get(message.id, [])) for message in messages]
 
 
-def history(conversation_id, user, before=None, limit=30):
-    """A page of messages, newest first, older than the cursor `before` (an index range scan at any depth)."""
+def history(conversation_id, user, before=None, limit=30, after=None):
+    """A page of messages, newest first, older than the cursor `before`; or, to catch up, oldest first,
+    newer than `after` (the last id a client saw). An index range scan at any depth, either way."""
     members_of(conversation_id, user)
     query = select(Message).where(Message.conversation_id == conversation_id)
-    if before is not None:
-        query = query.where(Message.id < int(before))
-    rows = db.session.scalars(query.order_by(Message.id.desc()).limit(limit + 1)).all()
+    if after is not None:
+        query = query.where(Message.id > int(after)).order_by(Message.id)
+    else:
+        query = query.order_by(Message.id.desc())
+        if before is not None:
+            query = query.where(Message.id < int(before))
+    rows = db.session.scalars(query.limit(limit + 1)).all()
     page = rows[:limit]
     return {"items": describe_messages(page),
             "meta": {"limit": limit, "next_cursor": str(page[-1].id) if len(rows) > limit else None}}
@@ -345,9 +354,8 @@ def publish(sent, skip_sid=None):
     burst on their notification channel to those who are away; then mark it published (a later send of
     the same `client_id` then publishes nothing). Raises RedisError when it could not be published."""
     view, user_ids = sent.message, sent.participant_ids
-    payload = MessageSchema().dump(view)
     mark = _published_key(view["id"])
-    sockets = _emit("message:new", payload, user_ids, skip_sid, then=lambda pipe: pipe.set(mark, 1, ex=PUBLISHED_TTL),
+    sockets = _emit("message:new", view, user_ids, skip_sid, then=lambda pipe: pipe.set(mark, 1, ex=PUBLISHED_TTL),
                     sockets=sent.sockets)
     if sockets is None:  # presence unreadable: sent to every process, not marked
         return
@@ -415,7 +423,7 @@ def mark_read(user, conversation_id, message_id, skip_sid=None):
         db.session.rollback()
         return receipt
     db.session.commit()
-    _emit("message:read", ReceiptSchema().dump(receipt), row.ids, skip_sid,
+    _emit("message:read", receipt, row.ids, skip_sid,
           then=lambda pipe: pipe.delete(_burst_key(conversation_id, user.id)))
     return receipt
 
