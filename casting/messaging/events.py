@@ -42,11 +42,12 @@ _typing = {}  # (socket id, conversation id) -> when the indicator lapses
 _heartbeat = []
 _slots = []  # this process's semaphore of CHAT_MAX_IN_FLIGHT (made on first use, after the fork)
 RETRY_AFTER = 1  # seconds, in a busy ack's details
+CONNECT_WAIT_FACTOR = 5  # a connect waits longer for a slot than an event: a refused one costs a handshake
 
 
-def _refuse(error):
+def _refuse(error, details=None):
     """Refuse a connection: the client's `connect_error` gets `{message, data: <error envelope>}`."""
-    return ConnectionRefusedError(error.message, envelope(error))
+    return ConnectionRefusedError(error.message, envelope(error, details=details))
 
 
 def _authenticate(auth):
@@ -72,6 +73,16 @@ def _authenticate(auth):
 
 @socketio.on("connect", namespace=NAMESPACE)
 def on_connect(auth=None):
+    """Connect, when this process has room for it within CONNECT_WAIT_FACTOR times CHAT_BUSY_WAIT_MS."""
+    if not _slot(CONNECT_WAIT_FACTOR):
+        raise _refuse(Codes.CHAT_BUSY, {"retry_after": RETRY_AFTER})
+    try:
+        _connect(auth)
+    finally:
+        _slots[0].release()
+
+
+def _connect(auth):
     user, auth_session = _authenticate(auth)
     session["user_id"], session["auth_session"] = user.id, auth_session
     join_room(services.user_room(user.id))
@@ -128,11 +139,12 @@ def _cut_off(sid):
     socketio.server.disconnect(sid, namespace=NAMESPACE)
 
 
-def _slot():
-    """Wait up to CHAT_BUSY_WAIT_MS for one of this process's CHAT_MAX_IN_FLIGHT slots; False if none."""
+def _slot(factor=1):
+    """Wait up to CHAT_BUSY_WAIT_MS (times `factor`) for one of this process's CHAT_MAX_IN_FLIGHT slots;
+    False if none came free."""
     if not _slots:
         _slots.append(gevent.lock.BoundedSemaphore(current_app.config["CHAT_MAX_IN_FLIGHT"]))
-    return _slots[0].acquire(timeout=current_app.config["CHAT_BUSY_WAIT_MS"] / 1000)
+    return _slots[0].acquire(timeout=current_app.config["CHAT_BUSY_WAIT_MS"] * factor / 1000)
 
 
 def busy():
