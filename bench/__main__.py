@@ -239,22 +239,22 @@ def table(rows, hello, select):
 def service_env():
     """The service's environment for a run: production mode, fixed PII keys, limits out of the way."""
     return {**os.environ, **service_urls(), "APP_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
-           "JWT_SECRET_KEY": secrets.token_hex(32), "PII_KEYS": pii_key("bench", "pii"),
-           "PII_INDEX_KEY": pii_key("bench", "pii-index"), "METRICS_TOKEN": secrets.token_hex(32),
-           "PUBLIC_BASE_URL": "http://127.0.0.1",  # production refuses to start without it; no link is followed
-           # Production refuses the console providers; nothing is delivered during a run (no worker).
-           "WHATSAPP_PROVIDER": "cloud", "WHATSAPP_API_BASE": "http://127.0.0.1:9", "WHATSAPP_PHONE_NUMBER_ID": "0",
-           "WHATSAPP_ACCESS_TOKEN": "bench", "WHATSAPP_APP_SECRET": "bench", "WHATSAPP_VERIFY_TOKEN": "bench",
-           "SMS_PROVIDER": "msg91", "MSG91_API_BASE": "http://127.0.0.1:9", "MSG91_AUTH_KEY": "bench",
-           "MSG91_SENDER_ID": "BENCH", "MSG91_WEBHOOK_TOKEN": "bench", "EMAIL_PROVIDER": "smtp",
-           "RATELIMIT_DEFAULT": "10000000/minute", "RATELIMIT_SEARCH": "10000000/minute",
-           "RATELIMIT_UPLOAD": "10000000/minute", "RATELIMIT_SIGN_IN": "10000000/minute",
-           # the login route signs one account in over and over: its flood guards would refuse it
-           "LOGIN_LIMIT_PER_IDENTIFIER": "10000000/minute", "LOGIN_LIMIT_PER_IP": "10000000/minute",
-           "CHAT_SEND_LIMIT": "10000000/minute", "CHAT_CONVERSATION_LIMIT": "10000000/minute",
-           # every run invites the same 500 talent again: the per-talent cap would skip them after a few runs
-           "INVITE_LIMIT_PER_TALENT": "10000000/minute",
-           "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+            "JWT_SECRET_KEY": secrets.token_hex(32), "PII_KEYS": pii_key("bench", "pii"),
+            "PII_INDEX_KEY": pii_key("bench", "pii-index"), "METRICS_TOKEN": secrets.token_hex(32),
+            "PUBLIC_BASE_URL": "http://127.0.0.1",  # production refuses to start without it; no link is followed
+            # Production refuses the console providers; nothing is delivered during a run (no worker).
+            "WHATSAPP_PROVIDER": "cloud", "WHATSAPP_API_BASE": "http://127.0.0.1:9", "WHATSAPP_PHONE_NUMBER_ID": "0",
+            "WHATSAPP_ACCESS_TOKEN": "bench", "WHATSAPP_APP_SECRET": "bench", "WHATSAPP_VERIFY_TOKEN": "bench",
+            "SMS_PROVIDER": "msg91", "MSG91_API_BASE": "http://127.0.0.1:9", "MSG91_AUTH_KEY": "bench",
+            "MSG91_SENDER_ID": "BENCH", "MSG91_WEBHOOK_TOKEN": "bench", "EMAIL_PROVIDER": "smtp",
+            "RATELIMIT_DEFAULT": "10000000/minute", "RATELIMIT_SEARCH": "10000000/minute",
+            "RATELIMIT_UPLOAD": "10000000/minute", "RATELIMIT_SIGN_IN": "10000000/minute",
+            # the login route signs one account in over and over: its flood guards would refuse it
+            "LOGIN_LIMIT_PER_IDENTIFIER": "10000000/minute", "LOGIN_LIMIT_PER_IP": "10000000/minute",
+            "CHAT_SEND_LIMIT": "10000000/minute", "CHAT_CONVERSATION_LIMIT": "10000000/minute",
+            # every run invites the same 500 talent again: the per-talent cap would skip them after a few runs
+            "INVITE_LIMIT_PER_TALENT": "10000000/minute",
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def main():

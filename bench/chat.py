@@ -102,7 +102,7 @@ class _Client:
         self.sio.on("message:new", self._on_message, namespace="/chat")
 
     async def _on_message(self, message):
-        phase_name, client_id = message["body"].split(" ", 1)
+        phase_name, _, client_id = (message.get("body") or "").partition(" ")
         phase = self.phases.get(phase_name)
         if phase is not None and client_id in phase.sent and client_id not in phase.delivered:
             now = time.perf_counter()

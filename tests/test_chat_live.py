@@ -419,7 +419,8 @@ def test_a_worker_killed_mid_burst_loses_no_acknowledged_message_and_clients_cat
         seen = {}  # message id -> message:new, as the receiver saw them
         receiver = _connect(url, asha[0], seen)
         sender = _connect(url, cd[0])
-        payloads = [{"conversation_id": conversation_id, "body": f"take {n}", "client_id": f"k-{n}"} for n in range(300)]
+        payloads = [{"conversation_id": conversation_id, "body": f"take {n}", "client_id": f"k-{n}"}
+                    for n in range(300)]
         acks, done = {}, queue.Queue()
         for payload in payloads:
             sender.emit("message:send", payload, namespace="/chat",

@@ -27,7 +27,7 @@ from marshmallow import ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from casting.auth.principal import resolve
+from casting.auth.principal import Principal, resolve
 from casting.auth.sessions import on_revoke
 from casting.errors import ApiError, Codes, envelope, flatten_messages
 from casting.extensions import db, redis, socketio
@@ -85,17 +85,23 @@ def on_connect(auth=None):
 def _connect(auth):
     user, auth_session = _authenticate(auth)
     session["user_id"], session["auth_session"] = user.id, auth_session
+    # what the events act as; each event checks the sign-in (and the account) again before it commits
+    session["principal"] = Principal(user.id, user.role, user.is_active, user.suspended_at, auth_session)
     join_room(services.user_room(user.id))
     _sockets[request.sid] = user.id
-    with redis.pipeline() as pipe:  # kept no longer than the session itself can live
-        pipe.sadd(_session_sockets(auth_session), request.sid)
-        pipe.expire(_session_sockets(auth_session), current_app.config["JWT_REFRESH_TOKEN_EXPIRES"])
-        pipe.execute()
     _start_heartbeat()
     people = services.contacts(user.id)
-    if presence.connected(user.id, fanout.socket_key(request.sid)):
-        services.announce_presence(user.id, True, people)
-    for contact in sorted(presence.online(people)):
+    with redis.pipeline(transaction=True) as pipe:  # one round trip: count the socket, find the contacts'
+        pipe.sadd(_session_sockets(auth_session), request.sid)  # kept no longer than the session can live
+        pipe.expire(_session_sockets(auth_session), current_app.config["JWT_REFRESH_TOKEN_EXPIRES"])
+        presence.queue_change(pipe, user.id, fanout.socket_key(request.sid), add=True)
+        presence.ask_sockets(pipe, people)
+        replies = pipe.execute()
+    count = replies[2 + presence.CHANGE_COUNT]
+    sockets = presence.sockets_of(people, replies[2 + presence.CHANGE_COMMANDS:])
+    if count == 1:  # this socket brought them online
+        services.announce_presence(user.id, True, people, sockets)
+    for contact in sorted(sockets):
         emit("presence", services.EVENTS["presence"].dump({"user_id": contact, "online": True}))
 
 
@@ -124,13 +130,17 @@ def _end_session_sockets(auth_session):
     redis.delete(_session_sockets(auth_session))
 
 
-def _signed_in():
-    """The socket's user, while their sign-in session lasts; a revoked session is disconnected."""
-    active, user = resolve({"sid": session.get("auth_session"), "sub": session.get("user_id")})
-    if not active or user is None:
+def _refused(error, vouch):
+    """The ack of an event refused with `error`; AUTH_005 instead when the socket's sign-in ended (it is
+    then disconnected, once the ack has gone out)."""
+    try:
+        if error.error != Codes.AUTH_REVOKED:
+            vouch.check()  # an event refused before its sign-in was checked: was it?
+    except ApiError as ended:
+        error = ended
+    if error.error == Codes.AUTH_REVOKED:
         socketio.start_background_task(_cut_off, request.sid)
-        raise ApiError(Codes.AUTH_REVOKED)
-    return user
+    return envelope(error.error, error.message, error.details)
 
 
 def _cut_off(sid):
@@ -160,14 +170,15 @@ def chat_event(schema, ack):
         def wrapper(data=None):
             if not _slot():
                 return busy()
+            vouch = services.Vouch(session["auth_session"], session["user_id"])
             try:
-                user = _signed_in()
-                return ack.dump(handler(user, schema.load(data if isinstance(data, dict) else {})))
+                loaded = schema.load(data if isinstance(data, dict) else {})
+                return ack.dump(handler(session["principal"], loaded, vouch))
             except ValidationError as error:
                 return envelope(Codes.VALIDATION, details={"fields": flatten_messages(error.messages)})
             except ApiError as error:
                 db.session.rollback()
-                return envelope(error.error, error.message, error.details)
+                return _refused(error, vouch)
             except (PoolTimeout, RedisError):
                 db.session.rollback()
                 log.warning("chat event refused: busy", extra={"event": handler.__name__})
@@ -185,8 +196,9 @@ def chat_event(schema, ack):
 
 @socketio.on("message:send", namespace=NAMESPACE)
 @chat_event(SocketMessageSchema(), MessageSchema())
-def on_send(user, data):
-    sent = services.send(user, data["conversation_id"], data.get("body"), data["attachment_ids"], data["client_id"])
+def on_send(user, data, vouch):
+    sent = services.send(user, data["conversation_id"], data.get("body"), data["attachment_ids"], data["client_id"],
+                         vouch)
     if sent.created:
         _typing.pop((request.sid, data["conversation_id"]), None)
     services.deliver(sent, skip_sid=request.sid)  # a RedisError: stored, not published; acked busy, sent again
@@ -195,14 +207,14 @@ def on_send(user, data):
 
 @socketio.on("message:read", namespace=NAMESPACE)
 @chat_event(SocketReadSchema(), ReceiptSchema())
-def on_read(user, data):
-    return services.mark_read(user, data["conversation_id"], data["message_id"], skip_sid=request.sid)
+def on_read(user, data, vouch):
+    return services.mark_read(user, data["conversation_id"], data["message_id"], request.sid, vouch)
 
 
 @socketio.on("typing", namespace=NAMESPACE)
 @chat_event(TypingSchema(), TypingStateSchema())
-def on_typing(user, data):
-    payload = services.typing(user, data["conversation_id"], data["is_typing"])
+def on_typing(user, data, vouch):
+    payload = services.typing(user, data["conversation_id"], data["is_typing"], vouch)
     key = (request.sid, data["conversation_id"])
     if data["is_typing"]:
         _typing[key] = time.monotonic() + payload["expires_in"]

@@ -29,21 +29,30 @@ def _period():
     return current_app.config["CHAT_PRESENCE_SECONDS"]
 
 
-def _change(user_id, sid, add):
-    """Add or remove one socket; returns how many live sockets the user has afterwards."""
+def queue_change(pipe, user_id, sid, add):
+    """Queue on a transaction (MULTI) the commands that add or remove one socket; the reply at offset
+    `CHANGE_COUNT` of those it queued is how many live sockets the user has afterwards."""
     now = time.time()
     key = _key(user_id)
+    pipe.zremrangebyscore(key, "-inf", now)
+    if add:
+        pipe.zadd(key, {sid: now + _period()})
+        pipe.zadd(ALL_SOCKETS, {f"{user_id}:{sid}": now + _period()})
+    else:
+        pipe.zrem(key, sid)
+        pipe.zrem(ALL_SOCKETS, f"{user_id}:{sid}")
+    pipe.zcard(key)
+    pipe.expire(key, _period() * 2)
+
+
+CHANGE_COUNT, CHANGE_COMMANDS = 3, 5
+
+
+def _change(user_id, sid, add):
+    """Add or remove one socket; returns how many live sockets the user has afterwards."""
     with redis.pipeline(transaction=True) as pipe:
-        pipe.zremrangebyscore(key, "-inf", now)
-        if add:
-            pipe.zadd(key, {sid: now + _period()})
-            pipe.zadd(ALL_SOCKETS, {f"{user_id}:{sid}": now + _period()})
-        else:
-            pipe.zrem(key, sid)
-            pipe.zrem(ALL_SOCKETS, f"{user_id}:{sid}")
-        pipe.zcard(key)
-        pipe.expire(key, _period() * 2)
-        return pipe.execute()[-2]
+        queue_change(pipe, user_id, sid, add)
+        return pipe.execute()[CHANGE_COUNT]
 
 
 def connected(user_id, sid):

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from casting import throttle
 from casting.auditions.services import visible as visible_audition
+from casting.auth import principal
 from casting.errors import ApiError, Codes
 from casting.extensions import db, redis, socketio
 from casting.jobs import enqueue
@@ -107,8 +108,8 @@ def members(conversation_id):
 _members_seen = {}  # conversation id -> (until when, its participants): who is in one never changes
 
 
-def members_cached(conversation_id, user):
-    """`members_of`, remembered by this process for MEMBERS_TTL seconds (a conversation's participants
+def members_cached(conversation_id):
+    """`members`, remembered by this process for MEMBERS_TTL seconds (a conversation's participants
     are fixed when it starts; the TTL only bounds how long a deleted one is remembered)."""
     now = time.monotonic()
     seen = _members_seen.get(conversation_id)
@@ -117,8 +118,6 @@ def members_cached(conversation_id, user):
             _members_seen.clear()
         seen = _members_seen[conversation_id] = (now + MEMBERS_TTL, members(conversation_id))
         db.session.rollback()  # nothing to keep: end the read's transaction, the connection goes back
-    if user.id not in seen[1]:
-        raise ApiError(Codes.CONVERSATION_NOT_FOUND)
     return seen[1]
 
 
@@ -260,6 +259,43 @@ def _by_client_id(conversation_id, sender_id, client_id):
                                                    Message.sender_id == sender_id, Message.client_id == client_id))
 
 
+class Vouch:
+    """The sign-in a socket event acts for (session id, user id), checked on the first Redis round trip
+    the event makes anyway, before anything it did is committed: `ask` on that pipeline, `settle` with
+    the reply (AUTH_005 for a session that ended, SAFETY_001 for a suspended account). `check` makes
+    the round trip of its own, for a path that has none."""
+
+    def __init__(self, session_id, user_id):
+        self.session_id, self.user_id, self.settled = session_id, user_id, False
+
+    def ask(self, pipe):
+        principal.ask(pipe, self.session_id, self.user_id)
+
+    def settle(self, reply):
+        active, user = principal.answer(self.session_id, self.user_id, reply)
+        self.settled = True
+        if not active or user is None:
+            raise ApiError(Codes.AUTH_REVOKED)
+        safety.ensure_active(user)
+        return user
+
+    def check(self):
+        if not self.settled:
+            with redis.pipeline(transaction=False) as pipe:
+                self.ask(pipe)
+                self.settle(pipe.execute()[0])
+
+
+def _vouched(vouch, pipe):
+    """Run `pipe` with `vouch`'s question last (when there is one); the replies to the other commands."""
+    if vouch is not None:
+        vouch.ask(pipe)
+    replies = pipe.execute()
+    if vouch is not None:
+        vouch.settle(replies.pop())
+    return replies
+
+
 class Sent(NamedTuple):
     message: dict
     created: bool
@@ -297,12 +333,13 @@ FROM members LEFT JOIN stored ON true
                 bindparam("created_at", type_=DateTime(timezone=True)))
 
 
-def send(user, conversation_id, body, attachment_ids, client_id):
+def send(user, conversation_id, body, attachment_ids, client_id, vouch=None):
     """Store a message; returns it as `Sent`. A repeated `client_id` returns the first message (not created).
 
     It is committed before this returns, so it is stored before anyone is told of it. Only a new
     message counts against the flood limit, so a client retrying a send is never refused for it.
-    Without attachments: one statement, then one Redis round trip (the flood limit) and the commit.
+    Without attachments: one statement, then one Redis round trip (the flood limit, where the
+    participants are, and a socket's sign-in, `vouch`) and the commit.
     """
     safety.ensure_active(user)
     claimed = attachments.claim(user, attachment_ids)
@@ -320,12 +357,19 @@ def send(user, conversation_id, body, attachment_ids, client_id):
         first = _by_client_id(conversation_id, user.id, client_id)
         view = describe_messages([first])[0]
         db.session.rollback()
-        return Sent(view, False, user_ids, redis.exists(_published_key(first.id)) == 1)
+        with redis.pipeline(transaction=False) as pipe:
+            pipe.exists(_published_key(first.id))
+            [published] = _vouched(vouch, pipe)
+        return Sent(view, False, user_ids, published == 1)
     subject = f"{user.id}:{conversation_id}"
-    with redis.pipeline(transaction=False) as pipe:  # the flood limit, and where the participants are
-        throttle.hit_on(pipe, "CHAT_SEND_LIMIT", "chat-send", subject)
-        presence.ask_sockets(pipe, user_ids)
-        counted, *replies = pipe.execute()
+    try:
+        with redis.pipeline(transaction=False) as pipe:  # the flood limit, and where the participants are
+            throttle.hit_on(pipe, "CHAT_SEND_LIMIT", "chat-send", subject)
+            presence.ask_sockets(pipe, user_ids)
+            counted, *replies = _vouched(vouch, pipe)
+    except (ApiError, RedisError):
+        db.session.rollback()
+        raise
     if not counted:
         db.session.rollback()
         wait = throttle.wait_seconds("CHAT_SEND_LIMIT", "chat-send", subject)
@@ -404,7 +448,7 @@ SELECT (SELECT coalesce(array_agg(user_id ORDER BY user_id), '{}') FROM conversa
 """).bindparams(bindparam("now", type_=DateTime(timezone=True)))
 
 
-def mark_read(user, conversation_id, message_id, skip_sid=None):
+def mark_read(user, conversation_id, message_id, skip_sid=None, vouch=None):
     """Everything up to `message_id` is read by `user`; the others (and the user's other sockets) hear it.
 
     Returns the receipt: the user's read position, which never moves back.
@@ -421,25 +465,48 @@ def mark_read(user, conversation_id, message_id, skip_sid=None):
                "read_at": row.read_at}
     if not row.moved:
         db.session.rollback()
+        if vouch is not None:
+            vouch.check()
         return receipt
+    user_ids = list(row.ids)
+    try:
+        with redis.pipeline(transaction=False) as pipe:  # where the participants are, and the sign-in
+            presence.ask_sockets(pipe, user_ids)
+            sockets = presence.sockets_of(user_ids, _vouched(vouch, pipe))
+    except (ApiError, RedisError):
+        db.session.rollback()
+        raise
     db.session.commit()
-    _emit("message:read", receipt, row.ids, skip_sid,
+    _emit("message:read", receipt, user_ids, skip_sid, sockets=sockets,
           then=lambda pipe: pipe.delete(_burst_key(conversation_id, user.id)))
     return receipt
 
 
-def typing(user, conversation_id, is_typing):
-    """Tell the others that `user` is (or stopped) typing; a `true` lapses by itself after `expires_in` seconds."""
-    user_ids = members_cached(conversation_id, user)
-    _guard("CHAT_TYPING_LIMIT", "chat-typing", user.id)
-    return announce_typing(user.id, conversation_id, is_typing, user_ids)
+def typing(user, conversation_id, is_typing, vouch=None):
+    """Tell the others that `user` is (or stopped) typing; a `true` lapses by itself after `expires_in` seconds.
+
+    No database: the participants come from this process's memory; one Redis round trip counts it,
+    finds the others' sockets (and checks a socket's sign-in), one more publishes it (none when the
+    others' sockets are all on this process)."""
+    user_ids = members_cached(conversation_id)
+    others = [member for member in user_ids if member != user.id]
+    with redis.pipeline(transaction=False) as pipe:
+        throttle.hit_on(pipe, "CHAT_TYPING_LIMIT", "chat-typing", user.id)
+        presence.ask_sockets(pipe, others)
+        counted, *replies = _vouched(vouch, pipe)
+    if user.id not in user_ids:
+        raise ApiError(Codes.CONVERSATION_NOT_FOUND)
+    if not counted:
+        wait = throttle.wait_seconds("CHAT_TYPING_LIMIT", "chat-typing", user.id)
+        raise ApiError(Codes.RATE_LIMITED, details={"retry_after": wait}, headers={"Retry-After": str(wait)})
+    return announce_typing(user.id, conversation_id, is_typing, user_ids, presence.sockets_of(others, replies))
 
 
-def announce_typing(user_id, conversation_id, is_typing, participant_ids=None):
+def announce_typing(user_id, conversation_id, is_typing, participant_ids=None, sockets=None):
     payload = {"conversation_id": conversation_id, "user_id": user_id, "is_typing": is_typing,
                "expires_in": current_app.config["CHAT_TYPING_SECONDS"] if is_typing else 0}
     others = [member for member in participant_ids or members(conversation_id) if member != user_id]
-    _emit("typing", payload, others)
+    _emit("typing", payload, others, sockets=sockets)
     return payload
 
 
@@ -451,9 +518,10 @@ def contacts(user_id):
                               .limit(MAX_CONTACTS)).all()
 
 
-def announce_presence(user_id, online, people=None):
-    """Tell the user's contacts (`people`, when already known) that they came online or left."""
-    _emit("presence", {"user_id": user_id, "online": online}, contacts(user_id) if people is None else people)
+def announce_presence(user_id, online, people=None, sockets=None):
+    """Tell the user's contacts (`people`, when already known, and their `sockets`) that they came online or left."""
+    _emit("presence", {"user_id": user_id, "online": online}, contacts(user_id) if people is None else people,
+          sockets=sockets)
 
 
 def _reported_message(reporter, message_id):
