@@ -2,7 +2,9 @@
 actually registered on `/chat` and the marshmallow schemas they load, ack and push; and the REST catch-up
 a client makes after a reconnect."""
 import json
+from pathlib import Path
 
+import jsonschema
 from marshmallow import fields
 
 from casting.errors import CATALOGUE
@@ -12,6 +14,9 @@ from casting.messaging.asyncapi import LIFECYCLE
 from casting.messaging.schemas import ConnectAuthSchema
 from casting.openapi import ErrorSchema
 from tests.test_chat_live import conversation
+
+# The AsyncAPI 3.0.0 JSON Schema (npm @asyncapi/specs 6.11.1, Apache-2.0), kept here: tests fetch nothing.
+ASYNCAPI_SCHEMA = json.loads((Path(__file__).parent / "asyncapi-3.0.0.schema.json").read_text())
 
 
 def _resolve(document, ref):
@@ -56,6 +61,9 @@ def test_the_asyncapi_document_states_every_handler_and_nothing_else(client):
     assert response.status_code == 200 and response.mimetype == "application/json"
     document = response.json
     assert document["asyncapi"] == "3.0.0" and document["channels"]["chat"]["address"] == "/chat"
+    errors = [f"{list(error.absolute_path)}: {error.message[:200]}"
+              for error in jsonschema.Draft7Validator(ASYNCAPI_SCHEMA).iter_errors(document)]
+    assert not errors  # a valid AsyncAPI 3 document
     for ref in set(_refs(document)):  # every reference resolves
         _resolve(document, ref)
 
