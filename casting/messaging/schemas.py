@@ -100,14 +100,9 @@ class MessagePageArgsSchema(Schema):
                            metadata={"description": "`meta.next_cursor` of the previous page; omit for the newest."})
     after = fields.String(validate=validate.Regexp(CURSOR, error="Not a message id."), metadata={
         "example": "1201", "description": "Catch up: the messages after this id (the last one you saw), oldest "
-                                          "first; pass `meta.next_cursor` as `after` for the next page. Not with "
-                                          "`before`."})
+                                          "first; pass `meta.next_cursor` as `after` for the next page. With "
+                                          "`before` too: the messages between the two."})
     limit = Int32(load_default=30, validate=validate.Range(min=1, max=MAX_HISTORY_PAGE))
-
-    @validates_schema
-    def _one_way(self, data, **kwargs):
-        if "before" in data and "after" in data:
-            raise ValidationError("Page one way: `before` or `after`, not both.", "after")
 
 
 class MessagePageMetaSchema(Schema):

@@ -242,12 +242,12 @@ def history(conversation_id, user, before=None, limit=30, after=None):
     newer than `after` (the last id a client saw). An index range scan at any depth, either way."""
     members_of(conversation_id, user)
     query = select(Message).where(Message.conversation_id == conversation_id)
+    if before is not None:
+        query = query.where(Message.id < int(before))
     if after is not None:
         query = query.where(Message.id > int(after)).order_by(Message.id)
     else:
         query = query.order_by(Message.id.desc())
-        if before is not None:
-            query = query.where(Message.id < int(before))
     rows = db.session.scalars(query.limit(limit + 1)).all()
     page = rows[:limit]
     return {"items": describe_messages(page),
