@@ -209,6 +209,9 @@ class Config:
         self.CHAT_PRESENCE_SECONDS = _int("CHAT_PRESENCE_SECONDS", 30)
         self.CHAT_NOTIFY_DELAY_SECONDS = _int("CHAT_NOTIFY_DELAY_SECONDS", 60)
         self.CHAT_NOTIFY_BURST_SECONDS = _int("CHAT_NOTIFY_BURST_SECONDS", 1800)
+        # no more than the pool keeps open: beyond it, each burst would open and close overflow connections
+        self.CHAT_MAX_IN_FLIGHT = _int("CHAT_MAX_IN_FLIGHT", self.DB_POOL_SIZE)
+        self.CHAT_BUSY_WAIT_MS = _int("CHAT_BUSY_WAIT_MS", 1000)
         self.ATTACHMENT_UNSENT_HOURS = _int("ATTACHMENT_UNSENT_HOURS", 24)
         self.ATTACHMENT_PRUNE_MINUTES = _int("ATTACHMENT_PRUNE_MINUTES", 60)
         self.SAFETY_SUSPEND_AFTER = _int("SAFETY_SUSPEND_AFTER", 3)

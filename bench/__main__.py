@@ -200,13 +200,28 @@ def measure(process, base, route):
     return result
 
 
-def chat_report(base, env):
-    """Chat round trips with BENCH_CHAT_CLIENTS clients connected (see bench/chat.py)."""
+def chat_report(process, base, env):
+    """Chat with BENCH_CHAT_CLIENTS clients connected: connect, steady, burst (see bench/chat.py)."""
     made = subprocess.run([str(BIN / "python"), "-m", "bench.chat", "setup", str(chat.CLIENTS)], cwd=ROOT,  # nosec
                           env=env, check=True, capture_output=True, text=True)
-    result = chat.report(chat.measure(base, json.loads(made.stdout.strip().splitlines()[-1])))
+    result = chat.report(chat.measure(base, json.loads(made.stdout.strip().splitlines()[-1]),
+                                      lambda: cpu_seconds(process)))
     print(result, flush=True)
     return result
+
+
+def chat_only(env):
+    """`BENCH_ONLY=chat`: the service and the chat phases alone, on a migrated database, nothing seeded."""
+    subprocess.run(["flask", "db", "upgrade"], cwd=ROOT, env={**env, "APP_ENV": "development"},  # nosec B603 B607
+                   check=True, capture_output=True, text=True)
+    service, base = start("service", "wsgi:app", env)
+    try:
+        result = chat_report(service, base, env)
+    finally:
+        stop(service)
+    report = f"WEB_CONCURRENCY={WORKERS}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end\n"
+    (RESULTS / "chat.md").write_text(report + result + "\n")
+    print(report, flush=True)
 
 
 def table(rows, hello, select):
@@ -249,6 +264,8 @@ def main():
         raise SystemExit("bench needs wrk: install Debian's `wrk` package (make bench does it).")
     RESULTS.mkdir(parents=True, exist_ok=True)
     env, seeded = service_env(service_urls()), ""
+    if ONLY == "chat":  # the chat phases need only the schema (their users are made by bench.chat setup)
+        return chat_only(env)
     for command in PREPARE:
         done = subprocess.run(command, cwd=ROOT, env={**env, "APP_ENV": "development"},  # nosec B603
                               check=True, capture_output=True, text=True)
@@ -276,7 +293,7 @@ def main():
         routes = APP_ROUTES + audition_routes(base) + calls_routes(base)
         rows += [(route.name, measure(service, base, route)) for route in routes if ONLY in route.name]
         if ONLY in "chat":
-            chat_result = chat_report(base, env)
+            chat_result = chat_report(service, base, env)
     finally:
         for process in processes:
             stop(process)

@@ -20,7 +20,7 @@ from casting.kernel.numbers import register_converters
 from casting.kernel.observability import configure_tracing, log_slow_queries, register_observability
 from casting.kernel.openapi import SWAGGER_UI_ASSETS, docs_asset, spec_options
 from casting.kernel.web import CastingFlask, register_request_hooks
-from casting.messaging.fanout import DurableRedisManager
+from casting.messaging.fanout import CHANNEL, ChatManager, WebSocketOnly
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # The domains, each wired by its own init_app (routes, socket handlers, safety targets, inbound handlers,
@@ -110,11 +110,11 @@ def _init_extensions(app):
                       expose_headers=["X-Request-ID", "Retry-After", *auth.RATE_LIMIT_HEADERS], max_age=600)
     api.init_app(app)
     app.add_url_rule(f"{SWAGGER_UI_ASSETS}<path:filename>", "docs_assets", limiter.exempt(docs_asset))
-    queue = DurableRedisManager(app.config["REDIS_URL"], channel="flask-socketio",
-                                redis_options={**redis_options(app.config), "socket_connect_timeout": 3})
+    queue = ChatManager(app.config["REDIS_URL"], channel=CHANNEL,
+                        redis_options={**redis_options(app.config), "socket_connect_timeout": 3})
     socketio.init_app(app, async_mode="gevent", client_manager=queue,
                       cors_allowed_origins=origins or [], transports=["websocket"])
-    app.wsgi_app = SocketIOPathOnly(app.wsgi_app)
+    app.wsgi_app = WebSocketOnly(SocketIOPathOnly(app.wsgi_app))
 
 
 class SocketIOPathOnly:

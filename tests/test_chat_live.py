@@ -271,7 +271,83 @@ def test_a_flooding_client_is_stopped_and_signing_out_cuts_the_sockets_off(serve
 
 def test_socket_io_is_websocket_only_so_any_worker_can_take_a_client(servers):
     polling = requests.get(f"{servers[0]}/socket.io/", params={"EIO": "4", "transport": "polling"}, timeout=5)
-    assert polling.status_code == 400
+    assert polling.status_code == 400 and polling.headers["Content-Type"] == "application/json"
+    envelope = polling.json()  # the error envelope, not Engine.IO's plain-text "Invalid transport"
+    assert envelope["code"] == "MESSAGE_010" and envelope["details"]["transports"] == ["websocket"]
+    assert {"message", "timestamp", "requestId"} <= set(envelope)
+    default = requests.get(f"{servers[0]}/socket.io/", params={"EIO": "4"}, timeout=5)  # polling is the default
+    assert default.status_code == 400 and default.json()["code"] == "MESSAGE_010"
+    attempt = socketio.Client(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):  # a client left on polling is refused at once
+        attempt.connect(servers[0], namespaces=["/chat"], transports=["polling"], wait_timeout=5)
+
+
+@pytest.fixture
+def cramped(server_urls, tmp_path):
+    """A server process that takes one event at a time and waits for none (CHAT_MAX_IN_FLIGHT=1)."""
+    process, url = start_server(server_urls, tmp_path, settings={
+        **SETTINGS, "CHAT_MAX_IN_FLIGHT": "1", "CHAT_BUSY_WAIT_MS": "0"})
+    yield url
+    process.terminate()
+    process.wait(20)
+
+
+def _emit_all(sio, event, payloads):
+    """Emit every payload at once; returns {client_id: ack} once each is acked (10 s at most)."""
+    acks, done = {}, queue.Queue()
+    for payload in payloads:
+        sio.emit(event, payload, namespace="/chat",
+                 callback=lambda ack, key=payload["client_id"]: done.put((key, ack)))
+    deadline = time.monotonic() + 10
+    while len(acks) < len(payloads) and (left := deadline - time.monotonic()) > 0:
+        try:
+            key, ack = done.get(timeout=left)
+        except queue.Empty:
+            break
+        acks[key] = ack
+    return acks
+
+
+def test_a_saturated_process_acks_busy_with_a_retry_hint_and_the_send_limit_still_applies(
+        cramped, people, client, chat, app):
+    cd, asha, _ = people
+    conversation_id = conversation(client, cd, asha)
+    sender = chat(cramped, cd[0])
+    payloads = {f"b-{n}": {"conversation_id": conversation_id, "body": f"take {n}", "client_id": f"b-{n}"}
+                for n in range(30)}
+    first = _emit_all(sender.sio, "message:send", list(payloads.values()))
+    assert set(first) == set(payloads)  # every send acked: none left to time out
+    busy = [ack for ack in first.values() if ack.get("code") == "MESSAGE_009"]
+    assert busy and all(ack["details"]["retry_after"] >= 1 and "requestId" in ack for ack in busy)
+    final, rounds = dict(first), 0
+    while (again := [key for key, ack in final.items() if ack.get("code") == "MESSAGE_009"]) and rounds < 50:
+        rounds += 1
+        time.sleep(0.05)
+        final.update(_emit_all(sender.sio, "message:send", [payloads[key] for key in again[:1]]))
+    codes = [ack.get("code") for ack in final.values()]
+    assert codes.count(None) == 12 and codes.count("MESSAGE_005") == 18  # CHAT_SEND_LIMIT: 12 in 10 s
+    with app.app_context():
+        stored = db.session.scalars(select(Message.client_id).where(Message.conversation_id == conversation_id)).all()
+    assert sorted(stored) == sorted(key for key, ack in final.items() if "code" not in ack)
+
+
+def test_sending_again_publishes_a_message_that_was_stored_but_never_published(servers, people, client, chat, app):
+    cd, asha, _ = people
+    conversation_id = conversation(client, cd, asha)
+    receiver = chat(servers[1], asha[0])
+    with app.test_request_context():  # stored, then the process died before it was published
+        from casting.messaging import services
+        from casting.users.models import User
+
+        stored = services.send(db.session.get(User, cd[1]), conversation_id, "Stored, never told", [], "lost-1")
+    assert stored.created and receiver.silent("message:new", 0.5)
+    sender = chat(servers[0], cd[0])
+    again = sender.call("message:send", {"conversation_id": conversation_id, "body": "Stored, never told",
+                                         "client_id": "lost-1"})
+    assert again["id"] == stored.message["id"]
+    assert receiver.next("message:new")["id"] == stored.message["id"]  # published now
+    sender.call("message:send", {"conversation_id": conversation_id, "body": "x", "client_id": "lost-1"})
+    assert receiver.silent("message:new", 1.0)  # and only once
 
 
 def test_attachments_by_id_and_one_notice_for_whoever_is_away(servers, people, client, chat, app, tmp_path):
@@ -316,3 +392,90 @@ def test_the_sockets_of_a_process_that_died_go_offline(servers, people, client, 
     finally:
         if doomed.poll() is None:
             os.killpg(doomed.pid, signal.SIGKILL)
+
+
+def _connect(url, token, seen=None, timeout=60):
+    """A client on `/chat` (retried while the server's new worker boots); records message:new in `seen`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sio = socketio.Client(reconnection=False)
+        if seen is not None:
+            sio.on("message:new", lambda data: seen.__setitem__(data["id"], data), namespace="/chat")
+        try:
+            sio.connect(url, namespaces=["/chat"], auth={"token": token}, transports=["websocket"], wait_timeout=10)
+            return sio
+        except socketio.exceptions.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def test_a_worker_killed_mid_burst_loses_no_acknowledged_message_and_clients_catch_up(
+        server_urls, tmp_path, people, client, app):
+    import psutil
+
+    cd, asha, _ = people
+    conversation_id = conversation(client, cd, asha)
+    process, url = start_server(server_urls, tmp_path, settings={**SETTINGS, "CHAT_SEND_LIMIT": "1000/10seconds"})
+    try:
+        seen = {}  # message id -> message:new, as the receiver saw them
+        receiver = _connect(url, asha[0], seen)
+        sender = _connect(url, cd[0])
+        payloads = [{"conversation_id": conversation_id, "body": f"take {n}", "client_id": f"k-{n}"}
+                    for n in range(300)]
+        acks, done = {}, queue.Queue()
+        for payload in payloads:
+            sender.emit("message:send", payload, namespace="/chat",
+                        callback=lambda ack, key=payload["client_id"]: done.put((key, ack)))
+        while len(acks) < 20:  # the burst is under way: kill the worker that holds both sockets
+            key, ack = done.get(timeout=10)
+            acks[key] = ack
+        [worker] = psutil.Process(process.pid).children()
+        os.kill(worker.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                key, ack = done.get(timeout=0.5)
+                acks[key] = ack
+            except queue.Empty:
+                pass
+        assert len(acks) < len(payloads)  # the kill cut the burst short
+        acked = {key: ack["id"] for key, ack in acks.items() if "code" not in ack}
+        with app.app_context():
+            stored = dict(db.session.execute(select(Message.client_id, Message.id).where(
+                Message.conversation_id == conversation_id)).all())
+        assert {key: stored.get(key) for key in acked} == acked  # every acknowledged message is stored
+
+        for sio in (sender, receiver):
+            sio.disconnect()
+        last_seen = max(seen, default=0)
+        receiver = _connect(url, asha[0], seen)  # the master's new worker takes the clients back
+        sender = _connect(url, cd[0])
+        caught_up, after = [], last_seen
+        while after is not None:  # the receiver catches up from the last message it saw
+            page = client.get(f"/api/conversations/{conversation_id}/messages", headers=asha[2],
+                              query_string={"after": after, "limit": 100}).json
+            caught_up += page["items"]
+            after = page["meta"]["next_cursor"]
+        assert [item["id"] for item in caught_up] == sorted(i for i in stored.values() if i > last_seen)
+        resent = {}
+        for payload in payloads:  # the sender sends what was never acknowledged again, with the same client_id
+            if payload["client_id"] not in acked:
+                ack = sender.call("message:send", payload, namespace="/chat", timeout=10)
+                assert "code" not in ack, ack
+                resent[payload["client_id"]] = ack["id"]
+        deadline = time.monotonic() + 10
+        with app.app_context():
+            final = dict(db.session.execute(select(Message.client_id, Message.id).where(
+                Message.conversation_id == conversation_id)).all())
+        assert len(final) == len(payloads) and all(final[key] == value for key, value in {**acked, **resent}.items())
+        everything = set(seen) | {item["id"] for item in caught_up}
+        while everything != set(final.values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            everything = set(seen) | {item["id"] for item in caught_up}
+        assert everything == set(final.values())  # live or caught up: the receiver has every message once
+        for sio in (sender, receiver):
+            sio.disconnect()
+    finally:
+        process.terminate()
+        process.wait(20)

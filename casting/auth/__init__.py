@@ -8,10 +8,10 @@ __getattr__, __dir__, PUBLIC = public_face(__name__, {
     "permissions": ["login_required"],
     "schemas": ["ApiKeyCreateSchema", "ApiKeyCreatedSchema", "ApiKeySchema"],
     "api_keys": ["api_key_required", "calling_user", "user_or_api_key"],
-    "principal": ["RATE_LIMIT_HEADERS", "check_request", "prefetch", "prefetched", "rate_limit_headers", "resolve",
-                  "signed_in_principal"],
+    "principal": ["Principal", "RATE_LIMIT_HEADERS", "check_request", "prefetch", "prefetched",
+                  "rate_limit_headers", "resolve", "signed_in_principal"],
     "sessions": ["on_revoke"]
-}, modules=["api_keys"])
+}, modules=["api_keys", "principal"])
 
 
 def init_app(app):

@@ -336,6 +336,16 @@ def resolve(payload):
     return found
 
 
+def ask(pipe, session_id, user_id):
+    """Queue on a caller's Redis pipeline what `answer` needs (the caller's round trip carries it)."""
+    pipe.mget(session_key(session_id), record_key(user_id))
+
+
+def answer(session_id, user_id, reply):
+    """(session active?, principal or None), from the reply to `ask`."""
+    return _principal({"sid": session_id, "sub": user_id}, *reply)
+
+
 def signed_in_principal():
     """(payload, principal) when `check_request` found a live session and user for this request, else None."""
     seen = g.get("principal_lookup")

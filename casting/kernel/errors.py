@@ -112,6 +112,10 @@ class Codes:
     IDEMPOTENCY_IN_FLIGHT = ErrorCode("REQUEST_007", 409,
                                       "The request with this Idempotency-Key was applied, but its answer is not "
                                       "recorded (yet): it is not applied again.")
+    CHAT_BUSY = ErrorCode("MESSAGE_009", 503, "The chat server is busy: send again after `retry_after` seconds, "
+                                              "with the same client_id.")
+    CHAT_TRANSPORT = ErrorCode("MESSAGE_010", 400, "This Socket.IO transport is not served: connect with the "
+                                                   "WebSocket transport only.")
 
 
 CATALOGUE = sorted((value for value in vars(Codes).values() if isinstance(value, ErrorCode)),

@@ -91,6 +91,20 @@ def hit_many(setting, name, subjects):
     return {subject for subject, ok in zip(subjects, acquired) if not ok}
 
 
+def hit_on(pipe, setting, name, subject):
+    """Queue `hit` on a Redis pipeline of the caller's (one round trip for it and the caller's own
+    commands); its reply, once the pipeline has run, is true when the attempt was counted."""
+    item = parse(current_app.config[setting])
+    storage = limiter.limiter.storage
+    script = getattr(storage, "lua_acquire_moving_window", None)
+    if script is None or not hasattr(storage, "prefixed_key"):  # not Redis: counted now, on its own
+        pipe.echo("1" if hit(setting, name, subject) else "")
+        return
+    key = storage.prefixed_key(item.key_for(*_keys(name, subject)))
+    # EVAL with the script's text: a registered script would cost the pipeline a SCRIPT EXISTS round trip
+    pipe.eval(script.script, 1, key, time.time(), item.amount, item.get_expiry(), 1)
+
+
 def wait_seconds(setting, name, subject):
     """0 while attempts remain under the limit in config `setting`, else seconds until one frees up."""
     item = parse(current_app.config[setting])

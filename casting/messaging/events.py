@@ -1,7 +1,12 @@
 """Socket.IO namespace `/chat`: an access token at connect, then `message:send`, `message:read` and `typing`.
 
 Every event is acked: with its result, or with the error envelope. A socket joins only its own user's
-room; what a conversation's participants must hear is sent to their rooms (see services).
+room; what a conversation's participants must hear is sent to their rooms (see services), through the
+processes that hold their sockets only (see fanout).
+
+Back-pressure: a process handles at most CHAT_MAX_IN_FLIGHT events at once; an event that finds no
+room within CHAT_BUSY_WAIT_MS (or no database connection in the pool) is acked with `MESSAGE_009` and
+`details.retry_after`, never left to time out. The client sends it again (the same `client_id`).
 
 Kept in this process, because only this process needs it: which sockets it holds (for the presence
 heartbeat) and when each typing indicator lapses. Kept in Redis: each sign-in session's sockets, so
@@ -11,30 +16,37 @@ import logging
 import time
 from functools import wraps
 
+import gevent.lock
+
 import jwt as pyjwt
 from flask import current_app, request, session
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_socketio import ConnectionRefusedError, emit, join_room
 from marshmallow import ValidationError
+from redis.exceptions import RedisError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from casting.auth import resolve
-from casting.auth import on_revoke
+from casting.auth import Principal, on_revoke, resolve
 from casting.kernel.errors import ApiError, Codes, envelope, flatten_messages
 from casting.kernel.extensions import db, redis, socketio
-from casting.messaging import presence, services
-from casting.messaging.schemas import MessageSchema, ReceiptSchema, SocketMessageSchema, SocketReadSchema, TypingSchema
+from casting.messaging import fanout, presence, services
+from casting.messaging.schemas import (MessageSchema, ReceiptSchema, SocketMessageSchema, SocketReadSchema,
+                                       TypingSchema, TypingStateSchema)
 
 log = logging.getLogger(__name__)
 NAMESPACE = services.NAMESPACE
 _sockets = {}  # socket id -> user id, for this process's presence heartbeat
 _typing = {}  # (socket id, conversation id) -> when the indicator lapses
 _heartbeat = []
+_slots = []  # this process's semaphore of CHAT_MAX_IN_FLIGHT (made on first use, after the fork)
+RETRY_AFTER = 1  # seconds, in a busy ack's details
+CONNECT_WAIT_FACTOR = 5  # a connect waits longer for a slot than an event: a refused one costs a handshake
 
 
-def _refuse(error):
+def _refuse(error, details=None):
     """Refuse a connection: the client's `connect_error` gets `{message, data: <error envelope>}`."""
-    return ConnectionRefusedError(error.message, envelope(error))
+    return ConnectionRefusedError(error.message, envelope(error, details=details))
 
 
 def _authenticate(auth):
@@ -59,20 +71,36 @@ def _authenticate(auth):
 
 
 def on_connect(auth=None):
+    """Connect, when this process has room for it within CONNECT_WAIT_FACTOR times CHAT_BUSY_WAIT_MS."""
+    if not _slot(CONNECT_WAIT_FACTOR):
+        raise _refuse(Codes.CHAT_BUSY, {"retry_after": RETRY_AFTER})
+    try:
+        _connect(auth)
+    finally:
+        _slots[0].release()
+
+
+def _connect(auth):
     user, auth_session = _authenticate(auth)
     session["user_id"], session["auth_session"] = user.id, auth_session
+    # what the events act as; each event checks the sign-in (and the account) again before it commits
+    session["principal"] = Principal(user.id, user.role, user.is_active, user.suspended_at, auth_session)
     join_room(services.user_room(user.id))
     _sockets[request.sid] = user.id
-    with redis.pipeline() as pipe:  # kept no longer than the session itself can live
-        pipe.sadd(_session_sockets(auth_session), request.sid)
-        pipe.expire(_session_sockets(auth_session), current_app.config["JWT_REFRESH_TOKEN_EXPIRES"])
-        pipe.execute()
     _start_heartbeat()
     people = services.contacts(user.id)
-    if presence.connected(user.id, request.sid):
-        services.announce_presence(user.id, True, people)
-    for contact in sorted(presence.online(people)):
-        emit("presence", {"user_id": contact, "online": True})
+    with redis.pipeline(transaction=True) as pipe:  # one round trip: count the socket, find the contacts'
+        pipe.sadd(_session_sockets(auth_session), request.sid)  # kept no longer than the session can live
+        pipe.expire(_session_sockets(auth_session), current_app.config["JWT_REFRESH_TOKEN_EXPIRES"])
+        presence.queue_change(pipe, user.id, fanout.socket_key(request.sid), add=True)
+        presence.ask_sockets(pipe, people)
+        replies = pipe.execute()
+    count = replies[2 + presence.CHANGE_COUNT]
+    sockets = presence.sockets_of(people, replies[2 + presence.CHANGE_COMMANDS:])
+    if count == 1:  # this socket brought them online
+        services.announce_presence(user.id, True, people, sockets)
+    for contact in sorted(sockets):
+        emit("presence", services.EVENTS["presence"].dump({"user_id": contact, "online": True}))
 
 
 def on_disconnect(*reason):
@@ -83,7 +111,7 @@ def on_disconnect(*reason):
     for key in [key for key in _typing if key[0] == request.sid]:
         del _typing[key]
         services.announce_typing(user_id, key[1], False)
-    if presence.disconnected(user_id, request.sid):
+    if presence.disconnected(user_id, fanout.socket_key(request.sid)):
         services.announce_presence(user_id, False)
 
 
@@ -98,13 +126,17 @@ def end_session_sockets(auth_session):
     redis.delete(_session_sockets(auth_session))
 
 
-def _signed_in():
-    """The socket's user, while their sign-in session lasts; a revoked session is disconnected."""
-    active, user = resolve({"sid": session.get("auth_session"), "sub": session.get("user_id")})
-    if not active or user is None:
+def _refused(error, vouch):
+    """The ack of an event refused with `error`; AUTH_005 instead when the socket's sign-in ended (it is
+    then disconnected, once the ack has gone out)."""
+    try:
+        if error.error != Codes.AUTH_REVOKED:
+            vouch.check()  # an event refused before its sign-in was checked: was it?
+    except ApiError as ended:
+        error = ended
+    if error.error == Codes.AUTH_REVOKED:
         socketio.start_background_task(_cut_off, request.sid)
-        raise ApiError(Codes.AUTH_REVOKED)
-    return user
+    return envelope(error.error, error.message, error.details)
 
 
 def _cut_off(sid):
@@ -113,44 +145,69 @@ def _cut_off(sid):
     socketio.server.disconnect(sid, namespace=NAMESPACE)
 
 
-def chat_event(schema):
-    """Check the sender and the payload, run the handler, and ack its result or the error envelope."""
+def _slot(factor=1):
+    """Wait up to CHAT_BUSY_WAIT_MS (times `factor`) for one of this process's CHAT_MAX_IN_FLIGHT slots;
+    False if none came free."""
+    if not _slots:
+        _slots.append(gevent.lock.BoundedSemaphore(current_app.config["CHAT_MAX_IN_FLIGHT"]))
+    return _slots[0].acquire(timeout=current_app.config["CHAT_BUSY_WAIT_MS"] * factor / 1000)
+
+
+def busy():
+    """The ack of an event this process had no room for: try again after `retry_after` seconds."""
+    return envelope(Codes.CHAT_BUSY, details={"retry_after": RETRY_AFTER})
+
+
+def chat_event(schema, ack):
+    """Check the sender and the payload, run the handler, and ack its result (dumped with `ack`) or the
+    error envelope. Both schemas are kept on the handler for the AsyncAPI document."""
     def decorate(handler):
         @wraps(handler)
         def wrapper(data=None):
+            if not _slot():
+                return busy()
+            vouch = services.Vouch(session["auth_session"], session["user_id"])
             try:
-                user = _signed_in()
-                return handler(user, schema.load(data if isinstance(data, dict) else {}))
+                loaded = schema.load(data if isinstance(data, dict) else {})
+                return ack.dump(handler(session["principal"], loaded, vouch))
             except ValidationError as error:
                 return envelope(Codes.VALIDATION, details={"fields": flatten_messages(error.messages)})
             except ApiError as error:
                 db.session.rollback()
-                return envelope(error.error, error.message, error.details)
+                return _refused(error, vouch)
+            except (PoolTimeout, RedisError):
+                db.session.rollback()
+                log.warning("chat event refused: busy", extra={"event": handler.__name__})
+                return busy()
             except Exception:
                 db.session.rollback()
                 log.exception("chat event failed", extra={"event": handler.__name__})
                 return envelope(Codes.SERVER_ERROR)
+            finally:
+                _slots[0].release()
+        wrapper.payload_schema, wrapper.ack_schema = type(schema), type(ack)
         return wrapper
     return decorate
 
 
-@chat_event(SocketMessageSchema())
-def on_send(user, data):
-    sent = services.send(user, data["conversation_id"], data.get("body"), data["attachment_ids"], data["client_id"])
-    _typing.pop((request.sid, data["conversation_id"]), None)
-    services.publish(sent, skip_sid=request.sid)  # again for a resent client_id (see the REST route)
-    return MessageSchema().dump(sent.message)
+@chat_event(SocketMessageSchema(), MessageSchema())
+def on_send(user, data, vouch):
+    sent = services.send(user, data["conversation_id"], data.get("body"), data["attachment_ids"], data["client_id"],
+                         vouch)
+    if sent.created:
+        _typing.pop((request.sid, data["conversation_id"]), None)
+    services.deliver(sent, skip_sid=request.sid)  # a RedisError: stored, not published; acked busy, sent again
+    return sent.message
 
 
-@chat_event(SocketReadSchema())
-def on_read(user, data):
-    receipt = services.mark_read(user, data["conversation_id"], data["message_id"], skip_sid=request.sid)
-    return ReceiptSchema().dump(receipt)
+@chat_event(SocketReadSchema(), ReceiptSchema())
+def on_read(user, data, vouch):
+    return services.mark_read(user, data["conversation_id"], data["message_id"], request.sid, vouch)
 
 
-@chat_event(TypingSchema())
-def on_typing(user, data):
-    payload = services.typing(user, data["conversation_id"], data["is_typing"])
+@chat_event(TypingSchema(), TypingStateSchema())
+def on_typing(user, data, vouch):
+    payload = services.typing(user, data["conversation_id"], data["is_typing"], vouch)
     key = (request.sid, data["conversation_id"])
     if data["is_typing"]:
         _typing[key] = time.monotonic() + payload["expires_in"]
@@ -185,7 +242,7 @@ def _beat(app):
         socketio.sleep(period)
         with app.app_context():
             try:
-                presence.refresh(dict(_sockets))
+                presence.refresh({fanout.socket_key(sid): user_id for sid, user_id in list(_sockets.items())})
                 for user_id in presence.sweep():
                     services.announce_presence(user_id, False)
             except Exception:

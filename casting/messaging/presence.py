@@ -1,6 +1,7 @@
 """Who is online, shared by every server process through Redis.
 
-Each user has a sorted set of their live socket ids, scored by when each stops counting (a heartbeat
+Each user has a sorted set of their live sockets (`<host id>/<socket id>`: the host id names the
+server process that holds it, see `casting.messaging.fanout`), scored by when each stops counting (a heartbeat
 from the socket's process pushes that forward). A user is online while any score is in the future,
 so a process that dies takes its sockets offline within one presence period, without help. Adding or
 removing a socket and counting the rest happen in one transaction: exactly one connect reports
@@ -28,21 +29,30 @@ def _period():
     return current_app.config["CHAT_PRESENCE_SECONDS"]
 
 
-def _change(user_id, sid, add):
-    """Add or remove one socket; returns how many live sockets the user has afterwards."""
+def queue_change(pipe, user_id, sid, add):
+    """Queue on a transaction (MULTI) the commands that add or remove one socket; the reply at offset
+    `CHANGE_COUNT` of those it queued is how many live sockets the user has afterwards."""
     now = time.time()
     key = _key(user_id)
+    pipe.zremrangebyscore(key, "-inf", now)
+    if add:
+        pipe.zadd(key, {sid: now + _period()})
+        pipe.zadd(ALL_SOCKETS, {f"{user_id}:{sid}": now + _period()})
+    else:
+        pipe.zrem(key, sid)
+        pipe.zrem(ALL_SOCKETS, f"{user_id}:{sid}")
+    pipe.zcard(key)
+    pipe.expire(key, _period() * 2)
+
+
+CHANGE_COUNT, CHANGE_COMMANDS = 3, 5
+
+
+def _change(user_id, sid, add):
+    """Add or remove one socket; returns how many live sockets the user has afterwards."""
     with redis.pipeline(transaction=True) as pipe:
-        pipe.zremrangebyscore(key, "-inf", now)
-        if add:
-            pipe.zadd(key, {sid: now + _period()})
-            pipe.zadd(ALL_SOCKETS, {f"{user_id}:{sid}": now + _period()})
-        else:
-            pipe.zrem(key, sid)
-            pipe.zrem(ALL_SOCKETS, f"{user_id}:{sid}")
-        pipe.zcard(key)
-        pipe.expire(key, _period() * 2)
-        return pipe.execute()[-2]
+        queue_change(pipe, user_id, sid, add)
+        return pipe.execute()[CHANGE_COUNT]
 
 
 def connected(user_id, sid):
@@ -78,6 +88,18 @@ def sweep(limit=500):
             if disconnected(int(user_id), sid):
                 gone.add(int(user_id))
     return gone
+
+
+def ask_sockets(pipe, user_ids):
+    """Queue on `pipe` the reads `sockets_of` needs (one command per user, in the caller's round trip)."""
+    now = time.time()
+    for user_id in user_ids:
+        pipe.zrangebyscore(_key(user_id), now, "+inf")
+
+
+def sockets_of(user_ids, replies):
+    """{user id: [socket keys]} from the replies to `ask_sockets` (users with no live socket left out)."""
+    return {user_id: [key.decode() for key in keys] for user_id, keys in zip(user_ids, replies) if keys}
 
 
 def online(user_ids):

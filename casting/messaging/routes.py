@@ -73,8 +73,11 @@ class MessageViews(MethodView):
                   example={"items": [MESSAGE_EXAMPLE], "meta": {"limit": 30, "next_cursor": "1201"}})
     @error_responses(blp, 401, 404)
     def get(self, args, conversation_id):
-        """Messages, newest first; pass `meta.next_cursor` as `before` for older ones."""
-        return services.history(conversation_id, current_user, args.get("before"), args["limit"])
+        """Messages, newest first; pass `meta.next_cursor` as `before` for older ones, or catch up with `after`.
+
+        After a (re)connect to `/chat`, a client asks for `after=<the last message id it saw>` (oldest first,
+        `meta.next_cursor` as `after` for the next page) so nothing sent while it was away is missed."""
+        return services.history(conversation_id, current_user, args.get("before"), args["limit"], args.get("after"))
 
     @login_required()
     @blp.arguments(MessageCreateSchema, example={"body": "Can you come in for a callback on Friday?",
@@ -87,7 +90,7 @@ class MessageViews(MethodView):
         """Send a message (stored first, then delivered live, or by notification to whoever is away)."""
         sent = services.send(current_user, conversation_id, data.get("body"), data["attachment_ids"],
                              data["client_id"])
-        services.publish(sent)  # again for a resent client_id: its first send may have died before publishing
+        services.deliver(sent)
         return sent.message, 201 if sent.created else 200
 
 

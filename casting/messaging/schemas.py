@@ -98,17 +98,23 @@ class ConversationQueryArgsSchema(PageArgsSchema):
 class MessagePageArgsSchema(Schema):
     before = fields.String(validate=validate.Regexp(CURSOR, error="Not a cursor from `meta.next_cursor`."),
                            metadata={"description": "`meta.next_cursor` of the previous page; omit for the newest."})
+    after = fields.String(validate=validate.Regexp(CURSOR, error="Not a message id."), metadata={
+        "example": "1201", "description": "Catch up: the messages after this id (the last one you saw), oldest "
+                                          "first; pass `meta.next_cursor` as `after` for the next page. With "
+                                          "`before` too: the messages between the two."})
     limit = Int32(load_default=30, validate=validate.Range(min=1, max=MAX_HISTORY_PAGE))
 
 
 class MessagePageMetaSchema(Schema):
     limit = Int32(required=True)
-    next_cursor = fields.String(allow_none=True, metadata={"description": "Pass as `before` for older messages; "
-                                                                          "null when there are none."})
+    next_cursor = fields.String(allow_none=True, metadata={
+        "description": "Pass as `before` for older messages (as `after` for newer ones, when you paged with "
+                       "`after`); null when there are none."})
 
 
 class MessagePageSchema(Schema):
-    items = fields.List(fields.Nested(MessageSchema), required=True, metadata={"description": "Newest first."})
+    items = fields.List(fields.Nested(MessageSchema), required=True, metadata={
+        "description": "Newest first; oldest first with `after`."})
     meta = fields.Nested(MessagePageMetaSchema, required=True)
 
 
@@ -160,3 +166,22 @@ class AttachmentFileSchema(Schema):
 
 class AttachmentArgsSchema(Schema):
     size = fields.String(validate=validate.OneOf(["original", "thumbnail"]), load_default="original")
+
+
+class TypingStateSchema(Schema):
+    conversation_id = Int32(required=True)
+    user_id = Int32(required=True)
+    is_typing = Boolean(required=True)
+    expires_in = Int32(required=True, metadata={
+        "description": "Seconds until `is_typing: true` lapses by itself (`CHAT_TYPING_SECONDS`); 0 when false."})
+
+
+class PresenceSchema(Schema):
+    user_id = Int32(required=True)
+    online = Boolean(required=True, metadata={"description": "Connected to `/chat` (any socket, any process)."})
+
+
+class ConnectAuthSchema(Schema):
+    token = fields.String(required=True, metadata={
+        "description": "An access token (`POST /api/auth/login` or `/api/auth/refresh`). Give the client a "
+                       "function as `auth`, so every reconnect sends the current one."})

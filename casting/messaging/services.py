@@ -5,30 +5,42 @@ hears exactly the conversations its user is in, on whichever server process it i
 Socket.IO message queue in Redis carries emits between processes). A participant who is away hears of
 a burst of messages once, on their notification channel.
 """
+import logging
+import time
 from datetime import datetime, timezone
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import func, literal, select, update
-from sqlalchemy.dialects.postgresql import insert
+from redis.exceptions import RedisError
+from sqlalchemy import DateTime, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 
-from casting.kernel import throttle
+from casting import safety
 from casting.auditions import visible as visible_audition
+from casting.auth import principal
+from casting.kernel import throttle
 from casting.kernel.errors import ApiError, Codes
 from casting.kernel.extensions import db, redis, socketio
 from casting.kernel.jobs import enqueue
-from casting.messaging import attachments, presence, tasks
-from casting.messaging.models import Conversation, Message, MessageRead, Participant
-from casting.messaging.schemas import MessageSchema, ReceiptSchema
 from casting.kernel.pagination import paginate
-from casting import safety
+from casting.kernel.pii import EncryptedString
+from casting.messaging import attachments, fanout, presence, tasks
+from casting.messaging.models import Conversation, Message, MessageRead, Participant
+from casting.messaging.schemas import MessageSchema, PresenceSchema, ReceiptSchema, TypingStateSchema
 from casting.safety.models import FlagTarget
 from casting.kernel.sorting import order_by
 from casting.users.models import Role, User
 
 NAMESPACE = "/chat"
 MAX_CONTACTS = 2000
+MEMBERS_TTL = 60
+MEMBERS_CACHED = 10000
+# What the server pushes on `/chat`, and the schema of each payload (the AsyncAPI document lists these).
+EVENTS = {"message:new": MessageSchema(), "message:read": ReceiptSchema(), "typing": TypingStateSchema(),
+          "presence": PresenceSchema()}
+PUBLISHED_TTL = 7 * 24 * 3600  # a client retrying a send later than this republishes it (ids are unique)
+log = logging.getLogger(__name__)
 
 
 def _now():
@@ -39,10 +51,35 @@ def user_room(user_id):
     return f"user:{user_id}"
 
 
-def _emit(event, payload, user_ids, skip_sid=None):
-    rooms = [user_room(user_id) for user_id in user_ids]
-    if rooms:
-        socketio.emit(event, payload, namespace=NAMESPACE, to=rooms, skip_sid=skip_sid)
+def _emit(event, payload, user_ids, skip_sid=None, then=None, sockets=None):
+    """Send a live event to the sockets of `user_ids`: one Redis round trip finds where they are
+    connected (unless the caller read `sockets` already), one more publishes it to those processes
+    only, with `then(pipe)`'s commands."""
+    user_ids = list(dict.fromkeys(user_ids))
+    if not user_ids and then is None:
+        return {}
+    payload = EVENTS[event].dump(payload)
+    try:
+        if sockets is None:
+            with redis.pipeline(transaction=False) as pipe:
+                presence.ask_sockets(pipe, user_ids)
+                sockets = presence.sockets_of(user_ids, pipe.execute())
+    except RedisError:
+        log.warning("presence unreadable: %s goes to every process", event)
+        if user_ids:
+            socketio.emit(event, payload, namespace=NAMESPACE, to=[user_room(u) for u in user_ids], skip_sid=skip_sid)
+        return None
+    _deliver(event, payload, fanout.plan(user_ids, sockets, user_room), skip_sid, then)
+    return sockets
+
+
+def _deliver(event, payload, targets, skip_sid=None, then=None):
+    with redis.pipeline(transaction=False) as pipe:
+        local = fanout.emit(pipe, event, payload, NAMESPACE, targets, skip_sid)
+        if then is not None:
+            then(pipe)
+        pipe.execute()
+    local()
 
 
 def _invalid(field, message):
@@ -66,6 +103,22 @@ def members_of(conversation_id, user):
 
 def members(conversation_id):
     return db.session.scalars(select(Participant.user_id).where(Participant.conversation_id == conversation_id)).all()
+
+
+_members_seen = {}  # conversation id -> (until when, its participants): who is in one never changes
+
+
+def members_cached(conversation_id):
+    """`members`, remembered by this process for MEMBERS_TTL seconds (a conversation's participants
+    are fixed when it starts; the TTL only bounds how long a deleted one is remembered)."""
+    now = time.monotonic()
+    seen = _members_seen.get(conversation_id)
+    if seen is None or seen[0] < now:
+        if len(_members_seen) >= MEMBERS_CACHED:
+            _members_seen.clear()
+        seen = _members_seen[conversation_id] = (now + MEMBERS_TTL, members(conversation_id))
+        db.session.rollback()  # nothing to keep: end the read's transaction, the connection goes back
+    return seen[1]
 
 
 def _direct_key(user_ids, audition_id):
@@ -184,13 +237,18 @@ def describe_messages(messages):
                  read_by=reads.get(message.id, [])) for message in messages]
 
 
-def history(conversation_id, user, before=None, limit=30):
-    """A page of messages, newest first, older than the cursor `before` (an index range scan at any depth)."""
+def history(conversation_id, user, before=None, limit=30, after=None):
+    """A page of messages, newest first, older than the cursor `before`; or, to catch up, oldest first,
+    newer than `after` (the last id a client saw). An index range scan at any depth, either way."""
     members_of(conversation_id, user)
     query = select(Message).where(Message.conversation_id == conversation_id)
     if before is not None:
         query = query.where(Message.id < int(before))
-    rows = db.session.scalars(query.order_by(Message.id.desc()).limit(limit + 1)).all()
+    if after is not None:
+        query = query.where(Message.id > int(after)).order_by(Message.id)
+    else:
+        query = query.order_by(Message.id.desc())
+    rows = db.session.scalars(query.limit(limit + 1)).all()
     page = rows[:limit]
     return {"items": describe_messages(page),
             "meta": {"limit": limit, "next_cursor": str(page[-1].id) if len(rows) > limit else None}}
@@ -201,121 +259,254 @@ def _by_client_id(conversation_id, sender_id, client_id):
                                                    Message.sender_id == sender_id, Message.client_id == client_id))
 
 
+class Vouch:
+    """The sign-in a socket event acts for (session id, user id), checked on the first Redis round trip
+    the event makes anyway, before anything it did is committed: `ask` on that pipeline, `settle` with
+    the reply (AUTH_005 for a session that ended, SAFETY_001 for a suspended account). `check` makes
+    the round trip of its own, for a path that has none."""
+
+    def __init__(self, session_id, user_id):
+        self.session_id, self.user_id, self.settled = session_id, user_id, False
+
+    def ask(self, pipe):
+        principal.ask(pipe, self.session_id, self.user_id)
+
+    def settle(self, reply):
+        active, user = principal.answer(self.session_id, self.user_id, reply)
+        self.settled = True
+        if not active or user is None:
+            raise ApiError(Codes.AUTH_REVOKED)
+        safety.ensure_active(user)
+        return user
+
+    def check(self):
+        if not self.settled:
+            with redis.pipeline(transaction=False) as pipe:
+                self.ask(pipe)
+                self.settle(pipe.execute()[0])
+
+
+def _vouched(vouch, pipe):
+    """Run `pipe` with `vouch`'s question last (when there is one); the replies to the other commands."""
+    if vouch is not None:
+        vouch.ask(pipe)
+    replies = pipe.execute()
+    if vouch is not None:
+        vouch.settle(replies.pop())
+    return replies
+
+
 class Sent(NamedTuple):
     message: dict
     created: bool
     participant_ids: list
+    published: bool = False
+    sockets: dict | None = None  # presence, read with the flood limit: {user id: [socket keys]}
 
 
-def send(user, conversation_id, body, attachment_ids, client_id):
+# One round trip stores a message: who is in the conversation (the sender must be), the insert (once
+# per client_id), the safety verdict kept only when a talent is among the others, the conversation's
+# last activity, and whether the sender is verified.
+_STORE = text("""
+WITH members AS (
+    SELECT coalesce(array_agg(user_id ORDER BY user_id), '{}') AS ids
+    FROM conversation_participants WHERE conversation_id = :conversation_id
+), stored AS (
+    INSERT INTO messages (conversation_id, sender_id, body, client_id, safety, created_at)
+    SELECT :conversation_id, :sender_id, :body, :client_id,
+           CASE WHEN CAST(:verdict AS jsonb) IS NOT NULL AND EXISTS (
+               SELECT 1 FROM conversation_participants p JOIN users u ON u.id = p.user_id
+               WHERE p.conversation_id = :conversation_id AND p.user_id <> :sender_id AND u.role = 'talent')
+           THEN CAST(:verdict AS jsonb) END,
+           :created_at
+    FROM members WHERE :sender_id = ANY(members.ids)
+    ON CONFLICT ON CONSTRAINT uq_messages_conversation_id_sender_id_client_id DO NOTHING
+    RETURNING id, safety
+), touched AS (
+    UPDATE conversations SET last_message_at = :created_at
+    WHERE id = :conversation_id AND EXISTS (SELECT 1 FROM stored)
+)
+SELECT members.ids, stored.id, stored.safety,
+       (SELECT verified_at IS NOT NULL FROM users WHERE id = :sender_id) AS is_verified
+FROM members LEFT JOIN stored ON true
+""").bindparams(bindparam("body", type_=EncryptedString()), bindparam("verdict", type_=JSONB(none_as_null=True)),
+                bindparam("created_at", type_=DateTime(timezone=True)))
+
+
+def send(user, conversation_id, body, attachment_ids, client_id, vouch=None):
     """Store a message; returns it as `Sent`. A repeated `client_id` returns the first message (not created).
 
     It is committed before this returns, so it is stored before anyone is told of it. Only a new
     message counts against the flood limit, so a client retrying a send is never refused for it.
+    Without attachments: one statement, then one Redis round trip (the flood limit, where the
+    participants are, and a socket's sign-in, `vouch`) and the commit.
     """
-    user_ids = members_of(conversation_id, user)
     safety.ensure_active(user)
     claimed = attachments.claim(user, attachment_ids)
     now = _now()
-    warning = _warning(user, user_ids, body)
-    message_id = db.session.scalar(
-        insert(Message).values(conversation_id=conversation_id, sender_id=user.id, body=body or None,
-                               client_id=client_id, safety=warning, created_at=now)
-        .on_conflict_do_nothing(constraint="uq_messages_conversation_id_sender_id_client_id").returning(Message.id))
+    body = body or None
+    row = db.session.execute(_STORE, {"conversation_id": conversation_id, "sender_id": user.id, "body": body,
+                                      "client_id": client_id, "verdict": safety.screen(user, body),
+                                      "created_at": now}).one()
+    user_ids, message_id, warning = list(row.ids), row.id, row.safety
+    if user.id not in user_ids:
+        db.session.rollback()
+        raise ApiError(Codes.CONVERSATION_NOT_FOUND)
     if message_id is None:
         db.session.rollback()
-        return Sent(describe_messages([_by_client_id(conversation_id, user.id, client_id)])[0], False, user_ids)
+        first = _by_client_id(conversation_id, user.id, client_id)
+        view = describe_messages([first])[0]
+        db.session.rollback()
+        with redis.pipeline(transaction=False) as pipe:
+            pipe.exists(_published_key(first.id))
+            [published] = _vouched(vouch, pipe)
+        return Sent(view, False, user_ids, published == 1)
+    subject = f"{user.id}:{conversation_id}"
     try:
-        _guard("CHAT_SEND_LIMIT", "chat-send", f"{user.id}:{conversation_id}", Codes.MESSAGE_FLOOD)
-    except ApiError:
+        with redis.pipeline(transaction=False) as pipe:  # the flood limit, and where the participants are
+            throttle.hit_on(pipe, "CHAT_SEND_LIMIT", "chat-send", subject)
+            presence.ask_sockets(pipe, user_ids)
+            counted, *replies = _vouched(vouch, pipe)
+    except (ApiError, RedisError):
         db.session.rollback()
         raise
+    if not counted:
+        db.session.rollback()
+        wait = throttle.wait_seconds("CHAT_SEND_LIMIT", "chat-send", subject)
+        raise ApiError(Codes.MESSAGE_FLOOD, details={"retry_after": wait}, headers={"Retry-After": str(wait)})
     for attachment in claimed:
         attachment.message_id = message_id
-    db.session.execute(update(Conversation).where(Conversation.id == conversation_id).values(last_message_at=now))
     if warning:
         safety.flag_automatically(FlagTarget.MESSAGE, message_id, user.id, warning)
-    view = dict(id=message_id, conversation_id=conversation_id, sender_id=user.id, is_verified=user.is_verified,
-                body=body or None, attachments=claimed, client_id=client_id, safety=warning, created_at=now,
-                read_by=[])
+    view = dict(id=message_id, conversation_id=conversation_id, sender_id=user.id, is_verified=bool(row.is_verified),
+                body=body, attachments=claimed, client_id=client_id, safety=warning, created_at=now, read_by=[])
     db.session.commit()
     if warning:
         enqueue("default", tasks.send_safety_tips, message_id)
-    return Sent(view, True, user_ids)
+    return Sent(view, True, user_ids, sockets=presence.sockets_of(user_ids, replies))
 
 
-def _warning(sender, user_ids, body):
-    """The shield's verdict on a casting-side sender's message to talent, or None."""
-    verdict = safety.screen(sender, body)
-    if verdict is None or not db.session.scalar(select(func.count()).where(
-            User.id.in_(user_ids), User.id != sender.id, User.role == Role.TALENT)):
-        return None
-    return verdict
+def deliver(sent, skip_sid=None):
+    """Publish `sent` unless it is known to be published: a new message, or one stored by a send whose
+    process died (or whose Redis failed) before it was published, when its client sends it again."""
+    if sent.created or not sent.published:
+        publish(sent, skip_sid)
 
 
 def publish(sent, skip_sid=None):
-    """Tell the participants of a new message: live to every socket of theirs (but `skip_sid`), and once
-    per burst on their notification channel to those who are away."""
+    """Tell the participants of a message: live to every socket of theirs (but `skip_sid`), and once per
+    burst on their notification channel to those who are away; then mark it published (a later send of
+    the same `client_id` then publishes nothing). Raises RedisError when it could not be published."""
     view, user_ids = sent.message, sent.participant_ids
-    _emit("message:new", MessageSchema().dump(view), user_ids, skip_sid)
-    others = [user_id for user_id in user_ids if user_id != view["sender_id"]]
-    for user_id in set(others) - presence.online(others):
+    mark = _published_key(view["id"])
+    sockets = _emit("message:new", view, user_ids, skip_sid, then=lambda pipe: pipe.set(mark, 1, ex=PUBLISHED_TTL),
+                    sockets=sent.sockets)
+    if sockets is None:  # presence unreadable: sent to every process, not marked
+        return
+    others = [user_id for user_id in user_ids if user_id != view["sender_id"] and user_id not in sockets]
+    for user_id in others:
         if redis.set(_burst_key(view["conversation_id"], user_id), view["id"], nx=True,
                      ex=current_app.config["CHAT_NOTIFY_BURST_SECONDS"]):
             enqueue("default", tasks.tell_unread, view["conversation_id"], user_id, view["id"],
                     delay=current_app.config["CHAT_NOTIFY_DELAY_SECONDS"])
 
 
+def _published_key(message_id):
+    return f"casting:chat:published:{message_id}"
+
+
 def _burst_key(conversation_id, user_id):
     return f"casting:chat:burst:{conversation_id}:{user_id}"
 
 
-def mark_read(user, conversation_id, message_id, skip_sid=None):
+# One round trip moves a read position forward: the participant's row (locked), the message, the
+# receipts of every message from the others up to it, and the new position; the position never moves back.
+_READ = text("""
+WITH me AS (
+    SELECT last_read_message_id AS position, last_read_at FROM conversation_participants
+    WHERE conversation_id = :conversation_id AND user_id = :user_id FOR UPDATE
+), target AS (
+    SELECT id FROM messages WHERE id = :message_id AND conversation_id = :conversation_id
+), moved AS (
+    UPDATE conversation_participants p SET last_read_message_id = :message_id, last_read_at = :now
+    FROM me, target
+    WHERE p.conversation_id = :conversation_id AND p.user_id = :user_id AND me.position < :message_id
+    RETURNING p.last_read_message_id, p.last_read_at
+), receipts AS (
+    INSERT INTO message_reads (message_id, user_id, read_at)
+    SELECT m.id, :user_id, :now FROM messages m, me, moved
+    WHERE m.conversation_id = :conversation_id AND m.id > me.position AND m.id <= :message_id
+      AND m.sender_id IS DISTINCT FROM :user_id
+    ON CONFLICT DO NOTHING
+)
+SELECT (SELECT coalesce(array_agg(user_id ORDER BY user_id), '{}') FROM conversation_participants
+        WHERE conversation_id = :conversation_id) AS ids,
+       EXISTS (SELECT 1 FROM me) AS member, EXISTS (SELECT 1 FROM target) AS found,
+       EXISTS (SELECT 1 FROM moved) AS moved,
+       coalesce((SELECT last_read_message_id FROM moved), (SELECT position FROM me)) AS position,
+       coalesce((SELECT last_read_at FROM moved), (SELECT last_read_at FROM me)) AS read_at
+""").bindparams(bindparam("now", type_=DateTime(timezone=True)))
+
+
+def mark_read(user, conversation_id, message_id, skip_sid=None, vouch=None):
     """Everything up to `message_id` is read by `user`; the others (and the user's other sockets) hear it.
 
     Returns the receipt: the user's read position, which never moves back.
     """
-    user_ids = members_of(conversation_id, user)
-    if not db.session.scalar(select(Message.id).where(Message.id == message_id,
-                                                      Message.conversation_id == conversation_id)):
-        raise ApiError(Codes.MESSAGE_NOT_FOUND)
-    participant = db.session.get(Participant, (conversation_id, user.id), with_for_update=True,
-                                 populate_existing=True)
-    if participant.last_read_message_id >= message_id:
-        receipt = _receipt(participant)
+    row = db.session.execute(_READ, {"conversation_id": conversation_id, "user_id": user.id,
+                                     "message_id": message_id, "now": _now()}).one()
+    if not row.member:
         db.session.rollback()
+        raise ApiError(Codes.CONVERSATION_NOT_FOUND)
+    if not row.found:
+        db.session.rollback()
+        raise ApiError(Codes.MESSAGE_NOT_FOUND)
+    receipt = {"conversation_id": conversation_id, "user_id": user.id, "message_id": row.position,
+               "read_at": row.read_at}
+    if not row.moved:
+        db.session.rollback()
+        if vouch is not None:
+            vouch.check()
         return receipt
-    now = _now()
-    db.session.execute(insert(MessageRead).from_select(
-        ["message_id", "user_id", "read_at"],
-        select(Message.id, literal(user.id), literal(now))
-        .where(Message.conversation_id == conversation_id, Message.id > participant.last_read_message_id,
-               Message.id <= message_id, Message.sender_id.is_distinct_from(user.id))).on_conflict_do_nothing())
-    participant.last_read_message_id, participant.last_read_at = message_id, now
-    receipt = _receipt(participant)
+    user_ids = list(row.ids)
+    try:
+        with redis.pipeline(transaction=False) as pipe:  # where the participants are, and the sign-in
+            presence.ask_sockets(pipe, user_ids)
+            sockets = presence.sockets_of(user_ids, _vouched(vouch, pipe))
+    except (ApiError, RedisError):
+        db.session.rollback()
+        raise
     db.session.commit()
-    redis.delete(_burst_key(conversation_id, user.id))
-    _emit("message:read", ReceiptSchema().dump(receipt), user_ids, skip_sid)
+    _emit("message:read", receipt, user_ids, skip_sid, sockets=sockets,
+          then=lambda pipe: pipe.delete(_burst_key(conversation_id, user.id)))
     return receipt
 
 
-def _receipt(participant):
-    return {"conversation_id": participant.conversation_id, "user_id": participant.user_id,
-            "message_id": participant.last_read_message_id, "read_at": participant.last_read_at}
+def typing(user, conversation_id, is_typing, vouch=None):
+    """Tell the others that `user` is (or stopped) typing; a `true` lapses by itself after `expires_in` seconds.
+
+    No database: the participants come from this process's memory; one Redis round trip counts it,
+    finds the others' sockets (and checks a socket's sign-in), one more publishes it (none when the
+    others' sockets are all on this process)."""
+    user_ids = members_cached(conversation_id)
+    others = [member for member in user_ids if member != user.id]
+    with redis.pipeline(transaction=False) as pipe:
+        throttle.hit_on(pipe, "CHAT_TYPING_LIMIT", "chat-typing", user.id)
+        presence.ask_sockets(pipe, others)
+        counted, *replies = _vouched(vouch, pipe)
+    if user.id not in user_ids:
+        raise ApiError(Codes.CONVERSATION_NOT_FOUND)
+    if not counted:
+        wait = throttle.wait_seconds("CHAT_TYPING_LIMIT", "chat-typing", user.id)
+        raise ApiError(Codes.RATE_LIMITED, details={"retry_after": wait}, headers={"Retry-After": str(wait)})
+    return announce_typing(user.id, conversation_id, is_typing, user_ids, presence.sockets_of(others, replies))
 
 
-def typing(user, conversation_id, is_typing):
-    """Tell the others that `user` is (or stopped) typing; a `true` lapses by itself after `expires_in` seconds."""
-    user_ids = members_of(conversation_id, user)
-    _guard("CHAT_TYPING_LIMIT", "chat-typing", user.id)
-    return announce_typing(user.id, conversation_id, is_typing, user_ids)
-
-
-def announce_typing(user_id, conversation_id, is_typing, participant_ids=None):
+def announce_typing(user_id, conversation_id, is_typing, participant_ids=None, sockets=None):
     payload = {"conversation_id": conversation_id, "user_id": user_id, "is_typing": is_typing,
                "expires_in": current_app.config["CHAT_TYPING_SECONDS"] if is_typing else 0}
     others = [member for member in participant_ids or members(conversation_id) if member != user_id]
-    _emit("typing", payload, others)
+    _emit("typing", payload, others, sockets=sockets)
     return payload
 
 
@@ -327,9 +518,10 @@ def contacts(user_id):
                               .limit(MAX_CONTACTS)).all()
 
 
-def announce_presence(user_id, online, people=None):
-    """Tell the user's contacts (`people`, when already known) that they came online or left."""
-    _emit("presence", {"user_id": user_id, "online": online}, contacts(user_id) if people is None else people)
+def announce_presence(user_id, online, people=None, sockets=None):
+    """Tell the user's contacts (`people`, when already known, and their `sockets`) that they came online or left."""
+    _emit("presence", {"user_id": user_id, "online": online}, contacts(user_id) if people is None else people,
+          sockets=sockets)
 
 
 def reported_message(reporter, message_id):
