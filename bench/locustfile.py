@@ -126,6 +126,17 @@ class Person(FastHttpUser):
         self.get("/api/conversations", "/api/conversations")
         self.get(f"/api/conversations/{self.account['conversation_id']}/messages", "/api/conversations/{id}/messages")
 
+    # both kinds of people chat and sign in again now and then (Locust gives subclasses their parents' tasks)
+    @task(3)
+    def talk(self):
+        if self.signed_in():
+            self.read_chat()
+            self.send_chat()
+
+    @task(1)
+    def sign_in_again(self):
+        self.sign_in()
+
 
 class Talent(Person):
     weight = 100 - CASTING_SHARE
@@ -183,16 +194,6 @@ class Talent(Person):
         if len(self.photos) > 3:  # keep the portfolio under its cap, as people replace photos
             self.send("DELETE", f"/api/talents/{talent}/media/{self.photos.pop(0)}", "/api/talents/{id}/media/{id}")
 
-    @task(3)
-    def chat(self):
-        if self.signed_in():
-            self.read_chat()
-            self.send_chat()
-
-    @task(1)
-    def sign_in_again(self):
-        self.sign_in()
-
 
 class CastingTeam(Person):
     weight = CASTING_SHARE
@@ -238,13 +239,3 @@ class CastingTeam(Person):
     def invitations(self):
         if self.signed_in():
             self.get(f"/api/auditions/{self.account['audition_id']}/invitations", "/api/auditions/{id}/invitations")
-
-    @task(3)
-    def chat(self):
-        if self.signed_in():
-            self.read_chat()
-            self.send_chat()
-
-    @task(1)
-    def sign_in_again(self):
-        self.sign_in()
