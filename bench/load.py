@@ -56,6 +56,7 @@ def setup(talents, casting):
     from casting import create_app
     from casting.auth import sessions
     from casting.kernel.extensions import db
+    from casting.kernel.requestid import Client
     from casting.messaging import services as messaging
     from casting.kernel.pii import blind_index
     from casting.productions.models import CastingRole, Production
@@ -63,6 +64,8 @@ def setup(talents, casting):
     from casting.talents.models import Talent
     from casting.users.models import Role, User
     from casting.users.services import hash_password
+
+    device = Client("127.0.0.1", "casting-load-test")  # the sessions' device, as a sign-in records it
 
     app = create_app()
     with app.test_request_context(headers={"User-Agent": "load"}):
@@ -104,7 +107,7 @@ def setup(talents, casting):
         for n, user_id in enumerate(casting_users):
             production, role = productions[user_id]
             people["casting"].append({"email": emails[talents + n][0], "user_id": user_id, "production_id": production,
-                                      "role_id": role, "token": sessions.start(db.session.get(User, user_id))[
+                                      "role_id": role, "token": sessions.start(db.session.get(User, user_id), device)[
                                           "access_token"], "talents": []})
         for n, user_id in enumerate(talent_users):
             team = people["casting"][n % casting]
