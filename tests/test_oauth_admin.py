@@ -83,6 +83,19 @@ def test_google_code_is_exchanged_for_an_id_token(oauth_app, provider_server, go
                                "grant_type": "authorization_code"}
 
 
+@pytest.mark.parametrize("provider, setting, body", [
+    ("google", "GOOGLE_CLIENT_ID", {"code": "4/0Adeu5", "redirect_uri": "https://app.casting.in/oauth/google"}),
+    ("facebook", "FACEBOOK_APP_ID", {"code": "AQB-fb", "redirect_uri": "https://app.casting.in/oauth/facebook"})])
+def test_a_provider_that_is_not_configured_is_refused_without_calling_it(make_app, provider_server, provider,
+                                                                         setting, body):
+    unconfigured = make_app(**{setting: "", "GOOGLE_TOKEN_URL": provider_server.url + "/token",
+                               "FACEBOOK_GRAPH_URL": provider_server.url + "/v21.0"})
+    response = unconfigured.test_client().post(f"/api/auth/oauth/{provider}", json=body)
+    assert (response.status_code, response.json["code"]) == (401, "AUTH_012")
+    assert "not configured" in response.json["details"]["reason"]
+    assert provider_server.requests == []
+
+
 def test_facebook_tokens_are_checked_with_debug_token(oauth_app, provider_server):
     provider_server.answer((200, {"data": {"is_valid": True, "app_id": "777", "user_id": "fb-9"}}),
                            (200, {"id": "fb-9", "name": "Ravi Kumar", "email": "ravi@example.in"}))

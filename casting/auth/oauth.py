@@ -42,12 +42,14 @@ def _google_keys():
 def google_identity(id_token=None, code=None, redirect_uri=None):
     """Verify a Google ID token (signature, issuer, audience, expiry), exchanging a `code` first if given."""
     config = current_app.config
+    if not config["GOOGLE_CLIENT_ID"]:
+        raise _failed("Google sign-in is not configured")  # before any call to Google
     if code:
         id_token = _call("POST", config["GOOGLE_TOKEN_URL"], data={
             "code": code, "client_id": config["GOOGLE_CLIENT_ID"], "redirect_uri": redirect_uri,
             "client_secret": config["GOOGLE_CLIENT_SECRET"], "grant_type": "authorization_code"}).get("id_token")
-    if not id_token or not config["GOOGLE_CLIENT_ID"]:
-        raise _failed("no ID token, or Google sign-in is not configured")
+    if not id_token:
+        raise _failed("no ID token")
     rules = jwt.JWTClaimsRegistry(leeway=30, iss={"essential": True, "values": GOOGLE_ISSUERS},
                                   aud={"essential": True, "value": config["GOOGLE_CLIENT_ID"]},
                                   exp={"essential": True}, sub={"essential": True})
