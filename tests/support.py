@@ -9,6 +9,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from tests.tcp_proxy import pump
+
 
 def recreate_database(server_url, name):
     """Drop and create database `name` on the server of `server_url` (psycopg URL form)."""
@@ -154,21 +156,7 @@ class TlsProxy:
                 continue
             upstream = socket.create_connection(self.target)
             for source, sink in ((secure, upstream), (upstream, secure)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pump(source, sink):
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for end in (source, sink):
-                try:
-                    end.close()
-                except OSError:
-                    pass
+                threading.Thread(target=pump, args=(source, sink), daemon=True).start()
 
     def close(self):
         self.closed = True

@@ -7,7 +7,8 @@ import sys
 import threading
 
 
-def _pump(source, sink):
+def pump(source, sink):
+    """Copy bytes one way until either end closes, then end both (the other direction's pump wakes up)."""
     try:
         while data := source.recv(65536):
             sink.sendall(data)
@@ -17,6 +18,7 @@ def _pump(source, sink):
         for end in (source, sink):
             try:
                 end.shutdown(socket.SHUT_RDWR)
+                end.close()
             except OSError:
                 pass
 
@@ -41,7 +43,7 @@ def main(port, target):
             client.close()
             continue
         for source, sink in ((client, upstream), (upstream, client)):
-            threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+            threading.Thread(target=pump, args=(source, sink), daemon=True).start()
 
 
 if __name__ == "__main__":
