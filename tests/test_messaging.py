@@ -1,5 +1,7 @@
 """Messaging over REST (CONTRACT §6): conversations, history, receipts, attachments, offline notice."""
 import io
+import threading
+import time
 import uuid
 
 import psycopg
@@ -102,6 +104,34 @@ def test_a_repeated_client_id_returns_the_first_message(client, people, app):
     assert send(client, asha, conversation_id, "Yes!", client_id="c-1").status_code == 201  # ids are per sender
     with app.app_context():
         assert db.session.scalar(select(db.func.count(Message.id))) == 2
+
+
+def test_a_conversation_s_messages_are_published_in_the_order_of_their_ids(app, people, monkeypatch):
+    """A send whose publish is slow holds back the next send of its conversation in this process, so no
+    socket is told of message n+1 before message n (a reconnecting client catches up after the last id
+    it saw)."""
+    cd, asha = people["cd"], people["asha"]
+    conversation_id = start(app.test_client(), cd, asha).json["id"]
+    published, first_publishing, publish = [], threading.Event(), services.publish
+
+    def slow_first(sent, skip_sid=None):
+        if not first_publishing.is_set():
+            first_publishing.set()
+            time.sleep(0.5)
+        publish(sent, skip_sid)
+        published.append(sent.message["id"])
+
+    monkeypatch.setattr(services, "publish", slow_first)
+    answers = []
+    sends = [threading.Thread(target=lambda body=body: answers.append(
+        send(app.test_client(), cd, conversation_id, body).status_code)) for body in ("first", "second")]
+    sends[0].start()
+    assert first_publishing.wait(10)
+    sends[1].start()
+    for thread in sends:
+        thread.join(10)
+    assert answers == [201, 201] and len(published) == 2
+    assert published == sorted(published)
 
 
 def test_free_text_is_sanitised_and_an_empty_message_is_refused(client, people):

@@ -192,11 +192,10 @@ def chat_event(schema, ack):
 
 @chat_event(SocketMessageSchema(), MessageSchema())
 def on_send(user, data, vouch):
-    sent = services.send(user, data["conversation_id"], data.get("body"), data["attachment_ids"], data["client_id"],
-                         vouch)
+    sent = services.post(user, data["conversation_id"], data.get("body"), data["attachment_ids"], data["client_id"],
+                         vouch, skip_sid=request.sid)
     if sent.created:
         _typing.pop((request.sid, data["conversation_id"]), None)
-    services.deliver(sent, skip_sid=request.sid)  # a RedisError: stored, not published; acked busy, sent again
     return sent.message
 
 

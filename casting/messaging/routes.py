@@ -88,9 +88,8 @@ class MessageViews(MethodView):
     @error_responses(blp, 401, 404, 409, 429)
     def post(self, data, conversation_id):
         """Send a message (stored first, then delivered live, or by notification to whoever is away)."""
-        sent = services.send(current_user, conversation_id, data.get("body"), data["attachment_ids"],
+        sent = services.post(current_user, conversation_id, data.get("body"), data["attachment_ids"],
                              data["client_id"])
-        services.deliver(sent)
         return sent.message, 201 if sent.created else 200
 
 

@@ -6,7 +6,9 @@ Socket.IO message queue in Redis carries emits between processes). A participant
 a burst of messages once, on their notification channel.
 """
 import logging
+import threading
 import time
+import weakref
 from datetime import datetime, timezone
 from typing import NamedTuple
 
@@ -384,6 +386,25 @@ def send(user, conversation_id, body, attachment_ids, client_id, vouch=None):
     if warning:
         enqueue("default", tasks.send_safety_tips, message_id)
     return Sent(view, True, user_ids, sockets=presence.sockets_of(user_ids, replies))
+
+
+_ordering = weakref.WeakValueDictionary()  # conversation id -> the lock its sends in this process take in turn
+_ordering_guard = threading.Lock()
+
+
+def post(user, conversation_id, body, attachment_ids, client_id, vouch=None, skip_sid=None):
+    """Store a message and deliver it (`send`, then `deliver`), one send of a conversation at a time in this
+    process: its messages then reach every socket in the order of their ids, so a client that reconnects
+    and catches up after the last id it saw misses none (a message numbered before one it saw, but whose
+    push died with the process, would otherwise be skipped)."""
+    with _ordering_guard:
+        lock = _ordering.get(conversation_id)
+        if lock is None:
+            lock = _ordering[conversation_id] = threading.Lock()
+    with lock:
+        sent = send(user, conversation_id, body, attachment_ids, client_id, vouch)
+        deliver(sent, skip_sid)  # a RedisError: stored, not published; the caller refuses, the client sends again
+    return sent
 
 
 def deliver(sent, skip_sid=None):
