@@ -200,3 +200,21 @@ def test_the_same_rsvp_again_is_one_round_trip_and_a_change_still_locks_in_a_tra
     # the audition, whether it is shown, the invitation with its slot and history: one statement, no
     # BEGIN and no ROLLBACK
     assert again.count == 1, again.sent
+
+
+def test_an_edit_that_changes_nothing_is_one_round_trip_and_drops_no_cached_list(app, client, login, redis_client):
+    me, director = login("talent"), login("casting_director")
+    talent_id = client.post("/api/talents/", json=profile(), headers=me).json["id"]
+    edit = {"availability_status": "available", "day_rate_inr": 15000}
+    first = client.put(f"/api/talents/{talent_id}", json=edit, headers=me)
+    listed = client.get("/api/talents/?city=Mumbai", headers=director).json  # cached under the list version
+    with app.app_context():
+        engine = db.engine
+    with Commands(redis_client) as commands, RoundTrips(engine) as trips:
+        again = client.put(f"/api/talents/{talent_id}", json=edit, headers=me)
+    assert again.status_code == 200 and again.json == first.json  # updated_at too: nothing was written
+    assert trips.count == 1, trips.sent  # the row with its media; no UPDATE, no read of it back
+    assert commands.sent == ["EVALSHA"], commands.sent  # the principal; the list version stays
+    with Commands(redis_client) as commands:
+        assert client.get("/api/talents/?city=Mumbai", headers=director).json == listed
+    assert commands.sent == ["EVALSHA", "EVALSHA"], commands.sent  # the principal, the cached page

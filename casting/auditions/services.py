@@ -1,9 +1,10 @@
 """Auditions: who sees and runs them, slots, bulk invites, RSVPs that never overbook, results with history."""
 from datetime import timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from rq import Retry
-from sqlalchemy import and_, false, func, or_, select, update
+from sqlalchemy import and_, bindparam, false, func, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from casting.kernel import throttle
@@ -367,6 +368,18 @@ def _next_position(audition_id):
                               .where(Invitation.audition_id == audition_id)) or 0) + 1
 
 
+@lru_cache(maxsize=1)
+def _rsvp_query():
+    """The audition, the caller's invitation with its slot and history, and whether it may be shown: built
+    once, so SQLAlchemy works its cache key out once, not per request."""
+    mine = and_(Invitation.audition_id == Audition.id, Invitation.talent_id.in_(
+        select(Talent.id).where(Talent.user_id == bindparam("user_id"))))
+    return (select(Audition, Invitation, productions.shown())
+            .join(Production, Production.id == Audition.production_id)
+            .outerjoin(Invitation, mine).where(Audition.id == bindparam("audition_id"))
+            .options(joinedload(Invitation.slot), joinedload(Invitation.history)))
+
+
 def rsvp(audition_id, user, answer):
     """The invited talent answers from the app (404 for those who may not see the audition, 403 for the
     others who are not invited). The audition, whether it may be shown and the caller's invitation
@@ -374,12 +387,7 @@ def rsvp(audition_id, user, answer):
     is invited. That query commits on its own (`each_statement_commits`): the same answer again is
     answered from it in one round trip, and a change locks the invitation in a transaction of its own."""
     each_statement_commits()
-    mine = and_(Invitation.audition_id == Audition.id,
-                Invitation.talent_id.in_(select(Talent.id).where(Talent.user_id == user.id)))
-    found = db.session.execute(select(Audition, Invitation, productions.shown())
-                               .join(Production, Production.id == Audition.production_id)
-                               .outerjoin(Invitation, mine).where(Audition.id == audition_id)
-                               .options(joinedload(Invitation.slot), joinedload(Invitation.history))).unique().all()
+    found = db.session.execute(_rsvp_query(), {"audition_id": audition_id, "user_id": user.id}).unique().all()
     audition, invitation, shown = found[0] if found else (None, None, False)
     if invitation is None or not shown:
         visible(audition_id, user)  # a 404 unless they may see it anyway (its owner)
