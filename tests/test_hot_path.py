@@ -174,8 +174,8 @@ def test_a_profile_edit_is_two_round_trips_to_postgresql_and_one_to_redis_after_
     assert not any(sent.startswith("Query") for sent in trips.sent), trips.sent  # no BEGIN, COMMIT, ROLLBACK
     # the principal's script, then one pipeline: the list version moved on, this profile's entries dropped
     assert commands.sent == ["EVALSHA", "INCRBY", "DEL"], commands.sent
-    with app.app_context():
-        engine.dispose()  # no connection is left in autocommit: the next request's statements are a transaction
+    with engine.connect() as connection:  # the pool put it back out of autocommit: a transaction again
+        assert connection.connection.dbapi_connection.autocommit is False
     assert client.get(f"/api/talents/{talent_id}", headers=login("casting_director")).json["skills"] == ["Kathak"]
 
 
