@@ -83,6 +83,10 @@ APP_ROUTES = [
     Route("GET /api/talents/{id}", "/api/talents/1", authorization=demo_bearer),
     Route("PUT /api/talents/{id} (admin)", "/api/talents/2", method="PUT",
           body=json.dumps({"availability_status": "available", "day_rate_inr": 15000}), authorization=admin_bearer),
+    # The row above is the same save again and again (after the first, it changes nothing); this one writes:
+    # a new day rate with every request (`{n}`, see report.lua), all on one row.
+    Route("PUT /api/talents/{id} (admin, a new day rate each time)", "/api/talents/3", method="PUT", vary=True,
+          body='{"day_rate_inr": {n}}', authorization=admin_bearer),
     Route("GET /api/meta/skills", "/api/meta/skills"),
     Route("GET /api/productions/{id}/roles/{id}/matches", "/api/productions/1/roles/1/matches",
           authorization=director_bearer, cold=True),

@@ -1,11 +1,16 @@
 """Cached reads cost almost nothing and writes only what they must (issue 16): cached pages and profiles
 are served from JSON made once, with no database connection, and still show each viewer only what
 that viewer may see; a profile edit reads its row once."""
+import tempfile
+import threading
+
+from psycopg import pq
 from sqlalchemy import event
 
 from casting.kernel.extensions import db
 from tests.test_principal import Statements, _commands
 from tests.test_talents import profile
+from tests.test_auditions import stage  # noqa: F401 - a fixture
 
 
 class Checkouts:
@@ -23,6 +28,80 @@ class Checkouts:
 
     def __exit__(self, *exc):
         event.remove(self.pool, "checkout", self._taken)
+
+
+class RoundTrips:
+    """Counts what the app sends PostgreSQL and then waits on (a simple `Query` such as BEGIN, COMMIT or
+    ROLLBACK, or the `Sync` that ends a statement), from libpq's own protocol trace of every connection the
+    app takes from its pool while it is active (from check-out, after the pool's ping, to check-in). Its
+    `sent` lists the simple queries and the statements (`Parse`) in order."""
+
+    def __init__(self, engine):
+        self.pool, self.count, self.sent, self._files, self._lock = engine.pool, 0, [], {}, threading.Lock()
+
+    def _out(self, dbapi_connection, *args):
+        trace = tempfile.TemporaryFile("w+")
+        dbapi_connection.pgconn.trace(trace.fileno())
+        dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        self._files[id(dbapi_connection)] = trace
+
+    def _in(self, dbapi_connection, *args):
+        trace = self._files.pop(id(dbapi_connection), None)
+        if trace is None:
+            return
+        dbapi_connection.pgconn.untrace()
+        trace.seek(0)
+        messages = []  # a statement's text may span lines: a line that is no message continues the last one
+        for line in trace.read().splitlines():
+            if line[:2] in ("F\t", "B\t") or not messages:
+                messages.append(line.split("\t"))
+            else:
+                messages[-1][-1] += "\n" + line
+        with self._lock:
+            for parts in messages:
+                if len(parts) > 2 and parts[0] == "F" and parts[2].startswith(("Query", "Sync")):
+                    self.count += 1
+                if len(parts) > 2 and parts[0] == "F" and parts[2].startswith(("Query", "Parse")):
+                    self.sent.append(" ".join(parts[2:]))
+        trace.close()
+
+    def __enter__(self):
+        event.listen(self.pool, "checkout", self._out)
+        event.listen(self.pool, "checkin", self._in)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.pool, "checkout", self._out)
+        event.remove(self.pool, "checkin", self._in)
+
+
+class Commands:
+    """The commands clients send Redis while it is active, in order (its MONITOR; not those a Lua script runs)."""
+
+    DONE = "casting-test-monitor-done"
+    UPKEEP = {"PING", "SELECT", "CLIENT", "HELLO", "AUTH"}  # a connection's own checks, not the request's
+
+    def __init__(self, redis_client):
+        self.redis, self.sent = redis_client, []
+
+    def _watch(self, monitor):
+        while True:
+            command = monitor.next_command()
+            if command["command"] == f"ECHO {self.DONE}":
+                return
+            if command.get("client_type") != "lua" and command["command"].split()[0].upper() not in self.UPKEEP:
+                self.sent.append(command["command"].split()[0].upper())
+
+    def __enter__(self):
+        self._monitor = self.redis.monitor()
+        self._thread = threading.Thread(target=self._watch, args=(self._monitor.__enter__(),))
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.redis.echo(self.DONE)
+        self._thread.join(10)
+        self._monitor.__exit__(*exc)
 
 
 def test_cached_pages_take_two_round_trips_and_profiles_one_and_no_database_connection(
@@ -76,3 +155,66 @@ def test_a_profile_edit_reads_its_row_once_and_shows_on_the_next_read(app, clien
     assert edited.json["updated_at"] > edited.json["created_at"]
     assert statements.count == 2  # the row with its media, the UPDATE ... RETURNING; nothing read again
     assert client.get(f"/api/talents/{talent_id}", headers=director).json["day_rate_inr"] == 18000
+
+
+def test_a_profile_edit_is_two_round_trips_to_postgresql_and_one_to_redis_after_the_principal(
+        app, client, login, redis_client):
+    """The row with its media, then the UPDATE ... RETURNING, which commits on its own: no BEGIN or COMMIT
+    round trip, and no lock held across the request's Python. The cache is dropped in one pipeline."""
+    me = login("talent")
+    talent_id = client.post("/api/talents/", json=profile(), headers=me).json["id"]
+    client.put(f"/api/talents/{talent_id}", json={"day_rate_inr": 17000}, headers=me)  # the principal is cached
+    with app.app_context():
+        engine = db.engine
+    with Commands(redis_client) as commands, RoundTrips(engine) as trips:
+        edited = client.put(f"/api/talents/{talent_id}", json={"day_rate_inr": 18000, "skills": ["Kathak"]},
+                            headers=me)
+    assert edited.status_code == 200 and edited.json["day_rate_inr"] == 18000 and edited.json["skills"] == ["Kathak"]
+    assert trips.count == 2, trips.sent
+    assert not any(sent.startswith("Query") for sent in trips.sent), trips.sent  # no BEGIN, COMMIT, ROLLBACK
+    # the principal's script, then one pipeline: the list version moved on, this profile's entries dropped
+    assert commands.sent == ["EVALSHA", "INCRBY", "DEL"], commands.sent
+    with engine.connect() as connection:  # the pool put it back out of autocommit: a transaction again
+        assert connection.connection.dbapi_connection.autocommit is False
+    assert client.get(f"/api/talents/{talent_id}", headers=login("casting_director")).json["skills"] == ["Kathak"]
+
+
+def test_the_same_rsvp_again_is_one_round_trip_and_a_change_still_locks_in_a_transaction(
+        app, client, stage):  # noqa: F811 - the fixture
+    audition = stage["audition"]
+    client.post(f"/api/auditions/{audition}/schedule", headers=stage["owner"], json={
+        "start_at": "2026-12-05T10:00:00", "end_at": "2026-12-05T10:30:00", "slot_minutes": 15,
+        "capacity_per_slot": 1})
+    talent_id, headers = stage["talent"]("Asha")
+    client.post(f"/api/auditions/{audition}/invite", json={"talent_ids": [talent_id]}, headers=stage["owner"])
+    path = f"/api/auditions/{audition}/rsvp"
+    with app.app_context():
+        engine = db.engine
+    with RoundTrips(engine) as change:
+        accepted = client.post(path, json={"response": "accept"}, headers=headers)
+    assert accepted.status_code == 200 and accepted.json["status"] == "accepted" and accepted.json["slot"]
+    assert "BEGIN" in " ".join(change.sent) and "FOR UPDATE" in " ".join(change.sent), change.sent
+    with RoundTrips(engine) as again:
+        twice = client.post(path, json={"response": "accept"}, headers=headers)
+    assert twice.status_code == 200 and twice.json == accepted.json and len(twice.json["history"]) == 2
+    # the audition, whether it is shown, the invitation with its slot and history: one statement, no
+    # BEGIN and no ROLLBACK
+    assert again.count == 1, again.sent
+
+
+def test_an_edit_that_changes_nothing_is_one_round_trip_and_drops_no_cached_list(app, client, login, redis_client):
+    me, director = login("talent"), login("casting_director")
+    talent_id = client.post("/api/talents/", json=profile(), headers=me).json["id"]
+    edit = {"availability_status": "available", "day_rate_inr": 15000}
+    first = client.put(f"/api/talents/{talent_id}", json=edit, headers=me)
+    listed = client.get("/api/talents/?city=Mumbai", headers=director).json  # cached under the list version
+    with app.app_context():
+        engine = db.engine
+    with Commands(redis_client) as commands, RoundTrips(engine) as trips:
+        again = client.put(f"/api/talents/{talent_id}", json=edit, headers=me)
+    assert again.status_code == 200 and again.json == first.json  # updated_at too: nothing was written
+    assert trips.count == 1, trips.sent  # the row with its media; no UPDATE, no read of it back
+    assert commands.sent == ["EVALSHA"], commands.sent  # the principal; the list version stays
+    with Commands(redis_client) as commands:
+        assert client.get("/api/talents/?city=Mumbai", headers=director).json == listed
+    assert commands.sent == ["EVALSHA", "EVALSHA"], commands.sent  # the principal, the cached page

@@ -1,17 +1,18 @@
 """Auditions: who sees and runs them, slots, bulk invites, RSVPs that never overbook, results with history."""
 from datetime import timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from rq import Retry
-from sqlalchemy import and_, false, func, or_, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, bindparam, false, func, or_, select, update
+from sqlalchemy.orm import joinedload, selectinload
 
 from casting.kernel import throttle
 from casting.auditions import reminders, tasks
 from casting.auditions.models import (Audition, AuditionSlot, AuditionStatus, Invitation, InvitationEvent,
                                       InvitationStatus)
 from casting.kernel.errors import ApiError, Codes
-from casting.kernel.extensions import db
+from casting.kernel.extensions import begin_locking, db, each_statement_commits
 from casting.kernel.jobs import enqueue
 from casting.kernel.pagination import page, paginate_rows
 from casting import productions
@@ -367,16 +368,27 @@ def _next_position(audition_id):
                               .where(Invitation.audition_id == audition_id)) or 0) + 1
 
 
+@lru_cache(maxsize=1)
+def _rsvp_query():
+    """The audition, the caller's invitation with its slot and history, and whether it may be shown: built
+    once, so SQLAlchemy works its cache key out once, not per request."""
+    mine = and_(Invitation.audition_id == Audition.id, Invitation.talent_id.in_(
+        select(Talent.id).where(Talent.user_id == bindparam("user_id"))))
+    return (select(Audition, Invitation, productions.shown())
+            .join(Production, Production.id == Audition.production_id)
+            .outerjoin(Invitation, mine).where(Audition.id == bindparam("audition_id"))
+            .options(joinedload(Invitation.slot), joinedload(Invitation.history)))
+
+
 def rsvp(audition_id, user, answer):
     """The invited talent answers from the app (404 for those who may not see the audition, 403 for the
     others who are not invited). The audition, whether it may be shown and the caller's invitation
-    come in one query: the usual caller is invited."""
-    mine = and_(Invitation.audition_id == Audition.id,
-                Invitation.talent_id.in_(select(Talent.id).where(Talent.user_id == user.id)))
-    found = db.session.execute(select(Audition, Invitation, productions.shown())
-                               .join(Production, Production.id == Audition.production_id)
-                               .outerjoin(Invitation, mine).where(Audition.id == audition_id)).first()
-    audition, invitation, shown = found or (None, None, False)
+    come in one query with the invitation's slot and history (what the answer shows): the usual caller
+    is invited. That query commits on its own (`each_statement_commits`): the same answer again is
+    answered from it in one round trip, and a change locks the invitation in a transaction of its own."""
+    each_statement_commits()
+    found = db.session.execute(_rsvp_query(), {"audition_id": audition_id, "user_id": user.id}).unique().all()
+    audition, invitation, shown = found[0] if found else (None, None, False)
     if invitation is None or not shown:
         visible(audition_id, user)  # a 404 unless they may see it anyway (its owner)
         if invitation is None:
@@ -394,7 +406,10 @@ def answer_invitation(audition, invitation, user, answer):
         raise ApiError(Codes.VALIDATION, details={"fields": {"slot_id": ["Not a slot of this audition."]}})
     if _unchanged(invitation, wanted, answer):
         return invitation
-    db.session.refresh(invitation, with_for_update=True)
+    audition_id = audition.id
+    begin_locking()
+    # with the slot and history it was read with (outer joins: only the invitation's row is locked)
+    db.session.refresh(invitation, with_for_update={"of": Invitation})
     same_answer = wanted == invitation.status
     if _unchanged(invitation, wanted, answer):
         db.session.commit()  # answered the same meanwhile: nothing to change
@@ -402,14 +417,14 @@ def answer_invitation(audition, invitation, user, answer):
     if not same_answer:
         _move(invitation, wanted, user, answer.get("note"))
     held = invitation.slot_id
-    taken = _book(audition.id, answer.get("slot_id")) if wanted == S.ACCEPTED else None
+    taken = _book(audition_id, answer.get("slot_id")) if wanted == S.ACCEPTED else None
     if same_answer and taken is None:
         db.session.rollback()
         raise ApiError(Codes.SLOT_FULL)  # asked to move to a full slot: keep the one they have
     _release(invitation)
     invitation.slot_id = taken
     if wanted == S.ACCEPTED and taken is None:
-        invitation.waitlist_position = _next_position(audition.id)
+        invitation.waitlist_position = _next_position(audition_id)
     db.session.commit()
     if held is not None:
         reminders.cancel(invitation.id, held)
@@ -417,7 +432,7 @@ def answer_invitation(audition, invitation, user, answer):
         reminders.plan(invitation.id, invitation.slot_id, invitation.slot.start_at)
     if wanted == S.RESCHEDULE_REQUESTED:
         enqueue("default", tasks.tell_team, invitation.id, len(invitation.history))
-    _fill_from_waitlist(audition.id)
+    _fill_from_waitlist(audition_id)
     db.session.refresh(invitation)
     return invitation
 

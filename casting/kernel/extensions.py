@@ -51,3 +51,23 @@ def script(source):
     if source not in scripts:
         scripts[source] = current_app.extensions["redis"].register_script(source)
     return scripts[source]
+
+
+def each_statement_commits():
+    """From here to the session's next commit, each statement commits on its own (PostgreSQL autocommit):
+    no BEGIN, COMMIT or ROLLBACK round trip, and a row an UPDATE locks is free again as soon as that
+    statement ends, not after the rest of the request has run. For a service whose reads need no shared
+    snapshot and whose write is one statement (`begin_locking` before anything that must lock and write
+    together). It must come before the session's first statement: inside a transaction already begun it
+    changes nothing, and the work runs in that transaction as before."""
+    if not db.session().in_transaction():
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def begin_locking():
+    """After `each_statement_commits`: end it (a commit, which sends nothing, and expires the session's
+    objects as any commit does), so the next statement begins a real transaction for a lock and the writes
+    under it. In a real transaction already, nothing happens."""
+    if db.session().in_transaction() and \
+            db.session.connection().get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        db.session.commit()

@@ -5,7 +5,7 @@ from sqlalchemy import and_, case, false, func, literal, or_, select, text
 from sqlalchemy.orm import defer, joinedload
 
 from casting.kernel.errors import ApiError, Codes
-from casting.kernel.extensions import db
+from casting.kernel.extensions import db, each_statement_commits
 from casting.kernel.jsonprovider import dumps_bytes
 from casting.kernel.pagination import page
 from casting.kernel.sorting import sort_clauses
@@ -272,8 +272,12 @@ def create(user, data):
 def update(talent_id, user, changes):
     """Edit a profile the user manages (only admins verify or feature a talent); returns its snapshot.
 
-    One transaction: read the row and its media, UPDATE ... RETURNING updated_at, commit; then one
-    Redis round trip drops this talent's cached profile and moves the list version on."""
+    Two PostgreSQL round trips: the row with its media, then the UPDATE ... RETURNING updated_at, which
+    commits on its own (`each_statement_commits`: no BEGIN or COMMIT, and the row is locked only while the
+    UPDATE runs, so edits of one profile do not queue behind each other's requests); then one Redis round
+    trip drops this talent's cached profile and moves the list version on. An edit that changes nothing is
+    the read alone."""
+    each_statement_commits()
     talent = get_live(talent_id)
     if not can_manage(talent, user):
         raise ApiError(Codes.AUTH_FORBIDDEN)
@@ -288,6 +292,10 @@ def update(talent_id, user, changes):
         raise ApiError(Codes.VALIDATION, details={"fields": {"playing_age_min": [
             "Must not be above playing_age_max."]}})
     talent.refresh_derived()
+    if not db.session.is_modified(talent):
+        # the same values again (a retried or repeated save): nothing to write, and nothing cached is stale,
+        # so no cached list is dropped (a flush would still read the row's generated columns back)
+        return snapshot(talent)
     db.session.flush()
     record = snapshot(talent)  # taken before the commit expires the row: no second read for the response
     db.session.commit()
