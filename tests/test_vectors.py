@@ -10,7 +10,7 @@ from sqlalchemy import event, func, select, text
 from casting.auth import api_keys
 from casting.kernel.extensions import db
 from casting.talents import embeddings, services
-from casting.talents.models import Talent, TalentEmbedding
+from casting.talents.models import MediaKind, Talent, TalentEmbedding, TalentMedia
 from casting.talents.seeding import seed_talents
 from tests.test_productions import FILM, person
 
@@ -282,6 +282,38 @@ def test_a_selective_city_and_gender_is_ranked_exactly_without_the_graph(app, cl
     ids, sent = _statements(app, {"embedding": query, "city": city, "gender": "male"})
     assert any("set_config" in statement for statement in sent), sent  # the HNSW scan settings
     assert set(ids) <= set(wanted) and len(ids) == 5
+
+
+def test_an_uncached_page_loads_its_profiles_in_one_statement_whatever_its_size(app, population, redis_client):
+    with app.app_context():
+        for talent_id in population:  # a photo each, so the profiles' media are read too
+            db.session.add(TalentMedia(talent_id=talent_id, kind=MediaKind.PORTFOLIO, key=f"talents/{talent_id}/a.jpg",
+                                       thumbnail_key=f"talents/{talent_id}/a-thumb.jpg", content_type="image/jpeg",
+                                       width=10, height=10, size_bytes=100))
+        db.session.commit()
+    counts = {}
+    for per_page, seed in ((5, 21), (60, 22)):
+        redis_client.flushdb()  # no cached profile: the whole page is loaded
+        query = [float(x) for x in normal(random.Random(seed))]
+        sent = []
+        with app.app_context():
+            listen = lambda conn, cursor, statement, *rest: sent.append(statement)  # noqa: E731
+            event.listen(db.engine, "before_cursor_execute", listen)
+            try:
+                records, _, _ = services.search_page({"embedding": query, "gender": "female", "page": 1,
+                                                      "per_page": per_page})
+            finally:
+                event.remove(db.engine, "before_cursor_execute", listen)
+            db.session.rollback()
+        assert len(records) == per_page
+        assert all(len(record["media"]) == 1 for record in records)
+        profiles = [statement for statement in sent if "talent_media" in statement or "talents.stage_name" in statement]
+        # The page's talents and their media in one statement (before: a select of the talents, then
+        # a second one for their media).
+        assert len(profiles) == 1, profiles
+        counts[per_page] = len(sent)
+    # The estimate, the page, the bounded count and the profiles, as many for 60 profiles as for 5.
+    assert counts[5] == counts[60] <= 4, counts
 
 
 def test_a_broad_vector_search_counts_up_to_a_bound(app, client, login, population, monkeypatch):

@@ -16,7 +16,7 @@ import json
 import time
 
 from flask import current_app
-from redis.exceptions import LockError, WatchError
+from redis.exceptions import LockError
 
 from casting.auth import prefetched
 from casting.kernel.extensions import cache, redis, script
@@ -42,6 +42,20 @@ if listing then
   end
 end
 return result
+"""
+
+
+# KEYS: the list version, then the keys to set. ARGV: the version the values were read under ('' when
+# it was unset), then seconds and value for each key. Sets them only if the version has not moved since
+# (a write landed meanwhile: the next read loads afresh); returns how many were set.
+_SET_UNLESS_WRITTEN = """
+if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then
+  return 0
+end
+for i = 2, #KEYS do
+  redis.call('SETEX', KEYS[i], ARGV[2 * i - 2], ARGV[2 * i - 1])
+end
+return #KEYS - 1
 """
 
 
@@ -109,20 +123,15 @@ def _store_unless_written(snapshots, version):
 
 
 def _set_unless_written(entries, version):
-    """SET each `key: (value, seconds)` only if no write has bumped the version since `version` was read."""
+    """SET each `key: (value, seconds)` only if no write has bumped the version since `version` was read:
+    one round trip (a script checks the version and sets them, atomically), where WATCH, GET and
+    MULTI/EXEC took three."""
     if not entries:
         return
-    with redis.pipeline() as pipe:
-        try:
-            pipe.watch(VERSION_KEY)
-            if pipe.get(VERSION_KEY) != version:
-                return
-            pipe.multi()
-            for key, (value, seconds) in entries.items():
-                pipe.setex(key, seconds, value)
-            pipe.execute()
-        except WatchError:
-            pass  # a write landed meanwhile: the next read loads afresh
+    args = [b"" if version is None else version]
+    for value, seconds in entries.values():
+        args += [seconds, value]
+    script(_SET_UNLESS_WRITTEN)(keys=[VERSION_KEY, *entries], args=args)
 
 
 def json_seconds(has_media):
