@@ -100,8 +100,11 @@ def _release(lock):
         pass  # it outlived COMPUTE_SECONDS and expired: nothing left to release
 
 
-def cached_profiles(ids, load):
-    """Snapshots for `ids` in order (those `load` finds): cached ones in one round trip, the rest loaded."""
+def cached_profiles(ids, load, pending=None):
+    """Snapshots for `ids` in order (those `load` finds): cached ones in one round trip, the rest loaded.
+
+    With `pending` (a dict), the loaded ones' cache entries go there for the caller to store with its
+    own in one round trip (under a list version it read before this), instead of being stored here."""
     if not ids:
         return []
     serializer = cache.cache.serializer
@@ -111,15 +114,13 @@ def cached_profiles(ids, load):
     if missing:
         loaded = load(missing)
         snapshots.update(loaded)
-        _store_unless_written(loaded, version)
+        entries = {PROFILE_PREFIX + str(talent_id): (serializer.dumps(snapshot), PROFILE_TIMEOUT)
+                   for talent_id, snapshot in loaded.items()}
+        if pending is None:
+            _set_unless_written(entries, version)
+        else:
+            pending.update(entries)
     return [snapshots[talent_id] for talent_id in ids if talent_id in snapshots]
-
-
-def _store_unless_written(snapshots, version):
-    """Cache `snapshots` only if no write has bumped the version since they were read."""
-    serializer = cache.cache.serializer
-    _set_unless_written({PROFILE_PREFIX + str(talent_id): (serializer.dumps(snapshot), PROFILE_TIMEOUT)
-                         for talent_id, snapshot in snapshots.items()}, version)
 
 
 def _set_unless_written(entries, version):
@@ -147,8 +148,10 @@ def _fill_json(ids, entries, version, render):
     missing = [talent_id for talent_id, entry in zip(ids, entries) if entry is None]
     if not missing:
         return entries
-    rendered = render(missing)  # {id: (entry bytes, seconds)} for the live ones
-    _set_unless_written({JSON_PREFIX + str(talent_id): value for talent_id, value in rendered.items()}, version)
+    pending = {}  # the snapshots `render` loaded, stored with the JSON in one round trip
+    rendered = render(missing, pending)  # {id: (entry bytes, seconds)} for the live ones
+    pending.update({JSON_PREFIX + str(talent_id): value for talent_id, value in rendered.items()})
+    _set_unless_written(pending, version)
     return [entry if entry is not None else rendered.get(talent_id, (None,))[0]
             for talent_id, entry in zip(ids, entries)]
 
