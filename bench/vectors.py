@@ -84,7 +84,8 @@ def measure():
         embeddings.scan_settings()
         ef = db.session.scalar(text("SHOW hnsw.ef_search"))
         db.session.rollback()
-    path = "exact (half-precision copies, re-ranked)" if ranks_exactly else "hnsw" if "ix_talent_embeddings_hnsw" in plan else "exact"
+    path = ("exact (half-precision copies, re-ranked)" if ranks_exactly
+            else "hnsw" if "ix_talent_embeddings_hnsw" in plan else "exact")
     return {"vectors": vectors, "index_mb": round(size / 2**20, 1), "exact_index_mb": round(exact_size / 2**20, 1),
             "queries": len(timings),
             "p50_ms": round(statistics.median(timings), 1), "p99_ms": round(percentile(timings, 0.99), 1),
