@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 from flask import current_app
 from pgvector.sqlalchemy import HALFVEC
+from sqlalchemy.dialects import postgresql
 
 revision = "0020"
 down_revision = "0019"
@@ -31,7 +32,7 @@ def upgrade():
         "talent_embedding_halves",
         sa.Column("talent_id", sa.Integer(), nullable=False),
         sa.Column("city", sa.Text(), nullable=True),
-        sa.Column("gender", sa.Enum(name="talent_gender", create_type=False), nullable=True),
+        sa.Column("gender", postgresql.ENUM(name="talent_gender", create_type=False), nullable=True),
         sa.Column("embedding", HALFVEC(dim), nullable=False),
         sa.ForeignKeyConstraint(["talent_id"], ["talent_embeddings.talent_id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("talent_id"),
