@@ -57,6 +57,9 @@ def upgrade():
     op.create_index("ix_talent_embedding_halves_exact", "talent_embedding_halves", ["city", "gender", "talent_id"],
                     postgresql_include=["embedding"])
     op.drop_index("ix_talent_embeddings_exact", table_name="talent_embeddings")
+    with op.get_context().autocommit_block():
+        # The visibility map (else the index-only scan visits the heap for every row) and statistics.
+        op.execute("VACUUM ANALYZE talent_embedding_halves")
 
 
 def downgrade():
