@@ -9,8 +9,9 @@ from sqlalchemy import event, func, select, text
 
 from casting.auth import api_keys
 from casting.kernel.extensions import db
+from casting.talents import cache as talent_cache
 from casting.talents import embeddings, services
-from casting.talents.models import Talent, TalentEmbedding
+from casting.talents.models import MediaKind, Talent, TalentEmbedding, TalentMedia
 from casting.talents.seeding import seed_talents
 from tests.test_productions import FILM, person
 
@@ -284,6 +285,43 @@ def test_a_selective_city_and_gender_is_ranked_exactly_without_the_graph(app, cl
     assert set(ids) <= set(wanted) and len(ids) == 5
 
 
+def test_an_uncached_page_loads_its_profiles_in_one_statement_whatever_its_size(app, population, redis_client):
+    with app.app_context():
+        for talent_id in population:  # a photo each, so the profiles' media are read too
+            db.session.add(TalentMedia(talent_id=talent_id, kind=MediaKind.PORTFOLIO, key=f"talents/{talent_id}/a.jpg",
+                                       thumbnail_key=f"talents/{talent_id}/a-thumb.jpg", content_type="image/jpeg",
+                                       width=10, height=10, size_bytes=100))
+        db.session.commit()
+    counts = {}
+    for per_page, seed in ((5, 21), (60, 22)):
+        redis_client.flushdb()  # no cached profile: the whole page is loaded
+        query = [float(x) for x in normal(random.Random(seed))]
+        sent = []
+        with app.app_context():
+            listen = lambda conn, cursor, statement, *rest: sent.append(statement)  # noqa: E731
+            event.listen(db.engine, "before_cursor_execute", listen)
+            try:
+                records, _, _ = services.search_page({"embedding": query, "gender": "female", "page": 1,
+                                                      "per_page": per_page})
+            finally:
+                event.remove(db.engine, "before_cursor_execute", listen)
+            db.session.rollback()
+        assert len(records) == per_page
+        assert all(len(record["media"]) == 1 for record in records)
+        profiles = [statement for statement in sent if "talent_media" in statement or "talents.stage_name" in statement]
+        # The page's talents and their media in one statement (before: a select of the talents, then
+        # a second one for their media).
+        assert len(profiles) == 1, profiles
+        counts[per_page] = len(sent)
+        # Both forms of each profile were cached on the way (the snapshot and the JSON entry).
+        for record in records:
+            assert redis_client.exists(talent_cache.PROFILE_PREFIX + str(record["id"]),
+                                       talent_cache.JSON_PREFIX + str(record["id"])) == 2
+    # The estimate, the page with its bounded count beside it, and the profiles: as many for 60
+    # profiles as for 5 (before: five, the count a statement of its own and the media another).
+    assert counts[5] == counts[60] == 3, counts
+
+
 def test_a_broad_vector_search_counts_up_to_a_bound(app, client, login, population, monkeypatch):
     monkeypatch.setattr(services, "COUNT_BOUND", 100)
     found = search(client, login("casting_director"), embedding=[1.0] * DIM, per_page=10)
@@ -405,3 +443,41 @@ def test_a_talent_who_moves_or_changes_gender_is_found_under_the_new_ones(app, c
                                          "talent_embeddings e JOIN talents t ON t.id = e.talent_id "
                                          "WHERE e.talent_id IN (23, 24)")).scalars().all()
     assert copies == [True, True]
+
+
+def test_the_exact_path_ranks_half_precision_copies_that_follow_the_vectors(app, client, keys, population):
+    """The exact path ranks every match on its half-precision copy, then the first few on the full
+    vectors: the order is brute force's; a trigger keeps the copies with the vectors, city and gender."""
+    def copies():
+        return dict(db.session.execute(text(
+            "SELECT e.talent_id, h.city IS NOT DISTINCT FROM e.city AND h.gender IS NOT DISTINCT FROM e.gender "
+            "AND h.embedding = e.embedding::halfvec FROM talent_embeddings e "
+            "LEFT JOIN talent_embedding_halves h ON h.talent_id = e.talent_id")).all())
+
+    with app.app_context():
+        assert set(copies().values()) == {True} and len(copies()) == len(population)
+    females = matching_ids(app, gender="female")
+    rng = random.Random(31)
+    for _ in range(5):
+        query = [float(x) for x in normal(rng)]
+        ids, sent = _statements(app, {"embedding": query, "gender": "female"})
+        assert ids == brute_force(population, query, females)[:5]
+        assert any("FROM talent_embedding_halves" in statement for statement in sent), sent
+    # A new vector through the ML service's route, a move, a vector removed: the copies follow.
+    talent_id = females[0]
+    vector = [float(x) for x in normal(rng)]
+    assert client.put(f"/api/talents/{talent_id}/embedding", json=body(vector), headers=keys["ml"]).status_code == 200
+    with app.app_context():
+        talent = db.session.get(Talent, talent_id)
+        talent.location = {"city": "Shillong", "state": "Meghalaya", "country": "India"}
+        talent.gender = "male"
+        db.session.commit()
+        db.session.execute(text("DELETE FROM talent_embeddings WHERE talent_id = :id"), {"id": females[1]})
+        db.session.commit()
+        found = copies()
+        assert set(found.values()) == {True} and females[1] not in found
+        assert db.session.execute(text("SELECT city, gender::text FROM talent_embedding_halves WHERE talent_id = :id"),
+                                  {"id": talent_id}).one() == ("Shillong", "male")
+        assert db.session.scalar(text("SELECT count(*) FROM talent_embedding_halves")) == len(population) - 1
+    ids, _ = _statements(app, {"embedding": vector, "city": "shillong", "gender": "male"})
+    assert ids == [talent_id]

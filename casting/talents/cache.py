@@ -16,7 +16,7 @@ import json
 import time
 
 from flask import current_app
-from redis.exceptions import LockError, WatchError
+from redis.exceptions import LockError
 
 from casting.auth import prefetched
 from casting.kernel.extensions import cache, redis, script
@@ -42,6 +42,20 @@ if listing then
   end
 end
 return result
+"""
+
+
+# KEYS: the list version, then the keys to set. ARGV: the version the values were read under ('' when
+# it was unset), then seconds and value for each key. Sets them only if the version has not moved since
+# (a write landed meanwhile: the next read loads afresh); returns how many were set.
+_SET_UNLESS_WRITTEN = """
+if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then
+  return 0
+end
+for i = 2, #KEYS do
+  redis.call('SETEX', KEYS[i], ARGV[2 * i - 2], ARGV[2 * i - 1])
+end
+return #KEYS - 1
 """
 
 
@@ -86,8 +100,11 @@ def _release(lock):
         pass  # it outlived COMPUTE_SECONDS and expired: nothing left to release
 
 
-def cached_profiles(ids, load):
-    """Snapshots for `ids` in order (those `load` finds): cached ones in one round trip, the rest loaded."""
+def cached_profiles(ids, load, pending=None):
+    """Snapshots for `ids` in order (those `load` finds): cached ones in one round trip, the rest loaded.
+
+    With `pending` (a dict), the loaded ones' cache entries go there for the caller to store with its
+    own in one round trip (under a list version it read before this), instead of being stored here."""
     if not ids:
         return []
     serializer = cache.cache.serializer
@@ -97,32 +114,25 @@ def cached_profiles(ids, load):
     if missing:
         loaded = load(missing)
         snapshots.update(loaded)
-        _store_unless_written(loaded, version)
+        entries = {PROFILE_PREFIX + str(talent_id): (serializer.dumps(snapshot), PROFILE_TIMEOUT)
+                   for talent_id, snapshot in loaded.items()}
+        if pending is None:
+            _set_unless_written(entries, version)
+        else:
+            pending.update(entries)
     return [snapshots[talent_id] for talent_id in ids if talent_id in snapshots]
 
 
-def _store_unless_written(snapshots, version):
-    """Cache `snapshots` only if no write has bumped the version since they were read."""
-    serializer = cache.cache.serializer
-    _set_unless_written({PROFILE_PREFIX + str(talent_id): (serializer.dumps(snapshot), PROFILE_TIMEOUT)
-                         for talent_id, snapshot in snapshots.items()}, version)
-
-
 def _set_unless_written(entries, version):
-    """SET each `key: (value, seconds)` only if no write has bumped the version since `version` was read."""
+    """SET each `key: (value, seconds)` only if no write has bumped the version since `version` was read:
+    one round trip (a script checks the version and sets them, atomically), where WATCH, GET and
+    MULTI/EXEC took three."""
     if not entries:
         return
-    with redis.pipeline() as pipe:
-        try:
-            pipe.watch(VERSION_KEY)
-            if pipe.get(VERSION_KEY) != version:
-                return
-            pipe.multi()
-            for key, (value, seconds) in entries.items():
-                pipe.setex(key, seconds, value)
-            pipe.execute()
-        except WatchError:
-            pass  # a write landed meanwhile: the next read loads afresh
+    args = [b"" if version is None else version]
+    for value, seconds in entries.values():
+        args += [seconds, value]
+    script(_SET_UNLESS_WRITTEN)(keys=[VERSION_KEY, *entries], args=args)
 
 
 def json_seconds(has_media):
@@ -138,8 +148,10 @@ def _fill_json(ids, entries, version, render):
     missing = [talent_id for talent_id, entry in zip(ids, entries) if entry is None]
     if not missing:
         return entries
-    rendered = render(missing)  # {id: (entry bytes, seconds)} for the live ones
-    _set_unless_written({JSON_PREFIX + str(talent_id): value for talent_id, value in rendered.items()}, version)
+    pending = {}  # the snapshots `render` loaded, stored with the JSON in one round trip
+    rendered = render(missing, pending)  # {id: (entry bytes, seconds)} for the live ones
+    pending.update({JSON_PREFIX + str(talent_id): value for talent_id, value in rendered.items()})
+    _set_unless_written(pending, version)
     return [entry if entry is not None else rendered.get(talent_id, (None,))[0]
             for talent_id, entry in zip(ids, entries)]
 

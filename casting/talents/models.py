@@ -166,8 +166,27 @@ class TalentEmbedding(db.Model):
         Index("ix_talent_embeddings_hnsw", cast(embedding, HALFVEC(embedding_dim())).label("halfvec"),
               postgresql_using="hnsw", postgresql_ops={"halfvec": "halfvec_cosine_ops"}),
         Index("ix_talent_embeddings_filters", "city", "gender", "talent_id"),  # an index-only count
-        # A selective city and gender ranked exactly: the matching vectors side by side, no heap page each.
-        Index("ix_talent_embeddings_exact", "city", "gender", "talent_id", postgresql_include=["embedding"]),
+    )
+
+
+class TalentEmbeddingHalf(db.Model):
+    """A talent's embedding in half precision beside its city and gender, kept by a trigger on
+    `talent_embeddings` (migration 0020) and dropped with it; never written by the application.
+
+    A selective city and gender is ranked exactly on these: the matching vectors side by side in the
+    covering index, in half the pages the full-precision ones take, then re-ranked on `embedding`.
+    """
+
+    __tablename__ = "talent_embedding_halves"
+
+    talent_id: Mapped[int] = mapped_column(ForeignKey("talent_embeddings.talent_id", ondelete="CASCADE"),
+                                           primary_key=True)
+    city: Mapped[str | None] = mapped_column(Text)
+    gender: Mapped[Gender | None] = mapped_column(pg_enum(Gender, "talent_gender"))
+    embedding = mapped_column(HALFVEC(embedding_dim()), nullable=False)
+
+    __table_args__ = (
+        Index("ix_talent_embedding_halves_exact", "city", "gender", "talent_id", postgresql_include=["embedding"]),
     )
 
 

@@ -155,4 +155,5 @@ def seed_vectors(model, dim, seed=2026, progress=_no_progress):
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         # Statistics, and the visibility map the bounded count's index-only scan needs.
         conn.execute(text("VACUUM ANALYZE talent_embeddings"))
+        conn.execute(text("VACUUM ANALYZE talent_embedding_halves"))  # their copies (the exact path's)
     return len(ids), built

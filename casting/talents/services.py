@@ -78,8 +78,9 @@ def _json_entry(record):
     return header.encode() + body, talent_cache.json_seconds(bool(record["media"]))
 
 
-def _render_json(ids):
-    return {record["id"]: _json_entry(record) for record in profiles(ids)}
+def _render_json(ids, pending=None):
+    """JSON entries of the live talents among `ids`; the snapshots loaded for them go to `pending`."""
+    return {record["id"]: _json_entry(record) for record in profiles(ids, pending)}
 
 
 def _manager(viewer):
@@ -131,11 +132,12 @@ def get_live(talent_id, lock=False):
 
 
 def _load_snapshots(ids):
-    """Snapshots of the live talents among `ids`, by id (the search-only columns are not read)."""
+    """Snapshots of the live talents among `ids`, by id (the search-only columns are not read): one
+    statement for the whole page, the talents and their media joined (not a second select for the media)."""
     found = db.session.scalars(select(Talent).where(Talent.id.in_(ids), Talent.deleted_at.is_(None))
-                               .options(defer(Talent.search_text), defer(Talent.skill_keys),
-                                        defer(Talent.language_keys), defer(Talent.filter_keys),
-                                        defer(Talent.search_words)))
+                               .options(joinedload(Talent.media), defer(Talent.search_text),
+                                        defer(Talent.skill_keys), defer(Talent.language_keys),
+                                        defer(Talent.filter_keys), defer(Talent.search_words))).unique()
     return {talent.id: snapshot(talent) for talent in found}
 
 
@@ -147,9 +149,10 @@ def own_profile(user):
     return profile(talent_id)
 
 
-def profiles(ids):
-    """Snapshots of the live talents among `ids`, in order, through the one-hour profile cache."""
-    return talent_cache.cached_profiles(ids, _load_snapshots)
+def profiles(ids, pending=None):
+    """Snapshots of the live talents among `ids`, in order, through the one-hour profile cache (with
+    `pending`, the cache entries of those loaded are left there for the caller to store)."""
+    return talent_cache.cached_profiles(ids, _load_snapshots, pending)
 
 
 def profile(talent_id):
@@ -209,27 +212,21 @@ def _cached_page(make_query, cache_key, args, vector=False, rerank=None, counted
     limit)` makes the page's select another way when it finds that cheaper (else None; `counted` then
     counts). Matches are counted up to COUNT_BOUND (beyond, `total` is a lower bound: counting every
     match of a broad filter over a million talents costs more than finding the page), in the page's
-    own statement."""
+    own statement where the count needs no other (a plain list; the exact path's embedding rows)."""
     def compute():
         offset = (args["page"] - 1) * args["per_page"]
         page_query = exact_page(offset, args["per_page"]) if exact_page is not None else None
         query = make_query() if page_query is None else None
         if vector and page_query is None:
             embeddings.scan_settings()
+        if page_query is not None:  # ranked exactly on the embedding rows, counted there too
+            return _page_and_count(page_query, counted(), offset)
         if rerank is None and counted is None:
-            # One round trip: the page, and beside it the bounded count as an uncorrelated subquery
-            # (planned on its own, so it stops at the bound in whatever order is cheapest).
-            total = count_statement(query.order_by(None).with_only_columns(Talent.id)).scalar_subquery()
-            rows = db.session.execute(query.with_only_columns(Talent.id, total).limit(args["per_page"])
-                                      .offset(offset)).all()
-            if rows:  # a page longer than the bound shows at least that many
-                total = max(rows[0][1], offset + len(rows))
-                return [talent_id for talent_id, _ in rows], total, total <= COUNT_BOUND
-            counting = query.order_by(None).with_only_columns(Talent.id)
-            return [], *(bounded_count(counting) if offset else (0, True))
-        if page_query is None and rerank is not None:
+            return _page_and_count(query.with_only_columns(Talent.id).limit(args["per_page"]).offset(offset),
+                                   query.order_by(None).with_only_columns(Talent.id), offset)
+        if rerank is not None:
             page_query = embeddings.reranked(query, rerank, offset, args["per_page"])
-        elif page_query is None:
+        else:
             page_query = query.with_only_columns(Talent.id).limit(args["per_page"]).offset(offset)
         ids = list(db.session.scalars(page_query))
         if len(ids) < args["per_page"] and (ids or offset == 0):
@@ -238,6 +235,18 @@ def _cached_page(make_query, cache_key, args, vector=False, rerank=None, counted
         return (ids, *bounded_count(counting))
 
     return talent_cache.cached_page_json(cache_key, compute, _render_json)
+
+
+def _page_and_count(page_query, counting, offset):
+    """(ids, total, exact) of a page in one round trip: `page_query` (a select of ids) and beside it the
+    bounded count of `counting` as an uncorrelated subquery (planned on its own, run once, so it stops
+    at the bound in whatever order is cheapest)."""
+    total = count_statement(counting).scalar_subquery()
+    rows = db.session.execute(page_query.add_columns(total)).all()
+    if rows:  # a page longer than the bound shows at least that many
+        total = max(rows[0][1], offset + len(rows))
+        return [talent_id for talent_id, _ in rows], total, total <= COUNT_BOUND
+    return [], *(bounded_count(counting) if offset else (0, True))
 
 
 def count_statement(query):
