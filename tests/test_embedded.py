@@ -186,3 +186,18 @@ def test_the_embedded_redis_comes_back_on_its_address_whoever_restarts_it(tmp_pa
         assert EmbeddedRedis(tmp_path).attach() == url
     finally:
         server.detach()
+
+
+def test_an_instance_given_by_a_relative_path_starts_its_servers(tmp_path, monkeypatch):
+    """`BENCH_INSTANCE=instance/bench1m` (relative) used to stop Redis from starting: it could not open its log."""
+    import redis
+
+    from casting.kernel.embedded import EmbeddedRedis
+
+    monkeypatch.chdir(tmp_path)
+    server = EmbeddedRedis("instance/relative")
+    try:
+        assert redis.Redis.from_url(server.attach()).ping()
+        assert (tmp_path / "instance" / "relative" / "redis" / "redis.log").exists()
+    finally:
+        server.detach()

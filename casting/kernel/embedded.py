@@ -79,9 +79,10 @@ class EmbeddedServer:
     name = ""
 
     def __init__(self, instance_path):
-        self.root = Path(instance_path) / self.name
+        instance = Path(instance_path).resolve()  # a daemon changes its directory: relative paths break
+        self.root = instance / self.name
         self.users_file = self.root / "users.json"
-        self.lock_file = Path(instance_path) / f".{self.name}.lock"
+        self.lock_file = instance / f".{self.name}.lock"
 
     def attach(self):
         """Start the server if it is not running, register this process, and return its URL."""
