@@ -17,7 +17,8 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Integer, Text, and_, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload
 
@@ -27,6 +28,7 @@ from casting.calls.models import (CallStatus, CastingCall, DigestSubscription, E
                                   SubmissionNote, SubmissionStatus)
 from casting.kernel.errors import ApiError, Codes
 from casting.kernel.extensions import db, redis, script
+from casting.kernel.idempotency import autocommit_unless_keyed
 from casting.kernel.jobs import enqueue
 from casting.kernel.jsonprovider import dumps_bytes
 from casting.productions import matching
@@ -427,20 +429,46 @@ def _picks(call, talent, data):
     return headshot_id, portfolio
 
 
-def _take_place(call):
-    """Count the submission against the call, if it is open, before its deadline and under its cap."""
-    taken = db.session.scalar(update(CastingCall).where(
+def _refused(call):
+    """The 409 for a call that took no submission: closed, past its deadline, or full (read afresh)."""
+    db.session.rollback()
+    db.session.refresh(call)
+    if not is_open(call):
+        raise ApiError(Codes.CALL_CLOSED, details={"reason": "closed" if call.status == CallStatus.CLOSED
+                                                   else "deadline", "deadline": call.deadline.isoformat()})
+    raise ApiError(Codes.CALL_FULL, details={"submission_cap": call.submission_cap})
+
+
+def _place(call, talent, user, headshot_id, portfolio, data):
+    """Insert the submission and count it against the call, in one statement: (call took it?, the new row's
+    id, created_at, updated_at), the row None when the talent had submitted already.
+
+    The call's row is locked (FOR UPDATE) only inside the statement, to check that it is open, before its
+    deadline and under its cap, and to count the submission; the statement is the request's whole effect
+    (nothing is counted without its row, nor inserted beyond the cap), so the lock lasts until the commit
+    that follows at once, not over the checks and the response. A second submission of the talent (or two
+    sent at once by them and their agent) meets the unique constraint and inserts nothing.
+    """
+    place = (select(CastingCall.id).where(
         CastingCall.id == call.id, open_now(),
         or_(CastingCall.submission_cap.is_(None), CastingCall.submission_count < CastingCall.submission_cap))
-        .values(submission_count=CastingCall.submission_count + 1).returning(CastingCall.id)
-        .execution_options(synchronize_session=False))
-    if taken is None:
-        db.session.rollback()
-        db.session.refresh(call)
-        if not is_open(call):
-            raise ApiError(Codes.CALL_CLOSED, details={"reason": "closed" if call.status == CallStatus.CLOSED
-                                                       else "deadline", "deadline": call.deadline.isoformat()})
-        raise ApiError(Codes.CALL_FULL, details={"submission_cap": call.submission_cap})
+        .with_for_update().cte("place"))
+    values = {"talent_id": literal(talent.id), "submitted_by": literal(user.id), "status": literal(S.SUBMITTED,
+              Submission.status.type), "headshot_id": literal(headshot_id, Integer),
+              "portfolio_ids": literal(portfolio, JSONB), "cover_note": literal(data.get("cover_note"), Text),
+              "answers": literal(data.get("answers") or [], JSONB), "match_score": literal(0.0)}
+    inserted = (pg_insert(Submission).from_select(["call_id", *values], select(place.c.id, *values.values()))
+                .on_conflict_do_nothing(index_elements=["call_id", "talent_id"])
+                .returning(Submission.id, Submission.call_id, Submission.created_at, Submission.updated_at)
+                .cte("inserted"))
+    counted = (update(CastingCall).where(CastingCall.id == inserted.c.call_id)
+               .values(submission_count=CastingCall.submission_count + 1).returning(CastingCall.id).cte("counted"))
+    took = select(func.count()).select_from(place).scalar_subquery()
+    row = db.session.execute(
+        select(took, inserted.c.id, inserted.c.created_at, inserted.c.updated_at, counted.c.id)
+        .select_from(select(literal(1)).subquery()).outerjoin(inserted, literal(True)).outerjoin(counted, literal(True))
+        .execution_options(synchronize_session=False)).one()
+    return bool(row[0]), (None if row[1] is None else row[1:4])
 
 
 def score_submission(submission_id):
@@ -461,7 +489,15 @@ def score_submission(submission_id):
 
 
 def submit(call_id, user, data):
-    """Submit a talent to a call; one submission per talent per call, whoever sends it."""
+    """Submit a talent to a call; one submission per talent per call, whoever sends it.
+
+    Three statements when nothing else has begun a transaction (no Idempotency-Key to record with it): the
+    call, the talent with their media, and `_place`, each on its own (autocommit), since the last is the
+    whole effect; with a key, the same statements in one transaction with the key's record. The answer is
+    built from what was read and what the INSERT returned (no reload), and the submission's Redis work (the
+    list's version, the job that scores it and tells the applicant) goes in one pipelined round trip.
+    """
+    autocommit_unless_keyed()
     call = visible(call_id, user, lean=True)
     if not is_open(call):
         raise ApiError(Codes.CALL_CLOSED, details={"reason": "closed" if call.status == CallStatus.CLOSED
@@ -469,20 +505,21 @@ def submit(call_id, user, data):
     talent = _applicant(call, user, data.get("talent_id"))
     safety.ensure_active(user)
     headshot_id, portfolio = _picks(call, talent, data)
-    _take_place(call)  # a second submission of the talent is refused by the unique constraint, in this transaction
-    submission = Submission(call_id=call.id, talent_id=talent.id, submitted_by=user.id, headshot_id=headshot_id,
-                            portfolio_ids=portfolio, cover_note=data.get("cover_note"),
-                            answers=data.get("answers") or [])
-    db.session.add(submission)
-    try:
-        db.session.flush()
-    except IntegrityError:  # this talent's second submission (or two sent at once, by them and their agent)
+    took, row = _place(call, talent, user, headshot_id, portfolio, data)
+    if not took:
+        _refused(call)
+    if row is None:  # this talent's second submission (or two sent at once, by them and their agent)
         db.session.rollback()
-        raise ApiError(Codes.SUBMISSION_EXISTS, details={"talent_id": talent.id}) from None
-    shown = present([submission], user, False, calls=[call], media=talent.media)[0]  # before commit expires it
+        raise ApiError(Codes.SUBMISSION_EXISTS, details={"talent_id": talent.id})
+    submission_id, created_at, updated_at = row
+    submission = Submission(id=submission_id, call_id=call.id, talent_id=talent.id, submitted_by=user.id,
+                            status=S.SUBMITTED, headshot_id=headshot_id, portfolio_ids=portfolio,
+                            cover_note=data.get("cover_note"), answers=data.get("answers") or [], self_tape_id=None,
+                            created_at=created_at, updated_at=updated_at, withdrawn_at=None)  # not in the session
+    shown = present([submission], user, False, calls=[call], media=talent.media)[0]  # before commit expires them
     db.session.commit()
-    _bump_submissions(shown["call_id"])
-    enqueue("default", tasks.submission_received, shown["id"])
+    enqueue("default", tasks.submission_received, submission_id,
+            with_commands=lambda pipe: pipe.incr(_submissions_version_key(call_id)))
     return shown
 
 
