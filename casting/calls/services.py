@@ -6,9 +6,9 @@ production's owner and admins always see it. Submissions are seen by the product
 admins) who review them, and by the applicant: the talent themselves or the agent who represents them
 (`Talent.agent_id`). Nobody else learns a submission exists (404).
 
-A call takes submissions while it is open and before its deadline; both are checked in the one UPDATE
-that also counts the submission against the cap, so a burst at the deadline or at the cap never lets
-one too many in. The periodic sweep marks calls past their deadline closed and tells those still
+A call takes submissions while it is open and before its deadline; both are checked, with the cap, in
+the one statement that locks the call's row, inserts the submission and counts it, so a burst at the
+deadline or at the cap never lets one too many in. The periodic sweep marks calls past their deadline closed and tells those still
 waiting, once.
 """
 import hashlib
@@ -17,8 +17,8 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import Integer, Text, and_, func, literal, or_, select, update
-from sqlalchemy.dialects.postgresql import JSONB, insert as pg_insert
+from sqlalchemy import Integer, Text, and_, func, insert, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload
 
@@ -440,14 +440,14 @@ def _refused(call):
 
 
 def _place(call, talent, user, headshot_id, portfolio, data):
-    """Insert the submission and count it against the call, in one statement: (call took it?, the new row's
-    id, created_at, updated_at), the row None when the talent had submitted already.
+    """Insert the submission and count it against the call, in one statement: the new row's (id,
+    created_at, updated_at), or None when the call took none (closed, past its deadline, or full).
 
     The call's row is locked (FOR UPDATE) only inside the statement, to check that it is open, before its
     deadline and under its cap, and to count the submission; the statement is the request's whole effect
     (nothing is counted without its row, nor inserted beyond the cap), so the lock lasts until the commit
     that follows at once, not over the checks and the response. A second submission of the talent (or two
-    sent at once by them and their agent) meets the unique constraint and inserts nothing.
+    sent at once by them and their agent) meets the unique constraint: the statement fails as a whole.
     """
     place = (select(CastingCall.id).where(
         CastingCall.id == call.id, open_now(),
@@ -457,18 +457,19 @@ def _place(call, talent, user, headshot_id, portfolio, data):
               Submission.status.type), "headshot_id": literal(headshot_id, Integer),
               "portfolio_ids": literal(portfolio, JSONB), "cover_note": literal(data.get("cover_note"), Text),
               "answers": literal(data.get("answers") or [], JSONB), "match_score": literal(0.0)}
-    inserted = (pg_insert(Submission).from_select(["call_id", *values], select(place.c.id, *values.values()))
-                .on_conflict_do_nothing(index_elements=["call_id", "talent_id"])
+    inserted = (insert(Submission).from_select(["call_id", *values], select(place.c.id, *values.values()))
                 .returning(Submission.id, Submission.call_id, Submission.created_at, Submission.updated_at)
                 .cte("inserted"))
     counted = (update(CastingCall).where(CastingCall.id == inserted.c.call_id)
                .values(submission_count=CastingCall.submission_count + 1).returning(CastingCall.id).cte("counted"))
-    took = select(func.count()).select_from(place).scalar_subquery()
-    row = db.session.execute(
-        select(took, inserted.c.id, inserted.c.created_at, inserted.c.updated_at, counted.c.id)
-        .select_from(select(literal(1)).subquery()).outerjoin(inserted, literal(True)).outerjoin(counted, literal(True))
-        .execution_options(synchronize_session=False)).one()
-    return bool(row[0]), (None if row[1] is None else row[1:4])
+    try:  # a Core statement (cached once compiled; PostgreSQL's ON CONFLICT form is compiled every time)
+        return db.session.execute(select(inserted.c.id, inserted.c.created_at, inserted.c.updated_at)
+                                  .add_cte(counted)).first()
+    except IntegrityError as error:  # this talent's second submission (or two sent at once, by them and their agent)
+        db.session.rollback()
+        if "one_submission_per_talent" not in str(error.orig):
+            raise
+        raise ApiError(Codes.SUBMISSION_EXISTS, details={"talent_id": talent.id}) from None
 
 
 def score_submission(submission_id):
@@ -505,12 +506,9 @@ def submit(call_id, user, data):
     talent = _applicant(call, user, data.get("talent_id"))
     safety.ensure_active(user)
     headshot_id, portfolio = _picks(call, talent, data)
-    took, row = _place(call, talent, user, headshot_id, portfolio, data)
-    if not took:
+    row = _place(call, talent, user, headshot_id, portfolio, data)
+    if row is None:
         _refused(call)
-    if row is None:  # this talent's second submission (or two sent at once, by them and their agent)
-        db.session.rollback()
-        raise ApiError(Codes.SUBMISSION_EXISTS, details={"talent_id": talent.id})
     submission_id, created_at, updated_at = row
     submission = Submission(id=submission_id, call_id=call.id, talent_id=talent.id, submitted_by=user.id,
                             status=S.SUBMITTED, headshot_id=headshot_id, portfolio_ids=portfolio,
