@@ -2,7 +2,7 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-from casting.auth import login_required
+from casting.auth import login_required, prefetch
 from casting.calls import services
 from casting.calls.schemas import (CALL_EXAMPLE, FOR_ME_EXAMPLE, NOTE_EXAMPLE, REVIEWED_EXAMPLE, SUBMISSION_EXAMPLE,
                                    CallCreateSchema, CallInviteResultSchema, CallInviteSchema, CallQuerySchema,
@@ -58,6 +58,7 @@ class CallViews(MethodView):
 
 @blp.route("/for-me")
 class ForMeViews(MethodView):
+    @prefetch(services.for_me_keys)
     @login_required()
     @blp.arguments(ForMeQuerySchema, location="query")
     @paginated(blp, ForMeSchema, FOR_ME_EXAMPLE)
@@ -188,6 +189,7 @@ class CallByIdViews(MethodView):
 
 @blp.route("/<int:call_id>/submissions")
 class CallSubmissionViews(MethodView):
+    @prefetch(services.submissions_keys)
     @login_required()
     @blp.arguments(SubmissionQuerySchema, location="query")
     @paginated(blp, ReviewedSubmissionSchema, REVIEWED_EXAMPLE)

@@ -8,14 +8,14 @@ admins) who review them, and by the applicant: the talent themselves or the agen
 
 A call takes submissions while it is open and before its deadline; both are checked, with the cap, in
 the one statement that locks the call's row, inserts the submission and counts it, so a burst at the
-deadline or at the cap never lets one too many in. The periodic sweep marks calls past their deadline closed and tells those still
-waiting, once.
+deadline or at the cap never lets one too many in. The periodic sweep marks calls past their deadline
+closed and tells those still waiting, once.
 """
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 
-from flask import current_app
+from flask import current_app, request
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Integer, Text, and_, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB
@@ -23,11 +23,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload
 
 from casting import auditions
+from casting.auth import prefetched
 from casting.calls import fit, tasks
 from casting.calls.models import (CallStatus, CastingCall, DigestSubscription, Eligibility, Submission,
                                   SubmissionNote, SubmissionStatus)
 from casting.kernel.errors import ApiError, Codes
-from casting.kernel.extensions import db, redis, script
+from casting.kernel.extensions import db, redis
 from casting.kernel.idempotency import autocommit_unless_keyed
 from casting.kernel.jobs import enqueue
 from casting.kernel.jsonprovider import dumps_bytes
@@ -73,32 +74,40 @@ def _bump_submissions(call_id):
     redis.incr(_submissions_version_key(call_id))
 
 
-# KEYS: the version keys. ARGV: the key's prefix, the digest of its parts. The cached body, or the versions.
-_CACHED = """
-local versions = redis.call('MGET', unpack(KEYS))
-local key = ARGV[1]
-for i, version in ipairs(versions) do key = key .. ':' .. (version or '0') end
-key = key .. ':' .. ARGV[2]
-return {key, redis.call('GET', key)}
-"""
+def _cache_key(name, viewer_id):
+    """The Redis key of a cached `name` body for this request: the viewer, the path and the query as sent."""
+    asked = [viewer_id, request.path, sorted(request.args.items(multi=True))]
+    return f"casting:cache:calls:{name}:{hashlib.sha256(json.dumps(asked).encode()).hexdigest()}"
 
 
-def cached_json(name, parts, version_keys, build):
-    """A response body (JSON bytes) from Redis in one round trip, or `build()`'s (value, seconds) serialised
-    and kept that long.
+def for_me_keys(user_id, path):
+    """What roles-for-me reads first (`cached_json`): the calls' and the talent list's versions, the page."""
+    return [VERSION_KEY, talent_cache.VERSION_KEY, _cache_key("for-me", user_id)]
 
-    The key holds the viewer's `parts` and the current value of each of `version_keys`, so a write that
-    bumps one of them is seen by the next read at once; the seconds bound everything else (a role's
-    edit, a deadline passing, a photo link's signing window). Permission checks happen in `build`: a
-    body is kept per viewer, for what they were allowed to see.
+
+def submissions_keys(user_id, path):
+    """What a call's submission list reads first (`cached_json`): its versions and the page."""
+    return [_submissions_version_key(path["call_id"]), talent_cache.VERSION_KEY, _cache_key("submissions", user_id)]
+
+
+def cached_json(keys, role, build):
+    """A response body (JSON bytes) from Redis, or `build()`'s (value, seconds) serialised and kept that long.
+
+    `keys` (`for_me_keys`, `submissions_keys`): version keys, then the body's key (the viewer and what
+    they asked). They are read in the sign-in check's round trip (the routes `prefetch` them), else in
+    one MGET. A body is served only when it was built for the viewer's current role and for the current
+    value of each version key, so a write that bumps one is seen by the next read at once; the seconds
+    bound everything else (a role's edit, a deadline passing, a photo link's signing window). Permission
+    checks happen in `build`: a body is kept per viewer, for what they were allowed to see.
     """
-    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
-    key, body = script(_CACHED)(keys=version_keys, args=[f"casting:cache:calls:{name}", digest])
-    if body is None:
-        value, seconds = build()
-        body = dumps_bytes(value)
-        if seconds > 0:
-            redis.setex(key, seconds, body)
+    *versions, entry = prefetched(*keys) or redis.mget(*keys)
+    stamp = b":".join([role.encode(), *(version or b"0" for version in versions)]) + b"\n"
+    if entry is not None and entry.startswith(stamp):
+        return entry[len(stamp):]
+    value, seconds = build()
+    body = dumps_bytes(value)
+    if seconds > 0:
+        redis.setex(keys[-1], seconds, stamp + body)
     return body
 
 
@@ -370,8 +379,7 @@ def roles_for_me(user, args, dump):
             for call_id, score, like in rows if call_id in calls]
         return dump(items, total), FOR_ME_SECONDS
 
-    parts = {"viewer": user.id, "role": user.role.value, **args}
-    return cached_json("for-me", parts, [VERSION_KEY, talent_cache.VERSION_KEY], build)
+    return cached_json(for_me_keys(user.id, None), user.role.value, build)
 
 
 # applying
@@ -602,7 +610,6 @@ def submissions_json(call_id, user, args, dump):
     from casting.kernel.pagination import paginate
 
     safety.ensure_active(user)  # a suspended owner is refused even what was cached for them
-    parts = {"call": call_id, "viewer": user.id, "role": user.role.value, **args}
 
     def build():
         call = _managed(call_id, user)
@@ -613,7 +620,7 @@ def submissions_json(call_id, user, args, dump):
             seconds = min(seconds, int((call.deadline - _now()).total_seconds()))
         return dump(result), seconds
 
-    return cached_json("submissions", parts, [_submissions_version_key(call_id), talent_cache.VERSION_KEY], build)
+    return cached_json(submissions_keys(user.id, {"call_id": call_id}), user.role.value, build)
 
 
 def review(call_id, user, submission_ids, status):
