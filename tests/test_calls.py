@@ -1,7 +1,9 @@
 """Open casting calls (issue 22): calls, finding work, roles for me, applying, reviewing, notifications."""
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import redis as redis_client
 from sqlalchemy import event, func, select, update
 
 from casting.calls.models import CastingCall
@@ -275,6 +277,40 @@ def test_a_keyed_submission_commits_with_its_key_and_a_retry_gets_the_first_answ
         keys = db.session.scalars(select(IdempotencyKey.key).order_by(IdempotencyKey.id)).all()
     assert keys == ["submission-1"]  # the refused one left none behind
     assert client.get(f"/api/calls/{call['id']}", headers=me).json["submission_count"] == 1
+
+
+def _redis_round_trips(app, send):
+    """(response, the commands `send()` sent Redis itself: a script's own commands are not round trips)."""
+    seen, end = [], "end-of-request"
+    with redis_client.Redis.from_url(app.config["REDIS_URL"]).monitor() as monitor:
+        def collect():
+            for command in monitor.listen():
+                if end in command["command"]:
+                    return
+                seen.append(command)
+
+        watching = threading.Thread(target=collect)
+        watching.start()
+        response = send()
+        redis_client.Redis.from_url(app.config["REDIS_URL"]).echo(end)
+        watching.join(10)
+    return response, [command["command"].split()[0] for command in seen
+                      if command["client_type"] != "lua" and not command["command"].startswith(("SELECT", "ECHO"))]
+
+
+def test_a_cached_page_costs_only_the_sign_in_checks_redis_round_trip(app, client, stage):
+    """Roles for me and the team's submission list, once cached: their versions and page come with the
+    sign-in check's one script call; a write that moves a version is seen at once all the same."""
+    _, me = stage["talent"]("Asha")
+    call = stage["open_call"]()
+    for path, viewer in (("/api/calls/for-me", me), (f"/api/calls/{call['id']}/submissions", stage["owner"])):
+        first = client.get(path, headers=viewer)
+        again, sent = _redis_round_trips(app, lambda: client.get(path, headers=viewer))
+        assert (again.status_code, again.json, sent) == (200, first.json, ["EVALSHA"])
+    assert client.post(f"/api/calls/{call['id']}/submissions", json={}, headers=me).status_code == 201
+    listed = client.get(f"/api/calls/{call['id']}/submissions", headers=stage["owner"]).json
+    assert listed["meta"]["total"] == 1  # the submission moved the list's version
+    assert client.get(f"/api/calls/{call['id']}/submissions", headers=me).status_code == 403  # not the owner's page
 
 
 def test_verified_only_and_agents_only_calls(app, client, signed_in, stage):
