@@ -257,6 +257,7 @@ def test_a_submission_is_three_statements_without_a_transaction_around_them(app,
     assert made.status_code == 201, made.json
     assert [autocommit for autocommit, _ in sent] == [True] * 3
     assert "FOR UPDATE" in sent[-1][1] and "INSERT INTO call_submissions" in sent[-1][1]
+    assert "UPDATE casting_calls SET submission_count=" in sent[-1][1]  # that alone
     assert client.get(f"/api/calls/{call['id']}", headers=me).json["submission_count"] == 1
 
 

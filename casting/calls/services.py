@@ -14,13 +14,14 @@ closed and tells those still waiting, once.
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
+from functools import cache
 
 from flask import current_app, request
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import Integer, Text, and_, func, insert, literal, or_, select, update
+from sqlalchemy import Float, Integer, Text, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import contains_eager, joinedload, load_only
 
 from casting import auditions
 from casting.auth import prefetched
@@ -145,15 +146,23 @@ def _is_shown(call):
 
 def visible(call_id, user, lean=False):
     """A call `user` may see; a hidden one is as good as missing (404). One query, whether shown included;
-    `lean` leaves out what only the call's own response shows (applying reads less)."""
-    query = _joined().add_columns(shown().label("shown")).where(CastingCall.id == call_id)
-    if lean:
-        query = query.options(contains_eager(CastingCall.role).defer(CastingRole.is_verified),
-                              contains_eager(CastingCall.production).defer(Production.is_verified))
-    found = db.session.execute(query).first()
+    `lean` reads only what applying needs (of the role its name, of the production its title and owner),
+    with a statement built once."""
+    query = _lean_call() if lean else _joined().add_columns(shown().label("shown")).where(CastingCall.id == call_id)
+    found = db.session.execute(query, {"call_id": call_id} if lean else {}).first()
     if found is None or not (found[1] or _manages(found[0], user)):
         raise ApiError(Codes.CALL_NOT_FOUND)
     return found[0]
+
+
+@cache
+def _lean_call():
+    """The statement of `visible(lean=True)`, built (and its cache key made) once: the call by `call_id`."""
+    return (select(CastingCall).join(CastingRole, CastingRole.id == CastingCall.role_id)
+            .join(Production, Production.id == CastingCall.production_id)
+            .options(contains_eager(CastingCall.role).load_only(CastingRole.name),
+                     contains_eager(CastingCall.production).load_only(Production.title, Production.owner_id))
+            .add_columns(shown().label("shown")).where(CastingCall.id == bindparam("call_id")))
 
 
 def _managed(call_id, user):
@@ -386,15 +395,14 @@ def roles_for_me(user, args, dump):
 
 def _applicant(call, user, talent_id):
     """The talent a submission is for: your own profile (talent) or one you represent (agent)."""
-    with_media = select(Talent).options(joinedload(Talent.media)).where(Talent.deleted_at.is_(None))
     if user.role == Role.TALENT:
-        talent = db.session.scalars(with_media.where(Talent.user_id == user.id)).unique().first()
+        talent = db.session.scalars(_talent_with_media("user_id"), {"key": user.id}).unique().first()
         if talent is None or (talent_id is not None and talent_id != talent.id):
             raise ApiError(Codes.CALL_NOT_ELIGIBLE, "Submit your own talent profile (create it first).")
     elif user.role == Role.AGENT:
         if talent_id is None:
             raise ApiError(Codes.VALIDATION, details={"fields": {"talent_id": ["Agents name the talent they submit."]}})
-        talent = db.session.scalars(with_media.where(Talent.id == talent_id)).unique().first()
+        talent = db.session.scalars(_talent_with_media("id"), {"key": talent_id}).unique().first()
         if talent is None or talent.agent_id != user.id:
             raise ApiError(Codes.CALL_NOT_ELIGIBLE, "Agents submit only talent they represent.",
                            details={"talent_id": talent_id})
@@ -407,6 +415,15 @@ def _applicant(call, user, talent_id):
         raise ApiError(Codes.CALL_NOT_ELIGIBLE, "This call takes submissions from agents only.",
                        details={"eligibility": "agents"})
     return talent
+
+
+@cache
+def _talent_with_media(by):
+    """A live talent by `id` or `user_id` (the `key` parameter) with their media, as applying needs them;
+    built once."""
+    return (select(Talent).options(load_only(Talent.user_id, Talent.agent_id, Talent.is_verified),
+                                   joinedload(Talent.media))
+            .where(Talent.deleted_at.is_(None), getattr(Talent, by) == bindparam("key")))
 
 
 def _picks(call, talent, data):
@@ -457,27 +474,36 @@ def _place(call, talent, user, headshot_id, portfolio, data):
     that follows at once, not over the checks and the response. A second submission of the talent (or two
     sent at once by them and their agent) meets the unique constraint: the statement fails as a whole.
     """
-    place = (select(CastingCall.id).where(
-        CastingCall.id == call.id, open_now(),
-        or_(CastingCall.submission_cap.is_(None), CastingCall.submission_count < CastingCall.submission_cap))
-        .with_for_update().cte("place"))
-    values = {"talent_id": literal(talent.id), "submitted_by": literal(user.id), "status": literal(S.SUBMITTED,
-              Submission.status.type), "headshot_id": literal(headshot_id, Integer),
-              "portfolio_ids": literal(portfolio, JSONB), "cover_note": literal(data.get("cover_note"), Text),
-              "answers": literal(data.get("answers") or [], JSONB), "match_score": literal(0.0)}
-    inserted = (insert(Submission).from_select(["call_id", *values], select(place.c.id, *values.values()))
-                .returning(Submission.id, Submission.call_id, Submission.created_at, Submission.updated_at)
-                .cte("inserted"))
-    counted = (update(CastingCall).where(CastingCall.id == inserted.c.call_id)
-               .values(submission_count=CastingCall.submission_count + 1).returning(CastingCall.id).cte("counted"))
-    try:  # a Core statement (cached once compiled; PostgreSQL's ON CONFLICT form is compiled every time)
-        return db.session.execute(select(inserted.c.id, inserted.c.created_at, inserted.c.updated_at)
-                                  .add_cte(counted)).first()
+    try:
+        return db.session.execute(_placing(), {"call_id": call.id, **{f"new_{name}": value for name, value in {
+            "talent_id": talent.id, "submitted_by": user.id, "status": S.SUBMITTED, "headshot_id": headshot_id,
+            "portfolio_ids": portfolio, "cover_note": data.get("cover_note"), "answers": data.get("answers") or [],
+            "match_score": 0.0}.items()}}).first()
     except IntegrityError as error:  # this talent's second submission (or two sent at once, by them and their agent)
         db.session.rollback()
         if "one_submission_per_talent" not in str(error.orig):
             raise
         raise ApiError(Codes.SUBMISSION_EXISTS, details={"talent_id": talent.id}) from None
+
+
+@cache
+def _placing():
+    """`_place`'s statement, built once: a Core INSERT (PostgreSQL's ON CONFLICT form is never cached). The
+    new row's values are `new_*` parameters: a parameter named like a column would be SET by the UPDATE."""
+    place = (select(CastingCall.id).where(
+        CastingCall.id == bindparam("call_id"), open_now(),
+        or_(CastingCall.submission_cap.is_(None), CastingCall.submission_count < CastingCall.submission_cap))
+        .with_for_update().cte("place"))
+    columns = {"talent_id": Integer, "submitted_by": Integer, "status": Submission.status.type,
+               "headshot_id": Integer, "portfolio_ids": JSONB, "cover_note": Text, "answers": JSONB,
+               "match_score": Float}
+    inserted = (insert(Submission).from_select(["call_id", *columns], select(
+                    place.c.id, *(bindparam(f"new_{name}", type_=type_) for name, type_ in columns.items())))
+                .returning(Submission.id, Submission.call_id, Submission.created_at, Submission.updated_at)
+                .cte("inserted"))
+    counted = (update(CastingCall).where(CastingCall.id == inserted.c.call_id)
+               .values(submission_count=CastingCall.submission_count + 1).returning(CastingCall.id).cte("counted"))
+    return select(inserted.c.id, inserted.c.created_at, inserted.c.updated_at).add_cte(counted)
 
 
 def score_submission(submission_id):
