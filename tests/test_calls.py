@@ -247,15 +247,15 @@ def _statements(app, send):
         event.remove(engine, "before_cursor_execute", spy)
 
 
-def test_a_submission_is_three_statements_without_a_transaction_around_them(app, client, stage):
-    """The call, the talent, and one statement that checks the call (open, before its deadline, under its
-    cap) and counts and inserts the submission: each on its own, so the call's row is locked for that
-    statement alone. Nothing is read again after it."""
+def test_a_submission_is_two_statements_without_a_transaction_around_them(app, client, stage):
+    """The call with the talent and their media, then one statement that checks the call (open, before its
+    deadline, under its cap) and counts and inserts the submission: each on its own, so the call's row is
+    locked for that statement alone. Nothing is read again after it."""
     _, me = stage["talent"]("Asha")
     call = stage["open_call"](submission_cap=2)
     made, sent = _statements(app, lambda: client.post(f"/api/calls/{call['id']}/submissions", json={}, headers=me))
     assert made.status_code == 201, made.json
-    assert [autocommit for autocommit, _ in sent] == [True] * 3
+    assert [autocommit for autocommit, _ in sent] == [True] * 2
     assert "FOR UPDATE" in sent[-1][1] and "INSERT INTO call_submissions" in sent[-1][1]
     assert "UPDATE casting_calls SET submission_count=" in sent[-1][1]  # that alone
     assert client.get(f"/api/calls/{call['id']}", headers=me).json["submission_count"] == 1

@@ -393,16 +393,38 @@ def roles_for_me(user, args, dump):
 
 # applying
 
-def _applicant(call, user, talent_id):
-    """The talent a submission is for: your own profile (talent) or one you represent (agent)."""
+def _call_and_talent(call_id, user, talent_id):
+    """(call, talent or None) in one statement: the call as `visible(lean=True)` reads it (404 when hidden)
+    and the talent the submission is for, with their media: your own profile (talent) or the one an
+    agent names."""
+    by = "user_id" if user.role == Role.TALENT else "id" if user.role == Role.AGENT and talent_id is not None else None
+    if by is None:
+        return visible(call_id, user, lean=True), None
+    found = db.session.execute(_applying(by), {"call_id": call_id, "key": user.id if by == "user_id" else talent_id})
+    found = found.unique().first()
+    if found is None or not (found[1] or _manages(found[0], user)):
+        raise ApiError(Codes.CALL_NOT_FOUND)
+    return found[0], found[2]
+
+
+@cache
+def _applying(by):
+    """`_call_and_talent`'s statement, built once: the lean call, and the live talent whose `id` or
+    `user_id` is the `key` parameter (four columns and their media), if any."""
+    return (_lean_call().add_columns(Talent)
+            .outerjoin(Talent, and_(getattr(Talent, by) == bindparam("key"), Talent.deleted_at.is_(None)))
+            .options(load_only(Talent.user_id, Talent.agent_id, Talent.is_verified), joinedload(Talent.media)))
+
+
+def _applicant(call, user, talent_id, talent):
+    """The talent a submission is for (read with the call): your own profile (talent) or one you represent
+    (agent); 403 or 422 when it is not one you may submit."""
     if user.role == Role.TALENT:
-        talent = db.session.scalars(_talent_with_media("user_id"), {"key": user.id}).unique().first()
         if talent is None or (talent_id is not None and talent_id != talent.id):
             raise ApiError(Codes.CALL_NOT_ELIGIBLE, "Submit your own talent profile (create it first).")
     elif user.role == Role.AGENT:
         if talent_id is None:
             raise ApiError(Codes.VALIDATION, details={"fields": {"talent_id": ["Agents name the talent they submit."]}})
-        talent = db.session.scalars(_talent_with_media("id"), {"key": talent_id}).unique().first()
         if talent is None or talent.agent_id != user.id:
             raise ApiError(Codes.CALL_NOT_ELIGIBLE, "Agents submit only talent they represent.",
                            details={"talent_id": talent_id})
@@ -415,15 +437,6 @@ def _applicant(call, user, talent_id):
         raise ApiError(Codes.CALL_NOT_ELIGIBLE, "This call takes submissions from agents only.",
                        details={"eligibility": "agents"})
     return talent
-
-
-@cache
-def _talent_with_media(by):
-    """A live talent by `id` or `user_id` (the `key` parameter) with their media, as applying needs them;
-    built once."""
-    return (select(Talent).options(load_only(Talent.user_id, Talent.agent_id, Talent.is_verified),
-                                   joinedload(Talent.media))
-            .where(Talent.deleted_at.is_(None), getattr(Talent, by) == bindparam("key")))
 
 
 def _picks(call, talent, data):
@@ -526,18 +539,18 @@ def score_submission(submission_id):
 def submit(call_id, user, data):
     """Submit a talent to a call; one submission per talent per call, whoever sends it.
 
-    Three statements when nothing else has begun a transaction (no Idempotency-Key to record with it): the
-    call, the talent with their media, and `_place`, each on its own (autocommit), since the last is the
-    whole effect; with a key, the same statements in one transaction with the key's record. The answer is
+    Two statements when nothing else has begun a transaction (no Idempotency-Key to record with it): the
+    call with the talent and their media, and `_place`, each on its own (autocommit), since the last is
+    the whole effect; with a key, the same statements in one transaction with the key's record. The answer is
     built from what was read and what the INSERT returned (no reload), and the submission's Redis work (the
     list's version, the job that scores it and tells the applicant) goes in one pipelined round trip.
     """
     autocommit_unless_keyed()
-    call = visible(call_id, user, lean=True)
+    call, talent = _call_and_talent(call_id, user, data.get("talent_id"))
     if not is_open(call):
         raise ApiError(Codes.CALL_CLOSED, details={"reason": "closed" if call.status == CallStatus.CLOSED
                                                    else "deadline", "deadline": call.deadline.isoformat()})
-    talent = _applicant(call, user, data.get("talent_id"))
+    talent = _applicant(call, user, data.get("talent_id"), talent)
     safety.ensure_active(user)
     headshot_id, portfolio = _picks(call, talent, data)
     row = _place(call, talent, user, headshot_id, portfolio, data)
