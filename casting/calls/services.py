@@ -16,7 +16,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from functools import cache
 
-from flask import current_app, request
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Float, Integer, Text, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB
@@ -75,20 +75,19 @@ def _bump_submissions(call_id):
     redis.incr(_submissions_version_key(call_id))
 
 
-def _cache_key(name, viewer_id):
-    """The Redis key of a cached `name` body for this request: the viewer, the path and the query as sent."""
-    asked = [viewer_id, request.path, sorted(request.args.items(multi=True))]
-    return f"casting:cache:calls:{name}:{hashlib.sha256(json.dumps(asked).encode()).hexdigest()}"
+def _cache_key(name, viewer_id, asked):
+    """The Redis key of a cached `name` body: the viewer and what they `asked` (the view's path and query)."""
+    return f"casting:cache:calls:{name}:{hashlib.sha256(json.dumps([viewer_id, *asked]).encode()).hexdigest()}"
 
 
-def for_me_keys(user_id, path):
+def for_me_keys(user_id, asked):
     """What roles-for-me reads first (`cached_json`): the calls' and the talent list's versions, the page."""
-    return [VERSION_KEY, talent_cache.VERSION_KEY, _cache_key("for-me", user_id)]
+    return [VERSION_KEY, talent_cache.VERSION_KEY, _cache_key("for-me", user_id, asked)]
 
 
-def submissions_keys(user_id, path):
+def submissions_keys(user_id, call_id, asked):
     """What a call's submission list reads first (`cached_json`): its versions and the page."""
-    return [_submissions_version_key(path["call_id"]), talent_cache.VERSION_KEY, _cache_key("submissions", user_id)]
+    return [_submissions_version_key(call_id), talent_cache.VERSION_KEY, _cache_key("submissions", user_id, asked)]
 
 
 def cached_json(keys, role, build):
@@ -363,7 +362,7 @@ def new_roles_for(talent, since, limit):
     return total, "; ".join(f"{role} in {production}" for role, production, _ in names)
 
 
-def roles_for_me(user, args, dump):
+def roles_for_me(user, args, asked, dump):
     """Roles for me as a JSON page: (call, score, reasons) items for the talent, best fit first, among the open
     calls whose hard requirements they meet; `dump(items, total)` serialises a page.
 
@@ -388,7 +387,7 @@ def roles_for_me(user, args, dump):
             for call_id, score, like in rows if call_id in calls]
         return dump(items, total), FOR_ME_SECONDS
 
-    return cached_json(for_me_keys(user.id, None), user.role.value, build)
+    return cached_json(for_me_keys(user.id, asked), user.role.value, build)
 
 
 # applying
@@ -643,7 +642,7 @@ def _submissions_query(call, args):
     return query.order_by(*order_by(Submission, args.get("sort"), (Submission.created_at.desc(),)))
 
 
-def submissions_json(call_id, user, args, dump):
+def submissions_json(call_id, user, args, asked, dump):
     """A page of a call's submissions for its team as JSON; `dump(page)` serialises it. Cached until a write
     to the call's submissions (or any profile) and at most until the photo links' signing window ends."""
     from casting.kernel.pagination import paginate
@@ -659,7 +658,7 @@ def submissions_json(call_id, user, args, dump):
             seconds = min(seconds, int((call.deadline - _now()).total_seconds()))
         return dump(result), seconds
 
-    return cached_json(submissions_keys(user.id, {"call_id": call_id}), user.role.value, build)
+    return cached_json(submissions_keys(user.id, call_id, asked), user.role.value, build)
 
 
 def review(call_id, user, submission_ids, status):
