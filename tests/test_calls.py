@@ -1,11 +1,14 @@
 """Open casting calls (issue 22): calls, finding work, roles for me, applying, reviewing, notifications."""
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select, update
+import redis as redis_client
+from sqlalchemy import event, func, select, update
 
 from casting.calls.models import CastingCall
 from casting.kernel.extensions import db
+from casting.kernel.idempotency import IdempotencyKey
 from casting.notifications.models import Notification
 from casting.safety.models import Flag
 from casting.talents.models import MediaKind, TalentMedia
@@ -226,6 +229,89 @@ def test_no_headshot_a_closed_call_a_full_call_and_who_may_apply(app, client, lo
         db.session.commit()
     late = client.post(path, json={}, headers=second)
     assert (late.status_code, late.json["code"], late.json["details"]["reason"]) == (409, "CALL_003", "deadline")
+
+
+def _statements(app, send):
+    """(response, [(autocommit?, statement)]) of what `send()` sent to PostgreSQL."""
+    seen = []
+
+    def spy(conn, cursor, statement, parameters, context, executemany):
+        seen.append((conn.connection.dbapi_connection.autocommit, statement))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", spy)
+    try:
+        return send(), seen
+    finally:
+        event.remove(engine, "before_cursor_execute", spy)
+
+
+def test_a_submission_is_two_statements_without_a_transaction_around_them(app, client, stage):
+    """The call with the talent and their media, then one statement that checks the call (open, before its
+    deadline, under its cap) and counts and inserts the submission: each on its own, so the call's row is
+    locked for that statement alone. Nothing is read again after it."""
+    _, me = stage["talent"]("Asha")
+    call = stage["open_call"](submission_cap=2)
+    made, sent = _statements(app, lambda: client.post(f"/api/calls/{call['id']}/submissions", json={}, headers=me))
+    assert made.status_code == 201, made.json
+    assert [autocommit for autocommit, _ in sent] == [True] * 2
+    assert "FOR UPDATE" in sent[-1][1] and "INSERT INTO call_submissions" in sent[-1][1]
+    assert "UPDATE casting_calls SET submission_count=" in sent[-1][1]  # that alone
+    assert client.get(f"/api/calls/{call['id']}", headers=me).json["submission_count"] == 1
+
+
+def test_a_keyed_submission_commits_with_its_key_and_a_retry_gets_the_first_answer(app, client, stage):
+    _, me = stage["talent"]("Asha")
+    call = stage["open_call"](submission_cap=1)
+    path = f"/api/calls/{call['id']}/submissions"
+    keyed = {**me, "Idempotency-Key": "submission-1"}
+    first, sent = _statements(app, lambda: client.post(path, json={}, headers=keyed))
+    assert first.status_code == 201 and not any(autocommit for autocommit, _ in sent)  # one transaction
+    assert any("INSERT INTO idempotency_keys" in statement for _, statement in sent)
+    again = client.post(path, json={}, headers=keyed)
+    assert (again.status_code, again.json, again.headers["Idempotent-Replayed"]) == (201, first.json, "true")
+    _, other = stage["talent"]("Bina")
+    full = client.post(path, json={}, headers={**other, "Idempotency-Key": "submission-2"})
+    assert (full.status_code, full.json["code"]) == (409, "CALL_004")
+    with app.app_context():
+        keys = db.session.scalars(select(IdempotencyKey.key).order_by(IdempotencyKey.id)).all()
+    assert keys == ["submission-1"]  # the refused one left none behind
+    assert client.get(f"/api/calls/{call['id']}", headers=me).json["submission_count"] == 1
+
+
+def _redis_round_trips(app, send):
+    """(response, the commands `send()` sent Redis itself: a script's own commands are not round trips)."""
+    seen, end = [], "end-of-request"
+    with redis_client.Redis.from_url(app.config["REDIS_URL"]).monitor() as monitor:
+        def collect():
+            for command in monitor.listen():
+                if end in command["command"]:
+                    return
+                seen.append(command)
+
+        watching = threading.Thread(target=collect)
+        watching.start()
+        response = send()
+        redis_client.Redis.from_url(app.config["REDIS_URL"]).echo(end)
+        watching.join(10)
+    return response, [command["command"].split()[0] for command in seen
+                      if command["client_type"] != "lua" and not command["command"].startswith(("SELECT", "ECHO"))]
+
+
+def test_a_cached_page_costs_only_the_sign_in_checks_redis_round_trip(app, client, stage):
+    """Roles for me and the team's submission list, once cached: their versions and page come with the
+    sign-in check's one script call; a write that moves a version is seen at once all the same."""
+    _, me = stage["talent"]("Asha")
+    call = stage["open_call"]()
+    for path, viewer in (("/api/calls/for-me", me), (f"/api/calls/{call['id']}/submissions", stage["owner"])):
+        first = client.get(path, headers=viewer)
+        again, sent = _redis_round_trips(app, lambda: client.get(path, headers=viewer))
+        assert (again.status_code, again.json, sent) == (200, first.json, ["EVALSHA"])
+    assert client.post(f"/api/calls/{call['id']}/submissions", json={}, headers=me).status_code == 201
+    listed = client.get(f"/api/calls/{call['id']}/submissions", headers=stage["owner"]).json
+    assert listed["meta"]["total"] == 1  # the submission moved the list's version
+    assert client.get(f"/api/calls/{call['id']}/submissions", headers=me).status_code == 403  # not the owner's page
 
 
 def test_verified_only_and_agents_only_calls(app, client, signed_in, stage):

@@ -339,10 +339,13 @@ def test_queues_and_cache_can_live_on_redis_servers_of_their_own(make_app, serve
     try:
         with app.test_request_context():
             job = enqueue("low", "math.factorial", 5)
+            # the caller's own commands go to the app's Redis, not with the job to the queues'
+            enqueue("low", "math.factorial", 6, with_commands=lambda pipe: pipe.set("casting:marker:with-job", 1))
             cache.set("probe", 1)
             assert current_app.config["CACHE_REDIS_URL"] == f"{base}/12"
         main = Redis.from_url(server_urls["redis"])
         assert queues.exists(f"rq:job:{job.id}") and not main.exists(f"rq:job:{job.id}")
+        assert main.exists("casting:marker:with-job") and not queues.exists("casting:marker:with-job")
         assert any(b"probe" in key for key in cached.keys()) and not any(b"probe" in key for key in main.keys())
         run_jobs(app)
         assert job.get_status(refresh=True) == "finished"
@@ -350,6 +353,7 @@ def test_queues_and_cache_can_live_on_redis_servers_of_their_own(make_app, serve
     finally:
         queues.flushdb()
         cached.flushdb()
+        Redis.from_url(server_urls["redis"]).delete("casting:marker:with-job")
 
 
 @pytest.mark.timeout(60)

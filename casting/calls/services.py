@@ -6,27 +6,31 @@ production's owner and admins always see it. Submissions are seen by the product
 admins) who review them, and by the applicant: the talent themselves or the agent who represents them
 (`Talent.agent_id`). Nobody else learns a submission exists (404).
 
-A call takes submissions while it is open and before its deadline; both are checked in the one UPDATE
-that also counts the submission against the cap, so a burst at the deadline or at the cap never lets
-one too many in. The periodic sweep marks calls past their deadline closed and tells those still
-waiting, once.
+A call takes submissions while it is open and before its deadline; both are checked, with the cap, in
+the one statement that locks the call's row, inserts the submission and counts it, so a burst at the
+deadline or at the cap never lets one too many in. The periodic sweep marks calls past their deadline
+closed and tells those still waiting, once.
 """
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
+from functools import cache
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Float, Integer, Text, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import contains_eager, joinedload, load_only
 
 from casting import auditions
+from casting.auth import prefetched
 from casting.calls import fit, tasks
 from casting.calls.models import (CallStatus, CastingCall, DigestSubscription, Eligibility, Submission,
                                   SubmissionNote, SubmissionStatus)
 from casting.kernel.errors import ApiError, Codes
-from casting.kernel.extensions import db, redis, script
+from casting.kernel.extensions import db, redis
+from casting.kernel.idempotency import autocommit_unless_keyed
 from casting.kernel.jobs import enqueue
 from casting.kernel.jsonprovider import dumps_bytes
 from casting.productions import matching
@@ -71,32 +75,39 @@ def _bump_submissions(call_id):
     redis.incr(_submissions_version_key(call_id))
 
 
-# KEYS: the version keys. ARGV: the key's prefix, the digest of its parts. The cached body, or the versions.
-_CACHED = """
-local versions = redis.call('MGET', unpack(KEYS))
-local key = ARGV[1]
-for i, version in ipairs(versions) do key = key .. ':' .. (version or '0') end
-key = key .. ':' .. ARGV[2]
-return {key, redis.call('GET', key)}
-"""
+def _cache_key(name, viewer_id, asked):
+    """The Redis key of a cached `name` body: the viewer and what they `asked` (the view's path and query)."""
+    return f"casting:cache:calls:{name}:{hashlib.sha256(json.dumps([viewer_id, *asked]).encode()).hexdigest()}"
 
 
-def cached_json(name, parts, version_keys, build):
-    """A response body (JSON bytes) from Redis in one round trip, or `build()`'s (value, seconds) serialised
-    and kept that long.
+def for_me_keys(user_id, asked):
+    """What roles-for-me reads first (`cached_json`): the calls' and the talent list's versions, the page."""
+    return [VERSION_KEY, talent_cache.VERSION_KEY, _cache_key("for-me", user_id, asked)]
 
-    The key holds the viewer's `parts` and the current value of each of `version_keys`, so a write that
-    bumps one of them is seen by the next read at once; the seconds bound everything else (a role's
-    edit, a deadline passing, a photo link's signing window). Permission checks happen in `build`: a
-    body is kept per viewer, for what they were allowed to see.
+
+def submissions_keys(user_id, call_id, asked):
+    """What a call's submission list reads first (`cached_json`): its versions and the page."""
+    return [_submissions_version_key(call_id), talent_cache.VERSION_KEY, _cache_key("submissions", user_id, asked)]
+
+
+def cached_json(keys, role, build):
+    """A response body (JSON bytes) from Redis, or `build()`'s (value, seconds) serialised and kept that long.
+
+    `keys` (`for_me_keys`, `submissions_keys`): version keys, then the body's key (the viewer and what
+    they asked). They are read in the sign-in check's round trip (the routes `prefetch` them), else in
+    one MGET. A body is served only when it was built for the viewer's current role and for the current
+    value of each version key, so a write that bumps one is seen by the next read at once; the seconds
+    bound everything else (a role's edit, a deadline passing, a photo link's signing window). Permission
+    checks happen in `build`: a body is kept per viewer, for what they were allowed to see.
     """
-    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
-    key, body = script(_CACHED)(keys=version_keys, args=[f"casting:cache:calls:{name}", digest])
-    if body is None:
-        value, seconds = build()
-        body = dumps_bytes(value)
-        if seconds > 0:
-            redis.setex(key, seconds, body)
+    *versions, entry = prefetched(*keys) or redis.mget(*keys)
+    stamp = b":".join([role.encode(), *(version or b"0" for version in versions)]) + b"\n"
+    if entry is not None and entry.startswith(stamp):
+        return entry[len(stamp):]
+    value, seconds = build()
+    body = dumps_bytes(value)
+    if seconds > 0:
+        redis.setex(keys[-1], seconds, stamp + body)
     return body
 
 
@@ -134,15 +145,23 @@ def _is_shown(call):
 
 def visible(call_id, user, lean=False):
     """A call `user` may see; a hidden one is as good as missing (404). One query, whether shown included;
-    `lean` leaves out what only the call's own response shows (applying reads less)."""
-    query = _joined().add_columns(shown().label("shown")).where(CastingCall.id == call_id)
-    if lean:
-        query = query.options(contains_eager(CastingCall.role).defer(CastingRole.is_verified),
-                              contains_eager(CastingCall.production).defer(Production.is_verified))
-    found = db.session.execute(query).first()
+    `lean` reads only what applying needs (of the role its name, of the production its title and owner),
+    with a statement built once."""
+    query = _lean_call() if lean else _joined().add_columns(shown().label("shown")).where(CastingCall.id == call_id)
+    found = db.session.execute(query, {"call_id": call_id} if lean else {}).first()
     if found is None or not (found[1] or _manages(found[0], user)):
         raise ApiError(Codes.CALL_NOT_FOUND)
     return found[0]
+
+
+@cache
+def _lean_call():
+    """The statement of `visible(lean=True)`, built (and its cache key made) once: the call by `call_id`."""
+    return (select(CastingCall).join(CastingRole, CastingRole.id == CastingCall.role_id)
+            .join(Production, Production.id == CastingCall.production_id)
+            .options(contains_eager(CastingCall.role).load_only(CastingRole.name),
+                     contains_eager(CastingCall.production).load_only(Production.title, Production.owner_id))
+            .add_columns(shown().label("shown")).where(CastingCall.id == bindparam("call_id")))
 
 
 def _managed(call_id, user):
@@ -343,7 +362,7 @@ def new_roles_for(talent, since, limit):
     return total, "; ".join(f"{role} in {production}" for role, production, _ in names)
 
 
-def roles_for_me(user, args, dump):
+def roles_for_me(user, args, asked, dump):
     """Roles for me as a JSON page: (call, score, reasons) items for the talent, best fit first, among the open
     calls whose hard requirements they meet; `dump(items, total)` serialises a page.
 
@@ -368,23 +387,43 @@ def roles_for_me(user, args, dump):
             for call_id, score, like in rows if call_id in calls]
         return dump(items, total), FOR_ME_SECONDS
 
-    parts = {"viewer": user.id, "role": user.role.value, **args}
-    return cached_json("for-me", parts, [VERSION_KEY, talent_cache.VERSION_KEY], build)
+    return cached_json(for_me_keys(user.id, asked), user.role.value, build)
 
 
 # applying
 
-def _applicant(call, user, talent_id):
-    """The talent a submission is for: your own profile (talent) or one you represent (agent)."""
-    with_media = select(Talent).options(joinedload(Talent.media)).where(Talent.deleted_at.is_(None))
+def _call_and_talent(call_id, user, talent_id):
+    """(call, talent or None) in one statement: the call as `visible(lean=True)` reads it (404 when hidden)
+    and the talent the submission is for, with their media: your own profile (talent) or the one an
+    agent names."""
+    by = "user_id" if user.role == Role.TALENT else "id" if user.role == Role.AGENT and talent_id is not None else None
+    if by is None:
+        return visible(call_id, user, lean=True), None
+    found = db.session.execute(_applying(by), {"call_id": call_id, "key": user.id if by == "user_id" else talent_id})
+    found = found.unique().first()
+    if found is None or not (found[1] or _manages(found[0], user)):
+        raise ApiError(Codes.CALL_NOT_FOUND)
+    return found[0], found[2]
+
+
+@cache
+def _applying(by):
+    """`_call_and_talent`'s statement, built once: the lean call, and the live talent whose `id` or
+    `user_id` is the `key` parameter (four columns and their media), if any."""
+    return (_lean_call().add_columns(Talent)
+            .outerjoin(Talent, and_(getattr(Talent, by) == bindparam("key"), Talent.deleted_at.is_(None)))
+            .options(load_only(Talent.user_id, Talent.agent_id, Talent.is_verified), joinedload(Talent.media)))
+
+
+def _applicant(call, user, talent_id, talent):
+    """The talent a submission is for (read with the call): your own profile (talent) or one you represent
+    (agent); 403 or 422 when it is not one you may submit."""
     if user.role == Role.TALENT:
-        talent = db.session.scalars(with_media.where(Talent.user_id == user.id)).unique().first()
         if talent is None or (talent_id is not None and talent_id != talent.id):
             raise ApiError(Codes.CALL_NOT_ELIGIBLE, "Submit your own talent profile (create it first).")
     elif user.role == Role.AGENT:
         if talent_id is None:
             raise ApiError(Codes.VALIDATION, details={"fields": {"talent_id": ["Agents name the talent they submit."]}})
-        talent = db.session.scalars(with_media.where(Talent.id == talent_id)).unique().first()
         if talent is None or talent.agent_id != user.id:
             raise ApiError(Codes.CALL_NOT_ELIGIBLE, "Agents submit only talent they represent.",
                            details={"talent_id": talent_id})
@@ -427,20 +466,56 @@ def _picks(call, talent, data):
     return headshot_id, portfolio
 
 
-def _take_place(call):
-    """Count the submission against the call, if it is open, before its deadline and under its cap."""
-    taken = db.session.scalar(update(CastingCall).where(
-        CastingCall.id == call.id, open_now(),
-        or_(CastingCall.submission_cap.is_(None), CastingCall.submission_count < CastingCall.submission_cap))
-        .values(submission_count=CastingCall.submission_count + 1).returning(CastingCall.id)
-        .execution_options(synchronize_session=False))
-    if taken is None:
+def _refused(call):
+    """The 409 for a call that took no submission: closed, past its deadline, or full (read afresh)."""
+    db.session.rollback()
+    db.session.refresh(call)
+    if not is_open(call):
+        raise ApiError(Codes.CALL_CLOSED, details={"reason": "closed" if call.status == CallStatus.CLOSED
+                                                   else "deadline", "deadline": call.deadline.isoformat()})
+    raise ApiError(Codes.CALL_FULL, details={"submission_cap": call.submission_cap})
+
+
+def _place(call, talent, user, headshot_id, portfolio, data):
+    """Insert the submission and count it against the call, in one statement: the new row's (id,
+    created_at, updated_at), or None when the call took none (closed, past its deadline, or full).
+
+    The call's row is locked (FOR UPDATE) only inside the statement, to check that it is open, before its
+    deadline and under its cap, and to count the submission; the statement is the request's whole effect
+    (nothing is counted without its row, nor inserted beyond the cap), so the lock lasts until the commit
+    that follows at once, not over the checks and the response. A second submission of the talent (or two
+    sent at once by them and their agent) meets the unique constraint: the statement fails as a whole.
+    """
+    try:
+        return db.session.execute(_placing(), {"call_id": call.id, **{f"new_{name}": value for name, value in {
+            "talent_id": talent.id, "submitted_by": user.id, "status": S.SUBMITTED, "headshot_id": headshot_id,
+            "portfolio_ids": portfolio, "cover_note": data.get("cover_note"), "answers": data.get("answers") or [],
+            "match_score": 0.0}.items()}}).first()
+    except IntegrityError as error:  # this talent's second submission (or two sent at once, by them and their agent)
         db.session.rollback()
-        db.session.refresh(call)
-        if not is_open(call):
-            raise ApiError(Codes.CALL_CLOSED, details={"reason": "closed" if call.status == CallStatus.CLOSED
-                                                       else "deadline", "deadline": call.deadline.isoformat()})
-        raise ApiError(Codes.CALL_FULL, details={"submission_cap": call.submission_cap})
+        if "one_submission_per_talent" not in str(error.orig):
+            raise
+        raise ApiError(Codes.SUBMISSION_EXISTS, details={"talent_id": talent.id}) from None
+
+
+@cache
+def _placing():
+    """`_place`'s statement, built once: a Core INSERT (PostgreSQL's ON CONFLICT form is never cached). The
+    new row's values are `new_*` parameters: a parameter named like a column would be SET by the UPDATE."""
+    place = (select(CastingCall.id).where(
+        CastingCall.id == bindparam("call_id"), open_now(),
+        or_(CastingCall.submission_cap.is_(None), CastingCall.submission_count < CastingCall.submission_cap))
+        .with_for_update().cte("place"))
+    columns = {"talent_id": Integer, "submitted_by": Integer, "status": Submission.status.type,
+               "headshot_id": Integer, "portfolio_ids": JSONB, "cover_note": Text, "answers": JSONB,
+               "match_score": Float}
+    inserted = (insert(Submission).from_select(["call_id", *columns], select(
+                    place.c.id, *(bindparam(f"new_{name}", type_=type_) for name, type_ in columns.items())))
+                .returning(Submission.id, Submission.call_id, Submission.created_at, Submission.updated_at)
+                .cte("inserted"))
+    counted = (update(CastingCall).where(CastingCall.id == inserted.c.call_id)
+               .values(submission_count=CastingCall.submission_count + 1).returning(CastingCall.id).cte("counted"))
+    return select(inserted.c.id, inserted.c.created_at, inserted.c.updated_at).add_cte(counted)
 
 
 def score_submission(submission_id):
@@ -461,28 +536,34 @@ def score_submission(submission_id):
 
 
 def submit(call_id, user, data):
-    """Submit a talent to a call; one submission per talent per call, whoever sends it."""
-    call = visible(call_id, user, lean=True)
+    """Submit a talent to a call; one submission per talent per call, whoever sends it.
+
+    Two statements when nothing else has begun a transaction (no Idempotency-Key to record with it): the
+    call with the talent and their media, and `_place`, each on its own (autocommit), since the last is
+    the whole effect; with a key, the same statements in one transaction with the key's record. The answer is
+    built from what was read and what the INSERT returned (no reload), and the submission's Redis work (the
+    list's version, the job that scores it and tells the applicant) goes in one pipelined round trip.
+    """
+    autocommit_unless_keyed()
+    call, talent = _call_and_talent(call_id, user, data.get("talent_id"))
     if not is_open(call):
         raise ApiError(Codes.CALL_CLOSED, details={"reason": "closed" if call.status == CallStatus.CLOSED
                                                    else "deadline", "deadline": call.deadline.isoformat()})
-    talent = _applicant(call, user, data.get("talent_id"))
+    talent = _applicant(call, user, data.get("talent_id"), talent)
     safety.ensure_active(user)
     headshot_id, portfolio = _picks(call, talent, data)
-    _take_place(call)  # a second submission of the talent is refused by the unique constraint, in this transaction
-    submission = Submission(call_id=call.id, talent_id=talent.id, submitted_by=user.id, headshot_id=headshot_id,
-                            portfolio_ids=portfolio, cover_note=data.get("cover_note"),
-                            answers=data.get("answers") or [])
-    db.session.add(submission)
-    try:
-        db.session.flush()
-    except IntegrityError:  # this talent's second submission (or two sent at once, by them and their agent)
-        db.session.rollback()
-        raise ApiError(Codes.SUBMISSION_EXISTS, details={"talent_id": talent.id}) from None
-    shown = present([submission], user, False, calls=[call], media=talent.media)[0]  # before commit expires it
+    row = _place(call, talent, user, headshot_id, portfolio, data)
+    if row is None:
+        _refused(call)
+    submission_id, created_at, updated_at = row
+    submission = Submission(id=submission_id, call_id=call.id, talent_id=talent.id, submitted_by=user.id,
+                            status=S.SUBMITTED, headshot_id=headshot_id, portfolio_ids=portfolio,
+                            cover_note=data.get("cover_note"), answers=data.get("answers") or [], self_tape_id=None,
+                            created_at=created_at, updated_at=updated_at, withdrawn_at=None)  # not in the session
+    shown = present([submission], user, False, calls=[call], media=talent.media)[0]  # before commit expires them
     db.session.commit()
-    _bump_submissions(shown["call_id"])
-    enqueue("default", tasks.submission_received, shown["id"])
+    enqueue("default", tasks.submission_received, submission_id,
+            with_commands=lambda pipe: pipe.incr(_submissions_version_key(call_id)))
     return shown
 
 
@@ -561,13 +642,12 @@ def _submissions_query(call, args):
     return query.order_by(*order_by(Submission, args.get("sort"), (Submission.created_at.desc(),)))
 
 
-def submissions_json(call_id, user, args, dump):
+def submissions_json(call_id, user, args, asked, dump):
     """A page of a call's submissions for its team as JSON; `dump(page)` serialises it. Cached until a write
     to the call's submissions (or any profile) and at most until the photo links' signing window ends."""
     from casting.kernel.pagination import paginate
 
     safety.ensure_active(user)  # a suspended owner is refused even what was cached for them
-    parts = {"call": call_id, "viewer": user.id, "role": user.role.value, **args}
 
     def build():
         call = _managed(call_id, user)
@@ -578,7 +658,7 @@ def submissions_json(call_id, user, args, dump):
             seconds = min(seconds, int((call.deadline - _now()).total_seconds()))
         return dump(result), seconds
 
-    return cached_json("submissions", parts, [_submissions_version_key(call_id), talent_cache.VERSION_KEY], build)
+    return cached_json(submissions_keys(user.id, call_id, asked), user.role.value, build)
 
 
 def review(call_id, user, submission_ids, status):

@@ -25,7 +25,7 @@ from sqlalchemy import DateTime, Integer, String, UniqueConstraint, delete, even
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from casting.kernel.errors import ApiError, Codes
-from casting.kernel.extensions import db
+from casting.kernel.extensions import db, each_statement_commits
 from casting.kernel.jobs import periodic
 from casting.kernel.pii import EncryptedString
 
@@ -114,6 +114,14 @@ def check(signed_in_principal):
     response = current_app.response_class(body or "", status=status, content_type=content_type)
     response.headers[REPLAYED] = "true"
     return response
+
+
+def autocommit_unless_keyed():
+    """`each_statement_commits` for a creating request whose whole effect is one statement, unless an
+    Idempotency-Key's record must commit with that effect (then it runs in one transaction as before).
+    The reads before the statement each see committed data; the statement must check what it relies on."""
+    if g.get("idempotency") is None:
+        each_statement_commits()
 
 
 def _oldest():

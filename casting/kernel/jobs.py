@@ -14,7 +14,7 @@ from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 from rq.utils import utcparse
 from sqlalchemy.exc import DBAPIError
 
-from casting.kernel.extensions import db, queue_redis
+from casting.kernel.extensions import db, queue_redis, redis
 from casting.kernel.logs import current_job_id, database_error_fields
 
 log = logging.getLogger(__name__)
@@ -50,17 +50,31 @@ def get_queue(name="default"):
     return Queue(name, connection=queue_redis._get_current_object(), job_class=TracedJob)
 
 
-def enqueue(queue_name, func, *args, delay=0, **kwargs):
+def enqueue(queue_name, func, *args, delay=0, with_commands=None, **kwargs):
     """Enqueue `func` (a callable or its dotted path) with the current trace context in its meta.
 
-    With `delay` (seconds), the job waits that long in the scheduler first.
+    With `delay` (seconds), the job waits that long in the scheduler first. `with_commands(pipe)` queues
+    the caller's own commands for the app's Redis on a pipeline: sent with the job in one round trip when
+    the queues live on the app's Redis (no QUEUE_REDIS_URL), else on their own.
     """
     carrier = {}
     propagate.inject(carrier)
     queue = get_queue(queue_name)
     if delay:
-        return queue.enqueue_in(timedelta(seconds=delay), func, *args, meta={"trace": carrier}, **kwargs)
-    return queue.enqueue(func, *args, meta={"trace": carrier}, **kwargs)
+        job = queue.enqueue_in(timedelta(seconds=delay), func, *args, meta={"trace": carrier}, **kwargs)
+    else:  # RQ's two writes (the queue's name, the job and its place) in one round trip
+        shared = with_commands is not None and queue.connection is redis._get_current_object()
+        with queue.connection.pipeline() as pipe:
+            job = queue.enqueue(func, *args, meta={"trace": carrier}, pipeline=pipe, **kwargs)
+            if shared:
+                with_commands(pipe)
+            pipe.execute()
+        with_commands = None if shared else with_commands
+    if with_commands is not None:
+        with redis.pipeline() as pipe:
+            with_commands(pipe)
+            pipe.execute()
+    return job
 
 
 PERIODIC_QUEUE = "low"
