@@ -157,3 +157,13 @@ def test_traces_carry_neither_feed_tokens_nor_query_values(server_urls):
     assert b"/api/calendar/[secret].ics" in sent
     assert b"DataError" in sent and b"in boom" in sent  # the error's type and where it happened are kept
     assert token.encode() not in sent and b"param-secret-4711" not in sent
+
+
+def test_gunicorn_s_own_lines_still_format_once_the_app_configured_logging(app):
+    """A worker's warnings (an invalid request, a timeout) use gunicorn's format with the process id."""
+    from gunicorn.glogging import Logger
+
+    record = logging.getLogger("gunicorn.error").makeRecord(
+        "gunicorn.error", logging.WARNING, __file__, 1, "Invalid request from ip=%s", ("127.0.0.1",), None)
+    assert logging.Formatter(Logger.error_fmt).format(record).endswith(
+        f"[{os.getpid()}] [WARNING] Invalid request from ip=127.0.0.1")

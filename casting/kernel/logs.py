@@ -95,10 +95,11 @@ def _formatter(log_format, stream):
 def configure_logging(level, log_format="json"):
     """Add one handler to the root logger (once per process; its format follows `log_format`) and set the level."""
     logging.setLogRecordFactory(_record_with_request_id)
-    # No line of ours shows the caller's file and line, thread or process names: the logging HOWTO's
-    # "Optimization" switches spare every record (an access line per request) from looking them up.
+    # No line of ours shows the caller's file and line or thread: the logging HOWTO's "Optimization"
+    # switches spare every record (an access line per request) from looking them up. The process id
+    # stays: gunicorn's own lines in a worker (`[%(process)d]`) would fail to format, and be lost, without it.
     logging._srcfile = None
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging.logThreads = logging.logMultiprocessing = False
     root = logging.getLogger()
     root.setLevel(level)
     handler = next((handler for handler in root.handlers if getattr(handler, "casting", False)), None)
