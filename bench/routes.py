@@ -1,6 +1,7 @@
 """The routes the benchmark drives; later features append theirs to APP_ROUTES."""
 import json
 import os
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -27,8 +28,19 @@ class Route:
     sequence_from: int = 1  # the first `{n}` of a varied body (see report.lua)
 
 
+def admitted(method, url, **kwargs):
+    """A request sent again while the service answers 503 (the previous route's last requests may still
+    fill its admission queue), after the `Retry-After` it gives; at most ten tries."""
+    for _ in range(10):
+        response = requests.request(method, url, **kwargs)
+        if response.status_code != 503:
+            break
+        time.sleep(float(response.headers.get("Retry-After", 1)))
+    return response
+
+
 def _bearer(base, login):
-    response = requests.post(base + "/api/auth/login", json=login, timeout=30)
+    response = admitted("POST", base + "/api/auth/login", json=login, timeout=30)
     response.raise_for_status()
     return "Bearer " + response.json()["access_token"]
 
