@@ -110,12 +110,18 @@ def rank(query, vector, exclude=None, where=None, exact=False):
 def matching(where, exclude=None):
     """The ids of the embedding rows with the city and gender of `where` (either None): the live talent
     with a vector there, as a deleted talent's vector goes with it (`forget`, and a trigger)."""
-    query = select(TalentEmbedding.talent_id)
+    return _ids_where(TalentEmbedding, where, exclude)
+
+
+def _ids_where(model, where, exclude=None):
+    """SELECT the talent ids of `model` (the vectors or their half-precision copies) with `where`'s city
+    and gender (either None), but `exclude`."""
+    query = select(model.talent_id)
     if exclude is not None:
-        query = query.where(TalentEmbedding.talent_id != exclude)
+        query = query.where(model.talent_id != exclude)
     for name, value in _normalised(where).items():
         if value is not None:
-            query = query.where(getattr(TalentEmbedding, name) == value)
+            query = query.where(getattr(model, name) == value)
     return query
 
 
@@ -154,12 +160,7 @@ def exact_page(where, vector, offset, limit, exclude=None):
     top-N sort), the first `offset + limit + EXACT_SLACK` of those re-ranked on the full vectors."""
     dim = current_app.config["EMBEDDING_DIM"]
     half = TalentEmbeddingHalf
-    candidates = select(half.talent_id)
-    if exclude is not None:
-        candidates = candidates.where(half.talent_id != exclude)
-    for name, value in _normalised(where).items():
-        if value is not None:
-            candidates = candidates.where(getattr(half, name) == value)
+    candidates = _ids_where(half, where, exclude)
     distance = half.embedding.cosine_distance(cast(literal(vector, Vector(dim)), HALFVEC(dim)))
     candidates = candidates.order_by(distance, half.talent_id).limit(offset + limit + EXACT_SLACK).subquery()
     return (select(candidates.c.talent_id)
