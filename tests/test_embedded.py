@@ -201,3 +201,24 @@ def test_an_instance_given_by_a_relative_path_starts_its_servers(tmp_path, monke
         assert (tmp_path / "instance" / "relative" / "redis" / "redis.log").exists()
     finally:
         server.detach()
+
+
+def test_an_embedded_redis_with_data_to_load_is_attached_once_it_answers(tmp_path):
+    """A restarted Redis answers `-LOADING` while it reads its data back: attach returns only after that,
+    so the first command of the process that started it does not fail (it did, with 150 MB of data)."""
+    import redis
+
+    from casting.kernel.embedded import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path)
+    client = redis.Redis.from_url(server.attach())
+    client.execute_command("DEBUG", "POPULATE", 2_000_000, "key", 20)
+    client.bgrewriteaof()  # the data goes into the append-only file the restart loads
+    while client.info("persistence")["aof_rewrite_in_progress"]:
+        time.sleep(0.05)
+    client.close()
+    server.detach()
+    try:
+        assert redis.Redis.from_url(server.attach()).dbsize() == 2_000_000
+    finally:
+        server.detach()

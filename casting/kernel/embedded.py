@@ -266,13 +266,17 @@ class EmbeddedRedis(EmbeddedServer):
     def port_file(self):
         return self.root / "port.json"
 
-    def _wait_for(self, pidfile, port, timeout=15):
+    def _wait_for(self, pidfile, port, timeout=60):
+        """The server's pid once it answers PING: while it loads its data it answers `-LOADING`, and
+        every command of a client that came too early would fail."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if pidfile.exists() and pidfile.read_text().strip():
                 try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    return int(pidfile.read_text())
+                    with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
+                        probe.sendall(b"PING\r\n")
+                        if probe.recv(64).startswith(b"+PONG"):
+                            return int(pidfile.read_text())
                 except OSError:
                     pass
             time.sleep(0.05)
