@@ -6,6 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
 import psycopg
+import redis
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
@@ -161,3 +162,22 @@ class TlsProxy:
     def close(self):
         self.closed = True
         self.listener.close()
+
+
+def redis_round_trips(app, send):
+    """(response, the commands `send()` sent Redis itself: a script's own commands are not round trips)."""
+    seen, end = [], "end-of-request"
+    with redis.Redis.from_url(app.config["REDIS_URL"]).monitor() as monitor:
+        def collect():
+            for command in monitor.listen():
+                if end in command["command"]:
+                    return
+                seen.append(command)
+
+        watching = threading.Thread(target=collect)
+        watching.start()
+        response = send()
+        redis.Redis.from_url(app.config["REDIS_URL"]).echo(end)
+        watching.join(10)
+    return response, [command["command"].split()[0] for command in seen
+                      if command["client_type"] != "lua" and not command["command"].startswith(("SELECT", "ECHO"))]

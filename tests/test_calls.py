@@ -1,9 +1,7 @@
 """Open casting calls (issue 22): calls, finding work, roles for me, applying, reviewing, notifications."""
-import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import redis as redis_client
 from sqlalchemy import event, func, select, update
 
 from casting.calls.models import CastingCall
@@ -12,7 +10,8 @@ from casting.kernel.idempotency import IdempotencyKey
 from casting.notifications.models import Notification
 from casting.safety.models import Flag
 from casting.talents.models import MediaKind, TalentMedia
-from tests.support import run_jobs
+from casting.users.models import User
+from tests.support import redis_round_trips, run_jobs
 from tests.test_talents import profile
 
 
@@ -280,25 +279,6 @@ def test_a_keyed_submission_commits_with_its_key_and_a_retry_gets_the_first_answ
     assert client.get(f"/api/calls/{call['id']}", headers=me).json["submission_count"] == 1
 
 
-def _redis_round_trips(app, send):
-    """(response, the commands `send()` sent Redis itself: a script's own commands are not round trips)."""
-    seen, end = [], "end-of-request"
-    with redis_client.Redis.from_url(app.config["REDIS_URL"]).monitor() as monitor:
-        def collect():
-            for command in monitor.listen():
-                if end in command["command"]:
-                    return
-                seen.append(command)
-
-        watching = threading.Thread(target=collect)
-        watching.start()
-        response = send()
-        redis_client.Redis.from_url(app.config["REDIS_URL"]).echo(end)
-        watching.join(10)
-    return response, [command["command"].split()[0] for command in seen
-                      if command["client_type"] != "lua" and not command["command"].startswith(("SELECT", "ECHO"))]
-
-
 def test_a_cached_page_costs_only_the_sign_in_checks_redis_round_trip(app, client, stage):
     """Roles for me and the team's submission list, once cached: their versions and page come with the
     sign-in check's one script call; a write that moves a version is seen at once all the same."""
@@ -306,12 +286,27 @@ def test_a_cached_page_costs_only_the_sign_in_checks_redis_round_trip(app, clien
     call = stage["open_call"]()
     for path, viewer in (("/api/calls/for-me", me), (f"/api/calls/{call['id']}/submissions", stage["owner"])):
         first = client.get(path, headers=viewer)
-        again, sent = _redis_round_trips(app, lambda: client.get(path, headers=viewer))
+        again, sent = redis_round_trips(app, lambda: client.get(path, headers=viewer))
         assert (again.status_code, again.json, sent) == (200, first.json, ["EVALSHA"])
     assert client.post(f"/api/calls/{call['id']}/submissions", json={}, headers=me).status_code == 201
     listed = client.get(f"/api/calls/{call['id']}/submissions", headers=stage["owner"]).json
     assert listed["meta"]["total"] == 1  # the submission moved the list's version
     assert client.get(f"/api/calls/{call['id']}/submissions", headers=me).status_code == 403  # not the owner's page
+
+
+def test_a_cached_page_is_not_served_to_its_owner_once_suspended(app, client, stage):
+    """The page the owner was served, cached under them, is refused the moment they are suspended."""
+    call = stage["open_call"]()
+    path = f"/api/calls/{call['id']}/submissions"
+    for _ in range(2):
+        assert client.get(path, headers=stage["owner"]).status_code == 200
+    owner_id = client.get("/api/auth/me", headers=stage["owner"]).json["id"]
+    with app.app_context():
+        owner = db.session.get(User, owner_id)
+        owner.suspended_at = datetime.now(timezone.utc)
+        db.session.commit()
+    refused = client.get(path, headers=stage["owner"])
+    assert refused.status_code == 403, refused.json
 
 
 def test_verified_only_and_agents_only_calls(app, client, signed_in, stage):

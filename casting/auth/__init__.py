@@ -10,6 +10,7 @@ __getattr__, __dir__, PUBLIC = public_face(__name__, {
     "api_keys": ["api_key_required", "calling_user", "user_or_api_key"],
     "principal": ["Principal", "RATE_LIMIT_HEADERS", "check_request", "prefetch", "prefetched",
                   "rate_limit_headers", "resolve", "signed_in_principal"],
+    "responses": ["cached_response", "keep_for"],
     "sessions": ["on_revoke"]
 }, modules=["api_keys", "principal"])
 

@@ -1,9 +1,8 @@
-from flask import request
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-from casting.auth import login_required, prefetch
+from casting.auth import cached_response, login_required
 from casting.calls import services
 from casting.calls.schemas import (CALL_EXAMPLE, FOR_ME_EXAMPLE, NOTE_EXAMPLE, REVIEWED_EXAMPLE, SUBMISSION_EXAMPLE,
                                    CallCreateSchema, CallInviteResultSchema, CallInviteSchema, CallQuerySchema,
@@ -21,11 +20,6 @@ blp = Blueprint("calls", __name__, url_prefix="/api/calls",
 
 _FOR_ME_PAGE = page_of(ForMeSchema)()
 _REVIEWED_PAGE = page_of(ReviewedSubmissionSchema)()
-
-
-def _asked():
-    """What the caller asked for, as a cached page's key holds it: the path and the query as sent."""
-    return [request.path, sorted(request.args.items(multi=True))]
 
 
 def _presented_to_talent(items):
@@ -64,7 +58,7 @@ class CallViews(MethodView):
 
 @blp.route("/for-me")
 class ForMeViews(MethodView):
-    @prefetch(lambda user_id, path: services.for_me_keys(user_id, _asked()))
+    @cached_response(services.for_me_versions)
     @login_required()
     @blp.arguments(ForMeQuerySchema, location="query")
     @paginated(blp, ForMeSchema, FOR_ME_EXAMPLE)
@@ -81,7 +75,7 @@ class ForMeViews(MethodView):
             return _FOR_ME_PAGE.dump(page([{"call": call, "score": score, "reasons": reasons}
                                            for call, score, reasons in items], total, args["page"], args["per_page"]))
 
-        return json_response(services.roles_for_me(current_user, args, _asked(), dump))
+        return json_response(services.roles_for_me(current_user, args, dump))
 
 
 @blp.route("/digest")
@@ -195,14 +189,14 @@ class CallByIdViews(MethodView):
 
 @blp.route("/<int:call_id>/submissions")
 class CallSubmissionViews(MethodView):
-    @prefetch(lambda user_id, path: services.submissions_keys(user_id, path["call_id"], _asked()))
+    @cached_response(services.submissions_versions)
     @login_required()
     @blp.arguments(SubmissionQuerySchema, location="query")
     @paginated(blp, ReviewedSubmissionSchema, REVIEWED_EXAMPLE)
     @error_responses(blp, 401, 403, 404)
     def get(self, args, call_id):
         """The call's submissions for its casting team, newest first; `sort=-match_score` for best match."""
-        return json_response(services.submissions_json(call_id, current_user, args, _asked(), _REVIEWED_PAGE.dump))
+        return json_response(services.submissions_json(call_id, current_user, args, _REVIEWED_PAGE.dump))
 
     @login_required()
     @blp.arguments(SubmitSchema, example={"cover_note": "I trained in Kathak for eight years.",

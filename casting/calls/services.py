@@ -11,8 +11,6 @@ the one statement that locks the call's row, inserts the submission and counts i
 deadline or at the cap never lets one too many in. The periodic sweep marks calls past their deadline
 closed and tells those still waiting, once.
 """
-import hashlib
-import json
 from datetime import datetime, timedelta, timezone
 from functools import cache
 
@@ -24,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload, load_only
 
 from casting import auditions
-from casting.auth import prefetched
+from casting.auth import keep_for
 from casting.calls import fit, tasks
 from casting.calls.models import (CallStatus, CastingCall, DigestSubscription, Eligibility, Submission,
                                   SubmissionNote, SubmissionStatus)
@@ -75,40 +73,15 @@ def _bump_submissions(call_id):
     redis.incr(_submissions_version_key(call_id))
 
 
-def _cache_key(name, viewer_id, asked):
-    """The Redis key of a cached `name` body: the viewer and what they `asked` (the view's path and query)."""
-    return f"casting:cache:calls:{name}:{hashlib.sha256(json.dumps([viewer_id, *asked]).encode()).hexdigest()}"
+def for_me_versions(user_id, path):
+    """What a cached page of roles for me depends on (`cached_response`): the calls' and the talent list's
+    versions."""
+    return [VERSION_KEY, talent_cache.VERSION_KEY]
 
 
-def for_me_keys(user_id, asked):
-    """What roles-for-me reads first (`cached_json`): the calls' and the talent list's versions, the page."""
-    return [VERSION_KEY, talent_cache.VERSION_KEY, _cache_key("for-me", user_id, asked)]
-
-
-def submissions_keys(user_id, call_id, asked):
-    """What a call's submission list reads first (`cached_json`): its versions and the page."""
-    return [_submissions_version_key(call_id), talent_cache.VERSION_KEY, _cache_key("submissions", user_id, asked)]
-
-
-def cached_json(keys, role, build):
-    """A response body (JSON bytes) from Redis, or `build()`'s (value, seconds) serialised and kept that long.
-
-    `keys` (`for_me_keys`, `submissions_keys`): version keys, then the body's key (the viewer and what
-    they asked). They are read in the sign-in check's round trip (the routes `prefetch` them), else in
-    one MGET. A body is served only when it was built for the viewer's current role and for the current
-    value of each version key, so a write that bumps one is seen by the next read at once; the seconds
-    bound everything else (a role's edit, a deadline passing, a photo link's signing window). Permission
-    checks happen in `build`: a body is kept per viewer, for what they were allowed to see.
-    """
-    *versions, entry = prefetched(*keys) or redis.mget(*keys)
-    stamp = b":".join([role.encode(), *(version or b"0" for version in versions)]) + b"\n"
-    if entry is not None and entry.startswith(stamp):
-        return entry[len(stamp):]
-    value, seconds = build()
-    body = dumps_bytes(value)
-    if seconds > 0:
-        redis.setex(keys[-1], seconds, stamp + body)
-    return body
+def submissions_versions(user_id, path):
+    """What a cached page of a call's submissions depends on (`cached_response`): its versions."""
+    return [_submissions_version_key(path["call_id"]), talent_cache.VERSION_KEY]
 
 
 # which calls are shown, and to whom
@@ -362,32 +335,30 @@ def new_roles_for(talent, since, limit):
     return total, "; ".join(f"{role} in {production}" for role, production, _ in names)
 
 
-def roles_for_me(user, args, asked, dump):
-    """Roles for me as a JSON page: (call, score, reasons) items for the talent, best fit first, among the open
+def roles_for_me(user, args, dump):
+    """Roles for me as a page: (call, score, reasons) items for the talent, best fit first, among the open
     calls whose hard requirements they meet; `dump(items, total)` serialises a page.
 
-    The page is cached for a minute under the calls' version (bumped by every call write), the talent
-    list version (bumped by every profile write) and the profile's last change: a new call or a profile
-    edit shows in the next read.
+    The route keeps the page for a minute under the calls' version (bumped by every call write) and the
+    talent list version (bumped by every profile write): a new call or a profile edit shows in the next
+    read.
     """
-    def build():
-        talent_id, _ = _for_me_talent(user, args.get("talent_id"))
-        talent = db.session.get(Talent, talent_id)
-        base, score, like = _for_me(talent, fit.talent_vector(talent.id))
-        rows = db.session.execute(base.add_columns(score, like)
-                                  .order_by(score.desc(), CastingCall.deadline.asc(), CastingCall.id.desc())
-                                  .limit(args["per_page"]).offset((args["page"] - 1) * args["per_page"])).all()
-        total = db.session.scalar(select(func.count()).select_from(base.subquery()))
-        calls = {call.id: call for call in db.session.scalars(  # the reasons read whether a role has an embedding
-            _joined().where(CastingCall.id.in_([row[0] for row in rows]))
-            .options(contains_eager(CastingCall.role).undefer(CastingRole.embedding)))}
-        snapshot = profile(talent.id)
-        items = [(calls[call_id], float(score), matching.reasons(
-            calls[call_id].role, snapshot, None if like is None else float(like), voice="talent"))
-            for call_id, score, like in rows if call_id in calls]
-        return dump(items, total), FOR_ME_SECONDS
-
-    return cached_json(for_me_keys(user.id, asked), user.role.value, build)
+    talent_id, _ = _for_me_talent(user, args.get("talent_id"))
+    talent = db.session.get(Talent, talent_id)
+    base, score, like = _for_me(talent, fit.talent_vector(talent.id))
+    rows = db.session.execute(base.add_columns(score, like)
+                              .order_by(score.desc(), CastingCall.deadline.asc(), CastingCall.id.desc())
+                              .limit(args["per_page"]).offset((args["page"] - 1) * args["per_page"])).all()
+    total = db.session.scalar(select(func.count()).select_from(base.subquery()))
+    calls = {call.id: call for call in db.session.scalars(  # the reasons read whether a role has an embedding
+        _joined().where(CastingCall.id.in_([row[0] for row in rows]))
+        .options(contains_eager(CastingCall.role).undefer(CastingRole.embedding)))}
+    snapshot = profile(talent.id)
+    items = [(calls[call_id], float(score), matching.reasons(
+        calls[call_id].role, snapshot, None if like is None else float(like), voice="talent"))
+        for call_id, score, like in rows if call_id in calls]
+    keep_for(FOR_ME_SECONDS)
+    return dumps_bytes(dump(items, total))
 
 
 # applying
@@ -642,23 +613,21 @@ def _submissions_query(call, args):
     return query.order_by(*order_by(Submission, args.get("sort"), (Submission.created_at.desc(),)))
 
 
-def submissions_json(call_id, user, args, asked, dump):
-    """A page of a call's submissions for its team as JSON; `dump(page)` serialises it. Cached until a write
-    to the call's submissions (or any profile) and at most until the photo links' signing window ends."""
+def submissions_json(call_id, user, args, dump):
+    """A page of a call's submissions for its team; `dump(page)` serialises it. The route keeps it until a
+    write to the call's submissions (or any profile), at most until the photo links' signing window ends
+    (or the call's deadline, when its `is_open` changes)."""
     from casting.kernel.pagination import paginate
 
-    safety.ensure_active(user)  # a suspended owner is refused even what was cached for them
-
-    def build():
-        call = _managed(call_id, user)
-        result = paginate(_submissions_query(call, args), args)
-        result["items"] = present(result["items"], user, reviewer=True)
-        seconds = talent_cache.json_seconds(True)
-        if is_open(call):  # its `is_open` changes at the deadline
-            seconds = min(seconds, int((call.deadline - _now()).total_seconds()))
-        return dump(result), seconds
-
-    return cached_json(submissions_keys(user.id, call_id, asked), user.role.value, build)
+    safety.ensure_active(user)
+    call = _managed(call_id, user)
+    result = paginate(_submissions_query(call, args), args)
+    result["items"] = present(result["items"], user, reviewer=True)
+    seconds = talent_cache.json_seconds(True)
+    if is_open(call):
+        seconds = min(seconds, int((call.deadline - _now()).total_seconds()))
+    keep_for(seconds)
+    return dumps_bytes(dump(result))
 
 
 def review(call_id, user, submission_ids, status):

@@ -156,6 +156,12 @@ def _fill_json(ids, entries, version, render):
             for talent_id, entry in zip(ids, entries)]
 
 
+def page_seconds():
+    """How long a page of profiles may be served as it was made: its lists' lifetime, and no longer than
+    its photo links' signing window."""
+    return min(LIST_TIMEOUT, json_seconds(True))
+
+
 def profile_keys(talent_id):
     """What `profile_json` reads: the list version and the profile's JSON entry (a route's `prefetch`)."""
     return VERSION_KEY, JSON_PREFIX + str(talent_id)

@@ -2,7 +2,7 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-from casting.auth import api_key_required, login_required, prefetch
+from casting.auth import api_key_required, cached_response, keep_for, login_required, prefetch
 from casting.kernel.jsonprovider import json_response
 from casting.kernel.openapi import error_responses
 from casting.kernel.pagination import PageArgsSchema, paginated
@@ -22,11 +22,18 @@ INPUT_EXAMPLE = {"stage_name": "Asha Rao", "gender": "female", "date_of_birth": 
 
 
 def _page(result, args):
+    keep_for(talent_cache.page_seconds())
     return json_response(services.page_json(result, args, current_user))
+
+
+def _list_versions(user_id, path):
+    """What a cached page of talent depends on besides the caller and the request: any talent write."""
+    return [talent_cache.VERSION_KEY]
 
 
 @blp.route("/")
 class TalentViews(MethodView):
+    @cached_response(_list_versions)
     @login_required()
     @blp.arguments(TalentQueryArgsSchema, location="query")
     @paginated(blp, TalentSchema, TALENT_EXAMPLE)
@@ -52,6 +59,7 @@ class TalentViews(MethodView):
 
 @blp.route("/search")
 class TalentSearchViews(MethodView):
+    @cached_response(_list_versions)
     @rate_limit("RATELIMIT_SEARCH")
     @login_required()
     @blp.arguments(TalentSearchSchema, example={"q": "Priyanka", "city": "Mumbai", "skills": ["Acting"],
@@ -81,6 +89,7 @@ class OwnTalentViews(MethodView):
 
 @blp.route("/featured")
 class FeaturedTalentViews(MethodView):
+    @cached_response(_list_versions)
     @login_required()
     @blp.arguments(PageArgsSchema, location="query")
     @paginated(blp, TalentSchema, TALENT_EXAMPLE)
