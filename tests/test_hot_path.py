@@ -186,8 +186,10 @@ def test_a_profile_edit_is_two_round_trips_to_postgresql_and_one_to_redis_after_
     assert edited.status_code == 200 and edited.json["day_rate_inr"] == 18000 and edited.json["skills"] == ["Kathak"]
     assert trips.count == 2, trips.sent
     assert not any(sent.startswith("Query") for sent in trips.sent), trips.sent  # no BEGIN, COMMIT, ROLLBACK
-    # the principal's script, then one pipeline: the list version moved on, this profile's entries dropped
-    assert commands.sent == ["EVALSHA", "INCRBY", "DEL"], commands.sent
+    # the principal's script, then one pipeline: the list version and the changed columns' topics moved
+    # on, this profile's entries dropped
+    assert commands.sent[:2] == ["EVALSHA", "INCRBY"] and commands.sent[-1] == "DEL", commands.sent
+    assert set(commands.sent[2:-1]) == {"HINCRBY"}, commands.sent
     with engine.connect() as connection:  # the pool put it back out of autocommit: a transaction again
         assert connection.connection.dbapi_connection.autocommit is False
     assert client.get(f"/api/talents/{talent_id}", headers=login("casting_director")).json["skills"] == ["Kathak"]
@@ -232,3 +234,35 @@ def test_an_edit_that_changes_nothing_is_one_round_trip_and_drops_no_cached_list
     with Commands(redis_client) as commands:
         assert client.get("/api/talents/?city=Mumbai", headers=director).json == listed
     assert commands.sent == ["EVALSHA"], commands.sent  # the principal, with the cached page
+
+
+def test_an_edit_drops_only_the_cached_lists_that_read_what_it_changed(app, client, login):
+    """A new day rate leaves a list by city cached (no database connection to serve it again), and
+    reorders the list sorted by day rate at once; moving city brings the talent into that city's list."""
+    agent, director = login("agent"), login("casting_director")
+    mumbai = client.post("/api/talents/", json=profile(day_rate_inr=15000), headers=agent).json["id"]
+    pune = client.post("/api/talents/", json=profile(stage_name="Ravi Kumar", day_rate_inr=20000,
+                                                     location={"city": "Pune"}), headers=agent).json["id"]
+    by_city, by_rate = "/api/talents/?city=Pune", "/api/talents/?sort=-day_rate_inr"
+    assert [item["id"] for item in client.get(by_city, headers=director).json["items"]] == [pune]
+    assert [item["id"] for item in client.get(by_rate, headers=director).json["items"]] == [pune, mumbai]
+    assert client.put(f"/api/talents/{mumbai}", json={"day_rate_inr": 30000}, headers=agent).status_code == 200
+    with app.app_context():
+        engine = db.engine
+    with Checkouts(engine) as checkouts:
+        assert [item["id"] for item in client.get(by_city, headers=director).json["items"]] == [pune]
+    assert checkouts.count == 0  # the listing and Ravi's profile were still cached
+    assert [item["id"] for item in client.get(by_rate, headers=director).json["items"]] == [mumbai, pune]
+    assert client.put(f"/api/talents/{mumbai}", json={"location": {"city": "Pune"}}, headers=agent).status_code == 200
+    assert {item["id"] for item in client.get(by_city, headers=director).json["items"]} == {mumbai, pune}
+
+
+def test_every_list_filter_names_the_columns_it_reads(app):
+    """A filter missing from FILTER_TOPICS would fall back to `updated_at`: correct, but it would drop its
+    lists on every edit. Each one is named."""
+    from casting.talents.schemas import TalentQueryArgsSchema, TalentSearchSchema
+    from casting.talents.services import FILTER_TOPICS
+
+    with app.app_context():
+        names = set(TalentQueryArgsSchema().fields) | set(TalentSearchSchema().fields)
+    assert names - set(FILTER_TOPICS) == set()

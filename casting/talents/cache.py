@@ -1,15 +1,19 @@
 """Talent caches and their invalidation, side by side: every write path calls `forget(talent_id)`.
 
-Lists and searches cache the matching ids and the total for 5 minutes under a version number that
-every write bumps, so a write shows in the next read at once. Profiles (the snapshots every response
-is made from) cache for an hour and are dropped on their own write; a snapshot read while a write
-was under way is not cached (the version is watched), so a stale profile never outlives a write.
+Lists and searches cache the matching ids and the total for 5 minutes. Their key holds the version of
+each *topic* the list reads (`list_topics`: the columns its filters, `q` and sort read, and `rows`,
+moved by every write that is not a plain edit: a new, deleted or restored profile, a photo, a vector),
+and an edit moves only the topics of the columns it changed (`forget(id, changed)`): a new day rate
+drops the lists sorted by day rate or by last update, not every search in the city. Profiles (the
+snapshots every response is made from) cache for an hour and are dropped on their own write; the list
+version (`VERSION_KEY`), moved by every write, guards them (a snapshot read while a write was under way
+is not cached) and everything made from whole profiles: matches, cached response bodies.
 What a viewer may see (the date of birth, photo links) is decided after the cache.
 
 The talent routes read a second form of each profile: its public JSON, serialised once (with the
 photo links of the current signing window, so it lives at most until that window ends), behind a
 short header that says who manages it and the date of birth they alone see. A cached page, listing
-ids under the list version, is read with its profiles in one round trip (`cached_page_json`).
+ids under its topics' versions, is read with its profiles in one round trip (`cached_page_json`).
 """
 import hashlib
 import json
@@ -25,16 +29,24 @@ LIST_TIMEOUT = 300
 COMPUTE_SECONDS = 10  # how long concurrent misses of one list wait for the first to fill it
 PROFILE_TIMEOUT = 3600
 VERSION_KEY = "casting:talents:list-version"
+TOPICS_KEY = "casting:talents:topics"  # a hash: topic -> version, see list_topics
+ROWS = "rows"  # the topic every list reads: moved by every write but a plain edit
 PROFILE_PREFIX = "casting:cache:talents:profile:"
 JSON_PREFIX = "casting:cache:talents:json:"
-IDS_PREFIX = "casting:cache:talents:list:ids:"  # `total:exact|ids`, see _listing
+IDS_PREFIX = "casting:cache:talents:list:ids:2:"  # then topic versions and the digest: `total:exact|ids`
 
-# KEYS: the list version. ARGV: ids prefix, filters digest, JSON prefix. Returns {version, ids entry or
-# false, then each listed profile's JSON entry or false}: a cached page in one round trip.
+# KEYS: the list version, the topics' hash. ARGV: ids prefix, filters digest, JSON prefix, then the list's
+# topics. Returns {version, the listing's key, ids entry or false, then each listed profile's JSON entry
+# or false}: a cached page in one round trip.
 _PAGE = """
 local version = redis.call('GET', KEYS[1]) or '0'
-local listing = redis.call('GET', ARGV[1] .. version .. ':' .. ARGV[2])
-local result = {version, listing}
+local topics = {}
+for i = 4, #ARGV do topics[#topics + 1] = ARGV[i] end
+local seen = redis.call('HMGET', KEYS[2], unpack(topics))
+for i = 1, #seen do seen[i] = seen[i] or '0' end
+local key = ARGV[1] .. table.concat(seen, '.') .. ':' .. ARGV[2]
+local listing = redis.call('GET', key)
+local result = {version, key, listing}
 if listing then
   local bar = string.find(listing, '|', 1, true)
   for id in string.gmatch(string.sub(listing, bar + 1), '%d+') do
@@ -174,17 +186,18 @@ def profile_json(talent_id, render):
     return _fill_json([talent_id], [entry], version, render)[0]
 
 
-def cached_page_json(filters, compute, render):
+def cached_page_json(filters, topics, compute, render):
     """(ids, JSON entries, total, exact) of the live profiles on a page: one round trip when cached.
 
-    `compute()` gives the (ids, total, exact) on a miss (concurrent misses compute once); `render(ids)`
-    gives the entries the cache lacks.
+    The listing is kept under the versions of `topics` (`list_topics`); `compute()` gives the (ids,
+    total, exact) on a miss (concurrent misses compute once); `render(ids)` gives the entries the cache
+    lacks.
     """
     digest = hashlib.sha256(json.dumps(filters, sort_keys=True, default=str).encode()).hexdigest()
-    version, listing, *entries = script(_PAGE)(keys=[VERSION_KEY], args=[IDS_PREFIX, digest, JSON_PREFIX])
+    version, key, listing, *entries = script(_PAGE)(keys=[VERSION_KEY, TOPICS_KEY],
+                                                    args=[IDS_PREFIX, digest, JSON_PREFIX, *sorted(topics)])
     if listing is None:
-        key = f"{IDS_PREFIX}{int(version or 0)}:{digest}"
-        listing = _locked_fill(key, lambda: _listing(*compute()))
+        listing = _locked_fill(key.decode(), lambda: _listing(*compute()))
         total, exact, ids = _parse_listing(listing)
         entries = redis.mget(*(JSON_PREFIX + str(talent_id) for talent_id in ids)) if ids else []
     else:
@@ -211,19 +224,25 @@ def _locked_fill(key, compute):
     return _single_flight(key, lambda: redis.get(key), compute, lambda value: redis.set(key, value, ex=LIST_TIMEOUT))
 
 
-def forget(talent_id):
-    """After any write to a talent (committed): bump the version, then drop its profile (one round trip).
+def forget(talent_id, changed=None):
+    """After a write to a talent (committed), in one round trip: move the list version and the topics of
+    the `changed` columns on (none named: `rows`, which every list reads), and drop its profile entries.
 
-    The version makes every cached list and search miss (any write may move a talent in or out of
-    a filter, or in the order by `updated_at`); only this talent's own profile entries are dropped.
-    """
+    A plain edit names its changed columns, so only the lists that filter, search or sort on one of them
+    miss; any other write (created, deleted, restored, a photo, a vector) may move the talent in or out
+    of any list."""
     with redis.pipeline(transaction=False) as pipe:
         pipe.incr(VERSION_KEY)
+        for topic in sorted(changed or {ROWS}):
+            pipe.hincrby(TOPICS_KEY, topic, 1)
         pipe.delete(PROFILE_PREFIX + str(talent_id), JSON_PREFIX + str(talent_id))
         pipe.execute()
 
 
 def forget_lists():
-    """After a bulk write that bypassed the services (seeding): bump the version, so every cached list,
-    search, featured page and match misses at once instead of serving stale totals for LIST_TIMEOUT."""
-    redis.incr(VERSION_KEY)
+    """After a bulk write that bypassed the services (seeding): move the version and `rows` on, so every
+    cached list, search, featured page and match misses at once instead of serving stale totals."""
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.incr(VERSION_KEY)
+        pipe.hincrby(TOPICS_KEY, ROWS, 1)
+        pipe.execute()

@@ -42,7 +42,7 @@ def store(talent_id, data):
               "updated_at": func.now()}).returning(TalentEmbedding.model, TalentEmbedding.updated_at)
     stored = db.session.execute(statement).one()
     db.session.commit()
-    talent_cache.forget(talent_id)
+    talent_cache.forget(talent_id, {"embedding"})  # the vector searches miss; the other lists stay
     return {"model": stored.model, "dimension": len(data["embedding"]), "updated_at": stored.updated_at}
 
 

@@ -1,7 +1,7 @@
 """Talent profiles: who may create and edit them, what others see, and the search every list uses."""
 from datetime import date, datetime, timezone
 
-from sqlalchemy import and_, case, false, func, literal, or_, select, text
+from sqlalchemy import and_, case, false, func, inspect, literal, or_, select, text
 from sqlalchemy.orm import defer, joinedload
 
 from casting.kernel.errors import ApiError, Codes
@@ -175,6 +175,30 @@ def search_page_json(filters):
     return entries, total, exact
 
 
+_AGE = ("playing_age_min", "playing_age_max", "date_of_birth")
+# The columns each filter reads (their topics, see `cache`): `q` the words of `search_text`, the vector
+# filters the talent's embedding; the page's own arguments read none.
+FILTER_TOPICS = {"q": ("search_text",), "city": ("location",), "state": ("location",), "skills": ("skills",),
+                 "skills_any": ("skills",), "languages": ("languages",), "gender": ("gender",),
+                 "age_min": _AGE, "age_max": _AGE, "height_min": ("height_cm",), "height_max": ("height_cm",),
+                 "availability_status": ("availability_status",), "experience_min": ("experience_years",),
+                 "is_verified": ("is_verified",), "similar_to": ("embedding",), "embedding": ("embedding",),
+                 "page": (), "per_page": (), "sort": ()}
+FEATURED_TOPICS = {talent_cache.ROWS, "is_featured", "profile_score", "updated_at"}
+
+
+def list_topics(filters):
+    """The topics a cached list or search with `filters` is kept under: `rows`, the columns its filters
+    read and those it sorts on (the default order, by creation, never changes). A filter not named in
+    FILTER_TOPICS reads `updated_at`, which every edit moves."""
+    topics = {talent_cache.ROWS}
+    for name, value in filters.items():
+        if value not in (None, "", []):
+            topics.update(FILTER_TOPICS.get(name, ("updated_at",)))
+    topics.update(key.lstrip("-") for key in filters.get("sort") or [])
+    return topics
+
+
 def _search(filters):
     """(ids, JSON entries, total, exact) of one page of a list or search.
 
@@ -199,13 +223,15 @@ def _search(filters):
             return None
         return embeddings.exact_page(where, rerank, offset, limit, filters.get("similar_to"))
     side_only = embedding_side_only and rerank is not None
-    return _cached_page(lambda: search(filters, vector), filters, filters, vector=vector is not None,
+    return _cached_page(lambda: search(filters, vector), filters, list_topics(filters), filters,
+                        vector=vector is not None,
                         rerank=rerank, counted=counted if embedding_side_only else None,
                         exact_page=exact_page if side_only else None)
 
 
-def _cached_page(make_query, cache_key, args, vector=False, rerank=None, counted=None, exact_page=None):
-    """One page of the select `make_query()` makes (only on a miss) as (ids, JSON entries, total, exact).
+def _cached_page(make_query, cache_key, topics, args, vector=False, rerank=None, counted=None, exact_page=None):
+    """One page of the select `make_query()` makes (only on a miss) as (ids, JSON entries, total, exact),
+    kept under `topics` (`list_topics`).
 
     With `rerank` (the query vector), the page comes from the index's candidates in exact order;
     `counted` makes a cheaper select of the same rows to count, if there is one; `exact_page(offset,
@@ -234,7 +260,7 @@ def _cached_page(make_query, cache_key, args, vector=False, rerank=None, counted
         counting = query.order_by(None).with_only_columns(Talent.id) if counted is None else counted()
         return (ids, *bounded_count(counting))
 
-    return talent_cache.cached_page_json(cache_key, compute, _render_json)
+    return talent_cache.cached_page_json(cache_key, topics, compute, _render_json)
 
 
 def _page_and_count(page_query, counting, offset):
@@ -305,10 +331,11 @@ def update(talent_id, user, changes):
         # the same values again (a retried or repeated save): nothing to write, and nothing cached is stale,
         # so no cached list is dropped (a flush would still read the row's generated columns back)
         return snapshot(talent)
+    changed = {attr.key for attr in inspect(talent).attrs if attr.history.has_changes()} | {"updated_at"}
     db.session.flush()
     record = snapshot(talent)  # taken before the commit expires the row: no second read for the response
     db.session.commit()
-    talent_cache.forget(talent_id)
+    talent_cache.forget(talent_id, changed)  # only the lists that read a changed column miss
     return record
 
 
@@ -341,7 +368,7 @@ def featured_page(args):
         return (select(Talent).where(Talent.deleted_at.is_(None))
                 .order_by(Talent.is_featured.desc(), Talent.profile_score.desc(), Talent.updated_at.desc(),
                           Talent.id.desc()))
-    _, entries, total, exact = _cached_page(query, {"featured": True, **args}, args)
+    _, entries, total, exact = _cached_page(query, {"featured": True, **args}, FEATURED_TOPICS, args)
     return entries, total, exact
 
 
