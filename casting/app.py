@@ -104,6 +104,9 @@ def _init_extensions(app):
     # The default limit is counted with the caller's principal in one round trip (casting.auth.principal);
     # the limiter's own per-request check would find nothing to do, at a measurable cost per request.
     app.before_request_funcs[None].remove(limiter._check_request_limit)
+    # Its after_request adds headers we turn off (RATELIMIT_HEADERS_ENABLED) for limits it no longer counts.
+    app.after_request_funcs[None] = [hook for hook in app.after_request_funcs[None]
+                                     if getattr(hook, "func", None) is not type(limiter)._Limiter__inject_headers]
     app.session_interface = StatelessSessions()
     if origins:
         cors.init_app(app, resources={r"/api/*": {"origins": origins}},
