@@ -331,12 +331,14 @@ def update(talent_id, user, changes):
         # the same values again (a retried or repeated save): nothing to write, and nothing cached is stale,
         # so no cached list is dropped (a flush would still read the row's generated columns back)
         return snapshot(talent)
-    changed = {attr.key for attr in inspect(talent).attrs if attr.history.has_changes()} | {"updated_at"}
-    db.session.flush()
-    record = snapshot(talent)  # taken before the commit expires the row: no second read for the response
+    written = {attr.key: attr.value for attr in inspect(talent).attrs if attr.history.has_changes()}
+    db.session.expunge(talent)  # its changes go in one Core UPDATE, not through the unit of work's flush
+    table = Talent.__table__
+    talent.updated_at = db.session.execute(table.update().where(table.c.id == talent_id).values(written)
+                                           .returning(table.c.updated_at)).scalar_one()
     db.session.commit()
-    talent_cache.forget(talent_id, changed)  # only the lists that read a changed column miss
-    return record
+    talent_cache.forget(talent_id, {*written, "updated_at"})  # only the lists that read a changed column miss
+    return snapshot(talent)
 
 
 def delete(talent_id, user):
