@@ -86,11 +86,15 @@ class Config:
         # json: one JSON object a line, for log collectors; text: a readable line, coloured on a terminal
         self.LOG_FORMAT = _str("LOG_FORMAT", "text" if self.APP_ENV == "development" else "json").lower()
 
-        self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
+        # connections the pool keeps open: as many as ADMISSION_LIMIT lets requests in (10 by default), so
+        # a crowd of admitted requests does not open and close overflow connections (a server process each)
+        self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 10)
         self.DB_MAX_OVERFLOW = _int("DB_MAX_OVERFLOW", 10)
         self.DB_POOL_TIMEOUT = _int("DB_POOL_TIMEOUT", 10)
         self.DB_POOL_RECYCLE = _int("DB_POOL_RECYCLE", 1800)
         self.DB_POOL_PRE_PING = _bool("DB_POOL_PRE_PING", True)
+        # with the pre-ping: a connection back in the pool sooner than this is used without it (0: every time)
+        self.DB_POOL_PING_IDLE_MS = _int("DB_POOL_PING_IDLE_MS", 1000)
         self.DB_PGBOUNCER = _bool("DB_PGBOUNCER", False)
         # Admission control (casting/kernel/admission.py): requests one web process serves at once (0: no limit;
         # keep it within DB_POOL_SIZE + DB_MAX_OVERFLOW), and how long one may wait for a place before it

@@ -11,7 +11,7 @@ from casting import (admin, audit, auditions, auth, calls, exports, health, medi
 from casting.kernel.admission import register_admission_control
 from casting.kernel.embedded import connect_pending_database, is_pending, pending_redis_connection, resolve_urls
 from casting.kernel.errors import register_error_handlers, register_jwt_errors
-from casting.kernel.extensions import api, cache, cors, db, jwt, limiter, migrate, socketio
+from casting.kernel.extensions import api, cache, cors, db, jwt, limiter, migrate, ping_when_idle, socketio
 from casting.kernel.idempotency import prune_idempotency_keys
 from casting.kernel.jobs import register_periodic
 from casting.kernel.jsonprovider import OrjsonProvider
@@ -36,7 +36,8 @@ def _engine_options(config):
         connect_args["prepare_threshold"] = None
     return {"pool_size": config["DB_POOL_SIZE"], "max_overflow": config["DB_MAX_OVERFLOW"],
             "pool_timeout": config["DB_POOL_TIMEOUT"], "pool_recycle": config["DB_POOL_RECYCLE"],
-            "pool_pre_ping": config["DB_POOL_PRE_PING"], "connect_args": connect_args,
+            "pool_pre_ping": config["DB_POOL_PRE_PING"] and not config["DB_POOL_PING_IDLE_MS"],
+            "connect_args": connect_args,
             "hide_parameters": True}  # a query's values never reach an error message, a log or a trace
 
 
@@ -192,6 +193,8 @@ def create_app(config=None):
     with app.app_context():
         if is_pending(app.config["DATABASE_URL"]):
             event.listen(db.engine, "do_connect", connect_pending_database)
+        if app.config["DB_POOL_PRE_PING"] and app.config["DB_POOL_PING_IDLE_MS"]:
+            ping_when_idle(db.engine, app.config["DB_POOL_PING_IDLE_MS"] / 1000)
         log_slow_queries(db.engine, app.config["SLOW_QUERY_MS"])
         configure_tracing(app, db.engine)
     register_admission_control(app)  # outermost: a refused request costs no more than its headers

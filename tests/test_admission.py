@@ -7,6 +7,7 @@ import time
 import pytest
 import requests
 
+from casting.kernel.admission import AdmissionControl
 from tests.conftest import TEST_PASSWORD
 from tests.test_chat_live import start_server
 
@@ -84,3 +85,29 @@ def test_probes_bypass_admission_control_while_the_worker_is_full(server, login)
     prober.join()
     assert any(response.status_code == 503 for response, _ in answers)
     assert health[0][0] == 200, health
+
+
+def test_a_freed_place_goes_to_the_request_waiting_longest_not_to_a_newcomer():
+    """First come, first served: a place freed while one request waits is that request's, even if another
+    asks for a place before the waiting one has run (a semaphore gives it to the newcomer, and the
+    waiter queues again at the back: the long tail of a steady burst)."""
+    control = AdmissionControl(lambda environ, start_response: [b""], limit=1, wait_seconds=5)
+    assert control.places.acquire(timeout=0)
+    served = []
+    waiting = threading.Thread(target=lambda: served.append(control.places.acquire(timeout=5)))
+    waiting.start()
+    time.sleep(0.2)  # it is waiting for the place
+    control.places.release()
+    newcomer = control.places.acquire(timeout=0)
+    waiting.join(5)
+    assert (newcomer, served) == (False, [True])
+    control.places.release()
+    assert control.places.acquire(timeout=0)  # and the place is free again once its holder leaves
+
+
+def test_a_request_that_waits_too_long_leaves_the_queue():
+    control = AdmissionControl(lambda environ, start_response: [b""], limit=1, wait_seconds=0.05)
+    assert control.places.acquire(timeout=0)
+    assert not control.places.acquire(timeout=0.05)
+    control.places.release()
+    assert control.places.acquire(timeout=0)  # the one that gave up holds no turn

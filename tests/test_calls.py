@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import event, func, select, update
 
-from casting.calls.models import CastingCall
+from casting.calls.models import CastingCall, Submission
 from casting.kernel.extensions import db
 from casting.kernel.idempotency import IdempotencyKey
 from casting.notifications.models import Notification
@@ -203,8 +203,8 @@ def test_apply_once_with_what_the_call_asks_and_see_the_status(app, client, logi
     listed = client.get("/api/calls/submissions", headers=me).json
     assert [(item["id"], item["status"], item["call"]["role_name"]) for item in listed["items"]] == [
         (submission["id"], "submitted", "Young Radha")]
+    run_jobs(app)  # a call without a cap is counted by the submission's job
     assert client.get(f"/api/calls/{call['id']}", headers=me).json["submission_count"] == 1
-    run_jobs(app)
     with app.app_context():
         told = db.session.scalars(select(Notification.template)).all()
     assert told == ["call_submission_received"]
@@ -228,6 +228,98 @@ def test_no_headshot_a_closed_call_a_full_call_and_who_may_apply(app, client, lo
         db.session.commit()
     late = client.post(path, json={}, headers=second)
     assert (late.status_code, late.json["code"], late.json["details"]["reason"]) == (409, "CALL_003", "deadline")
+
+
+def test_concurrent_submissions_never_pass_the_cap(app, client, stage):
+    """Twelve talent submit to a call capped at three at the same instant: three are taken, the other nine
+    hear 409 `CALL_004`, and the call counts three (its row is locked while the cap is checked)."""
+    call = stage["open_call"](submission_cap=3)
+    people = [stage["talent"](f"Crowd{number}")[1] for number in range(12)]
+    answers, start = [], threading.Barrier(len(people))
+
+    def submit(headers):
+        with app.app_context():
+            caller = app.test_client()
+            start.wait()
+            made = caller.post(f"/api/calls/{call['id']}/submissions", json={}, headers=headers)
+            answers.append((made.status_code, made.json.get("code")))
+
+    threads = [threading.Thread(target=submit, args=(headers,)) for headers in people]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(answers) == [(201, None)] * 3 + [(409, "CALL_004")] * 9, answers
+    with app.app_context():
+        stored = db.session.scalar(select(func.count()).select_from(Submission).where(Submission.call_id == call["id"]))
+        counted = db.session.get(CastingCall, call["id"]).submission_count
+    assert (stored, counted) == (3, 3)
+
+
+def test_concurrent_submissions_to_a_call_without_a_cap_all_count(app, client, stage):
+    """Without a cap the call's row is only share-locked: twelve at once are all taken, and the jobs that
+    follow them leave the exact count."""
+    call = stage["open_call"]()
+    people = [stage["talent"](f"Many{number}")[1] for number in range(12)]
+    answers, start = [], threading.Barrier(len(people))
+
+    def submit(headers):
+        with app.app_context():
+            caller = app.test_client()
+            start.wait()
+            answers.append(caller.post(f"/api/calls/{call['id']}/submissions", json={}, headers=headers).status_code)
+
+    threads = [threading.Thread(target=submit, args=(headers,)) for headers in people]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert answers == [201] * 12
+    run_jobs(app)
+    assert client.get(f"/api/calls/{call['id']}", headers=stage["owner"]).json["submission_count"] == 12
+
+
+def test_a_cap_set_later_counts_what_is_there_and_holds(app, client, stage):
+    """Submissions to a call without a cap are counted by their jobs; a cap set before those ran counts
+    the submissions itself, so the cap holds at once."""
+    call = stage["open_call"]()
+    path = f"/api/calls/{call['id']}/submissions"
+    for name in ("Asha", "Bina"):
+        assert client.post(path, json={}, headers=stage["talent"](name)[1]).status_code == 201
+    capped = client.put(f"/api/calls/{call['id']}", json={"submission_cap": 3}, headers=stage["owner"])
+    assert (capped.status_code, capped.json["submission_count"]) == (200, 2), capped.json
+    assert client.post(path, json={}, headers=stage["talent"]("Chitra")[1]).status_code == 201
+    full = client.post(path, json={}, headers=stage["talent"]("Devi")[1])
+    assert (full.status_code, full.json["code"]) == (409, "CALL_004")
+    run_jobs(app)  # the jobs of the first two leave a capped call's count alone
+    assert client.get(f"/api/calls/{call['id']}", headers=stage["owner"]).json["submission_count"] == 3
+
+
+def test_closing_a_call_waits_for_a_submission_in_flight(app, client, stage):
+    """A submission in flight share-locks the call's row; closing locks it FOR UPDATE, so it waits for
+    that submission to commit (and then tells it too), and the ones after it are turned away."""
+    import psycopg
+
+    call = stage["open_call"]()
+    url = app.config["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    closed = []
+    with psycopg.connect(url) as in_flight:
+        in_flight.execute("SELECT id FROM casting_calls WHERE id = %s FOR KEY SHARE", [call["id"]])
+
+        def close():
+            with app.app_context():
+                closed.append(app.test_client().put(f"/api/calls/{call['id']}", json={"status": "closed"},
+                                                    headers=stage["owner"]).status_code)
+
+        closing = threading.Thread(target=close)
+        closing.start()
+        closing.join(0.5)
+        assert closed == []  # waiting for the submission in flight
+        in_flight.commit()
+    closing.join(10)
+    assert closed == [200]
+    late = client.post(f"/api/calls/{call['id']}/submissions", json={}, headers=stage["talent"]("Asha")[1])
+    assert (late.status_code, late.json["code"]) == (409, "CALL_003")
 
 
 def _statements(app, send):
@@ -258,6 +350,13 @@ def test_a_submission_is_two_statements_without_a_transaction_around_them(app, c
     assert "FOR UPDATE" in sent[-1][1] and "INSERT INTO call_submissions" in sent[-1][1]
     assert "UPDATE casting_calls SET submission_count=" in sent[-1][1]  # that alone
     assert client.get(f"/api/calls/{call['id']}", headers=me).json["submission_count"] == 1
+    _, other = stage["talent"]("Bina")  # to a call without a cap: share-locked, not counted in the statement
+    role = client.post(f"/api/productions/{stage['production']}/roles", headers=stage["owner"],
+                       json={"name": "Dancer"}).json["id"]
+    free = client.post("/api/calls/", headers=stage["owner"], json={"role_id": role, "deadline": soon()}).json
+    made, sent = _statements(app, lambda: client.post(f"/api/calls/{free['id']}/submissions", json={}, headers=other))
+    assert made.status_code == 201 and [autocommit for autocommit, _ in sent] == [True] * 2
+    assert "FOR KEY SHARE" in sent[-1][1] and "UPDATE casting_calls" not in sent[-1][1]
 
 
 def test_a_keyed_submission_commits_with_its_key_and_a_retry_gets_the_first_answer(app, client, stage):

@@ -80,3 +80,37 @@ def test_pool_is_sized_from_settings_and_pgbouncer_disables_prepares(make_app):
         assert db.engine.pool._max_overflow == 1
         with db.engine.connect() as conn:
             assert conn.connection.dbapi_connection.prepare_threshold is None
+
+
+def test_the_pool_pings_only_a_connection_that_sat_idle_and_replaces_a_dead_one(make_app):
+    """A connection back in the pool a moment ago (a crowd's requests) is used without the ping's round
+    trip; one idle longer than DB_POOL_PING_IDLE_MS is pinged first, and replaced if its server process
+    is gone, so the statement still succeeds."""
+    import time
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from casting.kernel.extensions import db
+
+    app = make_app(DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0, DB_POOL_PING_IDLE_MS=300)
+    with app.app_context():
+        engine = db.engine
+        pings, ping = [], engine.dialect.do_ping
+        engine.dialect.do_ping = lambda connection: pings.append(connection) or ping(connection)
+        with engine.connect() as conn:
+            first = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        with engine.connect() as conn:  # back a moment ago: no ping
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar() == first
+        assert pings == []
+        time.sleep(0.4)
+        with engine.connect() as conn:  # idle past the threshold: pinged, still alive, kept
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar() == first
+        assert len(pings) == 1
+        other = create_engine(engine.url, poolclass=NullPool)  # the server process goes away while it is idle
+        with other.connect() as conn:
+            assert conn.execute(text("SELECT pg_terminate_backend(:pid)").bindparams(pid=first)).scalar()
+        other.dispose()
+        time.sleep(0.4)
+        with engine.connect() as conn:  # the dead one fails its ping and is replaced
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != first

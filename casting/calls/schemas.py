@@ -78,7 +78,9 @@ class CallSchema(Schema):
     requires_cover_note = Boolean(required=True)
     questions = fields.List(fields.String(), required=True)
     submission_cap = Int32(allow_none=True)
-    submission_count = Int32(required=True, metadata={"description": "Submissions so far (not withdrawn)."})
+    submission_count = Int32(required=True, metadata={"description": (
+        "Submissions so far (not withdrawn): counted as each is taken when the call has a cap, else by "
+        "the job that follows each submission (within moments); a withdrawal counts at once.")})
     remote = Boolean(required=True)
     self_tape = Boolean(required=True)
     held_for_review = fields.Function(lambda call: call.held_at is not None, required=True, metadata={

@@ -7,9 +7,10 @@ admins) who review them, and by the applicant: the talent themselves or the agen
 (`Talent.agent_id`). Nobody else learns a submission exists (404).
 
 A call takes submissions while it is open and before its deadline; both are checked, with the cap, in
-the one statement that locks the call's row, inserts the submission and counts it, so a burst at the
-deadline or at the cap never lets one too many in. The periodic sweep marks calls past their deadline
-closed and tells those still waiting, once.
+the one statement that inserts the submission, so a burst at the deadline or at the cap never lets one
+too many in: a capped call's row is locked and counted in it, a call without a cap only share-locked
+(its submissions run side by side, and are counted by their job). The periodic sweep marks calls past
+their deadline closed and tells those still waiting, once.
 """
 from datetime import datetime, timedelta, timezone
 from functools import cache
@@ -203,12 +204,16 @@ def create(user, data):
 def edit(call_id, user, changes):
     """Edit a call, or close (or reopen, before its deadline) it; closing tells everyone still waiting."""
     call = owned(call_id, user)
+    db.session.refresh(call, with_for_update=True)  # waits for submissions in flight; later ones see the edit
     was_open = is_open(call)
     status = changes.pop("status", None)
     for name, value in changes.items():
         setattr(call, name, value)
     if "deadline" in changes:
         _check_deadline(call.deadline)
+    if "submission_cap" in changes:  # from here on counted as each is taken (or by `recount`): count them now
+        call.submission_count = db.session.scalar(select(func.count()).select_from(Submission).where(
+            Submission.call_id == call.id, Submission.status != S.WITHDRAWN))
     if status == CallStatus.CLOSED and call.status == CallStatus.OPEN:
         call.status, call.closed_at = CallStatus.CLOSED, _now()
     elif status == CallStatus.OPEN and call.status == CallStatus.CLOSED:
@@ -225,13 +230,20 @@ def edit(call_id, user, changes):
     return call
 
 
-def role_closed(role):
-    """A role filled or closed: its call closes too, and those still waiting hear it once."""
-    closed = db.session.scalars(update(CastingCall).where(CastingCall.role_id == role.id,
-                                                          CastingCall.status == CallStatus.OPEN)
+def _close(*conditions):
+    """Close the open calls that meet `conditions`, committed: their ids. Their rows are locked FOR UPDATE
+    first, which waits for the submissions in flight (they share-lock the row) and turns later ones away."""
+    locked = select(CastingCall.id).where(CastingCall.status == CallStatus.OPEN, *conditions).with_for_update()
+    closed = db.session.scalars(update(CastingCall).where(CastingCall.id.in_(locked.scalar_subquery()))
                                 .values(status=CallStatus.CLOSED, closed_at=func.now())
                                 .returning(CastingCall.id)).all()
     db.session.commit()
+    return closed
+
+
+def role_closed(role):
+    """A role filled or closed: its call closes too, and those still waiting hear it once."""
+    closed = _close(CastingCall.role_id == role.id)
     for call_id in closed:
         _bump()
         _bump_submissions(call_id)
@@ -240,11 +252,7 @@ def role_closed(role):
 
 def close_past_deadline():
     """Mark open calls whose deadline has passed closed; their waiting applicants are told. Returns the ids."""
-    closed = db.session.scalars(update(CastingCall).where(CastingCall.status == CallStatus.OPEN,
-                                                          CastingCall.deadline <= func.now())
-                                .values(status=CallStatus.CLOSED, closed_at=func.now())
-                                .returning(CastingCall.id)).all()
-    db.session.commit()
+    closed = _close(CastingCall.deadline <= func.now())
     if closed:
         _bump()
     for call_id in closed:
@@ -437,28 +445,33 @@ def _picks(call, talent, data):
     return headshot_id, portfolio
 
 
-def _refused(call):
-    """The 409 for a call that took no submission: closed, past its deadline, or full (read afresh)."""
+def _refused(call, capped):
+    """The 409 for a call that took no submission: closed, past its deadline, or full (read afresh). Returns
+    when it is still open and was given a cap or none since it was read (`capped` was the other way)."""
     db.session.rollback()
     db.session.refresh(call)
     if not is_open(call):
         raise ApiError(Codes.CALL_CLOSED, details={"reason": "closed" if call.status == CallStatus.CLOSED
                                                    else "deadline", "deadline": call.deadline.isoformat()})
-    raise ApiError(Codes.CALL_FULL, details={"submission_cap": call.submission_cap})
+    if capped == (call.submission_cap is not None):
+        raise ApiError(Codes.CALL_FULL, details={"submission_cap": call.submission_cap})
 
 
-def _place(call, talent, user, headshot_id, portfolio, data):
-    """Insert the submission and count it against the call, in one statement: the new row's (id,
-    created_at, updated_at), or None when the call took none (closed, past its deadline, or full).
+def _place(call, talent, user, headshot_id, portfolio, data, capped):
+    """Insert the submission in one statement: the new row's (id, created_at, updated_at), or None when the
+    call took none (closed, past its deadline, full, or given a cap or none since it was read).
 
-    The call's row is locked (FOR UPDATE) only inside the statement, to check that it is open, before its
-    deadline and under its cap, and to count the submission; the statement is the request's whole effect
-    (nothing is counted without its row, nor inserted beyond the cap), so the lock lasts until the commit
-    that follows at once, not over the checks and the response. A second submission of the talent (or two
-    sent at once by them and their agent) meets the unique constraint: the statement fails as a whole.
+    A `capped` call's row is locked (FOR UPDATE) inside the statement, to check that it is open, before
+    its deadline and under its cap, and to count the submission: nothing is counted without its row, nor
+    inserted beyond the cap, and submissions to it take turns. A call without a cap is only share-locked
+    (FOR KEY SHARE, as the foreign key would), so a burst of submissions to it runs side by side and
+    commits together; its count is stored afterwards by `recount`. Closing or editing a call locks its
+    row FOR UPDATE, which waits for those in flight and makes the later ones see the change. A second
+    submission of the talent (or two sent at once by them and their agent) meets the unique constraint:
+    the statement fails as a whole.
     """
     try:
-        return db.session.execute(_placing(), {"call_id": call.id, **{f"new_{name}": value for name, value in {
+        return db.session.execute(_placing(capped), {"call_id": call.id, **{f"new_{name}": value for name, value in {
             "talent_id": talent.id, "submitted_by": user.id, "status": S.SUBMITTED, "headshot_id": headshot_id,
             "portfolio_ids": portfolio, "cover_note": data.get("cover_note"), "answers": data.get("answers") or [],
             "match_score": 0.0}.items()}}).first()
@@ -470,13 +483,16 @@ def _place(call, talent, user, headshot_id, portfolio, data):
 
 
 @cache
-def _placing():
-    """`_place`'s statement, built once: a Core INSERT (PostgreSQL's ON CONFLICT form is never cached). The
-    new row's values are `new_*` parameters: a parameter named like a column would be SET by the UPDATE."""
-    place = (select(CastingCall.id).where(
-        CastingCall.id == bindparam("call_id"), open_now(),
-        or_(CastingCall.submission_cap.is_(None), CastingCall.submission_count < CastingCall.submission_cap))
-        .with_for_update().cte("place"))
+def _placing(capped):
+    """`_place`'s statement for a call with a cap or without, built once: a Core INSERT (PostgreSQL's ON
+    CONFLICT form is never cached). The new row's values are `new_*` parameters: a parameter named like a
+    column would be SET by the UPDATE."""
+    place = select(CastingCall.id).where(CastingCall.id == bindparam("call_id"), open_now())
+    if capped:
+        place = place.where(CastingCall.submission_count < CastingCall.submission_cap).with_for_update()
+    else:
+        place = place.where(CastingCall.submission_cap.is_(None)).with_for_update(read=True, key_share=True)
+    place = place.cte("place")
     columns = {"talent_id": Integer, "submitted_by": Integer, "status": Submission.status.type,
                "headshot_id": Integer, "portfolio_ids": JSONB, "cover_note": Text, "answers": JSONB,
                "match_score": Float}
@@ -484,9 +500,25 @@ def _placing():
                     place.c.id, *(bindparam(f"new_{name}", type_=type_) for name, type_ in columns.items())))
                 .returning(Submission.id, Submission.call_id, Submission.created_at, Submission.updated_at)
                 .cte("inserted"))
+    placed = select(inserted.c.id, inserted.c.created_at, inserted.c.updated_at)
+    if not capped:
+        return placed
     counted = (update(CastingCall).where(CastingCall.id == inserted.c.call_id)
                .values(submission_count=CastingCall.submission_count + 1).returning(CastingCall.id).cte("counted"))
-    return select(inserted.c.id, inserted.c.created_at, inserted.c.updated_at).add_cte(counted)
+    return placed.add_cte(counted)
+
+
+def recount(call_id):
+    """Store the live count of a call without a cap (its submissions are not counted as they are placed):
+    run after each submission (its job) and withdrawal. The row is locked FOR NO KEY UPDATE, which lets
+    submissions in (they share-lock it FOR KEY SHARE), and counted after the lock is held, so the last
+    recount sees every submission committed before it. A capped call is counted as it takes each one."""
+    if db.session.scalar(select(CastingCall.submission_cap.is_(None)).where(CastingCall.id == call_id)
+                         .with_for_update(key_share=True)):
+        live = db.session.scalar(select(func.count()).select_from(Submission).where(
+            Submission.call_id == call_id, Submission.status != S.WITHDRAWN))
+        db.session.execute(update(CastingCall).where(CastingCall.id == call_id).values(submission_count=live))
+    db.session.commit()
 
 
 def score_submission(submission_id):
@@ -523,9 +555,13 @@ def submit(call_id, user, data):
     talent = _applicant(call, user, data.get("talent_id"), talent)
     safety.ensure_active(user)
     headshot_id, portfolio = _picks(call, talent, data)
-    row = _place(call, talent, user, headshot_id, portfolio, data)
+    capped = call.submission_cap is not None
+    row = _place(call, talent, user, headshot_id, portfolio, data, capped)
     if row is None:
-        _refused(call)
+        _refused(call, capped)
+        row = _place(call, talent, user, headshot_id, portfolio, data, not capped)  # its cap changed meanwhile
+        if row is None:
+            _refused(call, not capped)
     submission_id, created_at, updated_at = row
     submission = Submission(id=submission_id, call_id=call.id, talent_id=talent.id, submitted_by=user.id,
                             status=S.SUBMITTED, headshot_id=headshot_id, portfolio_ids=portfolio,
@@ -574,9 +610,10 @@ def withdraw(submission_id, user):
         raise ApiError(Codes.SUBMISSION_BAD_MOVE, f"A submission that is {submission.status.value} cannot be "
                        "withdrawn.", details={"from": submission.status.value, "to": S.WITHDRAWN.value})
     submission.status, submission.withdrawn_at = S.WITHDRAWN, _now()
-    db.session.execute(update(CastingCall).where(CastingCall.id == call.id)
+    db.session.execute(update(CastingCall).where(CastingCall.id == call.id, CastingCall.submission_cap.is_not(None))
                        .values(submission_count=func.greatest(CastingCall.submission_count - 1, 0)))
     db.session.commit()
+    recount(call.id)  # a call without a cap
     _bump_submissions(call.id)
     return submission
 

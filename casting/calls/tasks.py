@@ -33,8 +33,12 @@ def _rows(*conditions):
 
 
 def submission_received(submission_id):
-    """After a submission: its match score for "best match", then the applicant hears it arrived."""
+    """After a submission: its call's count (a call without a cap), its match score for "best match", then
+    the applicant hears it arrived."""
     from casting.calls import services  # here, not above: the services enqueue these tasks
+    submission = db.session.get(Submission, submission_id)
+    if submission is not None:
+        services.recount(submission.call_id)
     services.score_submission(submission_id)
     tell_applicants([submission_id], "call_submission_received")
 

@@ -14,6 +14,7 @@ or admitted requests would queue again, invisibly, on the pool. Long-lived Socke
 liveness and readiness probes (a load balancer must still see a busy process as alive) bypass it.
 """
 import threading
+from collections import deque
 from datetime import datetime, timezone
 
 import orjson
@@ -26,6 +27,43 @@ EXEMPT_PREFIXES = ("/socket.io", "/api/health", "/metrics")
 RETRY_AFTER_SECONDS = 1
 
 
+class Places:
+    """`limit` places handed out first come, first served: a freed place goes straight to the request that
+    has waited longest, never to one that arrives meanwhile. (A semaphore lets a newcomer take a freed
+    place before the waiter it woke runs, and that waiter queues again at the back: under a steady
+    crowd some requests wait several turns, the long tail of the latency.) Its locks and events are
+    gevent's under the monkey-patched gevent worker, so its waiters are greenlets."""
+
+    def __init__(self, limit):
+        self.free = limit
+        self.lock = threading.Lock()
+        self.waiting = deque()
+
+    def acquire(self, timeout):
+        """Take a place, waiting at most `timeout` seconds in arrival order; False when none came."""
+        with self.lock:
+            if self.free and not self.waiting:
+                self.free -= 1
+                return True
+            turn = threading.Event()
+            self.waiting.append(turn)
+        if turn.wait(timeout):
+            return True
+        with self.lock:
+            if turn.is_set():  # handed over just as the wait ended
+                return True
+            self.waiting.remove(turn)
+            return False
+
+    def release(self):
+        """Free a place: to the longest waiting request, if any."""
+        with self.lock:
+            if self.waiting:
+                self.waiting.popleft().set()
+            else:
+                self.free += 1
+
+
 class AdmissionControl:
     """WSGI middleware: at most `limit` requests in `app` at once; the rest wait up to `wait_seconds`."""
 
@@ -33,8 +71,7 @@ class AdmissionControl:
         self.app = app
         self.limit = limit
         self.wait_seconds = wait_seconds
-        # A threading semaphore: under gunicorn's gevent worker (monkey-patched) its waiters are greenlets.
-        self.places = threading.BoundedSemaphore(limit)
+        self.places = Places(limit)
         self.on_refused = on_refused
 
     def __call__(self, environ, start_response):
