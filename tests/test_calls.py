@@ -1,4 +1,5 @@
 """Open casting calls (issue 22): calls, finding work, roles for me, applying, reviewing, notifications."""
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
