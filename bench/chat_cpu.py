@@ -4,16 +4,36 @@ the figure is the event's own cost, steadier than the load phases on a shared ma
 `python -m bench.chat_cpu [N]` (under `flock /work/bench.lock`): starts the service with one worker on
 the benchmark's servers (BENCH_INSTANCE), makes two users and their conversation, then sends N (400)
 `message:send` (the peer receives each on the same worker), N `typing` and N `message:read` that do not
-move the read position, and prints the worker's user + system CPU milliseconds per event.
+move the read position, and prints the worker's user + system CPU milliseconds per event: the median of
+five rounds of N/5 (the machine's other work inflates some rounds), with the lowest and highest.
 """
 import json
 import os
+import signal
+import statistics
 import subprocess  # nosec B404
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import psutil
+
+ROUNDS = 5  # the events are timed in rounds; the median round is the figure (steadier beside other work)
+
+
+def profile(pid, name):
+    """py-spy recording process `pid` into BENCH_PROFILE/<name>.txt, when BENCH_PROFILE is set."""
+    folder = os.environ.get("BENCH_PROFILE")
+    if not folder:
+        return None
+    os.makedirs(folder, exist_ok=True)
+    command = [str(Path(sys.executable).parent / "py-spy"), "record", "-r", "200", "--nonblocking"]
+    spy = subprocess.Popen([*command,  # nosec
+                            "-f", "raw", "-o", os.path.join(folder, name.replace(":", "-") + ".txt"),
+                            "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)  # let it attach
+    return spy
 
 
 def main(count):
@@ -47,15 +67,26 @@ def main(count):
 
         def cpu():
             times = worker.cpu_times()
-            return times.user + times.system
+            return times.user + times.system, times.system
 
         def run(name, client, payload):
-            before, started = cpu(), time.perf_counter()
-            for _ in range(count):
-                ack = client.call(name, payload(), namespace="/chat")
-                assert "code" not in ack, ack
-            print(f"{name}: {(cpu() - before) * 1000 / count:.2f} ms CPU each "
-                  f"({(time.perf_counter() - started) * 1000 / count:.2f} ms from emit to ack)", flush=True)
+            spy = profile(worker.pid, name)
+            rounds, started, kernel = [], time.perf_counter(), 0
+            for _ in range(ROUNDS):
+                before, system = cpu()
+                for _ in range(count // ROUNDS):
+                    ack = client.call(name, payload(), namespace="/chat")
+                    assert "code" not in ack, ack
+                after, system_after = cpu()
+                rounds.append((after - before) * 1000 / (count // ROUNDS))
+                kernel += system_after - system
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
+            done = count // ROUNDS * ROUNDS
+            print(f"{name}: {statistics.median(rounds):.2f} ms CPU each, the median of {ROUNDS} rounds "
+                  f"(lowest {min(rounds):.2f}, highest {max(rounds):.2f}; {kernel * 1000 / done:.2f} of it in the "
+                  f"kernel; {(time.perf_counter() - started) * 1000 / done:.2f} ms from emit to ack)", flush=True)
 
         run("message:send", sender, message)
         run("typing", sender, lambda: {"conversation_id": conversation_id, "is_typing": True})

@@ -394,3 +394,37 @@ def test_with_s3_an_attachment_is_a_short_redirect_for_participants_only(client,
     assert redirect.status_code == 302 and "X-Amz-Signature" in redirect.headers["Location"]
     assert requests.get(redirect.headers["Location"], timeout=10).content == PDF
     assert client.get(brief["url"], headers=people["outsider"][0]).status_code == 404
+
+
+def test_a_message_is_one_statement_that_commits_on_its_own(app, client, people):
+    """Storing a message is one round trip to PostgreSQL: the statement commits by itself (no BEGIN, no
+    COMMIT), once this process knows the conversation's participants; a read receipt too."""
+    from tests.test_hot_path import RoundTrips
+    conversation_id = start(client, people["cd"], people["asha"]).json["id"]
+    first = send(client, people["cd"], conversation_id).json["id"]  # the participants are now remembered
+    with app.app_context():
+        engine = db.engine
+    with RoundTrips(engine) as trips:
+        sent = send(client, people["cd"], conversation_id, "second")
+    assert sent.status_code == 201
+    assert trips.count == 1 and trips.sent[0].startswith("Parse") and "INSERT INTO messages" in trips.sent[0]
+    with RoundTrips(engine) as trips:
+        read = client.post(f"/api/conversations/{conversation_id}/read", headers=people["asha"][0],
+                           json={"message_id": first})
+    assert read.status_code == 200 and read.json["message_id"] == first
+    assert trips.count == 1 and "INSERT INTO message_reads" in trips.sent[0]
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count(Message.id)).where(Message.body.is_not(None))) == 2
+
+
+def test_a_retry_is_neither_counted_nor_refused_by_the_flood_limit(make_app, people):
+    """The flood limit is counted before a message is stored; a send that turns out to repeat a stored
+    `client_id` hands its count back, and a retry past the limit still gets its stored message."""
+    client = make_app(CHAT_SEND_LIMIT="3/minute").test_client()
+    conversation_id = start(client, people["cd"], people["asha"]).json["id"]
+    assert send(client, people["cd"], conversation_id, client_id="one").status_code == 201
+    assert [send(client, people["cd"], conversation_id, client_id="one").status_code for _ in range(3)] == [200] * 3
+    assert [send(client, people["cd"], conversation_id).status_code for _ in range(2)] == [201] * 2
+    assert send(client, people["cd"], conversation_id).status_code == 429
+    again = send(client, people["cd"], conversation_id, "changed", client_id="one")
+    assert again.status_code == 200 and again.json["body"] == "Namaste"

@@ -67,6 +67,20 @@ def each_statement_commits():
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
+def at_once(statement, params):
+    """Run one statement that commits on its own (PostgreSQL autocommit) on a pooled connection of its own,
+    outside the session, and return its rows. For a write that is one statement with nothing else to
+    commit beside it: no BEGIN or COMMIT round trip, and none of the session's bookkeeping (its
+    transaction, its flush and expiry on commit), which costs more CPU than the statement itself. The
+    connection goes back to the pool before this returns; the session's own work is untouched."""
+    engines = current_app.extensions.setdefault("casting_at_once", {})
+    engine = engines.get(db.engine)
+    if engine is None:
+        engine = engines[db.engine] = db.engine.execution_options(isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        return connection.execute(statement, params).all()
+
+
 def begin_locking():
     """After `each_statement_commits`: end it (a commit, which sends nothing, and expires the session's
     objects as any commit does), so the next statement begins a real transaction for a lock and the writes

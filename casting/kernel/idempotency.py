@@ -124,6 +124,12 @@ def autocommit_unless_keyed():
         each_statement_commits()
 
 
+def alone():
+    """Whether a write may commit on its own now (`casting.kernel.extensions.at_once`): no Idempotency-Key's
+    record must commit with it, and the session has no transaction of its own under way."""
+    return (not has_request_context() or g.get("idempotency") is None) and not db.session().in_transaction()
+
+
 def _oldest():
     return datetime.now(timezone.utc) - timedelta(hours=current_app.config["IDEMPOTENCY_HOURS"])
 

@@ -105,6 +105,17 @@ def hit_on(pipe, setting, name, subject):
     pipe.eval(script.script, 1, key, time.time(), item.amount, item.get_expiry(), 1)
 
 
+def refund_on(pipe, setting, name, subject):
+    """Queue on a Redis pipeline the return of the newest attempt `hit_on` counted for `subject` (an attempt
+    counted before its work turned out not to count, such as a repeated send). The moving window keeps
+    one timestamp per attempt, newest first: dropping the newest gives one attempt back."""
+    storage = limiter.limiter.storage
+    if getattr(storage, "lua_acquire_moving_window", None) is None or not hasattr(storage, "prefixed_key"):
+        return  # not Redis: nothing kept that could be handed back
+    item = parse(current_app.config[setting])
+    pipe.lpop(storage.prefixed_key(item.key_for(*_keys(name, subject))))
+
+
 def wait_seconds(setting, name, subject):
     """0 while attempts remain under the limit in config `setting`, else seconds until one frees up."""
     item = parse(current_app.config[setting])

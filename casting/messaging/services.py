@@ -23,7 +23,8 @@ from casting.auditions import visible as visible_audition
 from casting.auth import principal
 from casting.kernel import throttle
 from casting.kernel.errors import ApiError, Codes
-from casting.kernel.extensions import db, redis, socketio
+from casting.kernel.extensions import at_once, db, redis, socketio
+from casting.kernel.idempotency import alone
 from casting.kernel.jobs import enqueue
 from casting.kernel.pagination import paginate
 from casting.kernel.pii import EncryptedString
@@ -112,14 +113,19 @@ _members_seen = {}  # conversation id -> (until when, its participants): who is 
 
 def members_cached(conversation_id):
     """`members`, remembered by this process for MEMBERS_TTL seconds (a conversation's participants
-    are fixed when it starts; the TTL only bounds how long a deleted one is remembered)."""
+    are fixed when it starts; the TTL only bounds how long a deleted one is remembered). An id with no
+    participants is asked again each time: its conversation may be started a moment later."""
     now = time.monotonic()
     seen = _members_seen.get(conversation_id)
     if seen is None or seen[0] < now:
         if len(_members_seen) >= MEMBERS_CACHED:
             _members_seen.clear()
-        seen = _members_seen[conversation_id] = (now + MEMBERS_TTL, members(conversation_id))
-        db.session.rollback()  # nothing to keep: end the read's transaction, the connection goes back
+        began = not db.session().in_transaction()
+        seen = (now + MEMBERS_TTL, members(conversation_id))
+        if began:  # nothing to keep: end the read's transaction, the connection goes back
+            db.session.rollback()
+        if seen[1]:  # not a conversation that does not exist yet (ids are handed out in turn)
+            _members_seen[conversation_id] = seen
     return seen[1]
 
 
@@ -340,29 +346,17 @@ def send(user, conversation_id, body, attachment_ids, client_id, vouch=None):
 
     It is committed before this returns, so it is stored before anyone is told of it. Only a new
     message counts against the flood limit, so a client retrying a send is never refused for it.
-    Without attachments: one statement, then one Redis round trip (the flood limit, where the
-    participants are, and a socket's sign-in, `vouch`) and the commit.
+    Without attachments and with nothing for the safety team: one Redis round trip first (the flood
+    limit, where the participants are, and a socket's sign-in, `vouch`), then one statement that commits
+    on its own (no BEGIN or COMMIT round trip). Nothing is stored when the first round trip refuses it.
     """
     safety.ensure_active(user)
     claimed = attachments.claim(user, attachment_ids)
-    now = _now()
     body = body or None
-    row = db.session.execute(_STORE, {"conversation_id": conversation_id, "sender_id": user.id, "body": body,
-                                      "client_id": client_id, "verdict": safety.screen(user, body),
-                                      "created_at": now}).one()
-    user_ids, message_id, warning = list(row.ids), row.id, row.safety
+    verdict = safety.screen(user, body)
+    user_ids = members_cached(conversation_id)
     if user.id not in user_ids:
-        db.session.rollback()
         raise ApiError(Codes.CONVERSATION_NOT_FOUND)
-    if message_id is None:
-        db.session.rollback()
-        first = _by_client_id(conversation_id, user.id, client_id)
-        view = describe_messages([first])[0]
-        db.session.rollback()
-        with redis.pipeline(transaction=False) as pipe:
-            pipe.exists(_published_key(first.id))
-            [published] = _vouched(vouch, pipe)
-        return Sent(view, False, user_ids, published == 1)
     subject = f"{user.id}:{conversation_id}"
     try:
         with redis.pipeline(transaction=False) as pipe:  # the flood limit, and where the participants are
@@ -372,20 +366,52 @@ def send(user, conversation_id, body, attachment_ids, client_id, vouch=None):
     except (ApiError, RedisError):
         db.session.rollback()
         raise
+    sockets = presence.sockets_of(user_ids, replies)
     if not counted:
+        first = _by_client_id(conversation_id, user.id, client_id)
+        if first is not None:  # a retry of a stored message: never refused for the flood
+            return _again(first, user_ids, sockets)
         db.session.rollback()
         wait = throttle.wait_seconds("CHAT_SEND_LIMIT", "chat-send", subject)
         raise ApiError(Codes.MESSAGE_FLOOD, details={"retry_after": wait}, headers={"Retry-After": str(wait)})
+    now = _now()
+    params = {"conversation_id": conversation_id, "sender_id": user.id, "body": body, "client_id": client_id,
+              "verdict": verdict, "created_at": now}
+    if claimed or verdict is not None or not alone():
+        row = db.session.execute(_STORE, params).one()  # in the session's transaction, committed below
+    else:
+        [row] = at_once(_STORE, params)  # the statement is the whole write
+    message_id, warning = row.id, row.safety
+    if user.id not in row.ids:  # gone since this process remembered its participants
+        db.session.rollback()
+        raise ApiError(Codes.CONVERSATION_NOT_FOUND)
+    if message_id is None:
+        db.session.rollback()
+        return _again(_by_client_id(conversation_id, user.id, client_id), user_ids, sockets, refund=subject)
     for attachment in claimed:
         attachment.message_id = message_id
     if warning:
         safety.flag_automatically(FlagTarget.MESSAGE, message_id, user.id, warning)
     view = dict(id=message_id, conversation_id=conversation_id, sender_id=user.id, is_verified=bool(row.is_verified),
                 body=body, attachments=claimed, client_id=client_id, safety=warning, created_at=now, read_by=[])
-    db.session.commit()
+    if db.session().in_transaction():
+        db.session.commit()
     if warning:
         enqueue("default", tasks.send_safety_tips, message_id)
-    return Sent(view, True, user_ids, sockets=presence.sockets_of(user_ids, replies))
+    return Sent(view, True, list(row.ids), sockets=sockets)
+
+
+def _again(first, user_ids, sockets, refund=None):
+    """A send of a `client_id` already stored: the first message, and whether it was published; the
+    flood limit's count for this attempt is handed back (`refund`, its subject) in the same round trip."""
+    view = describe_messages([first])[0]
+    db.session.rollback()
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.exists(_published_key(first.id))
+        if refund is not None:
+            throttle.refund_on(pipe, "CHAT_SEND_LIMIT", "chat-send", refund)
+        published = pipe.execute()[0]
+    return Sent(view, False, user_ids, published == 1, sockets)
 
 
 _ordering = weakref.WeakValueDictionary()  # conversation id -> the lock its sends in this process take in turn
@@ -472,34 +498,31 @@ SELECT (SELECT coalesce(array_agg(user_id ORDER BY user_id), '{}') FROM conversa
 def mark_read(user, conversation_id, message_id, skip_sid=None, vouch=None):
     """Everything up to `message_id` is read by `user`; the others (and the user's other sockets) hear it.
 
-    Returns the receipt: the user's read position, which never moves back.
+    Returns the receipt: the user's read position, which never moves back. One Redis round trip first
+    (where the participants are, and a socket's sign-in), then one statement that commits on its own,
+    then the publish when the position moved.
     """
-    row = db.session.execute(_READ, {"conversation_id": conversation_id, "user_id": user.id,
-                                     "message_id": message_id, "now": _now()}).one()
+    user_ids = members_cached(conversation_id)
+    if user.id not in user_ids:
+        raise ApiError(Codes.CONVERSATION_NOT_FOUND)
+    with redis.pipeline(transaction=False) as pipe:  # where the participants are, and the sign-in
+        presence.ask_sockets(pipe, user_ids)
+        sockets = presence.sockets_of(user_ids, _vouched(vouch, pipe))
+    params = {"conversation_id": conversation_id, "user_id": user.id, "message_id": message_id, "now": _now()}
+    if alone():
+        [row] = at_once(_READ, params)
+    else:
+        row = db.session.execute(_READ, params).one()
+        db.session.commit()
     if not row.member:
-        db.session.rollback()
         raise ApiError(Codes.CONVERSATION_NOT_FOUND)
     if not row.found:
-        db.session.rollback()
         raise ApiError(Codes.MESSAGE_NOT_FOUND)
     receipt = {"conversation_id": conversation_id, "user_id": user.id, "message_id": row.position,
                "read_at": row.read_at}
-    if not row.moved:
-        db.session.rollback()
-        if vouch is not None:
-            vouch.check()
-        return receipt
-    user_ids = list(row.ids)
-    try:
-        with redis.pipeline(transaction=False) as pipe:  # where the participants are, and the sign-in
-            presence.ask_sockets(pipe, user_ids)
-            sockets = presence.sockets_of(user_ids, _vouched(vouch, pipe))
-    except (ApiError, RedisError):
-        db.session.rollback()
-        raise
-    db.session.commit()
-    _emit("message:read", receipt, user_ids, skip_sid, sockets=sockets,
-          then=lambda pipe: pipe.delete(_burst_key(conversation_id, user.id)))
+    if row.moved:
+        _emit("message:read", receipt, user_ids, skip_sid, sockets=sockets,
+              then=lambda pipe: pipe.delete(_burst_key(conversation_id, user.id)))
     return receipt
 
 
