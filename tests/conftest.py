@@ -77,6 +77,8 @@ def clean_state(request):
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(tables))
     Redis.from_url(urls["redis"]).flushdb()
+    from casting.messaging import services as messaging  # the ids start again: forget whose they were
+    messaging._members_seen.clear()
 
 
 @pytest.fixture

@@ -401,9 +401,11 @@ def test_a_message_is_one_statement_that_commits_on_its_own(app, client, people)
     COMMIT), once this process knows the conversation's participants; a read receipt too."""
     from tests.test_hot_path import RoundTrips
     conversation_id = start(client, people["cd"], people["asha"]).json["id"]
-    first = send(client, people["cd"], conversation_id).json["id"]  # the participants are now remembered
     with app.app_context():
         engine = db.engine
+    with RoundTrips(engine) as trips:
+        first = send(client, people["cd"], conversation_id).json["id"]
+    assert trips.count == 2 and "conversation_participants" in trips.sent[0]  # the participants, remembered
     with RoundTrips(engine) as trips:
         sent = send(client, people["cd"], conversation_id, "second")
     assert sent.status_code == 201

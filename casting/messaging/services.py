@@ -37,7 +37,7 @@ from casting.users.models import Role, User
 
 NAMESPACE = "/chat"
 MAX_CONTACTS = 2000
-MEMBERS_TTL = 60
+MEMBERS_TTL = 600  # who is in a conversation never changes; only an account's deletion takes someone out
 MEMBERS_CACHED = 10000
 # What the server pushes on `/chat`, and the schema of each payload (the AsyncAPI document lists these).
 EVENTS = {"message:new": MessageSchema(), "message:read": ReceiptSchema(), "typing": TypingStateSchema(),
@@ -104,8 +104,12 @@ def members_of(conversation_id, user):
     return user_ids
 
 
+def _members_query(conversation_id):
+    return select(Participant.user_id).where(Participant.conversation_id == conversation_id)
+
+
 def members(conversation_id):
-    return db.session.scalars(select(Participant.user_id).where(Participant.conversation_id == conversation_id)).all()
+    return db.session.scalars(_members_query(conversation_id)).all()
 
 
 _members_seen = {}  # conversation id -> (until when, its participants): who is in one never changes
@@ -113,17 +117,20 @@ _members_seen = {}  # conversation id -> (until when, its participants): who is 
 
 def members_cached(conversation_id):
     """`members`, remembered by this process for MEMBERS_TTL seconds (a conversation's participants
-    are fixed when it starts; the TTL only bounds how long a deleted one is remembered). An id with no
-    participants is asked again each time: its conversation may be started a moment later."""
+    are fixed when it starts; the TTL only bounds how long a deleted one is remembered: no harm meanwhile,
+    since the statements that store and read check membership themselves, and a deleted account has no
+    socket to be found or to send from). An id with no participants is asked again each time: its
+    conversation may be started a moment later."""
     now = time.monotonic()
     seen = _members_seen.get(conversation_id)
     if seen is None or seen[0] < now:
         if len(_members_seen) >= MEMBERS_CACHED:
             _members_seen.clear()
-        began = not db.session().in_transaction()
-        seen = (now + MEMBERS_TTL, members(conversation_id))
-        if began:  # nothing to keep: end the read's transaction, the connection goes back
-            db.session.rollback()
+        if alone():  # one statement on its own: no BEGIN or ROLLBACK round trip
+            ids = [row.user_id for row in at_once(_members_query(conversation_id), {})]
+        else:
+            ids = members(conversation_id)
+        seen = (now + MEMBERS_TTL, ids)
         if seen[1]:  # not a conversation that does not exist yet (ids are handed out in turn)
             _members_seen[conversation_id] = seen
     return seen[1]
