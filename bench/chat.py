@@ -31,6 +31,7 @@ BURST = int(os.environ.get("BENCH_CHAT_BURST", "5"))
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 ACK_TIMEOUT = 10
 SETTLE = 3  # seconds to wait after a phase for the last deliveries
+IDLE = 3  # seconds with every client connected and silent, before the steady phase
 
 
 def setup(count):
@@ -158,7 +159,9 @@ async def _run(base, people, cpu):
                "connect_cpu_ms_per_client": (cpu() - cpu_before) * 1000 / len(clients),
                "refusals": sum(client.refusals for client in clients)}
     pairs = list(zip(clients[::2], clients[1::2]))
-    await asyncio.sleep(2)
+    idle_before, idle_started = cpu(), time.perf_counter()
+    await asyncio.sleep(IDLE)  # every client connected and silent: what the service spends meanwhile
+    connect["idle_cpu_ms_per_s"] = (cpu() - idle_before) * 1000 / (time.perf_counter() - idle_started)
 
     steady = phases["steady"] = _Phase("steady")
     cpu_before, sends, count = cpu(), [], 0
@@ -192,7 +195,8 @@ def report(result):
     connect = result["connect"]
     lines = [f"chat: {connect['clients']} clients connected over WebSocket in {connect['connect_s']:.2f} s "
              f"({connect['connect_cpu_ms_per_client']:.1f} ms CPU each; {connect['refusals']} connects refused "
-             "busy and tried again)",
+             f"busy and tried again); connected and silent, the service spent {connect['idle_cpu_ms_per_s']:.0f} ms "
+             "of CPU a second (in every phase's CPU per message too)",
              "| phase | sent | msg/s | p50 ms | p99 ms | acknowledged | refused | retried | delivered | lost | "
              "all acked s | all delivered s | CPU ms/msg |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
