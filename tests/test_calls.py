@@ -231,18 +231,15 @@ def test_no_headshot_a_closed_call_a_full_call_and_who_may_apply(app, client, lo
     assert (late.status_code, late.json["code"], late.json["details"]["reason"]) == (409, "CALL_003", "deadline")
 
 
-def test_concurrent_submissions_never_pass_the_cap(app, client, stage):
-    """Twelve talent submit to a call capped at three at the same instant: three are taken, the other nine
-    hear 409 `CALL_004`, and the call counts three (its row is locked while the cap is checked)."""
-    call = stage["open_call"](submission_cap=3)
-    people = [stage["talent"](f"Crowd{number}")[1] for number in range(12)]
+def _submit_at_once(app, call_id, people):
+    """Each of `people` (their headers) submits to the call at the same instant: their (status, code)."""
     answers, start = [], threading.Barrier(len(people))
 
     def submit(headers):
         with app.app_context():
             caller = app.test_client()
             start.wait()
-            made = caller.post(f"/api/calls/{call['id']}/submissions", json={}, headers=headers)
+            made = caller.post(f"/api/calls/{call_id}/submissions", json={}, headers=headers)
             answers.append((made.status_code, made.json.get("code")))
 
     threads = [threading.Thread(target=submit, args=(headers,)) for headers in people]
@@ -250,6 +247,15 @@ def test_concurrent_submissions_never_pass_the_cap(app, client, stage):
         thread.start()
     for thread in threads:
         thread.join(30)
+    return answers
+
+
+def test_concurrent_submissions_never_pass_the_cap(app, client, stage):
+    """Twelve talent submit to a call capped at three at the same instant: three are taken, the other nine
+    hear 409 `CALL_004`, and the call counts three (its row is locked while the cap is checked)."""
+    call = stage["open_call"](submission_cap=3)
+    people = [stage["talent"](f"Crowd{number}")[1] for number in range(12)]
+    answers = _submit_at_once(app, call["id"], people)
     assert sorted(answers) == [(201, None)] * 3 + [(409, "CALL_004")] * 9, answers
     with app.app_context():
         stored = db.session.scalar(select(func.count()).select_from(Submission).where(Submission.call_id == call["id"]))
@@ -262,20 +268,7 @@ def test_concurrent_submissions_to_a_call_without_a_cap_all_count(app, client, s
     follow them leave the exact count."""
     call = stage["open_call"]()
     people = [stage["talent"](f"Many{number}")[1] for number in range(12)]
-    answers, start = [], threading.Barrier(len(people))
-
-    def submit(headers):
-        with app.app_context():
-            caller = app.test_client()
-            start.wait()
-            answers.append(caller.post(f"/api/calls/{call['id']}/submissions", json={}, headers=headers).status_code)
-
-    threads = [threading.Thread(target=submit, args=(headers,)) for headers in people]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert answers == [201] * 12
+    assert _submit_at_once(app, call["id"], people) == [(201, None)] * 12
     run_jobs(app)
     assert client.get(f"/api/calls/{call['id']}", headers=stage["owner"]).json["submission_count"] == 12
 
