@@ -11,6 +11,7 @@ from casting.kernel.extensions import db
 from tests.support import redis_round_trips
 from tests.test_principal import Statements
 from tests.test_talents import profile
+from tests.test_talent_media import image_bytes, media_root, upload  # noqa: F401 - a fixture
 from tests.test_auditions import stage  # noqa: F401 - a fixture
 
 
@@ -157,18 +158,48 @@ def test_the_cached_json_shows_the_date_of_birth_only_to_those_who_manage_the_pr
     assert client.get(f"/api/talents/{represented}", headers=agent).json["date_of_birth"] is None
 
 
-def test_a_profile_edit_reads_its_row_once_and_shows_on_the_next_read(app, client, login):
+def test_an_edit_that_derives_nothing_is_one_statement_and_shows_on_the_next_read(app, client, login):
     me, director = login("talent"), login("casting_director")
     talent_id = client.post("/api/talents/", json=profile(), headers=me).json["id"]
-    client.get(f"/api/talents/{talent_id}", headers=director)
+    for kind in ("headshot", "portfolio", "portfolio"):  # the media come back with the row, in order
+        assert upload(client, talent_id, me, image_bytes(), kind=kind).status_code == 201
+    before = client.get(f"/api/talents/{talent_id}", headers=director).json
+    assert len(before["media"]) == 3
     with app.app_context():
         engine = db.engine
     with Statements(engine) as statements:
-        edited = client.put(f"/api/talents/{talent_id}", json={"day_rate_inr": 18000}, headers=me)
-    assert edited.status_code == 200 and edited.json["day_rate_inr"] == 18000
-    assert edited.json["updated_at"] > edited.json["created_at"]
-    assert statements.count == 2  # the row with its media, the UPDATE ... RETURNING; nothing read again
+        edited = client.put(f"/api/talents/{talent_id}", json={"day_rate_inr": 18000, "availability_status": "busy"},
+                            headers=me)
+    assert edited.status_code == 200, edited.json
+    assert statements.count == 1  # the UPDATE that checks, writes and returns the row with its media
+    assert edited.json["updated_at"] > before["updated_at"]
+    assert {**before, "day_rate_inr": 18000, "availability_status": "busy", "updated_at": edited.json["updated_at"],
+            "date_of_birth": "1998-04-12"} == edited.json  # the same profile as a read gives, and her birth date
     assert client.get(f"/api/talents/{talent_id}", headers=director).json["day_rate_inr"] == 18000
+
+
+def test_an_edit_that_derives_nothing_is_refused_and_moves_only_what_it_changed(client, login, redis_client):
+    """The one-statement edit checks what the read-first one does: whose profile, who features, live."""
+    from casting.talents.cache import TOPICS_KEY
+
+    me, other, admin = login("talent"), login("talent", "b@example.in"), login("admin")
+    talent_id = client.post("/api/talents/", json=profile(day_rate_inr=15000), headers=me).json["id"]
+    url = f"/api/talents/{talent_id}"
+    client.get(url, headers=other)  # her profile is cached: the refusal must not come from it
+    assert client.put(url, json={"day_rate_inr": 1}, headers=other).status_code == 403
+    refused = client.put(url, json={"is_featured": True}, headers=me)
+    assert refused.status_code == 403 and "is_featured" in refused.json["details"]["fields"]
+    assert client.put(url, json={"is_featured": True}, headers=admin).json["is_featured"] is True
+    status = client.get(url, headers=me).json["availability_status"]
+    before = redis_client.hgetall(TOPICS_KEY)
+    assert client.put(url, json={"availability_status": status, "day_rate_inr": 16000}, headers=me).status_code == 200
+    after = redis_client.hgetall(TOPICS_KEY)
+    assert {topic for topic in after if after[topic] != before.get(topic)} == {b"day_rate_inr", b"updated_at"}
+    shown = client.get(url, headers=me).json
+    assert (shown["day_rate_inr"], shown["is_featured"]) == (16000, True)
+    assert client.delete(url, headers=me).status_code == 204
+    gone = client.put(url, json={"day_rate_inr": 2}, headers=me)
+    assert gone.status_code == 404 and gone.json["code"] == "TALENT_002"
 
 
 def test_a_profile_edit_is_two_round_trips_to_postgresql_and_one_to_redis_after_the_principal(
@@ -229,8 +260,8 @@ def test_an_edit_that_changes_nothing_is_one_round_trip_and_drops_no_cached_list
     with Commands(redis_client) as commands, RoundTrips(engine) as trips:
         again = client.put(f"/api/talents/{talent_id}", json=edit, headers=me)
     assert again.status_code == 200 and again.json == first.json  # updated_at too: nothing was written
-    assert trips.count == 1, trips.sent  # the row with its media; no UPDATE, no read of it back
-    assert commands.sent == ["EVALSHA"], commands.sent  # the principal; the list version stays
+    assert trips.count == 1, trips.sent  # the UPDATE that finds nothing to change; no read of the row
+    assert commands.sent == ["EVALSHA"], commands.sent  # the principal with the cached profile; the list version stays
     with Commands(redis_client) as commands:
         assert client.get("/api/talents/?city=Mumbai", headers=director).json == listed
     assert commands.sent == ["EVALSHA"], commands.sent  # the principal, with the cached page

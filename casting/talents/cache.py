@@ -135,6 +135,20 @@ def cached_profiles(ids, load, pending=None):
     return [snapshots[talent_id] for talent_id in ids if talent_id in snapshots]
 
 
+def cached_profile(talent_id):
+    """A profile's cached snapshot, or None (read in the sign-in's round trip when the route prefetched it:
+    `snapshot_keys`)."""
+    key = snapshot_keys(talent_id)[0]
+    found = prefetched(key)
+    raw = found[0] if found is not None else redis.get(key)
+    return None if raw is None else cache.cache.serializer.loads(raw)
+
+
+def snapshot_keys(talent_id):
+    """What `cached_profile` reads (a route's `prefetch`)."""
+    return (PROFILE_PREFIX + str(talent_id),)
+
+
 def _set_unless_written(entries, version):
     """SET each `key: (value, seconds)` only if no write has bumped the version since `version` was read:
     one round trip (a script checks the version and sets them, atomically), where WATCH, GET and

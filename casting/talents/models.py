@@ -49,8 +49,10 @@ class TalentMedia(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     def snapshot(self):
-        names = ("id", "kind", "key", "thumbnail_key", "content_type", "width", "height", "created_at")
-        return {name: getattr(self, name) for name in names}
+        return {name: getattr(self, name) for name in MEDIA_SNAPSHOT}
+
+
+MEDIA_SNAPSHOT = ("id", "kind", "key", "thumbnail_key", "content_type", "width", "height", "created_at")
 
 
 class Talent(db.Model):
@@ -200,6 +202,8 @@ def age_on(born, today=None):
 
 COMPLETENESS = ("bio", "gender", "date_of_birth", "height_cm", "location", "skills", "languages",
                 "experience_years")
+# What `Talent.refresh_derived` reads (besides the media): an edit of none of them derives nothing.
+DERIVED_FROM = frozenset({"stage_name", "bio", "skills", "languages", *COMPLETENESS, "is_verified"})
 
 
 def profile_score(values, has_headshot):

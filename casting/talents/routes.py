@@ -109,6 +109,7 @@ class TalentByIdViews(MethodView):
         """One talent."""
         return json_response(services.profile_json(talent_id, current_user))
 
+    @prefetch(lambda user_id, path: talent_cache.snapshot_keys(path["talent_id"]))
     @login_required()
     @blp.arguments(TalentUpdateSchema, example={"availability_status": "busy", "day_rate_inr": 18000})
     @blp.response(200, TalentSchema, example=TALENT_EXAMPLE)
