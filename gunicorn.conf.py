@@ -5,7 +5,8 @@ from pathlib import Path
 
 bind = "0.0.0.0:" + os.environ.get("PORT", "5000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gevent"
+# gevent's worker, taking new connections only while it holds no more than the least busy worker (+1)
+worker_class = "casting.kernel.balancing.BalancedGeventWorker"
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
@@ -33,10 +34,21 @@ def on_starting(server):
     metrics_dir.mkdir(parents=True)
 
 
+def pre_fork(server, worker):
+    """Give the worker its row in the table of open connections the workers share (casting.kernel.balancing)."""
+    from casting.kernel import balancing
+
+    worker.slot = balancing.claim()
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 
+    from casting.kernel import balancing
+
     multiprocess.mark_process_dead(worker.pid)
+    if getattr(worker, "slot", None) is not None:
+        balancing.release(worker.slot)
 
 
 def post_request(worker, req, environ, resp):
