@@ -5,10 +5,11 @@ connections opened at once (a load balancer's or a client's keep-alive pool) lan
 of 50 in the submission burst's benchmark. A keep-alive connection stays where it landed and its
 requests queue behind that worker's others, so the busier worker's clients wait about twice as long:
 the latency's long tail. Here each worker counts its open connections in a table the master shares
-with all of them, and stops accepting while it holds more than SLACK above the least busy live worker,
-so the others take the next ones; it starts again as soon as it is no longer ahead. A worker whose
-heartbeat is older than STALE_SECONDS (starting, hung or gone) is left out, so it never stops the
-others accepting.
+with all of them, and leaves a waiting connection to the others while it holds more than SLACK above
+the least busy live worker: it looks again every DEFER_SECONDS, and takes the connection itself if
+none of them has after MAX_DEFER_SECONDS (a busy or slow worker never keeps a client waiting longer
+than that). A worker whose heartbeat is older than STALE_SECONDS (starting, hung or gone) is left out,
+so it never stops the others accepting.
 """
 import mmap
 import struct
@@ -19,7 +20,9 @@ from gunicorn.workers import ggevent
 
 SLOTS = 64  # workers alive at once, at most
 SLACK = 1  # connections a worker may hold above the least busy one and still accept
-BEAT_SECONDS = 0.02
+DEFER_SECONDS = 0.001
+MAX_DEFER_SECONDS = 0.01
+BEAT_SECONDS = 0.05
 STALE_SECONDS = 0.5
 _ROW = struct.Struct("dq")  # last heartbeat (time.monotonic(), the same clock in every process), connections
 _table = mmap.mmap(-1, SLOTS * _ROW.size)  # made in the master at import, shared with every worker it forks
@@ -65,12 +68,32 @@ class BalancedGeventWorker(ggevent.GeventWorker):
     def run(self):
         if self.slot is None:
             return super().run()
-        servers = []
         made = ggevent.StreamServer
 
         def server(*args, **kwargs):
             accepting = made(*args, **kwargs)
             pool_full, accept = accepting.full, accepting.do_read
+            deferred = {"since": None, "timer": None}
+
+            def look_again():
+                if accepting.started:
+                    accepting.start_accepting()
+
+            def full():
+                """gevent asks before each accept: True stops accepting (here, for DEFER_SECONDS)."""
+                if pool_full():
+                    return True
+                now = time.monotonic()
+                if not crowded(self.slot, now):
+                    deferred["since"] = None
+                    return False
+                deferred["since"] = deferred["since"] or now
+                if now - deferred["since"] >= MAX_DEFER_SECONDS:  # the others have not taken it
+                    deferred["since"] = None
+                    return False
+                deferred["timer"] = gevent.get_hub().loop.timer(DEFER_SECONDS)
+                deferred["timer"].start(look_again)
+                return True
 
             def do_read():
                 accepted = accept()
@@ -78,27 +101,21 @@ class BalancedGeventWorker(ggevent.GeventWorker):
                     self._count(1)
                 return accepted
 
-            accepting.full = lambda: pool_full() or crowded(self.slot)
-            accepting.do_read = do_read
-            servers.append(accepting)
+            accepting.full, accepting.do_read = full, do_read
             return accepting
 
         ggevent.StreamServer = server  # this worker process's own module: the servers `run` makes
-        gevent.spawn(self._beat, servers)
+        gevent.spawn(self._beat)
         return super().run()
 
     def _count(self, change):
         beat, connections = _read(self.slot)
         _write(self.slot, beat, connections + change)
 
-    def _beat(self, servers):
-        """Say this worker is alive, and accept again once it is no longer ahead of the others."""
+    def _beat(self):
+        """Say this worker is alive (a silent one is left out of the others' comparison)."""
         while True:
             _write(self.slot, time.monotonic(), _read(self.slot)[1])
-            if not crowded(self.slot):
-                for accepting in servers:
-                    if accepting.started and not accepting.full():
-                        accepting.start_accepting()
             gevent.sleep(BEAT_SECONDS)
 
     def handle(self, listener, client, addr):
