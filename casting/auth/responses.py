@@ -44,7 +44,11 @@ def cached_response(versions):
     """A read-only view decorator (outermost): `versions(user_id, view_args)` names the Redis keys whose
     values the answer depends on. See the module's docstring."""
     def keys(user_id, path):
-        return [*versions(user_id, path), _body_key(user_id)]
+        """The versions' keys and the body's, worked out once per request (the sign-in check asks first)."""
+        found = g.get("response_keys")
+        if found is None:
+            found = g.response_keys = [*versions(user_id, path), _body_key(user_id)]
+        return found
 
     def decorate(view):
         @wraps(view)
