@@ -222,3 +222,33 @@ def test_an_embedded_redis_with_data_to_load_is_attached_once_it_answers(tmp_pat
         assert redis.Redis.from_url(server.attach()).dbsize() == 2_000_000
     finally:
         server.detach()
+
+
+def test_an_embedded_redis_rewrites_a_long_append_only_file_as_it_starts(tmp_path, monkeypatch):
+    """Redis rewrites the file only once it doubles since the server started, which a server restarted by
+    every command never reaches: started again, it compacts a file past AOF_COMPACT_BYTES."""
+    import redis
+
+    from casting.kernel.embedded import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path)
+    client = redis.Redis.from_url(server.attach())
+    with client.pipeline(transaction=False) as pipe:
+        for number in range(20_000):  # one key written over and over: history, not data
+            pipe.set("counter", number)
+        pipe.execute()
+    client.close()
+    server.detach()
+    journal = tmp_path / "redis" / "appendonly.aof"
+    grown = journal.stat().st_size
+    monkeypatch.setattr(EmbeddedRedis, "AOF_COMPACT_BYTES", grown // 2)
+    client = redis.Redis.from_url(EmbeddedRedis(tmp_path).attach())
+    try:
+        deadline = time.monotonic() + 30
+        while journal.stat().st_size >= grown // 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert journal.stat().st_size < grown // 10, (grown, journal.stat().st_size)
+        assert client.get("counter") == b"19999"
+    finally:
+        client.close()
+        EmbeddedRedis(tmp_path).detach()
