@@ -270,3 +270,14 @@ def test_a_talent_finds_their_own_profile(client, login):
     created = client.post("/api/talents/", json=profile(), headers=me).json
     assert client.get("/api/talents/me", headers=me).json == created
     assert client.get("/api/talents/me", headers=director).status_code == 404
+
+
+def test_a_descending_sort_lists_empty_values_last(client, login):
+    """`sort=-day_rate_inr`: the highest day rate first, the talent who gave none last (PostgreSQL alone
+    puts them first)."""
+    agent, director = login("agent"), login("casting_director")
+    ids = {rate: client.post("/api/talents/", json=profile(stage_name=f"Rate {rate}", day_rate_inr=rate),
+                             headers=agent).json["id"] for rate in (None, 20000, 15000)}
+    for sort, order in (("-day_rate_inr", [20000, 15000, None]), ("day_rate_inr", [15000, 20000, None])):
+        items = client.get(f"/api/talents/?sort={sort}", headers=director).json["items"]
+        assert [item["id"] for item in items] == [ids[rate] for rate in order], sort

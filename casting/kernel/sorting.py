@@ -1,7 +1,7 @@
 """`sort=key,-key` on every list: one validated field and the ORDER BY it names.
 
-Keys are column names; a leading `-` sorts descending. Unknown keys are a 422 that lists the allowed
-ones. The list's default order and its id break ties, so pages never overlap.
+Keys are column names; a leading `-` sorts descending; empty values come last either way. Unknown keys
+are a 422 that lists the allowed ones. The list's default order and its id break ties, so pages never overlap.
 """
 from marshmallow import ValidationError, fields
 
@@ -33,9 +33,16 @@ def sort_field(keys, example, list_field=CommaList):
 
 
 def sort_clauses(model, sort):
-    """The ORDER BY clauses that validated `sort` keys name on `model`."""
-    return [getattr(model, key.lstrip("-")).desc() if key.startswith("-") else getattr(model, key).asc()
+    """The ORDER BY clauses that validated `sort` keys name on `model`: empty values last either way (the
+    highest day rate first, not the talent who gave none; PostgreSQL alone would put them first descending)."""
+    return [_descending(getattr(model, key[1:])) if key.startswith("-") else getattr(model, key).asc()
             for key in sort or []]
+
+
+def _descending(column):
+    # only where the column may be empty: on a column that never is, NULLS LAST would change nothing but
+    # could keep PostgreSQL from reading a descending index in order
+    return column.desc().nulls_last() if getattr(column.expression, "nullable", False) else column.desc()
 
 
 def order_by(model, sort, default=()):
