@@ -39,6 +39,7 @@ NAMESPACE = "/chat"
 MAX_CONTACTS = 2000
 MEMBERS_TTL = 600  # who is in a conversation never changes; only an account's deletion takes someone out
 MEMBERS_CACHED = 10000
+MEMBERS_WARM = 100  # conversations whose participants a connecting socket's process remembers at once
 # What the server pushes on `/chat`, and the schema of each payload (the AsyncAPI document lists these).
 EVENTS = {"message:new": MessageSchema(), "message:read": ReceiptSchema(), "typing": TypingStateSchema(),
           "presence": PresenceSchema()}
@@ -561,12 +562,30 @@ def announce_typing(user_id, conversation_id, is_typing, participant_ids=None, s
     return payload
 
 
-def contacts(user_id):
-    """Everyone who shares a conversation with the user (the people who see their presence)."""
-    theirs = select(Participant.conversation_id).where(Participant.user_id == user_id)
-    return db.session.scalars(select(Participant.user_id).distinct()
-                              .where(Participant.conversation_id.in_(theirs), Participant.user_id != user_id)
-                              .limit(MAX_CONTACTS)).all()
+# The user's conversations and who is in each, newest first (at most MAX_CONTACTS conversations).
+_CONVERSATIONS_OF = text("""
+SELECT p.conversation_id, array_agg(p.user_id ORDER BY p.user_id) AS ids
+FROM conversation_participants p
+WHERE p.conversation_id IN (SELECT conversation_id FROM conversation_participants WHERE user_id = :user_id)
+GROUP BY p.conversation_id ORDER BY p.conversation_id DESC LIMIT :most
+""")
+
+
+def contacts(user_id, remember=False):
+    """Everyone who shares a conversation with the user (the people who see their presence), at most
+    MAX_CONTACTS, from their newest MAX_CONTACTS conversations. With `remember` (a socket connecting),
+    the participants of the newest MEMBERS_WARM of them are remembered as `members_cached` would, from
+    the same statement: the socket's first message or receipt in each then needs no lookup of its own."""
+    params = {"user_id": user_id, "most": MAX_CONTACTS}
+    rows = at_once(_CONVERSATIONS_OF, params) if alone() else db.session.execute(_CONVERSATIONS_OF, params).all()
+    if remember and len(_members_seen) + MEMBERS_WARM <= MEMBERS_CACHED:
+        until = time.monotonic() + MEMBERS_TTL
+        for row in rows[:MEMBERS_WARM]:
+            _members_seen[row.conversation_id] = (until, list(row.ids))
+    people = {}
+    for row in rows:
+        people.update(dict.fromkeys(member for member in row.ids if member != user_id))
+    return list(people)[:MAX_CONTACTS]
 
 
 def announce_presence(user_id, online, people=None, sockets=None):
