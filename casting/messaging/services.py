@@ -109,6 +109,9 @@ def _members_query(conversation_id):
     return select(Participant.user_id).where(Participant.conversation_id == conversation_id)
 
 
+_MEMBERS = text("SELECT user_id FROM conversation_participants WHERE conversation_id = :conversation_id")
+
+
 def members(conversation_id):
     return db.session.scalars(_members_query(conversation_id)).all()
 
@@ -128,7 +131,7 @@ def members_cached(conversation_id):
         if len(_members_seen) >= MEMBERS_CACHED:
             _members_seen.clear()
         if alone():  # one statement on its own: no BEGIN or ROLLBACK round trip
-            ids = [row.user_id for row in at_once(_members_query(conversation_id), {})]
+            ids = [row.user_id for row in at_once(_MEMBERS, {"conversation_id": conversation_id})]
         else:
             ids = members(conversation_id)
         seen = (now + MEMBERS_TTL, ids)
