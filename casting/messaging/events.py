@@ -191,7 +191,8 @@ def _run(handler, schema, ack, sid, session, data):
     vouch = services.Vouch(session["auth_session"], session["user_id"])
     try:
         loaded = schema.load(data if isinstance(data, dict) else {})
-        return ack.dump(handler(session["principal"], loaded, vouch, sid))
+        result = handler(session["principal"], loaded, vouch, sid)
+        return result if isinstance(result, services.Wire) else ack.dump(result)
     except ValidationError as error:
         return envelope(Codes.VALIDATION, details={"fields": flatten_messages(error.messages)})
     except ApiError as error:
@@ -215,7 +216,7 @@ def on_send(user, data, vouch, sid):
                          vouch, skip_sid=sid)
     if sent.created:
         _typing.pop((sid, data["conversation_id"]), None)
-    return sent.message
+    return sent.message if sent.pushed is None else sent.pushed  # the push's JSON is the ack's: dumped once
 
 
 @chat_event(SocketReadSchema(), ReceiptSchema())
@@ -228,19 +229,21 @@ def on_typing(user, data, vouch, sid):
     payload = services.typing(user, data["conversation_id"], data["is_typing"], vouch)
     key = (sid, data["conversation_id"])
     if data["is_typing"]:
+        watched = key in _typing  # a renewal moves the deadline its indicator's watcher sleeps towards
         _typing[key] = time.monotonic() + payload["expires_in"]
-        socketio.start_background_task(_lapse, current_app._get_current_object(), key, user.id,
-                                       payload["expires_in"])
+        if not watched:
+            socketio.start_background_task(_lapse, current_app._get_current_object(), key, user.id)
     else:
         _typing.pop(key, None)
     return payload
 
 
-def _lapse(app, key, user_id, seconds):
-    """Send `is_typing: false` for an indicator nobody renewed or ended in time."""
-    socketio.sleep(seconds)
-    deadline = _typing.get(key)
-    if deadline is None or deadline > time.monotonic():
+def _lapse(app, key, user_id):
+    """Send `is_typing: false` for an indicator nobody renewed or ended in time: one watcher per indicator,
+    however often it is renewed (a client sends `true` every few seconds while its user types)."""
+    while (deadline := _typing.get(key)) is not None and (left := deadline - time.monotonic()) > 0:
+        socketio.sleep(left)
+    if deadline is None:  # ended meanwhile (`is_typing: false`, a message, a disconnect)
         return
     del _typing[key]
     with app.app_context():

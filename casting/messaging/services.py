@@ -55,6 +55,16 @@ def user_room(user_id):
     return f"user:{user_id}"
 
 
+class Wire(dict):
+    """An event's payload as it goes out, dumped with its schema once: a socket's ack and the push to the
+    others are the same JSON, and `chat_event` acks a `Wire` as it is."""
+
+
+def wire(event, payload):
+    """`payload` dumped with the schema of `event` (unless it is a `Wire` already)."""
+    return payload if isinstance(payload, Wire) else Wire(EVENTS[event].dump(payload))
+
+
 def _emit(event, payload, user_ids, skip_sid=None, then=None, sockets=None):
     """Send a live event to the sockets of `user_ids`: one Redis round trip finds where they are
     connected (unless the caller read `sockets` already), one more publishes it to those processes
@@ -62,7 +72,7 @@ def _emit(event, payload, user_ids, skip_sid=None, then=None, sockets=None):
     user_ids = list(dict.fromkeys(user_ids))
     if not user_ids and then is None:
         return {}
-    payload = EVENTS[event].dump(payload)
+    payload = wire(event, payload)
     try:
         if sockets is None:
             with redis.pipeline(transaction=False) as pipe:
@@ -321,6 +331,7 @@ class Sent(NamedTuple):
     participant_ids: list
     published: bool = False
     sockets: dict | None = None  # presence, read with the flood limit: {user id: [socket keys]}
+    pushed: Wire | None = None  # the message as it was pushed, once published by this send
 
 
 # One round trip stores a message: who is in the conversation (the sender must be), the insert (once
@@ -440,33 +451,38 @@ def post(user, conversation_id, body, attachment_ids, client_id, vouch=None, ski
             lock = _ordering[conversation_id] = threading.Lock()
     with lock:
         sent = send(user, conversation_id, body, attachment_ids, client_id, vouch)
-        deliver(sent, skip_sid)  # a RedisError: stored, not published; the caller refuses, the client sends again
-    return sent
+        pushed = deliver(sent, skip_sid)  # a RedisError: stored, not published; refused, the client sends again
+    return sent if pushed is None else sent._replace(pushed=pushed)
 
 
 def deliver(sent, skip_sid=None):
     """Publish `sent` unless it is known to be published: a new message, or one stored by a send whose
-    process died (or whose Redis failed) before it was published, when its client sends it again."""
+    process died (or whose Redis failed) before it was published, when its client sends it again. Returns
+    what was pushed (the message's `Wire`), or None."""
     if sent.created or not sent.published:
-        publish(sent, skip_sid)
+        return publish(sent, skip_sid)
+    return None
 
 
 def publish(sent, skip_sid=None):
     """Tell the participants of a message: live to every socket of theirs (but `skip_sid`), and once per
     burst on their notification channel to those who are away; then mark it published (a later send of
-    the same `client_id` then publishes nothing). Raises RedisError when it could not be published."""
+    the same `client_id` then publishes nothing). Raises RedisError when it could not be published; returns
+    the message as it was pushed (its `Wire`)."""
     view, user_ids = sent.message, sent.participant_ids
     mark = _published_key(view["id"])
-    sockets = _emit("message:new", view, user_ids, skip_sid, then=lambda pipe: pipe.set(mark, 1, ex=PUBLISHED_TTL),
+    pushed = wire("message:new", view)
+    sockets = _emit("message:new", pushed, user_ids, skip_sid, then=lambda pipe: pipe.set(mark, 1, ex=PUBLISHED_TTL),
                     sockets=sent.sockets)
     if sockets is None:  # presence unreadable: sent to every process, not marked
-        return
+        return pushed
     others = [user_id for user_id in user_ids if user_id != view["sender_id"] and user_id not in sockets]
     for user_id in others:
         if redis.set(_burst_key(view["conversation_id"], user_id), view["id"], nx=True,
                      ex=current_app.config["CHAT_NOTIFY_BURST_SECONDS"]):
             enqueue("default", tasks.tell_unread, view["conversation_id"], user_id, view["id"],
                     delay=current_app.config["CHAT_NOTIFY_DELAY_SECONDS"])
+    return pushed
 
 
 def _published_key(message_id):
@@ -558,8 +574,9 @@ def typing(user, conversation_id, is_typing, vouch=None):
 
 
 def announce_typing(user_id, conversation_id, is_typing, participant_ids=None, sockets=None):
-    payload = {"conversation_id": conversation_id, "user_id": user_id, "is_typing": is_typing,
-               "expires_in": current_app.config["CHAT_TYPING_SECONDS"] if is_typing else 0}
+    """Tell the others; returns the payload as they get it (a `Wire`, the typist's ack too)."""
+    payload = wire("typing", {"conversation_id": conversation_id, "user_id": user_id, "is_typing": is_typing,
+                              "expires_in": current_app.config["CHAT_TYPING_SECONDS"] if is_typing else 0})
     others = [member for member in participant_ids or members(conversation_id) if member != user_id]
     _emit("typing", payload, others, sockets=sockets)
     return payload
