@@ -57,6 +57,13 @@ def script(source):
     return scripts[source]
 
 
+def in_transaction():
+    """Whether the session has a transaction under way. Unlike `db.session().in_transaction()`, it makes no
+    session when this context has none yet (a socket event's context often never needs one: making it,
+    then closing it at teardown, costs more than the statement the event runs)."""
+    return db.session.registry.has() and db.session().in_transaction()
+
+
 def each_statement_commits():
     """From here to the session's next commit, each statement commits on its own (PostgreSQL autocommit):
     no BEGIN, COMMIT or ROLLBACK round trip, and a row an UPDATE locks is free again as soon as that

@@ -23,7 +23,7 @@ from casting.auditions import visible as visible_audition
 from casting.auth import principal
 from casting.kernel import throttle
 from casting.kernel.errors import ApiError, Codes
-from casting.kernel.extensions import at_once, db, redis, socketio
+from casting.kernel.extensions import at_once, db, in_transaction, redis, socketio
 from casting.kernel.idempotency import alone
 from casting.kernel.jobs import enqueue
 from casting.kernel.pagination import paginate
@@ -416,7 +416,7 @@ def send(user, conversation_id, body, attachment_ids, client_id, vouch=None):
         safety.flag_automatically(FlagTarget.MESSAGE, message_id, user.id, warning)
     view = dict(id=message_id, conversation_id=conversation_id, sender_id=user.id, is_verified=bool(row.is_verified),
                 body=body, attachments=claimed, client_id=client_id, safety=warning, created_at=now, read_by=[])
-    if db.session().in_transaction():
+    if in_transaction():
         db.session.commit()
     if warning:
         enqueue("default", tasks.send_safety_tips, message_id)
