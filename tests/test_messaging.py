@@ -1,5 +1,6 @@
 """Messaging over REST (CONTRACT §6): conversations, history, receipts, attachments, offline notice."""
 import io
+import logging
 import threading
 import time
 import uuid
@@ -417,6 +418,46 @@ def test_a_message_is_one_statement_that_commits_on_its_own(app, client, people)
     assert trips.count == 1 and "INSERT INTO message_reads" in trips.sent[0]
     with app.app_context():
         assert db.session.scalar(select(db.func.count(Message.id)).where(Message.body.is_not(None))) == 2
+
+
+def test_a_connecting_socket_s_process_remembers_its_conversations_participants(app, client, people):
+    """The connect's one statement for the contacts also gives each conversation's participants: the
+    socket's first message in a conversation is then the one statement, with no lookup before it."""
+    from tests.test_hot_path import RoundTrips
+    conversation_id = start(client, people["cd"], people["asha"]).json["id"]
+    start(client, people["ravi"], people["asha"])
+    with app.app_context():
+        engine = db.engine
+        with RoundTrips(engine) as trips:
+            assert sorted(services.contacts(people["asha"][1], remember=True)) == sorted(
+                [people["cd"][1], people["ravi"][1]])
+    assert trips.count == 1
+    with RoundTrips(engine) as trips:
+        assert send(client, people["asha"], conversation_id, "first words").status_code == 201
+    assert trips.count == 1 and "INSERT INTO messages" in trips.sent[0]
+
+
+def test_the_one_statement_is_logged_when_slow_and_a_lost_connection_is_thrown_away(make_app, people, caplog):
+    """`at_once` runs on psycopg itself: what the engine's hooks did for it still happens."""
+    app = make_app(SLOW_QUERY_MS=0, DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0)  # one pooled connection: the one killed
+    client = app.test_client()
+    conversation_id = start(client, people["cd"], people["asha"]).json["id"]
+    send(client, people["cd"], conversation_id, "warm")
+    with caplog.at_level(logging.INFO):
+        assert send(client, people["cd"], conversation_id, "logged").status_code == 201
+    slow = [record for record in caplog.records if record.getMessage() == "slow query"]
+    assert any("INSERT INTO messages" in record.statement for record in slow)
+    assert all("logged" not in record.statement for record in slow)  # the text, never the parameters
+    with app.app_context():
+        fairy = db.engine.raw_connection()  # the pool's one connection: its server process ends meanwhile
+        url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(url, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", [fairy.driver_connection.info.backend_pid])
+        fairy.close()
+        with pytest.raises(psycopg.OperationalError):
+            services.at_once(services._MEMBERS, {"conversation_id": conversation_id})
+        assert [row.user_id for row in services.at_once(services._MEMBERS, {"conversation_id": conversation_id})] \
+            == sorted([people["cd"][1], people["asha"][1]])
 
 
 def test_a_retry_is_neither_counted_nor_refused_by_the_flood_limit(make_app, people):
