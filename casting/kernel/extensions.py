@@ -16,6 +16,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase
 from werkzeug.local import LocalProxy
 
+from casting.kernel.observability import note_statement
 from casting.kernel.openapi import CastingApi
 
 NAMING_CONVENTION = {
@@ -112,7 +113,6 @@ def at_once(statement, params):
         finally:
             if not connection.broken:
                 connection.autocommit = False
-        from casting.kernel.observability import note_statement
         note_statement(sql, (time.perf_counter() - started) * 1000, app.config["SLOW_QUERY_MS"])
         return rows
     finally:
