@@ -318,6 +318,24 @@ def test_someone_away_hears_once_per_burst_on_their_channel(make_app, people):
     assert len(told()) == 2
 
 
+def test_an_away_participant_s_burst_is_counted_in_the_publish_s_round_trip(app, client, people, monkeypatch):
+    """Whoever is away costs no round trip of their own: their burst's key is set in the one pipeline that
+    publishes the message and marks it published."""
+    import redis.connection
+
+    sent, send_packed = [], redis.connection.AbstractConnection.send_packed_command
+
+    def recording(connection, command, *args, **kwargs):
+        sent.append(b"".join(command) if isinstance(command, (list, tuple)) else bytes(command))
+        return send_packed(connection, command, *args, **kwargs)
+    conversation_id = start(client, people["cd"], people["asha"]).json["id"]
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", recording)
+    assert send(client, people["cd"], conversation_id, "are you there?").status_code == 201
+    [publish] = [packet for packet in sent if b"casting:chat:published:" in packet]
+    assert f"casting:chat:burst:{conversation_id}:{people['asha'][1]}".encode() in publish
+    assert not [packet for packet in sent if b"casting:chat:burst:" in packet and packet is not publish]
+
+
 def test_a_message_read_before_the_notice_is_due_sends_nothing(make_app, people):
     app = make_app(CHAT_NOTIFY_DELAY_SECONDS=0)
     client = app.test_client()

@@ -68,7 +68,7 @@ def wire(event, payload):
 def _emit(event, payload, user_ids, skip_sid=None, then=None, sockets=None):
     """Send a live event to the sockets of `user_ids`: one Redis round trip finds where they are
     connected (unless the caller read `sockets` already), one more publishes it to those processes
-    only, with `then(pipe)`'s commands."""
+    only, with the commands `then(pipe, sockets)` queues (it may return a function, given their replies)."""
     user_ids = list(dict.fromkeys(user_ids))
     if not user_ids and then is None:
         return {}
@@ -83,17 +83,19 @@ def _emit(event, payload, user_ids, skip_sid=None, then=None, sockets=None):
         if user_ids:
             socketio.emit(event, payload, namespace=NAMESPACE, to=[user_room(u) for u in user_ids], skip_sid=skip_sid)
         return None
-    _deliver(event, payload, fanout.plan(user_ids, sockets, user_room), skip_sid, then)
+    _deliver(event, payload, fanout.plan(user_ids, sockets, user_room), skip_sid, then, sockets)
     return sockets
 
 
-def _deliver(event, payload, targets, skip_sid=None, then=None):
+def _deliver(event, payload, targets, skip_sid=None, then=None, sockets=None):
     with redis.pipeline(transaction=False) as pipe:
         local = fanout.emit(pipe, event, payload, NAMESPACE, targets, skip_sid)
-        if then is not None:
-            then(pipe)
-        pipe.execute()
+        published = len(pipe)
+        settle = then(pipe, sockets) if then is not None else None
+        replies = pipe.execute()
     local()
+    if settle is not None:
+        settle(replies[published:])
 
 
 def _invalid(field, message):
@@ -466,23 +468,29 @@ def deliver(sent, skip_sid=None):
 
 def publish(sent, skip_sid=None):
     """Tell the participants of a message: live to every socket of theirs (but `skip_sid`), and once per
-    burst on their notification channel to those who are away; then mark it published (a later send of
-    the same `client_id` then publishes nothing). Raises RedisError when it could not be published; returns
-    the message as it was pushed (its `Wire`)."""
+    burst on their notification channel to those who are away; and mark it published (a later send of
+    the same `client_id` then publishes nothing). One Redis round trip: the publishes, the away
+    participants' bursts and the mark (the notices are queued after it). Raises RedisError when it could
+    not be published; returns the message as it was pushed (its `Wire`)."""
     view, user_ids = sent.message, sent.participant_ids
-    mark = _published_key(view["id"])
     pushed = wire("message:new", view)
-    sockets = _emit("message:new", pushed, user_ids, skip_sid, then=lambda pipe: pipe.set(mark, 1, ex=PUBLISHED_TTL),
-                    sockets=sent.sockets)
-    if sockets is None:  # presence unreadable: sent to every process, not marked
-        return pushed
-    others = [user_id for user_id in user_ids if user_id != view["sender_id"] and user_id not in sockets]
-    for user_id in others:
-        if redis.set(_burst_key(view["conversation_id"], user_id), view["id"], nx=True,
-                     ex=current_app.config["CHAT_NOTIFY_BURST_SECONDS"]):
-            enqueue("default", tasks.tell_unread, view["conversation_id"], user_id, view["id"],
-                    delay=current_app.config["CHAT_NOTIFY_DELAY_SECONDS"])
-    return pushed
+
+    def then(pipe, sockets):  # in the publish's round trip: each away participant's burst, and the mark
+        away = [user_id for user_id in user_ids if user_id != view["sender_id"] and user_id not in sockets]
+        for user_id in away:
+            pipe.set(_burst_key(view["conversation_id"], user_id), view["id"], nx=True,
+                     ex=current_app.config["CHAT_NOTIFY_BURST_SECONDS"])
+        pipe.set(_published_key(view["id"]), 1, ex=PUBLISHED_TTL)
+
+        def settle(replies):  # whoever's burst this message began hears of it once, on their channel
+            for user_id, began in zip(away, replies):
+                if began:
+                    enqueue("default", tasks.tell_unread, view["conversation_id"], user_id, view["id"],
+                            delay=current_app.config["CHAT_NOTIFY_DELAY_SECONDS"])
+        return settle
+
+    _emit("message:new", pushed, user_ids, skip_sid, then=then, sockets=sent.sockets)  # presence unreadable:
+    return pushed  # sent to every process, not marked, no one told on their channel
 
 
 def _published_key(message_id):
@@ -548,8 +556,9 @@ def mark_read(user, conversation_id, message_id, skip_sid=None, vouch=None):
     receipt = {"conversation_id": conversation_id, "user_id": user.id, "message_id": row.position,
                "read_at": row.read_at}
     if row.moved:
-        _emit("message:read", receipt, user_ids, skip_sid, sockets=sockets,
-              then=lambda pipe: pipe.delete(_burst_key(conversation_id, user.id)))
+        def then(pipe, sockets):  # the reader's burst ends with the publish
+            pipe.delete(_burst_key(conversation_id, user.id))
+        _emit("message:read", receipt, user_ids, skip_sid, sockets=sockets, then=then)
     return receipt
 
 
