@@ -236,7 +236,7 @@ def test_errors_are_acked_as_the_envelope(servers, people, client, chat, app, re
     conversation_id = conversation(client, cd, asha)
     stranger = chat(servers[0], outsider[0])
     refused = stranger.call("message:send", {"conversation_id": conversation_id, "body": "hi", "client_id": "x"})
-    assert refused["code"] == "MESSAGE_001" and "requestId" in refused
+    assert refused["code"] == "MESSAGE_001" and isinstance(refused["requestId"], str) and refused["requestId"]
     assert stranger.call("message:read", {"conversation_id": conversation_id, "message_id": 1})["code"] == "MESSAGE_001"
     assert stranger.call("typing", {"conversation_id": conversation_id, "is_typing": True})["code"] == "MESSAGE_001"
     invalid = stranger.call("message:send", {"conversation_id": "nine"})

@@ -1,5 +1,6 @@
 """Messaging over REST (CONTRACT §6): conversations, history, receipts, attachments, offline notice."""
 import io
+import logging
 import threading
 import time
 import uuid
@@ -317,6 +318,24 @@ def test_someone_away_hears_once_per_burst_on_their_channel(make_app, people):
     assert len(told()) == 2
 
 
+def test_an_away_participant_s_burst_is_counted_in_the_publish_s_round_trip(app, client, people, monkeypatch):
+    """Whoever is away costs no round trip of their own: their burst's key is set in the one pipeline that
+    publishes the message and marks it published."""
+    import redis.connection
+
+    sent, send_packed = [], redis.connection.AbstractConnection.send_packed_command
+
+    def recording(connection, command, *args, **kwargs):
+        sent.append(b"".join(command) if isinstance(command, (list, tuple)) else bytes(command))
+        return send_packed(connection, command, *args, **kwargs)
+    conversation_id = start(client, people["cd"], people["asha"]).json["id"]
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", recording)
+    assert send(client, people["cd"], conversation_id, "are you there?").status_code == 201
+    [publish] = [packet for packet in sent if b"casting:chat:published:" in packet]
+    assert f"casting:chat:burst:{conversation_id}:{people['asha'][1]}".encode() in publish
+    assert not [packet for packet in sent if b"casting:chat:burst:" in packet and packet is not publish]
+
+
 def test_a_message_read_before_the_notice_is_due_sends_nothing(make_app, people):
     app = make_app(CHAT_NOTIFY_DELAY_SECONDS=0)
     client = app.test_client()
@@ -417,6 +436,46 @@ def test_a_message_is_one_statement_that_commits_on_its_own(app, client, people)
     assert trips.count == 1 and "INSERT INTO message_reads" in trips.sent[0]
     with app.app_context():
         assert db.session.scalar(select(db.func.count(Message.id)).where(Message.body.is_not(None))) == 2
+
+
+def test_a_connecting_socket_s_process_remembers_its_conversations_participants(app, client, people):
+    """The connect's one statement for the contacts also gives each conversation's participants: the
+    socket's first message in a conversation is then the one statement, with no lookup before it."""
+    from tests.test_hot_path import RoundTrips
+    conversation_id = start(client, people["cd"], people["asha"]).json["id"]
+    start(client, people["ravi"], people["asha"])
+    with app.app_context():
+        engine = db.engine
+        with RoundTrips(engine) as trips:
+            assert sorted(services.contacts(people["asha"][1], remember=True)) == sorted(
+                [people["cd"][1], people["ravi"][1]])
+    assert trips.count == 1
+    with RoundTrips(engine) as trips:
+        assert send(client, people["asha"], conversation_id, "first words").status_code == 201
+    assert trips.count == 1 and "INSERT INTO messages" in trips.sent[0]
+
+
+def test_the_one_statement_is_logged_when_slow_and_a_lost_connection_is_thrown_away(make_app, people, caplog):
+    """`at_once` runs on psycopg itself: what the engine's hooks did for it still happens."""
+    app = make_app(SLOW_QUERY_MS=0, DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0)  # one pooled connection: the one killed
+    client = app.test_client()
+    conversation_id = start(client, people["cd"], people["asha"]).json["id"]
+    send(client, people["cd"], conversation_id, "warm")
+    with caplog.at_level(logging.INFO):
+        assert send(client, people["cd"], conversation_id, "logged").status_code == 201
+    slow = [record for record in caplog.records if record.getMessage() == "slow query"]
+    assert any("INSERT INTO messages" in record.statement for record in slow)
+    assert all("logged" not in record.statement for record in slow)  # the text, never the parameters
+    with app.app_context():
+        fairy = db.engine.raw_connection()  # the pool's one connection: its server process ends meanwhile
+        url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(url, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", [fairy.driver_connection.info.backend_pid])
+        fairy.close()
+        with pytest.raises(psycopg.OperationalError):
+            services.at_once(services._MEMBERS, {"conversation_id": conversation_id})
+        assert [row.user_id for row in services.at_once(services._MEMBERS, {"conversation_id": conversation_id})] \
+            == sorted([people["cd"][1], people["asha"][1]])
 
 
 def test_a_retry_is_neither_counted_nor_refused_by_the_flood_limit(make_app, people):

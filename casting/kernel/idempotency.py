@@ -25,7 +25,7 @@ from sqlalchemy import DateTime, Integer, String, UniqueConstraint, delete, even
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from casting.kernel.errors import ApiError, Codes
-from casting.kernel.extensions import db, each_statement_commits
+from casting.kernel.extensions import db, each_statement_commits, in_transaction
 from casting.kernel.jobs import periodic
 from casting.kernel.pii import EncryptedString
 
@@ -127,7 +127,7 @@ def autocommit_unless_keyed():
 def alone():
     """Whether a write may commit on its own now (`casting.kernel.extensions.at_once`): no Idempotency-Key's
     record must commit with it, and the session has no transaction of its own under way."""
-    return (not has_request_context() or g.get("idempotency") is None) and not db.session().in_transaction()
+    return (not has_request_context() or g.get("idempotency") is None) and not in_transaction()
 
 
 def _oldest():

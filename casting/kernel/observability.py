@@ -164,10 +164,13 @@ def log_slow_queries(engine, threshold_ms):
 
     @event.listens_for(engine, "after_cursor_execute")
     def _finish(conn, cursor, statement, parameters, context, executemany):
-        elapsed_ms = (time.perf_counter() - conn.info["query_started"].pop()) * 1000
-        if elapsed_ms >= threshold_ms:
-            log.warning("slow query", extra={"duration_ms": round(elapsed_ms, 1),
-                                             "statement": statement[:2000]})
+        note_statement(statement, (time.perf_counter() - conn.info["query_started"].pop()) * 1000, threshold_ms)
+
+
+def note_statement(statement, elapsed_ms, threshold_ms):
+    """Log `statement` (its text, never its parameters) when it took `threshold_ms` or more."""
+    if elapsed_ms >= threshold_ms:
+        log.warning("slow query", extra={"duration_ms": round(elapsed_ms, 1), "statement": statement[:2000]})
 
 
 def tracing_requested():
@@ -250,6 +253,7 @@ def configure_tracing(app, engine):
     FlaskInstrumentor().instrument_app(app, tracer_provider=provider, response_hook=_redact_span,
                                        excluded_urls="/api/health$,/metrics")
     SQLAlchemyInstrumentor().instrument(engine=engine, tracer_provider=provider)
+    app.extensions["casting_traced"] = True  # `at_once` then runs its statements through SQLAlchemy too
     RedisInstrumentor().instrument(tracer_provider=provider)
     return provider
 

@@ -4,7 +4,7 @@ import re
 import uuid
 from typing import NamedTuple
 
-from flask import g, has_request_context, request
+from flask import g, has_app_context, has_request_context, request
 
 _SANE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -15,9 +15,10 @@ def sane_or_new(offered):
 
 
 def request_id():
-    """The current request's id (one per request), or None outside a request."""
+    """The current request's id (one per request), or None outside a request. A Socket.IO event, handled in
+    an application context of its own, sets `g.request_id` itself."""
     if not has_request_context():
-        return None
+        return g.get("request_id") if has_app_context() else None
     if "request_id" not in g:
         g.request_id = sane_or_new(request.headers.get("X-Request-ID", ""))
     return g.request_id

@@ -14,12 +14,11 @@ that ending the session disconnects them wherever they are.
 """
 import logging
 import time
-from functools import wraps
 
 import gevent.lock
 
 import jwt as pyjwt
-from flask import current_app, request, session
+from flask import current_app, g, request, session
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_socketio import ConnectionRefusedError, emit, join_room
@@ -30,6 +29,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from casting.auth import Principal, on_revoke, resolve
 from casting.kernel.errors import ApiError, Codes, envelope, flatten_messages
 from casting.kernel.extensions import db, redis, socketio
+from casting.kernel.requestid import sane_or_new
 from casting.messaging import fanout, presence, services
 from casting.messaging.schemas import (MessageSchema, ReceiptSchema, SocketMessageSchema, SocketReadSchema,
                                        TypingSchema, TypingStateSchema)
@@ -88,7 +88,7 @@ def _connect(auth):
     join_room(services.user_room(user.id))
     _sockets[request.sid] = user.id
     _start_heartbeat()
-    people = services.contacts(user.id)
+    people = services.contacts(user.id, remember=True)
     with redis.pipeline(transaction=True) as pipe:  # one round trip: count the socket, find the contacts'
         pipe.sadd(_session_sockets(auth_session), request.sid)  # kept no longer than the session can live
         pipe.expire(_session_sockets(auth_session), current_app.config["JWT_REFRESH_TOKEN_EXPIRES"])
@@ -126,16 +126,16 @@ def end_session_sockets(auth_session):
     redis.delete(_session_sockets(auth_session))
 
 
-def _refused(error, vouch):
-    """The ack of an event refused with `error`; AUTH_005 instead when the socket's sign-in ended (it is
-    then disconnected, once the ack has gone out)."""
+def _refused(error, vouch, sid):
+    """The ack of an event refused with `error`; AUTH_005 instead when the socket's sign-in ended (socket
+    `sid` is then disconnected, once the ack has gone out)."""
     try:
         if error.error != Codes.AUTH_REVOKED:
             vouch.check()  # an event refused before its sign-in was checked: was it?
     except ApiError as ended:
         error = ended
     if error.error == Codes.AUTH_REVOKED:
-        socketio.start_background_task(_cut_off, request.sid)
+        socketio.start_background_task(_cut_off, sid)
     return envelope(error.error, error.message, error.details)
 
 
@@ -160,68 +160,90 @@ def busy():
 
 def chat_event(schema, ack):
     """Check the sender and the payload, run the handler, and ack its result (dumped with `ack`) or the
-    error envelope. Both schemas are kept on the handler for the AsyncAPI document."""
+    error envelope. Both schemas are kept on the handler for the AsyncAPI document.
+
+    The handler is called as python-socketio calls it, with the socket id and the payload, inside an
+    application context only: not through Flask-SocketIO's per-event wrapper, which builds a request
+    context from a copy of the handshake's environ for every event (a werkzeug request, a URL adapter,
+    the session swapped in, the request teardown) that these events do not use. What they do use is
+    taken from the socket itself: its id, and the session `on_connect` filled (who signed in, and the
+    sign-in session, checked again by `Vouch` on the event's first Redis round trip). An error's
+    envelope gets a request id of its own, or the handshake's `X-Request-ID` when it sent a sane one,
+    as before."""
     def decorate(handler):
-        @wraps(handler)
-        def wrapper(data=None):
-            if not _slot():
-                return busy()
-            vouch = services.Vouch(session["auth_session"], session["user_id"])
-            try:
-                loaded = schema.load(data if isinstance(data, dict) else {})
-                return ack.dump(handler(session["principal"], loaded, vouch))
-            except ValidationError as error:
-                return envelope(Codes.VALIDATION, details={"fields": flatten_messages(error.messages)})
-            except ApiError as error:
-                db.session.rollback()
-                return _refused(error, vouch)
-            except (PoolTimeout, RedisError):
-                db.session.rollback()
-                log.warning("chat event refused: busy", extra={"event": handler.__name__})
-                return busy()
-            except Exception:
-                db.session.rollback()
-                log.exception("chat event failed", extra={"event": handler.__name__})
-                return envelope(Codes.SERVER_ERROR)
-            finally:
-                _slots[0].release()
+        def wrapper(sid, data=None):
+            environ = socketio.server.get_environ(sid, namespace=NAMESPACE)
+            if not environ or "saved_session" not in environ:
+                return None  # a socket this process no longer holds (Flask-SocketIO answers nothing too)
+            with environ["flask.app"].app_context():
+                g.request_id = sane_or_new(environ.get("HTTP_X_REQUEST_ID", ""))
+                return _run(handler, schema, ack, sid, environ["saved_session"], data)
+        wrapper.__name__ = wrapper.__qualname__ = handler.__name__
+        wrapper.__doc__, wrapper.__wrapped__ = handler.__doc__, handler
         wrapper.payload_schema, wrapper.ack_schema = type(schema), type(ack)
         return wrapper
     return decorate
 
 
+def _run(handler, schema, ack, sid, session, data):
+    if not _slot():
+        return busy()
+    vouch = services.Vouch(session["auth_session"], session["user_id"])
+    try:
+        loaded = schema.load(data if isinstance(data, dict) else {})
+        result = handler(session["principal"], loaded, vouch, sid)
+        return result if isinstance(result, services.Wire) else ack.dump(result)
+    except ValidationError as error:
+        return envelope(Codes.VALIDATION, details={"fields": flatten_messages(error.messages)})
+    except ApiError as error:
+        db.session.rollback()
+        return _refused(error, vouch, sid)
+    except (PoolTimeout, RedisError):
+        db.session.rollback()
+        log.warning("chat event refused: busy", extra={"event": handler.__name__})
+        return busy()
+    except Exception:
+        db.session.rollback()
+        log.exception("chat event failed", extra={"event": handler.__name__})
+        return envelope(Codes.SERVER_ERROR)
+    finally:
+        _slots[0].release()
+
+
 @chat_event(SocketMessageSchema(), MessageSchema())
-def on_send(user, data, vouch):
+def on_send(user, data, vouch, sid):
     sent = services.post(user, data["conversation_id"], data.get("body"), data["attachment_ids"], data["client_id"],
-                         vouch, skip_sid=request.sid)
+                         vouch, skip_sid=sid)
     if sent.created:
-        _typing.pop((request.sid, data["conversation_id"]), None)
-    return sent.message
+        _typing.pop((sid, data["conversation_id"]), None)
+    return sent.message if sent.pushed is None else sent.pushed  # the push's JSON is the ack's: dumped once
 
 
 @chat_event(SocketReadSchema(), ReceiptSchema())
-def on_read(user, data, vouch):
-    return services.mark_read(user, data["conversation_id"], data["message_id"], request.sid, vouch)
+def on_read(user, data, vouch, sid):
+    return services.mark_read(user, data["conversation_id"], data["message_id"], sid, vouch)
 
 
 @chat_event(TypingSchema(), TypingStateSchema())
-def on_typing(user, data, vouch):
+def on_typing(user, data, vouch, sid):
     payload = services.typing(user, data["conversation_id"], data["is_typing"], vouch)
-    key = (request.sid, data["conversation_id"])
+    key = (sid, data["conversation_id"])
     if data["is_typing"]:
+        watched = key in _typing  # a renewal moves the deadline its indicator's watcher sleeps towards
         _typing[key] = time.monotonic() + payload["expires_in"]
-        socketio.start_background_task(_lapse, current_app._get_current_object(), key, user.id,
-                                       payload["expires_in"])
+        if not watched:
+            socketio.start_background_task(_lapse, current_app._get_current_object(), key, user.id)
     else:
         _typing.pop(key, None)
     return payload
 
 
-def _lapse(app, key, user_id, seconds):
-    """Send `is_typing: false` for an indicator nobody renewed or ended in time."""
-    socketio.sleep(seconds)
-    deadline = _typing.get(key)
-    if deadline is None or deadline > time.monotonic():
+def _lapse(app, key, user_id):
+    """Send `is_typing: false` for an indicator nobody renewed or ended in time: one watcher per indicator,
+    however often it is renewed (a client sends `true` every few seconds while its user types)."""
+    while (deadline := _typing.get(key)) is not None and (left := deadline - time.monotonic()) > 0:
+        socketio.sleep(left)
+    if deadline is None:  # ended meanwhile (`is_typing: false`, a message, a disconnect)
         return
     del _typing[key]
     with app.app_context():
@@ -250,7 +272,8 @@ def _beat(app):
 
 def register(sockets):
     """The `/chat` namespace's handlers, on this app's Socket.IO server; a revoked session's sockets close."""
-    for event, handler in (("connect", on_connect), ("disconnect", on_disconnect), ("message:send", on_send),
-                           ("message:read", on_read), ("typing", on_typing)):
-        sockets.on_event(event, handler, namespace=NAMESPACE)
+    for event, handler in (("connect", on_connect), ("disconnect", on_disconnect)):
+        sockets.on_event(event, handler, namespace=NAMESPACE)  # in a request context: join_room, the session
+    for event, handler in (("message:send", on_send), ("message:read", on_read), ("typing", on_typing)):
+        sockets.server.on(event, handler, namespace=NAMESPACE)  # straight to python-socketio (see chat_event)
     on_revoke(end_session_sockets)

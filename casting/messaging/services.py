@@ -23,7 +23,7 @@ from casting.auditions import visible as visible_audition
 from casting.auth import principal
 from casting.kernel import throttle
 from casting.kernel.errors import ApiError, Codes
-from casting.kernel.extensions import at_once, db, redis, socketio
+from casting.kernel.extensions import at_once, db, in_transaction, redis, socketio
 from casting.kernel.idempotency import alone
 from casting.kernel.jobs import enqueue
 from casting.kernel.pagination import paginate
@@ -39,6 +39,7 @@ NAMESPACE = "/chat"
 MAX_CONTACTS = 2000
 MEMBERS_TTL = 600  # who is in a conversation never changes; only an account's deletion takes someone out
 MEMBERS_CACHED = 10000
+MEMBERS_WARM = 100  # conversations whose participants a connecting socket's process remembers at once
 # What the server pushes on `/chat`, and the schema of each payload (the AsyncAPI document lists these).
 EVENTS = {"message:new": MessageSchema(), "message:read": ReceiptSchema(), "typing": TypingStateSchema(),
           "presence": PresenceSchema()}
@@ -54,14 +55,24 @@ def user_room(user_id):
     return f"user:{user_id}"
 
 
+class Wire(dict):
+    """An event's payload as it goes out, dumped with its schema once: a socket's ack and the push to the
+    others are the same JSON, and `chat_event` acks a `Wire` as it is."""
+
+
+def wire(event, payload):
+    """`payload` dumped with the schema of `event` (unless it is a `Wire` already)."""
+    return payload if isinstance(payload, Wire) else Wire(EVENTS[event].dump(payload))
+
+
 def _emit(event, payload, user_ids, skip_sid=None, then=None, sockets=None):
     """Send a live event to the sockets of `user_ids`: one Redis round trip finds where they are
     connected (unless the caller read `sockets` already), one more publishes it to those processes
-    only, with `then(pipe)`'s commands."""
+    only, with the commands `then(pipe, sockets)` queues (it may return a function, given their replies)."""
     user_ids = list(dict.fromkeys(user_ids))
     if not user_ids and then is None:
         return {}
-    payload = EVENTS[event].dump(payload)
+    payload = wire(event, payload)
     try:
         if sockets is None:
             with redis.pipeline(transaction=False) as pipe:
@@ -72,17 +83,19 @@ def _emit(event, payload, user_ids, skip_sid=None, then=None, sockets=None):
         if user_ids:
             socketio.emit(event, payload, namespace=NAMESPACE, to=[user_room(u) for u in user_ids], skip_sid=skip_sid)
         return None
-    _deliver(event, payload, fanout.plan(user_ids, sockets, user_room), skip_sid, then)
+    _deliver(event, payload, fanout.plan(user_ids, sockets, user_room), skip_sid, then, sockets)
     return sockets
 
 
-def _deliver(event, payload, targets, skip_sid=None, then=None):
+def _deliver(event, payload, targets, skip_sid=None, then=None, sockets=None):
     with redis.pipeline(transaction=False) as pipe:
         local = fanout.emit(pipe, event, payload, NAMESPACE, targets, skip_sid)
-        if then is not None:
-            then(pipe)
-        pipe.execute()
+        published = len(pipe)
+        settle = then(pipe, sockets) if then is not None else None
+        replies = pipe.execute()
     local()
+    if settle is not None:
+        settle(replies[published:])
 
 
 def _invalid(field, message):
@@ -108,6 +121,9 @@ def _members_query(conversation_id):
     return select(Participant.user_id).where(Participant.conversation_id == conversation_id)
 
 
+_MEMBERS = text("SELECT user_id FROM conversation_participants WHERE conversation_id = :conversation_id")
+
+
 def members(conversation_id):
     return db.session.scalars(_members_query(conversation_id)).all()
 
@@ -127,7 +143,7 @@ def members_cached(conversation_id):
         if len(_members_seen) >= MEMBERS_CACHED:
             _members_seen.clear()
         if alone():  # one statement on its own: no BEGIN or ROLLBACK round trip
-            ids = [row.user_id for row in at_once(_members_query(conversation_id), {})]
+            ids = [row.user_id for row in at_once(_MEMBERS, {"conversation_id": conversation_id})]
         else:
             ids = members(conversation_id)
         seen = (now + MEMBERS_TTL, ids)
@@ -317,6 +333,7 @@ class Sent(NamedTuple):
     participant_ids: list
     published: bool = False
     sockets: dict | None = None  # presence, read with the flood limit: {user id: [socket keys]}
+    pushed: Wire | None = None  # the message as it was pushed, once published by this send
 
 
 # One round trip stores a message: who is in the conversation (the sender must be), the insert (once
@@ -401,7 +418,7 @@ def send(user, conversation_id, body, attachment_ids, client_id, vouch=None):
         safety.flag_automatically(FlagTarget.MESSAGE, message_id, user.id, warning)
     view = dict(id=message_id, conversation_id=conversation_id, sender_id=user.id, is_verified=bool(row.is_verified),
                 body=body, attachments=claimed, client_id=client_id, safety=warning, created_at=now, read_by=[])
-    if db.session().in_transaction():
+    if in_transaction():
         db.session.commit()
     if warning:
         enqueue("default", tasks.send_safety_tips, message_id)
@@ -436,33 +453,44 @@ def post(user, conversation_id, body, attachment_ids, client_id, vouch=None, ski
             lock = _ordering[conversation_id] = threading.Lock()
     with lock:
         sent = send(user, conversation_id, body, attachment_ids, client_id, vouch)
-        deliver(sent, skip_sid)  # a RedisError: stored, not published; the caller refuses, the client sends again
-    return sent
+        pushed = deliver(sent, skip_sid)  # a RedisError: stored, not published; refused, the client sends again
+    return sent if pushed is None else sent._replace(pushed=pushed)
 
 
 def deliver(sent, skip_sid=None):
     """Publish `sent` unless it is known to be published: a new message, or one stored by a send whose
-    process died (or whose Redis failed) before it was published, when its client sends it again."""
+    process died (or whose Redis failed) before it was published, when its client sends it again. Returns
+    what was pushed (the message's `Wire`), or None."""
     if sent.created or not sent.published:
-        publish(sent, skip_sid)
+        return publish(sent, skip_sid)
+    return None
 
 
 def publish(sent, skip_sid=None):
     """Tell the participants of a message: live to every socket of theirs (but `skip_sid`), and once per
-    burst on their notification channel to those who are away; then mark it published (a later send of
-    the same `client_id` then publishes nothing). Raises RedisError when it could not be published."""
+    burst on their notification channel to those who are away; and mark it published (a later send of
+    the same `client_id` then publishes nothing). One Redis round trip: the publishes, the away
+    participants' bursts and the mark (the notices are queued after it). Raises RedisError when it could
+    not be published; returns the message as it was pushed (its `Wire`)."""
     view, user_ids = sent.message, sent.participant_ids
-    mark = _published_key(view["id"])
-    sockets = _emit("message:new", view, user_ids, skip_sid, then=lambda pipe: pipe.set(mark, 1, ex=PUBLISHED_TTL),
-                    sockets=sent.sockets)
-    if sockets is None:  # presence unreadable: sent to every process, not marked
-        return
-    others = [user_id for user_id in user_ids if user_id != view["sender_id"] and user_id not in sockets]
-    for user_id in others:
-        if redis.set(_burst_key(view["conversation_id"], user_id), view["id"], nx=True,
-                     ex=current_app.config["CHAT_NOTIFY_BURST_SECONDS"]):
-            enqueue("default", tasks.tell_unread, view["conversation_id"], user_id, view["id"],
-                    delay=current_app.config["CHAT_NOTIFY_DELAY_SECONDS"])
+    pushed = wire("message:new", view)
+
+    def then(pipe, sockets):  # in the publish's round trip: each away participant's burst, and the mark
+        away = [user_id for user_id in user_ids if user_id != view["sender_id"] and user_id not in sockets]
+        for user_id in away:
+            pipe.set(_burst_key(view["conversation_id"], user_id), view["id"], nx=True,
+                     ex=current_app.config["CHAT_NOTIFY_BURST_SECONDS"])
+        pipe.set(_published_key(view["id"]), 1, ex=PUBLISHED_TTL)
+
+        def settle(replies):  # whoever's burst this message began hears of it once, on their channel
+            for user_id, began in zip(away, replies):
+                if began:
+                    enqueue("default", tasks.tell_unread, view["conversation_id"], user_id, view["id"],
+                            delay=current_app.config["CHAT_NOTIFY_DELAY_SECONDS"])
+        return settle
+
+    _emit("message:new", pushed, user_ids, skip_sid, then=then, sockets=sent.sockets)  # presence unreadable:
+    return pushed  # sent to every process, not marked, no one told on their channel
 
 
 def _published_key(message_id):
@@ -528,8 +556,9 @@ def mark_read(user, conversation_id, message_id, skip_sid=None, vouch=None):
     receipt = {"conversation_id": conversation_id, "user_id": user.id, "message_id": row.position,
                "read_at": row.read_at}
     if row.moved:
-        _emit("message:read", receipt, user_ids, skip_sid, sockets=sockets,
-              then=lambda pipe: pipe.delete(_burst_key(conversation_id, user.id)))
+        def then(pipe, sockets):  # the reader's burst ends with the publish
+            pipe.delete(_burst_key(conversation_id, user.id))
+        _emit("message:read", receipt, user_ids, skip_sid, sockets=sockets, then=then)
     return receipt
 
 
@@ -554,19 +583,38 @@ def typing(user, conversation_id, is_typing, vouch=None):
 
 
 def announce_typing(user_id, conversation_id, is_typing, participant_ids=None, sockets=None):
-    payload = {"conversation_id": conversation_id, "user_id": user_id, "is_typing": is_typing,
-               "expires_in": current_app.config["CHAT_TYPING_SECONDS"] if is_typing else 0}
+    """Tell the others; returns the payload as they get it (a `Wire`, the typist's ack too)."""
+    payload = wire("typing", {"conversation_id": conversation_id, "user_id": user_id, "is_typing": is_typing,
+                              "expires_in": current_app.config["CHAT_TYPING_SECONDS"] if is_typing else 0})
     others = [member for member in participant_ids or members(conversation_id) if member != user_id]
     _emit("typing", payload, others, sockets=sockets)
     return payload
 
 
-def contacts(user_id):
-    """Everyone who shares a conversation with the user (the people who see their presence)."""
-    theirs = select(Participant.conversation_id).where(Participant.user_id == user_id)
-    return db.session.scalars(select(Participant.user_id).distinct()
-                              .where(Participant.conversation_id.in_(theirs), Participant.user_id != user_id)
-                              .limit(MAX_CONTACTS)).all()
+# The user's conversations and who is in each, newest first (at most MAX_CONTACTS conversations).
+_CONVERSATIONS_OF = text("""
+SELECT p.conversation_id, array_agg(p.user_id ORDER BY p.user_id) AS ids
+FROM conversation_participants p
+WHERE p.conversation_id IN (SELECT conversation_id FROM conversation_participants WHERE user_id = :user_id)
+GROUP BY p.conversation_id ORDER BY p.conversation_id DESC LIMIT :most
+""")
+
+
+def contacts(user_id, remember=False):
+    """Everyone who shares a conversation with the user (the people who see their presence), at most
+    MAX_CONTACTS, from their newest MAX_CONTACTS conversations. With `remember` (a socket connecting),
+    the participants of the newest MEMBERS_WARM of them are remembered as `members_cached` would, from
+    the same statement: the socket's first message or receipt in each then needs no lookup of its own."""
+    params = {"user_id": user_id, "most": MAX_CONTACTS}
+    rows = at_once(_CONVERSATIONS_OF, params) if alone() else db.session.execute(_CONVERSATIONS_OF, params).all()
+    if remember and len(_members_seen) + MEMBERS_WARM <= MEMBERS_CACHED:
+        until = time.monotonic() + MEMBERS_TTL
+        for row in rows[:MEMBERS_WARM]:
+            _members_seen[row.conversation_id] = (until, list(row.ids))
+    people = {}
+    for row in rows:
+        people.update(dict.fromkeys(member for member in row.ids if member != user_id))
+    return list(people)[:MAX_CONTACTS]
 
 
 def announce_presence(user_id, online, people=None, sockets=None):
