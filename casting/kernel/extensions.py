@@ -12,7 +12,7 @@ from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from psycopg.rows import namedtuple_row
 from sqlalchemy import MetaData, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase
 from werkzeug.local import LocalProxy
 
@@ -109,7 +109,9 @@ def at_once(statement, params):
         except engine.dialect.loaded_dbapi.Error as error:
             if connection.broken:
                 fairy.invalidate(error)
-            raise
+            # as SQLAlchemy would raise it, so the app's handlers treat it alike (a database gone: 503)
+            raise DBAPIError.instance(sql, None, error, engine.dialect.loaded_dbapi.Error, hide_parameters=True,
+                                      connection_invalidated=connection.broken, dialect=engine.dialect) from error
         finally:
             if not connection.broken:
                 connection.autocommit = False
