@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import event, func, select, update
+from sqlalchemy.orm import Session
 
 from casting.calls.models import CastingCall, Submission
 from casting.kernel.extensions import db
@@ -351,6 +352,28 @@ def test_a_submission_is_two_statements_without_a_transaction_around_them(app, c
     made, sent = _statements(app, lambda: client.post(f"/api/calls/{free['id']}/submissions", json={}, headers=other))
     assert made.status_code == 201 and [autocommit for autocommit, _ in sent] == [True] * 2
     assert "FOR KEY SHARE" in sent[-1][1] and "UPDATE casting_calls" not in sent[-1][1]
+
+
+def test_a_submission_leaves_the_orm_session_alone(app, client, stage):
+    """Without an Idempotency-Key the two statements are Core statements on a pooled connection of their
+    own: the session begins no transaction (no ORM loading, bookkeeping or commit for them), and the answer
+    still carries the picked headshot and the call in brief."""
+    _, me = stage["talent"]("Asha")
+    call = stage["open_call"]()
+    begun = []
+
+    def began(session, transaction, connection):
+        begun.append(connection)
+
+    event.listen(Session, "after_begin", began)
+    try:
+        made = client.post(f"/api/calls/{call['id']}/submissions", json={}, headers=me)
+    finally:
+        event.remove(Session, "after_begin", began)
+    assert made.status_code == 201, made.json
+    assert begun == []
+    assert made.json["headshot"]["kind"] == "headshot" and made.json["call"]["id"] == call["id"]
+    assert made.json["call"]["is_open"] is True and made.json["status"] == "submitted"
 
 
 def test_a_keyed_submission_commits_with_its_key_and_a_retry_gets_the_first_answer(app, client, stage):

@@ -14,13 +14,14 @@ their deadline closed and tells those still waiting, once.
 """
 from datetime import datetime, timedelta, timezone
 from functools import cache
+from types import SimpleNamespace
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import Float, Integer, Text, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Float, Integer, Text, and_, bindparam, false, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager, joinedload, load_only
+from sqlalchemy.orm import contains_eager
 
 from casting import auditions
 from casting.auth import keep_for
@@ -28,8 +29,8 @@ from casting.calls import fit, tasks
 from casting.calls.models import (CallStatus, CastingCall, DigestSubscription, Eligibility, Submission,
                                   SubmissionNote, SubmissionStatus)
 from casting.kernel.errors import ApiError, Codes
-from casting.kernel.extensions import db, redis
-from casting.kernel.idempotency import autocommit_unless_keyed
+from casting.kernel.extensions import db, in_transaction, redis
+from casting.kernel.idempotency import statements
 from casting.kernel.jobs import enqueue
 from casting.kernel.jsonprovider import dumps_bytes
 from casting.productions import matching
@@ -117,25 +118,12 @@ def _is_shown(call):
             and productions.is_shown(call.production))
 
 
-def visible(call_id, user, lean=False):
-    """A call `user` may see; a hidden one is as good as missing (404). One query, whether shown included;
-    `lean` reads only what applying needs (of the role its name, of the production its title and owner),
-    with a statement built once."""
-    query = _lean_call() if lean else _joined().add_columns(shown().label("shown")).where(CastingCall.id == call_id)
-    found = db.session.execute(query, {"call_id": call_id} if lean else {}).first()
+def visible(call_id, user):
+    """A call `user` may see; a hidden one is as good as missing (404). One query, whether shown included."""
+    found = db.session.execute(_joined().add_columns(shown().label("shown")).where(CastingCall.id == call_id)).first()
     if found is None or not (found[1] or _manages(found[0], user)):
         raise ApiError(Codes.CALL_NOT_FOUND)
     return found[0]
-
-
-@cache
-def _lean_call():
-    """The statement of `visible(lean=True)`, built (and its cache key made) once: the call by `call_id`."""
-    return (select(CastingCall).join(CastingRole, CastingRole.id == CastingCall.role_id)
-            .join(Production, Production.id == CastingCall.production_id)
-            .options(contains_eager(CastingCall.role).load_only(CastingRole.name),
-                     contains_eager(CastingCall.production).load_only(Production.title, Production.owner_id))
-            .add_columns(shown().label("shown")).where(CastingCall.id == bindparam("call_id")))
 
 
 def _managed(call_id, user):
@@ -371,27 +359,46 @@ def roles_for_me(user, args, dump):
 
 # applying
 
-def _call_and_talent(call_id, user, talent_id):
-    """(call, talent or None) in one statement: the call as `visible(lean=True)` reads it (404 when hidden)
-    and the talent the submission is for, with their media: your own profile (talent) or the one an
-    agent names."""
+def _call_and_talent(run, call_id, user, talent_id):
+    """(call, talent or None) in one Core statement (`run`: see `statements`): what applying needs of the
+    call (of the role its name, of the production its title and owner; 404 when hidden from `user`) and
+    the talent the submission is for with their media: your own profile (talent) or the one an agent
+    names. Plain objects (`SimpleNamespace`), not ORM rows: the talent's media are snapshots."""
     by = "user_id" if user.role == Role.TALENT else "id" if user.role == Role.AGENT and talent_id is not None else None
-    if by is None:
-        return visible(call_id, user, lean=True), None
-    found = db.session.execute(_applying(by), {"call_id": call_id, "key": user.id if by == "user_id" else talent_id})
-    found = found.unique().first()
-    if found is None or not (found[1] or _manages(found[0], user)):
+    rows = run(_applying(by), {"call_id": call_id, "key": user.id if by == "user_id" else talent_id}).all()
+    if not rows or not (rows[0].shown or user.role == Role.ADMIN or rows[0].owner_id == user.id):
         raise ApiError(Codes.CALL_NOT_FOUND)
-    return found[0], found[2]
+    first = rows[0]
+    call = SimpleNamespace(**{name: getattr(first, name) for name in _CALL_COLUMNS},
+                           role=SimpleNamespace(name=first.role_name),
+                           production=SimpleNamespace(title=first.title, owner_id=first.owner_id))
+    if first.talent_id is None:
+        return call, None
+    media = [{name: getattr(row, f"media_{name}") for name in _MEDIA_COLUMNS}
+             for row in rows if row.media_id is not None]
+    return call, SimpleNamespace(id=first.talent_id, user_id=first.talent_user_id, agent_id=first.talent_agent_id,
+                                 is_verified=first.talent_is_verified, media=media)
+
+
+_CALL_COLUMNS = ("id", "role_id", "production_id", "status", "deadline", "eligibility", "requires_headshot",
+                 "portfolio_min", "requires_cover_note", "questions", "submission_cap")
+_MEDIA_COLUMNS = ("id", "kind", "key", "thumbnail_key", "content_type", "width", "height", "created_at")  # a snapshot
 
 
 @cache
 def _applying(by):
-    """`_call_and_talent`'s statement, built once: the lean call, and the live talent whose `id` or
-    `user_id` is the `key` parameter (four columns and their media), if any."""
-    return (_lean_call().add_columns(Talent)
-            .outerjoin(Talent, and_(getattr(Talent, by) == bindparam("key"), Talent.deleted_at.is_(None)))
-            .options(load_only(Talent.user_id, Talent.agent_id, Talent.is_verified), joinedload(Talent.media)))
+    """`_call_and_talent`'s statement, built once: the call by `call_id` (one row per medium of the talent),
+    and the live talent whose `by` column (`id` or `user_id`) is the `key` parameter, if any."""
+    talent = and_(getattr(Talent, by) == bindparam("key"), Talent.deleted_at.is_(None)) if by else false()
+    return (select(*(getattr(CastingCall, name) for name in _CALL_COLUMNS), CastingRole.name.label("role_name"),
+                   Production.title, Production.owner_id, shown().label("shown"),
+                   Talent.id.label("talent_id"), Talent.user_id.label("talent_user_id"),
+                   Talent.agent_id.label("talent_agent_id"), Talent.is_verified.label("talent_is_verified"),
+                   *(getattr(TalentMedia, name).label(f"media_{name}") for name in _MEDIA_COLUMNS))
+            .join(CastingRole, CastingRole.id == CastingCall.role_id)
+            .join(Production, Production.id == CastingCall.production_id)
+            .outerjoin(Talent, talent).outerjoin(TalentMedia, TalentMedia.talent_id == Talent.id)
+            .where(CastingCall.id == bindparam("call_id")).order_by(TalentMedia.id))
 
 
 def _applicant(call, user, talent_id, talent):
@@ -419,18 +426,18 @@ def _applicant(call, user, talent_id, talent):
 
 def _picks(call, talent, data):
     """The headshot and portfolio picks, checked against the talent's own media and what the call asks."""
-    media = {item.id: item for item in talent.media}
+    media = {item["id"]: item for item in talent.media}
     missing = {}
     headshot_id = data.get("headshot_id")
     if headshot_id is None and call.requires_headshot:
-        headshot_id = next((item.id for item in talent.media if item.kind == MediaKind.HEADSHOT), None)
-    if headshot_id is not None and (headshot_id not in media or media[headshot_id].kind != MediaKind.HEADSHOT):
+        headshot_id = next((item["id"] for item in talent.media if item["kind"] == MediaKind.HEADSHOT), None)
+    if headshot_id is not None and (headshot_id not in media or media[headshot_id]["kind"] != MediaKind.HEADSHOT):
         missing["headshot_id"] = ["Not a headshot of this talent."]
     elif headshot_id is None and call.requires_headshot:
         missing["headshot_id"] = ["This call asks for a headshot: upload one to the profile first."]
     portfolio = data.get("portfolio_ids") or []
     strangers = [media_id for media_id in portfolio if media_id not in media
-                 or media[media_id].kind != MediaKind.PORTFOLIO]
+                 or media[media_id]["kind"] != MediaKind.PORTFOLIO]
     if strangers:
         missing["portfolio_ids"] = [f"Not portfolio images of this talent: {', '.join(map(str, strangers))}."]
     elif len(portfolio) < call.portfolio_min:
@@ -445,11 +452,12 @@ def _picks(call, talent, data):
     return headshot_id, portfolio
 
 
-def _refused(call, capped):
+def _refused(run, call, capped):
     """The 409 for a call that took no submission: closed, past its deadline, or full (read afresh). Returns
     when it is still open and was given a cap or none since it was read (`capped` was the other way)."""
-    db.session.rollback()
-    db.session.refresh(call)
+    call.status, call.deadline, call.submission_cap = run(
+        select(CastingCall.status, CastingCall.deadline, CastingCall.submission_cap)
+        .where(CastingCall.id == bindparam("call_id")), {"call_id": call.id}).one()
     if not is_open(call):
         raise ApiError(Codes.CALL_CLOSED, details={"reason": "closed" if call.status == CallStatus.CLOSED
                                                    else "deadline", "deadline": call.deadline.isoformat()})
@@ -457,7 +465,7 @@ def _refused(call, capped):
         raise ApiError(Codes.CALL_FULL, details={"submission_cap": call.submission_cap})
 
 
-def _place(call, talent, user, headshot_id, portfolio, data, capped):
+def _place(run, call, talent, user, headshot_id, portfolio, data, capped):
     """Insert the submission in one statement: the new row's (id, created_at, updated_at), or None when the
     call took none (closed, past its deadline, full, or given a cap or none since it was read).
 
@@ -471,12 +479,12 @@ def _place(call, talent, user, headshot_id, portfolio, data, capped):
     the statement fails as a whole.
     """
     try:
-        return db.session.execute(_placing(capped), {"call_id": call.id, **{f"new_{name}": value for name, value in {
+        return run(_placing(capped), {"call_id": call.id, **{f"new_{name}": value for name, value in {
             "talent_id": talent.id, "submitted_by": user.id, "status": S.SUBMITTED, "headshot_id": headshot_id,
             "portfolio_ids": portfolio, "cover_note": data.get("cover_note"), "answers": data.get("answers") or [],
             "match_score": 0.0}.items()}}).first()
     except IntegrityError as error:  # this talent's second submission (or two sent at once, by them and their agent)
-        db.session.rollback()
+        db.session.rollback()  # with an Idempotency-Key, the transaction the statement failed in
         if "one_submission_per_talent" not in str(error.orig):
             raise
         raise ApiError(Codes.SUBMISSION_EXISTS, details={"talent_id": talent.id}) from None
@@ -541,37 +549,37 @@ def score_submission(submission_id):
 def submit(call_id, user, data):
     """Submit a talent to a call; one submission per talent per call, whoever sends it.
 
-    Two statements when nothing else has begun a transaction (no Idempotency-Key to record with it): the
-    call with the talent and their media, and `_place`, each on its own (autocommit), since the last is
-    the whole effect; with a key, the same statements in one transaction with the key's record. The answer is
+    Two Core statements (`statements`): the call with the talent and their media, and `_place`, on a
+    connection of their own, each committing on its own, since the last is the whole effect; with an
+    Idempotency-Key, the same statements in the session's transaction with the key's record. The answer is
     built from what was read and what the INSERT returned (no reload), and the submission's Redis work (the
     list's version, the job that scores it and tells the applicant) goes in one pipelined round trip.
     """
-    autocommit_unless_keyed()
-    call, talent = _call_and_talent(call_id, user, data.get("talent_id"))
-    if not is_open(call):
-        raise ApiError(Codes.CALL_CLOSED, details={"reason": "closed" if call.status == CallStatus.CLOSED
-                                                   else "deadline", "deadline": call.deadline.isoformat()})
-    talent = _applicant(call, user, data.get("talent_id"), talent)
-    safety.ensure_active(user)
-    headshot_id, portfolio = _picks(call, talent, data)
-    capped = call.submission_cap is not None
-    row = _place(call, talent, user, headshot_id, portfolio, data, capped)
-    if row is None:
-        _refused(call, capped)
-        row = _place(call, talent, user, headshot_id, portfolio, data, not capped)  # its cap changed meanwhile
+    with statements() as run:
+        call, talent = _call_and_talent(run, call_id, user, data.get("talent_id"))
+        if not is_open(call):
+            raise ApiError(Codes.CALL_CLOSED, details={"reason": "closed" if call.status == CallStatus.CLOSED
+                                                       else "deadline", "deadline": call.deadline.isoformat()})
+        talent = _applicant(call, user, data.get("talent_id"), talent)
+        safety.ensure_active(user)
+        headshot_id, portfolio = _picks(call, talent, data)
+        capped = call.submission_cap is not None
+        row = _place(run, call, talent, user, headshot_id, portfolio, data, capped)
         if row is None:
-            _refused(call, not capped)
+            _refused(run, call, capped)
+            row = _place(run, call, talent, user, headshot_id, portfolio, data, not capped)  # its cap changed
+            if row is None:
+                _refused(run, call, not capped)
     submission_id, created_at, updated_at = row
-    submission = Submission(id=submission_id, call_id=call.id, talent_id=talent.id, submitted_by=user.id,
-                            status=S.SUBMITTED, headshot_id=headshot_id, portfolio_ids=portfolio,
-                            cover_note=data.get("cover_note"), answers=data.get("answers") or [], self_tape_id=None,
-                            created_at=created_at, updated_at=updated_at, withdrawn_at=None)  # not in the session
-    shown = present([submission], user, False, calls=[call], media=talent.media)[0]  # before commit expires them
-    db.session.commit()
+    submission = SimpleNamespace(id=submission_id, call_id=call.id, talent_id=talent.id, submitted_by=user.id,
+                                 status=S.SUBMITTED, headshot_id=headshot_id, portfolio_ids=portfolio,
+                                 cover_note=data.get("cover_note"), answers=data.get("answers") or [],
+                                 self_tape_id=None, created_at=created_at, updated_at=updated_at, withdrawn_at=None)
+    if in_transaction():  # an Idempotency-Key's: the submission commits with its record
+        db.session.commit()
     enqueue("default", tasks.submission_received, submission_id,
             with_commands=lambda pipe: pipe.incr(_submissions_version_key(call_id)))
-    return shown
+    return present([submission], user, False, calls=[call], media=talent.media)[0]
 
 
 def _applicant_clause(user):
@@ -817,7 +825,7 @@ def _media_of(submissions):
 def present(submissions, viewer, reviewer, calls=None, media=None):
     """Submissions as dicts for the response schemas: picks as media links, the call in brief, and for the
     team (`reviewer`) the talent's profile, notes and rating. `calls` and `media` (TalentMedia rows): what
-    the caller has loaded already."""
+    the caller has loaded already (media as snapshots)."""
     from casting.talents import profiles, public_media, view
     from casting.tapes import brief
 
@@ -826,7 +834,7 @@ def present(submissions, viewer, reviewer, calls=None, media=None):
     snapshots = {snapshot["id"]: snapshot for snapshot in profiles(sorted({s.talent_id for s in submissions}))} \
         if reviewer else {}
     if media is not None:
-        picks = {item.id: item.snapshot() for item in media}
+        picks = {item["id"]: item for item in media}
     elif reviewer:
         picks = {item["id"]: item for snapshot in snapshots.values() for item in snapshot["media"]}
     else:

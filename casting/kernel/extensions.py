@@ -1,5 +1,6 @@
 """Extension singletons, created unbound and bound to the app in `create_app`."""
 import time
+from contextlib import contextmanager
 
 from flask import current_app
 from flask_caching import Cache
@@ -131,6 +132,20 @@ def _driver_sql(app, engine, statement):
         binds = [(name, bind.type.dialect_impl(dialect).bind_processor(dialect)) for name, bind in done.binds.items()]
         found = compiled[statement] = (done.string, binds)
     return found
+
+
+@contextmanager
+def own_connection():
+    """A pooled Core connection in autocommit, outside the session, for a few Core statements that each
+    commit on their own (`at_once` runs one `text()` statement through psycopg itself): none of the
+    session's bookkeeping (its transaction, its ORM execution and commit). Back to the pool when the
+    block ends."""
+    engines = current_app.extensions.setdefault("casting_autocommit", {})
+    engine = engines.get(db.engine)
+    if engine is None:
+        engine = engines[db.engine] = db.engine.execution_options(isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        yield connection
 
 
 def begin_locking():

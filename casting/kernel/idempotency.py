@@ -18,6 +18,7 @@ kept `IDEMPOTENCY_HOURS` and per caller: two users' same key never meet.
 import hashlib
 import logging
 import re
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app, g, has_request_context, request
@@ -25,7 +26,7 @@ from sqlalchemy import DateTime, Integer, String, UniqueConstraint, delete, even
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from casting.kernel.errors import ApiError, Codes
-from casting.kernel.extensions import db, each_statement_commits, in_transaction
+from casting.kernel.extensions import db, in_transaction, own_connection
 from casting.kernel.jobs import periodic
 from casting.kernel.pii import EncryptedString
 
@@ -116,12 +117,19 @@ def check(signed_in_principal):
     return response
 
 
-def autocommit_unless_keyed():
-    """`each_statement_commits` for a creating request whose whole effect is one statement, unless an
-    Idempotency-Key's record must commit with that effect (then it runs in one transaction as before).
-    The reads before the statement each see committed data; the statement must check what it relies on."""
-    if g.get("idempotency") is None:
-        each_statement_commits()
+@contextmanager
+def statements():
+    """Where a creating request whose whole effect is one statement runs its few Core statements: yields
+    `run(statement, params)` (a Result). Unless an Idempotency-Key's record must commit with that effect,
+    on a pooled connection of their own in autocommit (`own_connection`), each committing on its own:
+    the reads before the write each see committed data, and the write must check what it relies on.
+    With a key, in the session's transaction (the connection asked afresh each time, so a rollback in
+    between begins a new one), committed with the key's record by the caller's `db.session.commit()`."""
+    if alone():
+        with own_connection() as connection:
+            yield connection.execute
+    else:
+        yield lambda statement, params: db.session.connection().execute(statement, params)
 
 
 def alone():

@@ -55,7 +55,8 @@ def enqueue(queue_name, func, *args, delay=0, with_commands=None, **kwargs):
 
     With `delay` (seconds), the job waits that long in the scheduler first. `with_commands(pipe)` queues
     the caller's own commands for the app's Redis on a pipeline: sent with the job in one round trip when
-    the queues live on the app's Redis (no QUEUE_REDIS_URL), else on their own.
+    the queues live on the app's Redis (no QUEUE_REDIS_URL), else on their own. In a gevent worker, jobs
+    enqueued at the same moment share that round trip (`_together`); each call returns once its job is sent.
     """
     carrier = {}
     propagate.inject(carrier)
@@ -64,17 +65,74 @@ def enqueue(queue_name, func, *args, delay=0, with_commands=None, **kwargs):
         job = queue.enqueue_in(timedelta(seconds=delay), func, *args, meta={"trace": carrier}, **kwargs)
     else:  # RQ's two writes (the queue's name, the job and its place) in one round trip
         shared = with_commands is not None and queue.connection is redis._get_current_object()
-        with queue.connection.pipeline() as pipe:
-            job = queue.enqueue(func, *args, meta={"trace": carrier}, pipeline=pipe, **kwargs)
+        made = []
+
+        def add(pipe):
+            made.append(queue.enqueue(func, *args, meta={"trace": carrier}, pipeline=pipe, **kwargs))
             if shared:
                 with_commands(pipe)
-            pipe.execute()
+
+        _together(queue.connection, add)
+        job = made[0]
         with_commands = None if shared else with_commands
     if with_commands is not None:
         with redis.pipeline() as pipe:
             with_commands(pipe)
             pipe.execute()
     return job
+
+
+class _Gathering:
+    """A pipeline that the greenlets enqueuing at one moment share (`_together`)."""
+
+    def __init__(self, pipe):
+        from gevent.event import Event
+
+        self.pipe, self.sent, self.error = pipe, Event(), None
+
+
+_gathering = {}  # a Redis connection pool's id -> the gathering it takes commands for now
+
+
+def _together(connection, add):
+    """Queue `add(pipe)`'s commands on a pipeline and return once it is sent (its error raised).
+
+    In a gevent worker the greenlets that enqueue at the same moment share one pipeline: the first
+    lets those ready to run go first (`gevent.sleep(0)`), and the ones that reach an enqueue meanwhile
+    add their commands to its pipeline and wait for it to be sent. Each is answered only once its job
+    is in Redis, as alone; they share the round trip. Elsewhere (the worker, the command line, tests'
+    threads), one pipeline each."""
+    from gevent import monkey
+
+    if not monkey.is_module_patched("socket"):
+        with connection.pipeline() as pipe:
+            add(pipe)
+            pipe.execute()
+        return
+    import gevent
+
+    key = id(connection.connection_pool)
+    gathering = _gathering.get(key)
+    if gathering is not None:
+        add(gathering.pipe)
+        gathering.sent.wait()
+        if gathering.error is not None:
+            raise gathering.error
+        return
+    gathering = _gathering[key] = _Gathering(connection.pipeline())
+    try:
+        add(gathering.pipe)
+        gevent.sleep(0)
+    finally:
+        _gathering.pop(key, None)
+    try:
+        gathering.pipe.execute()
+    except Exception as error:
+        gathering.error = error
+        raise
+    finally:
+        gathering.pipe.reset()
+        gathering.sent.set()
 
 
 PERIODIC_QUEUE = "low"

@@ -1,0 +1,50 @@
+"""Enqueued jobs: the greenlets of a gevent worker that enqueue at one moment share one Redis round trip."""
+import gevent
+from gevent import monkey
+from redis import Redis
+from redis.client import Pipeline
+
+from casting.kernel.jobs import enqueue, get_queue
+from tests.support import run_jobs
+
+
+def test_greenlets_enqueuing_at_one_moment_share_one_round_trip_and_each_job_is_queued(app, monkeypatch):
+    monkeypatch.setattr(monkey, "is_module_patched", lambda name: True)  # as in gunicorn's gevent workers
+    sent = []
+    execute = Pipeline.execute
+
+    def counted(pipe, *args, **kwargs):
+        sent.append(len(pipe.command_stack))
+        return execute(pipe, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "execute", counted)
+
+    def one(n):
+        with app.test_request_context():
+            return enqueue("low", "math.factorial", n, with_commands=lambda pipe: pipe.incr("casting:test:together"))
+
+    greenlets = [gevent.spawn(one, n) for n in range(1, 6)]
+    gevent.joinall(greenlets, raise_error=True)
+    jobs = [greenlet.value for greenlet in greenlets]
+    assert len(sent) == 1 and sent[0] > 5  # the five jobs and their own commands, one pipeline
+    assert Redis.from_url(app.config["REDIS_URL"]).get("casting:test:together") == b"5"
+    with app.app_context():
+        assert set(get_queue("low").job_ids) == {job.id for job in jobs}
+    run_jobs(app)
+    assert [job.return_value(refresh=True) for job in jobs] == [1, 2, 6, 24, 120]
+
+
+def test_outside_a_gevent_worker_each_enqueue_is_its_own_round_trip(app, monkeypatch):
+    sent = []
+    execute = Pipeline.execute
+
+    def counted(pipe, *args, **kwargs):
+        sent.append(len(pipe.command_stack))
+        return execute(pipe, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "execute", counted)
+    with app.test_request_context():
+        jobs = [enqueue("low", "math.factorial", n) for n in (3, 4)]
+    assert len(sent) == 2
+    run_jobs(app)
+    assert [job.return_value(refresh=True) for job in jobs] == [6, 24]
