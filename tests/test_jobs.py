@@ -48,3 +48,30 @@ def test_outside_a_gevent_worker_each_enqueue_is_its_own_round_trip(app, monkeyp
     assert len(sent) == 2
     run_jobs(app)
     assert [job.return_value(refresh=True) for job in jobs] == [6, 24]
+
+
+def test_the_greenlets_waiting_on_a_killed_leader_hear_of_it_and_nothing_is_sent(app, monkeypatch):
+    """The first greenlet sends for all: killed before it does (a worker's timeout, a shutdown), the
+    others are told at once instead of waiting for ever, and their jobs were not queued."""
+    monkeypatch.setattr(monkey, "is_module_patched", lambda name: True)
+    yielded = gevent.sleep
+
+    def killed_as_it_yields(*args, **kwargs):  # the leader lets the others join, and is killed meanwhile
+        yielded(*args, **kwargs)
+        if gevent.getcurrent() is leader:
+            raise gevent.GreenletExit
+
+    monkeypatch.setattr(gevent, "sleep", killed_as_it_yields)
+
+    def one(n):
+        with app.test_request_context():
+            return enqueue("low", "math.factorial", n)
+
+    leader = gevent.spawn(one, 1)
+    followers = [gevent.spawn(one, n) for n in (2, 3)]
+    gevent.joinall([leader, *followers], timeout=5)
+    assert all(greenlet.dead for greenlet in followers)
+    assert all(isinstance(greenlet.exception, RuntimeError) for greenlet in followers), \
+        [greenlet.exception for greenlet in followers]
+    with app.app_context():
+        assert get_queue("low").job_ids == []

@@ -123,12 +123,12 @@ def _together(connection, add):
     try:
         add(gathering.pipe)
         gevent.sleep(0)
-    finally:
-        _gathering.pop(key, None)
-    try:
+        del _gathering[key]  # those who enqueue from now on gather anew
         gathering.pipe.execute()
-    except Exception as error:
-        gathering.error = error
+    except BaseException as error:  # a greenlet killed while it leads too: those waiting hear of it
+        if _gathering.get(key) is gathering:
+            del _gathering[key]
+        gathering.error = error if isinstance(error, Exception) else RuntimeError("the enqueue was interrupted")
         raise
     finally:
         gathering.pipe.reset()
