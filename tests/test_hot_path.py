@@ -267,6 +267,22 @@ def test_an_edit_that_changes_nothing_is_one_round_trip_and_drops_no_cached_list
     assert commands.sent == ["EVALSHA"], commands.sent  # the principal, with the cached page
 
 
+def test_a_save_that_changes_nothing_caches_the_profile_it_answers_with(app, client, login, redis_client):
+    """Nobody has read the profile yet: the first such save reads it (and keeps it), the next is one statement."""
+    from casting.talents.cache import PROFILE_PREFIX
+
+    me = login("talent")
+    talent_id = client.post("/api/talents/", json=profile(day_rate_inr=15000), headers=me).json["id"]
+    redis_client.delete(PROFILE_PREFIX + str(talent_id))
+    first = client.put(f"/api/talents/{talent_id}", json={"day_rate_inr": 15000}, headers=me)
+    assert first.status_code == 200 and first.json["day_rate_inr"] == 15000
+    with app.app_context():
+        engine = db.engine
+    with RoundTrips(engine) as trips:
+        again = client.put(f"/api/talents/{talent_id}", json={"day_rate_inr": 15000}, headers=me)
+    assert again.json == first.json and trips.count == 1, trips.sent
+
+
 def test_an_edit_drops_only_the_cached_lists_that_read_what_it_changed(app, client, login):
     """A new day rate leaves a list by city cached (no database connection to serve it again), and
     reorders the list sorted by day rate at once; moving city brings the talent into that city's list."""

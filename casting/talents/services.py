@@ -326,9 +326,7 @@ def update(talent_id, user, changes):
                        details={"fields": {name: ["Only admins set this."] for name in privileged}})
     each_statement_commits()
     if changes and not changes.keys() & READ_FIRST:
-        edited = _write_only(talent_id, user, changes)
-        if edited is not None:
-            return edited
+        return _write_only(talent_id, user, changes)
     talent = get_live(talent_id)
     if not can_manage(talent, user):
         raise ApiError(Codes.AUTH_FORBIDDEN)
@@ -354,8 +352,7 @@ def update(talent_id, user, changes):
 
 
 def _write_only(talent_id, user, changes):
-    """An edit that derives nothing, in one statement (`_write_only_statement`). None when it wrote nothing
-    and the cached profile does not show why (the caller reads the row)."""
+    """An edit that derives nothing, in one statement (`_write_only_statement`); the profile as written."""
     names = tuple(sorted(changes))
     anyone = user is not None and user.role == Role.ADMIN
     params = {"talent_id": talent_id, "editor_id": None if user is None else user.id,
@@ -363,10 +360,12 @@ def _write_only(talent_id, user, changes):
     rows = db.session.execute(_write_only_statement(names, anyone), params).all()
     db.session.commit()
     if not rows:
-        # nothing written: the same values again (a repeated save), or a profile that is gone or not the
-        # user's; the cached profile answers the first without reading the row
-        seen = talent_cache.cached_profile(talent_id)
-        return {**seen, **changes} if seen is not None and can_manage(seen, user) else None
+        # nothing written: the same values again (a repeated save), or a profile that is gone (404) or not
+        # the user's (403); the profile says which, from the cache the sign-in check read it from
+        seen = talent_cache.cached_profile(talent_id) or profile(talent_id)
+        if not can_manage(seen, user):
+            raise ApiError(Codes.AUTH_FORBIDDEN)
+        return {**seen, **changes}
     first = rows[0]._mapping
     record = {name: first[name] for name in SNAPSHOT_COLUMNS}
     record["age"] = age_on(record["date_of_birth"])
