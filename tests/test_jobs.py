@@ -1,5 +1,6 @@
 """Enqueued jobs: the greenlets of a gevent worker that enqueue at one moment share one Redis round trip."""
 import gevent
+import pytest
 from gevent import monkey
 from redis import Redis
 from redis.client import Pipeline
@@ -8,16 +9,22 @@ from casting.kernel.jobs import enqueue, get_queue
 from tests.support import run_jobs
 
 
-def test_greenlets_enqueuing_at_one_moment_share_one_round_trip_and_each_job_is_queued(app, monkeypatch):
-    monkeypatch.setattr(monkey, "is_module_patched", lambda name: True)  # as in gunicorn's gevent workers
-    sent = []
+@pytest.fixture
+def sent(monkeypatch):
+    """The number of commands of each Redis pipeline sent during the test."""
+    sizes = []
     execute = Pipeline.execute
 
     def counted(pipe, *args, **kwargs):
-        sent.append(len(pipe.command_stack))
+        sizes.append(len(pipe.command_stack))
         return execute(pipe, *args, **kwargs)
 
     monkeypatch.setattr(Pipeline, "execute", counted)
+    return sizes
+
+
+def test_greenlets_enqueuing_at_one_moment_share_one_round_trip_and_each_job_is_queued(app, monkeypatch, sent):
+    monkeypatch.setattr(monkey, "is_module_patched", lambda name: True)  # as in gunicorn's gevent workers
 
     def one(n):
         with app.test_request_context():
@@ -34,15 +41,7 @@ def test_greenlets_enqueuing_at_one_moment_share_one_round_trip_and_each_job_is_
     assert [job.return_value(refresh=True) for job in jobs] == [1, 2, 6, 24, 120]
 
 
-def test_outside_a_gevent_worker_each_enqueue_is_its_own_round_trip(app, monkeypatch):
-    sent = []
-    execute = Pipeline.execute
-
-    def counted(pipe, *args, **kwargs):
-        sent.append(len(pipe.command_stack))
-        return execute(pipe, *args, **kwargs)
-
-    monkeypatch.setattr(Pipeline, "execute", counted)
+def test_outside_a_gevent_worker_each_enqueue_is_its_own_round_trip(app, sent):
     with app.test_request_context():
         jobs = [enqueue("low", "math.factorial", n) for n in (3, 4)]
     assert len(sent) == 2
