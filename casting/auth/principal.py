@@ -16,14 +16,12 @@ and the Socket.IO events all ask `lookup` for a token's principal.
 """
 import logging
 import time
-from functools import lru_cache
 from datetime import datetime, timezone
 
 from flask import current_app, g, has_app_context, request
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import PyJWTError
-from limits import parse
 from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -31,7 +29,7 @@ from sqlalchemy.orm import Session
 from casting.auth.models import AuthSession
 from casting.kernel.errors import ApiError, Codes
 from casting.kernel.extensions import db, limiter, redis, script
-from casting.kernel.throttle import route_limit_setting
+from casting.kernel.throttle import parsed_limit, route_limit_setting
 from casting.users.models import Role, User
 
 log = logging.getLogger(__name__)
@@ -178,14 +176,9 @@ def _rate_key(endpoint, payload):
     setting = _route_limit(endpoint)
     if setting is None:
         return "", None
-    item = _limit(current_app.config[setting])
+    item = parsed_limit(current_app.config[setting])
     caller = f"user:{payload['sub']}" if payload is not None else request.remote_addr or "127.0.0.1"
     return "LIMITS:" + item.key_for(current_app.config["RATELIMIT_KEY_PREFIX"], caller, endpoint), item
-
-
-@lru_cache(maxsize=16)
-def _limit(text):
-    return parse(text)
 
 
 def _bearer():

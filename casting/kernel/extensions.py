@@ -94,7 +94,7 @@ def at_once(statement, params):
     engine = db.engine
     app = current_app._get_current_object()
     if app.extensions.get("casting_traced"):
-        with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
+        with own_connection() as connection:
             return connection.execute(statement, params).all()
     sql, binds = _driver_sql(app, engine, statement)
     values = {name: params[name] if process is None else process(params[name]) for name, process in binds}

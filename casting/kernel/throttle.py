@@ -68,7 +68,7 @@ def route_limit_setting(view, method):
 
 
 @lru_cache(maxsize=64)
-def _item(value):
+def parsed_limit(value):
     """The rate limit a setting's value names (`"12/10 second"`), parsed once."""
     return parse(value)
 
@@ -79,13 +79,13 @@ def _keys(name, subject):
 
 def hit(setting, name, subject):
     """Count one attempt against the limit in config `setting`; False when that goes over it."""
-    return limiter.limiter.hit(_item(current_app.config[setting]), *_keys(name, subject))
+    return limiter.limiter.hit(parsed_limit(current_app.config[setting]), *_keys(name, subject))
 
 
 def hit_many(setting, name, subjects):
     """`hit` for each of `subjects` in one Redis round trip (the limiter's own script, pipelined);
     returns the subjects whose attempt went over the limit (and so was not counted)."""
-    item = _item(current_app.config[setting])
+    item = parsed_limit(current_app.config[setting])
     storage = limiter.limiter.storage
     script = getattr(storage, "lua_acquire_moving_window", None)
     if script is None or not hasattr(storage, "prefixed_key"):  # not Redis: one call each
@@ -101,7 +101,7 @@ def hit_many(setting, name, subjects):
 def hit_on(pipe, setting, name, subject):
     """Queue `hit` on a Redis pipeline of the caller's (one round trip for it and the caller's own
     commands); its reply, once the pipeline has run, is true when the attempt was counted."""
-    item = _item(current_app.config[setting])
+    item = parsed_limit(current_app.config[setting])
     storage = limiter.limiter.storage
     script = getattr(storage, "lua_acquire_moving_window", None)
     if script is None or not hasattr(storage, "prefixed_key"):  # not Redis: counted now, on its own
@@ -119,13 +119,13 @@ def refund_on(pipe, setting, name, subject):
     storage = limiter.limiter.storage
     if getattr(storage, "lua_acquire_moving_window", None) is None or not hasattr(storage, "prefixed_key"):
         return  # not Redis: nothing kept that could be handed back
-    item = _item(current_app.config[setting])
+    item = parsed_limit(current_app.config[setting])
     pipe.lpop(storage.prefixed_key(item.key_for(*_keys(name, subject))))
 
 
 def wait_seconds(setting, name, subject):
     """0 while attempts remain under the limit in config `setting`, else seconds until one frees up."""
-    item = _item(current_app.config[setting])
+    item = parsed_limit(current_app.config[setting])
     if limiter.limiter.test(item, *_keys(name, subject)):
         return 0
     reset_at, _ = limiter.limiter.get_window_stats(item, *_keys(name, subject))
@@ -135,7 +135,7 @@ def wait_seconds(setting, name, subject):
 def _counters(limits):
     keys, args = [], []
     for setting, name, subject in limits:
-        item = _item(current_app.config[setting])
+        item = parsed_limit(current_app.config[setting])
         keys.append("casting:attempts:{}:{}".format(*_keys(name, subject)))
         args += [item.amount, item.get_expiry()]
     return keys, args
