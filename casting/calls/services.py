@@ -40,7 +40,7 @@ from casting import safety
 from casting.safety.models import FlagTarget
 from casting.kernel.sorting import order_by, sort_clauses
 from casting.talents import cache as talent_cache
-from casting.talents.models import MediaKind, Talent, TalentMedia
+from casting.talents.models import MediaKind, Talent, TalentMedia, media_columns, media_snapshots
 from casting.talents import age_clause, can_manage, profile
 from casting.users.models import Role
 
@@ -374,15 +374,12 @@ def _call_and_talent(run, call_id, user, talent_id):
                            production=SimpleNamespace(title=first.title, owner_id=first.owner_id))
     if first.talent_id is None:
         return call, None
-    media = [{name: getattr(row, f"media_{name}") for name in _MEDIA_COLUMNS}
-             for row in rows if row.media_id is not None]
     return call, SimpleNamespace(id=first.talent_id, user_id=first.talent_user_id, agent_id=first.talent_agent_id,
-                                 is_verified=first.talent_is_verified, media=media)
+                                 is_verified=first.talent_is_verified, media=media_snapshots(rows))
 
 
 _CALL_COLUMNS = ("id", "role_id", "production_id", "status", "deadline", "eligibility", "requires_headshot",
                  "portfolio_min", "requires_cover_note", "questions", "submission_cap")
-_MEDIA_COLUMNS = ("id", "kind", "key", "thumbnail_key", "content_type", "width", "height", "created_at")  # a snapshot
 
 
 @cache
@@ -394,7 +391,7 @@ def _applying(by):
                    Production.title, Production.owner_id, shown().label("shown"),
                    Talent.id.label("talent_id"), Talent.user_id.label("talent_user_id"),
                    Talent.agent_id.label("talent_agent_id"), Talent.is_verified.label("talent_is_verified"),
-                   *(getattr(TalentMedia, name).label(f"media_{name}") for name in _MEDIA_COLUMNS))
+                   *media_columns())
             .join(CastingRole, CastingRole.id == CastingCall.role_id)
             .join(Production, Production.id == CastingCall.production_id)
             .outerjoin(Talent, talent).outerjoin(TalentMedia, TalentMedia.talent_id == Talent.id)

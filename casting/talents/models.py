@@ -55,6 +55,17 @@ class TalentMedia(db.Model):
 MEDIA_SNAPSHOT = ("id", "kind", "key", "thumbnail_key", "content_type", "width", "height", "created_at")
 
 
+def media_columns():
+    """A media snapshot's columns labelled `media_<name>`, for a statement that joins a talent's media."""
+    return [getattr(TalentMedia, name).label(f"media_{name}") for name in MEDIA_SNAPSHOT]
+
+
+def media_snapshots(rows):
+    """The snapshots of the media that rows selected with `media_columns` joined (a row without one: none)."""
+    return [{name: getattr(row, f"media_{name}") for name in MEDIA_SNAPSHOT} for row in rows
+            if row.media_id is not None]
+
+
 class Talent(db.Model):
     """A talent profile. `skill_keys`/`language_keys` hold the lower-cased names the filters match."""
 

@@ -14,7 +14,8 @@ from casting.kernel.sorting import sort_clauses
 from casting.talents import cache as talent_cache
 from casting.talents import embeddings
 from casting.media import file_storage as storage
-from casting.talents.models import DERIVED_FROM, MEDIA_SNAPSHOT, MediaKind, Talent, TalentMedia, age_on
+from casting.talents.models import (DERIVED_FROM, MediaKind, Talent, TalentMedia, age_on, media_columns,
+                                    media_snapshots)
 from casting.talents.schemas import TalentSchema
 from casting.users.models import Role
 
@@ -369,8 +370,7 @@ def _write_only(talent_id, user, changes):
     first = rows[0]._mapping
     record = {name: first[name] for name in SNAPSHOT_COLUMNS}
     record["age"] = age_on(record["date_of_birth"])
-    record["media"] = [{name: row._mapping[f"media_{name}"] for name in MEDIA_SNAPSHOT}
-                       for row in rows if row._mapping["media_id"] is not None]
+    record["media"] = media_snapshots(rows)
     changed = {name for name in names if first[f"old_{name}"] != first[name]}
     talent_cache.forget(talent_id, {*changed, "updated_at"})
     return record
@@ -381,7 +381,7 @@ def _write_only_statement(names, anyone):
     """The UPDATE of the columns `names` of a live profile that `:editor_id` manages (`anyone`: an admin)
     whose values differ from `:new_<name>`, returning the row (with its values before, in PostgreSQL 18's
     `old`) joined to its media: built once per shape, as building it costs more than running it."""
-    table, media = Talent.__table__, TalentMedia.__table__
+    table = Talent.__table__
     sent = {name: bindparam(f"new_{name}", type_=table.c[name].type) for name in names}
     editor = bindparam("editor_id")  # not `user_id`: a parameter named as a column would be SET
     edited = (table.update()
@@ -392,8 +392,8 @@ def _write_only_statement(names, anyone):
               .returning(*(table.c[name] for name in SNAPSHOT_COLUMNS),
                          *(literal_column(f"old.{name}", table.c[name].type).label(f"old_{name}") for name in names))
               .cte("edited"))
-    return (select(edited, *(media.c[name].label(f"media_{name}") for name in MEDIA_SNAPSHOT))
-            .outerjoin(media, media.c.talent_id == edited.c.id).order_by(media.c.id))
+    return (select(edited, *media_columns()).outerjoin(TalentMedia, TalentMedia.talent_id == edited.c.id)
+            .order_by(TalentMedia.id))
 
 
 def delete(talent_id, user):
