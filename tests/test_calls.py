@@ -1,5 +1,6 @@
 """Open casting calls (issue 22): calls, finding work, roles for me, applying, reviewing, notifications."""
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -408,6 +409,40 @@ def test_a_cached_page_costs_only_the_sign_in_checks_redis_round_trip(app, clien
     listed = client.get(f"/api/calls/{call['id']}/submissions", headers=stage["owner"]).json
     assert listed["meta"]["total"] == 1  # the submission moved the list's version
     assert client.get(f"/api/calls/{call['id']}/submissions", headers=me).status_code == 403  # not the owner's page
+
+
+def test_concurrent_misses_of_one_page_run_the_view_once(app, client, stage, monkeypatch):
+    """Six requests for the same page of roles for me at the same instant, all missing: one runs the view
+    (slowed here, so they overlap), the others wait for it and serve the same bytes."""
+    from casting.calls import services
+
+    _, me = stage["talent"]("Asha")
+    stage["open_call"]()
+    ran, original = [], services.roles_for_me
+
+    def slow(*args):
+        ran.append(1)
+        time.sleep(0.3)
+        return original(*args)
+
+    monkeypatch.setattr(services, "roles_for_me", slow)
+    bodies, start = [], threading.Barrier(6)
+
+    def ask():
+        with app.app_context():
+            caller = app.test_client()
+            start.wait()
+            answer = caller.get("/api/calls/for-me", headers=me)
+            bodies.append((answer.status_code, answer.get_data()))
+
+    threads = [threading.Thread(target=ask) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(ran) == 1
+    assert len(bodies) == 6 and {status for status, _ in bodies} == {200} and len({body for _, body in bodies}) == 1
+    assert b"Young Radha" in bodies[0][1]
 
 
 def test_a_cached_page_is_not_served_to_its_owner_once_suspended(app, client, stage):

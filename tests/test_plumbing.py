@@ -114,3 +114,37 @@ def test_the_pool_pings_only_a_connection_that_sat_idle_and_replaces_a_dead_one(
         time.sleep(0.4)
         with engine.connect() as conn:  # the dead one fails its ping and is replaced
             assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != first
+
+
+def test_a_miss_waiting_on_a_failed_computation_computes_for_itself(app):
+    """Single flight: the second miss waits while the first computes; the first fails, so the second finds
+    nothing kept and computes its own value instead of being queued behind or failing too."""
+    import threading
+    import time
+
+    from casting.kernel.flight import single_flight
+
+    kept, outcomes, started = {}, [], threading.Event()
+
+    def failing():
+        started.set()
+        time.sleep(0.3)
+        raise RuntimeError("the first computation failed")
+
+    def first():
+        with app.app_context():
+            try:
+                single_flight("test:flight", lambda: kept.get("value"), failing, kept.update)
+            except RuntimeError as error:
+                outcomes.append(str(error))
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    started.wait(5)
+    waited_from = time.monotonic()
+    with app.app_context():
+        value = single_flight("test:flight", lambda: kept.get("value"), lambda: {"value": 2}, kept.update)
+    thread.join(5)
+    assert value == {"value": 2} and kept == {"value": 2}
+    assert outcomes == ["the first computation failed"]
+    assert time.monotonic() - waited_from >= 0.2  # it waited for the first rather than computing alongside

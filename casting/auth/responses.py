@@ -7,7 +7,9 @@ the request, stamped with the caller's role and the versions' values at the time
 (`prefetch`), and the next identical request of the same caller, with the same role and versions, is
 answered with those bytes before any argument parsing, query or serialisation. A write that bumps a
 version is seen by the next read; the view says how long a body may live (`keep_for`: a photo link's
-signing window, a deadline), and a body it does not give a lifetime is not kept.
+signing window, a deadline), and a body it does not give a lifetime is not kept. Concurrent misses of
+one body (its versions moved while a client's connections were all asking) run the view once: the
+others wait for it and serve what it kept (`single_flight`).
 
 Permission checks stay in the view: a body is only ever served to the caller it was built for, with
 the role it was built for; a caller whose session is gone, who is deactivated or suspended, or who asks
@@ -21,6 +23,7 @@ from redis.exceptions import RedisError
 
 from casting.auth.principal import prefetched, signed_in_principal
 from casting.kernel.extensions import redis
+from casting.kernel.flight import single_flight
 
 BODY_PREFIX = "casting:cache:response:"
 
@@ -40,6 +43,44 @@ def _stamp(role, versions):
     return b":".join([role.encode(), *(version or b"0" for version in versions)]) + b"\n"
 
 
+def _kept(entry, stamp):
+    """The kept body as a response when it was made under `stamp`, else None."""
+    if entry is None or not entry.startswith(stamp):
+        return None
+    return current_app.response_class(entry[len(stamp):], mimetype="application/json")
+
+
+class _Miss:
+    """A request whose body was not kept. Its view runs once among concurrent misses of the same body
+    (`single_flight`: the others wait and serve what it kept) and its 200 is kept under the versions
+    read before the view ran, for as long as the view says (`keep_for`)."""
+
+    def __init__(self, asked, role, stamp, view):
+        self.asked, self.role, self.stamp, self.view = asked, role, stamp, view
+
+    def answer(self):
+        """The view's response, kept; or, when a concurrent miss of the same body ran the view, what it kept."""
+        return single_flight(self.asked[-1], self.kept_meanwhile, self.made, self.keep)
+
+    def kept_meanwhile(self):
+        """The body a concurrent miss kept while this one waited, if made under the versions now."""
+        *seen, entry = redis.mget(*self.asked)
+        self.stamp = _stamp(self.role, seen)
+        return _kept(entry, self.stamp)
+
+    def made(self):
+        g.response_seconds = None
+        return current_app.make_response(self.view())
+
+    def keep(self, response):
+        seconds = g.response_seconds
+        if response.status_code == 200 and seconds and seconds > 0 and not response.is_streamed:
+            try:
+                redis.setex(self.asked[-1], int(seconds), self.stamp + response.get_data())
+            except RedisError:
+                pass  # served uncached next time
+
+
 def cached_response(versions):
     """A read-only view decorator (outermost): `versions(user_id, view_args)` names the Redis keys whose
     values the answer depends on. See the module's docstring."""
@@ -56,24 +97,14 @@ def cached_response(versions):
             found = signed_in_principal() if request.method in ("GET", "POST") else None
             if found is None or found[1].is_suspended:
                 return view(*args, **kwargs)
-            principal = found[1]
-            asked = keys(principal.id, request.view_args or {})
+            role, asked = found[1].role.value, keys(found[1].id, request.view_args or {})
             try:
                 *seen, entry = prefetched(*asked) or redis.mget(*asked)
             except RedisError:
                 return view(*args, **kwargs)
-            stamp = _stamp(principal.role.value, seen)
-            if entry is not None and entry.startswith(stamp):
-                return current_app.response_class(entry[len(stamp):], mimetype="application/json")
-            g.response_seconds = None
-            response = current_app.make_response(view(*args, **kwargs))
-            seconds = g.response_seconds
-            if response.status_code == 200 and seconds and seconds > 0 and not response.is_streamed:
-                try:
-                    redis.setex(asked[-1], int(seconds), stamp + response.get_data())
-                except RedisError:
-                    pass  # served uncached next time
-            return response
+            stamp = _stamp(role, seen)
+            kept = _kept(entry, stamp)
+            return kept if kept is not None else _Miss(asked, role, stamp, lambda: view(*args, **kwargs)).answer()
 
         wrapper.prefetch_keys = keys
         return wrapper

@@ -20,13 +20,12 @@ import json
 import time
 
 from flask import current_app
-from redis.exceptions import LockError
 
 from casting.auth import prefetched
 from casting.kernel.extensions import cache, redis, script
+from casting.kernel.flight import single_flight
 
 LIST_TIMEOUT = 300
-COMPUTE_SECONDS = 10  # how long concurrent misses of one list wait for the first to fill it
 PROFILE_TIMEOUT = 3600
 VERSION_KEY = "casting:talents:list-version"
 TOPICS_KEY = "casting:talents:topics"  # a hash: topic -> version, see list_topics
@@ -85,31 +84,8 @@ def cached_page(filters, compute):
     hit = cache.get(key)
     if hit is not None:
         return hit
-    return _single_flight(key, lambda: cache.get(key), compute, lambda value: cache.set(key, value,
-                                                                                        timeout=LIST_TIMEOUT))
-
-
-def _single_flight(key, read, compute, write):
-    """`read()`, or `compute()` and `write()` it, under a lock on `key`: concurrent misses compute once."""
-    lock = redis.lock(f"casting:lock:{key}", timeout=COMPUTE_SECONDS, blocking_timeout=COMPUTE_SECONDS,
-                      sleep=0.02)
-    acquired = lock.acquire()
-    try:
-        value = read() if acquired else None  # filled by whoever held the lock before us
-        if value is None:
-            value = compute()
-            write(value)
-        return value
-    finally:
-        if acquired:
-            _release(lock)
-
-
-def _release(lock):
-    try:
-        lock.release()
-    except LockError:
-        pass  # it outlived COMPUTE_SECONDS and expired: nothing left to release
+    return single_flight(key, lambda: cache.get(key), compute,
+                         lambda value: cache.set(key, value, timeout=LIST_TIMEOUT))
 
 
 def cached_profiles(ids, load, pending=None):
@@ -235,7 +211,7 @@ def _parse_listing(raw):
 
 def _locked_fill(key, compute):
     """The bytes at `key`, or `compute()` stored there for LIST_TIMEOUT; concurrent misses compute once."""
-    return _single_flight(key, lambda: redis.get(key), compute, lambda value: redis.set(key, value, ex=LIST_TIMEOUT))
+    return single_flight(key, lambda: redis.get(key), compute, lambda value: redis.set(key, value, ex=LIST_TIMEOUT))
 
 
 def forget(talent_id, changed=None):
