@@ -411,6 +411,25 @@ def test_a_cached_page_costs_only_the_sign_in_checks_redis_round_trip(app, clien
     assert client.get(f"/api/calls/{call['id']}/submissions", headers=me).status_code == 403  # not the owner's page
 
 
+def test_roles_for_me_stay_cached_through_other_talents_edits_and_follow_your_own(app, client, stage):
+    """Roles for me are kept under your own profile's version: another talent's edit leaves the cached page
+    be (served from the sign-in check's round trip), your own edit shows in the next read."""
+    asha_id, asha = stage["talent"]("Asha", languages=[])
+    bina_id, bina = stage["talent"]("Bina")
+    stage["open_call"]()
+    first = client.get("/api/calls/for-me", headers=asha).json
+    assert "the role needs Marathi, which you do not list" in first["items"][0]["reasons"]
+    assert client.put(f"/api/talents/{bina_id}", json={"day_rate_inr": 9000}, headers=bina).status_code == 200
+    again, sent = redis_round_trips(app, lambda: client.get("/api/calls/for-me", headers=asha))
+    assert (again.json, sent) == (first, ["EVALSHA"])
+    edited = client.put(f"/api/talents/{asha_id}", headers=asha,
+                        json={"languages": [{"name": "Marathi", "proficiency": "native"}]})
+    assert edited.status_code == 200
+    after = client.get("/api/calls/for-me", headers=asha).json
+    assert "you speak Marathi (native)" in after["items"][0]["reasons"]
+    assert after["items"][0]["score"] > first["items"][0]["score"]
+
+
 def test_concurrent_misses_of_one_page_run_the_view_once(app, client, stage, monkeypatch):
     """Six requests for the same page of roles for me at the same instant, all missing: one runs the view
     (slowed here, so they overlap), the others wait for it and serve the same bytes."""

@@ -227,7 +227,7 @@ def test_a_profile_read_while_a_write_lands_is_not_cached(app, redis_client):
     from casting.talents import cache as talent_cache
 
     def load_during_a_write(ids):
-        talent_cache.forget(ids[0])
+        talent_cache.forget(ids[0], None)
         return {ids[0]: {"id": ids[0], "stage_name": "before the write"}}
 
     with app.test_request_context():

@@ -1,3 +1,4 @@
+from flask import request
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
@@ -13,6 +14,7 @@ from casting.calls.schemas import (CALL_EXAMPLE, FOR_ME_EXAMPLE, NOTE_EXAMPLE, R
 from casting.kernel.jsonprovider import json_response
 from casting.kernel.openapi import error_responses
 from casting.kernel.pagination import page, page_of, paginated
+from casting.talents import cache as talent_cache
 
 blp = Blueprint("calls", __name__, url_prefix="/api/calls",
                 description="Open casting calls: roles open to submissions, roles for me, applying and reviewing.")
@@ -56,9 +58,18 @@ class CallViews(MethodView):
         return services.create(current_user, data)
 
 
+def _for_me_versions(user_id, path):
+    """What a cached page of roles for me depends on (`cached_response`): the calls' version, and your own
+    profile's (another talent's edit leaves it be); a profile named by `talent_id` (an agent's, an
+    admin's pick) follows every profile write."""
+    if request.args.get("talent_id"):
+        return [services.VERSION_KEY, talent_cache.VERSION_KEY]
+    return [services.VERSION_KEY, *talent_cache.own_profile_versions(user_id)]
+
+
 @blp.route("/for-me")
 class ForMeViews(MethodView):
-    @cached_response(services.for_me_versions)
+    @cached_response(_for_me_versions)
     @login_required()
     @blp.arguments(ForMeQuerySchema, location="query")
     @paginated(blp, ForMeSchema, FOR_ME_EXAMPLE)

@@ -75,12 +75,6 @@ def _bump_submissions(call_id):
     redis.incr(_submissions_version_key(call_id))
 
 
-def for_me_versions(user_id, path):
-    """What a cached page of roles for me depends on (`cached_response`): the calls' and the talent list's
-    versions."""
-    return [VERSION_KEY, talent_cache.VERSION_KEY]
-
-
 def submissions_versions(user_id, path):
     """What a cached page of a call's submissions depends on (`cached_response`): its versions."""
     return [_submissions_version_key(path["call_id"]), talent_cache.VERSION_KEY]
@@ -336,8 +330,7 @@ def roles_for_me(user, args, dump):
     calls whose hard requirements they meet; `dump(items, total)` serialises a page.
 
     The route keeps the page for a minute under the calls' version (bumped by every call write) and the
-    talent list version (bumped by every profile write): a new call or a profile edit shows in the next
-    read.
+    profile's (`routes._for_me_versions`): a new call or an edit of the profile shows in the next read.
     """
     talent_id, _ = _for_me_talent(user, args.get("talent_id"))
     talent = db.session.get(Talent, talent_id)

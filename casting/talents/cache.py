@@ -28,6 +28,8 @@ from casting.kernel.flight import single_flight
 LIST_TIMEOUT = 300
 PROFILE_TIMEOUT = 3600
 VERSION_KEY = "casting:talents:list-version"
+OWNER_PREFIX = "casting:talents:own-profile-version:"  # then a user id: see own_profile_versions
+BULK_KEY = "casting:talents:bulk-version"  # moved by writes past the services (seeding)
 TOPICS_KEY = "casting:talents:topics"  # a hash: topic -> version, see list_topics
 ROWS = "rows"  # the topic every list reads: moved by every write but a plain edit
 PROFILE_PREFIX = "casting:cache:talents:profile:"
@@ -214,25 +216,35 @@ def _locked_fill(key, compute):
     return single_flight(key, lambda: redis.get(key), compute, lambda value: redis.set(key, value, ex=LIST_TIMEOUT))
 
 
-def forget(talent_id, changed=None):
-    """After a write to a talent (committed), in one round trip: move the list version and the topics of
-    the `changed` columns on (none named: `rows`, which every list reads), and drop its profile entries.
+def forget(talent_id, owner_id, changed=None):
+    """After a write to a talent (committed), in one round trip: move the list version, its owner's
+    version (`owner_id`: the talent's user, None for none; see `own_profile_versions`) and the topics
+    of the `changed` columns on (none named: `rows`, which every list reads), and drop its profile entries.
 
     A plain edit names its changed columns, so only the lists that filter, search or sort on one of them
     miss; any other write (created, deleted, restored, a photo, a vector) may move the talent in or out
     of any list."""
     with redis.pipeline(transaction=False) as pipe:
         pipe.incr(VERSION_KEY)
+        if owner_id is not None:
+            pipe.incr(OWNER_PREFIX + str(owner_id))
         for topic in sorted(changed or {ROWS}):
             pipe.hincrby(TOPICS_KEY, topic, 1)
         pipe.delete(PROFILE_PREFIX + str(talent_id), JSON_PREFIX + str(talent_id))
         pipe.execute()
 
 
+def own_profile_versions(user_id):
+    """The keys a cache of what is made from `user_id`'s own profile depends on (their roles for me): moved
+    by every write to that profile, and by bulk writes; not by other talents' edits."""
+    return [BULK_KEY, OWNER_PREFIX + str(user_id)]
+
+
 def forget_lists():
-    """After a bulk write that bypassed the services (seeding): move the version and `rows` on, so every
+    """After a bulk write that bypassed the services (seeding): move the versions and `rows` on, so every
     cached list, search, featured page and match misses at once instead of serving stale totals."""
     with redis.pipeline(transaction=False) as pipe:
         pipe.incr(VERSION_KEY)
+        pipe.incr(BULK_KEY)
         pipe.hincrby(TOPICS_KEY, ROWS, 1)
         pipe.execute()

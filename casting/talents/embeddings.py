@@ -41,8 +41,9 @@ def store(talent_id, data):
         set_={"model": statement.excluded.model, "embedding": statement.excluded.embedding,
               "updated_at": func.now()}).returning(TalentEmbedding.model, TalentEmbedding.updated_at)
     stored = db.session.execute(statement).one()
+    owner_id = talent.user_id  # read before the commit expires it
     db.session.commit()
-    talent_cache.forget(talent_id, {"embedding"})  # the vector searches miss; the other lists stay
+    talent_cache.forget(talent_id, owner_id, {"embedding"})  # the vector searches miss; the other lists stay
     return {"model": stored.model, "dimension": len(data["embedding"]), "updated_at": stored.updated_at}
 
 

@@ -74,7 +74,7 @@ def add(talent_id, user, kind, upload):
         raise
     if replaced is not None:
         storage().forget(replaced.key, replaced.thumbnail_key)
-    talent_cache.forget(talent_id)
+    talent_cache.forget(talent_id, talent.user_id)
     return item
 
 
@@ -87,4 +87,4 @@ def remove(talent_id, media_id, user):
     talent.refresh_derived()
     db.session.commit()
     storage().forget(item.key, item.thumbnail_key)
-    talent_cache.forget(talent_id)
+    talent_cache.forget(talent_id, talent.user_id)

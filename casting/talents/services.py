@@ -307,7 +307,7 @@ def create(user, data):
     talent.refresh_derived()
     db.session.add(talent)
     db.session.commit()
-    talent_cache.forget(talent.id)
+    talent_cache.forget(talent.id, talent.user_id)
     return talent
 
 
@@ -348,7 +348,8 @@ def update(talent_id, user, changes):
     talent.updated_at = db.session.execute(table.update().where(table.c.id == talent_id).values(written)
                                            .returning(table.c.updated_at)).scalar_one()
     db.session.commit()
-    talent_cache.forget(talent_id, {*written, "updated_at"})  # only the lists that read a changed column miss
+    # only the lists that read a changed column miss
+    talent_cache.forget(talent_id, talent.user_id, {*written, "updated_at"})
     return snapshot(talent)
 
 
@@ -372,7 +373,7 @@ def _write_only(talent_id, user, changes):
     record["age"] = age_on(record["date_of_birth"])
     record["media"] = media_snapshots(rows)
     changed = {name for name in names if first[f"old_{name}"] != first[name]}
-    talent_cache.forget(talent_id, {*changed, "updated_at"})
+    talent_cache.forget(talent_id, record["user_id"], {*changed, "updated_at"})
     return record
 
 
@@ -404,7 +405,7 @@ def delete(talent_id, user):
     talent.deleted_at = datetime.now(timezone.utc)
     embeddings.forget(talent.id)
     db.session.commit()
-    talent_cache.forget(talent.id)
+    talent_cache.forget(talent.id, talent.user_id)
 
 
 def restore(talent_id):
@@ -414,7 +415,7 @@ def restore(talent_id):
         raise ApiError(Codes.TALENT_NOT_FOUND)
     talent.deleted_at = None
     db.session.commit()
-    talent_cache.forget(talent.id)
+    talent_cache.forget(talent.id, talent.user_id)
     return talent
 
 
