@@ -7,7 +7,7 @@ from sqlalchemy import (and_, bindparam, case, false, func, inspect, literal, li
 from sqlalchemy.orm import defer, joinedload
 
 from casting.kernel.errors import ApiError, Codes
-from casting.kernel.extensions import db, each_statement_commits
+from casting.kernel.extensions import db, each_statement_commits, own_connection
 from casting.kernel.jsonprovider import dumps_bytes
 from casting.kernel.pagination import page
 from casting.kernel.sorting import sort_clauses
@@ -315,19 +315,19 @@ def update(talent_id, user, changes):
     """Edit a profile the user manages (only admins verify or feature a talent); returns its snapshot.
 
     An edit that derives nothing from the rest of the row (availability, day rate, featured) is one
-    statement that checks, writes and returns the profile (`_write_only`). Any other reads the row with
-    its media first, recomputes the derived columns and writes what changed: two round trips. Either
-    UPDATE commits on its own (`each_statement_commits`: no BEGIN or COMMIT, and the row is locked only
-    while it runs, so edits of one profile do not queue behind each other's requests); then one Redis
-    round trip drops this talent's cached profile and moves on the topics of the columns that changed. An
-    edit that changes nothing writes nothing and drops nothing."""
+    statement that checks, writes and returns the profile (`_write_only`, on a connection of its own,
+    outside the session). Any other reads the row with its media first, recomputes the derived columns and
+    writes what changed: two round trips. Either UPDATE commits on its own (autocommit: no BEGIN or
+    COMMIT, and the row is locked only while it runs, so edits of one profile do not queue behind each
+    other's requests); then one Redis round trip drops this talent's cached profile and moves on the
+    topics of the columns that changed. An edit that changes nothing writes nothing and drops nothing."""
     privileged = sorted(ADMIN_FIELDS & changes.keys())
     if privileged and user.role != Role.ADMIN:
         raise ApiError(Codes.AUTH_FORBIDDEN, "Only admins verify or feature a talent.",
                        details={"fields": {name: ["Only admins set this."] for name in privileged}})
-    each_statement_commits()
     if changes and not changes.keys() & READ_FIRST:
         return _write_only(talent_id, user, changes)
+    each_statement_commits()
     talent = get_live(talent_id)
     if not can_manage(talent, user):
         raise ApiError(Codes.AUTH_FORBIDDEN)
@@ -359,8 +359,8 @@ def _write_only(talent_id, user, changes):
     anyone = user is not None and user.role == Role.ADMIN
     params = {"talent_id": talent_id, "editor_id": None if user is None else user.id,
               **{f"new_{name}": changes[name] for name in names}}
-    rows = db.session.execute(_write_only_statement(names, anyone), params).all()
-    db.session.commit()
+    with own_connection() as connection:  # it commits on its own: none of the session's bookkeeping
+        rows = connection.execute(_write_only_statement(names, anyone), params).all()
     if not rows:
         # nothing written: the same values again (a repeated save), or a profile that is gone (404) or not
         # the user's (403); the profile says which, from the cache the sign-in check read it from
