@@ -151,6 +151,7 @@ def test_an_app_books_the_periodic_jobs_its_domains_registered(app):
             "casting.calls.tasks.close_calls_past_deadline": "CALLS_SWEEP_MINUTES",
             "casting.kernel.idempotency.prune_idempotency_keys": "REPAIR_MINUTES",
             "casting.calls.tasks.send_digests": "CALLS_DIGEST_MINUTES",
+            "casting.calls.tasks.submissions_received": "CALLS_SWEEP_MINUTES",
             "casting.messaging.tasks.prune_unsent_attachments": "ATTACHMENT_PRUNE_MINUTES",
             "casting.notifications.tasks.reconcile_notifications": "NOTIFY_RECONCILE_MINUTES",
             "casting.safety.tasks.flag_digest": "SAFETY_DIGEST_MINUTES",

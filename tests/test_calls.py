@@ -213,6 +213,33 @@ def test_apply_once_with_what_the_call_asks_and_see_the_status(app, client, logi
     assert told == ["call_submission_received"]
 
 
+def test_a_burst_of_submissions_is_one_drain_that_counts_scores_and_tells_each_once(app, client, stage):
+    """Three submissions queue one drain, not a job each; it counts the call, scores each submission and
+    tells each applicant. Run again over the same batch (a drain killed before it trimmed the list), it
+    tells nobody twice, and it leaves nothing pending."""
+    from casting.calls import tasks
+    from casting.kernel.extensions import queue_redis
+    from casting.kernel.jobs import get_queue
+
+    call = stage["open_call"]()
+    people = [stage["talent"](name)[1] for name in ("Asha", "Bina", "Chitra")]
+    for headers in people:
+        assert client.post(f"/api/calls/{call['id']}/submissions", json={}, headers=headers).status_code == 201
+    with app.app_context():
+        queued = [job.func_name for job in get_queue("default").jobs]
+    assert queued.count("casting.calls.tasks.submissions_received") == 1
+    run_jobs(app)
+    assert client.get(f"/api/calls/{call['id']}", headers=stage["owner"]).json["submission_count"] == 3
+    with app.app_context():
+        submissions = db.session.scalars(select(Submission).order_by(Submission.id)).all()
+        assert all(submission.match_score > 0 for submission in submissions)  # scored (0 until then)
+        queue_redis.rpush(tasks.PENDING_KEY, *(submission.id for submission in submissions))
+        tasks.submissions_received()
+        told = db.session.scalars(select(Notification.template)).all()
+        assert queue_redis.llen(tasks.PENDING_KEY) == 0
+    assert told == ["call_submission_received"] * 3
+
+
 def test_no_headshot_a_closed_call_a_full_call_and_who_may_apply(app, client, login, signed_in, stage):
     _, bare = stage["talent"]("Chitra", headshot=False)
     call = stage["open_call"](submission_cap=1)

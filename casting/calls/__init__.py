@@ -11,7 +11,7 @@ __getattr__, __dir__, PUBLIC = public_face(__name__, {
 
 def init_app(app):
     """The casting-call routes; calls can be reported and held; a closed role closes its call; the deadline
-    sweep and the digest run periodically."""
+    sweep, the digest and the drain of placed submissions run periodically."""
     from casting.calls import tasks
     from casting.calls.models import CastingCall
     from casting.calls.routes import blp
@@ -25,4 +25,4 @@ def init_app(app):
     api.register_blueprint(blp)
     register_target(FlagTarget.CALL, reported_call, holdable=CastingCall)
     on_role_closed(role_closed)
-    register_periodic(app, tasks.close_calls_past_deadline, tasks.send_digests)
+    register_periodic(app, tasks.close_calls_past_deadline, tasks.send_digests, tasks.submissions_received)

@@ -508,9 +508,10 @@ def _placing(capped):
 
 def recount(call_id):
     """Store the live count of a call without a cap (its submissions are not counted as they are placed):
-    run after each submission (its job) and withdrawal. The row is locked FOR NO KEY UPDATE, which lets
-    submissions in (they share-lock it FOR KEY SHARE), and counted after the lock is held, so the last
-    recount sees every submission committed before it. A capped call is counted as it takes each one."""
+    run by the drain after submissions (`tasks.submissions_received`) and after a withdrawal. The row is
+    locked FOR NO KEY UPDATE, which lets submissions in (they share-lock it FOR KEY SHARE), and counted
+    after the lock is held, so the last recount sees every submission committed before it. A capped call
+    is counted as it takes each one."""
     if db.session.scalar(select(CastingCall.submission_cap.is_(None)).where(CastingCall.id == call_id)
                          .with_for_update(key_share=True)):
         live = db.session.scalar(select(func.count()).select_from(Submission).where(
@@ -522,7 +523,7 @@ def recount(call_id):
 def score_submission(submission_id):
     """Store the talent's match score for the role (0 when they miss a hard requirement), for "best match".
 
-    Run by the job that follows a submission, so applying stays one short transaction at a deadline rush.
+    Run by the drain that follows submissions, so applying stays one short transaction at a deadline rush.
     """
     submission = db.session.get(Submission, submission_id)
     if submission is None:
@@ -543,7 +544,8 @@ def submit(call_id, user, data):
     connection of their own, each committing on its own, since the last is the whole effect; with an
     Idempotency-Key, the same statements in the session's transaction with the key's record. The answer is
     built from what was read and what the INSERT returned (no reload), and the submission's Redis work (the
-    list's version, the job that scores it and tells the applicant) goes in one pipelined round trip.
+    list's version, its place in the drain that scores it and tells the applicant) goes in one pipelined
+    round trip (`tasks.placed`).
     """
     with statements() as run:
         call, talent = _call_and_talent(run, call_id, user, data.get("talent_id"))
@@ -567,8 +569,7 @@ def submit(call_id, user, data):
                                  self_tape_id=None, created_at=created_at, updated_at=updated_at, withdrawn_at=None)
     if in_transaction():  # an Idempotency-Key's: the submission commits with its record
         db.session.commit()
-    enqueue("default", tasks.submission_received, submission_id,
-            with_commands=lambda pipe: pipe.incr(_submissions_version_key(call_id)))
+    tasks.placed(submission_id, lambda pipe: pipe.incr(_submissions_version_key(call_id)))
     return present([submission], user, False, calls=[call], media=talent.media)[0]
 
 

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from casting.auditions import tell
 from casting.calls.models import CastingCall, DigestSubscription, Submission
-from casting.kernel.extensions import db
-from casting.kernel.jobs import periodic
+from casting.kernel.extensions import db, queue_redis, redis
+from casting.kernel.jobs import enqueue, periodic
 from casting.notifications import NotificationError, notify, Recipient
 from casting.productions.models import CastingRole, Production
 from casting.talents.models import Talent
@@ -20,6 +20,12 @@ from casting.kernel.web import public_url
 
 log = logging.getLogger(__name__)
 DIGEST_ROLES = 5  # named in one digest message
+PENDING_KEY = "casting:calls:placed"  # ids of submissions placed and not yet drained (the queues' Redis)
+QUEUED_KEY = "casting:calls:placed:drain-queued"  # there while a drain is queued and has not begun
+QUEUED_SECONDS = 60  # a drain lost before it began is queued again by the next submission after this
+DRAIN_LOCK = "casting:lock:calls:placed"
+DRAIN_LOCK_SECONDS = 600
+DRAIN_BATCH = 200
 
 
 def _context(call_id):
@@ -32,15 +38,56 @@ def _rows(*conditions):
                               .where(*conditions).order_by(Submission.id)).all()
 
 
-def submission_received(submission_id):
-    """After a submission: its call's count (a call without a cap), its match score for "best match", then
-    the applicant hears it arrived."""
+def placed(submission_id, with_commands):
+    """After a submission is placed: its id joins the pending list (on the queues' Redis, which never
+    evicts), and the first since the last drain began queues one (`submissions_received`), so a burst of
+    submissions is one job, not one each. `with_commands(pipe)`: the caller's own commands for the app's
+    Redis, sent in the same round trip when the queues live there."""
+    queues, app_redis = queue_redis._get_current_object(), redis._get_current_object()
+    with queues.pipeline(transaction=False) as pipe:
+        pipe.rpush(PENDING_KEY, submission_id).set(QUEUED_KEY, 1, nx=True, ex=QUEUED_SECONDS)
+        if queues is app_redis:
+            with_commands(pipe)
+        first = pipe.execute()[1]
+    if queues is not app_redis:
+        with app_redis.pipeline(transaction=False) as pipe:
+            with_commands(pipe)
+            pipe.execute()
+    if first:
+        enqueue("default", submissions_received)
+
+
+@periodic("CALLS_SWEEP_MINUTES")
+def submissions_received():
+    """The submissions placed since the last drain, a batch at a time: each call counted once (a call
+    without a cap), each submission's match score for "best match", then each applicant hears it arrived.
+
+    Queued by the first submission after a drain began, and run periodically as well, for what a drain
+    lost with its worker left. One drain at a time (a lock) reads a batch from the head of the list and
+    trims it only once the batch is done: a drain killed midway leaves its batch for the next, and doing
+    a batch again scores and counts the same and tells nobody twice (the messages' idempotency keys)."""
+    queues = queue_redis._get_current_object()
+    queues.delete(QUEUED_KEY)  # a submission placed from here on queues the next drain
+    with queues.lock(DRAIN_LOCK, timeout=DRAIN_LOCK_SECONDS, blocking_timeout=DRAIN_LOCK_SECONDS):
+        while True:
+            batch = [int(submission_id) for submission_id in queues.lrange(PENDING_KEY, 0, DRAIN_BATCH - 1)]
+            if not batch:
+                return
+            _received(batch)
+            queues.ltrim(PENDING_KEY, len(batch), -1)
+
+
+def _received(submission_ids):
     from casting.calls import services  # here, not above: the services enqueue these tasks
-    submission = db.session.get(Submission, submission_id)
-    if submission is not None:
-        services.recount(submission.call_id)
-    services.score_submission(submission_id)
-    tell_applicants([submission_id], "call_submission_received")
+    by_call = {}
+    for submission_id, call_id in db.session.execute(select(Submission.id, Submission.call_id).where(
+            Submission.id.in_(submission_ids)).order_by(Submission.id)):
+        by_call.setdefault(call_id, []).append(submission_id)
+    for call_id, placed_ids in by_call.items():
+        services.recount(call_id)
+        for submission_id in placed_ids:
+            services.score_submission(submission_id)
+        tell_applicants(placed_ids, "call_submission_received")
 
 
 def tell_applicants(submission_ids, template):
