@@ -330,6 +330,7 @@ def test_queues_and_cache_can_live_on_redis_servers_of_their_own(make_app, serve
     from flask import current_app
 
     from casting.kernel.extensions import cache
+    from casting.calls.tasks import PENDING_KEY, placed
     from casting.kernel.jobs import enqueue
     from tests.support import run_jobs
 
@@ -339,13 +340,17 @@ def test_queues_and_cache_can_live_on_redis_servers_of_their_own(make_app, serve
     try:
         with app.test_request_context():
             job = enqueue("low", "math.factorial", 5)
-            # the caller's own commands go to the app's Redis, not with the job to the queues'
-            enqueue("low", "math.factorial", 6, with_commands=lambda pipe: pipe.set("casting:marker:with-job", 1))
+            # a placed submission's id and its drain go to the queues' Redis, the caller's own commands to the app's
+            placed(999, lambda pipe: pipe.set("casting:marker:with-job", 1))
             cache.set("probe", 1)
             assert current_app.config["CACHE_REDIS_URL"] == f"{base}/12"
         main = Redis.from_url(server_urls["redis"])
         assert queues.exists(f"rq:job:{job.id}") and not main.exists(f"rq:job:{job.id}")
         assert main.exists("casting:marker:with-job") and not queues.exists("casting:marker:with-job")
+        assert queues.lrange(PENDING_KEY, 0, -1) == [b"999"] and not main.exists(PENDING_KEY)
+        queued = [queues.hget(f"rq:job:{job_id.decode()}", "description")
+                  for job_id in queues.lrange("rq:queue:default", 0, -1)]
+        assert queued == [b"casting.calls.tasks.submissions_received()"]
         assert any(b"probe" in key for key in cached.keys()) and not any(b"probe" in key for key in main.keys())
         run_jobs(app)
         assert job.get_status(refresh=True) == "finished"

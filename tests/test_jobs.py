@@ -2,7 +2,6 @@
 import gevent
 import pytest
 from gevent import monkey
-from redis import Redis
 from redis.client import Pipeline
 
 from casting.kernel.jobs import enqueue, get_queue
@@ -28,13 +27,12 @@ def test_greenlets_enqueuing_at_one_moment_share_one_round_trip_and_each_job_is_
 
     def one(n):
         with app.test_request_context():
-            return enqueue("low", "math.factorial", n, with_commands=lambda pipe: pipe.incr("casting:test:together"))
+            return enqueue("low", "math.factorial", n)
 
     greenlets = [gevent.spawn(one, n) for n in range(1, 6)]
     gevent.joinall(greenlets, raise_error=True)
     jobs = [greenlet.value for greenlet in greenlets]
-    assert len(sent) == 1 and sent[0] > 5  # the five jobs and their own commands, one pipeline
-    assert Redis.from_url(app.config["REDIS_URL"]).get("casting:test:together") == b"5"
+    assert len(sent) == 1 and sent[0] >= 5  # the five jobs, one pipeline
     with app.app_context():
         assert set(get_queue("low").job_ids) == {job.id for job in jobs}
     run_jobs(app)

@@ -14,7 +14,7 @@ from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 from rq.utils import utcparse
 from sqlalchemy.exc import DBAPIError
 
-from casting.kernel.extensions import db, queue_redis, redis
+from casting.kernel.extensions import db, queue_redis
 from casting.kernel.logs import current_job_id, database_error_fields
 
 log = logging.getLogger(__name__)
@@ -50,36 +50,22 @@ def get_queue(name="default"):
     return Queue(name, connection=queue_redis._get_current_object(), job_class=TracedJob)
 
 
-def enqueue(queue_name, func, *args, delay=0, with_commands=None, **kwargs):
+def enqueue(queue_name, func, *args, delay=0, **kwargs):
     """Enqueue `func` (a callable or its dotted path) with the current trace context in its meta.
 
-    With `delay` (seconds), the job waits that long in the scheduler first. `with_commands(pipe)` queues
-    the caller's own commands for the app's Redis on a pipeline: sent with the job in one round trip when
-    the queues live on the app's Redis (no QUEUE_REDIS_URL), else on their own. In a gevent worker, jobs
-    enqueued at the same moment share that round trip (`_together`); each call returns once its job is sent.
+    With `delay` (seconds), the job waits that long in the scheduler first. Otherwise RQ's writes go in
+    one round trip, and in a gevent worker the jobs enqueued at the same moment share it (`_together`);
+    each call returns once its job is sent.
     """
     carrier = {}
     propagate.inject(carrier)
     queue = get_queue(queue_name)
     if delay:
-        job = queue.enqueue_in(timedelta(seconds=delay), func, *args, meta={"trace": carrier}, **kwargs)
-    else:  # RQ's two writes (the queue's name, the job and its place) in one round trip
-        shared = with_commands is not None and queue.connection is redis._get_current_object()
-        made = []
-
-        def add(pipe):
-            made.append(queue.enqueue(func, *args, meta={"trace": carrier}, pipeline=pipe, **kwargs))
-            if shared:
-                with_commands(pipe)
-
-        _together(queue.connection, add)
-        job = made[0]
-        with_commands = None if shared else with_commands
-    if with_commands is not None:
-        with redis.pipeline() as pipe:
-            with_commands(pipe)
-            pipe.execute()
-    return job
+        return queue.enqueue_in(timedelta(seconds=delay), func, *args, meta={"trace": carrier}, **kwargs)
+    made = []
+    _together(queue.connection, lambda pipe: made.append(
+        queue.enqueue(func, *args, meta={"trace": carrier}, pipeline=pipe, **kwargs)))
+    return made[0]
 
 
 class _Gathering:
