@@ -520,21 +520,25 @@ def recount(call_id):
     db.session.commit()
 
 
-def score_submission(submission_id):
-    """Store the talent's match score for the role (0 when they miss a hard requirement), for "best match".
+def score_submissions(call_id, submission_ids):
+    """Store each submission's match score for the call's role (0 when the talent misses a hard requirement),
+    for "best match": one ranking query for them all, one commit, one version bump.
 
     Run by the drain that follows submissions, so applying stays one short transaction at a deadline rush.
     """
-    submission = db.session.get(Submission, submission_id)
-    if submission is None:
-        return None
+    submissions = db.session.scalars(select(Submission).where(Submission.call_id == call_id,
+                                                              Submission.id.in_(submission_ids))).all()
+    if not submissions:
+        return
     role = db.session.scalar(select(CastingRole).join(CastingCall, CastingCall.role_id == CastingRole.id)
-                             .where(CastingCall.id == submission.call_id))
-    row = db.session.execute(matching.ranked(role).where(Talent.id == submission.talent_id)).first()
-    submission.match_score = float(row[1]) if row else 0.0
+                             .where(CastingCall.id == call_id))
+    talent_ids = {submission.talent_id for submission in submissions}
+    scores = {row[0]: float(row[1]) for row in db.session.execute(matching.ranked(role).where(
+        Talent.id.in_(talent_ids)))}
+    for submission in submissions:
+        submission.match_score = scores.get(submission.talent_id, 0.0)
     db.session.commit()
-    _bump_submissions(submission.call_id)
-    return submission.match_score
+    _bump_submissions(call_id)
 
 
 def submit(call_id, user, data):

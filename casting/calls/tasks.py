@@ -85,8 +85,7 @@ def _received(submission_ids):
         by_call.setdefault(call_id, []).append(submission_id)
     for call_id, placed_ids in by_call.items():
         services.recount(call_id)
-        for submission_id in placed_ids:
-            services.score_submission(submission_id)
+        services.score_submissions(call_id, placed_ids)
         tell_applicants(placed_ids, "call_submission_received")
 
 
