@@ -65,6 +65,27 @@ def test_a_new_word_is_searchable_at_once(client, names):
     assert found(client, names, "kalaripayatu") == ["Arjun Mehta"]
 
 
+def test_only_an_edit_of_the_text_teaches_the_dictionary(app, client, names):
+    """An edit that leaves the text alone does not write its words to the dictionary again (migration 0021)."""
+    talent_id = client.get("/api/talents/", query_string={"q": "Arjun"}, headers=names).json["items"][0]["id"]
+    words = text("SELECT count(*) FROM talent_words WHERE word = ANY("
+                 "(SELECT search_words FROM talents WHERE id = :id)::text[])")
+
+    def known():
+        with app.app_context():
+            return db.session.scalar(words, {"id": talent_id})
+
+    with app.app_context():
+        db.session.execute(text("DELETE FROM talent_words WHERE word = ANY("
+                                "(SELECT search_words FROM talents WHERE id = :id)::text[])"), {"id": talent_id})
+        db.session.commit()
+    for edit in ({"day_rate_inr": 4200}, {"availability_status": "busy"}, {"height_cm": 170}):
+        assert client.put(f"/api/talents/{talent_id}", json=edit, headers=names).status_code == 200
+        assert known() == 0
+    client.put(f"/api/talents/{talent_id}", json={"bio": "Trained in Kalaripayattu"}, headers=names)
+    assert known() >= 3  # arjun, mehta, trained, kalaripayattu, acting (minus any stop words)
+
+
 def test_languages_with_a_least_proficiency(client, login):
     agent = login("agent")
     for name, level in (("Basic", "basic"), ("Talker", "conversational"), ("Fluent", "fluent"), ("Native", "native")):
