@@ -47,26 +47,33 @@ def _has(key):
     return Talent.filter_keys.contains([key])
 
 
+def _soft(role):
+    """The names of the soft requirements this role has, in `_components`' order."""
+    kinds = {kind for kind, _, _ in _discrete(role)}
+    return [name for name in ("skills", "languages") if name in kinds] + ["experience"] + \
+        (["city"] if "city" in kinds else []) + ["completeness", "verified"] + \
+        (["like_role"] if role.embedding is not None else [])
+
+
 def _components(role):
     """(name, SQL expression in 0..1) for each soft requirement this role has."""
-    parts = []
-    units = _discrete(role)
+    units, names = _discrete(role), _soft(role)
+    expressions = {"experience": func.least(func.coalesce(Talent.experience_years, 0), FULL_EXPERIENCE_YEARS)
+                   / float(FULL_EXPERIENCE_YEARS),
+                   "completeness": cast(Talent.profile_score - 40 * cast(Talent.is_verified, db.Integer), Float)
+                   / 60.0,
+                   "verified": case((Talent.is_verified, 1.0), else_=0.0)}
     for name in ("skills", "languages"):
         mine = [(full, half) for kind, full, half in units if kind == name]
-        if mine:
+        if name in names:
             points = [case((_has(full), 1.0), (_has(half), 0.5), else_=0.0) if half
                       else case((_has(full), 1.0), else_=0.0) for full, half in mine]
-            parts.append((name, sum(points, literal(0.0)) / len(points)))
-    parts.append(("experience", func.least(func.coalesce(Talent.experience_years, 0), FULL_EXPERIENCE_YEARS)
-                  / float(FULL_EXPERIENCE_YEARS)))
-    if any(kind == "city" for kind, _, _ in units):
-        parts.append(("city", case((_has(filter_key("c", role.city)), 1.0), else_=0.0)))
-    parts.append(("completeness", cast(Talent.profile_score - 40 * cast(Talent.is_verified, db.Integer), Float)
-                  / 60.0))
-    parts.append(("verified", case((Talent.is_verified, 1.0), else_=0.0)))
-    if role.embedding is not None:
-        parts.append(("like_role", _likeness(role)))
-    return parts
+            expressions[name] = sum(points, literal(0.0)) / len(points)
+    if "city" in names:
+        expressions["city"] = case((_has(filter_key("c", role.city)), 1.0), else_=0.0)
+    if "like_role" in names:
+        expressions["like_role"] = _likeness(role)
+    return [(name, expressions[name]) for name in names]
 
 
 def _likeness(role):
@@ -75,14 +82,15 @@ def _likeness(role):
 
 
 def _weights(role):
-    parts = _components(role)
-    total = sum(WEIGHTS[name] for name, _ in parts)
-    return parts, {name: WEIGHTS[name] / total for name, _ in parts}
+    """Each soft requirement's share of the score: its weight, renormalised over those the role has."""
+    names = _soft(role)
+    total = sum(WEIGHTS[name] for name in names)
+    return {name: WEIGHTS[name] / total for name in names}
 
 
 def score_expression(role):
-    parts, weights = _weights(role)
-    return sum((expression * weights[name] for name, expression in parts), literal(0.0))
+    weights = _weights(role)
+    return sum((expression * weights[name] for name, expression in _components(role)), literal(0.0))
 
 
 def candidates(role):
@@ -127,7 +135,7 @@ def tiers(role):
               for _, full, half in units]
     if prod(len(choices) for choices in states) > MAX_COMBINATIONS:
         return [(0.0, [frozenset()])]
-    _, weights = _weights(role)
+    weights = _weights(role)
     counts = {name: sum(1 for kind, _, _ in units if kind == name) for name in ("skills", "languages", "city")}
     shares = [weights[kind] / counts[kind] for kind, _, _ in units]
     combos = {}
@@ -145,8 +153,7 @@ def tiers(role):
 
 def continuous_most(role):
     """The most the rest of the score (experience, completeness, verification, likeness) can add."""
-    _, weights = _weights(role)
-    return sum(weight for name, weight in weights.items() if name not in ("skills", "languages", "city"))
+    return sum(weight for name, weight in _weights(role).items() if name not in ("skills", "languages", "city"))
 
 
 def top(role, offset, limit):
@@ -165,17 +172,18 @@ def tiered(role, offset, limit):
     levels, rest = tiers(role), continuous_most(role)
     # The first level alone (every key) rarely holds a page; the second holds it and costs about as much.
     index = 1 if len(levels) > 2 else 0
+    everyone = ranked(role).limit(need)  # built once: building the score costs more than a tier's look-up
     while True:
         _, arms = levels[index]
         last = index == len(levels) - 1 or len(arms) > MAX_ARMS
-        query = ranked(role)
+        query = everyone
         if not last:
             # A required city joins the tier's keys (folded into them); availability, gender and age are
             # checked on the few rows the tier finds.
             required = {filter_key("c", role.city)} if role.city and role.city_required else set()
             query = query.where(or_(*(Talent.filter_keys.contains(sorted(compact(sorted(keys | required))))
                                       for keys in arms)))
-        rows = db.session.execute(query.limit(need)).all()
+        rows = db.session.execute(query).all()
         if last:
             return rows[offset:], None
         beyond = levels[index + 1][0] + rest
