@@ -1,7 +1,9 @@
 """Productions and roles (CONTRACT §4): ownership, visibility, status moves, and the delete guard."""
 import pytest
 
+from casting.kernel.extensions import db
 from casting.productions import services
+from tests.test_principal import Statements
 
 FILM = {"title": "Monsoon Wedding 2", "type": "film", "language": "Hindi", "location": {"city": "delhi"}}
 RADHA = {"name": "Young Radha", "gender": "female", "age_min": 20, "age_max": 28, "skills": ["Acting"],
@@ -158,6 +160,18 @@ def test_matches_filter_hard_requirements_and_rank_soft_ones_with_reasons(client
     assert "speaks Marathi (native)" in reasons["Asha"] and "verified profile" in reasons["Asha"]
     assert "does not speak Marathi" in reasons["Chitra"]
     assert client.get(f"{path}/matches", headers=people["talent"]).status_code == 403
+
+
+def test_a_cached_ranking_costs_one_statement_the_role_with_its_production(app, client, people, casting_call):
+    path, _ = casting_call
+    owner = people["casting_director"]
+    first = client.get(f"{path}/matches", headers=owner).json
+    with app.app_context():
+        statements = Statements(db.engine)
+    with statements:
+        again = client.get(f"{path}/matches", headers=owner)
+    assert again.json == first and statements.count == 1
+    assert client.get(path.replace("/roles/", "/roles/9") + "/matches", headers=owner).json["code"] == "PRODUCTION_004"
 
 
 def test_matches_follow_talent_and_role_changes_at_once(client, people, casting_call):

@@ -1,5 +1,6 @@
 """Productions and roles: who may see and change them, and the status moves they may make."""
 from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import joinedload, undefer
 
 from casting.kernel.errors import ApiError, Codes
 from casting.kernel.extensions import db
@@ -159,12 +160,13 @@ def roles(production_id, user, args):
     return query.order_by(*sort_clauses(CastingRole, args.get("sort")), CastingRole.id)
 
 
-def role(production_id, role_id, user, manage=False):
-    """A role of a production `user` may see (or, with `manage`, change)."""
-    production = owned(production_id, user) if manage else visible(production_id, user)
-    found = db.session.get(CastingRole, role_id)
-    if found is None or found.production_id != production.id or (
-            found.held_at is not None and not _sees_held(production, user)):
+def role(production_id, role_id, user, manage=False, load=()):
+    """A role of a production `user` may see (or, with `manage`, change), read with its production (and the
+    loader options `load`) in one statement."""
+    found = db.session.scalars(select(CastingRole).options(joinedload(CastingRole.production), *load)
+                               .where(CastingRole.id == role_id, CastingRole.production_id == production_id)).first()
+    production = owned(production_id, user) if manage else visible(production_id, user)  # read with the role
+    if found is None or (found.held_at is not None and not _sees_held(production, user)):
         raise ApiError(Codes.ROLE_NOT_FOUND)
     return found
 
@@ -220,7 +222,7 @@ def matches(production_id, role_id, user, args):
     if user is None:
         found = role_for_service(production_id, role_id)
     else:
-        found = role(production_id, role_id, user, manage=True)
+        found = role(production_id, role_id, user, manage=True, load=[undefer(CastingRole.embedding)])
     if found.held_at is not None or found.production.held_at is not None:
         raise ApiError(Codes.PRODUCTION_HELD)
 
