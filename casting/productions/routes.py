@@ -4,6 +4,7 @@ from flask_smorest import Blueprint
 
 from casting.auth import api_key_required, calling_user, user_or_api_key
 from casting.auth import login_required
+from casting.kernel.jsonprovider import dumps_bytes, json_response
 from casting.kernel.openapi import error_responses
 from casting.kernel.pagination import PageArgsSchema, page, paginated
 from casting.productions import services
@@ -13,7 +14,6 @@ from casting.productions.schemas import (MATCH_EXAMPLE, PRODUCTION_EXAMPLE, ROLE
                                          RoleUpdateSchema)
 from casting.talents import embeddings
 from casting.talents import EMBEDDING_EXAMPLE, EMBEDDING_STORED_EXAMPLE, EmbeddingInputSchema, EmbeddingSchema
-from casting.talents import view
 
 blp = Blueprint("productions", __name__, url_prefix="/api/productions",
                 description="Productions and their roles, owned by the casting director or producer who made them.")
@@ -126,10 +126,12 @@ class RoleMatchViews(MethodView):
         how like the role the talent's embedding is ("like this role"). `meta.total` counts the
         candidates up to 1,000: beyond, `meta.total_exact` is false and `total` a lower bound.
         """
-        viewer = calling_user()
-        items, total, exact = services.matches(production_id, role_id, viewer, args)
-        return page([{"talent": view(snapshot, viewer), "score": score, "reasons": reasons}
-                     for snapshot, score, reasons in items], total, args["page"], args["per_page"], exact)
+        items, total, exact = services.matches(production_id, role_id, calling_user(), args)
+        meta = page([], total, args["page"], args["per_page"], exact)["meta"]
+        # the talents' JSON comes serialised from their cached entries; only score and reasons are dumped here
+        return json_response(b'{"items":[' + b",".join(
+            b'{"talent":' + talent + b',"score":' + dumps_bytes(score) + b',"reasons":' + dumps_bytes(reasons) + b"}"
+            for talent, score, reasons in items) + b'],"meta":' + dumps_bytes(meta) + b"}")
 
 
 @blp.route("/<int:production_id>/roles/<int:role_id>/embedding")

@@ -10,7 +10,7 @@ from casting import safety
 from casting.safety.models import FlagTarget
 from casting.kernel.sorting import order_by, sort_clauses
 from casting.talents import cache as talent_cache
-from casting.talents import bounded_count, profiles
+from casting.talents import bounded_count, profiles, profiles_json
 from casting.users.models import Role, User
 
 PRODUCTION_MOVES = {
@@ -212,9 +212,9 @@ def delete_role(production_id, role_id, user):
 
 
 def matches(production_id, role_id, user, args):
-    """A page of (snapshot, score, reasons) for the role, best first, with the total (counted up to
-    COUNT_BOUND) and whether it is exact (owner or admin; `user` None: the ML service's key, which may
-    ask for any role).
+    """A page of (the talent's JSON as `user` may see it, score, reasons) for the role, best first, with the
+    total (counted up to COUNT_BOUND) and whether it is exact (owner or admin; `user` None: the ML service's
+    key, which may ask for any role).
 
     The ranking is cached like talent lists (any talent write shows at once) and keyed by the role's
     last change, so editing the role (or its embedding) re-ranks.
@@ -239,8 +239,9 @@ def matches(production_id, role_id, user, args):
     key = {"matches": found.id, "changed": found.updated_at.isoformat(), **args}
     scored, total, exact = talent_cache.cached_page(key, compute)
     snapshots = {snapshot["id"]: snapshot for snapshot in profiles([talent_id for talent_id, _, _ in scored])}
-    items = [(snapshots[talent_id], score, matching.reasons(found, snapshots[talent_id], like))
-             for talent_id, score, like in scored if talent_id in snapshots]
+    shown = profiles_json(list(snapshots), user)
+    items = [(shown[talent_id], score, matching.reasons(found, snapshots[talent_id], like))
+             for talent_id, score, like in scored if talent_id in shown]
     return items, total, exact
 
 

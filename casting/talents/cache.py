@@ -160,6 +160,15 @@ def _fill_json(ids, entries, version, render):
             for talent_id, entry in zip(ids, entries)]
 
 
+def cached_json(ids, render):
+    """The JSON entries of `ids` in order (None for one not live): one round trip when all are cached,
+    the missing ones from `render` (as `_fill_json`)."""
+    if not ids:
+        return []
+    version, *entries = redis.mget(VERSION_KEY, *(JSON_PREFIX + str(talent_id) for talent_id in ids))
+    return _fill_json(ids, entries, version, render)
+
+
 def page_seconds():
     """How long a page of profiles may be served as it was made: its lists' lifetime, and no longer than
     its photo links' signing window."""

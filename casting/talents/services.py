@@ -127,6 +127,13 @@ def page_json(result, args, viewer):
             + dumps_bytes(meta) + b"}")
 
 
+def profiles_json(ids, viewer):
+    """The live talents among `ids` as `viewer` may see them, as JSON bytes by id, from the cached entries."""
+    manager = _manager(viewer)
+    return {talent_id: json_view(entry, viewer, manager)
+            for talent_id, entry in zip(ids, talent_cache.cached_json(ids, _render_json)) if entry is not None}
+
+
 def get_live(talent_id, lock=False):
     """A talent that is not deleted (404 otherwise); with `lock`, its row is locked and freshly read."""
     # unlocked, its media come in the same statement (one round trip, not a second select for them);
