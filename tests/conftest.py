@@ -17,8 +17,11 @@ from casting.kernel.extensions import db
 from config import TestConfig, database_url
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_INSTANCE = Path(os.environ.get("TEST_INSTANCE_PATH", ROOT / "instance" / "test"))
-TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "15"))
+# Under `pytest -n N` (pytest-xdist) each worker (gw0, gw1...) has servers, a database and a Redis database
+# of its own, so workers never clean up each other's state.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+TEST_INSTANCE = Path(os.environ.get("TEST_INSTANCE_PATH", ROOT / "instance" / f"test{'-' + WORKER if WORKER else ''}"))
+TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "15")) - (int(WORKER.removeprefix("gw")) if WORKER else 0)
 TEST_PASSWORD = "monsoon-kathak-audition"
 
 
@@ -35,7 +38,7 @@ def server_urls():
     if not base_redis:
         embedded.append(EmbeddedRedis(TEST_INSTANCE))
         base_redis = embedded[-1].attach()
-    name = make_url(base_db).database + "_test"
+    name = make_url(base_db).database + "_test" + (f"_{WORKER}" if WORKER else "")
     redis_url = urlunsplit(urlsplit(base_redis)._replace(path=f"/{TEST_REDIS_DB}"))
     urls = {"database": recreate_database(base_db, name), "redis": redis_url,
             "server_database": base_db}
