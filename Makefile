@@ -33,7 +33,8 @@ test: install media-tools alert-tools
 	$(BIN)/python tools/lock.py check
 	$(BIN)/bandit --quiet --severity-level medium -r casting config.py wsgi.py gunicorn.conf.py tools
 	$(BIN)/flake8 casting tests bench tools config.py wsgi.py gunicorn.conf.py migrations
-	$(BIN)/python -m pytest -n 2 --dist loadfile  # two workers, a test file each at a time (tests/conftest.py)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m 'not solo'  # two workers, a file each at a time (tests/conftest.py)
+	$(BIN)/python -m pytest -m solo --no-cov  # the tests that time a real worker or scheduler, alone
 
 # requirements.txt (what a Heroku-style deploy installs) from setup.cfg; commit it with setup.cfg.
 lock: install

@@ -253,6 +253,7 @@ def test_reminders_are_planned_at_booking_and_dropped_with_the_slot(app, client,
         assert ScheduledJobRegistry(queue=get_queue("default")).get_job_ids() == []
 
 
+@pytest.mark.solo
 def test_a_due_reminder_goes_out_once_through_a_real_scheduler(app, client, stage):
     from rq import SimpleWorker
 

@@ -410,6 +410,7 @@ def _connect(url, token, seen=None, timeout=60):
             time.sleep(0.5)
 
 
+@pytest.mark.solo
 def test_a_worker_killed_mid_burst_loses_no_acknowledged_message_and_clients_catch_up(
         server_urls, tmp_path, people, client, app):
     import psutil
