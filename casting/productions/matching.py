@@ -63,12 +63,10 @@ def _components(role):
                    "completeness": cast(Talent.profile_score - 40 * cast(Talent.is_verified, db.Integer), Float)
                    / 60.0,
                    "verified": case((Talent.is_verified, 1.0), else_=0.0)}
-    for name in ("skills", "languages"):
-        mine = [(full, half) for kind, full, half in units if kind == name]
-        if name in names:
-            points = [case((_has(full), 1.0), (_has(half), 0.5), else_=0.0) if half
-                      else case((_has(full), 1.0), else_=0.0) for full, half in mine]
-            expressions[name] = sum(points, literal(0.0)) / len(points)
+    for name in {"skills", "languages"} & set(names):
+        points = [case((_has(full), 1.0), (_has(half), 0.5), else_=0.0) if half
+                  else case((_has(full), 1.0), else_=0.0) for kind, full, half in units if kind == name]
+        expressions[name] = sum(points, literal(0.0)) / len(points)
     if "city" in names:
         expressions["city"] = case((_has(filter_key("c", role.city)), 1.0), else_=0.0)
     if "like_role" in names:
