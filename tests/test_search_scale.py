@@ -280,3 +280,28 @@ def test_the_seed_query_uses_its_index(app):
             "AND deleted_at IS NULL")).scalars())
         db.session.rollback()
     assert "ix_talents_seed" in plan, plan
+
+
+GIN_INDEXES = ("ix_talents_filter_keys", "ix_talents_search_words", "ix_talents_seed")
+
+
+def test_edits_leave_the_search_indexes_a_short_pending_list(app):
+    """A GIN index keeps new entries in a pending list that every scan reads through until it is merged:
+    at PostgreSQL's 4 MB it cost the seed query 10 ms at 100,000 talents (1 ms merged). Edits must merge
+    it once it passes 256 kB, 32 pages."""
+    with app.app_context():
+        db.session.execute(text("CREATE EXTENSION IF NOT EXISTS pgstattuple"))
+        db.session.execute(text("""
+            INSERT INTO talents (stage_name, location, skills, skill_keys, languages, language_keys,
+                                 availability_status, search_text)
+            SELECT 'T' || n, jsonb_build_object('city', 'C' || n % 500), '["Acting", "Dancing"]', '["acting"]',
+                   '[{"name": "Hindi", "proficiency": "fluent"}]', '["hindi"]', 'available',
+                   md5(n::text) || ' ' || md5((n + 1)::text) || ' acting'
+            FROM generate_series(1, 6000) AS n"""))
+        db.session.execute(text("UPDATE talents SET updated_at = now()"))  # no edit is a HOT update
+        pending = dict(db.session.execute(text(
+            "SELECT name, (pgstatginindex(name::regclass)).pending_pages FROM unnest(CAST(:names AS text[])) name"),
+            {"names": list(GIN_INDEXES)}).all())
+        db.session.rollback()
+    assert max(pending.values()) <= 33, pending
+    assert set(pending) == set(GIN_INDEXES)
