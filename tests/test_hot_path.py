@@ -123,6 +123,58 @@ def test_a_cached_page_or_profile_is_one_redis_round_trip_and_no_database_connec
         assert (checkouts.count, sent) == (0, ["EVALSHA"]), path
 
 
+def test_an_uncached_search_is_five_redis_round_trips(app, client, login):
+    """A search nobody made before, its profiles' JSON cached: the sign-in check; the claim on running the
+    view; the page's listing read and, missing, claimed in the same script; after the query, the listing
+    stored, its claim let go and the profiles' JSON read, in one script; the body kept and its claim let
+    go."""
+    me, director = login("talent"), login("casting_director")
+    talent_id = client.post("/api/talents/", json=profile(), headers=me).json["id"]
+    assert client.get(f"/api/talents/{talent_id}", headers=director).status_code == 200  # its JSON is cached
+    found, sent = redis_round_trips(app, lambda: client.post("/api/talents/search", headers=director,
+                                                             json={"city": "Mumbai", "age_min": 21}))
+    assert [item["id"] for item in found.json["items"]] == [talent_id]
+    assert sent == ["EVALSHA", "SET", "EVALSHA", "EVALSHA", "EVALSHA"]
+    admin = login("admin")  # another caller: the body is not theirs, the listing is kept
+    again, sent = redis_round_trips(app, lambda: client.post("/api/talents/search", headers=admin,
+                                                             json={"city": "Mumbai", "age_min": 21}))
+    assert again.json["items"][0]["id"] == talent_id and sent == ["EVALSHA", "SET", "EVALSHA", "EVALSHA"]
+
+
+def test_concurrent_misses_of_one_listing_run_its_query_once(app, login, client, monkeypatch):
+    """Four callers (each with a body cache of their own) search the same new filters at once: the query
+    runs once, claimed in the script that found the listing missing; the others wait and read it."""
+    import time
+
+    from casting.talents import services
+
+    me = login("talent")
+    talent_id = client.post("/api/talents/", json=profile(), headers=me).json["id"]
+    callers = [login("casting_director"), login("admin"), login("agent"), login("producer")]
+    ran, original = [], services.search
+
+    def slow(*args):
+        ran.append(1)
+        time.sleep(0.3)
+        return original(*args)
+
+    monkeypatch.setattr(services, "search", slow)
+    found, start = [], threading.Barrier(len(callers))
+
+    def ask(headers):
+        with app.app_context():
+            start.wait()
+            answer = app.test_client().post("/api/talents/search", headers=headers, json={"city": "Mumbai"})
+            found.append((answer.status_code, [item["id"] for item in answer.json["items"]]))
+
+    threads = [threading.Thread(target=ask, args=(headers,)) for headers in callers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(ran) == 1 and found == [(200, [talent_id])] * len(callers)
+
+
 def test_a_cached_page_follows_a_role_change_and_a_write(app, client, login, signed_in):
     """The page kept for a caller is theirs for the role they had: made admin, they see the dates of birth
     at once; a profile edit shows in everyone's next read."""

@@ -252,7 +252,7 @@ def test_concurrent_misses_of_one_list_compute_it_once(app, redis_client):
 
     with app.app_context():
         key = talent_cache.list_key(filters, redis_client.get(talent_cache.VERSION_KEY))
-        first = redis_client.lock(f"casting:lock:{key}", timeout=5)
+        first = redis_client.lock(f"casting:lock:{cache.cache.key_prefix}{key}", timeout=5)
         assert first.acquire()
         waiting = threading.Thread(target=reader)
         waiting.start()

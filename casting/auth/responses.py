@@ -73,12 +73,11 @@ class _Miss:
         return current_app.make_response(self.view())
 
     def keep(self, response):
+        """What to keep of `response` for `single_flight`: a 200 the view gave a lifetime, stamped."""
         seconds = g.response_seconds
         if response.status_code == 200 and seconds and seconds > 0 and not response.is_streamed:
-            try:
-                redis.setex(self.asked[-1], int(seconds), self.stamp + response.get_data())
-            except RedisError:
-                pass  # served uncached next time
+            return self.stamp + response.get_data(), int(seconds)
+        return None
 
 
 def cached_response(versions):

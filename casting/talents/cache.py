@@ -23,7 +23,7 @@ from flask import current_app
 
 from casting.auth import prefetched
 from casting.kernel.extensions import cache, redis, script
-from casting.kernel.flight import single_flight
+from casting.kernel.flight import LOCK_PREFIX, WAIT_SECONDS, Flight, new_token, single_flight
 
 LIST_TIMEOUT = 300
 PROFILE_TIMEOUT = 3600
@@ -36,13 +36,14 @@ PROFILE_PREFIX = "casting:cache:talents:profile:"
 JSON_PREFIX = "casting:cache:talents:json:"
 IDS_PREFIX = "casting:cache:talents:list:ids:2:"  # then topic versions and the digest: `total:exact|ids`
 
-# KEYS: the list version, the topics' hash. ARGV: ids prefix, filters digest, JSON prefix, then the list's
-# topics. Returns {version, the listing's key, ids entry or false, then each listed profile's JSON entry
-# or false}: a cached page in one round trip.
+# KEYS: the list version, the topics' hash. ARGV: ids prefix, filters digest, JSON prefix, the lock prefix,
+# a lock token, the lock's milliseconds, then the list's topics. Returns {version, the listing's key, ids
+# entry or false, then each listed profile's JSON entry or false}: a cached page in one round trip. A
+# missing listing is claimed for this miss in the same call (`flight`): then the fourth item is 1, else 0.
 _PAGE = """
 local version = redis.call('GET', KEYS[1]) or '0'
 local topics = {}
-for i = 4, #ARGV do topics[#topics + 1] = ARGV[i] end
+for i = 7, #ARGV do topics[#topics + 1] = ARGV[i] end
 local seen = redis.call('HMGET', KEYS[2], unpack(topics))
 for i = 1, #seen do seen[i] = seen[i] or '0' end
 local key = ARGV[1] .. table.concat(seen, '.') .. ':' .. ARGV[2]
@@ -53,8 +54,23 @@ if listing then
   for id in string.gmatch(string.sub(listing, bar + 1), '%d+') do
     result[#result + 1] = redis.call('GET', ARGV[3] .. id)
   end
+else
+  result[4] = redis.call('SET', ARGV[4] .. key, ARGV[5], 'NX', 'PX', ARGV[6]) and 1 or 0
 end
 return result
+"""
+
+# KEYS: the lock, the listing's key. ARGV: the lock's token, the listing, its seconds, the JSON prefix, then
+# the listed ids. Stores the listing, lets the lock go (if still this miss's) and returns the ids' JSON
+# entries (or false): what a miss does after its query, in one round trip.
+_STORE_LISTING = """
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+end
+local entries = {}
+for i = 5, #ARGV do entries[#entries + 1] = redis.call('GET', ARGV[4] .. ARGV[i]) end
+return entries
 """
 
 
@@ -82,12 +98,17 @@ def list_key(filters, version):
 
 def cached_page(filters, compute):
     """The (ids, total) for `filters`, from the cache or `compute()`; concurrent misses compute once."""
-    key = list_key(filters, redis.get(VERSION_KEY))
-    hit = cache.get(key)
+    key = cache.cache.key_prefix + list_key(filters, redis.get(VERSION_KEY))
+    serializer = cache.cache.serializer
+
+    def read():
+        raw = redis.get(key)
+        return None if raw is None else serializer.loads(raw)
+
+    hit = read()
     if hit is not None:
         return hit
-    return single_flight(key, lambda: cache.get(key), compute,
-                         lambda value: cache.set(key, value, timeout=LIST_TIMEOUT))
+    return single_flight(key, read, compute, lambda value: (serializer.dumps(value), LIST_TIMEOUT))
 
 
 def cached_profiles(ids, load, pending=None):
@@ -195,12 +216,19 @@ def cached_page_json(filters, topics, compute, render):
     lacks.
     """
     digest = hashlib.sha256(json.dumps(filters, sort_keys=True, default=str).encode()).hexdigest()
-    version, key, listing, *entries = script(_PAGE)(keys=[VERSION_KEY, TOPICS_KEY],
-                                                    args=[IDS_PREFIX, digest, JSON_PREFIX, *sorted(topics)])
+    token = new_token()
+    version, key, listing, *entries = script(_PAGE)(
+        keys=[VERSION_KEY, TOPICS_KEY],
+        args=[IDS_PREFIX, digest, JSON_PREFIX, LOCK_PREFIX, token, WAIT_SECONDS * 1000, *sorted(topics)])
     if listing is None:
-        listing = _locked_fill(key.decode(), lambda: _listing(*compute()))
-        total, exact, ids = _parse_listing(listing)
-        entries = redis.mget(*(JSON_PREFIX + str(talent_id) for talent_id in ids)) if ids else []
+        flight = Flight(key.decode(), token)
+        if not entries.pop():  # another miss claimed it: what it stores, once it is done
+            listing = flight.waited(lambda: redis.get(flight.key))
+        if listing is None:
+            total, exact, ids, entries = _store_listing(flight, compute)
+        else:
+            total, exact, ids = _parse_listing(listing)
+            entries = redis.mget(*(JSON_PREFIX + str(talent_id) for talent_id in ids)) if ids else []
     else:
         total, exact, ids = _parse_listing(listing)
     version = None if version == b"0" else version
@@ -220,9 +248,17 @@ def _parse_listing(raw):
     return int(total), exact == b"1", [int(talent_id) for talent_id in ids.split(b",") if talent_id]
 
 
-def _locked_fill(key, compute):
-    """The bytes at `key`, or `compute()` stored there for LIST_TIMEOUT; concurrent misses compute once."""
-    return single_flight(key, lambda: redis.get(key), compute, lambda value: redis.set(key, value, ex=LIST_TIMEOUT))
+def _store_listing(flight, compute):
+    """(total, exact, ids, their JSON entries) of a page `compute()` found, its listing stored for LIST_TIMEOUT
+    and `flight`'s lock let go in one round trip (a failure lets it go too)."""
+    try:
+        ids, total, exact = compute()
+    except BaseException:
+        flight.unlock()
+        raise
+    entries = script(_STORE_LISTING)(keys=[flight.lock, flight.key],
+                                     args=[flight.token, _listing(ids, total, exact), LIST_TIMEOUT, JSON_PREFIX, *ids])
+    return total, exact, ids, entries
 
 
 def forget(talent_id, owner_id, changed=None):
