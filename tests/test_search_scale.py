@@ -128,6 +128,29 @@ def test_a_large_total_is_a_bound_counted_with_the_page(app, client, login, monk
         "page": 1, "per_page": 20, "total": 0, "total_pages": 0}
 
 
+def test_a_ranked_q_page_counts_its_matches_in_its_own_statement(app, client, login, monkeypatch):
+    """`q` ranks every match to find the page: the same statement counts them (a window), reported as a
+    bound past COUNT_BOUND like every count; no second statement finds the matches again."""
+    monkeypatch.setattr(services, "COUNT_BOUND", 3)
+    agent = login("agent")
+    for number in range(5):
+        client.post("/api/talents/", json=person(f"Sharma {number}"), headers=agent)
+    client.post("/api/talents/", json=person("Iyer"), headers=agent)
+    statements = []
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        meta = client.get("/api/talents/?q=Sharmaa&per_page=2", headers=agent).json["meta"]
+    assert meta == {"page": 1, "per_page": 2, "total": 4, "total_pages": 2, "total_exact": False}
+    searching = [statement for statement in statements if "search_words" in statement]
+    assert len(searching) == 1 and "OVER ()" in searching[0]
+    assert client.get("/api/talents/?q=Sharma&per_page=2&page=3", headers=agent).json["meta"] == {
+        "page": 3, "per_page": 2, "total": 5, "total_pages": 3, "total_exact": False}  # the page shows five
+    assert client.get("/api/talents/?q=Sharma&per_page=2&page=9", headers=agent).json["meta"]["total"] == 4
+    monkeypatch.setattr(services, "COUNT_BOUND", 1000)
+    assert client.get("/api/talents/?q=Sharma&city=Pune&per_page=2", headers=login("admin")).json["meta"] == {
+        "page": 1, "per_page": 2, "total": 5, "total_pages": 3}  # exact: no `total_exact`
+
+
 def _plan(query):
     compiled = query.compile(dialect=db.engine.dialect)
     rows = db.session.connection().exec_driver_sql("EXPLAIN " + str(compiled), compiled.params)

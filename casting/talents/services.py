@@ -240,10 +240,12 @@ def _search(filters):
     return _cached_page(lambda: search(filters, vector), filters, list_topics(filters), filters,
                         vector=vector is not None,
                         rerank=rerank, counted=counted if embedding_side_only else None,
-                        exact_page=exact_page if side_only else None)
+                        exact_page=exact_page if side_only else None,
+                        ranked=bool(filters.get("q")) and not filters.get("sort") and vector is None)
 
 
-def _cached_page(make_query, cache_key, topics, args, vector=False, rerank=None, counted=None, exact_page=None):
+def _cached_page(make_query, cache_key, topics, args, vector=False, rerank=None, counted=None, exact_page=None,
+                 ranked=False):
     """One page of the select `make_query()` makes (only on a miss) as (ids, JSON entries, total, exact),
     kept under `topics` (`list_topics`).
 
@@ -252,7 +254,9 @@ def _cached_page(make_query, cache_key, topics, args, vector=False, rerank=None,
     limit)` makes the page's select another way when it finds that cheaper (else None; `counted` then
     counts). Matches are counted up to COUNT_BOUND (beyond, `total` is a lower bound: counting every
     match of a broad filter over a million talents costs more than finding the page), in the page's
-    own statement where the count needs no other (a plain list; the exact path's embedding rows)."""
+    own statement where the count needs no other (a plain list; the exact path's embedding rows).
+    `ranked` says the select orders by a value computed per row (`q`'s relevance): it reads every match
+    to find the page, so it counts them as it goes (`_ranked_page`)."""
     def compute():
         offset = (args["page"] - 1) * args["per_page"]
         page_query = exact_page(offset, args["per_page"]) if exact_page is not None else None
@@ -261,6 +265,8 @@ def _cached_page(make_query, cache_key, topics, args, vector=False, rerank=None,
             embeddings.scan_settings()
         if page_query is not None:  # ranked exactly on the embedding rows, counted there too
             return _page_and_count(page_query, counted(), offset)
+        if ranked:
+            return _ranked_page(query, offset, args["per_page"])
         if rerank is None and counted is None:
             return _page_and_count(query.with_only_columns(Talent.id).limit(args["per_page"]).offset(offset),
                                    query.order_by(None).with_only_columns(Talent.id), offset)
@@ -287,6 +293,19 @@ def _page_and_count(page_query, counting, offset):
         total = max(rows[0][1], offset + len(rows))
         return [talent_id for talent_id, _ in rows], total, total <= COUNT_BOUND
     return [], *(bounded_count(counting) if offset else (0, True))
+
+
+def _ranked_page(query, offset, limit):
+    """(ids, total, exact) of a page of a select ranked on a computed value, its matches counted by a window
+    over the rows the ranking reads anyway (where a bounded count would find and check 1,001 of them a
+    second time); reported like `bounded_count`, so `total` never says more than COUNT_BOUND + 1."""
+    rows = db.session.execute(query.with_only_columns(Talent.id, func.count().over())
+                              .limit(limit).offset(offset)).all()
+    if not rows:
+        return [], *(bounded_count(query.order_by(None).with_only_columns(Talent.id)) if offset else (0, True))
+    matches = rows[0][1]
+    return ([talent_id for talent_id, _ in rows], max(min(matches, COUNT_BOUND + 1), offset + len(rows)),
+            matches <= COUNT_BOUND)
 
 
 def count_statement(query):
