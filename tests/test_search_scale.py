@@ -109,8 +109,9 @@ def test_languages_with_a_least_proficiency(client, login):
 
 
 def test_a_large_total_is_a_bound_counted_with_the_page(app, client, login, monkeypatch):
-    """A page within the first COUNT_BOUND + 1 matches is cut from their ids, listed in order by one
-    statement; a page past them is found with a bounded count beside it, also one statement."""
+    """A page of a filter by keys (city, skills, languages) within the first COUNT_BOUND + 1 matches is cut
+    from their ids, listed in order by one statement; a page past them, or of a list without keys, is found
+    with a bounded count beside it, also one statement."""
     monkeypatch.setattr(services, "COUNT_BOUND", 3)
     agent = login("agent")
     created = [client.post("/api/talents/", json=person(f"Talent {number}"), headers=agent).json["id"]
@@ -123,18 +124,21 @@ def test_a_large_total_is_a_bound_counted_with_the_page(app, client, login, monk
     with app.app_context():
         engine = db.engine  # each request below in an app context of its own (they would share `g`)
     event.listen(engine, "before_cursor_execute", note)
-    first = client.get("/api/talents/?per_page=2", headers=agent).json
-    second = client.get("/api/talents/?per_page=2&page=2", headers=agent).json
-    deep = client.get("/api/talents/?per_page=2&page=4", headers=agent).json["meta"]
+    first = client.get("/api/talents/?city=Pune&per_page=2", headers=agent).json
+    second = client.get("/api/talents/?city=Pune&per_page=2&page=2", headers=agent).json
+    deep = client.get("/api/talents/?city=Pune&per_page=2&page=4", headers=agent).json["meta"]
+    plain = client.get("/api/talents/?per_page=2", headers=agent).json["meta"]
     event.remove(engine, "before_cursor_execute", note)
     assert first["meta"] == {"page": 1, "per_page": 2, "total": 4, "total_pages": 2, "total_exact": False}
     assert [item["id"] for item in first["items"] + second["items"]] == created[::-1][:4]  # newest first
     listing = [statement for statement in statements if "FROM talents \nWHERE" in statement]
     # the deep page, past every match, is counted once more on its own: 2 statements
-    assert len(listing) == 4 and all("count(" not in statement for statement in listing[:2])
+    assert len(listing) == 5 and all("count(" not in statement for statement in listing[:2])
     assert all(statement.startswith("SELECT array((SELECT talents.id") for statement in listing[:2])
     assert "count(" in listing[2] and "ORDER BY" in listing[2]  # the deep page and its count: one round trip
+    assert "count(" in listing[4] and "ORDER BY" in listing[4] and "array(" not in listing[4]  # no keys
     assert deep == {"page": 4, "per_page": 2, "total": 4, "total_pages": 2, "total_exact": False}
+    assert plain == {"page": 1, "per_page": 2, "total": 4, "total_pages": 2, "total_exact": False}
     meta = client.get("/api/talents/?per_page=20&city=Pune", headers=agent).json["meta"]
     assert meta["total"] == 5 and meta["total_exact"] is False  # the page itself shows five
     assert client.get("/api/talents/?city=Delhi", headers=agent).json["meta"] == {

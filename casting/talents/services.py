@@ -241,11 +241,12 @@ def _search(filters):
                         vector=vector is not None,
                         rerank=rerank, counted=counted if embedding_side_only else None,
                         exact_page=exact_page if side_only else None,
-                        ranked=bool(filters.get("q")) and not filters.get("sort") and vector is None)
+                        ranked=bool(filters.get("q")) and not filters.get("sort") and vector is None,
+                        keyed=bool(filter_keys(filters) or filters.get("skills_any")))
 
 
 def _cached_page(make_query, cache_key, topics, args, vector=False, rerank=None, counted=None, exact_page=None,
-                 ranked=False):
+                 ranked=False, keyed=False):
     """One page of the select `make_query()` makes (only on a miss) as (ids, JSON entries, total, exact),
     kept under `topics` (`list_topics`).
 
@@ -256,8 +257,10 @@ def _cached_page(make_query, cache_key, topics, args, vector=False, rerank=None,
     match of a broad filter over a million talents costs more than finding the page), in the page's
     own statement where the count needs no other (a plain list; the exact path's embedding rows).
     `ranked` says the select orders by a value computed per row (`q`'s relevance): it reads every match
-    to find the page, so it counts them as it goes (`_ranked_page`). A page of any other list within
-    the first COUNT_BOUND + 1 matches is cut from their ids (`_page_of_first_matches`)."""
+    to find the page, so it counts them as it goes (`_ranked_page`). `keyed` says the filters' keys pick
+    the rows (city, state, skills, languages: a GIN index scan); a page within the first COUNT_BOUND + 1
+    matches is then cut from their ids (`_page_of_first_matches`). Without keys, the newest-first page
+    stops after a few rows, and counting reads the table in its own order: cheaper apart (measured)."""
     def compute():
         offset = (args["page"] - 1) * args["per_page"]
         page_query = exact_page(offset, args["per_page"]) if exact_page is not None else None
@@ -268,7 +271,7 @@ def _cached_page(make_query, cache_key, topics, args, vector=False, rerank=None,
             return _page_and_count(page_query, counted(), offset)
         if ranked:
             return _ranked_page(query, offset, args["per_page"])
-        if rerank is None and counted is None and offset + args["per_page"] <= COUNT_BOUND + 1:
+        if keyed and rerank is None and counted is None and offset + args["per_page"] <= COUNT_BOUND + 1:
             return _page_of_first_matches(query, offset, args["per_page"])
         if rerank is None and counted is None:
             return _page_and_count(query.with_only_columns(Talent.id).limit(args["per_page"]).offset(offset),
@@ -302,7 +305,7 @@ def _page_of_first_matches(query, offset, limit):
     """(ids, total, exact) of a page within the first COUNT_BOUND + 1 matches of `query`, cut from those
     matches' ids, listed in order by one statement (`ARRAY(SELECT ... LIMIT 1001)`): one scan that stops
     there, where the page and a bounded count beside it were two (at 1,000,000 talents the seed query's
-    filters 2.5 to 1.1 ms, a city with a language 13 to 7 ms; EXPLAIN ANALYZE)."""
+    filters 2.8 to 1.2 ms, a city with a language 11.5 to 5.5 ms; EXPLAIN ANALYZE, see docs/benchmark.md)."""
     first = db.session.scalar(select(func.array(query.with_only_columns(Talent.id).limit(COUNT_BOUND + 1)
                                                 .scalar_subquery())))
     return first[offset:offset + limit], len(first), len(first) <= COUNT_BOUND
