@@ -1,6 +1,7 @@
 """Helpers shared by the tests."""
 import json
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
@@ -181,3 +182,17 @@ def redis_round_trips(app, send):
         watching.join(10)
     return response, [command["command"].split()[0] for command in seen
                       if command["client_type"] != "lua" and not command["command"].startswith(("SELECT", "ECHO"))]
+
+
+def slowed(monkeypatch, module, name, seconds=0.3):
+    """Make `module.name` take `seconds` longer (so concurrent callers overlap); returns the list it
+    appends to on each call."""
+    ran, original = [], getattr(module, name)
+
+    def slow(*args, **kwargs):
+        ran.append(1)
+        time.sleep(seconds)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, slow)
+    return ran

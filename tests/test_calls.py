@@ -1,6 +1,5 @@
 """Open casting calls (issue 22): calls, finding work, roles for me, applying, reviewing, notifications."""
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,7 +13,7 @@ from casting.notifications.models import Notification
 from casting.safety.models import Flag
 from casting.talents.models import MediaKind, TalentMedia
 from casting.users.models import User
-from tests.support import redis_round_trips, run_jobs
+from tests.support import redis_round_trips, run_jobs, slowed
 from tests.test_talents import profile
 
 
@@ -464,14 +463,7 @@ def test_concurrent_misses_of_one_page_run_the_view_once(app, client, stage, mon
 
     _, me = stage["talent"]("Asha")
     stage["open_call"]()
-    ran, original = [], services.roles_for_me
-
-    def slow(*args):
-        ran.append(1)
-        time.sleep(0.3)
-        return original(*args)
-
-    monkeypatch.setattr(services, "roles_for_me", slow)
+    ran = slowed(monkeypatch, services, "roles_for_me")
     bodies, start = [], threading.Barrier(6)
 
     def ask():

@@ -8,7 +8,7 @@ from psycopg import pq
 from sqlalchemy import event
 
 from casting.kernel.extensions import db
-from tests.support import redis_round_trips
+from tests.support import redis_round_trips, slowed
 from tests.test_principal import Statements
 from tests.test_talents import profile
 from tests.test_talent_media import image_bytes, media_root, upload  # noqa: F401 - a fixture
@@ -144,21 +144,12 @@ def test_an_uncached_search_is_five_redis_round_trips(app, client, login):
 def test_concurrent_misses_of_one_listing_run_its_query_once(app, login, client, monkeypatch):
     """Four callers (each with a body cache of their own) search the same new filters at once: the query
     runs once, claimed in the script that found the listing missing; the others wait and read it."""
-    import time
-
     from casting.talents import services
 
     me = login("talent")
     talent_id = client.post("/api/talents/", json=profile(), headers=me).json["id"]
     callers = [login("casting_director"), login("admin"), login("agent"), login("producer")]
-    ran, original = [], services.search
-
-    def slow(*args):
-        ran.append(1)
-        time.sleep(0.3)
-        return original(*args)
-
-    monkeypatch.setattr(services, "search", slow)
+    ran = slowed(monkeypatch, services, "search")
     found, start = [], threading.Barrier(len(callers))
 
     def ask(headers):
