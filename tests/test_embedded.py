@@ -69,6 +69,11 @@ def _get(url, timeout=60):
             time.sleep(0.3)
 
 
+def _users(instance, server):
+    """The pids attached to an embedded server, as its users file lists them."""
+    return set(json.loads((instance / server / "users.json").read_text()))
+
+
 def _metric(port, prefix):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
         line = next(line for line in response.read().decode().splitlines() if line.startswith(prefix))
@@ -99,13 +104,11 @@ def test_no_urls_means_embedded_servers_shared_and_stopped(tmp_path):
             assert response.status == 200
         assert _metric(port, ready) == before + 1
         deadline = time.monotonic() + 60
-        while len(json.loads((instance / "postgres" / "users.json").read_text())) < 2:
-            assert time.monotonic() < deadline, "the worker never attached"
+        while not all(_users(instance, server) == {web.pid, worker.pid} for server in ("postgres", "redis")):
+            assert time.monotonic() < deadline, "web and worker share one PostgreSQL and one Redis"
             time.sleep(0.3)
         postgres, redis = _server_pids(instance)
         assert postgres and redis
-        users = json.loads((instance / "redis" / "users.json").read_text())
-        assert set(users) == {web.pid, worker.pid}, "web and worker share one Redis"
     finally:
         for process in (web, worker):
             process.send_signal(signal.SIGTERM)

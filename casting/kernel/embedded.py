@@ -112,8 +112,11 @@ class EmbeddedServer:
             return []
 
     def _save_users(self, users):
+        """Replace the users file whole, so a reader without the lock never sees half of it."""
         self.root.mkdir(parents=True, exist_ok=True)
-        self.users_file.write_text(json.dumps(users))
+        partial = self.users_file.with_suffix(".partial")
+        partial.write_text(json.dumps(users))
+        partial.replace(self.users_file)
 
     def check_data(self):
         """Refuse data left by an incompatible server (nothing to check by default)."""
