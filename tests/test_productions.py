@@ -3,6 +3,7 @@ import pytest
 
 from casting.kernel.extensions import db
 from casting.productions import services
+from tests.support import redis_round_trips
 from tests.test_principal import Statements
 
 FILM = {"title": "Monsoon Wedding 2", "type": "film", "language": "Hindi", "location": {"city": "delhi"}}
@@ -162,15 +163,25 @@ def test_matches_filter_hard_requirements_and_rank_soft_ones_with_reasons(client
     assert client.get(f"{path}/matches", headers=people["talent"]).status_code == 403
 
 
-def test_a_cached_ranking_costs_one_statement_the_role_with_its_production(app, client, people, casting_call):
+def test_matches_are_kept_per_caller_and_their_ranking_is_shared(app, client, people, casting_call):
+    """The owner's second read is the page kept for them, served from the sign-in check's round trip with no
+    statement; another manager (an admin) gets their own page from the shared ranking: one statement, the
+    role with its production (the permission check). A service key is never served a user's page."""
     path, _ = casting_call
-    owner = people["casting_director"]
+    owner, admin = people["casting_director"], people["admin"]
     first = client.get(f"{path}/matches", headers=owner).json
     with app.app_context():
         statements = Statements(db.engine)
     with statements:
-        again = client.get(f"{path}/matches", headers=owner)
-    assert again.json == first and statements.count == 1
+        again, sent = redis_round_trips(app, lambda: client.get(f"{path}/matches", headers=owner))
+    assert (again.json, sent, statements.count) == (first, ["EVALSHA"], 0)
+    with statements:
+        admins = client.get(f"{path}/matches", headers=admin).json
+    ranked = [[(item["talent"]["id"], item["score"]) for item in page["items"]] for page in (first, admins)]
+    assert ranked[0] == ranked[1] and statements.count == 1
+    assert "date_of_birth" in admins["items"][0]["talent"] and "date_of_birth" not in first["items"][0]["talent"]
+    keyed = client.get(f"{path}/matches", headers={**owner, "X-API-Key": "not a key"})
+    assert keyed.status_code == 401, keyed.json
     assert client.get(path.replace("/roles/", "/roles/9") + "/matches", headers=owner).json["code"] == "PRODUCTION_004"
 
 
@@ -188,3 +199,9 @@ def test_matches_follow_talent_and_role_changes_at_once(client, people, casting_
     assert names() == ["Asha", "Bina", "Chitra"]
     client.put(path, json={"city_required": True, "city": "Pune"}, headers=owner)
     assert names() == []
+    client.put(path, json={"city_required": False}, headers=owner)
+    assert names() == ["Asha", "Bina", "Chitra"]
+    production = path.rsplit("/roles/", 1)[0]
+    held = client.put(production, headers=owner, json={"description": "Portfolio shoot charges ₹8,000, pay now."})
+    assert held.json["held_for_review"] is True
+    assert client.get(f"{path}/matches", headers=owner).json["code"] == "PRODUCTION_005"

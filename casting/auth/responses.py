@@ -12,8 +12,8 @@ one body (its versions moved while a client's connections were all asking) run t
 others wait for it and serve what it kept (`single_flight`).
 
 Permission checks stay in the view: a body is only ever served to the caller it was built for, with
-the role it was built for; a caller whose session is gone, who is deactivated or suspended, or who asks
-for a fresh token, goes through the view and its checks.
+the role it was built for; a caller whose session is gone, who is deactivated or suspended, who asks
+for a fresh token, or who sends a service API key, goes through the view and its checks.
 """
 import hashlib
 from functools import wraps
@@ -21,6 +21,7 @@ from functools import wraps
 from flask import current_app, g, request
 from redis.exceptions import RedisError
 
+from casting.auth.api_keys import HEADER as API_KEY_HEADER
 from casting.auth.principal import prefetched, signed_in_principal
 from casting.kernel.extensions import redis
 from casting.kernel.flight import single_flight
@@ -93,7 +94,8 @@ def cached_response(versions):
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            found = signed_in_principal() if request.method in ("GET", "POST") else None
+            asked_as_user = request.method in ("GET", "POST") and API_KEY_HEADER not in request.headers
+            found = signed_in_principal() if asked_as_user else None
             if found is None or found[1].is_suspended:
                 return view(*args, **kwargs)
             role, asked = found[1].role.value, keys(found[1].id, request.view_args or {})

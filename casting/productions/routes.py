@@ -2,17 +2,17 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-from casting.auth import api_key_required, calling_user, user_or_api_key
+from casting.auth import api_key_required, cached_response, calling_user, keep_for, user_or_api_key
 from casting.auth import login_required
 from casting.kernel.jsonprovider import dumps_bytes, json_response
 from casting.kernel.openapi import error_responses
 from casting.kernel.pagination import PageArgsSchema, page, paginated
-from casting.productions import services
+from casting.productions import cache, services
 from casting.productions.schemas import (MATCH_EXAMPLE, PRODUCTION_EXAMPLE, ROLE_EXAMPLE, MatchSchema,
                                          ProductionCreateSchema, ProductionQuerySchema, ProductionSchema,
                                          ProductionUpdateSchema, RoleInputSchema, RoleQueryArgsSchema, RoleSchema,
                                          RoleUpdateSchema)
-from casting.talents import embeddings
+from casting.talents import cache as talent_cache, embeddings
 from casting.talents import EMBEDDING_EXAMPLE, EMBEDDING_STORED_EXAMPLE, EmbeddingInputSchema, EmbeddingSchema
 
 blp = Blueprint("productions", __name__, url_prefix="/api/productions",
@@ -111,6 +111,7 @@ class RoleByIdViews(MethodView):
 
 @blp.route("/<int:production_id>/roles/<int:role_id>/matches")
 class RoleMatchViews(MethodView):
+    @cached_response(cache.matches_versions)
     @user_or_api_key("ml")
     @blp.doc(security=[{"bearerAuth": []}, {"apiKeyAuth": []}])
     @blp.arguments(PageArgsSchema, location="query")
@@ -125,8 +126,11 @@ class RoleMatchViews(MethodView):
         experience, the city, profile completeness, verification, and, when the role has an embedding,
         how like the role the talent's embedding is ("like this role"). `meta.total` counts the
         candidates up to 1,000: beyond, `meta.total_exact` is false and `total` a lower bound.
+
+        A user's page is kept for them until a talent, the production or one of its roles changes.
         """
         items, total, exact = services.matches(production_id, role_id, calling_user(), args)
+        keep_for(talent_cache.page_seconds())
         meta = page([], total, args["page"], args["per_page"], exact)["meta"]
         # the talents' JSON comes serialised from their cached entries; only score and reasons are dumped here
         return json_response(b'{"items":[' + b",".join(
