@@ -13,6 +13,7 @@ from casting.talents import cache as talent_cache
 from casting.talents import embeddings, services
 from casting.talents.models import MediaKind, Talent, TalentEmbedding, TalentMedia
 from casting.talents.seeding import seed_talents
+from tests.test_principal import Statements
 from tests.test_productions import FILM, person
 
 DIM = 384
@@ -372,12 +373,18 @@ def test_matching_adds_like_this_role_and_the_ml_service_may_ask(app, client, ke
     # The ML service's key reaches the matches (no date of birth: it is not the talent's manager).
     as_service = ranked(keys["ml"])
     assert [name for name, _, _ in as_service] == ["Bina", "Chitra", "Asha"]
-    service_page = client.get(f"{path}/matches", headers=keys["ml"]).json
+    with app.app_context():
+        statements = Statements(db.engine)
+    with statements:  # the ranking cached: the key's look-up, then the role with its production and embedding
+        service_page = client.get(f"{path}/matches", headers=keys["ml"]).json
     assert all("date_of_birth" not in item["talent"] for item in service_page["items"])
+    assert statements.count == 2
     assert client.get(f"{path}/matches", headers=keys["export"]).status_code == 403
     assert client.get(f"{path}/matches", headers=login("talent")).status_code == 403
     assert client.get(f"/api/productions/{production}/roles/999/matches",
                       headers=keys["ml"]).json["code"] == "PRODUCTION_004"
+    assert client.get(f"/api/productions/999/roles/{role}/matches",
+                      headers=keys["ml"]).json["code"] == "PRODUCTION_001"
 
 
 def test_the_export_reaches_the_ml_key_and_can_include_embeddings(app, client, keys, login):

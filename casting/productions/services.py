@@ -163,22 +163,26 @@ def roles(production_id, user, args):
 def role(production_id, role_id, user, manage=False, load=()):
     """A role of a production `user` may see (or, with `manage`, change), read with its production (and the
     loader options `load`) in one statement."""
-    found = db.session.scalars(select(CastingRole).options(joinedload(CastingRole.production), *load)
-                               .where(CastingRole.id == role_id, CastingRole.production_id == production_id)).first()
+    found = _role_with_production(production_id, role_id, load)
     production = owned(production_id, user) if manage else visible(production_id, user)  # read with the role
     if found is None or (found.held_at is not None and not _sees_held(production, user)):
         raise ApiError(Codes.ROLE_NOT_FOUND)
     return found
 
 
-def role_for_service(production_id, role_id):
-    """A role of a production, for a service API key (the ML service): any production, 404s as for users."""
-    found = db.session.get(CastingRole, role_id)
-    if db.session.get(Production, production_id) is None:
-        raise ApiError(Codes.PRODUCTION_NOT_FOUND)
-    if found is None or found.production_id != production_id:
-        raise ApiError(Codes.ROLE_NOT_FOUND)
+def role_for_service(production_id, role_id, load=()):
+    """A role of any production, for a service API key (the ML service), read as `role` reads it; 404s as for
+    users (a second statement only then, to tell a missing production from a missing role)."""
+    found = _role_with_production(production_id, role_id, load)
+    if found is None:
+        raise ApiError(Codes.ROLE_NOT_FOUND if db.session.get(Production, production_id) else
+                       Codes.PRODUCTION_NOT_FOUND)
     return found
+
+
+def _role_with_production(production_id, role_id, load):
+    return db.session.scalars(select(CastingRole).options(joinedload(CastingRole.production), *load)
+                              .where(CastingRole.id == role_id, CastingRole.production_id == production_id)).first()
 
 
 def create_role(production_id, user, data):
@@ -219,10 +223,11 @@ def matches(production_id, role_id, user, args):
     The ranking is cached like talent lists (any talent write shows at once) and keyed by the role's
     last change, so editing the role (or its embedding) re-ranks.
     """
+    load = [undefer(CastingRole.embedding)]
     if user is None:
-        found = role_for_service(production_id, role_id)
+        found = role_for_service(production_id, role_id, load)
     else:
-        found = role(production_id, role_id, user, manage=True, load=[undefer(CastingRole.embedding)])
+        found = role(production_id, role_id, user, manage=True, load=load)
     if found.held_at is not None or found.production.held_at is not None:
         raise ApiError(Codes.PRODUCTION_HELD)
 
