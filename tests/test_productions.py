@@ -185,6 +185,25 @@ def test_matches_are_kept_per_caller_and_their_ranking_is_shared(app, client, pe
     assert client.get(path.replace("/roles/", "/roles/9") + "/matches", headers=owner).json["code"] == "PRODUCTION_004"
 
 
+def test_an_edit_the_ranking_does_not_read_shows_without_ranking_again(client, people, casting_call, monkeypatch):
+    """A new day rate shows in the next page (the profile is read afresh) from the cached ranking; a new
+    experience, which the score reads, ranks again."""
+    from casting.productions import matching
+
+    path, ids = casting_call
+    owner, agent = people["casting_director"], people["agent"]
+    ranked, top = [], matching.top
+    monkeypatch.setattr(matching, "top", lambda *args: ranked.append(args[0].id) or top(*args))
+    assert client.get(f"{path}/matches", headers=owner).json["items"][0]["talent"]["day_rate_inr"] is None
+    assert client.put(f"/api/talents/{ids['asha']}", json={"day_rate_inr": 31000}, headers=agent).status_code == 200
+    again = client.get(f"{path}/matches", headers=owner).json["items"]
+    assert (again[0]["talent"]["stage_name"], again[0]["talent"]["day_rate_inr"], len(ranked)) == ("Asha", 31000, 1)
+    assert client.put(f"/api/talents/{ids['bina']}", json={"experience_years": 30}, headers=agent).status_code == 200
+    reasons = {item["talent"]["stage_name"]: item["reasons"]
+               for item in client.get(f"{path}/matches", headers=owner).json["items"]}
+    assert "30 years of experience" in reasons["Bina"] and len(ranked) == 2
+
+
 def test_matches_follow_talent_and_role_changes_at_once(client, people, casting_call):
     path, ids = casting_call
     owner = people["casting_director"]

@@ -248,10 +248,10 @@ def test_concurrent_misses_of_one_list_compute_it_once(app, redis_client):
 
     def reader():
         with app.app_context():
-            answers.append(talent_cache.cached_page(filters, lambda: computed.append(1) or ([9], 1)))
+            answers.append(talent_cache.cached_page(filters, {"location"}, lambda: computed.append(1) or ([9], 1)))
 
     with app.app_context():
-        key = talent_cache.list_key(filters, redis_client.get(talent_cache.VERSION_KEY))
+        key = talent_cache.list_key(filters, talent_cache.topics_version({"location"}))
         first = redis_client.lock(f"casting:lock:{cache.cache.key_prefix}{key}", timeout=5)
         assert first.acquire()
         waiting = threading.Thread(target=reader)

@@ -19,7 +19,7 @@ from sqlalchemy import Float, case, cast, func, literal, null, or_, select
 from casting.kernel.extensions import db
 from casting.talents.models import Availability, Talent, TalentEmbedding
 from casting.kernel.fields import PROFICIENCIES
-from casting.talents import age_clause, compact, filter_key
+from casting.talents import age_clause, cache as talent_cache, compact, filter_key
 
 WEIGHTS = {"skills": 0.35, "languages": 0.25, "experience": 0.15, "city": 0.10, "completeness": 0.10,
            "verified": 0.05, "like_role": 0.30}
@@ -89,6 +89,13 @@ def _weights(role):
 def score_expression(role):
     weights = _weights(role)
     return sum((expression * weights[name] for name, expression in _components(role)), literal(0.0))
+
+
+# The talent columns a ranking reads (the topics of `talent_cache.forget`): an edit of any other (a day rate,
+# a bio) leaves cached rankings as they are. `location`, `skills` and `languages` make the keys it looks up.
+TOPICS = frozenset({talent_cache.ROWS, "availability_status", "gender", "playing_age_min", "playing_age_max",
+                    "date_of_birth", "location", "skills", "languages", "experience_years", "profile_score",
+                    "is_verified", "embedding"})
 
 
 def candidates(role):

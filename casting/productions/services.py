@@ -220,8 +220,9 @@ def matches(production_id, role_id, user, args):
     total (counted up to COUNT_BOUND) and whether it is exact (owner or admin; `user` None: the ML service's
     key, which may ask for any role).
 
-    The ranking is cached like talent lists (any talent write shows at once) and keyed by the role's
-    last change, so editing the role (or its embedding) re-ranks.
+    The ranking is cached like talent lists, under the topics of the talent columns it reads (an edit of one
+    of them shows at once; of another, such as a day rate, only in the profiles shown), and keyed by the
+    role's last change, so editing the role (or its embedding) re-ranks.
     """
     load = [undefer(CastingRole.embedding)]
     if user is None:
@@ -242,7 +243,7 @@ def matches(production_id, role_id, user, args):
                 for talent_id, score, like in rows], total, exact
 
     key = {"matches": found.id, "changed": found.updated_at.isoformat(), **args}
-    scored, total, exact = talent_cache.cached_page(key, compute)
+    scored, total, exact = talent_cache.cached_page(key, matching.TOPICS, compute)
     snapshots = {snapshot["id"]: snapshot for snapshot in profiles([talent_id for talent_id, _, _ in scored])}
     shown = profiles_json(list(snapshots), user)
     items = [(shown[talent_id], score, matching.reasons(found, snapshots[talent_id], like))

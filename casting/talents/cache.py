@@ -1,13 +1,13 @@
 """Talent caches and their invalidation, side by side: every write path calls `forget(talent_id)`.
 
-Lists and searches cache the matching ids and the total for 5 minutes. Their key holds the version of
-each *topic* the list reads (`list_topics`: the columns its filters, `q` and sort read, and `rows`,
-moved by every write that is not a plain edit: a new, deleted or restored profile, a photo, a vector),
-and an edit moves only the topics of the columns it changed (`forget(id, changed)`): a new day rate
+Lists, searches and role rankings cache the matching ids and the total for 5 minutes. Their key holds the
+version of each *topic* the list reads (`list_topics`: the columns its filters, `q` and sort read, and `rows`,
+moved by every write that is not a plain edit: a new, deleted or restored profile, a photo), and an edit
+moves only the topics of the columns it changed (`forget(id, changed)`; a vector moves `embedding`): a new day rate
 drops the lists sorted by day rate or by last update, not every search in the city. Profiles (the
 snapshots every response is made from) cache for an hour and are dropped on their own write; the list
 version (`VERSION_KEY`), moved by every write, guards them (a snapshot read while a write was under way
-is not cached) and everything made from whole profiles: matches, cached response bodies.
+is not cached) and everything made from whole profiles: cached response bodies.
 What a viewer may see (the date of birth, photo links) is decided after the cache.
 
 The talent routes read a second form of each profile: its public JSON, serialised once (with the
@@ -93,12 +93,18 @@ LIST_SHAPE = 3  # bumped when what a cached page holds changes (3: matches' exac
 
 def list_key(filters, version):
     digest = hashlib.sha256(json.dumps(filters, sort_keys=True, default=str).encode()).hexdigest()
-    return f"talents:list:{LIST_SHAPE}:{int(version or 0)}:{digest}"
+    return f"talents:list:{LIST_SHAPE}:{version}:{digest}"
 
 
-def cached_page(filters, compute):
-    """The (ids, total) for `filters`, from the cache or `compute()`; concurrent misses compute once."""
-    key = cache.cache.key_prefix + list_key(filters, redis.get(VERSION_KEY))
+def topics_version(topics):
+    """The versions of `topics` as one string: what is cached under it is not read again once any moves."""
+    return ".".join((value or b"0").decode() for value in redis.hmget(TOPICS_KEY, *sorted(topics)))
+
+
+def cached_page(filters, topics, compute):
+    """What `compute()` returns for `filters`, kept under the versions of the `topics` it reads (see
+    `forget`), from the cache when they have not moved; concurrent misses compute once."""
+    key = cache.cache.key_prefix + list_key(filters, topics_version(topics))
     serializer = cache.cache.serializer
 
     def read():
