@@ -106,7 +106,9 @@ def test_invited_talent_see_the_audition_and_answer_it(client, login, stage):
     client.post(f"/api/auditions/{audition}/schedule", json=WINDOW, headers=stage["owner"])
     client.post(f"/api/auditions/{audition}/invite", json={"talent_ids": [talent_id]}, headers=stage["owner"])
     assert [item["id"] for item in client.get("/api/auditions/", headers=me).json["items"]] == [audition]
-    assert client.get("/api/auditions/", headers=stranger).json["items"] == []
+    assert client.get("/api/auditions/", headers=stranger).json["items"] == []  # the same select, another caller
+    beyond = client.get("/api/auditions/?page=2&per_page=1", headers=me).json
+    assert (beyond["items"], beyond["meta"]["total"], beyond["meta"]["total_pages"]) == ([], 1, 1)
     assert client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept"}, headers=stranger
                        ).status_code == 404
     accepted = client.post(f"/api/auditions/{audition}/rsvp", json={"response": "accept", "note": "See you"},

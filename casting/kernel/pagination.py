@@ -49,19 +49,6 @@ def page(items, total, page_number, per_page, exact=True):
     return {"items": items, "meta": meta}
 
 
-def paginate_rows(query, args):
-    """Like `paginate` for a select of columns: the page's rows (as mappings) and the exact total."""
-    from sqlalchemy import func, select
-
-    from casting.kernel.extensions import db
-
-    counted = query.with_only_columns(query.selected_columns[0]).order_by(None)  # no other column is computed
-    total = db.session.scalar(select(func.count()).select_from(counted.subquery()))
-    offset = (args["page"] - 1) * args["per_page"]
-    rows = db.session.execute(query.limit(args["per_page"]).offset(offset)).mappings().all() if total > offset else []
-    return rows, total
-
-
 def paginate(query, args):
     """Run a select for one page and wrap it: `{items, meta}`."""
     from casting.kernel.extensions import db
