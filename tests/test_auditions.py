@@ -524,10 +524,15 @@ def test_the_list_writes_each_audition_as_the_schema_does(client, stage):
     client.put(f"/api/auditions/{stage['audition']}", headers=owner, json={
         "location": {"city": "pune", "state": "Maharashtra"}, "meeting_url": "https://meet.example.in/x",
         "duration_minutes": 20})
+    odd = client.post("/api/auditions/", headers=owner, json={  # slots at odd seconds and microseconds
+        "production_id": stage["production"], "title": "Callbacks", "mode": "in_person"}).json["id"]
+    assert client.post(f"/api/auditions/{odd}/schedule", headers=owner, json={
+        **WINDOW, "start_at": "2026-12-06T09:30:15.250000", "end_at": "2026-12-06T10:00:15.250000"}).status_code == 200
     listed = client.get("/api/auditions/", headers=owner).json["items"]
-    assert [item["id"] for item in listed] == [bare, stage["audition"]]
+    assert [item["id"] for item in listed] == [odd, bare, stage["audition"]]
     assert listed == [client.get(f"/api/auditions/{item['id']}", headers=owner).json for item in listed]
-    assert len(listed[1]["slots"]) == 4 and listed[0]["slots"] == [] and listed[0]["location"] is None
+    assert len(listed[2]["slots"]) == 4 and listed[1]["slots"] == [] and listed[1]["location"] is None
+    assert [slot["start_at"][11:] for slot in listed[0]["slots"]] == ["04:00:15.250000+00:00", "04:15:15.250000+00:00"]
 
 
 def test_a_meeting_url_holds_only_what_rfc_3986_lets_a_uri_hold(client, stage):
