@@ -106,10 +106,11 @@ SLOTS_JSON = literal_column(
 
 @lru_cache(maxsize=64)
 def listing(admin, sort, date_from, date_to):
-    """(page, count) selects of the auditions a caller sees: casting teams their productions', talent the
-    ones they are invited to, admins all; `date_from`/`date_to` (whether given) bound `scheduled_date`,
-    `sort` orders (newest first by default). Built once per shape, with bound parameters (`user_id`,
-    `date_from`, `date_to`, `limit`, `offset`), so SQLAlchemy works out their cache keys once, not per request.
+    """(page, count) selects of the auditions a caller sees (the page's rows carry the total): casting
+    teams their productions', talent the ones they are invited to, admins all; `date_from`/`date_to`
+    (whether given) bound `scheduled_date`, `sort` orders (newest first by default). Built once per shape,
+    with bound parameters (`user_id`, `date_from`, `date_to`, `limit`, `offset`), so SQLAlchemy works out
+    their cache keys once, not per request.
 
     Whose auditions these are is two hashed id sets (productions you own; auditions you are invited to,
     from the invitations' talent index): measured faster than a union of index lookups for a casting
@@ -128,7 +129,8 @@ def listing(admin, sort, date_from, date_to):
     if date_to:
         query = query.where(Audition.scheduled_date <= bindparam("date_to"))
     counted = select(func.count()).select_from(query.with_only_columns(Audition.id).subquery())
-    ordered = query.order_by(*order_by(Audition, list(sort), (Audition.created_at.desc(),)))
+    ordered = query.add_columns(func.count().over().label("total")).order_by(
+        *order_by(Audition, list(sort), (Audition.created_at.desc(),)))
     return ordered.limit(bindparam("limit")).offset(bindparam("offset")), counted
 
 
@@ -137,17 +139,19 @@ def _iso(value):
 
 
 def listing_page(user, args):
-    """A page of `listing` as `AuditionSchema` writes it, read as plain rows: its count, then the page with
-    each audition's slots already JSON (`SLOTS_JSON`), in two prepared selects, with no ORM objects and no
-    per-field schema work. A test holds it equal to the schema's output."""
+    """A page of `listing` as `AuditionSchema` writes it, read as plain rows in one prepared select: the
+    page, its total (a window over the matches, which the ORDER BY reads whole anyway) and each audition's
+    slots already JSON (`SLOTS_JSON`), with no ORM objects and no per-field schema work; a page past the end
+    counts in a second select. A test holds it equal to the schema's output."""
     paged, counted = listing(user.role == Role.ADMIN, tuple(args.get("sort") or ()),
                              bool(args.get("date_from")), bool(args.get("date_to")))
     offset = (args["page"] - 1) * args["per_page"]
     values = {"user_id": user.id, "date_from": args.get("date_from"), "date_to": args.get("date_to"),
               "limit": args["per_page"], "offset": offset}
-    total = db.session.scalar(counted, values)
-    rows = db.session.execute(paged, values).mappings().all() if total > offset else []
-    items = [{**row, "mode": row["mode"].value, "status": row["status"].value,
+    rows = db.session.execute(paged, values).mappings().all()
+    total = rows[0]["total"] if rows else db.session.scalar(counted, values) if offset else 0
+    items = [{**{name: value for name, value in row.items() if name != "total"},
+              "mode": row["mode"].value, "status": row["status"].value,
               "location": None if row["location"] is None else {
                   key: row["location"][key] for key in LOCATION_KEYS if key in row["location"]},
               "scheduled_date": _iso(row["scheduled_date"]), "tape_due_at": _iso(row["tape_due_at"]),
