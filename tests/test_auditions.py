@@ -515,7 +515,7 @@ def test_the_same_answer_twice_changes_nothing_and_moving_to_a_full_slot_keeps_y
     assert moved["slot"]["id"] == slots[1]["id"] and moved["history"] == first["history"]
 
 
-def test_the_list_writes_each_audition_as_the_schema_does(client, stage):
+def test_the_list_writes_each_audition_as_the_schema_does(client, login, stage):
     """The list is read as plain rows and written without the schema; it must say what the schema says."""
     owner = stage["owner"]
     client.post(f"/api/auditions/{stage['audition']}/schedule", json=WINDOW, headers=owner)
@@ -533,6 +533,8 @@ def test_the_list_writes_each_audition_as_the_schema_does(client, stage):
     assert listed == [client.get(f"/api/auditions/{item['id']}", headers=owner).json for item in listed]
     assert len(listed[2]["slots"]) == 4 and listed[1]["slots"] == [] and listed[1]["location"] is None
     assert [slot["start_at"][11:] for slot in listed[0]["slots"]] == ["04:00:15.250000+00:00", "04:15:15.250000+00:00"]
+    everyone = client.get("/api/auditions/?per_page=2", headers=login("admin")).json  # counted on its own
+    assert (everyone["items"], everyone["meta"]["total"]) == (listed[:2], 3)
 
 
 def test_a_meeting_url_holds_only_what_rfc_3986_lets_a_uri_hold(client, stage):
