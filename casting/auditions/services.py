@@ -152,7 +152,7 @@ def listing_page(user, args):
     rows = db.session.execute(paged, values).mappings().all()
     if rows and "total" in rows[0]:
         total = rows[0]["total"]
-    else:  # all auditions (an admin): a window would read every one, the page alone only its 20
+    else:  # an admin's list (a window would read every audition; the page alone, its 20), or past the end
         total = db.session.scalar(counted, values) if rows or offset else 0
     items = [{**{name: value for name, value in row.items() if name != "total"},
               "mode": row["mode"].value, "status": row["status"].value,
