@@ -242,6 +242,35 @@ def test_reading_marks_everything_up_to_a_message_and_never_moves_back(client, p
     assert listed[conversation_id]["unread_count"] == 1
 
 
+def test_the_conversation_list_shows_the_last_message_as_the_history_does(app, client, people):
+    cd, asha, ravi = people["cd"], people["asha"], people["ravi"]
+    quiet = start(client, cd, ravi).json["id"]
+    conversation_id = start(client, cd, asha, ravi).json["id"]
+    send(client, asha, conversation_id, "Namaste")
+    photo = upload(client, cd, image_bytes(), "look.jpg", "image/jpeg").json
+    last = send(client, cd, conversation_id, "Pay the registration fee of Rs 2000 to confirm your slot",
+                attachment_ids=[photo["id"]]).json
+    assert client.post(f"/api/conversations/{conversation_id}/read", headers=asha[0],
+                       json={"message_id": last["id"]}).status_code == 200
+    with app.app_context():  # a time PostgreSQL's JSON writes unlike Python's isoformat (".5" for ".500000")
+        db.session.execute(text("UPDATE message_reads SET read_at = '2026-12-01 10:00:00.5+00'"))
+        db.session.commit()
+    history = client.get(f"/api/conversations/{conversation_id}/messages", headers=cd[0]).json["items"]
+    listed = client.get("/api/conversations?sort=-last_message_at", headers=ravi[0]).json
+    assert [item["id"] for item in listed["items"]] == [conversation_id, quiet] and listed["meta"]["total"] == 2
+    item = listed["items"][0]
+    assert item["last_message"] == history[0] and history[0]["id"] == last["id"]
+    assert history[0]["safety"]["flagged"] and [a["id"] for a in history[0]["attachments"]] == [photo["id"]]
+    assert [r["user_id"] for r in history[0]["read_by"]] == [asha[1]]
+    assert [(p["id"], p["role"], p["online"]) for p in item["participants"]] == [
+        (cd[1], "casting_director", False), (asha[1], "talent", False), (ravi[1], "talent", False)]
+    assert (item["unread_count"], item["last_read_message_id"], item["is_group"]) == (2, 0, True)
+    assert listed["items"][1]["last_message"] is None and listed["items"][1]["is_group"] is False
+    assert client.get(f"/api/conversations/{conversation_id}", headers=ravi[0]).json == item
+    beyond = client.get("/api/conversations?page=3&per_page=1", headers=ravi[0]).json
+    assert beyond["items"] == [] and beyond["meta"]["total"] == 2
+
+
 def upload(client, who, data, filename="file", mimetype="application/octet-stream"):
     return client.post("/api/attachments", headers=who[0], content_type="multipart/form-data",
                        data={"file": (io.BytesIO(data), filename, mimetype)})

@@ -10,6 +10,7 @@ from casting.messaging.schemas import (AttachmentArgsSchema, AttachmentFileSchem
                                        MessageCreateSchema,
                                        MessagePageArgsSchema, MessagePageSchema, MessageSchema, ReadSchema,
                                        ReceiptSchema)
+from casting.kernel.jsonprovider import dumps_bytes, json_response
 from casting.kernel.openapi import error_responses
 from casting.kernel.pagination import paginated
 from casting.kernel.throttle import rate_limit
@@ -40,7 +41,7 @@ class ConversationViews(MethodView):
     @error_responses(blp, 401)
     def get(self, args):
         """Your conversations, the most recently active first, with unread counts and who is online."""
-        return services.conversations(current_user, args)
+        return json_response(dumps_bytes(services.conversations(current_user, args)))
 
     @login_required()
     @blp.arguments(ConversationCreateSchema, example={"participant_ids": [42], "audition_id": 7})
@@ -52,7 +53,7 @@ class ConversationViews(MethodView):
     def post(self, data):
         """Start a conversation (you are always in it); the same two people get their existing one back."""
         conversation, created = services.start(current_user, data["participant_ids"], data.get("audition_id"))
-        return services.conversation(conversation.id, current_user), 201 if created else 200
+        return json_response(dumps_bytes(services.conversation(conversation.id, current_user))), 201 if created else 200
 
 
 @blp.route("/conversations/<int:conversation_id>")
@@ -62,7 +63,7 @@ class ConversationByIdViews(MethodView):
     @error_responses(blp, 401, 404)
     def get(self, conversation_id):
         """One of your conversations."""
-        return services.conversation(conversation_id, current_user)
+        return json_response(dumps_bytes(services.conversation(conversation_id, current_user)))
 
 
 @blp.route("/conversations/<int:conversation_id>/messages")

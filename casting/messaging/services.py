@@ -9,12 +9,15 @@ import logging
 import threading
 import time
 import weakref
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import NamedTuple
 
 from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import DateTime, bindparam, func, select, text
+from sqlalchemy import DateTime, and_, bindparam, exists, func, literal_column, select, text, true
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import aliased
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 
@@ -26,11 +29,12 @@ from casting.kernel.errors import ApiError, Codes
 from casting.kernel.extensions import at_once, db, in_transaction, redis, socketio
 from casting.kernel.idempotency import alone
 from casting.kernel.jobs import enqueue
-from casting.kernel.pagination import paginate
+from casting.kernel.pagination import page
 from casting.kernel.pii import EncryptedString
 from casting.messaging import attachments, fanout, presence, tasks
-from casting.messaging.models import Conversation, Message, MessageRead, Participant
-from casting.messaging.schemas import MessageSchema, PresenceSchema, ReceiptSchema, TypingStateSchema
+from casting.messaging.models import Attachment, Conversation, Message, MessageRead, Participant
+from casting.messaging.schemas import (
+    AttachmentSchema, MessageSchema, PresenceSchema, ReceiptSchema, SafetySchema, TypingStateSchema)
 from casting.safety.models import FlagTarget
 from casting.kernel.sorting import order_by
 from casting.users.models import Role, User
@@ -43,6 +47,7 @@ MEMBERS_WARM = 100  # conversations whose participants a connecting socket's pro
 # What the server pushes on `/chat`, and the schema of each payload (the AsyncAPI document lists these).
 EVENTS = {"message:new": MessageSchema(), "message:read": ReceiptSchema(), "typing": TypingStateSchema(),
           "presence": PresenceSchema()}
+_ATTACHMENTS, _SAFETY = AttachmentSchema(many=True), SafetySchema()
 PUBLISHED_TTL = 7 * 24 * 3600  # a client retrying a send later than this republishes it (ids are unique)
 log = logging.getLogger(__name__)
 
@@ -210,48 +215,86 @@ def _direct(key):
     return db.session.scalar(select(Conversation).where(Conversation.direct_key == key))
 
 
+@lru_cache(maxsize=16)
+def _listing(sort, one):
+    """The select of a user's conversations (`:user_id`) as the API shows them, a page (`:limit`, `:offset`,
+    ordered by `sort`) or the one `:conversation_id` (`one`): each row carries its people (JSON), its last
+    message with the receipts (JSON) and whether it has attachments, the unread count and the caller's last
+    read id. One statement where the ORM took seven; built once per shape, with bound parameters."""
+    user_id = bindparam("user_id")
+    me, them = aliased(Participant), aliased(Participant)
+    people = (select(func.coalesce(func.json_agg(aggregate_order_by(func.json_build_object(
+        "id", User.id, "full_name", User.full_name, "role", User.role, "is_verified", User.verified_at.is_not(None)),
+        them.joined_at, User.id)), literal_column("'[]'::json")))
+        .join_from(them, User, User.id == them.user_id).where(them.conversation_id == Conversation.id)
+        .scalar_subquery())
+    unread = (select(func.count())
+              .where(Message.conversation_id == Conversation.id, Message.id > me.last_read_message_id,
+                     Message.sender_id.is_distinct_from(user_id)).scalar_subquery())
+    read_by = (select(func.coalesce(func.json_agg(aggregate_order_by(
+        func.json_build_object("user_id", MessageRead.user_id, "read_at", MessageRead.read_at),
+        MessageRead.read_at, MessageRead.user_id)), literal_column("'[]'::json")))
+        .where(MessageRead.message_id == Message.id).scalar_subquery())
+    last = (select(Message.id, Message.sender_id, Message.is_verified.label("is_verified"), Message.body,
+                   Message.client_id, Message.safety, Message.created_at, read_by.label("read_by"),
+                   exists().where(Attachment.message_id == Message.id).label("has_attachments"))
+            .where(Message.conversation_id == Conversation.id).order_by(Message.id.desc()).limit(1).lateral("last"))
+    query = (select(Conversation.id, Conversation.audition_id, Conversation.direct_key, Conversation.created_at,
+                    Conversation.last_message_at, me.last_read_message_id, people.label("people"),
+                    unread.label("unread_count"), *(column.label(f"message_{column.name}") for column in last.c),
+                    func.count().over().label("total"))
+             .join(me, and_(me.conversation_id == Conversation.id, me.user_id == user_id))
+             .outerjoin(last, true()))
+    if one:
+        return query.where(Conversation.id == bindparam("conversation_id"))
+    return (query.order_by(*order_by(Conversation, list(sort), (Conversation.last_message_at.desc().nulls_last(),)))
+            .limit(bindparam("limit")).offset(bindparam("offset")))
+
+
 def conversations(user, args):
-    """A page of the user's conversations, the most recently active first unless `sort` says otherwise."""
-    query = (select(Conversation).join(Participant, Participant.conversation_id == Conversation.id)
-             .where(Participant.user_id == user.id)
-             .order_by(*order_by(Conversation, args.get("sort"), (Conversation.last_message_at.desc().nulls_last(),))))
-    result = paginate(query, args)
-    result["items"] = describe_conversations(result["items"], user)
-    return result
+    """A page of the user's conversations, the most recently active first unless `sort` says otherwise, as
+    `ConversationSchema` writes it (`_listing`, then who is online: one statement and one Redis round trip)."""
+    offset = (args["page"] - 1) * args["per_page"]
+    rows = db.session.execute(_listing(tuple(args.get("sort") or ()), False), {
+        "user_id": user.id, "limit": args["per_page"], "offset": offset}).all()
+    if rows:
+        total = rows[0].total
+    else:  # past the end (or none at all): each of their participant rows is a conversation
+        total = db.session.scalar(select(func.count()).where(Participant.user_id == user.id)) if offset else 0
+    return page(_described(rows), total, args["page"], args["per_page"])
 
 
 def conversation(conversation_id, user):
     members_of(conversation_id, user)
-    return describe_conversations([db.session.get(Conversation, conversation_id)], user)[0]
+    row = db.session.execute(_listing((), True), {"user_id": user.id, "conversation_id": conversation_id}).one()
+    return _described([row])[0]
 
 
-def describe_conversations(items, user):
-    """Conversations as the API shows them to `user`: people (with presence), last message, unread count."""
-    ids = [item.id for item in items]
-    people = db.session.execute(
-        select(Participant.conversation_id, Participant.last_read_message_id, User.id, User.full_name, User.role,
-               User.verified_at)
-        .join(User, User.id == Participant.user_id).where(Participant.conversation_id.in_(ids))
-        .order_by(Participant.joined_at, User.id)).all()
-    online = presence.online({row.id for row in people})
-    latest = (select(Message.id).where(Message.conversation_id == Conversation.id)
-              .order_by(Message.id.desc()).limit(1).scalar_subquery())
-    last = {view["conversation_id"]: view for view in describe_messages(db.session.scalars(
-        select(Message).where(Message.id.in_(select(latest).where(Conversation.id.in_(ids))))).all())}
-    read_up_to = {row.conversation_id: row.last_read_message_id for row in people if row.id == user.id}
-    unread = dict(db.session.execute(
-        select(Message.conversation_id, func.count())
-        .join(Participant, (Participant.conversation_id == Message.conversation_id) & (Participant.user_id == user.id))
-        .where(Message.conversation_id.in_(ids), Message.id > Participant.last_read_message_id,
-               Message.sender_id.is_distinct_from(user.id))
-        .group_by(Message.conversation_id)).all())
-    return [{"id": item.id, "audition_id": item.audition_id, "is_group": item.direct_key is None,
-             "participants": [{"id": row.id, "full_name": row.full_name, "role": row.role,
-                               "is_verified": row.verified_at is not None, "online": row.id in online}
-                              for row in people if row.conversation_id == item.id],
-             "last_message": last.get(item.id), "unread_count": unread.get(item.id, 0),
-             "last_read_message_id": read_up_to.get(item.id, 0), "created_at": item.created_at,
-             "last_message_at": item.last_message_at} for item in items]
+def _iso(value):
+    return None if value is None else value.isoformat()
+
+
+def _described(rows):
+    """`_listing`'s rows as `ConversationSchema` writes them, with who is online now."""
+    online = presence.online({person["id"] for row in rows for person in row.people})
+    attached = {}
+    if any(row.message_has_attachments for row in rows):
+        for attachment in db.session.scalars(select(Attachment).where(Attachment.message_id.in_(
+                [row.message_id for row in rows if row.message_has_attachments])).order_by(Attachment.id)):
+            attached.setdefault(attachment.message_id, []).append(attachment)
+    return [{"id": row.id, "audition_id": row.audition_id, "is_group": row.direct_key is None,
+             "participants": [{**person, "online": person["id"] in online} for person in row.people],
+             "last_message": None if row.message_id is None else {
+                 "id": row.message_id, "conversation_id": row.id, "sender_id": row.message_sender_id,
+                 "is_verified": row.message_is_verified, "body": row.message_body,
+                 "attachments": _ATTACHMENTS.dump(attached.get(row.message_id, [])),
+                 "client_id": row.message_client_id,
+                 "safety": None if row.message_safety is None else _SAFETY.dump(row.message_safety),
+                 "created_at": _iso(row.message_created_at),
+                 "read_by": [{"user_id": read["user_id"], "read_at": _iso(datetime.fromisoformat(read["read_at"]))}
+                             for read in row.message_read_by]},
+             "unread_count": row.unread_count, "last_read_message_id": row.last_read_message_id,
+             "created_at": _iso(row.created_at), "last_message_at": _iso(row.last_message_at)} for row in rows]
 
 
 def describe_messages(messages):
