@@ -365,7 +365,8 @@ def _move(invitation, to_status, user, note=None):
 
 
 def _book(audition_id, slot_id=None):
-    """Take one place in `slot_id`, or the earliest slot with room; the slot id, or None if all are full.
+    """Take one place in `slot_id`, or the earliest slot with room; the slot's (id, start_at), or None if all
+    are full.
 
     One conditional UPDATE per try: two RSVPs can never both take the last place.
     """
@@ -374,9 +375,10 @@ def _book(audition_id, slot_id=None):
     if slot_id is not None:
         candidates = candidates.where(AuditionSlot.id == slot_id)
     for candidate in db.session.scalars(candidates.order_by(AuditionSlot.start_at)).all():
-        taken = db.session.scalar(update(AuditionSlot).where(AuditionSlot.id == candidate,
-                                                             AuditionSlot.booked < AuditionSlot.capacity)
-                                  .values(booked=AuditionSlot.booked + 1).returning(AuditionSlot.id))
+        taken = db.session.execute(update(AuditionSlot).where(AuditionSlot.id == candidate,
+                                                              AuditionSlot.booked < AuditionSlot.capacity)
+                                   .values(booked=AuditionSlot.booked + 1)
+                                   .returning(AuditionSlot.id, AuditionSlot.start_at)).one_or_none()
         if taken:
             return taken
     return None
@@ -445,23 +447,25 @@ def answer_invitation(audition, invitation, user, answer):
         return invitation
     if not same_answer:
         _move(invitation, wanted, user, answer.get("note"))
-    held = invitation.slot_id
-    taken = _book(audition_id, answer.get("slot_id")) if wanted == S.ACCEPTED else None
-    if same_answer and taken is None:
-        db.session.rollback()
-        raise ApiError(Codes.SLOT_FULL)  # asked to move to a full slot: keep the one they have
-    _release(invitation)
-    invitation.slot_id = taken
+    held, invitation_id = invitation.slot_id, invitation.id
+    with db.session.no_autoflush:  # the invitation's changes go in one UPDATE at the commit
+        taken = _book(audition_id, answer.get("slot_id")) if wanted == S.ACCEPTED else None
+        if same_answer and taken is None:
+            db.session.rollback()
+            raise ApiError(Codes.SLOT_FULL)  # asked to move to a full slot: keep the one they have
+        _release(invitation)
+    invitation.slot_id = None if taken is None else taken.id
     if wanted == S.ACCEPTED and taken is None:
         invitation.waitlist_position = _next_position(audition_id)
     db.session.commit()
     if held is not None:
-        reminders.cancel(invitation.id, held)
-    if invitation.slot_id is not None:
-        reminders.plan(invitation.id, invitation.slot_id, invitation.slot.start_at)
+        reminders.cancel(invitation_id, held)
+    if taken is not None:
+        reminders.plan(invitation_id, taken.id, taken.start_at)
     if wanted == S.RESCHEDULE_REQUESTED:
-        enqueue("default", tasks.tell_team, invitation.id, len(invitation.history))
-    _fill_from_waitlist(audition_id)
+        enqueue("default", tasks.tell_team, invitation_id, len(invitation.history))
+    if held is not None and (taken is None or taken.id != held):
+        _fill_from_waitlist(audition_id)  # a place came free
     db.session.refresh(invitation)
     return invitation
 
@@ -479,13 +483,14 @@ def _fill_from_waitlist(audition_id):
                                     .order_by(Invitation.waitlist_position).limit(1).with_for_update(skip_locked=True))
         if waiting is None:
             return
-        slot_id = _book(audition_id)
-        if slot_id is None:
+        slot = _book(audition_id)
+        if slot is None:
             db.session.rollback()
             return
-        waiting.slot_id, waiting.waitlist_position = slot_id, None
+        waiting_id = waiting.id
+        waiting.slot_id, waiting.waitlist_position = slot.id, None
         db.session.commit()
-        reminders.plan(waiting.id, slot_id, db.session.get(AuditionSlot, slot_id).start_at)
+        reminders.plan(waiting_id, slot.id, slot.start_at)
 
 
 def record_results(audition_id, user, results):
