@@ -40,7 +40,7 @@ from casting import safety
 from casting.safety.models import FlagTarget
 from casting.kernel.sorting import order_by, sort_clauses
 from casting.talents import cache as talent_cache
-from casting.talents.models import MediaKind, Talent, TalentMedia, media_columns, media_snapshots
+from casting.talents.models import MediaKind, Talent, TalentEmbedding, TalentMedia, media_columns, media_snapshots
 from casting.talents import age_clause, can_manage, profile
 from casting.users.models import Role
 
@@ -288,8 +288,10 @@ def listing(user, args):
 
 
 def _for_me_talent(user, talent_id):
-    """(id, last change) of the talent roles-for-me is about: your own profile, or (an agent) one you represent."""
-    query = select(Talent.id, Talent.updated_at).where(Talent.deleted_at.is_(None))
+    """(talent, embedding or None) of the talent roles-for-me is about, in one statement: your own profile, or
+    (an agent) one you represent."""
+    query = (select(Talent, TalentEmbedding.embedding)
+             .outerjoin(TalentEmbedding, TalentEmbedding.talent_id == Talent.id).where(Talent.deleted_at.is_(None)))
     if talent_id is None:
         found = db.session.execute(query.where(Talent.user_id == user.id)).first()
         if found is None:
@@ -332,20 +334,23 @@ def roles_for_me(user, args, dump):
     The route keeps the page for a minute under the calls' version (bumped by every call write) and the
     profile's (`routes._for_me_versions`): a new call or an edit of the profile shows in the next read.
     """
-    talent_id, _ = _for_me_talent(user, args.get("talent_id"))
-    talent = db.session.get(Talent, talent_id)
-    base, score, like = _for_me(talent, fit.talent_vector(talent.id))
-    rows = db.session.execute(base.add_columns(score, like)
+    talent, vector = _for_me_talent(user, args.get("talent_id"))
+    base, score, like = _for_me(talent, vector)
+    offset = (args["page"] - 1) * args["per_page"]
+    rows = db.session.execute(base.add_columns(score, like, func.count().over())  # every match is scored anyway
                               .order_by(score.desc(), CastingCall.deadline.asc(), CastingCall.id.desc())
-                              .limit(args["per_page"]).offset((args["page"] - 1) * args["per_page"])).all()
-    total = db.session.scalar(select(func.count()).select_from(base.subquery()))
+                              .limit(args["per_page"]).offset(offset)).all()
+    if rows:
+        total = rows[0][-1]
+    else:  # past the end, or none
+        total = db.session.scalar(select(func.count()).select_from(base.subquery())) if offset else 0
     calls = {call.id: call for call in db.session.scalars(  # the reasons read whether a role has an embedding
         _joined().where(CastingCall.id.in_([row[0] for row in rows]))
         .options(contains_eager(CastingCall.role).undefer(CastingRole.embedding)))}
     snapshot = profile(talent.id)
     items = [(calls[call_id], float(score), matching.reasons(
         calls[call_id].role, snapshot, None if like is None else float(like), voice="talent"))
-        for call_id, score, like in rows if call_id in calls]
+        for call_id, score, like, _ in rows if call_id in calls]
     keep_for(FOR_ME_SECONDS)
     return dumps_bytes(dump(items, total))
 
