@@ -438,14 +438,20 @@ def test_a_cached_page_costs_only_the_sign_in_checks_redis_round_trip(app, clien
 
 
 def test_roles_for_me_stay_cached_through_other_talents_edits_and_follow_your_own(app, client, stage):
-    """Roles for me are kept under your own profile's version: another talent's edit leaves the cached page
-    be (served from the sign-in check's round trip), your own edit shows in the next read."""
+    """Roles for me are kept under your own profile's columns they read: another talent's edit, or your own
+    new day rate, leaves the cached page be (served from the sign-in check's round trip); your own edit of
+    your languages shows in the next read."""
     asha_id, asha = stage["talent"]("Asha", languages=[])
     bina_id, bina = stage["talent"]("Bina")
     stage["open_call"]()
     first = client.get("/api/calls/for-me", headers=asha).json
     assert "the role needs Marathi, which you do not list" in first["items"][0]["reasons"]
     assert client.put(f"/api/talents/{bina_id}", json={"day_rate_inr": 9000}, headers=bina).status_code == 200
+    again, sent = redis_round_trips(app, lambda: client.get("/api/calls/for-me", headers=asha))
+    assert (again.json, sent) == (first, ["EVALSHA"])
+    # your own edit of what roles for me do not read (a day rate, availability) keeps the page too
+    assert client.put(f"/api/talents/{asha_id}", json={"day_rate_inr": 7000, "availability_status": "busy"},
+                      headers=asha).status_code == 200
     again, sent = redis_round_trips(app, lambda: client.get("/api/calls/for-me", headers=asha))
     assert (again.json, sent) == (first, ["EVALSHA"])
     edited = client.put(f"/api/talents/{asha_id}", headers=asha,

@@ -17,6 +17,12 @@ from casting.talents.models import TalentEmbedding
 from casting.kernel.fields import PROFICIENCIES
 
 
+# The talent columns roles for me read (`score_expression`, `fits`): a cached page follows an edit of one of
+# them (`routes._for_me_versions`), not a new day rate or availability (talent_cache's topics: column names).
+TOPICS = frozenset({"gender", "playing_age_min", "playing_age_max", "date_of_birth", "location", "skills", "languages",
+                    "experience_years", "profile_score", "is_verified", "agent_id", "embedding"})
+
+
 def _ranks(languages):
     """{lower-cased language: 1-based proficiency rank} of a talent's languages."""
     return {language["name"].lower(): PROFICIENCIES.index(language["proficiency"]) + 1

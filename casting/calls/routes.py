@@ -4,7 +4,7 @@ from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from casting.auth import cached_response, login_required
-from casting.calls import services
+from casting.calls import fit, services
 from casting.calls.schemas import (CALL_EXAMPLE, FOR_ME_EXAMPLE, NOTE_EXAMPLE, REVIEWED_EXAMPLE, SUBMISSION_EXAMPLE,
                                    CallCreateSchema, CallInviteResultSchema, CallInviteSchema, CallQuerySchema,
                                    CallSchema, CallUpdateSchema, DigestInputSchema, DigestSchema, ForMeQuerySchema,
@@ -60,11 +60,11 @@ class CallViews(MethodView):
 
 def _for_me_versions(user_id, path):
     """What a cached page of roles for me depends on (`cached_response`): the calls' version, and your own
-    profile's (another talent's edit leaves it be); a profile named by `talent_id` (an agent's, an
-    admin's pick) follows every profile write."""
+    profile's columns that it reads (another talent's edit, or a new day rate of yours, leaves it be); a
+    profile named by `talent_id` (an agent's, an admin's pick) follows every profile write."""
     if request.args.get("talent_id"):
         return [services.VERSION_KEY, talent_cache.VERSION_KEY]
-    return [services.VERSION_KEY, *talent_cache.own_profile_versions(user_id)]
+    return [services.VERSION_KEY, *talent_cache.own_profile_versions(user_id, fit.TOPICS)]
 
 
 @blp.route("/for-me")

@@ -28,7 +28,7 @@ from casting.kernel.flight import LOCK_PREFIX, WAIT_SECONDS, Flight, new_token, 
 LIST_TIMEOUT = 300
 PROFILE_TIMEOUT = 3600
 VERSION_KEY = "casting:talents:list-version"
-OWNER_PREFIX = "casting:talents:own-profile-version:"  # then a user id: see own_profile_versions
+OWNER_PREFIX = "casting:talents:own-profile-version:"  # then a user id and a topic: own_profile_versions
 BULK_KEY = "casting:talents:bulk-version"  # moved by writes past the services (seeding)
 TOPICS_KEY = "casting:talents:topics"  # a hash: topic -> version, see list_topics
 ROWS = "rows"  # the topic every list reads: moved by every write but a plain edit
@@ -268,27 +268,33 @@ def _store_listing(flight, compute):
 
 
 def forget(talent_id, owner_id, changed=None):
-    """After a write to a talent (committed), in one round trip: move the list version, its owner's
-    version (`owner_id`: the talent's user, None for none; see `own_profile_versions`) and the topics
-    of the `changed` columns on (none named: `rows`, which every list reads), and drop its profile entries.
+    """After a write to a talent (committed), in one round trip: move the list version, the topics of the
+    `changed` columns (none named: `rows`, which every list reads) on, globally and for its owner
+    (`owner_id`: the talent's user, None for none; see `own_profile_versions`), and drop its profile entries.
 
     A plain edit names its changed columns, so only the lists that filter, search or sort on one of them
     miss; any other write (created, deleted, restored, a photo, a vector) may move the talent in or out
     of any list."""
+    topics = sorted(changed or {ROWS})
     with redis.pipeline(transaction=False) as pipe:
         pipe.incr(VERSION_KEY)
-        if owner_id is not None:
-            pipe.incr(OWNER_PREFIX + str(owner_id))
-        for topic in sorted(changed or {ROWS}):
+        for topic in topics:
             pipe.hincrby(TOPICS_KEY, topic, 1)
+            if owner_id is not None:
+                pipe.incr(_owner_key(owner_id, topic))
         pipe.delete(PROFILE_PREFIX + str(talent_id), JSON_PREFIX + str(talent_id))
         pipe.execute()
 
 
-def own_profile_versions(user_id):
+def _owner_key(user_id, topic):
+    return f"{OWNER_PREFIX}{user_id}:{topic}"
+
+
+def own_profile_versions(user_id, topics):
     """The keys a cache of what is made from `user_id`'s own profile depends on (their roles for me): moved
-    by every write to that profile, and by bulk writes; not by other talents' edits."""
-    return [BULK_KEY, OWNER_PREFIX + str(user_id)]
+    by the writes to that profile that change one of `topics` (and `rows`: any write but a plain edit), and
+    by bulk writes; not by other talents' edits, nor by an edit of a column it does not read."""
+    return [BULK_KEY, *(_owner_key(user_id, topic) for topic in sorted({*topics, ROWS}))]
 
 
 def forget_lists():
