@@ -437,6 +437,24 @@ def test_a_cached_page_costs_only_the_sign_in_checks_redis_round_trip(app, clien
     assert client.get(f"/api/calls/{call['id']}/submissions", headers=me).status_code == 403  # not the owner's page
 
 
+def test_roles_for_me_without_an_age_city_or_vector_keep_every_role_those_do_not_rule_out(client, stage, signed_in):
+    """The hard requirements are bound values: a talent with no age, no city and no embedding is not held to
+    a role's age or an optional city, is held to a required one, and sees no verified-only or agents-only call."""
+    me, _ = signed_in("talent", "nila@example.in")
+    assert client.post("/api/talents/", json={"stage_name": "Nila", "gender": "female"}, headers=me).status_code == 201
+    anyone = stage["open_call"]()  # the stage's role: ages 20-28, in Mumbai (not required)
+    for name, role, call in (("Local guide", {"city": "Pune", "city_required": True}, {}),
+                             ("Verified lead", {}, {"eligibility": "verified"}),
+                             ("Agency pick", {}, {"eligibility": "agents"})):
+        role_id = client.post(f"/api/productions/{stage['production']}/roles", headers=stage["owner"],
+                              json={"name": name, **role}).json["id"]
+        assert client.post("/api/calls/", headers=stage["owner"],
+                           json={"role_id": role_id, "deadline": soon(), **call}).status_code == 201
+    page = client.get("/api/calls/for-me", headers=me).json
+    assert [item["call"]["id"] for item in page["items"]] == [anyone["id"]] and page["meta"]["total"] == 1
+    assert "the role is in Mumbai; you are based in an unknown city" in page["items"][0]["reasons"]
+
+
 def test_roles_for_me_stay_cached_through_other_talents_edits_and_follow_your_own(app, client, stage):
     """Roles for me are kept under your own profile's columns they read: another talent's edit, or your own
     new day rate, leaves the cached page be (served from the sign-in check's round trip); your own edit of

@@ -6,7 +6,7 @@ the role (which parts apply, what they ask for) becomes SQL over `production_rol
 proficiency order and the renormalisation over the parts that apply are matching's own, so a talent's
 score for a role here is the score that role's matches give them (up to the 4-digit rounding).
 """
-from sqlalchemy import Float, Integer, and_, bindparam, case, cast, func, literal, or_, select, true
+from sqlalchemy import Boolean, Float, Integer, String, and_, bindparam, case, cast, func, literal, or_, select, true
 from sqlalchemy.dialects.postgresql import JSONB, array
 
 from casting.calls.models import CastingCall, Eligibility
@@ -29,16 +29,16 @@ def _ranks(languages):
             for language in languages or [] if language.get("proficiency") in PROFICIENCIES}
 
 
-def _skills_part(keys):
+def _skills_part():
     wanted = func.jsonb_array_elements_text(CastingRole.skills).table_valued("value").render_derived("wanted")
     matched = select(func.count()).select_from(wanted).where(
-        func.lower(wanted.c.value).in_(keys) if keys else literal(False)).scalar_subquery()
+        func.lower(wanted.c.value).in_(bindparam("skill_keys", expanding=True))).scalar_subquery()
     length = func.jsonb_array_length(CastingRole.skills)
     return length > 0, cast(matched, Float) / func.greatest(length, 1)
 
 
-def _languages_part(languages):
-    spoken = bindparam("spoken_languages", _ranks(languages), type_=JSONB)
+def _languages_part():
+    spoken = bindparam("spoken_languages", type_=JSONB)
     wanted = func.jsonb_array_elements(CastingRole.languages).table_valued("value").render_derived("wanted")
     mine = cast(spoken.op("->>")(func.lower(wanted.c.value.op("->>")("name"))), Integer)
     needed = func.array_position(array(PROFICIENCIES), wanted.c.value.op("->>")("proficiency"))
@@ -47,20 +47,38 @@ def _languages_part(languages):
     return func.jsonb_array_length(CastingRole.languages) > 0, cast(average, Float)
 
 
-def score_expression(talent, vector=None):
-    """SQL over `production_roles`: how well `talent` (a Talent row) fits each role, 0..1, as matching scores."""
-    city = (talent.location or {}).get("city")
+def _vector():
+    return bindparam("vector", type_=CastingRole.embedding.type)
+
+
+def values(talent, vector):
+    """The bound values of `score_expression`, `fits` and `likeness` for `talent` (a Talent row) and its
+    embedding (or None)."""
+    low, high = talent.playing_age_min, talent.playing_age_max
+    if low is None or high is None:
+        low = high = talent.age
+    return {"skill_keys": list(talent.skill_keys or []), "spoken_languages": _ranks(talent.languages),
+            "experience": min(talent.experience_years or 0, FULL_EXPERIENCE_YEARS) / float(FULL_EXPERIENCE_YEARS),
+            "city": (talent.location or {}).get("city") or None,
+            "completeness": (talent.profile_score - 40 * int(bool(talent.is_verified))) / 60.0,
+            "verified": bool(talent.is_verified), "represented": talent.agent_id is not None,
+            "gender": talent.gender, "age_low": low, "age_high": high, "vector": vector}
+
+
+def score_expression():
+    """SQL over `production_roles`: how well the talent of `values` fits each role, 0..1, as matching scores.
+    Fixed SQL over bound values (a missing city or vector is a NULL that scores 0), so it is built once."""
+    verified = bindparam("verified", type_=Boolean)
     parts = [
-        _skills_part(list(talent.skill_keys or [])),
-        _languages_part(talent.languages),
-        (true(), literal(min(talent.experience_years or 0, FULL_EXPERIENCE_YEARS) / float(FULL_EXPERIENCE_YEARS))),
+        _skills_part(),
+        _languages_part(),
+        (true(), bindparam("experience", type_=Float)),
         (and_(CastingRole.city.is_not(None), ~CastingRole.city_required),
-         case((CastingRole.city == city, 1.0), else_=0.0) if city else literal(0.0)),
-        (true(), literal((talent.profile_score - 40 * int(bool(talent.is_verified))) / 60.0)),
-        (true(), literal(1.0 if talent.is_verified else 0.0)),
+         case((CastingRole.city == bindparam("city", type_=String), 1.0), else_=0.0)),
+        (true(), bindparam("completeness", type_=Float)),
+        (true(), case((verified, 1.0), else_=0.0)),
         (CastingRole.embedding.is_not(None),
-         func.greatest(1.0 - CastingRole.embedding.cosine_distance(vector), 0.0) if vector is not None
-         else literal(0.0)),
+         func.coalesce(func.greatest(1.0 - CastingRole.embedding.cosine_distance(_vector()), 0.0), 0.0)),
     ]
     names = ("skills", "languages", "experience", "city", "completeness", "verified", "like_role")
     weight = sum((case((applies, WEIGHTS[name]), else_=0.0) for (applies, _), name in zip(parts, names)),
@@ -70,32 +88,24 @@ def score_expression(talent, vector=None):
     return points / func.greatest(weight, 0.0001)
 
 
-def likeness(vector):
+def likeness():
     """SQL: the likeness of each role's embedding to the talent's `vector` (None where either is missing)."""
-    if vector is None:
-        return literal(None)
-    return case((CastingRole.embedding.is_(None), None),
+    vector = _vector()
+    return case((or_(CastingRole.embedding.is_(None), vector.is_(None)), None),
                 else_=func.greatest(1.0 - CastingRole.embedding.cosine_distance(vector), 0.0))
 
 
-def fits(talent):
-    """SQL: the role's hard requirements that `talent` meets (gender, age, a required city) and the call's
-    eligibility (verified only, agents only)."""
-    conditions = [or_(CastingRole.gender.is_(None), CastingRole.gender == talent.gender)
-                  if talent.gender is not None else CastingRole.gender.is_(None)]
-    low, high = talent.playing_age_min, talent.playing_age_max
-    if low is None or high is None:
-        low = high = talent.age
-    if low is not None:
-        conditions += [or_(CastingRole.age_min.is_(None), CastingRole.age_min <= high),
-                       or_(CastingRole.age_max.is_(None), CastingRole.age_max >= low)]
-    city = (talent.location or {}).get("city")
-    conditions.append(or_(~CastingRole.city_required, CastingRole.city == city) if city else ~CastingRole.city_required)
-    if not talent.is_verified:
-        conditions.append(CastingCall.eligibility != Eligibility.VERIFIED)
-    if talent.agent_id is None:
-        conditions.append(CastingCall.eligibility != Eligibility.AGENTS)
-    return and_(*conditions)
+def fits():
+    """SQL: the role's hard requirements that the talent of `values` meets (gender, age, a required city) and
+    the call's eligibility (verified only, agents only)."""
+    gender, low, high = (bindparam("gender", type_=CastingRole.gender.type), bindparam("age_low", type_=Integer),
+                         bindparam("age_high", type_=Integer))
+    return and_(or_(CastingRole.gender.is_(None), CastingRole.gender == gender),
+                or_(high.is_(None), CastingRole.age_min.is_(None), CastingRole.age_min <= high),
+                or_(low.is_(None), CastingRole.age_max.is_(None), CastingRole.age_max >= low),
+                or_(~CastingRole.city_required, CastingRole.city == bindparam("city", type_=String)),
+                or_(bindparam("verified", type_=Boolean), CastingCall.eligibility != Eligibility.VERIFIED),
+                or_(bindparam("represented", type_=Boolean), CastingCall.eligibility != Eligibility.AGENTS))
 
 
 def talent_vector(talent_id):

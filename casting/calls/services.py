@@ -305,25 +305,39 @@ def _for_me_talent(user, talent_id):
     return found
 
 
-def _for_me(talent, vector):
-    """(select of open, shown call ids whose role `talent` meets, score column, likeness column)."""
-    score = func.round(func.cast(fit.score_expression(talent, vector), db.Numeric), 4).label("score")
+@cache
+def _for_me():
+    """(select of open, shown call ids whose role the talent of `fit.values` meets, score column, likeness
+    column): built once, as building the scoring costs more than running it."""
+    score = func.round(func.cast(fit.score_expression(), db.Numeric), 4).label("score")
     base = (select(CastingCall.id).join(CastingRole, CastingRole.id == CastingCall.role_id)
             .join(Production, Production.id == CastingCall.production_id)
-            .where(open_now(), shown(), fit.fits(talent)))
-    return base, score, fit.likeness(vector).label("like")
+            .where(open_now(), shown(), fit.fits()))
+    return base, score, fit.likeness().label("like")
+
+
+@cache
+def _for_me_page():
+    """(page, count) selects of roles for me (`fit.values`, `:limit`, `:offset`); the page's rows carry the
+    total, as every fitting call is scored for the order anyway."""
+    base, score, like = _for_me()
+    page = (base.add_columns(score, like, func.count().over())
+            .order_by(score.desc(), CastingCall.deadline.asc(), CastingCall.id.desc())
+            .limit(bindparam("limit")).offset(bindparam("offset")))
+    return page, select(func.count()).select_from(base.subquery())
 
 
 def new_roles_for(talent, since, limit):
     """(how many, "role in production, ...") of the open calls for `talent` opened since `since`, best
     first; None when there are none (the digest)."""
-    base, score, _ = _for_me(talent, fit.talent_vector(talent.id))
+    base, score, _ = _for_me()
     base = base.where(CastingCall.created_at > since)
-    total = db.session.scalar(select(func.count()).select_from(base.subquery()))
+    bound = fit.values(talent, fit.talent_vector(talent.id))
+    total = db.session.scalar(select(func.count()).select_from(base.subquery()), bound)
     if not total:
         return None
     names = db.session.execute(base.with_only_columns(CastingRole.name, Production.title, score)
-                               .order_by(score.desc(), CastingCall.id.desc()).limit(limit)).all()
+                               .order_by(score.desc(), CastingCall.id.desc()).limit(limit), bound).all()
     return total, "; ".join(f"{role} in {production}" for role, production, _ in names)
 
 
@@ -335,15 +349,14 @@ def roles_for_me(user, args, dump):
     profile's (`routes._for_me_versions`): a new call or an edit of the profile shows in the next read.
     """
     talent, vector = _for_me_talent(user, args.get("talent_id"))
-    base, score, like = _for_me(talent, vector)
+    paged, counted = _for_me_page()
     offset = (args["page"] - 1) * args["per_page"]
-    rows = db.session.execute(base.add_columns(score, like, func.count().over())  # every match is scored anyway
-                              .order_by(score.desc(), CastingCall.deadline.asc(), CastingCall.id.desc())
-                              .limit(args["per_page"]).offset(offset)).all()
+    bound = {**fit.values(talent, vector), "limit": args["per_page"], "offset": offset}
+    rows = db.session.execute(paged, bound).all()
     if rows:
         total = rows[0][-1]
     else:  # past the end, or none
-        total = db.session.scalar(select(func.count()).select_from(base.subquery())) if offset else 0
+        total = db.session.scalar(counted, bound) if offset else 0
     calls = {call.id: call for call in db.session.scalars(  # the reasons read whether a role has an embedding
         _joined().where(CastingCall.id.in_([row[0] for row in rows]))
         .options(contains_eager(CastingCall.role).undefer(CastingRole.embedding)))}
