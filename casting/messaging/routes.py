@@ -78,7 +78,8 @@ class MessageViews(MethodView):
 
         After a (re)connect to `/chat`, a client asks for `after=<the last message id it saw>` (oldest first,
         `meta.next_cursor` as `after` for the next page) so nothing sent while it was away is missed."""
-        return services.history(conversation_id, current_user, args.get("before"), args["limit"], args.get("after"))
+        return json_response(dumps_bytes(services.history(conversation_id, current_user, args.get("before"),
+                                                          args["limit"], args.get("after"))))
 
     @login_required()
     @blp.arguments(MessageCreateSchema, example={"body": "Can you come in for a callback on Friday?",

@@ -9,8 +9,9 @@ import logging
 import threading
 import time
 import weakref
-from functools import lru_cache
 from datetime import datetime, timezone
+from functools import lru_cache
+from types import SimpleNamespace
 from typing import NamedTuple
 
 from flask import current_app
@@ -219,8 +220,8 @@ def _direct(key):
 def _listing(sort, one):
     """The select of a user's conversations (`:user_id`) as the API shows them, a page (`:limit`, `:offset`,
     ordered by `sort`) or the one `:conversation_id` (`one`): each row carries its people (JSON), its last
-    message with the receipts (JSON) and whether it has attachments, the unread count and the caller's last
-    read id. One statement where the ORM took seven; built once per shape, with bound parameters."""
+    message (`_message_columns`, prefixed `message_`), the unread count and the caller's last read id. One
+    statement where the ORM took seven; built once per shape, with bound parameters."""
     user_id = bindparam("user_id")
     me, them = aliased(Participant), aliased(Participant)
     people = (select(func.coalesce(func.json_agg(aggregate_order_by(func.json_build_object(
@@ -231,14 +232,8 @@ def _listing(sort, one):
     unread = (select(func.count())
               .where(Message.conversation_id == Conversation.id, Message.id > me.last_read_message_id,
                      Message.sender_id.is_distinct_from(user_id)).scalar_subquery())
-    read_by = (select(func.coalesce(func.json_agg(aggregate_order_by(
-        func.json_build_object("user_id", MessageRead.user_id, "read_at", MessageRead.read_at),
-        MessageRead.read_at, MessageRead.user_id)), literal_column("'[]'::json")))
-        .where(MessageRead.message_id == Message.id).scalar_subquery())
-    last = (select(Message.id, Message.sender_id, Message.is_verified.label("is_verified"), Message.body,
-                   Message.client_id, Message.safety, Message.created_at, read_by.label("read_by"),
-                   exists().where(Attachment.message_id == Message.id).label("has_attachments"))
-            .where(Message.conversation_id == Conversation.id).order_by(Message.id.desc()).limit(1).lateral("last"))
+    last = (select(*_message_columns()).where(Message.conversation_id == Conversation.id)
+            .order_by(Message.id.desc()).limit(1).lateral("last"))
     query = (select(Conversation.id, Conversation.audition_id, Conversation.direct_key, Conversation.created_at,
                     Conversation.last_message_at, me.last_read_message_id, people.label("people"),
                     unread.label("unread_count"), *(column.label(f"message_{column.name}") for column in last.c),
@@ -277,24 +272,44 @@ def _iso(value):
 def _described(rows):
     """`_listing`'s rows as `ConversationSchema` writes them, with who is online now."""
     online = presence.online({person["id"] for row in rows for person in row.people})
-    attached = {}
-    if any(row.message_has_attachments for row in rows):
-        for attachment in db.session.scalars(select(Attachment).where(Attachment.message_id.in_(
-                [row.message_id for row in rows if row.message_has_attachments])).order_by(Attachment.id)):
-            attached.setdefault(attachment.message_id, []).append(attachment)
+    last = _message_views([None if row.message_id is None else SimpleNamespace(**{
+        name.removeprefix("message_"): value for name, value in row._mapping.items() if name.startswith("message_")})
+        for row in rows])
     return [{"id": row.id, "audition_id": row.audition_id, "is_group": row.direct_key is None,
              "participants": [{**person, "online": person["id"] in online} for person in row.people],
-             "last_message": None if row.message_id is None else {
-                 "id": row.message_id, "conversation_id": row.id, "sender_id": row.message_sender_id,
-                 "is_verified": row.message_is_verified, "body": row.message_body,
-                 "attachments": _ATTACHMENTS.dump(attached.get(row.message_id, [])),
-                 "client_id": row.message_client_id,
-                 "safety": None if row.message_safety is None else _SAFETY.dump(row.message_safety),
-                 "created_at": _iso(row.message_created_at),
-                 "read_by": [{"user_id": read["user_id"], "read_at": _iso(datetime.fromisoformat(read["read_at"]))}
-                             for read in row.message_read_by]},
-             "unread_count": row.unread_count, "last_read_message_id": row.last_read_message_id,
-             "created_at": _iso(row.created_at), "last_message_at": _iso(row.last_message_at)} for row in rows]
+             "last_message": message, "unread_count": row.unread_count,
+             "last_read_message_id": row.last_read_message_id, "created_at": _iso(row.created_at),
+             "last_message_at": _iso(row.last_message_at)} for row, message in zip(rows, last)]
+
+
+def _message_columns():
+    """A message's columns as the API shows it, for a select over `messages`: its receipts as JSON, and
+    whether it carries attachments (read apart, and only then, by `_message_views`)."""
+    read_by = (select(func.coalesce(func.json_agg(aggregate_order_by(
+        func.json_build_object("user_id", MessageRead.user_id, "read_at", MessageRead.read_at),
+        MessageRead.read_at, MessageRead.user_id)), literal_column("'[]'::json")))
+        .where(MessageRead.message_id == Message.id).scalar_subquery())
+    return (Message.id, Message.conversation_id, Message.sender_id, Message.is_verified.label("is_verified"),
+            Message.body, Message.client_id, Message.safety, Message.created_at, read_by.label("read_by"),
+            exists().where(Attachment.message_id == Message.id).label("has_attachments"))
+
+
+def _message_views(rows):
+    """Rows of `_message_columns` (None stays None) as `MessageSchema` writes them, without marshmallow but
+    for the rare attachments and safety warnings; the attachments of them all in one statement, if any."""
+    attached = {}
+    carrying = [row.id for row in rows if row is not None and row.has_attachments]
+    if carrying:
+        for attachment in db.session.scalars(select(Attachment).where(Attachment.message_id.in_(carrying))
+                                             .order_by(Attachment.id)):
+            attached.setdefault(attachment.message_id, []).append(attachment)
+    return [None if row is None else {
+        "id": row.id, "conversation_id": row.conversation_id, "sender_id": row.sender_id,
+        "is_verified": row.is_verified, "body": row.body, "attachments": _ATTACHMENTS.dump(attached.get(row.id, [])),
+        "client_id": row.client_id, "safety": None if row.safety is None else _SAFETY.dump(row.safety),
+        "created_at": _iso(row.created_at),
+        "read_by": [{"user_id": read["user_id"], "read_at": _iso(datetime.fromisoformat(read["read_at"]))}
+                    for read in row.read_by]} for row in rows]
 
 
 def describe_messages(messages):
@@ -311,20 +326,30 @@ def describe_messages(messages):
                  read_by=reads.get(message.id, [])) for message in messages]
 
 
-def history(conversation_id, user, before=None, limit=30, after=None):
-    """A page of messages, newest first, older than the cursor `before`; or, to catch up, oldest first,
-    newer than `after` (the last id a client saw). An index range scan at any depth, either way."""
-    members_of(conversation_id, user)
-    query = select(Message).where(Message.conversation_id == conversation_id)
-    if before is not None:
-        query = query.where(Message.id < int(before))
-    if after is not None:
-        query = query.where(Message.id > int(after)).order_by(Message.id)
+@lru_cache(maxsize=4)
+def _history(before, after):
+    """The select of a page of a conversation's messages (`:conversation_id`, `:limit`), with a `:before`
+    and an `:after` bound when given: newest first, or oldest first to catch up. Built once per shape."""
+    query = select(*_message_columns()).where(Message.conversation_id == bindparam("conversation_id"))
+    if before:
+        query = query.where(Message.id < bindparam("before"))
+    if after:
+        query = query.where(Message.id > bindparam("after")).order_by(Message.id)
     else:
         query = query.order_by(Message.id.desc())
-    rows = db.session.scalars(query.limit(limit + 1)).all()
+    return query.limit(bindparam("limit"))
+
+
+def history(conversation_id, user, before=None, limit=30, after=None):
+    """A page of messages, newest first, older than the cursor `before`; or, to catch up, oldest first,
+    newer than `after` (the last id a client saw). An index range scan at any depth, either way; one
+    statement, as `MessagePageSchema` writes it."""
+    members_of(conversation_id, user)
+    rows = db.session.execute(_history(before is not None, after is not None), {
+        "conversation_id": conversation_id, "before": None if before is None else int(before),
+        "after": None if after is None else int(after), "limit": limit + 1}).all()
     page = rows[:limit]
-    return {"items": describe_messages(page),
+    return {"items": _message_views(page),
             "meta": {"limit": limit, "next_cursor": str(page[-1].id) if len(rows) > limit else None}}
 
 
