@@ -17,10 +17,9 @@ from typing import NamedTuple
 from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import DateTime, and_, bindparam, exists, func, literal_column, select, text, true
-from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.orm import aliased
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from casting import safety
 from casting.auditions import visible as visible_audition
