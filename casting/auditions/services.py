@@ -15,6 +15,7 @@ from casting.auditions.models import (Audition, AuditionSlot, AuditionStatus, In
 from casting.kernel.errors import ApiError, Codes
 from casting.kernel.extensions import begin_locking, db, each_statement_commits
 from casting.kernel.jobs import enqueue
+from casting.kernel.jsonprovider import iso
 from casting.kernel.pagination import page
 from casting import productions
 from casting.productions.models import CastingRole, Production
@@ -135,10 +136,6 @@ def listing(admin, sort, date_from, date_to):
     return ordered.limit(bindparam("limit")).offset(bindparam("offset")), counted
 
 
-def _iso(value):
-    return None if value is None else value.isoformat()
-
-
 def listing_page(user, args):
     """A page of `listing` as `AuditionSchema` writes it, read as plain rows in one prepared select: the
     page, its total (for a non-admin, a window over their matches, which the filter reads whole anyway) and
@@ -158,8 +155,8 @@ def listing_page(user, args):
               "mode": row["mode"].value, "status": row["status"].value,
               "location": None if row["location"] is None else {
                   key: row["location"][key] for key in LOCATION_KEYS if key in row["location"]},
-              "scheduled_date": _iso(row["scheduled_date"]), "tape_due_at": _iso(row["tape_due_at"]),
-              "created_at": _iso(row["created_at"]), "slots": orjson.Fragment(row["slots"])} for row in rows]
+              "scheduled_date": iso(row["scheduled_date"]), "tape_due_at": iso(row["tape_due_at"]),
+              "created_at": iso(row["created_at"]), "slots": orjson.Fragment(row["slots"])} for row in rows]
     return page(items, total, args["page"], args["per_page"])
 
 

@@ -19,6 +19,11 @@ def dumps_bytes(obj):
         return json.dumps(obj, default=_default, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
+def iso(value):
+    """A date or time as marshmallow's `DateTime`/`Date` write it (`isoformat`); None stays None."""
+    return None if value is None else value.isoformat()
+
+
 def json_response(body):
     """A 200 response of JSON bytes serialised earlier (flask-smorest passes a Response through as it is)."""
     return current_app.response_class(body + b"\n", mimetype="application/json")

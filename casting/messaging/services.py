@@ -29,6 +29,7 @@ from casting.kernel.errors import ApiError, Codes
 from casting.kernel.extensions import at_once, db, in_transaction, redis, socketio
 from casting.kernel.idempotency import alone
 from casting.kernel.jobs import enqueue
+from casting.kernel.jsonprovider import iso
 from casting.kernel.pagination import page
 from casting.kernel.pii import EncryptedString
 from casting.messaging import attachments, fanout, presence, tasks
@@ -264,10 +265,6 @@ def conversation(conversation_id, user):
     return _described([row])[0]
 
 
-def _iso(value):
-    return None if value is None else value.isoformat()
-
-
 def _described(rows):
     """`_listing`'s rows as `ConversationSchema` writes them, with who is online now."""
     online = presence.online({person["id"] for row in rows for person in row.people})
@@ -277,8 +274,8 @@ def _described(rows):
     return [{"id": row.id, "audition_id": row.audition_id, "is_group": row.direct_key is None,
              "participants": [{**person, "online": person["id"] in online} for person in row.people],
              "last_message": message, "unread_count": row.unread_count,
-             "last_read_message_id": row.last_read_message_id, "created_at": _iso(row.created_at),
-             "last_message_at": _iso(row.last_message_at)} for row, message in zip(rows, last)]
+             "last_read_message_id": row.last_read_message_id, "created_at": iso(row.created_at),
+             "last_message_at": iso(row.last_message_at)} for row, message in zip(rows, last)]
 
 
 def _message_columns():
@@ -306,8 +303,8 @@ def _message_views(rows):
         "id": row.id, "conversation_id": row.conversation_id, "sender_id": row.sender_id,
         "is_verified": row.is_verified, "body": row.body, "attachments": _ATTACHMENTS.dump(attached.get(row.id, [])),
         "client_id": row.client_id, "safety": None if row.safety is None else _SAFETY.dump(row.safety),
-        "created_at": _iso(row.created_at),
-        "read_by": [{"user_id": read["user_id"], "read_at": _iso(datetime.fromisoformat(read["read_at"]))}
+        "created_at": iso(row.created_at),
+        "read_by": [{"user_id": read["user_id"], "read_at": iso(datetime.fromisoformat(read["read_at"]))}
                     for read in row.read_by]} for row in rows]
 
 
