@@ -163,6 +163,31 @@ def test_matches_filter_hard_requirements_and_rank_soft_ones_with_reasons(client
     assert client.get(f"{path}/matches", headers=people["talent"]).status_code == 403
 
 
+def test_roles_of_one_shape_share_their_ranking_statements_but_rank_by_their_own_requirements(
+        client, people, casting_call):
+    """Ranking statements are built once per shape (how many skills and languages, which requirements) with the
+    requirements bound: two more roles of the casting call's shape rank by their own skills, language, city and
+    ages, not by the statement's first role's."""
+    from casting.productions import matching
+
+    path, _ = casting_call
+    owner, production = people["casting_director"], path.rsplit("/roles/", 1)[0]
+    assert [item["talent"]["stage_name"] for item in client.get(f"{path}/matches", headers=owner).json["items"]] == [
+        "Asha", "Chitra", "Bina"]
+    built = matching.candidates.cache_info().currsize
+    same_shape = {"name": "Singer", "gender": "female", "age_min": 20, "age_max": 30, "skills": ["Acting", "Singing"],
+                  "languages": [{"name": "Hindi", "proficiency": "native"}], "city": "Pune"}
+    singer = client.post(f"{production}/roles", headers=owner, json=same_shape).json["id"]
+    page = client.get(f"{production}/roles/{singer}/matches", headers=owner).json["items"]
+    assert [item["talent"]["stage_name"] for item in page] == ["Chitra", "Asha", "Bina"]
+    assert "speaks Hindi (native)" in page[0]["reasons"] and "based in Pune" in page[2]["reasons"]
+    aunt = {**same_shape, "name": "Aunt", "age_min": 40, "age_max": 50}
+    older = client.post(f"{production}/roles", headers=owner, json=aunt).json["id"]
+    assert [item["talent"]["stage_name"] for item in client.get(
+        f"{production}/roles/{older}/matches", headers=owner).json["items"]] == ["Esha"]
+    assert matching.candidates.cache_info().currsize == built
+
+
 def test_matches_are_kept_per_caller_and_their_ranking_is_shared(app, client, people, casting_call):
     """The owner's second read is the page kept for them, served from the sign-in check's round trip with no
     statement; another manager (an admin) gets their own page from the shared ranking: one statement, the

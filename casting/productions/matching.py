@@ -11,15 +11,18 @@ does not score languages), and are renormalised over what applies. A role with a
 ML service also scores "like this role": the cosine similarity of the talent's embedding to the
 role's (0 for talent without one, and never below 0).
 """
+from functools import lru_cache
 from itertools import product
 from math import prod
+from typing import NamedTuple
 
-from sqlalchemy import Float, case, cast, func, literal, null, or_, select
+from sqlalchemy import Date, Float, Integer, Text, bindparam, case, cast, func, literal, null, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from casting.kernel.extensions import db
 from casting.talents.models import Availability, Talent, TalentEmbedding
 from casting.kernel.fields import PROFICIENCIES
-from casting.talents import age_clause, cache as talent_cache, compact, filter_key
+from casting.talents import age_clause, born_between, cache as talent_cache, compact, filter_key
 
 WEIGHTS = {"skills": 0.35, "languages": 0.25, "experience": 0.15, "city": 0.10, "completeness": 0.10,
            "verified": 0.05, "like_role": 0.30}
@@ -30,34 +33,75 @@ def _at_least(proficiency):
     return PROFICIENCIES[PROFICIENCIES.index(proficiency):]
 
 
-def _discrete(role):
-    """The role's skills, languages and (when it only scores) city as units `(name, full key, half key)`:
-    a talent with the full key earns the unit's whole share, with only the half key half of it."""
-    units = [("skills", filter_key("s", skill), None)
-             for skill in sorted({skill.lower() for skill in role.skills or []})]
-    for wanted in role.languages or []:
+class Shape(NamedTuple):
+    """What a ranking's SQL depends on: which requirements a role has and how many skills and languages. What
+    they ask for is bound (`values`), so each shape's statements are built once (building one cost more CPU
+    than running it)."""
+    skills: int
+    languages: int
+    city_scored: bool
+    city_required: bool
+    like: bool
+    gender: bool
+    age_min: bool
+    age_max: bool
+
+
+def shape(role):
+    city = bool(role.city)
+    return Shape(len(_skills(role)), len(role.languages or []), city and not role.city_required,
+                 city and bool(role.city_required), role.embedding is not None, role.gender is not None,
+                 role.age_min is not None, role.age_max is not None)
+
+
+def _skills(role):
+    return sorted({skill.lower() for skill in role.skills or []})
+
+
+def keys(role):
+    """The filter keys the role's ranking looks up, by the names `_discrete` gives them."""
+    named = {f"skill{n}": filter_key("s", skill) for n, skill in enumerate(_skills(role))}
+    for n, wanted in enumerate(role.languages or []):
         spoken = filter_key("l", wanted["name"])
-        units.append(("languages", f"{spoken}:{wanted['proficiency']}", spoken))
-    if role.city and not role.city_required:
-        units.append(("city", filter_key("c", role.city), None))
-    return units
+        named[f"language{n}"], named[f"spoken{n}"] = f"{spoken}:{wanted['proficiency']}", spoken
+    if role.city:
+        named["city"] = filter_key("c", role.city)
+    return named
 
 
-def _has(key):
-    return Talent.filter_keys.contains([key])
+def values(role, named=None):
+    """The bound values of the role's ranking statements (`named`: its `keys`, when already worked out)."""
+    born_by, born_after = born_between(role.age_min, role.age_max)
+    return {**{name: [key] for name, key in (keys(role) if named is None else named).items()},
+            "gender": role.gender, "age_min": role.age_min, "age_max": role.age_max, "born_by": born_by,
+            "born_after": born_after, "vector": role.embedding}
 
 
-def _soft(role):
-    """The names of the soft requirements this role has, in `_components`' order."""
-    kinds = {kind for kind, _, _ in _discrete(role)}
-    return [name for name in ("skills", "languages") if name in kinds] + ["experience"] + \
-        (["city"] if "city" in kinds else []) + ["completeness", "verified"] + \
-        (["like_role"] if role.embedding is not None else [])
+@lru_cache(maxsize=256)
+def _discrete(form):
+    """The skills, languages and (when it only scores) city as units `(kind, full key, half key)`, keys by their
+    names in `keys`: a talent with the full key earns the unit's whole share, with only the half key half of it."""
+    units = [("skills", f"skill{n}", None) for n in range(form.skills)]
+    units += [("languages", f"language{n}", f"spoken{n}") for n in range(form.languages)]
+    if form.city_scored:
+        units.append(("city", "city", None))
+    return tuple(units)
 
 
-def _components(role):
-    """(name, SQL expression in 0..1) for each soft requirement this role has."""
-    units, names = _discrete(role), _soft(role)
+def _has(name):
+    """SQL: the talent has the key `name` (bound as a one-key array, as `values` binds it)."""
+    return Talent.filter_keys.contains(bindparam(name, type_=ARRAY(Text)))
+
+
+def _soft(form):
+    """The names of the soft requirements of roles of this shape, in `_components`' order."""
+    return (["skills"] if form.skills else []) + (["languages"] if form.languages else []) + ["experience"] + \
+        (["city"] if form.city_scored else []) + ["completeness", "verified"] + (["like_role"] if form.like else [])
+
+
+def _components(form):
+    """(name, SQL expression in 0..1) for each soft requirement of roles of this shape."""
+    units, names = _discrete(form), _soft(form)
     expressions = {"experience": func.least(func.coalesce(Talent.experience_years, 0), FULL_EXPERIENCE_YEARS)
                    / float(FULL_EXPERIENCE_YEARS),
                    "completeness": cast(Talent.profile_score - 40 * cast(Talent.is_verified, db.Integer), Float)
@@ -68,27 +112,29 @@ def _components(role):
                   else case((_has(full), 1.0), else_=0.0) for kind, full, half in units if kind == name]
         expressions[name] = sum(points, literal(0.0)) / len(points)
     if "city" in names:
-        expressions["city"] = case((_has(filter_key("c", role.city)), 1.0), else_=0.0)
+        expressions["city"] = case((_has("city"), 1.0), else_=0.0)
     if "like_role" in names:
-        expressions["like_role"] = _likeness(role)
+        expressions["like_role"] = _likeness()
     return [(name, expressions[name]) for name in names]
 
 
-def _likeness(role):
+def _likeness():
     """Cosine similarity of the talent's embedding to the role's, at least 0 (and 0 without an embedding)."""
-    return func.greatest(1.0 - TalentEmbedding.embedding.cosine_distance(role.embedding), 0.0)
+    vector = bindparam("vector", type_=TalentEmbedding.embedding.type)
+    return func.greatest(1.0 - TalentEmbedding.embedding.cosine_distance(vector), 0.0)
 
 
-def _weights(role):
+@lru_cache(maxsize=256)
+def _weights(form):
     """Each soft requirement's share of the score: its weight, renormalised over those the role has."""
-    names = _soft(role)
+    names = _soft(form)
     total = sum(WEIGHTS[name] for name in names)
     return {name: WEIGHTS[name] / total for name in names}
 
 
-def score_expression(role):
-    weights = _weights(role)
-    return sum((expression * weights[name] for name, expression in _components(role)), literal(0.0))
+def score_expression(form):
+    weights = _weights(form)
+    return sum((expression * weights[name] for name, expression in _components(form)), literal(0.0))
 
 
 # The talent columns a ranking reads (the topics of `talent_cache.forget`): an edit of any other (a day rate,
@@ -98,30 +144,39 @@ TOPICS = frozenset({talent_cache.ROWS, "availability_status", "gender", "playing
                     "is_verified", "embedding"})
 
 
-def candidates(role):
-    """Talent meeting the role's hard requirements: live, available, gender, age, city if required."""
+@lru_cache(maxsize=256)
+def candidates(form):
+    """Talent meeting the hard requirements of roles of this shape: live, available, gender, age, city if
+    required (bound values: `values`)."""
     query = select(Talent.id).where(Talent.deleted_at.is_(None),
                                     Talent.availability_status == Availability.AVAILABLE)
-    if role.gender is not None:
-        query = query.where(Talent.gender == role.gender)
-    if role.age_min is not None or role.age_max is not None:
-        query = query.where(age_clause(role.age_min, role.age_max))
-    if role.city and role.city_required:
-        query = query.where(_has(filter_key("c", role.city)))
+    if form.gender:
+        query = query.where(Talent.gender == bindparam("gender", type_=Talent.gender.type))
+    if form.age_min or form.age_max:
+        born = (bindparam("born_by", type_=Date), bindparam("born_after", type_=Date))
+        query = query.where(age_clause(bindparam("age_min", type_=Integer) if form.age_min else None,
+                                       bindparam("age_max", type_=Integer) if form.age_max else None, born))
+    if form.city_required:
+        query = query.where(_has("city"))
     return query
 
 
-def ranked(role):
-    """(talent id, score, likeness to the role or None) for every candidate, best first."""
-    score = func.round(cast(score_expression(role), db.Numeric), 4).label("score")
-    query = candidates(role)
-    if role.embedding is None:
+@lru_cache(maxsize=256)
+def _ranked(form):
+    score = func.round(cast(score_expression(form), db.Numeric), 4).label("score")
+    query = candidates(form)
+    if not form.like:
         like = null()
     else:
         query = query.outerjoin(TalentEmbedding, TalentEmbedding.talent_id == Talent.id)
         like = case((TalentEmbedding.talent_id.is_(None), null()),  # GREATEST would make a missing one 0
-                    else_=func.round(cast(_likeness(role), db.Numeric), 4))
+                    else_=func.round(cast(_likeness(), db.Numeric), 4))
     return query.add_columns(score, like.label("like")).order_by(score.desc(), Talent.id.desc())
+
+
+def ranked(role):
+    """(talent id, score, likeness to the role or None) for every candidate, best first."""
+    return _ranked(shape(role)).params(values(role))
 
 
 MAX_ARMS = 64  # key sets ORed in one tier's look-up; past it, the tier scores every candidate instead
@@ -131,16 +186,17 @@ MAX_ARMS = 64  # key sets ORed in one tier's look-up; past it, the tier scores e
 MAX_COMBINATIONS = 1024
 
 
-def tiers(role):
+@lru_cache(maxsize=256)
+def tiers(form):
     """[(discrete score at least, [key sets: a talent with every key of one has at least that score])],
     best first, ending with the empty key set (everyone); the discrete score is the skills, languages
-    and city part of the score, weights applied."""
-    units = _discrete(role)
+    and city part of the score, weights applied; keys by their names in `keys`."""
+    units = _discrete(form)
     states = [((1.0, full), (0.5, half), (0.0, None)) if half else ((1.0, full), (0.0, None))
               for _, full, half in units]
     if prod(len(choices) for choices in states) > MAX_COMBINATIONS:
         return [(0.0, [frozenset()])]
-    weights = _weights(role)
+    weights = _weights(form)
     counts = {name: sum(1 for kind, _, _ in units if kind == name) for name in ("skills", "languages", "city")}
     shares = [weights[kind] / counts[kind] for kind, _, _ in units]
     combos = {}
@@ -149,16 +205,27 @@ def tiers(role):
         combos.setdefault(value, set()).add(frozenset(key for _, key in choice if key))
     levels, minimal = [], []
     for value in sorted(combos, reverse=True):
-        for keys in combos[value]:  # keep only the key sets no smaller one already covers
-            if not any(other <= keys for other in minimal):
-                minimal = [other for other in minimal if not keys < other] + [keys]
+        for names in combos[value]:  # keep only the key sets no smaller one already covers
+            if not any(other <= names for other in minimal):
+                minimal = [other for other in minimal if not names < other] + [names]
         levels.append((value, sorted(minimal, key=sorted)))
     return levels
 
 
-def continuous_most(role):
+def continuous_most(form):
     """The most the rest of the score (experience, completeness, verification, likeness) can add."""
-    return sum(weight for name, weight in _weights(role).items() if name not in ("skills", "languages", "city"))
+    return sum(weight for name, weight in _weights(form).items() if name not in ("skills", "languages", "city"))
+
+
+@lru_cache(maxsize=256)
+def _page(form, arms):
+    """The first `:need` rows of the ranking among talent with every key of one of `:arm0`...; with no arms,
+    of everyone."""
+    query = _ranked(form).limit(bindparam("need", type_=Integer))
+    if arms:
+        query = query.where(or_(*(Talent.filter_keys.contains(bindparam(f"arm{n}", type_=ARRAY(Text)))
+                                  for n in range(arms))))
+    return query
 
 
 def top(role, offset, limit):
@@ -173,26 +240,24 @@ def tiered(role, offset, limit):
     least that level's discrete score are scored; the page is final when its last score is above
     the next level plus `continuous_most`, which no talent left out can reach (strictly above, as
     equal scores order by id). The last tier is every candidate, as `ranked` does."""
-    need = offset + limit
-    levels, rest = tiers(role), continuous_most(role)
+    form, named = shape(role), keys(role)
+    bound = {**values(role, named), "need": offset + limit}
+    levels, rest = tiers(form), continuous_most(form)
+    # A required city joins the tier's keys (folded into them); availability, gender and age are checked
+    # on the few rows the tier finds.
+    required = {named["city"]} if form.city_required else set()
     # The first level alone (every key) rarely holds a page; the second holds it and costs about as much.
     index = 1 if len(levels) > 2 else 0
-    everyone = ranked(role).limit(need)  # built once: building the score costs more than a tier's look-up
     while True:
         _, arms = levels[index]
         last = index == len(levels) - 1 or len(arms) > MAX_ARMS
-        query = everyone
-        if not last:
-            # A required city joins the tier's keys (folded into them); availability, gender and age are
-            # checked on the few rows the tier finds.
-            required = {filter_key("c", role.city)} if role.city and role.city_required else set()
-            query = query.where(or_(*(Talent.filter_keys.contains(sorted(compact(sorted(keys | required))))
-                                      for keys in arms)))
-        rows = db.session.execute(query).all()
+        looked_up = {} if last else {f"arm{n}": sorted(compact(sorted({named[name] for name in names} | required)))
+                                     for n, names in enumerate(arms)}
+        rows = db.session.execute(_page(form, len(looked_up)), {**bound, **looked_up}).all()
         if last:
             return rows[offset:], None
         beyond = levels[index + 1][0] + rest
-        if len(rows) == need and float(rows[-1].score) > beyond + 0.00005 + 1e-9:
+        if len(rows) == offset + limit and float(rows[-1].score) > beyond + 0.00005 + 1e-9:
             return rows[offset:], levels[index][0]
         index = min(len(levels) - 1, 2 * index + 1)
 

@@ -238,7 +238,7 @@ def matches(production_id, role_id, user, args):
         if len(rows) < args["per_page"] and (rows or offset == 0):
             total, exact = offset + len(rows), True
         else:
-            total, exact = bounded_count(matching.candidates(found))
+            total, exact = bounded_count(matching.candidates(matching.shape(found)), matching.values(found))
         return [(talent_id, float(score), None if like is None else float(like))
                 for talent_id, score, like in rows], total, exact
 

@@ -329,9 +329,10 @@ def count_statement(query):
     return select(func.count()).select_from(query.limit(COUNT_BOUND + 1).subquery())
 
 
-def bounded_count(query):
-    """(how many rows `query` selects, counted up to COUNT_BOUND + 1; whether that is exact)."""
-    total = db.session.scalar(count_statement(query))
+def bounded_count(query, params=None):
+    """(how many rows `query` selects, counted up to COUNT_BOUND + 1; whether that is exact); `params`: the
+    values of its bind parameters."""
+    total = db.session.scalar(count_statement(query), params)
     return total, total <= COUNT_BOUND
 
 
@@ -480,15 +481,23 @@ def _years_ago(years):
         return today.replace(year=today.year - years, day=28)
 
 
-def age_clause(age_min, age_max):
-    """Playing age range overlaps [age_min, age_max]; without one, the real age lies in it."""
+def born_between(age_min, age_max):
+    """(born on or before, born after): the birth dates of the ages `age_min` to `age_max` today (None: unbounded)."""
+    return (None if age_min is None else _years_ago(age_min),
+            None if age_max is None else _years_ago(age_max + 1))
+
+
+def age_clause(age_min, age_max, born=None):
+    """Playing age range overlaps [age_min, age_max]; without one, the real age lies in it (`born`: the dates
+    `born_between` gives, worked out from the ages unless given; bind parameters may stand for all four)."""
+    born_by, born_after = born or born_between(age_min, age_max)
     playing, real = [], []
     if age_min is not None:
         playing.append(Talent.playing_age_max >= age_min)
-        real.append(Talent.date_of_birth <= _years_ago(age_min))
+        real.append(Talent.date_of_birth <= born_by)
     if age_max is not None:
         playing.append(Talent.playing_age_min <= age_max)
-        real.append(Talent.date_of_birth > _years_ago(age_max + 1))
+        real.append(Talent.date_of_birth > born_after)
     has_playing = and_(Talent.playing_age_min.is_not(None), Talent.playing_age_max.is_not(None))
     return or_(and_(has_playing, *playing), and_(~has_playing, *real))
 
