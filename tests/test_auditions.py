@@ -7,10 +7,11 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import event, select, update
 
-from casting.auditions.models import AuditionSlot
+from casting.auditions.models import Audition, AuditionSlot
 from casting.kernel.extensions import db
 from casting.notifications.models import Notification
 from tests.support import run_jobs
+from tests.test_principal import Statements
 from tests.test_talents import profile
 
 
@@ -515,8 +516,11 @@ def test_the_same_answer_twice_changes_nothing_and_moving_to_a_full_slot_keeps_y
     assert moved["slot"]["id"] == slots[1]["id"] and moved["history"] == first["history"]
 
 
-def test_the_list_writes_each_audition_as_the_schema_does(client, login, stage):
-    """The list is read as plain rows and written without the schema; it must say what the schema says."""
+def test_the_list_and_an_audition_write_each_audition_as_the_schema_does(app, client, login, stage):
+    """The list and the audition route read plain rows and write them without the schema; they must say what the
+    schema says of the stored audition."""
+    from casting.auditions.schemas import AuditionSchema
+
     owner = stage["owner"]
     client.post(f"/api/auditions/{stage['audition']}/schedule", json=WINDOW, headers=owner)
     bare = client.post("/api/auditions/", headers=owner, json={
@@ -530,7 +534,14 @@ def test_the_list_writes_each_audition_as_the_schema_does(client, login, stage):
         **WINDOW, "start_at": "2026-12-06T09:30:15.250000", "end_at": "2026-12-06T10:00:15.250000"}).status_code == 200
     listed = client.get("/api/auditions/", headers=owner).json["items"]
     assert [item["id"] for item in listed] == [odd, bare, stage["audition"]]
+    with app.app_context():
+        assert listed == [AuditionSchema().dump(db.session.get(Audition, item["id"])) for item in listed]
     assert listed == [client.get(f"/api/auditions/{item['id']}", headers=owner).json for item in listed]
+    with app.app_context():
+        statements = Statements(db.engine)
+    with statements:
+        assert client.get(f"/api/auditions/{odd}", headers=owner).status_code == 200
+    assert statements.count == 1  # the audition, its slots and whether the caller sees it
     assert len(listed[2]["slots"]) == 4 and listed[1]["slots"] == [] and listed[1]["location"] is None
     assert [slot["start_at"][11:] for slot in listed[0]["slots"]] == ["04:00:15.250000+00:00", "04:15:15.250000+00:00"]
     everyone = client.get("/api/auditions/?per_page=2", headers=login("admin")).json  # counted on its own

@@ -65,7 +65,7 @@ class AuditionByIdViews(MethodView):
     @error_responses(blp, 401, 404)
     def get(self, audition_id):
         """One audition, with its slots (its production's owner or an invited talent)."""
-        return services.visible(audition_id, current_user)
+        return json_response(dumps_bytes(services.audition_json(audition_id, current_user)))
 
     @login_required()
     @blp.arguments(AuditionInputSchema, example={"instructions": "Bring a printed headshot."})
