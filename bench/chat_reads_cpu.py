@@ -6,13 +6,7 @@ of the load test's instance, which `make load` seeds with these accounts): signs
 times to warm up, then 5 rounds of 30, and prints the statements one read makes and the median round's CPU
 milliseconds per read (this process only; PostgreSQL's work is not in it).
 """
-import os
-import statistics
-import time
-
-from sqlalchemy import event
-
-from bench.__main__ import service_env, service_urls
+from bench.cpu import app_and_client, bearer, cpu_ms, statements_of
 from casting.seeding import DEMO_PASSWORD
 
 ROUNDS, PER_ROUND = 5, 30
@@ -20,35 +14,25 @@ PEOPLE = {"talent": "load-talent-7@example.in", "casting director": "load-castin
 
 
 def main():
-    os.environ.update(service_env(service_urls()))  # as `make bench` starts the service: limits lifted
-    from casting.app import create_app
-    from casting.kernel.extensions import db
-
-    app = create_app()
-    client = app.test_client()
-    statements = []
-    with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    app, client = app_and_client()
+    statements = statements_of(app)
     for name, email in PEOPLE.items():
-        token = client.post("/api/auth/login", json={"identifier": email, "password": DEMO_PASSWORD}).json
-        headers = {"Authorization": "Bearer " + token["access_token"]}
+        headers = bearer(client, {"identifier": email, "password": DEMO_PASSWORD})
         listed = client.get("/api/conversations", headers=headers).json
         reads = {"conversation list": "/api/conversations",
                  "messages": f"/api/conversations/{listed['items'][0]['id']}/messages"}
         for route, path in reads.items():
+            def read():
+                assert client.get(path, headers=headers).status_code == 200
+
             for _ in range(10):
-                client.get(path, headers=headers)
+                read()
             statements.clear()
-            client.get(path, headers=headers)
+            read()
             made = len(statements)
-            rounds = []
-            for _ in range(ROUNDS):
-                started = time.process_time()
-                for _ in range(PER_ROUND):
-                    assert client.get(path, headers=headers).status_code == 200
-                rounds.append((time.process_time() - started) * 1000 / PER_ROUND)
             print(f"{name} ({listed['meta']['total']} conversations), {route}: {made} statements, "
-                  f"{statistics.median(rounds):.2f} ms of CPU per read (median of {ROUNDS} rounds of {PER_ROUND})")
+                  f"{cpu_ms(read, ROUNDS, PER_ROUND):.2f} ms of CPU per read "
+                  f"(median of {ROUNDS} rounds of {PER_ROUND})")
 
 
 if __name__ == "__main__":

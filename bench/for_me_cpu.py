@@ -5,31 +5,20 @@ servers): signs the talent in, then before every request moves the calls' versio
 each page is computed, not served from the cache; 5 warm-up requests, then 5 rounds of 10. Prints the statements
 one page makes and the median round's CPU milliseconds per page (this process only; PostgreSQL's work is not in it).
 """
-import os
-import statistics
-import time
-
-from sqlalchemy import event
-
-from bench.__main__ import service_env, service_urls
+from bench.cpu import app_and_client, bearer, cpu_ms, statements_of
 from bench.routes import DEMO_LOGIN
 
 ROUNDS, PER_ROUND = 5, 10
 
 
 def main():
-    os.environ.update(service_env(service_urls()))  # as `make bench` starts the service: limits lifted
-    from casting.app import create_app
+    app, client = app_and_client()
     from casting.calls.services import VERSION_KEY
-    from casting.kernel.extensions import db, redis
+    from casting.kernel.extensions import redis
 
-    app = create_app()
-    client = app.test_client()
-    headers = {"Authorization": "Bearer " + client.post("/api/auth/login", json=DEMO_LOGIN).json["access_token"]}
-    statements = []
+    headers = bearer(client, DEMO_LOGIN)
+    statements = statements_of(app)
     with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
-
         def computed():
             redis.incr(VERSION_KEY)
             statements.clear()
@@ -40,13 +29,8 @@ def main():
         for _ in range(5):
             page = computed()
         print(f"{page.json['meta']['total']} open calls fit; {len(statements)} statements a page")
-        rounds = []
-        for _ in range(ROUNDS):
-            started = time.process_time()
-            for _ in range(PER_ROUND):
-                computed()
-            rounds.append((time.process_time() - started) * 1000 / PER_ROUND)
-    print(f"{statistics.median(rounds):.2f} ms of CPU per computed page (median of {ROUNDS} rounds of {PER_ROUND})")
+        spent = cpu_ms(computed, ROUNDS, PER_ROUND)
+    print(f"{spent:.2f} ms of CPU per computed page (median of {ROUNDS} rounds of {PER_ROUND})")
 
 
 if __name__ == "__main__":

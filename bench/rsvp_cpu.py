@@ -6,13 +6,11 @@ warm up, then 7 rounds of 10; prints the statements of one accept and one declin
 milliseconds per RSVP (this process only). Each round starts from an empty history, and the audition is deleted at
 the end, so runs do not drift.
 """
-import os
-import statistics
-import time
+from itertools import cycle
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 
-from bench.__main__ import service_env, service_urls
+from bench.cpu import app_and_client, bearer, cpu_ms, statements_of
 from bench.routes import DIRECTOR_LOGIN
 from casting.seeding import DEMO_PASSWORD
 
@@ -21,28 +19,28 @@ ANSWERS = ("accept", "decline")
 
 
 def main():
-    os.environ.update(service_env(service_urls()))  # as `make bench` starts the service: limits lifted
-    from casting.app import create_app
+    app, client = app_and_client()
     from casting.kernel.extensions import db
 
-    app = create_app()
-    client = app.test_client()
-
-    def bearer(login):
-        return {"Authorization": "Bearer " + client.post("/api/auth/login", json=login).json["access_token"]}
-
-    talent = bearer({"identifier": "talent2@demo.casting.in", "password": DEMO_PASSWORD})
-    director = bearer(DIRECTOR_LOGIN)
+    talent = bearer(client, {"identifier": "talent2@demo.casting.in", "password": DEMO_PASSWORD})
+    director = bearer(client, DIRECTOR_LOGIN)
     talent_id = client.get("/api/talents/me", headers=talent).json["id"]
     audition = client.post("/api/auditions/", headers=director, json={
         "production_id": 1, "title": "RSVP CPU", "mode": "in_person"}).json["id"]
-    statements = []
-    with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    statements = statements_of(app)
+    answers = cycle(ANSWERS)  # an even number of answers a round: each round starts with an accept
 
-    def rsvp(answer):
-        answered = client.post(f"/api/auditions/{audition}/rsvp", json={"response": answer}, headers=talent)
+    def rsvp(answer=None):
+        answered = client.post(f"/api/auditions/{audition}/rsvp", json={"response": answer or next(answers)},
+                               headers=talent)
         assert answered.status_code == 200, answered.json
+
+    def empty_history():
+        with app.app_context():
+            db.session.execute(text("DELETE FROM invitation_events WHERE invitation_id IN "
+                                    "(SELECT id FROM invitations WHERE audition_id = :audition)"),
+                               {"audition": audition})
+            db.session.commit()
 
     try:
         assert client.post(f"/api/auditions/{audition}/schedule", headers=director, json={
@@ -50,24 +48,14 @@ def main():
             "capacity_per_slot": 5}).status_code == 200
         assert client.post(f"/api/auditions/{audition}/invite", headers=director,
                            json={"talent_ids": [talent_id]}).status_code == 202
-        for n in range(4):
-            rsvp(ANSWERS[n % 2])
+        for _ in range(4):
+            rsvp()
         for answer in ANSWERS:
             statements.clear()
             rsvp(answer)
             print(f"{answer}: {len(statements)} statements")
-        rounds = []
-        for _ in range(ROUNDS):
-            with app.app_context():
-                db.session.execute(text("DELETE FROM invitation_events WHERE invitation_id IN "
-                                        "(SELECT id FROM invitations WHERE audition_id = :audition)"),
-                                   {"audition": audition})
-                db.session.commit()
-            started = time.process_time()
-            for n in range(PER_ROUND):
-                rsvp(ANSWERS[n % 2])
-            rounds.append((time.process_time() - started) * 1000 / PER_ROUND)
-        print(f"{statistics.median(rounds):.2f} ms of CPU per changing RSVP (median of {ROUNDS} rounds of {PER_ROUND})")
+        spent = cpu_ms(rsvp, ROUNDS, PER_ROUND, before_round=empty_history)
+        print(f"{spent:.2f} ms of CPU per changing RSVP (median of {ROUNDS} rounds of {PER_ROUND})")
     finally:
         with app.app_context():
             db.session.execute(text("DELETE FROM auditions WHERE id = :audition"), {"audition": audition})
