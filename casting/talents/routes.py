@@ -84,7 +84,7 @@ class OwnTalentViews(MethodView):
     @error_responses(blp, 401, 404)
     def get(self):
         """Your own talent profile (for the app's "my profile"); 404 until you have made one."""
-        return services.view(services.own_profile(current_user), current_user)
+        return json_response(services.own_profile_json(current_user))
 
 
 @blp.route("/featured")

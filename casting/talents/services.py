@@ -155,12 +155,13 @@ def _load_snapshots(ids):
     return {talent.id: snapshot(talent) for talent in found}
 
 
-def own_profile(user):
-    """The signed-in talent's own profile (404 if they have none yet)."""
+def own_profile_json(user):
+    """The signed-in talent's own profile as JSON bytes, from its cached entry as `profile_json` serves it (404 if
+    they have none yet)."""
     talent_id = db.session.scalar(select(Talent.id).where(Talent.user_id == user.id, Talent.deleted_at.is_(None)))
     if talent_id is None:
         raise ApiError(Codes.TALENT_NOT_FOUND, "You have no talent profile yet.")
-    return profile(talent_id)
+    return profile_json(talent_id, user)
 
 
 def profiles(ids, pending=None):
