@@ -5,7 +5,8 @@ Like `make bench` it starts gunicorn (gevent, WEB_CONCURRENCY workers) on a seed
 in with, and drives it from Locust, headless, on the loopback address only. Modes (LOAD_MODE):
 
 - `run` (default): LOAD_USERS people (1,000), spawned LOAD_SPAWN_RATE a second, then LOAD_MINUTES (5) at
-  full strength; the statistics cover that steady part only (Locust's --reset-stats).
+  full strength; the statistics cover that steady part only, from LOAD_SETTLE_SECONDS (15) after the crowd is
+  complete, so the requests the ramp queued are not counted in it (the locustfile resets them then).
 - `steps`: one shorter run (LOAD_STEP_MINUTES) per crowd size in LOAD_STEPS; finds the knee, the most
   people at which the run's goals hold (every read's p99 under 200 ms, every write's under 500 ms, errors
   under 0.1 %), with the service's CPU per request there.
@@ -32,6 +33,7 @@ from bench.__main__ import BIN, RESULTS, ROOT, cpu_seconds, service_env, service
 USERS = int(os.environ.get("LOAD_USERS", "1000"))
 SPAWN_RATE = float(os.environ.get("LOAD_SPAWN_RATE", "10"))
 MINUTES = float(os.environ.get("LOAD_MINUTES", "5"))
+SETTLE = float(os.environ.get("LOAD_SETTLE_SECONDS", "15"))
 MODE = os.environ.get("LOAD_MODE", "run")
 STEPS = [int(step) for step in os.environ.get("LOAD_STEPS", "100,200,300,400,600,800,1000").split(",")]
 STEP_MINUTES = float(os.environ.get("LOAD_STEP_MINUTES", "1"))
@@ -157,12 +159,13 @@ def is_read(method, name):
 
 
 def locust(base, env, service, users, minutes, label):
-    """One headless Locust run: `users` people, spawned at SPAWN_RATE, then `minutes` at full strength.
-    Returns (rows of the stats CSV, the service's CPU seconds over the steady part, its seconds)."""
-    ramp = users / SPAWN_RATE
+    """One headless Locust run: `users` people, spawned at SPAWN_RATE, SETTLE seconds for what the ramp queued,
+    then `minutes` at full strength. Returns (rows of the stats CSV, the service's CPU seconds over the steady
+    part, its seconds)."""
+    ramp = users / SPAWN_RATE + SETTLE
     prefix = RESULTS / f"load-{label}"
     command = [str(BIN / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless", "--host", base,
-               "-u", str(users), "-r", str(SPAWN_RATE), "-t", f"{int(ramp + minutes * 60)}s", "--reset-stats",
+               "-u", str(users), "-r", str(SPAWN_RATE), "-t", f"{int(ramp + minutes * 60)}s",
                "--csv", str(prefix), "--only-summary", "--stop-timeout", "15", "--loglevel", "WARNING"]
     log = open(RESULTS / f"load-{label}.log", "w")
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)  # nosec B603
@@ -196,7 +199,8 @@ def summary(rows):
                      f"{_number(row['Requests/s']):.1f} | {row['50%']} | {row['95%']} | {row['99%']} |")
     total = next(row for row in rows if row["Name"] == "Aggregated")
     count, failures = int(total["Request Count"]), int(total["Failure Count"])
-    worst = {kind: max((_number(row["99%"]) for row in found), default=float("nan")) for kind, found in kinds.items()}
+    worst = {kind: max((_number(row["99%"]) for row in found if int(row["Request Count"])), default=float("nan"))
+             for kind, found in kinds.items()}  # a type with no request in the steady part (the connects) has no p99
     table.append(f"| **all** | | {count} | {failures} | {_number(total['Requests/s']):.1f} | {total['50%']} | "
                  f"{total['95%']} | {total['99%']} |")
     return "\n".join(table), {"requests": count, "failures": failures, "error_rate": failures / max(count, 1),
@@ -220,7 +224,8 @@ def verdict(totals):
 def run(base, env, service):
     rows, cpu, seconds, machine = locust(base, env, service, USERS, MINUTES, "run")
     table, totals = summary(rows)
-    header = (f"{USERS} people (spawned {SPAWN_RATE:g}/s), {MINUTES:g} min at full strength, think time "
+    header = (f"{USERS} people (spawned {SPAWN_RATE:g}/s), {MINUTES:g} min at full strength (counted from "
+              f"{SETTLE:g} s after the crowd was complete), think time "
               f"{env.get('LOAD_THINK_MIN', '5')}-{env.get('LOAD_THINK_MAX', '30')} s, WEB_CONCURRENCY="
               f"{env['WEB_CONCURRENCY']}, {os.cpu_count()} CPUs (Locust on the same machine); "
               f"{load_average()} at the end, 1-min peak {machine['peak_load']:.1f} during the run")
@@ -249,7 +254,8 @@ def steps(base, env, service):
     note = (f"knee: {knee[0]} people (the most at which every read's p99 stays under {READ_GOAL_MS} ms, every "
             f"write's under {WRITE_GOAL_MS} ms and errors under 0.1 %), {knee[1]:.2f} ms of service CPU per "
             "request there" if knee else "no step met the goals")
-    return (f"step test, {STEP_MINUTES:g} min per step at full strength, spawned {SPAWN_RATE:g}/s; "
+    return (f"step test, {STEP_MINUTES:g} min per step at full strength (counted from {SETTLE:g} s after the "
+            f"crowd was complete), spawned {SPAWN_RATE:g}/s; "
             f"{load_average()} at the end\n\n" + "\n".join(lines) + f"\n\n{note}\n\n" + "\n".join(details))
 
 
@@ -295,7 +301,7 @@ def main():
         people = auditions(base, people)
         accounts = RESULTS / "load-accounts.json"
         accounts.write_text(json.dumps(people))
-        locust_env = {**env, "LOAD_ACCOUNTS": str(accounts),
+        locust_env = {**env, "LOAD_ACCOUNTS": str(accounts), "LOAD_SETTLE_SECONDS": str(SETTLE),
                       "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "2")}
         print(f"service at {base}; {len(people['talents'])} talent and {casting} casting accounts; mode {MODE}",
               flush=True)

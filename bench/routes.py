@@ -93,6 +93,7 @@ APP_ROUTES = [
           authorization=demo_bearer),
     Route("GET /api/talents/featured", "/api/talents/featured", authorization=demo_bearer),
     Route("GET /api/talents/{id}", "/api/talents/1", authorization=demo_bearer),
+    Route("GET /api/talents/me", "/api/talents/me", authorization=demo_bearer),
     Route("PUT /api/talents/{id} (admin)", "/api/talents/2", method="PUT",
           body=json.dumps({"availability_status": "available", "day_rate_inr": 15000}), authorization=admin_bearer),
     # The row above is the same save again and again (after the first, it changes nothing); this one writes:
@@ -141,6 +142,7 @@ def audition_routes(base):
               "/api/auditions/?date_from=2026-12-01&date_to=2027-02-28&sort=scheduled_date",
               authorization=lambda _: director),
         Route("GET /api/auditions/ (invited talent)", "/api/auditions/", authorization=lambda _: talent),
+        Route("GET /api/auditions/{id} (invited talent)", f"/api/auditions/{audition}", authorization=lambda _: talent),
         Route("GET /api/auditions/?sort=-scheduled_date (admin: all)", "/api/auditions/?sort=-scheduled_date",
               authorization=lambda _: admin),
         Route("POST /api/auditions/{id}/rsvp (decline)", f"/api/auditions/{audition}/rsvp", method="POST",
