@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from casting.kernel.extensions import db
 from casting.talents.models import Availability, Talent, TalentEmbedding
 from casting.kernel.fields import PROFICIENCIES
-from casting.talents import age_clause, born_between, cache as talent_cache, compact, filter_key
+from casting.talents import age_clause, born_between, bounded_count, cache as talent_cache, compact, filter_key
 
 WEIGHTS = {"skills": 0.35, "languages": 0.25, "experience": 0.15, "city": 0.10, "completeness": 0.10,
            "verified": 0.05, "like_role": 0.30}
@@ -58,7 +58,7 @@ def _skills(role):
     return sorted({skill.lower() for skill in role.skills or []})
 
 
-def keys(role):
+def _keys(role):
     """The filter keys the role's ranking looks up, by the names `_discrete` gives them."""
     named = {f"skill{n}": filter_key("s", skill) for n, skill in enumerate(_skills(role))}
     for n, wanted in enumerate(role.languages or []):
@@ -70,9 +70,9 @@ def keys(role):
 
 
 def values(role, named=None):
-    """The bound values of the role's ranking statements (`named`: its `keys`, when already worked out)."""
+    """The bound values of the role's ranking statements (`named`: its `_keys`, when already worked out)."""
     born_by, born_after = born_between(role.age_min, role.age_max)
-    return {**{name: [key] for name, key in (keys(role) if named is None else named).items()},
+    return {**{name: [key] for name, key in (_keys(role) if named is None else named).items()},
             "gender": role.gender, "age_min": role.age_min, "age_max": role.age_max, "born_by": born_by,
             "born_after": born_after, "vector": role.embedding}
 
@@ -80,7 +80,7 @@ def values(role, named=None):
 @lru_cache(maxsize=256)
 def _discrete(form):
     """The skills, languages and (when it only scores) city as units `(kind, full key, half key)`, keys by their
-    names in `keys`: a talent with the full key earns the unit's whole share, with only the half key half of it."""
+    names in `_keys`: a talent with the full key earns the unit's whole share, with only the half key half of it."""
     units = [("skills", f"skill{n}", None) for n in range(form.skills)]
     units += [("languages", f"language{n}", f"spoken{n}") for n in range(form.languages)]
     if form.city_scored:
@@ -179,6 +179,11 @@ def ranked(role):
     return _ranked(shape(role)).params(values(role))
 
 
+def counted(role):
+    """(how many talent meet the role's hard requirements, counted up to COUNT_BOUND + 1; whether exact)."""
+    return bounded_count(candidates(shape(role)), values(role))
+
+
 MAX_ARMS = 64  # key sets ORed in one tier's look-up; past it, the tier scores every candidate instead
 # Combinations of the role's skills, languages and city (2 states each, 3 for a language) beyond which
 # tiers are not made and everyone is scored: making them grows faster than the combinations (10 languages,
@@ -190,7 +195,7 @@ MAX_COMBINATIONS = 1024
 def tiers(form):
     """[(discrete score at least, [key sets: a talent with every key of one has at least that score])],
     best first, ending with the empty key set (everyone); the discrete score is the skills, languages
-    and city part of the score, weights applied; keys by their names in `keys`."""
+    and city part of the score, weights applied; keys by their names in `_keys`."""
     units = _discrete(form)
     states = [((1.0, full), (0.5, half), (0.0, None)) if half else ((1.0, full), (0.0, None))
               for _, full, half in units]
@@ -240,7 +245,7 @@ def tiered(role, offset, limit):
     least that level's discrete score are scored; the page is final when its last score is above
     the next level plus `continuous_most`, which no talent left out can reach (strictly above, as
     equal scores order by id). The last tier is every candidate, as `ranked` does."""
-    form, named = shape(role), keys(role)
+    form, named = shape(role), _keys(role)
     bound = {**values(role, named), "need": offset + limit}
     levels, rest = tiers(form), continuous_most(form)
     # A required city joins the tier's keys (folded into them); availability, gender and age are checked

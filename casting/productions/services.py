@@ -10,7 +10,7 @@ from casting import safety
 from casting.safety.models import FlagTarget
 from casting.kernel.sorting import order_by, sort_clauses
 from casting.talents import cache as talent_cache
-from casting.talents import bounded_count, profiles, profiles_json
+from casting.talents import profiles, profiles_json
 from casting.users.models import Role, User
 
 PRODUCTION_MOVES = {
@@ -238,7 +238,7 @@ def matches(production_id, role_id, user, args):
         if len(rows) < args["per_page"] and (rows or offset == 0):
             total, exact = offset + len(rows), True
         else:
-            total, exact = bounded_count(matching.candidates(matching.shape(found)), matching.values(found))
+            total, exact = matching.counted(found)
         return [(talent_id, float(score), None if like is None else float(like))
                 for talent_id, score, like in rows], total, exact
 
