@@ -84,3 +84,12 @@ def test_the_api_stores_text_as_typed_and_the_openapi_document_says_to_escape_it
     assert "Escape every text value when you render it" in spec["info"]["description"]
     fields = spec["components"]["schemas"]["TalentInput"]["properties"]
     assert "escape it when you render it" in fields["bio"]["description"]
+
+
+def test_a_length_limit_holds_for_what_was_sent_not_only_for_what_is_kept(client):
+    """The OpenAPI document's `maxLength` is of the value sent: a name one character too long is refused even when
+    cleaning (here of a control character) would bring it under the limit (the fuzzer found it accepted)."""
+    body = {"role": "talent", "email": "long.name@example.in", "password": "Str0ng!Passw0rd"}
+    refused = client.post("/api/auth/register", json={**body, "full_name": "\x1f" + "A" * 120})
+    assert refused.status_code == 422 and "full_name" in refused.json["details"]["fields"], refused.json
+    assert client.post("/api/auth/register", json={**body, "full_name": "\x1f" + "A" * 119}).status_code == 201

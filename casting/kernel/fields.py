@@ -18,7 +18,9 @@ class PlainTextField(fields.String):
         super().__init__(*args, metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return plain(super()._deserialize(value, attr, data, **kwargs))
+        typed = super()._deserialize(value, attr, data, **kwargs)
+        self._validate(typed)  # what was sent keeps to the documented limits (`maxLength`), and then what is kept
+        return plain(typed)
 
 
 class TitledField(PlainTextField):
