@@ -9,9 +9,27 @@ from urllib.parse import parse_qsl
 import psycopg
 import redis
 from psycopg import sql
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from tests.tcp_proxy import pump
+
+
+class Statements:
+    """Counts the SQL statements the app sends while it is active."""
+
+    def __init__(self, engine):
+        self.engine, self.count = engine, 0
+
+    def _seen(self, *args):
+        self.count += 1
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._seen)
 
 
 def recreate_database(server_url, name):

@@ -10,8 +10,7 @@ from sqlalchemy import event, select, update
 from casting.auditions.models import Audition, AuditionSlot
 from casting.kernel.extensions import db
 from casting.notifications.models import Notification
-from tests.support import run_jobs
-from tests.test_principal import Statements
+from tests.support import Statements, run_jobs
 from tests.test_talents import profile
 
 

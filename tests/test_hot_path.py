@@ -8,8 +8,7 @@ from psycopg import pq
 from sqlalchemy import event
 
 from casting.kernel.extensions import db
-from tests.support import redis_round_trips, slowed
-from tests.test_principal import Statements
+from tests.support import Statements, redis_round_trips, slowed
 from tests.test_talents import profile
 from tests.test_talent_media import image_bytes, media_root, upload  # noqa: F401 - a fixture
 from tests.test_auditions import stage  # noqa: F401 - a fixture

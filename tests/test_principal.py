@@ -7,12 +7,12 @@ import urllib.request
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import event
 
 from casting.kernel.extensions import db
 from casting.users.models import User
 from casting.users.services import create_user
 from tests.conftest import TEST_PASSWORD
+from tests.support import Statements
 from tests.test_chat_live import start_server
 
 ME = "/api/auth/me"
@@ -38,23 +38,6 @@ def other_process(server_urls, tmp_path_factory):
     yield url
     process.terminate()
     process.wait(20)
-
-
-class Statements:
-    """Counts the SQL statements the app sends while it is active."""
-
-    def __init__(self, engine):
-        self.engine, self.count = engine, 0
-
-    def _seen(self, *args):
-        self.count += 1
-
-    def __enter__(self):
-        event.listen(self.engine, "before_cursor_execute", self._seen)
-        return self
-
-    def __exit__(self, *exc):
-        event.remove(self.engine, "before_cursor_execute", self._seen)
 
 
 def _commands(redis_client):

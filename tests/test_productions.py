@@ -3,8 +3,7 @@ import pytest
 
 from casting.kernel.extensions import db
 from casting.productions import services
-from tests.support import redis_round_trips
-from tests.test_principal import Statements
+from tests.support import Statements, redis_round_trips
 
 FILM = {"title": "Monsoon Wedding 2", "type": "film", "language": "Hindi", "location": {"city": "delhi"}}
 RADHA = {"name": "Young Radha", "gender": "female", "age_min": 20, "age_max": 28, "skills": ["Acting"],

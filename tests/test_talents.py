@@ -4,7 +4,8 @@ from datetime import date
 import pytest
 
 from casting.kernel.extensions import db
-from tests.support import redis_round_trips
+from casting.talents import cache as talent_cache
+from tests.support import Statements, redis_round_trips
 
 
 def profile(**changes):
@@ -270,6 +271,35 @@ def test_a_talent_finds_their_own_profile(client, login):
     created = client.post("/api/talents/", json=profile(), headers=me).json
     assert client.get("/api/talents/me", headers=me).json == created
     assert client.get("/api/talents/me", headers=director).status_code == 404
+
+
+def test_ones_own_profile_is_read_without_a_statement_and_follows_edits_deletion_and_restore(app, client, login):
+    me, admin = login("talent"), login("admin")
+    created = client.post("/api/talents/", json=profile(), headers=me).json
+    client.get("/api/talents/me", headers=me)  # finds which profile is theirs
+    with app.app_context():
+        engine = db.engine
+    with Statements(engine) as statements:
+        assert client.get("/api/talents/me", headers=me).json == created
+    assert statements.count == 0
+    client.put(f"/api/talents/{created['id']}", json={"day_rate_inr": 9000}, headers=me)
+    assert client.get("/api/talents/me", headers=me).json["day_rate_inr"] == 9000
+    client.delete(f"/api/talents/{created['id']}", headers=me)
+    assert client.get("/api/talents/me", headers=me).json["code"] == "TALENT_002"
+    client.post(f"/api/talents/{created['id']}/restore", headers=admin)
+    assert client.get("/api/talents/me", headers=me).json["id"] == created["id"]
+
+
+def test_a_kept_hint_of_someone_elses_profile_is_not_trusted(client, login, redis_client):
+    """Which talent is theirs is a hint kept in Redis: the profile's own owner decides."""
+    me, other, director = login("talent"), login("talent", "b@example.in"), login("casting_director")
+    mine = client.post("/api/talents/", json=profile(), headers=me).json
+    theirs = client.post("/api/talents/", json=profile(stage_name="Ravi"), headers=other).json
+    director_id = client.get("/api/auth/me", headers=director).json["id"]
+    for user_id in (director_id, mine["user_id"]):
+        redis_client.set(talent_cache.own_talent_keys(user_id)[0], theirs["id"])
+    assert client.get("/api/talents/me", headers=director).json["code"] == "TALENT_002"
+    assert client.get("/api/talents/me", headers=me).json == mine
 
 
 def test_a_descending_sort_lists_empty_values_last(client, login):

@@ -13,7 +13,7 @@ from casting.talents import cache as talent_cache
 from casting.talents import embeddings, services
 from casting.talents.models import MediaKind, Talent, TalentEmbedding, TalentMedia
 from casting.talents.seeding import seed_talents
-from tests.test_principal import Statements
+from tests.support import Statements
 from tests.test_productions import FILM, person
 
 DIM = 384

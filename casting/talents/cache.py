@@ -35,6 +35,7 @@ ROWS = "rows"  # the topic every list reads: moved by every write but a plain ed
 PROFILE_PREFIX = "casting:cache:talents:profile:"
 JSON_PREFIX = "casting:cache:talents:json:"
 IDS_PREFIX = "casting:cache:talents:list:ids:2:"  # then topic versions and the digest: `total:exact|ids`
+OWN_PREFIX = "casting:cache:talents:own:"  # then a user id: the id of the talent they were last seen to own
 
 # KEYS: the list version, the topics' hash. ARGV: ids prefix, filters digest, JSON prefix, the lock prefix,
 # a lock token, the lock's milliseconds, then the list's topics. Returns {version, the listing's key, ids
@@ -152,6 +153,24 @@ def cached_profile(talent_id):
 def snapshot_keys(talent_id):
     """What `cached_profile` reads (a route's `prefetch`)."""
     return (PROFILE_PREFIX + str(talent_id),)
+
+
+def own_talent_keys(user_id):
+    """What `own_talent` reads (a route's `prefetch`)."""
+    return (OWN_PREFIX + str(user_id),)
+
+
+def own_talent(user_id):
+    """The id of the talent `user_id` was last seen to own, or None: a hint, which the caller checks against the
+    profile's owner (claims and deletions move profiles without dropping it)."""
+    key = own_talent_keys(user_id)[0]
+    found = prefetched(key)
+    raw = found[0] if found is not None else redis.get(key)
+    return None if raw is None else int(raw)
+
+
+def keep_own_talent(user_id, talent_id):
+    redis.set(own_talent_keys(user_id)[0], talent_id, ex=PROFILE_TIMEOUT)
 
 
 def _set_unless_written(entries, version):

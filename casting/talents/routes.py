@@ -79,6 +79,7 @@ class TalentSearchViews(MethodView):
 
 @blp.route("/me")
 class OwnTalentViews(MethodView):
+    @prefetch(lambda user_id, path: talent_cache.own_talent_keys(user_id))
     @login_required()
     @blp.response(200, TalentSchema, example=TALENT_EXAMPLE)
     @error_responses(blp, 401, 404)

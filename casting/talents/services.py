@@ -157,10 +157,17 @@ def _load_snapshots(ids):
 
 def own_profile_json(user):
     """The signed-in talent's own profile as JSON bytes, from its cached entry as `profile_json` serves it (404 if
-    they have none yet)."""
+    they have none yet). Which talent is theirs is kept in Redis and trusted only while the profile's cached
+    owner is still them, so a read sends no statement."""
+    kept = talent_cache.own_talent(user.id)
+    if kept is not None:
+        entry = talent_cache.profile_json(kept, _render_json)
+        if entry is not None and entry.startswith(b"%d|" % user.id):
+            return json_view(entry, user)
     talent_id = db.session.scalar(select(Talent.id).where(Talent.user_id == user.id, Talent.deleted_at.is_(None)))
     if talent_id is None:
         raise ApiError(Codes.TALENT_NOT_FOUND, "You have no talent profile yet.")
+    talent_cache.keep_own_talent(user.id, talent_id)
     return profile_json(talent_id, user)
 
 
