@@ -249,13 +249,31 @@ def test_a_notification_whose_job_was_lost_is_settled_not_stuck(provider_app, pr
     notification_id = _send(provider_app, "audition_invite", INVITE, channel="sms")
     with provider_app.app_context():
         services.get_queue().connection.delete(*services.get_queue().connection.keys("rq:*"))
-        assert services.reconcile_stale() == 0
+        assert services.reconcile_stale() == {"requeued": 0, "settled": 0}
         db.session.execute(update(Notification).values(
             updated_at=datetime.now(timezone.utc) - timedelta(hours=1)))
         db.session.commit()
-        assert services.reconcile_stale() == 1
+        assert services.reconcile_stale() == {"requeued": 0, "settled": 1}
     notification = _get(provider_app, notification_id)
     assert (notification.status.value, notification.failure_reason) == ("failed", "the delivery job was lost")
+
+
+def test_a_notification_whose_job_never_reached_the_queue_is_queued_again_and_sent(provider_app, provider_server):
+    """A process killed between committing a notification and queueing its job leaves a row with no job record:
+    the reconcile job queues it again (a minute on), and it is sent once."""
+    provider_server.answer(MSG91_OK)
+    notification_id = _send(provider_app, "audition_invite", INVITE, channel="sms")
+    with provider_app.app_context():
+        connection = services.get_queue().connection
+        connection.delete(*connection.keys("rq:*"))  # as if its job had never been queued
+        db.session.execute(update(Notification).values(
+            updated_at=datetime.now(timezone.utc) - timedelta(minutes=2)))
+        db.session.commit()
+        assert services.reconcile_stale() == {"requeued": 1, "settled": 0}
+        assert services.reconcile_stale() == {"requeued": 0, "settled": 0}  # its job is pending now
+    run_jobs(provider_app)
+    assert _get(provider_app, notification_id).status.value == "sent"
+    assert len(provider_server.requests) == 1
 
 
 def test_the_reconcile_job_runs_when_due_and_once_per_interval(provider_app):

@@ -29,6 +29,7 @@ from casting.notifications import tasks
 log = logging.getLogger(__name__)
 FALLBACK = {Channel.WHATSAPP: Channel.SMS}
 PENDING_JOB = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+REQUEUE_AFTER = timedelta(minutes=1)  # a job is queued the moment its row commits; a minute on, it never was
 
 
 class NotificationError(ValueError):
@@ -102,8 +103,12 @@ def notify(template_name, params, recipient, channel=Channel.WHATSAPP, language=
     if secrets:
         ttl = current_app.config["NOTIFY_SECRET_TTL"]
         redis.setex(_secret_key(notification.id), ttl, json.dumps(secrets))
-    _enqueue_delivery(notification.id, "high" if template.urgent else "default")
+    _enqueue_delivery(notification.id, _queue_name(template))
     return notification
+
+
+def _queue_name(template):
+    return "high" if template.urgent else "default"
 
 
 def preferred_channel(person):
@@ -241,26 +246,40 @@ def apply_status(provider_message_id, status, at=None, reason=None):
 
 
 def reconcile_stale():
-    """Settle notifications stuck in `queued` with no job left to send them (a worker died)."""
-    cutoff = _now() - timedelta(minutes=current_app.config["NOTIFY_STALE_MINUTES"])
-    stale = db.session.scalars(select(Notification.id).where(
-        Notification.status == NotificationStatus.QUEUED, Notification.updated_at < cutoff)).all()
-    settled = 0
-    for notification_id in stale:
-        if _job_pending(notification_id):
-            continue
-        give_up(notification_id, "the delivery job was lost")
-        settled += 1
-    return settled
+    """Notifications stuck in `queued` with no job left to send them; returns {"requeued": n, "settled": n}.
+
+    One with no job record at all, `REQUEUE_AFTER` after its last change, never reached the queue (the process
+    died between committing it and queueing its job, or Redis lost the queue): nothing tried to send it, so it
+    is queued again. One still queued `NOTIFY_STALE_MINUTES` after its last change with no job pending is
+    settled as failed (then its fallback): a job that died half-way cannot be told from one that never ran.
+    """
+    now = _now()
+    cutoff = now - timedelta(minutes=current_app.config["NOTIFY_STALE_MINUTES"])
+    stuck = db.session.execute(select(Notification.id, Notification.template, Notification.updated_at).where(
+        Notification.status == NotificationStatus.QUEUED, Notification.updated_at < now - REQUEUE_AFTER)).all()
+    db.session.rollback()
+    done = {"requeued": 0, "settled": 0}
+    for notification_id, template, updated_at in stuck:
+        status = _job_status(notification_id)
+        if status is None and updated_at >= cutoff:
+            _enqueue_delivery(notification_id, _queue_name(get_template(template)))
+            done["requeued"] += 1
+        elif updated_at < cutoff and status not in PENDING_JOB:
+            give_up(notification_id, "the delivery job was lost")
+            done["settled"] += 1
+    if done["requeued"]:
+        log.warning("notifications queued again: their jobs never reached the queue", extra=done)
+    return done
 
 
-def _job_pending(notification_id):
+def _job_status(notification_id):
+    """The status of a notification's delivery job, or None when it has no job record."""
     queue = get_queue()
     try:
         job = queue.job_class.fetch(_job_id(notification_id), connection=queue.connection)
     except NoSuchJobError:
-        return False
-    return job.get_status(refresh=False) in PENDING_JOB
+        return None
+    return job.get_status(refresh=False)
 
 
 def dev_outbox(page, per_page):
