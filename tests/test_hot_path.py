@@ -148,7 +148,7 @@ def test_concurrent_misses_of_one_listing_run_its_query_once(app, login, client,
     me = login("talent")
     talent_id = client.post("/api/talents/", json=profile(), headers=me).json["id"]
     callers = [login("casting_director"), login("admin"), login("agent"), login("producer")]
-    ran = slowed(monkeypatch, services, "search")
+    ran = slowed(monkeypatch, services, "search_statement")
     found, start = [], threading.Barrier(len(callers))
 
     def ask(headers):

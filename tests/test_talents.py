@@ -302,6 +302,27 @@ def test_a_kept_hint_of_someone_elses_profile_is_not_trusted(client, login, redi
     assert client.get("/api/talents/me", headers=me).json == mine
 
 
+def test_searches_of_one_form_share_their_statement_but_find_by_their_own_values(client, login):
+    """The select of a search is built once per set of filters, its values bound on each run."""
+    from casting.talents import services
+
+    agent, director = login("agent"), login("casting_director")
+    made = {(city, height): client.post("/api/talents/", headers=agent, json=profile(
+        stage_name=f"{city} {height}", location={"city": city}, height_cm=height, date_of_birth="1990-01-01",
+        playing_age_min=None, playing_age_max=None)).json["id"]
+        for city in ("Pune", "Delhi") for height in (160, 180)}
+
+    def found(city, height_min, age_max):
+        body = {"city": city, "skills": ["Acting"], "height_min": height_min, "age_max": age_max}
+        return {item["id"] for item in client.post("/api/talents/search", json=body, headers=director).json["items"]}
+
+    assert found("Pune", 170, 80) == {made["Pune", 180]}
+    built = services._listed.cache_info().currsize
+    assert found("Delhi", 150, 80) == {made["Delhi", 160], made["Delhi", 180]}
+    assert found("Delhi", 150, 20) == set()  # born in 1990: older than 20
+    assert services._listed.cache_info().currsize == built
+
+
 def test_a_descending_sort_lists_empty_values_last(client, login):
     """`sort=-day_rate_inr`: the highest day rate first, the talent who gave none last (PostgreSQL alone
     puts them first)."""

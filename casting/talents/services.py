@@ -2,8 +2,9 @@
 from datetime import date, datetime, timezone
 from functools import lru_cache
 
-from sqlalchemy import (and_, bindparam, case, false, func, inspect, literal, literal_column, or_, select, text,
-                        true)
+from sqlalchemy import (Date, Integer, Text, and_, bindparam, case, false, func, inspect, literal, literal_column, or_,
+                        select, text, true)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import defer, joinedload
 
 from casting.kernel.errors import ApiError, Codes
@@ -245,7 +246,7 @@ def _search(filters):
             return None
         return embeddings.exact_page(where, rerank, offset, limit, filters.get("similar_to"))
     side_only = embedding_side_only and rerank is not None
-    return _cached_page(lambda: search(filters, vector), filters, list_topics(filters), filters,
+    return _cached_page(lambda: search_statement(filters, vector), filters, list_topics(filters), filters,
                         vector=vector is not None,
                         rerank=rerank, counted=counted if embedding_side_only else None,
                         exact_page=exact_page if side_only else None,
@@ -255,8 +256,8 @@ def _search(filters):
 
 def _cached_page(make_query, cache_key, topics, args, vector=False, rerank=None, counted=None, exact_page=None,
                  ranked=False, keyed=False):
-    """One page of the select `make_query()` makes (only on a miss) as (ids, JSON entries, total, exact),
-    kept under `topics` (`list_topics`).
+    """One page of the select `make_query()` makes (only on a miss), with the values it gives beside it, as
+    (ids, JSON entries, total, exact), kept under `topics` (`list_topics`).
 
     With `rerank` (the query vector), the page comes from the index's candidates in exact order;
     `counted` makes a cheaper select of the same rows to count, if there is one; `exact_page(offset,
@@ -272,61 +273,62 @@ def _cached_page(make_query, cache_key, topics, args, vector=False, rerank=None,
     def compute():
         offset = (args["page"] - 1) * args["per_page"]
         page_query = exact_page(offset, args["per_page"]) if exact_page is not None else None
-        query = make_query() if page_query is None else None
-        if vector and page_query is None:
-            embeddings.scan_settings()
         if page_query is not None:  # ranked exactly on the embedding rows, counted there too
             return _page_and_count(page_query, counted(), offset)
+        query, values = make_query()
+        if vector:
+            embeddings.scan_settings()
         if ranked:
-            return _ranked_page(query, offset, args["per_page"])
+            return _ranked_page(query, offset, args["per_page"], values)
         if keyed and rerank is None and counted is None and offset + args["per_page"] <= COUNT_BOUND + 1:
-            return _page_of_first_matches(query, offset, args["per_page"])
+            return _page_of_first_matches(query, offset, args["per_page"], values)
         if rerank is None and counted is None:
             return _page_and_count(query.with_only_columns(Talent.id).limit(args["per_page"]).offset(offset),
-                                   query.order_by(None).with_only_columns(Talent.id), offset)
+                                   query.order_by(None).with_only_columns(Talent.id), offset, values)
         if rerank is not None:
             page_query = embeddings.reranked(query, rerank, offset, args["per_page"])
         else:
             page_query = query.with_only_columns(Talent.id).limit(args["per_page"]).offset(offset)
-        ids = list(db.session.scalars(page_query))
+        ids = list(db.session.scalars(page_query, values))
         if len(ids) < args["per_page"] and (ids or offset == 0):
             return ids, offset + len(ids), True
-        counting = query.order_by(None).with_only_columns(Talent.id) if counted is None else counted()
-        return (ids, *bounded_count(counting))
+        if counted is not None:
+            return (ids, *bounded_count(counted()))
+        return (ids, *bounded_count(query.order_by(None).with_only_columns(Talent.id), values))
 
     return talent_cache.cached_page_json(cache_key, topics, compute, _render_json)
 
 
-def _page_and_count(page_query, counting, offset):
+def _page_and_count(page_query, counting, offset, values=None):
     """(ids, total, exact) of a page in one round trip: `page_query` (a select of ids) and beside it the
     bounded count of `counting` as an uncorrelated subquery (planned on its own, run once, so it stops
-    at the bound in whatever order is cheapest)."""
+    at the bound in whatever order is cheapest); `values`: their bound values."""
     total = count_statement(counting).scalar_subquery()
-    rows = db.session.execute(page_query.add_columns(total)).all()
+    rows = db.session.execute(page_query.add_columns(total), values).all()
     if rows:  # a page longer than the bound shows at least that many
         total = max(rows[0][1], offset + len(rows))
         return [talent_id for talent_id, _ in rows], total, total <= COUNT_BOUND
-    return [], *(bounded_count(counting) if offset else (0, True))
+    return [], *(bounded_count(counting, values) if offset else (0, True))
 
 
-def _page_of_first_matches(query, offset, limit):
+def _page_of_first_matches(query, offset, limit, values):
     """(ids, total, exact) of a page within the first COUNT_BOUND + 1 matches of `query`, cut from those
     matches' ids, listed in order by one statement (`ARRAY(SELECT ... LIMIT 1001)`): one scan that stops
     there, where the page and a bounded count beside it were two (at 1,000,000 talents the seed query's
     filters 2.8 to 1.2 ms, a city with a language 11.5 to 5.5 ms; EXPLAIN ANALYZE, see docs/benchmark.md)."""
     first = db.session.scalar(select(func.array(query.with_only_columns(Talent.id).limit(COUNT_BOUND + 1)
-                                                .scalar_subquery())))
+                                                .scalar_subquery())), values)
     return first[offset:offset + limit], len(first), len(first) <= COUNT_BOUND
 
 
-def _ranked_page(query, offset, limit):
+def _ranked_page(query, offset, limit, values):
     """(ids, total, exact) of a page of a select ranked on a computed value, its matches counted by a window
     over the rows the ranking reads anyway (where a bounded count would find and check 1,001 of them a
     second time); reported like `bounded_count`, so `total` never says more than COUNT_BOUND + 1."""
     rows = db.session.execute(query.with_only_columns(Talent.id, func.count().over())
-                              .limit(limit).offset(offset)).all()
+                              .limit(limit).offset(offset), values).all()
     if not rows:
-        return [], *(bounded_count(query.order_by(None).with_only_columns(Talent.id)) if offset else (0, True))
+        return [], *(bounded_count(query.order_by(None).with_only_columns(Talent.id), values) if offset else (0, True))
     matches = rows[0][1]
     return ([talent_id for talent_id, _ in rows], max(min(matches, COUNT_BOUND + 1), offset + len(rows)),
             matches <= COUNT_BOUND)
@@ -473,12 +475,16 @@ def restore(talent_id):
 def featured_page(args):
     """Admin-featured talent first, then verified and complete profiles, the recently updated first, as
     (JSON entries, total, exact)."""
-    def query():
-        return (select(Talent).where(Talent.deleted_at.is_(None))
-                .order_by(Talent.is_featured.desc(), Talent.profile_score.desc(), Talent.updated_at.desc(),
-                          Talent.id.desc()))
-    _, entries, total, exact = _cached_page(query, {"featured": True, **args}, FEATURED_TOPICS, args)
+    _, entries, total, exact = _cached_page(lambda: (_featured(), {}), {"featured": True, **args}, FEATURED_TOPICS,
+                                            args)
     return entries, total, exact
+
+
+@lru_cache(maxsize=1)
+def _featured():
+    return (select(Talent).where(Talent.deleted_at.is_(None))
+            .order_by(Talent.is_featured.desc(), Talent.profile_score.desc(), Talent.updated_at.desc(),
+                      Talent.id.desc()))
 
 
 def _years_ago(years):
@@ -610,38 +616,75 @@ def text_match(q):
     return and_(*clauses), relevance
 
 
-def search(filters, vector=None, exact=False):
-    """The select for a list or search: every filter combines; `q` is typo-tolerant and ranks; with
-    `vector`, only talent with an embedding, nearest first (after the `sort` keys, if any): by the
-    HNSW index's half-precision distance, or the full-precision one with `exact` or `sort`.
+# The filters checked on the rows the keys (or the newest-first index) find, each against a bound value: each
+# value of the first three is a third or more of all talent, far too long a list to intersect.
+_CHECKED = {"gender": lambda value: Talent.gender == value,
+            "availability_status": lambda value: Talent.availability_status == value,
+            "is_verified": lambda value: Talent.is_verified == value,
+            "height_min": lambda value: Talent.height_cm >= value,
+            "height_max": lambda value: Talent.height_cm <= value,
+            "experience_min": lambda value: Talent.experience_years >= value}
+_TYPES = {"gender": Talent.gender.type, "availability_status": Talent.availability_status.type,
+          "is_verified": Talent.is_verified.type, "born_by": Date(), "born_after": Date(), "keys": ARRAY(Text),
+          "skills_any": ARRAY(Text)}  # any other bound value is an integer
 
-    City, state, skills and languages are one `filter_keys @> ARRAY[...]` (one GIN index scan for
-    any mix of them); the rest is checked on the rows that index finds, or on the newest rows first
-    when the planner judges the filters broad."""
+
+def _form(filters, skip=()):
+    """(the names of the filters a list or search has, their values): the select is built once per set of
+    names (`_filtered`) and run with the values bound. `skip`: filters a vector search checks elsewhere."""
+    values = {"keys": filter_keys(filters, skip=skip),
+              "skills_any": [filter_key("s", skill) for skill in _lower(filters.get("skills_any"))]}
+    values.update((name, filters.get(name)) for name in _CHECKED if name not in skip)
+    values.update((name, filters.get(name)) for name in ("age_min", "age_max"))
+    values = {name: value for name, value in values.items() if value is not None and value != []}
+    if "age_min" in values or "age_max" in values:
+        values["born_by"], values["born_after"] = born_between(values.get("age_min"), values.get("age_max"))
+    return frozenset(values), values
+
+
+def _bound(name):
+    return bindparam(name, type_=_TYPES.get(name, Integer))
+
+
+@lru_cache(maxsize=256)
+def _filtered(names):
+    """The select of live talent with the filters `names` (their values bound, as `_form` names them).
+
+    City, state, skills and languages are one `filter_keys @> ARRAY[...]` (one GIN index scan for any
+    mix of them); the rest is checked on the rows that index finds, or on the newest rows first when the
+    planner judges the filters broad."""
     query = select(Talent).where(Talent.deleted_at.is_(None))
+    if "keys" in names:
+        query = query.where(Talent.filter_keys.contains(_bound("keys")))
+    if "skills_any" in names:
+        query = query.where(Talent.filter_keys.overlap(_bound("skills_any")))
+    query = query.where(*(check(_bound(name)) for name, check in _CHECKED.items() if name in names))
+    if "age_min" in names or "age_max" in names:
+        query = query.where(age_clause(_bound("age_min") if "age_min" in names else None,
+                                       _bound("age_max") if "age_max" in names else None,
+                                       (_bound("born_by"), _bound("born_after"))))
+    return query
+
+
+@lru_cache(maxsize=256)
+def _listed(names, sort):
+    """`_filtered(names)` in the order of `sort` (a tuple of validated keys), then newest first."""
+    return _filtered(names).order_by(*sort_clauses(Talent, sort), Talent.created_at.desc(), Talent.id.desc())
+
+
+def search_statement(filters, vector=None, exact=False):
+    """(the select for a list or search, the values to run it with): every filter combines; `q` is
+    typo-tolerant and ranks; with `vector`, only talent with an embedding, nearest first (after the `sort`
+    keys, if any): by the HNSW index's half-precision distance, or the full-precision one with `exact` or
+    `sort`. Without `q` or a vector, the select is built once per set of filters (`_form`)."""
     # A vector search checks city and gender on the embedding row (their copies there), not here.
     on_vector = {key: filters.get(key).strip().title() if key == "city" and filters.get(key) else filters.get(key)
                  for key in ("city", "gender")} if vector is not None else {}
-    keys = filter_keys(filters, skip=on_vector)
-    if keys:
-        query = query.where(Talent.filter_keys.contains(keys))
-    if filters.get("skills_any"):
-        query = query.where(Talent.filter_keys.overlap([filter_key("s", skill)
-                                                        for skill in _lower(filters["skills_any"])]))
-    # Checked on the rows the keys (or the newest-first index) find: each value is a third or more of
-    # all talent, far too long a list to intersect.
-    for name in ("gender", "availability_status", "is_verified"):
-        if filters.get(name) is not None and name not in on_vector:
-            query = query.where(getattr(Talent, name) == filters[name])
-    if filters.get("age_min") is not None or filters.get("age_max") is not None:
-        query = query.where(age_clause(filters.get("age_min"), filters.get("age_max")))
-    if filters.get("height_min") is not None:
-        query = query.where(Talent.height_cm >= filters["height_min"])
-    if filters.get("height_max") is not None:
-        query = query.where(Talent.height_cm <= filters["height_max"])
-    if filters.get("experience_min") is not None:
-        query = query.where(Talent.experience_years >= filters["experience_min"])
-    order = sort_clauses(Talent, filters.get("sort"))
+    names, values = _form(filters, skip=on_vector)
+    sort = tuple(filters.get("sort") or ())
+    if not filters.get("q") and vector is None:
+        return _listed(names, sort), values
+    query, order = _filtered(names), sort_clauses(Talent, sort)
     if filters.get("q"):
         matched, relevance = text_match(filters["q"])
         query = query.where(matched)
@@ -651,5 +694,11 @@ def search(filters, vector=None, exact=False):
         # Nearest first and nothing after it, so the HNSW index can give the order (exact ties are rare).
         query, distance = embeddings.rank(query, vector, filters.get("similar_to"), on_vector,
                                           exact=exact or bool(order))
-        return query.order_by(*order, distance)
-    return query.order_by(*order, Talent.created_at.desc(), Talent.id.desc())
+        return query.order_by(*order, distance), values
+    return query.order_by(*order, Talent.created_at.desc(), Talent.id.desc()), values
+
+
+def search(filters, vector=None, exact=False):
+    """`search_statement`'s select with its values in it (to run or explain on its own)."""
+    query, values = search_statement(filters, vector, exact)
+    return query.params(values)
