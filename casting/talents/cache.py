@@ -141,12 +141,16 @@ def cached_profiles(ids, load, pending=None):
     return [snapshots[talent_id] for talent_id in ids if talent_id in snapshots]
 
 
+def _read(key):
+    """A key's value (None when missing), from the sign-in check's round trip when the route prefetched it."""
+    found = prefetched(key)
+    return found[0] if found is not None else redis.get(key)
+
+
 def cached_profile(talent_id):
     """A profile's cached snapshot, or None (read in the sign-in's round trip when the route prefetched it:
     `snapshot_keys`)."""
-    key = snapshot_keys(talent_id)[0]
-    found = prefetched(key)
-    raw = found[0] if found is not None else redis.get(key)
+    raw = _read(snapshot_keys(talent_id)[0])
     return None if raw is None else cache.cache.serializer.loads(raw)
 
 
@@ -161,11 +165,9 @@ def own_talent_keys(user_id):
 
 
 def own_talent(user_id):
-    """The id of the talent `user_id` was last seen to own, or None: a hint, which the caller checks against the
-    profile's owner (claims and deletions move profiles without dropping it)."""
-    key = own_talent_keys(user_id)[0]
-    found = prefetched(key)
-    raw = found[0] if found is not None else redis.get(key)
+    """The id of the talent `user_id` was last seen to own, or None: a hint only (a deleted profile, or an erased
+    account, leaves it behind), which the caller checks against the profile's cached owner."""
+    raw = _read(own_talent_keys(user_id)[0])
     return None if raw is None else int(raw)
 
 
