@@ -1,5 +1,6 @@
 """Talent photos (CONTRACT §3): checked by content, stripped of EXIF/GPS, thumbnailed, on disk or S3."""
 import io
+import threading
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -169,6 +170,26 @@ def test_a_refused_upload_leaves_no_files_behind(app, client, own_talent, s3):
     response = upload(client, talent_id, me, image_bytes(), kind="portfolio")
     assert (response.status_code, response.json["code"]) == (409, "MEDIA_004")
     assert s3() == kept and len(client.get(f"/api/talents/{talent_id}", headers=me).json["media"]) == 1
+
+
+def test_uploads_at_once_never_pass_the_portfolio_limit(app, client, own_talent):
+    """Each upload counts the portfolio under the talent's row lock: four at once with room for two, two stored."""
+    me, talent_id = own_talent
+    app.config["MEDIA_PORTFOLIO_MAX"] = 2
+    start, codes = threading.Barrier(4), []
+
+    def send():
+        with app.app_context():
+            start.wait()
+            codes.append(upload(app.test_client(), talent_id, me, image_bytes(), kind="portfolio").status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(codes) == [201, 201, 409, 409]
+    assert len(client.get(f"/api/talents/{talent_id}", headers=me).json["media"]) == 2
 
 
 def test_a_malformed_link_signature_is_a_422_not_a_crash(client):

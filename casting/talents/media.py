@@ -6,7 +6,6 @@ files are removed only after the new row is committed. Nothing is left half-writ
 import uuid
 
 from flask import current_app
-from sqlalchemy import func, select
 
 from casting.kernel.errors import ApiError, Codes
 from casting.kernel.extensions import db
@@ -43,15 +42,16 @@ def _make_room(talent, kind):
     if kind == MediaKind.HEADSHOT:
         return next((item for item in talent.media if item.kind == MediaKind.HEADSHOT), None)
     limit = current_app.config["MEDIA_PORTFOLIO_MAX"]
-    count = db.session.scalar(select(func.count()).where(TalentMedia.talent_id == talent.id,
-                                                         TalentMedia.kind == MediaKind.PORTFOLIO))
-    if count >= limit:
+    # `talent.media` is read by a statement of its own once the talent's row lock is held, and every upload takes
+    # that lock first: no other can add one meanwhile (a test uploads four at once)
+    if sum(item.kind == MediaKind.PORTFOLIO for item in talent.media) >= limit:
         raise ApiError(Codes.MEDIA_LIMIT, details={"max_portfolio": limit})
     return None
 
 
 def add(talent_id, user, kind, upload):
-    """Check and store an uploaded image for a talent the user manages; a new headshot replaces the old."""
+    """Check and store an uploaded image for a talent the user manages (a new headshot replaces the old); returns
+    the new image's snapshot, taken before the commit expires the rows (reading them again is two statements)."""
     _managed_talent(talent_id, user)
     data = read_limited(upload.stream, current_app.config["MEDIA_MAX_BYTES"])
     picture = process(data, current_app.config["MEDIA_MAX_PIXELS"])
@@ -67,6 +67,8 @@ def add(talent_id, user, kind, upload):
                            width=picture.width, height=picture.height, size_bytes=len(picture.data))
         talent.media.append(item)
         talent.refresh_derived()
+        db.session.flush()
+        added, owner = item.snapshot(), talent.user_id
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -74,8 +76,8 @@ def add(talent_id, user, kind, upload):
         raise
     if replaced is not None:
         storage().forget(replaced.key, replaced.thumbnail_key)
-    talent_cache.forget(talent_id, talent.user_id)
-    return item
+    talent_cache.forget(talent_id, owner)
+    return added
 
 
 def remove(talent_id, media_id, user):
@@ -85,6 +87,7 @@ def remove(talent_id, media_id, user):
         raise ApiError(Codes.MEDIA_NOT_FOUND)
     talent.media.remove(item)
     talent.refresh_derived()
+    owner = talent.user_id  # the commit expires the talent: reading it after would be another select
     db.session.commit()
     storage().forget(item.key, item.thumbnail_key)
-    talent_cache.forget(talent_id, talent.user_id)
+    talent_cache.forget(talent_id, owner)

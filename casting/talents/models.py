@@ -33,6 +33,7 @@ class TalentMedia(db.Model):
     """An image of a talent: the stored file and its thumbnail, by storage key (URLs are made per response)."""
 
     __tablename__ = "talent_media"
+    __mapper_args__ = {"eager_defaults": True}  # the INSERT returns created_at: the response needs no select
     __table_args__ = (
         Index("uq_talent_media_headshot", "talent_id", unique=True, postgresql_where=text("kind = 'headshot'")),
     )

@@ -146,8 +146,7 @@ class TalentMediaViews(MethodView):
     @error_responses(blp, 401, 403, 404, 409, 413, 415)
     def post(self, upload, talent_id):
         """Upload a headshot or portfolio image (multipart `file` and `kind`; the talent, their agent or admin)."""
-        item = media.add(talent_id, current_user, upload["kind"], upload["file"])
-        return services.public_media(item.snapshot())
+        return services.public_media(media.add(talent_id, current_user, upload["kind"], upload["file"]))
 
 
 @blp.route("/<int:talent_id>/media/<int:media_id>")

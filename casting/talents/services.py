@@ -5,7 +5,7 @@ from functools import lru_cache
 from sqlalchemy import (Date, Integer, Text, and_, bindparam, case, false, func, inspect, literal, literal_column, or_,
                         select, text, true)
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import defer, joinedload
+from sqlalchemy.orm import defer, joinedload, undefer
 
 from casting.kernel.errors import ApiError, Codes
 from casting.kernel.extensions import db, each_statement_commits, own_connection
@@ -137,9 +137,13 @@ def profiles_json(ids, viewer):
 
 def get_live(talent_id, lock=False):
     """A talent that is not deleted (404 otherwise); with `lock`, its row is locked and freshly read."""
-    # unlocked, its media come in the same statement (one round trip, not a second select for them);
-    # FOR UPDATE cannot lock the outer side of that join
-    options = {"with_for_update": True, "populate_existing": True} if lock else {"options": [joinedload(Talent.media)]}
+    # Unlocked, its media come in the same statement (one round trip, not a second select for them). Locked (to
+    # be written), not: a statement that waits for the lock re-reads the talent's row, but a joined table as it
+    # was when the statement began (READ COMMITTED), so media added meanwhile would be missed; the columns
+    # PostgreSQL computes come instead, as flushing the talent would read them in a select of their own.
+    options = ({"with_for_update": True, "populate_existing": True,
+                "options": [undefer(Talent.filter_keys), undefer(Talent.search_words)]} if lock
+               else {"options": [joinedload(Talent.media)]})
     talent = db.session.get(Talent, talent_id, **options)
     if talent is None or talent.deleted_at is not None:
         raise ApiError(Codes.TALENT_NOT_FOUND)
