@@ -15,21 +15,28 @@ from sqlalchemy.engine import make_url
 from tests.tcp_proxy import pump
 
 
-class Statements:
-    """Counts the SQL statements the app sends while it is active."""
+class Counted:
+    """Counts the times SQLAlchemy's `target` fires the event `name` while it is active."""
 
-    def __init__(self, engine):
-        self.engine, self.count = engine, 0
+    def __init__(self, target, name):
+        self.target, self.name, self.count = target, name, 0
 
     def _seen(self, *args):
         self.count += 1
 
     def __enter__(self):
-        event.listen(self.engine, "before_cursor_execute", self._seen)
+        event.listen(self.target, self.name, self._seen)
         return self
 
     def __exit__(self, *exc):
-        event.remove(self.engine, "before_cursor_execute", self._seen)
+        event.remove(self.target, self.name, self._seen)
+
+
+class Statements(Counted):
+    """Counts the SQL statements the app sends while it is active."""
+
+    def __init__(self, engine):
+        super().__init__(engine, "before_cursor_execute")
 
 
 def recreate_database(server_url, name):

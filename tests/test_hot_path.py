@@ -8,27 +8,17 @@ from psycopg import pq
 from sqlalchemy import event
 
 from casting.kernel.extensions import db
-from tests.support import Statements, redis_round_trips, slowed
+from tests.support import Counted, Statements, redis_round_trips, slowed
 from tests.test_talents import profile
 from tests.test_talent_media import image_bytes, media_root, upload  # noqa: F401 - a fixture
 from tests.test_auditions import stage  # noqa: F401 - a fixture
 
 
-class Checkouts:
+class Checkouts(Counted):
     """Counts the connections the app takes from its pool while it is active."""
 
     def __init__(self, engine):
-        self.pool, self.count = engine.pool, 0
-
-    def _taken(self, *args):
-        self.count += 1
-
-    def __enter__(self):
-        event.listen(self.pool, "checkout", self._taken)
-        return self
-
-    def __exit__(self, *exc):
-        event.remove(self.pool, "checkout", self._taken)
+        super().__init__(engine.pool, "checkout")
 
 
 class RoundTrips:
