@@ -235,6 +235,7 @@ def _window_from(start, minutes=15):
 
 
 def test_reminders_are_planned_at_booking_and_dropped_with_the_slot(app, client, stage):
+    from rq.job import Job
     from rq.registry import ScheduledJobRegistry
 
     audition = stage["audition"]
@@ -250,9 +251,17 @@ def test_reminders_are_planned_at_booking_and_dropped_with_the_slot(app, client,
         planned = {job_id: registry.get_scheduled_time(job_id) for job_id in registry.get_job_ids()}
     base = f"audition-reminder-{accepted['id']}-{accepted['slot']['id']}"
     assert planned == {f"{base}-1440": start - timedelta(days=1), f"{base}-60": start - timedelta(hours=1)}
+    with app.app_context():  # the day-before reminder falls due: the scheduler moves it into the queue
+        queue = get_queue("default")
+        due = queue.fetch_job(f"{base}-1440")
+        registry.remove(due)
+        queue.enqueue_job(due)
+        assert f"{base}-1440" in queue.job_ids
     client.post(f"/api/auditions/{audition}/rsvp", json={"response": "decline"}, headers=me)
     with app.app_context():
         assert ScheduledJobRegistry(queue=get_queue("default")).get_job_ids() == []
+        assert f"{base}-1440" not in get_queue("default").job_ids  # the due one is gone from the queue too
+        assert not [job_id for job_id in planned if Job.exists(job_id, connection=queue.connection)]
 
 
 @pytest.mark.solo

@@ -11,12 +11,10 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from rq.exceptions import NoSuchJobError
-from rq.job import Job
 
 from casting.auditions.models import Audition, AuditionSlot, Invitation, InvitationStatus
 from casting.auditions.tasks import tell
-from casting.kernel.extensions import db, queue_redis
+from casting.kernel.extensions import db
 from casting.kernel.jobs import get_queue
 from casting.productions.models import Production
 from casting.talents.models import Talent
@@ -37,11 +35,13 @@ def plan(invitation_id, slot_id, start_at, only=None):
     times, when given)."""
     queue = get_queue("default")
     now = datetime.now(timezone.utc)
-    for minutes in current_app.config["AUDITION_REMINDER_MINUTES"]:
-        when = start_at - timedelta(minutes=minutes)
-        if when > now and (only is None or minutes in only):
-            queue.enqueue_at(when, send_reminder, invitation_id, slot_id, minutes,
-                             job_id=job_id(invitation_id, slot_id, minutes))
+    with queue.connection.pipeline() as pipe:  # every lead time in one round trip
+        for minutes in current_app.config["AUDITION_REMINDER_MINUTES"]:
+            when = start_at - timedelta(minutes=minutes)
+            if when > now and (only is None or minutes in only):
+                queue.enqueue_at(when, send_reminder, invitation_id, slot_id, minutes,
+                                 job_id=job_id(invitation_id, slot_id, minutes), pipeline=pipe)
+        pipe.execute()
 
 
 def due_lead(start_at, now, leads):
@@ -54,12 +54,18 @@ def due_lead(start_at, now, leads):
 
 
 def cancel(invitation_id, slot_id):
-    """Drop the reminders of a slot the talent no longer holds."""
-    for minutes in current_app.config["AUDITION_REMINDER_MINUTES"]:
-        try:
-            Job.fetch(job_id(invitation_id, slot_id, minutes), connection=queue_redis._get_current_object()).delete()
-        except NoSuchJobError:
-            pass
+    """Drop the reminders of a slot the talent no longer holds, in one round trip: out of the schedule, out
+    of the queue (one that fell due meanwhile) and their records. Their ids are known, so none is read
+    first; one a worker has already started finds the slot no longer theirs and sends nothing."""
+    queue = get_queue("default")
+    scheduled = queue.scheduled_job_registry
+    with queue.connection.pipeline() as pipe:
+        for minutes in current_app.config["AUDITION_REMINDER_MINUTES"]:
+            reminder = job_id(invitation_id, slot_id, minutes)
+            scheduled.remove(reminder, pipeline=pipe)
+            queue.remove(reminder, pipeline=pipe)
+            pipe.delete(queue.job_class.key_for(reminder))
+        pipe.execute()
 
 
 def send_reminder(invitation_id, slot_id, minutes):
