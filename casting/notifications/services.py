@@ -12,7 +12,6 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from rq import Callback, Retry
-from rq.exceptions import NoSuchJobError
 from rq.job import JobStatus
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -259,8 +258,8 @@ def reconcile_stale():
         Notification.status == NotificationStatus.QUEUED, Notification.updated_at < now - REQUEUE_AFTER)).all()
     db.session.rollback()
     done = {"requeued": 0, "settled": 0}
-    for notification_id, template, updated_at in stuck:
-        status = _job_status(notification_id)
+    statuses = _job_statuses([notification_id for notification_id, _, _ in stuck])
+    for (notification_id, template, updated_at), status in zip(stuck, statuses):
         if status is None and updated_at >= cutoff:
             _enqueue_delivery(notification_id, _queue_name(get_template(template)))
             done["requeued"] += 1
@@ -272,14 +271,12 @@ def reconcile_stale():
     return done
 
 
-def _job_status(notification_id):
-    """The status of a notification's delivery job, or None when it has no job record."""
+def _job_statuses(notification_ids):
+    """The status of each notification's delivery job (None: no job record), all in one round trip."""
     queue = get_queue()
-    try:
-        job = queue.job_class.fetch(_job_id(notification_id), connection=queue.connection)
-    except NoSuchJobError:
-        return None
-    return job.get_status(refresh=False)
+    jobs = queue.job_class.fetch_many([_job_id(notification_id) for notification_id in notification_ids],
+                                      connection=queue.connection)
+    return [None if job is None else job.get_status(refresh=False) for job in jobs]
 
 
 def dev_outbox(page, per_page):
