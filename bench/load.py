@@ -95,6 +95,7 @@ def setup(talents, casting):
         db.session.commit()
         profiles = dict(db.session.execute(select(Talent.user_id, Talent.id).where(
             Talent.user_id.in_(talent_users))).all())
+        empty_portfolios(profiles)
         spec = DEMO_PRODUCTIONS[0]
         for user_id in casting_users:
             if not db.session.scalar(select(func.count()).where(Production.owner_id == user_id)):
@@ -121,6 +122,25 @@ def setup(talents, casting):
             team.setdefault("conversation_id", conversation.id)
         db.session.commit()
     return people
+
+
+def empty_portfolios(profiles):
+    """Every crowd talent starts without photos (`profiles`: user id -> talent id): an earlier run left up to
+    three each, and runs enough would fill the portfolios (409 `MEDIA_LIMIT`) and the media folder."""
+    from sqlalchemy import delete
+
+    from casting.kernel.extensions import db
+    from casting.media import file_storage
+    from casting.talents import cache as talent_cache
+    from casting.talents.models import TalentMedia
+
+    left = db.session.execute(delete(TalentMedia).where(TalentMedia.talent_id.in_(list(profiles.values())))
+                              .returning(TalentMedia.talent_id, TalentMedia.key, TalentMedia.thumbnail_key)).all()
+    db.session.commit()
+    file_storage().forget(*(key for _, *keys in left for key in keys if key))
+    owners = {talent_id: user_id for user_id, talent_id in profiles.items()}
+    for talent_id in {talent_id for talent_id, *_ in left}:
+        talent_cache.forget(talent_id, owners[talent_id])
 
 
 def auditions(base, people):
