@@ -337,6 +337,29 @@ def test_an_edit_drops_only_the_cached_lists_that_read_what_it_changed(app, clie
     assert {item["id"] for item in client.get(by_city, headers=director).json["items"]} == {mumbai, pune}
 
 
+def test_a_photo_drops_no_cached_list_yet_shows_in_it_at_once(app, client, login):
+    """A portfolio photo changes nothing a list filters or sorts on: the cached list by city is served again
+    with only the talent's own profile read afresh (the photo in it). A first headshot raises the profile
+    score: the featured list, sorted by it, is worked out again and puts that talent first."""
+    agent, director = login("agent"), login("casting_director")
+    second = client.post("/api/talents/", json=profile(stage_name="Ravi Kumar"), headers=agent).json["id"]
+    first = client.post("/api/talents/", json=profile(), headers=agent).json["id"]
+    by_city, featured = "/api/talents/?city=Mumbai", "/api/talents/featured"
+    assert {item["id"] for item in client.get(by_city, headers=director).json["items"]} == {first, second}
+    assert [item["id"] for item in client.get(featured, headers=director).json["items"]][:2] == [first, second]
+    photo = upload(client, first, agent, image_bytes(), kind="portfolio")
+    assert photo.status_code == 201, photo.json
+    with app.app_context():
+        engine = db.engine
+    with Statements(engine) as statements:
+        listed = client.get(by_city, headers=director).json["items"]
+    assert {item["id"]: [media["id"] for media in item["media"]] for item in listed} == {
+        first: [photo.json["id"]], second: []}
+    assert statements.count == 1  # the changed profile alone: the listing was still cached
+    assert upload(client, second, agent, image_bytes()).status_code == 201  # a headshot: a fuller profile
+    assert [item["id"] for item in client.get(featured, headers=director).json["items"]][:2] == [second, first]
+
+
 def test_every_list_filter_names_the_columns_it_reads(app):
     """A filter missing from FILTER_TOPICS would fall back to `updated_at`: correct, but it would drop its
     lists on every edit. Each one is named."""

@@ -2,9 +2,9 @@
 
 Lists, searches and role rankings cache the matching ids and the total for 5 minutes. Their key holds the
 version of each *topic* the list reads (`list_topics`: the columns its filters, `q` and sort read, and `rows`,
-moved by every write that is not a plain edit: a new, deleted or restored profile, a photo), and an edit
-moves only the topics of the columns it changed (`forget(id, changed)`; a vector moves `embedding`): a new day rate
-drops the lists sorted by day rate or by last update, not every search in the city. Profiles (the
+moved by a new, deleted or restored profile), and an edit moves only the topics of the columns it changed
+(`forget(id, changed)`; a vector moves `embedding`, a photo none unless a headshot moves `profile_score`): a new
+day rate drops the lists sorted by day rate or by last update, not every search in the city. Profiles (the
 snapshots every response is made from) cache for an hour and are dropped on their own write; the list
 version (`VERSION_KEY`), moved by every write, guards them (a snapshot read while a write was under way
 is not cached) and everything made from whole profiles: cached response bodies.
@@ -290,13 +290,13 @@ def _store_listing(flight, compute):
 
 def forget(talent_id, owner_id, changed=None):
     """After a write to a talent (committed), in one round trip: move the list version, the topics of the
-    `changed` columns (none named: `rows`, which every list reads) on, globally and for its owner
-    (`owner_id`: the talent's user, None for none; see `own_profile_versions`), and drop its profile entries.
+    `changed` columns (None: `rows`, which every list reads; an empty set: none) on, globally and for its
+    owner (`owner_id`: the talent's user, None for none; see `own_profile_versions`), and drop its profile
+    entries.
 
-    A plain edit names its changed columns, so only the lists that filter, search or sort on one of them
-    miss; any other write (created, deleted, restored, a photo, a vector) may move the talent in or out
-    of any list."""
-    topics = sorted(changed or {ROWS})
+    A plain edit or a photo names the columns it changed, so only the lists that filter, search or sort on one
+    of them miss; any other write (created, deleted, restored) may move the talent in or out of any list."""
+    topics = sorted({ROWS} if changed is None else changed)
     with redis.pipeline(transaction=False) as pipe:
         pipe.incr(VERSION_KEY)
         for topic in topics:

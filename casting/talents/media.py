@@ -65,10 +65,11 @@ def add(talent_id, user, kind, upload):
             db.session.flush()
         item = TalentMedia(kind=kind, key=keys[0], thumbnail_key=keys[1], content_type=picture.content_type,
                            width=picture.width, height=picture.height, size_bytes=len(picture.data))
+        score = talent.profile_score
         talent.media.append(item)
         talent.refresh_derived()
         db.session.flush()
-        added, owner = item.snapshot(), talent.user_id
+        added, owner, listed = item.snapshot(), talent.user_id, _listed_changes(talent, score)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -76,7 +77,7 @@ def add(talent_id, user, kind, upload):
         raise
     if replaced is not None:
         storage().forget(replaced.key, replaced.thumbnail_key)
-    talent_cache.forget(talent_id, owner)
+    talent_cache.forget(talent_id, owner, listed)
     return added
 
 
@@ -85,9 +86,17 @@ def remove(talent_id, media_id, user):
     item = next((item for item in talent.media if item.id == media_id), None)
     if item is None:
         raise ApiError(Codes.MEDIA_NOT_FOUND)
+    score = talent.profile_score
     talent.media.remove(item)
     talent.refresh_derived()
-    owner = talent.user_id  # the commit expires the talent: reading it after would be another select
+    # the commit expires the talent: reading it after would be another select
+    owner, listed = talent.user_id, _listed_changes(talent, score)
     db.session.commit()
     storage().forget(item.key, item.thumbnail_key)
-    talent_cache.forget(talent_id, owner)
+    talent_cache.forget(talent_id, owner, listed)
+
+
+def _listed_changes(talent, score_before):
+    """The columns a photo changed that lists read (`talent_cache.forget`'s topics): none, unless a headshot came
+    or went and moved the profile score (and so the row's last update). The profile's own entries go either way."""
+    return {"profile_score", "updated_at"} if talent.profile_score != score_before else set()
