@@ -96,6 +96,10 @@ class Config:
         # with the pre-ping: a connection back in the pool sooner than this is used without it (0: every time)
         self.DB_POOL_PING_IDLE_MS = _int("DB_POOL_PING_IDLE_MS", 1000)
         self.DB_PGBOUNCER = _bool("DB_PGBOUNCER", False)
+        # The longest one statement may run (lock waits included) before PostgreSQL cancels it and the request is
+        # answered 503 SERVER_003 with Retry-After (0: no limit). gunicorn.conf.py gives the web processes 1500;
+        # the RQ workers and the `flask` commands have none.
+        self.DB_STATEMENT_TIMEOUT_MS = _int("DB_STATEMENT_TIMEOUT_MS", 0)
         # Admission control (casting/kernel/admission.py): requests one web process serves at once (0: no limit;
         # keep it within DB_POOL_SIZE + DB_MAX_OVERFLOW), and how long one may wait for a place before it
         # is refused with 503 SERVER_003 and Retry-After.

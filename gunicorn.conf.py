@@ -14,6 +14,9 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = None  # the app writes one JSON line per request
 errorlog = "-"
+# A web request's statement that runs (or waits for a lock) past this is cancelled and answered 503 SERVER_003
+# (config.py): an explicit answer the client may retry (a gevent worker's `timeout` never ends a waiting request).
+os.environ.setdefault("DB_STATEMENT_TIMEOUT_MS", "1500")
 
 
 def on_starting(server):

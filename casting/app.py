@@ -34,6 +34,8 @@ def _engine_options(config):
     connect_args = {"application_name": "casting-api"}
     if config["DB_PGBOUNCER"]:
         connect_args["prepare_threshold"] = None
+    elif config["DB_STATEMENT_TIMEOUT_MS"]:  # PgBouncer refuses startup options: set it on the database role there
+        connect_args["options"] = f"-c statement_timeout={config['DB_STATEMENT_TIMEOUT_MS']}"
     return {"pool_size": config["DB_POOL_SIZE"], "max_overflow": config["DB_MAX_OVERFLOW"],
             "pool_timeout": config["DB_POOL_TIMEOUT"], "pool_recycle": config["DB_POOL_RECYCLE"],
             "pool_pre_ping": config["DB_POOL_PRE_PING"] and not config["DB_POOL_PING_IDLE_MS"],

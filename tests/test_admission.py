@@ -111,3 +111,39 @@ def test_a_request_that_waits_too_long_leaves_the_queue():
     assert not control.places.acquire(timeout=0.05)
     control.places.release()
     assert control.places.acquire(timeout=0)  # the one that gave up holds no turn
+
+
+def test_a_statement_past_the_timeout_is_answered_busy_not_left_to_run(make_app):
+    """With DB_STATEMENT_TIMEOUT_MS (the web processes have 1500), a list whose query waits behind a lock is
+    cancelled by PostgreSQL and answered 503 SERVER_003 with Retry-After, quickly; once the lock is gone, the
+    same request is served."""
+    from sqlalchemy import text
+
+    from casting.kernel.extensions import db
+    from casting.users.services import create_user
+
+    app = make_app(DB_STATEMENT_TIMEOUT_MS=300)
+    client = app.test_client()
+    with app.app_context():
+        create_user("Casting", "casting_director", password=TEST_PASSWORD, email="timeout@example.in")
+    signed_in = client.post("/api/auth/login", json={"identifier": "timeout@example.in", "password": TEST_PASSWORD})
+    token = signed_in.json["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    answers = []
+
+    def ask():
+        started = time.monotonic()
+        answers.append((client.get("/api/talents/?city=Nagpur", headers=headers), time.monotonic() - started))
+
+    with app.app_context(), db.engine.connect() as holder:
+        holder.execute(text("LOCK TABLE talents IN ACCESS EXCLUSIVE MODE"))
+        asking = threading.Thread(target=ask)
+        asking.start()
+        asking.join(timeout=5)  # without the timeout the request would wait for the lock until it is let go
+        holder.rollback()
+    asking.join()
+    (refused, waited), = answers
+    assert refused.status_code == 503 and refused.json["code"] == "SERVER_003", refused.json
+    assert refused.headers["Retry-After"] == "1" and waited < 1.5
+    served = client.get("/api/talents/?city=Nagpur", headers=headers)
+    assert served.status_code == 200 and served.json["items"] == []

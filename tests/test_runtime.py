@@ -1,5 +1,6 @@
 """The runtime the house plan sets: gevent first, Socket.IO on gevent with the Redis queue, no eventlet."""
 import importlib.util
+import os
 import re
 from pathlib import Path
 
@@ -85,3 +86,15 @@ def test_a_gunicorn_worker_hides_what_it_loaded_from_the_garbage_collector():
         assert gc.get_freeze_count() > before
     finally:
         gc.unfreeze()
+
+
+def test_web_processes_bound_each_statement_unless_told_otherwise(monkeypatch):
+    """gunicorn.conf.py gives the web processes a statement timeout (the workers and commands keep none)."""
+    monkeypatch.setenv("DB_STATEMENT_TIMEOUT_MS", "0")  # so that the test's end takes away what the file sets
+    monkeypatch.delenv("DB_STATEMENT_TIMEOUT_MS")
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "gunicorn.conf.py")
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    assert os.environ["DB_STATEMENT_TIMEOUT_MS"] == "1500"
+    monkeypatch.setenv("DB_STATEMENT_TIMEOUT_MS", "800")
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    assert os.environ["DB_STATEMENT_TIMEOUT_MS"] == "800"

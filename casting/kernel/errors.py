@@ -231,7 +231,12 @@ def register_error_handlers(app, limiter):
 
     def unavailable(exc):
         """PostgreSQL or Redis unreachable: a 503 the client may retry, never a 500 (the pools reconnect by
-        themselves when it returns: pre-ping for PostgreSQL, a new connection per failure for Redis)."""
+        themselves when it returns: pre-ping for PostgreSQL, a new connection per failure for Redis). A
+        statement cancelled past DB_STATEMENT_TIMEOUT_MS: the busy 503, as admission control refuses."""
+        if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == STATEMENT_TIMED_OUT:
+            log.warning("statement timed out (DB_STATEMENT_TIMEOUT_MS): answering 503")
+            _forget_transaction()
+            return error_response(Codes.BUSY, headers={"Retry-After": "1"})
         if isinstance(exc, DBAPIError) and not unreachable_database(exc):
             raise exc  # a bad query or a conflict: the usual 500, logged with its trace
         log.warning("dependency unreachable: answering 503", extra={"error": type(exc).__name__})
@@ -254,6 +259,7 @@ def register_error_handlers(app, limiter):
 
 
 UNAVAILABLE_RETRY_AFTER = 5
+STATEMENT_TIMED_OUT = "57014"  # query_canceled: statement_timeout, or an operator's pg_cancel_backend
 # SQLSTATE classes of a database that is gone or going: connection exceptions, and an operator or a crash
 # shutting the server down ("cannot connect now" while it starts).
 _UNREACHABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
