@@ -314,8 +314,9 @@ def spec_options(config):
                 "`RateLimit-Remaining`, `RateLimit-Reset` (seconds) and `RateLimit-Policy` (`100;w=60`); over "
                 "the limit the answer is `429` `RATE_001` with `Retry-After` (seconds).\n\n"
                 "Overload: when a server process is already serving all it can, any operation may be answered at "
-                "once with `503` `SERVER_003` and `Retry-After` (seconds) instead of waiting its turn; retry after "
-                "it (`ADMISSION_LIMIT`, `ADMISSION_WAIT_MS`)."),
+                "once with `503` `SERVER_003` and `Retry-After` (seconds) instead of waiting its turn, and so is "
+                "one whose database work runs past a bound (`DB_STATEMENT_TIMEOUT_MS`: a statement waiting behind "
+                "a lock, say); retry after it (`ADMISSION_LIMIT`, `ADMISSION_WAIT_MS`)."),
             "license": {"name": "Proprietary"},
         },
         "servers": [{"url": config["PUBLIC_BASE_URL"], "description": "This deployment (PUBLIC_BASE_URL)."}],
