@@ -224,8 +224,7 @@ def register_error_handlers(app, limiter):
     app.register_error_handler(RateLimitExceeded, rate_limited)
 
     def busy(exc):
-        log.warning("database pool exhausted: answering 503")
-        return error_response(Codes.BUSY, headers={"Retry-After": "1"})
+        return _busy("database pool exhausted: answering 503")
 
     app.register_error_handler(PoolTimeout, busy)
 
@@ -234,9 +233,8 @@ def register_error_handlers(app, limiter):
         themselves when it returns: pre-ping for PostgreSQL, a new connection per failure for Redis). A
         statement cancelled past DB_STATEMENT_TIMEOUT_MS: the busy 503, as admission control refuses."""
         if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == STATEMENT_TIMED_OUT:
-            log.warning("statement timed out (DB_STATEMENT_TIMEOUT_MS): answering 503")
             _forget_transaction()
-            return error_response(Codes.BUSY, headers={"Retry-After": "1"})
+            return _busy("statement timed out (DB_STATEMENT_TIMEOUT_MS): answering 503")
         if isinstance(exc, DBAPIError) and not unreachable_database(exc):
             raise exc  # a bad query or a conflict: the usual 500, logged with its trace
         log.warning("dependency unreachable: answering 503", extra={"error": type(exc).__name__})
@@ -273,6 +271,12 @@ def unreachable_database(exc):
     if sqlstate is None:  # raised by the driver while connecting, before the server said anything
         return type(exc.orig).__name__ in ("OperationalError", "InterfaceError")
     return sqlstate.startswith(_UNREACHABLE_SQLSTATES)
+
+
+def _busy(reason):
+    """The busy 503 a client retries after a second (`reason` goes to the log)."""
+    log.warning(reason)
+    return error_response(Codes.BUSY, headers={"Retry-After": "1"})
 
 
 def _forget_transaction():
