@@ -125,22 +125,24 @@ def setup(talents, casting):
 
 
 def empty_portfolios(profiles):
-    """Every crowd talent starts without photos (`profiles`: user id -> talent id): an earlier run left up to
-    three each, and runs enough would fill the portfolios (409 `MEDIA_LIMIT`) and the media folder."""
+    """Every crowd talent starts with an empty portfolio (`profiles`: user id -> talent id): an earlier run left up
+    to three photos each, and runs enough would fill the portfolios (409 `MEDIA_LIMIT`) and the media folder.
+    Portfolio photos only: they derive nothing (a headshot would move the profile score), so no list moves."""
     from sqlalchemy import delete
 
     from casting.kernel.extensions import db
     from casting.media import file_storage
     from casting.talents import cache as talent_cache
-    from casting.talents.models import TalentMedia
+    from casting.talents.models import MediaKind, TalentMedia
 
-    left = db.session.execute(delete(TalentMedia).where(TalentMedia.talent_id.in_(list(profiles.values())))
+    left = db.session.execute(delete(TalentMedia).where(TalentMedia.talent_id.in_(list(profiles.values())),
+                                                        TalentMedia.kind == MediaKind.PORTFOLIO)
                               .returning(TalentMedia.talent_id, TalentMedia.key, TalentMedia.thumbnail_key)).all()
     db.session.commit()
     file_storage().forget(*(key for _, *keys in left for key in keys if key))
     owners = {talent_id: user_id for user_id, talent_id in profiles.items()}
     for talent_id in {talent_id for talent_id, *_ in left}:
-        talent_cache.forget(talent_id, owners[talent_id])
+        talent_cache.forget(talent_id, owners[talent_id], set())  # their cached profiles list the photos
 
 
 def auditions(base, people):
