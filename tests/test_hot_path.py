@@ -199,11 +199,12 @@ def test_an_edit_that_derives_nothing_is_one_statement_and_shows_on_the_next_rea
     assert len(before["media"]) == 3
     with app.app_context():
         engine = db.engine
-    with Statements(engine) as statements:
+    with RoundTrips(engine) as trips:
         edited = client.put(f"/api/talents/{talent_id}", json={"day_rate_inr": 18000, "availability_status": "busy"},
                             headers=me)
     assert edited.status_code == 200, edited.json
-    assert statements.count == 1  # the UPDATE that checks, writes and returns the row with its media
+    assert trips.count == 1, trips.sent  # the UPDATE that checks, writes and returns the row with its media
+    assert trips.sent[0].startswith("Parse") and "UPDATE talents" in trips.sent[0], trips.sent
     assert edited.json["updated_at"] > before["updated_at"]
     assert {**before, "day_rate_inr": 18000, "availability_status": "busy", "updated_at": edited.json["updated_at"],
             "date_of_birth": "1998-04-12"} == edited.json  # the same profile as a read gives, and her birth date
@@ -237,23 +238,33 @@ def test_an_edit_that_derives_nothing_is_refused_and_moves_only_what_it_changed(
 def test_a_profile_edit_is_two_round_trips_to_postgresql_and_one_to_redis_after_the_principal(
         app, client, login, redis_client):
     """The row with its media, then the UPDATE ... RETURNING, which commits on its own: no BEGIN or COMMIT
-    round trip, and no lock held across the request's Python. The cache is dropped in one pipeline."""
+    round trip, and no lock held across the request's Python. The cache is dropped in one script call."""
+    from casting.talents.cache import JSON_PREFIX, TOPICS_KEY, VERSION_KEY, _owner_key
+
     me = login("talent")
     talent_id = client.post("/api/talents/", json=profile(), headers=me).json["id"]
     client.put(f"/api/talents/{talent_id}", json={"day_rate_inr": 17000}, headers=me)  # the principal is cached
+    client.get(f"/api/talents/{talent_id}", headers=me)  # and the profile
     with app.app_context():
         engine = db.engine
+    me_id = client.get("/api/auth/me", headers=me).json["id"]
+    version, topics, owned = (redis_client.get(VERSION_KEY), redis_client.hgetall(TOPICS_KEY),
+                              redis_client.get(_owner_key(me_id, "skills")))
+    assert redis_client.exists(JSON_PREFIX + str(talent_id))
     with Commands(redis_client) as commands, RoundTrips(engine) as trips:
         edited = client.put(f"/api/talents/{talent_id}", json={"day_rate_inr": 18000, "skills": ["Kathak"]},
                             headers=me)
     assert edited.status_code == 200 and edited.json["day_rate_inr"] == 18000 and edited.json["skills"] == ["Kathak"]
     assert trips.count == 2, trips.sent
     assert not any(sent.startswith("Query") for sent in trips.sent), trips.sent  # no BEGIN, COMMIT, ROLLBACK
-    # the principal's script, then one pipeline: the list version, then each changed column's topic moved on
-    # for every list and for its owner, this profile's entries dropped
-    assert commands.sent[:2] == ["EVALSHA", "INCRBY"] and commands.sent[-1] == "DEL", commands.sent
-    topics = commands.sent[2:-1]
-    assert len(topics) > 2 and topics == ["HINCRBY", "INCRBY"] * (len(topics) // 2), commands.sent
+    # the principal's script, then one more: the list version, then each changed column's topic moved on for
+    # every list and for its owner, this profile's entries dropped
+    assert commands.sent == ["EVALSHA", "EVALSHA"], commands.sent
+    assert int(redis_client.get(VERSION_KEY)) == int(version) + 1
+    moved = redis_client.hgetall(TOPICS_KEY)
+    assert {topic for topic in moved if moved[topic] != topics.get(topic)} >= {b"skills", b"day_rate_inr"}
+    assert int(redis_client.get(_owner_key(me_id, "skills"))) == int(owned or 0) + 1
+    assert not redis_client.exists(JSON_PREFIX + str(talent_id))
     with engine.connect() as connection:  # the pool put it back out of autocommit: a transaction again
         assert connection.connection.dbapi_connection.autocommit is False
     assert client.get(f"/api/talents/{talent_id}", headers=login("casting_director")).json["skills"] == ["Kathak"]

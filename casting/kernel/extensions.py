@@ -83,10 +83,11 @@ def at_once(statement, params):
     nothing else to commit beside it: no BEGIN or COMMIT round trip, and none of the session's bookkeeping
     (its transaction, its flush and expiry on commit), which costs more CPU than the statement itself.
 
-    `statement` is a `text()` constant (compiled once per process, its parameters' SQLAlchemy types
-    applied: an EncryptedString is encrypted as it would be through the ORM). It runs on the pool's
+    `statement` is a `text()` constant or a Core statement kept for reuse (compiled once per process, its
+    parameters' SQLAlchemy types applied: an EncryptedString is encrypted as it would be through the ORM;
+    a Core statement's result types too: an enum column comes back as its enum). It runs on the pool's
     connection through psycopg itself: SQLAlchemy's execution context and result, with the result's
-    metadata rebuilt from the cursor for every textual statement, cost twice what psycopg does. What
+    metadata rebuilt from the cursor for every statement, cost twice what psycopg does. What
     the engine's cursor hooks did for it is kept: the pool's checkout (its ping after idle, its size and
     timeout), a statement slower than SLOW_QUERY_MS logged, a connection lost in the middle thrown away
     by the pool. With OpenTelemetry tracing on, it goes through SQLAlchemy, whose spans that needs.
@@ -96,7 +97,7 @@ def at_once(statement, params):
     if app.extensions.get("casting_traced"):
         with own_connection() as connection:
             return connection.execute(statement, params).all()
-    sql, binds = _driver_sql(app, engine, statement)
+    sql, binds, rows_of = _driver_sql(app, engine, statement)
     values = {name: params[name] if process is None else process(params[name]) for name, process in binds}
     fairy = engine.raw_connection()
     try:
@@ -104,7 +105,7 @@ def at_once(statement, params):
         connection.autocommit = True
         started = time.perf_counter()
         try:
-            with connection.cursor(row_factory=namedtuple_row) as cursor:
+            with connection.cursor(row_factory=rows_of) as cursor:
                 cursor.execute(sql, values)
                 rows = cursor.fetchall()
         except engine.dialect.loaded_dbapi.Error as error:
@@ -123,15 +124,27 @@ def at_once(statement, params):
 
 
 def _driver_sql(app, engine, statement):
-    """(SQL for psycopg, [(parameter, its type's bind processor or None)]) of a `text()` statement, once."""
+    """(SQL for psycopg, [(parameter, its type's bind processor or None)], the row factory) of a statement,
+    once: named tuples, with the result types' processors applied where a selected column has one."""
     compiled = app.extensions.setdefault("casting_at_once", {})
     found = compiled.get(statement)
     if found is None:
         dialect = engine.dialect
         done = statement.compile(dialect=dialect)
         binds = [(name, bind.type.dialect_impl(dialect).bind_processor(dialect)) for name, bind in done.binds.items()]
-        found = compiled[statement] = (done.string, binds)
+        results = [column.type.dialect_impl(dialect).result_processor(dialect, None)
+                   for column in getattr(statement, "selected_columns", ())]
+        found = compiled[statement] = (done.string, binds, _processed_rows(results) if any(results) else namedtuple_row)
     return found
+
+
+def _processed_rows(processors):
+    """A psycopg row factory: named tuples whose values went through `processors` (None: as they came)."""
+    def factory(cursor):
+        make = namedtuple_row(cursor)
+        return lambda values: make([value if process is None else process(value)
+                                    for process, value in zip(processors, values)])
+    return factory
 
 
 @contextmanager

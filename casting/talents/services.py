@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import defer, joinedload, undefer
 
 from casting.kernel.errors import ApiError, Codes
-from casting.kernel.extensions import db, each_statement_commits, own_connection
+from casting.kernel.extensions import at_once, db, each_statement_commits
 from casting.kernel.jsonprovider import dumps_bytes
 from casting.kernel.pagination import page
 from casting.kernel.sorting import sort_clauses
@@ -416,8 +416,7 @@ def _write_only(talent_id, user, changes):
     anyone = user is not None and user.role == Role.ADMIN
     params = {"talent_id": talent_id, "editor_id": None if user is None else user.id,
               **{f"new_{name}": changes[name] for name in names}}
-    with own_connection() as connection:  # it commits on its own: none of the session's bookkeeping
-        rows = connection.execute(_write_only_statement(names, anyone), params).all()
+    rows = at_once(_write_only_statement(names, anyone), params)  # it commits on its own: no session
     if not rows:
         # nothing written: the same values again (a repeated save), or a profile that is gone (404) or not
         # the user's (403); the profile says which, from the cache the sign-in check read it from
@@ -425,7 +424,7 @@ def _write_only(talent_id, user, changes):
         if not can_manage(seen, user):
             raise ApiError(Codes.AUTH_FORBIDDEN)
         return {**seen, **changes}
-    first = rows[0]._mapping
+    first = rows[0]._asdict()
     record = {name: first[name] for name in SNAPSHOT_COLUMNS}
     record["age"] = age_on(record["date_of_birth"])
     record["media"] = media_snapshots(rows)
