@@ -72,14 +72,27 @@ def test_the_readme_is_short_and_links_every_doc():
             assert str(doc.relative_to(ROOT)) in readme, f"README does not link {doc.relative_to(ROOT)}"
 
 
-def test_a_gunicorn_worker_hides_what_it_loaded_from_the_garbage_collector():
+def _gunicorn_conf(monkeypatch, timeout=None):
+    """gunicorn.conf.py loaded as gunicorn loads it, with DB_STATEMENT_TIMEOUT_MS `timeout` (None: unset). It gives
+    the web processes a statement timeout through the environment: what it sets is taken away when the test ends,
+    or the app every later test of this process makes would cancel its slow statements."""
+    monkeypatch.setenv("DB_STATEMENT_TIMEOUT_MS", "0")  # remembered as it was before, for the test's end
+    if timeout is None:
+        monkeypatch.delenv("DB_STATEMENT_TIMEOUT_MS")
+    else:
+        monkeypatch.setenv("DB_STATEMENT_TIMEOUT_MS", timeout)
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "gunicorn.conf.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    return conf
+
+
+def test_a_gunicorn_worker_hides_what_it_loaded_from_the_garbage_collector(monkeypatch):
     """A full collection of a loaded worker's objects stopped it for about 100 ms; once frozen, they are
     not scanned again."""
     import gc
 
-    spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "gunicorn.conf.py")
-    conf = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(conf)
+    conf = _gunicorn_conf(monkeypatch)
     before = gc.get_freeze_count()
     try:
         conf.post_worker_init(None)
@@ -90,11 +103,7 @@ def test_a_gunicorn_worker_hides_what_it_loaded_from_the_garbage_collector():
 
 def test_web_processes_bound_each_statement_unless_told_otherwise(monkeypatch):
     """gunicorn.conf.py gives the web processes a statement timeout (the workers and commands keep none)."""
-    monkeypatch.setenv("DB_STATEMENT_TIMEOUT_MS", "0")  # so that the test's end takes away what the file sets
-    monkeypatch.delenv("DB_STATEMENT_TIMEOUT_MS")
-    spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "gunicorn.conf.py")
-    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    _gunicorn_conf(monkeypatch)
     assert os.environ["DB_STATEMENT_TIMEOUT_MS"] == "1500"
-    monkeypatch.setenv("DB_STATEMENT_TIMEOUT_MS", "800")
-    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    _gunicorn_conf(monkeypatch, "800")
     assert os.environ["DB_STATEMENT_TIMEOUT_MS"] == "800"
