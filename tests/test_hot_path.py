@@ -293,6 +293,42 @@ def test_the_same_rsvp_again_is_one_round_trip_and_a_change_still_locks_in_a_tra
     assert again.count == 1, again.sent
 
 
+def test_the_same_rsvp_again_answers_what_the_schema_writes_and_checks_the_slot_first(
+        app, client, stage):  # noqa: F811 - the fixture
+    """The same answer again is made from one row per event, outside the ORM: it equals the invitation as the
+    schema writes it (statuses, slot, who, when, a note in Hindi with quotes), and a slot of another audition
+    is refused before anything else, whether the answer would change or not."""
+    audition, owner = stage["audition"], stage["owner"]
+    window = {"start_at": "2026-12-05T10:00:00", "end_at": "2026-12-05T10:30:00", "slot_minutes": 15,
+              "capacity_per_slot": 1}
+    slot = client.post(f"/api/auditions/{audition}/schedule", headers=owner, json=window).json["slots"][0]["id"]
+    other = client.post("/api/auditions/", headers=owner, json={
+        "production_id": stage["production"], "title": "Second round", "mode": "in_person"}).json["id"]
+    foreign = client.post(f"/api/auditions/{other}/schedule", headers=owner, json=window).json["slots"][0]["id"]
+    talent_id, headers = stage["talent"]("Asha")
+    client.post(f"/api/auditions/{audition}/invite", json={"talent_ids": [talent_id]}, headers=owner)
+    path = f"/api/auditions/{audition}/rsvp"
+    assert client.post(path, json={"response": "accept", "slot_id": slot}, headers=headers).json["slot"]["id"] == slot
+    note = 'मंगलवार ठीक रहेगा — "Tuesday" works'
+    moved = client.post(path, json={"response": "reschedule", "note": note}, headers=headers)
+    assert moved.status_code == 200 and moved.json["status"] == "reschedule_requested"
+    with app.app_context():
+        engine = db.engine
+    with RoundTrips(engine) as trips:
+        again = client.post(path, json={"response": "reschedule"}, headers=headers)
+    assert trips.count == 1, trips.sent
+    listed = client.get(f"/api/auditions/{audition}/invitations", headers=headers).json["items"]
+    assert again.status_code == 200 and again.json == moved.json == listed[0]
+    last = again.json["history"][-1]
+    assert (last["from_status"], last["to_status"], last["note"]) == ("accepted", "reschedule_requested", note)
+    assert last["by_user_id"] is not None and again.json["slot"] is None
+    for answer in ({"response": "reschedule", "slot_id": foreign}, {"response": "accept", "slot_id": foreign},
+                   {"response": "accept", "slot_id": 10 ** 6}):
+        refused = client.post(path, json=answer, headers=headers)
+        assert refused.status_code == 422 and "slot_id" in refused.json["details"]["fields"], answer
+    assert client.get(f"/api/auditions/{audition}/invitations", headers=headers).json["items"] == listed
+
+
 def test_an_edit_that_changes_nothing_is_one_round_trip_and_drops_no_cached_list(app, client, login, redis_client):
     me, director = login("talent"), login("casting_director")
     talent_id = client.post("/api/talents/", json=profile(), headers=me).json["id"]

@@ -6,14 +6,14 @@ from zoneinfo import ZoneInfo
 import orjson
 from rq import Retry
 from sqlalchemy import and_, bindparam, false, func, literal_column, or_, select, update
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from casting.kernel import throttle
 from casting.auditions import reminders, tasks
 from casting.auditions.models import (Audition, AuditionSlot, AuditionStatus, Invitation, InvitationEvent,
                                       InvitationStatus)
 from casting.kernel.errors import ApiError, Codes
-from casting.kernel.extensions import begin_locking, db, each_statement_commits
+from casting.kernel.extensions import at_once, begin_locking, db
 from casting.kernel.jobs import enqueue
 from casting.kernel.jsonprovider import iso
 from casting.kernel.pagination import page
@@ -424,54 +424,88 @@ def _next_position(audition_id):
 
 
 @lru_cache(maxsize=1)
-def _rsvp_query():
-    """The audition, the caller's invitation with its slot and history, and whether it may be shown: built
-    once, so SQLAlchemy works its cache key out once, not per request."""
+def _rsvp_glance():
+    """The caller's invitation to `:audition_id` with its slot, one row per event of its history (no row: no such
+    audition), whether the audition may be shown and whether `:slot_id` is one of its slots: what an RSVP is
+    checked against, and what the same answer again is answered with. Built once (its cache key worked out
+    once); run through psycopg itself (`at_once`): no session, no ORM."""
     mine = and_(Invitation.audition_id == Audition.id, Invitation.talent_id.in_(
         select(Talent.id).where(Talent.user_id == bindparam("user_id"))))
-    return (select(Audition, Invitation, productions.shown())
-            .join(Production, Production.id == Audition.production_id)
-            .outerjoin(Invitation, mine).where(Audition.id == bindparam("audition_id"))
-            .options(joinedload(Invitation.slot), joinedload(Invitation.history)))
+    asked = aliased(AuditionSlot)
+    slot_of_audition = (select(asked.id).where(asked.id == bindparam("slot_id"), asked.audition_id == Audition.id)
+                        .correlate(Audition).exists())
+    return (select(Invitation.id, Invitation.audition_id, Invitation.talent_id, Invitation.status,
+                   Invitation.waitlist_position, AuditionSlot.id.label("slot_id"),
+                   AuditionSlot.start_at.label("slot_start_at"), AuditionSlot.end_at.label("slot_end_at"),
+                   InvitationEvent.from_status, InvitationEvent.to_status, InvitationEvent.by_user_id,
+                   InvitationEvent.at, InvitationEvent.note, productions.shown().label("shown"),
+                   slot_of_audition.label("slot_of_audition"))
+            .select_from(Audition).join(Production, Production.id == Audition.production_id)
+            .outerjoin(Invitation, mine).outerjoin(AuditionSlot, AuditionSlot.id == Invitation.slot_id)
+            .outerjoin(InvitationEvent, InvitationEvent.invitation_id == Invitation.id)
+            .where(Audition.id == bindparam("audition_id")).order_by(Invitation.id, InvitationEvent.id))
+
+
+def _invitation_snapshot(rows):
+    """The invitation of `_rsvp_glance`'s rows as `InvitationSchema` reads it (None: not invited)."""
+    first = rows[0] if rows else None
+    if first is None or first.id is None:
+        return None
+    slot = None if first.slot_id is None else {
+        "id": first.slot_id, "start_at": first.slot_start_at, "end_at": first.slot_end_at}
+    history = [{"from_status": row.from_status, "to_status": row.to_status, "by_user_id": row.by_user_id,
+                "at": row.at, "note": row.note} for row in rows if row.id == first.id and row.to_status is not None]
+    return {"id": first.id, "audition_id": first.audition_id, "talent_id": first.talent_id, "status": first.status,
+            "slot_id": first.slot_id, "slot": slot, "waitlist_position": first.waitlist_position, "history": history}
 
 
 def rsvp(audition_id, user, answer):
     """The invited talent answers from the app (404 for those who may not see the audition, 403 for the
-    others who are not invited). The audition, whether it may be shown and the caller's invitation
-    come in one query with the invitation's slot and history (what the answer shows): the usual caller
-    is invited. That query commits on its own (`each_statement_commits`): the same answer again is
-    answered from it in one round trip, and a change locks the invitation in a transaction of its own."""
-    each_statement_commits()
-    found = db.session.execute(_rsvp_query(), {"audition_id": audition_id, "user_id": user.id}).unique().all()
-    audition, invitation, shown = found[0] if found else (None, None, False)
-    if invitation is None or not shown:
+    others who are not invited). The audition, whether it may be shown and the caller's invitation with its
+    slot and history (what the answer shows) come in one statement that commits on its own: the same answer
+    again is answered from it in one round trip, and a change locks the invitation in a transaction of its
+    own."""
+    rows = at_once(_rsvp_glance(), {"audition_id": audition_id, "user_id": user.id,
+                                    "slot_id": answer.get("slot_id")})
+    invitation = _invitation_snapshot(rows)
+    if invitation is None or not rows[0].shown:
         visible(audition_id, user)  # a 404 unless they may see it anyway (its owner)
         if invitation is None:
             raise ApiError(Codes.AUTH_FORBIDDEN, "Only invited talent answer an invitation.")
-    return answer_invitation(audition, invitation, user, answer)
+    if answer.get("slot_id") is not None and not rows[0].slot_of_audition:
+        raise ApiError(Codes.VALIDATION, details={"fields": {"slot_id": ["Not a slot of this audition."]}})
+    wanted = RSVP[answer["response"]]
+    if _unchanged(invitation["status"], invitation["slot_id"], wanted, answer):
+        return invitation
+    return _change_answer(audition_id, invitation["id"], user, wanted, answer)
 
 
 def answer_invitation(audition, invitation, user, answer):
-    """Accept (a slot, or the waitlist), decline, or ask to reschedule; from the app or a WhatsApp button.
+    """Accept (a slot, or the waitlist), decline, or ask to reschedule, from a WhatsApp button.
 
     The same answer again (a double tap on WhatsApp, a retried request) changes nothing: seen on the
     invitation as read, it is answered from that, with no lock and no write."""
     wanted = RSVP[answer["response"]]
     if answer.get("slot_id") is not None and not any(slot.id == answer["slot_id"] for slot in audition.slots):
         raise ApiError(Codes.VALIDATION, details={"fields": {"slot_id": ["Not a slot of this audition."]}})
-    if _unchanged(invitation, wanted, answer):
+    if _unchanged(invitation.status, invitation.slot_id, wanted, answer):
         return invitation
-    audition_id = audition.id
+    return _change_answer(audition.id, invitation.id, user, wanted, answer)
+
+
+def _change_answer(audition_id, invitation_id, user, wanted, answer):
+    """Move the invitation to `wanted`: locked in a transaction of its own (read again, with its slot and
+    history, under the lock), its slot booked or released, its reminders planned or dropped."""
     begin_locking()
-    # with the slot and history it was read with (outer joins: only the invitation's row is locked)
-    db.session.refresh(invitation, with_for_update={"of": Invitation})
+    invitation = db.session.get(Invitation, invitation_id, with_for_update={"of": Invitation}, populate_existing=True,
+                                options=[joinedload(Invitation.slot), joinedload(Invitation.history)])
     same_answer = wanted == invitation.status
-    if _unchanged(invitation, wanted, answer):
+    if _unchanged(invitation.status, invitation.slot_id, wanted, answer):
         db.session.commit()  # answered the same meanwhile: nothing to change
         return invitation
     if not same_answer:
         _move(invitation, wanted, user, answer.get("note"))
-    held, invitation_id = invitation.slot_id, invitation.id
+    held = invitation.slot_id
     with db.session.no_autoflush:  # the invitation's changes go in one UPDATE at the commit
         taken = _book(audition_id, answer.get("slot_id")) if wanted == S.ACCEPTED else None
         if same_answer and taken is None:
@@ -494,9 +528,9 @@ def answer_invitation(audition, invitation, user, answer):
     return invitation
 
 
-def _unchanged(invitation, wanted, answer):
+def _unchanged(status, slot_id, wanted, answer):
     """True when the invitation already holds this answer (and the slot asked for, if any)."""
-    return wanted == invitation.status and (wanted != S.ACCEPTED or answer.get("slot_id") in (None, invitation.slot_id))
+    return wanted == status and (wanted != S.ACCEPTED or answer.get("slot_id") in (None, slot_id))
 
 
 def _fill_from_waitlist(audition_id):
