@@ -23,14 +23,22 @@ def bearer(client, login):
 
 
 def statements_of(app):
-    """A list the SQL statements the app sends are appended to (clear it before what is counted)."""
+    """A list the SQL statements the app sends are appended to (clear it before what is counted): those through
+    SQLAlchemy, and those `at_once` runs on psycopg itself (seen by the note it takes of each)."""
     from sqlalchemy import event
 
-    from casting.kernel.extensions import db
+    from casting.kernel import extensions
 
     sent = []
     with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+        event.listen(extensions.db.engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    noted = extensions.note_statement
+
+    def note(statement, *args):
+        sent.append(statement)
+        return noted(statement, *args)
+
+    extensions.note_statement = note
     return sent
 
 
